@@ -1,0 +1,20 @@
+//! `orun validate`: load every manifest and report all problems, or a one-line inventory.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::args::ValidateArgs;
+
+pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
+    let revision = super::revision::load(&args.repo, None)?;
+    let manifests = &revision.manifests;
+    println!(
+        "{}: valid: {} node(s), {} deployment(s), {} service(s)",
+        args.repo.display(),
+        manifests.nodes.len(),
+        manifests.deployments.len(),
+        manifests.services.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,6 @@
+//! The `orun` command line: argument parsing, thin commands over `engine` and `daemon`, and
+//! rendering. It holds no planning logic of its own.
+
+pub mod args;
+pub mod commands;
+pub mod render;

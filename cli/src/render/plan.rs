@@ -1,0 +1,152 @@
+//! A plan as a table with per-field diffs and a summary line (SPEC §6), or as its JSON document.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use engine::changes::Change;
+use engine::plan::{ActionKind, Plan};
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::Style;
+
+/// The JSON document of SPEC §6, pretty-printed.
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("plan serializes")
+}
+
+pub fn human(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    let commit = short_commit(&plan.commit);
+    writeln!(
+        out,
+        "Plan for environment {} at commit {commit}",
+        plan.environment
+    )
+    .unwrap();
+    if plan.is_empty() {
+        writeln!(out).unwrap();
+        writeln!(out, "No changes. Node is converged.").unwrap();
+        return out;
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(["step", "action", "container", "image", "reason"]);
+    for action in &plan.actions {
+        table.add_row([
+            action.step.to_string(),
+            action.kind.as_str().to_string(),
+            action.container.clone(),
+            action.image.clone(),
+            action.reason.as_str().to_string(),
+        ]);
+    }
+    writeln!(out).unwrap();
+    writeln!(out, "{table}").unwrap();
+    for action in plan
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Blocked)
+    {
+        writeln!(out).unwrap();
+        let title = format!("! {} is blocked (step {})", action.container, action.step);
+        writeln!(out, "{}", style.removed(&title)).unwrap();
+        writeln!(
+            out,
+            "    a container orun does not manage holds this name; orun leaves it alone. \
+             Rename or remove it to let {} deploy.",
+            action.deployment
+        )
+        .unwrap();
+    }
+    for action in plan
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Recreate)
+    {
+        writeln!(out).unwrap();
+        let title = format!(
+            "~ {} (step {}, {})",
+            action.container,
+            action.step,
+            action.reason.as_str()
+        );
+        writeln!(out, "{}", style.bold(&title)).unwrap();
+        if action.changes.is_empty() {
+            writeln!(
+                out,
+                "    image {} now points to a newer image",
+                action.image
+            )
+            .unwrap();
+        }
+        for change in &action.changes {
+            write_change(&mut out, change, style);
+        }
+    }
+    writeln!(out).unwrap();
+    writeln!(out, "{}", summary_line(plan)).unwrap();
+    out
+}
+
+fn write_change(out: &mut String, change: &Change, style: Style) {
+    writeln!(out, "    {}", change.field).unwrap();
+    let old = value_text(&change.old);
+    let new = value_text(&change.new);
+    let diff = TextDiff::from_lines(old.as_str(), new.as_str());
+    for line in diff.iter_all_changes() {
+        let text = line.value().trim_end_matches('\n');
+        match line.tag() {
+            ChangeTag::Delete => {
+                writeln!(out, "      {}", style.removed(&format!("- {text}"))).unwrap()
+            }
+            ChangeTag::Insert => {
+                writeln!(out, "      {}", style.added(&format!("+ {text}"))).unwrap()
+            }
+            ChangeTag::Equal => writeln!(out, "        {text}").unwrap(),
+        }
+    }
+}
+
+/// Strings as they are, other JSON values as JSON, and absent values as nothing.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn short_commit(commit: &str) -> &str {
+    if commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &commit[..12]
+    } else {
+        commit
+    }
+}
+
+/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, starts and
+/// blocked entries when there are any.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let mut line = format!(
+        "Plan: {} to create, {} to recreate, {} to remove, {} unchanged.",
+        s.create, s.recreate, s.remove, s.unchanged
+    );
+    let extras: Vec<String> = [
+        (s.pull, "to pull"),
+        (s.build, "to build"),
+        (s.start, "to start"),
+        (s.blocked, "blocked"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, what)| format!("{count} {what}"))
+    .collect();
+    if !extras.is_empty() {
+        write!(line, " Also {}.", extras.join(", ")).unwrap();
+    }
+    line
+}

@@ -1,0 +1,242 @@
+//! Desired state (SPEC §3): from a valid revision, an environment, decrypted secrets and build tags
+//! to the containers and routes one node should have. It does not look at Docker (see `plan`).
+
+use std::collections::BTreeMap;
+
+use crate::environment::Environment;
+use crate::error::{ManifestError, ManifestErrors};
+use crate::image;
+use crate::load::{Loaded, Manifests};
+use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, ServiceSpec};
+use crate::spec::{self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue};
+
+/// Decrypted secret values (SPEC §12), already out of their SOPS envelope.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    /// Key/value pairs of `secrets.yaml`, given to every deployment.
+    pub shared: BTreeMap<String, String>,
+    /// Plaintext of inline `ENC[…]` values: deployment → variable → value.
+    pub inline: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Everything resolution needs besides the manifests.
+#[derive(Clone, Debug)]
+pub struct ResolveInput<'a> {
+    pub environment: Environment,
+    /// The Git commit the revision comes from; recorded in the `run.orcra.dev/commit` label.
+    pub commit: String,
+    pub secrets: &'a Secrets,
+    /// Image tags of build-mode deployments (see `build::image_tag`), by deployment name.
+    pub build_tags: &'a BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DesiredState {
+    pub environment: Environment,
+    pub commit: String,
+    pub deployments: BTreeMap<String, DesiredDeployment>,
+    pub services: BTreeMap<String, DesiredService>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DesiredDeployment {
+    pub name: String,
+    pub container: String,
+    pub spec: CanonicalSpec,
+    pub spec_hash: String,
+    pub labels: BTreeMap<String, String>,
+    pub pull_policy: PullPolicy,
+    pub health: HealthSpec,
+}
+
+#[derive(Clone, Debug)]
+pub struct DesiredService {
+    pub name: String,
+    pub deployment: String,
+    pub port: u16,
+    /// The domain served in this environment; `None` when the service has no route here.
+    pub domain: Option<String>,
+    pub ssl: bool,
+}
+
+/// True for values of the form `ENC[…]`, which SOPS encrypted inline.
+pub fn is_encrypted(value: &str) -> bool {
+    value.starts_with("ENC[") && value.ends_with(']')
+}
+
+pub fn resolve(
+    manifests: &Manifests,
+    input: &ResolveInput,
+) -> Result<DesiredState, ManifestErrors> {
+    let mut errors = Vec::new();
+    let mut deployments = BTreeMap::new();
+    for deployment in manifests.deployments.values() {
+        match resolve_deployment(deployment, input) {
+            Ok(desired) => {
+                deployments.insert(desired.name.clone(), desired);
+            }
+            Err(error) => errors.push(error),
+        }
+    }
+    let services = resolve_services(manifests, &input.environment, &mut errors);
+    if errors.is_empty() {
+        Ok(DesiredState {
+            environment: input.environment.clone(),
+            commit: input.commit.clone(),
+            deployments,
+            services,
+        })
+    } else {
+        errors.sort();
+        Err(ManifestErrors(errors))
+    }
+}
+
+fn resolve_deployment(
+    deployment: &Loaded<DeploymentSpec>,
+    input: &ResolveInput,
+) -> Result<DesiredDeployment, ManifestError> {
+    let spec = &deployment.spec;
+    let name = deployment.name.as_str();
+    let image = match (&spec.image, &spec.build) {
+        (Some(image), _) => image::normalize(image.as_str()),
+        (None, _) => input.build_tags.get(name).cloned().ok_or_else(|| {
+            ManifestError::new(
+                &deployment.file,
+                Some("spec.build"),
+                "the build context was not hashed, so the image tag is unknown",
+            )
+        })?,
+    };
+    let mut env: BTreeMap<String, EnvValue> = input
+        .secrets
+        .shared
+        .iter()
+        .map(|(key, value)| (key.clone(), EnvValue::Secret(value.clone())))
+        .collect();
+    for (key, value) in &spec.env.0 {
+        let value = if is_encrypted(&value.0) {
+            let plaintext = input
+                .secrets
+                .inline
+                .get(name)
+                .and_then(|values| values.get(key))
+                .ok_or_else(|| {
+                    ManifestError::new(
+                        &deployment.file,
+                        Some(&format!("spec.env.{key}")),
+                        "encrypted value could not be decrypted: no secrets.yaml data key is available",
+                    )
+                })?;
+            EnvValue::Secret(plaintext.clone())
+        } else {
+            EnvValue::Plain(value.0.clone())
+        };
+        env.insert(key.clone(), value);
+    }
+    let canonical = CanonicalSpec {
+        image,
+        command: spec.command.clone(),
+        ports: spec
+            .ports
+            .iter()
+            .map(|port| CanonicalPort {
+                container_port: port.container_port.0,
+                port: port.port.0,
+                protocol: port.protocol.as_str().to_string(),
+                host_ip: port.host_ip.0.to_string(),
+            })
+            .collect(),
+        volumes: spec
+            .volumes
+            .iter()
+            .map(|volume| CanonicalVolume {
+                host_path: volume.host_path.as_str().to_string(),
+                container_path: volume.container_path.as_str().to_string(),
+                read_only: volume.read_only,
+            })
+            .collect(),
+        env,
+        stop_timeout: spec.stop_timeout,
+        build: spec.build.as_ref().map(|build| CanonicalBuild {
+            context: build.context.as_str().to_string(),
+            dockerfile: build.dockerfile.as_str().to_string(),
+            args: build
+                .args
+                .iter()
+                .map(|(key, value)| (key.clone(), value.0.clone()))
+                .collect(),
+            build_mode: build.build_mode,
+        }),
+    };
+    let environment = input.environment.as_str();
+    let labels = spec::labels(environment, name, &canonical, &input.commit);
+    Ok(DesiredDeployment {
+        name: name.to_string(),
+        container: input.environment.container_name(name),
+        spec_hash: labels[spec::LABEL_SPEC_HASH].clone(),
+        spec: canonical,
+        labels,
+        pull_policy: spec.pull_policy,
+        health: spec.health.clone(),
+    })
+}
+
+fn resolve_services(
+    manifests: &Manifests,
+    environment: &Environment,
+    errors: &mut Vec<ManifestError>,
+) -> BTreeMap<String, DesiredService> {
+    let mut services = BTreeMap::new();
+    let mut domains: BTreeMap<String, String> = BTreeMap::new();
+    for service in manifests.services.values() {
+        let desired = resolve_service(manifests, service, environment);
+        if let Some(domain) = &desired.domain {
+            if let Some(other) = domains.insert(domain.clone(), service.name.clone()) {
+                errors.push(ManifestError::new(
+                    &service.file,
+                    Some("spec.ingress.domain"),
+                    format!(
+                        "domain {domain:?} in environment {environment} is already used by service {other:?}"
+                    ),
+                ));
+            }
+        }
+        services.insert(desired.name.clone(), desired);
+    }
+    services
+}
+
+fn resolve_service(
+    manifests: &Manifests,
+    service: &Loaded<ServiceSpec>,
+    environment: &Environment,
+) -> DesiredService {
+    let spec = &service.spec;
+    let first_container_port = manifests
+        .deployments
+        .get(spec.deployment.as_str())
+        .and_then(|deployment| deployment.spec.ports.first())
+        .map(|port| port.container_port.0);
+    let domain = if environment.is_production() {
+        Some(spec.ingress.domain.default.as_str().to_string())
+    } else {
+        spec.ingress
+            .domain
+            .environment
+            .as_ref()
+            .map(|template| template.as_str().replace("$ENV", environment.as_str()))
+    };
+    DesiredService {
+        name: service.name.clone(),
+        deployment: spec.deployment.as_str().to_string(),
+        // Validation guarantees one of the two exists.
+        port: spec
+            .port
+            .map(|port| port.0)
+            .or(first_container_port)
+            .unwrap_or_default(),
+        domain,
+        ssl: spec.ingress.ssl,
+    }
+}

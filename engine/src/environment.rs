@@ -1,0 +1,127 @@
+//! Environment names and container naming (SPEC §2): which environment a branch serves and what its
+//! containers are called. It does not decide which node runs where.
+
+use std::fmt;
+
+use crate::manifest::{EnvironmentName, NodeSpec};
+
+pub const PRODUCTION: &str = "production";
+
+/// The environment a node serves: `production` or a derived/explicit name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct Environment(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error(
+        "branch {0:?} yields an empty environment name: set the node's environment explicitly"
+    )]
+    EmptyFromBranch(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Environment {
+    pub fn production() -> Self {
+        Environment(PRODUCTION.to_string())
+    }
+
+    /// An explicit name, validated like `Node.environment`.
+    pub fn named(name: &str) -> Result<Self, EnvironmentError> {
+        EnvironmentName::parse(name)
+            .map(|name| Environment(name.as_str().to_string()))
+            .map_err(EnvironmentError::Invalid)
+    }
+
+    /// The environment a branch serves: `main`/`master` are production; any other branch is
+    /// lowercased, runs outside `[a-z0-9-]` become `-`, `-` is trimmed at both ends, and the
+    /// result is cut to 40 characters.
+    pub fn from_branch(branch: &str) -> Result<Self, EnvironmentError> {
+        if branch == "main" || branch == "master" {
+            return Ok(Self::production());
+        }
+        let mut name = String::with_capacity(branch.len());
+        let mut in_run = false;
+        for c in branch.to_lowercase().chars() {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+                name.push(c);
+                in_run = false;
+            } else if !in_run {
+                name.push('-');
+                in_run = true;
+            }
+        }
+        let name: String = name.trim_matches('-').chars().take(40).collect();
+        if name.is_empty() {
+            return Err(EnvironmentError::EmptyFromBranch(branch.to_string()));
+        }
+        Ok(Environment(name))
+    }
+
+    /// The environment a node serves: its explicit `environment`, else derived from `gitBranch`.
+    pub fn for_node(node: &NodeSpec) -> Result<Self, EnvironmentError> {
+        match &node.environment {
+            Some(explicit) => Self::named(explicit.as_str()),
+            None => Self::from_branch(node.git_branch.as_str()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.0 == PRODUCTION
+    }
+
+    /// The container name of a deployment: `<deployment>` in production, `<env>.<deployment>` elsewhere.
+    pub fn container_name(&self, deployment: &str) -> String {
+        if self.is_production() {
+            deployment.to_string()
+        } else {
+            format!("{}.{deployment}", self.0)
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn derived(branch: &str) -> String {
+        Environment::from_branch(branch).unwrap().0
+    }
+
+    #[test]
+    fn main_and_master_are_production() {
+        assert_eq!(derived("main"), "production");
+        assert_eq!(derived("master"), "production");
+    }
+
+    #[test]
+    fn other_branches_are_slugged() {
+        assert_eq!(derived("feat/auth"), "feat-auth");
+        assert_eq!(derived("Feature/Login__Page"), "feature-login-page");
+        assert_eq!(derived("--x--"), "x");
+        assert_eq!(derived("staging"), "staging");
+        assert_eq!(derived(&"a".repeat(50)).len(), 40);
+    }
+
+    #[test]
+    fn branch_of_only_symbols_is_an_error() {
+        assert!(Environment::from_branch("///").is_err());
+    }
+
+    #[test]
+    fn container_names() {
+        assert_eq!(Environment::production().container_name("web"), "web");
+        let env = Environment::from_branch("feat/auth").unwrap();
+        assert_eq!(env.container_name("hello-world"), "feat-auth.hello-world");
+    }
+}

@@ -1,0 +1,24 @@
+//! orun's pure core: manifests in, plans out. Parsing and validation, desired-state resolution,
+//! spec hashing and the planner. It performs no I/O: no filesystem, clock, environment variables,
+//! network or Docker; callers pass data in and get data back.
+
+pub mod build;
+pub mod changes;
+pub mod desired;
+pub mod duration;
+pub mod environment;
+pub mod error;
+pub mod image;
+pub mod load;
+pub mod manifest;
+pub mod observed;
+pub mod plan;
+pub mod spec;
+mod validate;
+
+pub use desired::{resolve, DesiredState, ResolveInput, Secrets};
+pub use environment::Environment;
+pub use error::{ManifestError, ManifestErrors};
+pub use load::{load, Manifests, SourceFile};
+pub use observed::Observed;
+pub use plan::{plan, Plan, PlanError, PlanOptions};

@@ -1,0 +1,379 @@
+//! Validated scalar fields of manifests: each type checks its own value while it is parsed,
+//! so the YAML parser can attach the line and column. Cross-field rules live in `validate`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Component, Path};
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// Implements `Deserialize` for a newtype over `String` through a checking function.
+macro_rules! checked_string {
+    ($type:ident, $check:expr) => {
+        impl<'de> Deserialize<'de> for $type {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(&text).map_err(de::Error::custom)?;
+                Ok($type(text))
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl $type {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Checks `text` as the manifest loader would.
+            pub fn parse(text: &str) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(text)?;
+                Ok($type(text.to_string()))
+            }
+        }
+    };
+}
+
+/// A resource name: a DNS label, `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Name(String);
+checked_string!(Name, check_dns_label);
+
+pub fn check_dns_label(text: &str) -> Result<(), String> {
+    let valid_chars = text
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let valid_ends = !text.starts_with('-') && !text.ends_with('-');
+    if text.is_empty() || text.len() > 63 || !valid_chars || !valid_ends {
+        return Err(format!(
+            "invalid name {text:?}: must be a DNS label of 1-63 characters a-z, 0-9 and '-', starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// A string that must not be empty (required text fields).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Text(String);
+checked_string!(Text, |text| {
+    if text.trim().is_empty() {
+        Err("must not be empty".to_string())
+    } else {
+        Ok(())
+    }
+});
+
+/// An explicit environment name: 1-40 characters of `[a-z0-9-]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct EnvironmentName(String);
+checked_string!(EnvironmentName, |text| {
+    let valid = !text.is_empty()
+        && text.len() <= 40
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid environment {text:?}: must be 1-40 characters a-z, 0-9 and '-'"
+        ))
+    }
+});
+
+/// An absolute path (bind mount source or target).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct AbsolutePath(String);
+checked_string!(AbsolutePath, |text| {
+    if text.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!("path {text:?} must be absolute"))
+    }
+});
+
+/// A relative path that stays inside its base folder (build context, Dockerfile).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct InnerPath(String);
+checked_string!(InnerPath, |text| {
+    if text.is_empty() {
+        return Err("path must not be empty".to_string());
+    }
+    let path = Path::new(text);
+    if path.is_absolute() {
+        return Err(format!("path {text:?} must be relative, not absolute"));
+    }
+    let mut depth: i32 = 0;
+    for component in path.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("path {text:?} must be relative, not absolute"))
+            }
+        }
+        if depth < 0 {
+            return Err(format!("path {text:?} escapes its base folder with '..'"));
+        }
+    }
+    Ok(())
+});
+
+/// A domain name or a domain template containing `$ENV`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Domain(String);
+checked_string!(Domain, |text| {
+    let body = text.replace("$ENV", "env");
+    let valid = !body.is_empty()
+        && body.len() <= 253
+        && body.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'*')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid domain {text:?}: expected lowercase labels a-z, 0-9 and '-' separated by dots"
+        ))
+    }
+});
+
+/// A TCP/UDP port number, 1-65535.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PortNumber(pub u16);
+
+impl<'de> Deserialize<'de> for PortNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = PortNumber;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a port number between 1 and 65535")
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<PortNumber, E> {
+                match u16::try_from(value) {
+                    Ok(port) if port > 0 => Ok(PortNumber(port)),
+                    _ => Err(E::custom(format!(
+                        "port {value} is out of range: must be between 1 and 65535"
+                    ))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<PortNumber, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::custom(format!(
+                        "port {value} is out of range: must be between 1 and 65535"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_u64(Visitor)
+    }
+}
+
+impl fmt::Display for PortNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A host IP address to bind a published port on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostIp(pub IpAddr);
+
+impl Default for HostIp {
+    fn default() -> Self {
+        HostIp(IpAddr::from([0, 0, 0, 0]))
+    }
+}
+
+impl<'de> Deserialize<'de> for HostIp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map(HostIp).map_err(|_| {
+            de::Error::custom(format!("invalid hostIP {text:?}: expected an IP address"))
+        })
+    }
+}
+
+impl Serialize for HostIp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// A scalar value (string, number or boolean) kept as its text, as env and build args use.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ScalarText(pub String);
+
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = ScalarText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<ScalarText, E> {
+                Ok(ScalarText(value.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<ScalarText, E> {
+                Ok(ScalarText(value.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<ScalarText, E> {
+                Ok(ScalarText(value.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<ScalarText, E> {
+                Ok(ScalarText(value.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<ScalarText, E> {
+                Ok(ScalarText(value.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// A map of environment variable names to scalar values, names checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnvMap(pub BTreeMap<String, ScalarText>);
+
+impl<'de> Deserialize<'de> for EnvMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, ScalarText>::deserialize(deserializer)?;
+        for name in map.keys() {
+            check_env_name(name).map_err(de::Error::custom)?;
+        }
+        Ok(EnvMap(map))
+    }
+}
+
+/// Environment variable names: non-empty, no `=`, no NUL, no whitespace.
+pub fn check_env_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c == '=' || c == '\0' || c.is_whitespace());
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid variable name {name:?}: must be non-empty without '=', spaces or NUL"
+        ))
+    }
+}
+
+/// An HTTP probe target, `host:port/path` (an `http://` prefix is accepted).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HttpTarget {
+    pub host: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl HttpTarget {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid =
+            |why: &str| format!("invalid probe target {text:?}: {why}; expected host:port/path");
+        let rest = text.strip_prefix("http://").unwrap_or(text);
+        if rest.contains("://") {
+            return Err(invalid("only http is supported"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(index) => (&rest[..index], &rest[index..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = authority
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("the port is missing"))?;
+        if host.is_empty() {
+            return Err(invalid("the host is missing"));
+        }
+        let port = match port.parse::<u16>() {
+            Ok(port) if port > 0 => port,
+            _ => {
+                return Err(invalid(&format!(
+                    "port {port:?} is not a number between 1 and 65535"
+                )))
+            }
+        };
+        Ok(HttpTarget {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// True when the probe targets the container itself (`localhost` or `127.0.0.1`).
+    pub fn is_container_local(&self) -> bool {
+        self.host == "localhost" || self.host == "127.0.0.1"
+    }
+}
+
+impl fmt::Display for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}{}", self.host, self.port, self.path)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpTarget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        HttpTarget::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for HttpTarget {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels() {
+        for good in ["a", "hello-world", "web01", &"a".repeat(63)] {
+            assert!(check_dns_label(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "a-", "Hello", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(check_dns_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inner_paths_cannot_escape() {
+        assert!(InnerPath::parse("app").is_ok());
+        assert!(InnerPath::parse("./app/../web").is_ok());
+        assert!(InnerPath::parse("../app").is_err());
+        assert!(InnerPath::parse("app/../../x").is_err());
+        assert!(InnerPath::parse("/abs").is_err());
+    }
+
+    #[test]
+    fn probe_targets() {
+        let target = HttpTarget::parse("localhost:8080/health").unwrap();
+        assert_eq!(
+            (target.host.as_str(), target.port, target.path.as_str()),
+            ("localhost", 8080, "/health")
+        );
+        assert!(target.is_container_local());
+        assert_eq!(HttpTarget::parse("http://10.0.0.1:80").unwrap().path, "/");
+        assert!(HttpTarget::parse("localhost:http/health").is_err());
+        assert!(HttpTarget::parse("localhost/health").is_err());
+        assert!(HttpTarget::parse("https://x:1/").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! The observed snapshot of a Docker engine (SPEC §4) in its JSON form, and lookups the planner needs.
+//! It does not talk to Docker; the daemon's adapter produces it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::image;
+use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observed {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub containers: Vec<ObservedContainer>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub images: Vec<ObservedImage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
+    pub state: ContainerState,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Docker's container states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedImage {
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub tags: Vec<String>,
+    /// Repository digests (`repo@sha256:…`), which digest references match against.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub digests: Vec<String>,
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+impl ObservedContainer {
+    /// The name without Docker's leading `/`.
+    pub fn bare_name(&self) -> &str {
+        self.name.trim_start_matches('/')
+    }
+
+    /// True when orun manages this container for `environment` (SPEC §2 ownership).
+    pub fn is_owned_by(&self, environment: &str) -> bool {
+        self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
+            && self.labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
+    }
+}
+
+/// Local images by every normalized tag and digest, for lookups in `O(log n)`.
+#[derive(Clone, Debug, Default)]
+pub struct ImageIndex<'a> {
+    ids: BTreeMap<String, &'a str>,
+}
+
+impl ImageIndex<'_> {
+    /// The id of the local image `reference` names (tag or digest), if present.
+    pub fn id_of(&self, reference: &str) -> Option<&str> {
+        self.ids.get(&image::normalize(reference)).copied()
+    }
+}
+
+impl Observed {
+    pub fn image_index(&self) -> ImageIndex<'_> {
+        let mut ids = BTreeMap::new();
+        for image in &self.images {
+            for reference in image.tags.iter().chain(&image.digests) {
+                ids.entry(image::normalize(reference))
+                    .or_insert(image.id.as_str());
+            }
+        }
+        ImageIndex { ids }
+    }
+}

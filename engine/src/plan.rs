@@ -1,0 +1,390 @@
+//! The planner (SPEC §5): `plan(desired, observed, options)` compares the desired state with a
+//! Docker snapshot and returns ordered actions with reasons. Pure and deterministic; it executes nothing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::changes::{spec_changes, Change};
+use crate::desired::{DesiredDeployment, DesiredState};
+use crate::manifest::{BuildMode, PullPolicy};
+use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
+use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
+
+/// Suffix of the stopped previous container kept during a recreate (SPEC §7).
+pub const ROLLBACK_SUFFIX: &str = ".orun-old";
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Plan removals even when nothing is desired (`--allow-empty`, `allowEmpty`).
+    pub allow_empty: bool,
+    /// This pass follows a new commit: `pullPolicy: Always` pulls and `buildMode: always` builds.
+    pub new_commit: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Pull,
+    Build,
+    Remove,
+    Recreate,
+    Create,
+    Start,
+    Blocked,
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Pull => "pull",
+            ActionKind::Build => "build",
+            ActionKind::Remove => "remove",
+            ActionKind::Recreate => "recreate",
+            ActionKind::Create => "create",
+            ActionKind::Start => "start",
+            ActionKind::Blocked => "blocked",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    ImageMissing,
+    PullAlways,
+    BuildAlways,
+    Orphaned,
+    Duplicate,
+    SpecChanged,
+    ImageUpdated,
+    Missing,
+    NotRunning,
+    NameConflict,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ImageMissing => "image_missing",
+            Reason::PullAlways => "pull_always",
+            Reason::BuildAlways => "build_always",
+            Reason::Orphaned => "orphaned",
+            Reason::Duplicate => "duplicate",
+            Reason::SpecChanged => "spec_changed",
+            Reason::ImageUpdated => "image_updated",
+            Reason::Missing => "missing",
+            Reason::NotRunning => "not_running",
+            Reason::NameConflict => "name_conflict",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub step: usize,
+    pub kind: ActionKind,
+    pub deployment: String,
+    pub container: String,
+    pub image: String,
+    pub reason: Reason,
+    /// The complete label map of the new container (create and recreate only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub pull: usize,
+    pub build: usize,
+    pub remove: usize,
+    pub recreate: usize,
+    pub create: usize,
+    pub start: usize,
+    pub blocked: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub environment: String,
+    pub commit: String,
+    pub summary: Summary,
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// True when applying would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "refusing to plan: no deployments are desired but environment {environment} has {managed} managed container(s), \
+         which would all be removed; pass --allow-empty (allowEmpty) if that is intended"
+    )]
+    EmptyDesired { environment: String, managed: usize },
+}
+
+/// Plans the actions that take `observed` to `desired` (SPEC §5).
+pub fn plan(
+    desired: &DesiredState,
+    observed: &Observed,
+    options: PlanOptions,
+) -> Result<Plan, PlanError> {
+    let environment = desired.environment.as_str();
+    let images = observed.image_index();
+    let mut by_name: BTreeMap<&str, &ObservedContainer> = BTreeMap::new();
+    let mut owned: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
+    let mut managed = 0;
+    for container in &observed.containers {
+        by_name.insert(container.bare_name(), container);
+        if container.is_owned_by(environment) {
+            managed += 1;
+            let deployment = container
+                .labels
+                .get(LABEL_DEPLOYMENT)
+                .map(String::as_str)
+                .unwrap_or_default();
+            owned.entry(deployment).or_default().push(container);
+        }
+    }
+    if desired.deployments.is_empty() && managed > 0 && !options.allow_empty {
+        return Err(PlanError::EmptyDesired {
+            environment: environment.to_string(),
+            managed,
+        });
+    }
+
+    let mut planner = Planner {
+        images: &images,
+        options,
+        actions: Vec::new(),
+        unchanged: 0,
+        pulled: BTreeMap::new(),
+    };
+    for deployment in desired.deployments.values() {
+        let conflict = by_name
+            .get(deployment.container.as_str())
+            .filter(|container| !container.is_owned_by(environment));
+        let mine = owned.remove(deployment.name.as_str()).unwrap_or_default();
+        planner.deployment(deployment, &mine, conflict.copied());
+    }
+    for (deployment, containers) in owned {
+        for container in containers {
+            planner.push(
+                ActionKind::Remove,
+                deployment,
+                container.bare_name(),
+                &container.image,
+                Reason::Orphaned,
+            );
+        }
+    }
+    Ok(planner.finish(desired))
+}
+
+struct Planner<'a> {
+    images: &'a ImageIndex<'a>,
+    options: PlanOptions,
+    actions: Vec<Action>,
+    unchanged: usize,
+    /// Images already pulled by an earlier deployment in this plan: one pull per image.
+    pulled: BTreeMap<String, ()>,
+}
+
+impl Planner<'_> {
+    fn push(
+        &mut self,
+        kind: ActionKind,
+        deployment: &str,
+        container: &str,
+        image: &str,
+        reason: Reason,
+    ) -> &mut Action {
+        self.actions.push(Action {
+            step: 0,
+            kind,
+            deployment: deployment.to_string(),
+            container: container.to_string(),
+            image: image.to_string(),
+            reason,
+            labels: None,
+            changes: Vec::new(),
+        });
+        self.actions.last_mut().expect("just pushed")
+    }
+
+    fn deployment(
+        &mut self,
+        desired: &DesiredDeployment,
+        mine: &[&ObservedContainer],
+        conflict: Option<&ObservedContainer>,
+    ) {
+        let before = self.actions.len();
+        let name = desired.name.as_str();
+        let container_name = desired.container.as_str();
+        let image = desired.spec.image.as_str();
+        if conflict.is_some() {
+            self.push(
+                ActionKind::Blocked,
+                name,
+                container_name,
+                image,
+                Reason::NameConflict,
+            );
+            return;
+        }
+        let rollback_name = format!("{container_name}{ROLLBACK_SUFFIX}");
+        let primary = mine.iter().find(|c| c.bare_name() == container_name);
+        let rollback = mine.iter().find(|c| c.bare_name() == rollback_name);
+
+        let replace = match primary {
+            None => Some((ActionKind::Create, Reason::Missing)),
+            Some(container)
+                if container.labels.get(LABEL_SPEC_HASH) != Some(&desired.spec_hash) =>
+            {
+                Some((ActionKind::Recreate, Reason::SpecChanged))
+            }
+            Some(container)
+                if self
+                    .images
+                    .id_of(image)
+                    .is_some_and(|id| id != container.image_id) =>
+            {
+                Some((ActionKind::Recreate, Reason::ImageUpdated))
+            }
+            Some(_) => None,
+        };
+        self.image_actions(desired, replace.is_some());
+
+        for duplicate in mine {
+            let keep_as_rollback = Some(duplicate) == rollback
+                && !primary.is_some_and(|c| c.state == ContainerState::Running);
+            if Some(duplicate) != primary && !keep_as_rollback {
+                self.push(
+                    ActionKind::Remove,
+                    name,
+                    duplicate.bare_name(),
+                    &duplicate.image,
+                    Reason::Duplicate,
+                );
+            }
+        }
+
+        match (replace, primary) {
+            (Some((kind, reason)), _) => {
+                let action = self.push(kind, name, container_name, image, reason);
+                action.labels = Some(desired.labels.clone());
+                if kind == ActionKind::Recreate && reason == Reason::SpecChanged {
+                    let old = primary
+                        .and_then(|c| c.labels.get(LABEL_SPEC))
+                        .map(String::as_str);
+                    action.changes = spec_changes(old, &desired.labels[LABEL_SPEC]);
+                }
+            }
+            (None, Some(container)) if !is_running(container.state) => {
+                self.push(
+                    ActionKind::Start,
+                    name,
+                    container_name,
+                    image,
+                    Reason::NotRunning,
+                );
+            }
+            (None, _) => {}
+        }
+        if self.actions.len() == before {
+            self.unchanged += 1;
+        }
+    }
+
+    /// The pull or build a deployment needs before its container can be (re)created.
+    fn image_actions(&mut self, desired: &DesiredDeployment, needs_container: bool) {
+        let image = desired.spec.image.as_str();
+        let present = self.images.id_of(image).is_some();
+        let reason = if let Some(build) = &desired.spec.build {
+            let always = build.build_mode == BuildMode::Always && self.options.new_commit;
+            match (present, always) {
+                (false, _) if needs_container || always => {
+                    Some((ActionKind::Build, Reason::ImageMissing))
+                }
+                (_, true) => Some((ActionKind::Build, Reason::BuildAlways)),
+                _ => None,
+            }
+        } else {
+            match desired.pull_policy {
+                PullPolicy::Always if self.options.new_commit => {
+                    Some((ActionKind::Pull, Reason::PullAlways))
+                }
+                PullPolicy::Always | PullPolicy::IfNotPresent if needs_container && !present => {
+                    Some((ActionKind::Pull, Reason::ImageMissing))
+                }
+                _ => None,
+            }
+        };
+        let Some((kind, reason)) = reason else { return };
+        if kind == ActionKind::Pull && self.pulled.insert(image.to_string(), ()).is_some() {
+            return;
+        }
+        self.push(kind, &desired.name, &desired.container, image, reason);
+    }
+
+    fn finish(mut self, desired: &DesiredState) -> Plan {
+        self.actions.sort_by(|a, b| {
+            phase(a.kind)
+                .cmp(&phase(b.kind))
+                .then_with(|| a.deployment.cmp(&b.deployment))
+                .then_with(|| a.container.cmp(&b.container))
+        });
+        let mut summary = Summary {
+            unchanged: self.unchanged,
+            ..Summary::default()
+        };
+        for (index, action) in self.actions.iter_mut().enumerate() {
+            action.step = index + 1;
+            let count = match action.kind {
+                ActionKind::Pull => &mut summary.pull,
+                ActionKind::Build => &mut summary.build,
+                ActionKind::Remove => &mut summary.remove,
+                ActionKind::Recreate => &mut summary.recreate,
+                ActionKind::Create => &mut summary.create,
+                ActionKind::Start => &mut summary.start,
+                ActionKind::Blocked => &mut summary.blocked,
+            };
+            *count += 1;
+        }
+        Plan {
+            format_version: FORMAT_VERSION,
+            environment: desired.environment.as_str().to_string(),
+            commit: desired.commit.clone(),
+            summary,
+            actions: self.actions,
+        }
+    }
+}
+
+/// Phase order of SPEC §5.2: pulls and builds together, then remove, recreate, create, start, blocked.
+fn phase(kind: ActionKind) -> u8 {
+    match kind {
+        ActionKind::Pull | ActionKind::Build => 0,
+        ActionKind::Remove => 1,
+        ActionKind::Recreate => 2,
+        ActionKind::Create => 3,
+        ActionKind::Start => 4,
+        ActionKind::Blocked => 5,
+    }
+}
+
+/// `restarting` counts as running: Docker's restart policy is already bringing it back.
+fn is_running(state: ContainerState) -> bool {
+    matches!(state, ContainerState::Running | ContainerState::Restarting)
+}

@@ -1,0 +1,191 @@
+//! Rules that span fields or files (SPEC §1): image xor build, host port clashes, dangling service
+//! references, domain clashes, positive intervals. Rules about a single value live in `manifest::fields`.
+
+use std::collections::BTreeMap;
+
+use crate::error::ManifestError;
+use crate::load::Manifests;
+use crate::manifest::{HostIp, Protocol};
+
+pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
+    let mut errors = Vec::new();
+    check_nodes(manifests, &mut errors);
+    check_deployments(manifests, &mut errors);
+    check_host_ports(manifests, &mut errors);
+    check_services(manifests, &mut errors);
+    errors
+}
+
+fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for node in manifests.nodes.values() {
+        if node.spec.poll_interval.is_zero() {
+            errors.push(ManifestError::new(
+                &node.file,
+                Some("spec.pollInterval"),
+                "must be longer than 0s",
+            ));
+        }
+    }
+}
+
+fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let spec = &deployment.spec;
+        let file = deployment.file.as_str();
+        match (&spec.image, &spec.build) {
+            (Some(_), Some(_)) => errors.push(ManifestError::new(
+                file,
+                Some("spec"),
+                "image and build are mutually exclusive: set exactly one",
+            )),
+            (None, None) => errors.push(ManifestError::new(
+                file,
+                Some("spec"),
+                "one of image or build is required",
+            )),
+            _ => {}
+        }
+        if spec.command.as_ref().is_some_and(Vec::is_empty) {
+            errors.push(ManifestError::new(
+                file,
+                Some("spec.command"),
+                "must not be empty: leave it out to use the image's default",
+            ));
+        }
+        if let Some(readiness) = &spec.health.readiness {
+            for (field, value) in [
+                ("interval", readiness.interval),
+                ("timeout", readiness.timeout),
+                ("deadline", readiness.deadline),
+            ] {
+                if value.is_zero() {
+                    errors.push(ManifestError::new(
+                        file,
+                        Some(&format!("spec.health.readiness.{field}")),
+                        "must be longer than 0s",
+                    ));
+                }
+            }
+        }
+        if let Some(liveness) = &spec.health.liveness {
+            for (field, value) in [
+                ("interval", liveness.interval),
+                ("timeout", liveness.timeout),
+            ] {
+                if value.is_zero() {
+                    errors.push(ManifestError::new(
+                        file,
+                        Some(&format!("spec.health.liveness.{field}")),
+                        "must be longer than 0s",
+                    ));
+                }
+            }
+            if liveness.failure_threshold == 0 {
+                errors.push(ManifestError::new(
+                    file,
+                    Some("spec.health.liveness.failureThreshold"),
+                    "must be at least 1",
+                ));
+            }
+        }
+    }
+}
+
+/// Two bindings clash on the same port and protocol when their addresses are equal or either is a
+/// wildcard of the same family (`0.0.0.0` takes the port on every IPv4 address).
+fn addresses_clash(a: HostIp, b: HostIp) -> bool {
+    a == b || (a.0.is_ipv4() == b.0.is_ipv4() && (a.0.is_unspecified() || b.0.is_unspecified()))
+}
+
+fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    struct Binding<'a> {
+        deployment: &'a str,
+        file: &'a str,
+        index: usize,
+        host_ip: HostIp,
+    }
+    let mut by_port: BTreeMap<(u16, Protocol), Vec<Binding>> = BTreeMap::new();
+    for deployment in manifests.deployments.values() {
+        for (index, port) in deployment.spec.ports.iter().enumerate() {
+            let key = (port.port.0, port.protocol);
+            let bindings = by_port.entry(key).or_default();
+            if let Some(earlier) = bindings
+                .iter()
+                .find(|earlier| addresses_clash(earlier.host_ip, port.host_ip))
+            {
+                let holder = if earlier.deployment == deployment.name {
+                    format!("spec.ports[{}] of the same deployment", earlier.index)
+                } else {
+                    format!(
+                        "deployment {:?} ({}, spec.ports[{}])",
+                        earlier.deployment, earlier.file, earlier.index
+                    )
+                };
+                errors.push(ManifestError::new(
+                    &deployment.file,
+                    Some(&format!("spec.ports[{index}].port")),
+                    format!(
+                        "host port {}/{} on {} is already bound by {holder}",
+                        port.port,
+                        port.protocol.as_str(),
+                        port.host_ip.0
+                    ),
+                ));
+            }
+            bindings.push(Binding {
+                deployment: &deployment.name,
+                file: &deployment.file,
+                index,
+                host_ip: port.host_ip,
+            });
+        }
+    }
+}
+
+fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    let mut default_domains: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut templates: BTreeMap<&str, &str> = BTreeMap::new();
+    for service in manifests.services.values() {
+        let spec = &service.spec;
+        let file = service.file.as_str();
+        match manifests.deployments.get(spec.deployment.as_str()) {
+            None => errors.push(ManifestError::new(
+                file,
+                Some("spec.deployment"),
+                format!(
+                    "deployment {:?} does not exist in this revision",
+                    spec.deployment.as_str()
+                ),
+            )),
+            Some(deployment) if spec.port.is_none() && deployment.spec.ports.is_empty() => {
+                errors.push(ManifestError::new(
+                    file,
+                    Some("spec.port"),
+                    format!(
+                        "required because deployment {:?} has no ports to take the first containerPort from",
+                        deployment.name
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        let domain = spec.ingress.domain.default.as_str();
+        if let Some(other) = default_domains.insert(domain, &service.name) {
+            errors.push(ManifestError::new(
+                file,
+                Some("spec.ingress.domain.default"),
+                format!("domain {domain:?} is already used by service {other:?}"),
+            ));
+        }
+        if let Some(template) = &spec.ingress.domain.environment {
+            let template = template.as_str();
+            if let Some(other) = templates.insert(template, &service.name) {
+                errors.push(ManifestError::new(
+                    file,
+                    Some("spec.ingress.domain.environment"),
+                    format!("domain template {template:?} is already used by service {other:?}"),
+                ));
+            }
+        }
+    }
+}

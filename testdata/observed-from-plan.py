@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""Turns an `orun plan --output json` document (stdin) into an observed snapshot (stdout) in which
+every create/recreate has happened: each becomes a running container with the planned labels, and
+its image is present. Used to write the `observed.json` of plan cases; not used by the tests."""
+import hashlib
+import json
+import sys
+
+
+def short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+plan = json.load(sys.stdin)
+containers, images = [], {}
+for action in plan["actions"]:
+    if action["kind"] not in ("create", "recreate"):
+        continue
+    image_id = "sha256:" + short_hash(action["image"])
+    images[action["image"]] = image_id
+    containers.append({
+        "id": short_hash(action["container"])[:12],
+        "name": action["container"],
+        "image": action["image"],
+        "image_id": image_id,
+        "state": "running",
+        "labels": action["labels"],
+    })
+snapshot = {
+    "containers": containers,
+    "images": [{"id": i, "tags": [t]} for t, i in sorted(images.items())],
+}
+json.dump(snapshot, sys.stdout, indent=2)
+print()
