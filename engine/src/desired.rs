@@ -2,7 +2,9 @@
 //! to the containers and routes one node should have. It does not look at Docker (see `plan`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use crate::changes::{self, SpecFields};
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
@@ -43,8 +45,11 @@ pub struct DesiredDeployment {
     pub name: String,
     pub container: String,
     pub spec: CanonicalSpec,
+    /// `spec`'s label JSON split into top-level fields (secrets fingerprinted), for field diffs.
+    pub spec_fields: SpecFields,
     pub spec_hash: String,
-    pub labels: BTreeMap<String, String>,
+    /// The complete label set of SPEC §2, shared with the plan's create/recreate actions.
+    pub labels: Arc<BTreeMap<String, String>>,
     pub pull_policy: PullPolicy,
     pub health: HealthSpec,
 }
@@ -99,7 +104,7 @@ fn resolve_deployment(
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
     let image = match (&spec.image, &spec.build) {
-        (Some(image), _) => image::normalize(image.as_str()),
+        (Some(image), _) => image::normalize(image.as_str()).into_owned(),
         (None, _) => input.build_tags.get(name).cloned().ok_or_else(|| {
             ManifestError::new(
                 &deployment.file,
@@ -170,12 +175,15 @@ fn resolve_deployment(
         }),
     };
     let environment = input.environment.as_str();
-    let labels = spec::labels(environment, name, &canonical, &input.commit);
+    let spec_json = canonical.to_label_json();
+    let spec_fields = changes::spec_fields(&spec_json);
+    let labels = Arc::new(spec::labels(environment, name, spec_json, &input.commit));
     Ok(DesiredDeployment {
         name: name.to_string(),
         container: input.environment.container_name(name),
         spec_hash: labels[spec::LABEL_SPEC_HASH].clone(),
         spec: canonical,
+        spec_fields,
         labels,
         pull_policy: spec.pull_policy,
         health: spec.health.clone(),

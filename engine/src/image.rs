@@ -1,9 +1,11 @@
 //! Image references as Docker reports them: implicit `latest`, Docker Hub prefixes dropped.
 //! It does not talk to registries.
 
+use std::borrow::Cow;
+
 /// The reference in the form `docker images` lists it: `nginx:alpine`, `ghcr.io/o/app:1.2`,
 /// `repo@sha256:…`; no tag means `latest`; `docker.io/library/` and `docker.io/` are dropped.
-pub fn normalize(reference: &str) -> String {
+pub fn normalize(reference: &str) -> Cow<'_, str> {
     let mut name = reference;
     for prefix in [
         "docker.io/library/",
@@ -16,14 +18,11 @@ pub fn normalize(reference: &str) -> String {
             break;
         }
     }
-    if name.contains('@') {
-        return name.to_string();
-    }
     let last_segment = name.rsplit('/').next().unwrap_or(name);
-    if last_segment.contains(':') {
-        name.to_string()
+    if name.contains('@') || last_segment.contains(':') {
+        Cow::Borrowed(name)
     } else {
-        format!("{name}:latest")
+        Cow::Owned(format!("{name}:latest"))
     }
 }
 

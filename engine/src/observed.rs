@@ -83,7 +83,7 @@ pub struct ImageIndex<'a> {
 impl ImageIndex<'_> {
     /// The id of the local image `reference` names (tag or digest), if present.
     pub fn id_of(&self, reference: &str) -> Option<&str> {
-        self.ids.get(&image::normalize(reference)).copied()
+        self.ids.get(image::normalize(reference).as_ref()).copied()
     }
 }
 
@@ -92,7 +92,7 @@ impl Observed {
         let mut ids = BTreeMap::new();
         for image in &self.images {
             for reference in image.tags.iter().chain(&image.digests) {
-                ids.entry(image::normalize(reference))
+                ids.entry(image::normalize(reference).into_owned())
                     .or_insert(image.id.as_str());
             }
         }

@@ -1,7 +1,8 @@
 //! The planner (SPEC §5): `plan(desired, observed, options)` compares the desired state with a
 //! Docker snapshot and returns ordered actions with reasons. Pure and deterministic; it executes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +93,7 @@ pub struct Action {
     pub reason: Reason,
     /// The complete label map of the new container (create and recreate only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<BTreeMap<String, String>>,
+    pub labels: Option<Arc<BTreeMap<String, String>>>,
     #[serde(default)]
     pub changes: Vec<Change>,
 }
@@ -142,12 +143,14 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let environment = desired.environment.as_str();
     let images = observed.image_index();
-    let mut by_name: BTreeMap<&str, &ObservedContainer> = BTreeMap::new();
-    let mut owned: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
+    // Hash maps are only looked up; anything produced from iterating them is sorted in `finish`.
+    let mut foreign_names: HashSet<&str> = HashSet::new();
+    let mut owned: HashMap<&str, Vec<&ObservedContainer>> = HashMap::new();
     let mut managed = 0;
     for container in &observed.containers {
-        by_name.insert(container.bare_name(), container);
-        if container.is_owned_by(environment) {
+        if !container.is_owned_by(environment) {
+            foreign_names.insert(container.bare_name());
+        } else {
             managed += 1;
             let deployment = container
                 .labels
@@ -169,14 +172,12 @@ pub fn plan(
         options,
         actions: Vec::new(),
         unchanged: 0,
-        pulled: BTreeMap::new(),
+        pulled: BTreeSet::new(),
     };
     for deployment in desired.deployments.values() {
-        let conflict = by_name
-            .get(deployment.container.as_str())
-            .filter(|container| !container.is_owned_by(environment));
+        let conflict = foreign_names.contains(deployment.container.as_str());
         let mine = owned.remove(deployment.name.as_str()).unwrap_or_default();
-        planner.deployment(deployment, &mine, conflict.copied());
+        planner.deployment(deployment, &mine, conflict);
     }
     for (deployment, containers) in owned {
         for container in containers {
@@ -198,7 +199,7 @@ struct Planner<'a> {
     actions: Vec<Action>,
     unchanged: usize,
     /// Images already pulled by an earlier deployment in this plan: one pull per image.
-    pulled: BTreeMap<String, ()>,
+    pulled: BTreeSet<String>,
 }
 
 impl Planner<'_> {
@@ -227,13 +228,13 @@ impl Planner<'_> {
         &mut self,
         desired: &DesiredDeployment,
         mine: &[&ObservedContainer],
-        conflict: Option<&ObservedContainer>,
+        name_conflict: bool,
     ) {
         let before = self.actions.len();
         let name = desired.name.as_str();
         let container_name = desired.container.as_str();
         let image = desired.spec.image.as_str();
-        if conflict.is_some() {
+        if name_conflict {
             self.push(
                 ActionKind::Blocked,
                 name,
@@ -243,9 +244,13 @@ impl Planner<'_> {
             );
             return;
         }
-        let rollback_name = format!("{container_name}{ROLLBACK_SUFFIX}");
         let primary = mine.iter().find(|c| c.bare_name() == container_name);
-        let rollback = mine.iter().find(|c| c.bare_name() == rollback_name);
+        let is_rollback_copy = |c: &ObservedContainer| {
+            c.bare_name().strip_suffix(ROLLBACK_SUFFIX) == Some(container_name)
+        };
+        // The rollback copy stays while the primary is missing or not running (SPEC §7).
+        let keep_rollback_copy = !primary.is_some_and(|c| c.state == ContainerState::Running);
+        let image_id = self.images.id_of(image);
 
         let replace = match primary {
             None => Some((ActionKind::Create, Reason::Missing)),
@@ -254,22 +259,17 @@ impl Planner<'_> {
             {
                 Some((ActionKind::Recreate, Reason::SpecChanged))
             }
-            Some(container)
-                if self
-                    .images
-                    .id_of(image)
-                    .is_some_and(|id| id != container.image_id) =>
-            {
+            Some(container) if image_id.is_some_and(|id| id != container.image_id) => {
                 Some((ActionKind::Recreate, Reason::ImageUpdated))
             }
             Some(_) => None,
         };
-        self.image_actions(desired, replace.is_some());
+        self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
-            let keep_as_rollback = Some(duplicate) == rollback
-                && !primary.is_some_and(|c| c.state == ContainerState::Running);
-            if Some(duplicate) != primary && !keep_as_rollback {
+            let is_primary = duplicate.bare_name() == container_name;
+            let kept = is_rollback_copy(duplicate) && keep_rollback_copy;
+            if !is_primary && !kept {
                 self.push(
                     ActionKind::Remove,
                     name,
@@ -288,7 +288,7 @@ impl Planner<'_> {
                     let old = primary
                         .and_then(|c| c.labels.get(LABEL_SPEC))
                         .map(String::as_str);
-                    action.changes = spec_changes(old, &desired.labels[LABEL_SPEC]);
+                    action.changes = spec_changes(old, &desired.spec_fields);
                 }
             }
             (None, Some(container)) if !is_running(container.state) => {
@@ -308,9 +308,8 @@ impl Planner<'_> {
     }
 
     /// The pull or build a deployment needs before its container can be (re)created.
-    fn image_actions(&mut self, desired: &DesiredDeployment, needs_container: bool) {
+    fn image_actions(&mut self, desired: &DesiredDeployment, present: bool, needs_container: bool) {
         let image = desired.spec.image.as_str();
-        let present = self.images.id_of(image).is_some();
         let reason = if let Some(build) = &desired.spec.build {
             let always = build.build_mode == BuildMode::Always && self.options.new_commit;
             match (present, always) {
@@ -332,18 +331,26 @@ impl Planner<'_> {
             }
         };
         let Some((kind, reason)) = reason else { return };
-        if kind == ActionKind::Pull && self.pulled.insert(image.to_string(), ()).is_some() {
+        if kind == ActionKind::Pull && !self.pulled.insert(image.to_string()) {
             return;
         }
         self.push(kind, &desired.name, &desired.container, image, reason);
     }
 
     fn finish(mut self, desired: &DesiredState) -> Plan {
-        self.actions.sort_by(|a, b| {
-            phase(a.kind)
-                .cmp(&phase(b.kind))
-                .then_with(|| a.deployment.cmp(&b.deployment))
-                .then_with(|| a.container.cmp(&b.container))
+        // Actions were generated in deployment order, except orphan removals, which come after
+        // the duplicates; a stable sort by phase plus sorting the remove phase restores the order.
+        self.actions.sort_by_key(|action| phase(action.kind));
+        let remove_phase = phase(ActionKind::Remove);
+        let start = self
+            .actions
+            .partition_point(|action| phase(action.kind) < remove_phase);
+        let end = self
+            .actions
+            .partition_point(|action| phase(action.kind) <= remove_phase);
+        self.actions[start..end].sort_by(|a, b| {
+            (a.deployment.as_str(), a.container.as_str())
+                .cmp(&(b.deployment.as_str(), b.container.as_str()))
         });
         let mut summary = Summary {
             unchanged: self.unchanged,

@@ -130,14 +130,13 @@ pub fn hash_label_json(json: &str) -> String {
     format!("{HASH_SCHEME}{}", sha256_hex(json.as_bytes()))
 }
 
-/// The complete label set a container gets (SPEC §2).
+/// The complete label set a container gets (SPEC §2), given the spec's label JSON.
 pub fn labels(
     environment: &str,
     deployment: &str,
-    spec: &CanonicalSpec,
+    spec_json: String,
     commit: &str,
 ) -> BTreeMap<String, String> {
-    let spec_json = spec.to_label_json();
     BTreeMap::from([
         (LABEL_MANAGED_BY.to_string(), MANAGED_BY_ORUN.to_string()),
         (LABEL_ENVIRONMENT.to_string(), environment.to_string()),
@@ -169,7 +168,8 @@ mod tests {
 
     #[test]
     fn label_json_has_fixed_key_order() {
-        let json = spec(&[("A", EnvValue::Plain("1".into()))]).to_label_json();
+        let spec = spec(&[("A", EnvValue::Plain("1".into()))]);
+        let json = spec.to_label_json();
         assert_eq!(
             json,
             r#"{"image":"nginx:alpine","command":null,"ports":[],"volumes":[],"env":{"A":"1"},"stopTimeout":"10s","build":null}"#

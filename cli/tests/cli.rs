@@ -1,0 +1,392 @@
+//! The `orun` binary as a user runs it: exit codes, stdout/stderr, and the JSON plan document.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+fn orun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orun"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("orun runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn deployment(name: &str, body: &str) -> String {
+    format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n{body}"
+    )
+}
+
+/// A repository with two deployments, and an empty observed snapshot beside it.
+fn repo() -> TempDir {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "deployments/web.yaml",
+        &deployment(
+            "web",
+            "  image: nginx:alpine\n  ports:\n    - containerPort: 80\n      port: 8080\n  env:\n    LOG_LEVEL: info\n",
+        ),
+    );
+    write(
+        dir.path(),
+        "deployments/api.yaml",
+        &deployment("api", "  image: traefik/whoami\n"),
+    );
+    write(dir.path(), "empty.json", "{}");
+    dir
+}
+
+fn plan_text(repo: &Path, observed: &Path) -> String {
+    let output = orun(&[
+        "plan",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--observed",
+        observed.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+fn plan_json(repo: &Path, observed: &Path) -> Value {
+    serde_json::from_str(&plan_text(repo, observed)).expect("stdout is exactly one JSON document")
+}
+
+/// The observed snapshot after applying `plan`: every create/recreate is a running container.
+fn snapshot_after(plan: &Value) -> Value {
+    let mut containers = Vec::new();
+    let mut images = Vec::new();
+    for action in plan["actions"].as_array().unwrap() {
+        if action["kind"] == "create" || action["kind"] == "recreate" {
+            let image = action["image"].as_str().unwrap();
+            let image_id = format!("sha256:{:0>64}", image.len());
+            containers.push(json!({
+                "id": format!("{:0>12}", containers.len()),
+                "name": action["container"],
+                "image": image,
+                "image_id": image_id,
+                "state": "running",
+                "labels": action["labels"],
+            }));
+            images.push(json!({ "id": image_id, "tags": [image] }));
+        }
+    }
+    json!({ "containers": containers, "images": images })
+}
+
+#[test]
+fn plan_converges_after_applying_create_labels_and_env_edit_recreates_once() {
+    let dir = repo();
+    let fresh = plan_json(dir.path(), &dir.path().join("empty.json"));
+    assert_eq!(fresh["summary"]["create"], 2);
+
+    let observed = dir.path().join("observed.json");
+    fs::write(&observed, snapshot_after(&fresh).to_string()).unwrap();
+    let converged = plan_json(dir.path(), &observed);
+    assert_eq!(converged["actions"], json!([]));
+    assert_eq!(converged["summary"]["unchanged"], 2);
+
+    let web = dir.path().join("deployments/web.yaml");
+    let edited = fs::read_to_string(&web)
+        .unwrap()
+        .replace("LOG_LEVEL: info", "LOG_LEVEL: debug");
+    fs::write(&web, edited).unwrap();
+    let changed = plan_json(dir.path(), &observed);
+    let actions = changed["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{changed:#}");
+    assert_eq!(actions[0]["kind"], "recreate");
+    assert_eq!(actions[0]["reason"], "spec_changed");
+    assert_eq!(actions[0]["container"], "web");
+    assert_eq!(
+        actions[0]["changes"],
+        json!([{ "field": "env.LOG_LEVEL", "old": "info", "new": "debug" }])
+    );
+    assert_eq!(changed["summary"]["recreate"], 1);
+    assert_eq!(changed["summary"]["unchanged"], 1);
+}
+
+#[test]
+fn json_plan_has_the_documented_shape() {
+    let dir = repo();
+    let plan = plan_json(dir.path(), &dir.path().join("empty.json"));
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["environment"], "production");
+    assert!(plan["commit"].is_string());
+    let summary = plan["summary"].as_object().unwrap();
+    let keys = [
+        "pull",
+        "build",
+        "remove",
+        "recreate",
+        "create",
+        "start",
+        "blocked",
+        "unchanged",
+    ];
+    assert_eq!(summary.len(), keys.len());
+    let text = plan_text(dir.path(), &dir.path().join("empty.json"));
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|key| text.find(&format!("\"{key}\":")).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "summary keys out of order"
+    );
+    let pull = &plan["actions"][0];
+    assert_eq!(pull["step"], 1);
+    assert_eq!(pull["kind"], "pull");
+    assert_eq!(pull["changes"], json!([]));
+    assert!(pull.get("labels").is_none());
+    let create = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "create")
+        .unwrap();
+    for key in [
+        "step",
+        "kind",
+        "deployment",
+        "container",
+        "image",
+        "reason",
+        "labels",
+        "changes",
+    ] {
+        assert!(
+            create.get(key).is_some(),
+            "create action lacks {key}: {create:#}"
+        );
+    }
+    let labels = create["labels"].as_object().unwrap();
+    assert_eq!(labels["run.orcra.dev/managed-by"], "orun");
+    assert!(labels["run.orcra.dev/spec-hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("v1:"));
+}
+
+#[test]
+fn exit_codes_follow_detailed_exitcode() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    let empty = dir.path().join("empty.json");
+    let empty_arg = empty.to_str().unwrap();
+
+    let pending = orun(&["plan", "--repo", repo_arg, "--observed", empty_arg]);
+    assert_eq!(pending.status.code(), Some(0));
+    assert!(
+        stdout(&pending).contains("Plan: 2 to create, 0 to recreate, 0 to remove, 0 unchanged.")
+    );
+
+    let detailed = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        empty_arg,
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(detailed.status.code(), Some(2));
+
+    let plan = plan_json(dir.path(), &empty);
+    let observed = dir.path().join("observed.json");
+    fs::write(&observed, snapshot_after(&plan).to_string()).unwrap();
+    let converged = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        observed.to_str().unwrap(),
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(converged.status.code(), Some(0));
+    assert!(stdout(&converged).contains("No changes. Node is converged."));
+}
+
+#[test]
+fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "deployments/api.yaml",
+        &deployment("api", "  imgae: traefik/whoami\n"),
+    );
+    write(
+        dir.path(),
+        "deployments/web.yaml",
+        &deployment(
+            "web",
+            "  image: nginx\n  ports:\n    - containerPort: 80\n      port: 99999\n",
+        ),
+    );
+    let repo_arg = dir.path().to_str().unwrap();
+    for args in [
+        vec!["validate", "--repo", repo_arg],
+        vec![
+            "plan",
+            "--repo",
+            repo_arg,
+            "--observed",
+            dir.path().join("empty.json").to_str().unwrap(),
+        ],
+    ] {
+        let output = orun(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            stdout(&output),
+            "",
+            "nothing is planned from an invalid revision"
+        );
+        let errors = stderr(&output);
+        assert!(
+            errors.contains("deployments/api.yaml:6:3: spec.imgae: unknown field `imgae`"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains(
+                "deployments/web.yaml:9:13: spec.ports[0].port: port 99999 is out of range"
+            ),
+            "{errors}"
+        );
+    }
+}
+
+#[test]
+fn validate_reports_an_inventory() {
+    let dir = repo();
+    let output = orun(&["validate", "--repo", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("valid: 0 node(s), 2 deployment(s), 0 service(s)"));
+}
+
+#[test]
+fn errors_exit_1_naming_what_failed() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    write(dir.path(), "broken.json", "{\"containers\": [{\"id\": 1}]}");
+
+    let missing = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        "/nonexistent/observed.json",
+    ]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/nonexistent/observed.json"));
+
+    let broken_path = dir.path().join("broken.json");
+    let broken = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        broken_path.to_str().unwrap(),
+    ]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        stderr(&broken).contains("broken.json: invalid observed snapshot"),
+        "{}",
+        stderr(&broken)
+    );
+
+    let unknown_node = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        "x",
+        "--node",
+        "ghost",
+    ]);
+    assert_eq!(unknown_node.status.code(), Some(1));
+    assert!(
+        stderr(&unknown_node).contains("no Node named \"ghost\""),
+        "{}",
+        stderr(&unknown_node)
+    );
+
+    let bad_env = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        "x",
+        "--environment",
+        "Bad Env",
+    ]);
+    assert_eq!(bad_env.status.code(), Some(1));
+    assert!(stderr(&bad_env).contains("--environment"));
+
+    let no_repo = orun(&["validate", "--repo", "/nonexistent/repo"]);
+    assert_eq!(no_repo.status.code(), Some(1));
+    assert!(stderr(&no_repo).contains("/nonexistent/repo"));
+}
+
+#[test]
+fn empty_desired_state_is_refused_unless_allowed() {
+    let dir = repo();
+    let plan = plan_json(dir.path(), &dir.path().join("empty.json"));
+    let observed = dir.path().join("observed.json");
+    fs::write(&observed, snapshot_after(&plan).to_string()).unwrap();
+    fs::remove_dir_all(dir.path().join("deployments")).unwrap();
+    let repo_arg = dir.path().to_str().unwrap();
+    let observed_arg = observed.to_str().unwrap();
+
+    let refused = orun(&["plan", "--repo", repo_arg, "--observed", observed_arg]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("--allow-empty"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let allowed = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        observed_arg,
+        "--allow-empty",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0));
+    let plan: Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    assert_eq!(plan["summary"]["remove"], 2);
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in ["validate", "plan"] {
+        let output = orun(&[command, "--help"]);
+        assert!(output.status.success());
+        assert!(
+            stdout(&output).contains("Example"),
+            "{command} --help lacks an example"
+        );
+    }
+}

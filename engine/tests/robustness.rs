@@ -1,0 +1,238 @@
+//! Robustness: arbitrary bytes and mutated valid manifests fed to the loader (and, when they load,
+//! to resolution and planning) never panic. Fixed seeds keep the run reproducible.
+
+use std::collections::BTreeMap;
+
+use engine::observed::{ContainerState, ObservedContainer};
+use engine::{Environment, Observed, PlanOptions, ResolveInput, Secrets, SourceFile};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+const NODE: &str = "apiVersion: run.orcra.dev/v0alpha
+kind: Node
+metadata:
+  name: web-01
+spec:
+  host: 10.0.0.1
+  gitRepo: git@example.com:acme/infra.git
+  gitBranch: feat/x
+  pollInterval: 1m30s
+";
+
+const DEPLOYMENT: &str = "apiVersion: run.orcra.dev/v0alpha
+kind: Deployment
+metadata:
+  name: web
+spec:
+  image: nginx:alpine
+  pullPolicy: Always
+  command: [\"nginx\", \"-g\", \"daemon off;\"]
+  ports:
+    - containerPort: 80
+      port: 8080
+      protocol: tcp
+      hostIP: 127.0.0.1
+  volumes:
+    - hostPath: /srv/web
+      containerPath: /data
+      readOnly: true
+  env:
+    LOG_LEVEL: info
+    WORKERS: 4
+    TOKEN: ENC[AES256_GCM,data:Zm9v,iv:YmFy,tag:YmF6,type:str]
+  health:
+    readiness:
+      http: localhost:80/health
+      interval: 2s
+    liveness:
+      http: localhost:80/health
+      failureThreshold: 3
+  stopTimeout: 30s
+";
+
+const SERVICE: &str = "apiVersion: run.orcra.dev/v0alpha
+kind: Service
+metadata:
+  name: web
+spec:
+  deployment: web
+  port: 80
+  ingress:
+    domain:
+      default: web.example.com
+      environment: $ENV.web.example.com
+    ssl: true
+";
+
+fn config(seed: u64) -> Config {
+    Config {
+        cases: 1500,
+        rng_seed: RngSeed::Fixed(seed),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+/// Runs the whole pure pipeline on `sources`; only panics matter here.
+fn exercise(sources: &[SourceFile]) {
+    let Ok(manifests) = engine::load(sources) else {
+        return;
+    };
+    let secrets = Secrets {
+        shared: BTreeMap::from([("SHARED".into(), "s".into())]),
+        inline: BTreeMap::from([("web".into(), BTreeMap::from([("TOKEN".into(), "t".into())]))]),
+    };
+    let build_tags: BTreeMap<String, String> = manifests
+        .deployments
+        .keys()
+        .map(|name| (name.clone(), format!("orun.local/{name}:000000000000")))
+        .collect();
+    for environment in [
+        Environment::production(),
+        Environment::from_branch("feat/x").unwrap(),
+    ] {
+        let input = ResolveInput {
+            environment,
+            commit: "c".into(),
+            secrets: &secrets,
+            build_tags: &build_tags,
+        };
+        let Ok(desired) = engine::resolve(&manifests, &input) else {
+            continue;
+        };
+        let empty = Observed::default();
+        let _ = engine::plan(&desired, &empty, PlanOptions::default());
+        let applied = Observed {
+            containers: desired
+                .deployments
+                .values()
+                .map(|d| ObservedContainer {
+                    id: d.container.clone(),
+                    name: d.container.clone(),
+                    image: d.spec.image.clone(),
+                    image_id: "sha256:1".into(),
+                    state: ContainerState::Exited,
+                    labels: (*d.labels).clone(),
+                })
+                .collect(),
+            images: vec![],
+        };
+        let options = PlanOptions {
+            allow_empty: true,
+            new_commit: true,
+        };
+        let _ = engine::plan(&desired, &applied, options);
+    }
+}
+
+fn files(node: String, deployment: String, service: String) -> Vec<SourceFile> {
+    vec![
+        SourceFile {
+            path: "nodes/web-01.yaml".into(),
+            text: node,
+        },
+        SourceFile {
+            path: "deployments/web.yaml".into(),
+            text: deployment,
+        },
+        SourceFile {
+            path: "services/web.yaml".into(),
+            text: service,
+        },
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Delete { at: usize, len: usize },
+    Insert { at: usize, text: String },
+    DuplicateLine { line: usize },
+    SwapLines { a: usize, b: usize },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let yamlish = prop::sample::select(vec![
+        ":", " ", "\n", "-", "[", "]", "{", "}", "'", "\"", "#", "&a", "*a", "!!", "?", "|", ">",
+        "0", "-1", "65536", "null", "~", "true", "1e999", "$ENV", "..", "/", "\t", "é", "\u{0}",
+    ]);
+    prop_oneof![
+        (any::<usize>(), 0usize..20).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (any::<usize>(), prop::collection::vec(yamlish, 1..4)).prop_map(|(at, parts)| {
+            Mutation::Insert {
+                at,
+                text: parts.concat(),
+            }
+        }),
+        any::<usize>().prop_map(|line| Mutation::DuplicateLine { line }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),
+    ]
+}
+
+fn apply(text: &str, mutation: &Mutation) -> String {
+    let boundary = |at: usize| {
+        let mut index = at % (text.len() + 1);
+        while !text.is_char_boundary(index) {
+            index -= 1;
+        }
+        index
+    };
+    match mutation {
+        Mutation::Delete { at, len } => {
+            let start = boundary(*at);
+            let end = boundary(start.saturating_add(*len)).max(start);
+            format!("{}{}", &text[..start], &text[end..])
+        }
+        Mutation::Insert { at, text: inserted } => {
+            let at = boundary(*at);
+            format!("{}{inserted}{}", &text[..at], &text[at..])
+        }
+        Mutation::DuplicateLine { line } => {
+            let mut lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                return text.to_string();
+            }
+            let index = line % lines.len();
+            lines.insert(index, lines[index]);
+            lines.join("\n")
+        }
+        Mutation::SwapLines { a, b } => {
+            let mut lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                return text.to_string();
+            }
+            let count = lines.len();
+            lines.swap(a % count, b % count);
+            lines.join("\n")
+        }
+    }
+}
+
+#[test]
+fn valid_fixture_loads() {
+    let sources = files(NODE.into(), DEPLOYMENT.into(), SERVICE.into());
+    engine::load(&sources).expect("the fixture the mutations start from is valid");
+}
+
+proptest! {
+    #![proptest_config(config(0x6f72_756e))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        exercise(&files(text.clone(), text.clone(), text));
+    }
+}
+
+proptest! {
+    #![proptest_config(config(0x706c_616e))]
+
+    #[test]
+    fn mutated_manifests_never_panic(mutations in prop::collection::vec(mutation(), 1..6), target in 0usize..3) {
+        let mut texts = [NODE.to_string(), DEPLOYMENT.to_string(), SERVICE.to_string()];
+        for mutation in &mutations {
+            texts[target] = apply(&texts[target], mutation);
+        }
+        let [node, deployment, service] = texts;
+        exercise(&files(node, deployment, service));
+    }
+}
