@@ -390,3 +390,27 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+#[test]
+fn bundled_example_plans_against_its_snapshot() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    let observed = example.join("observed.json");
+    let output = orun(&[
+        "plan",
+        "--repo",
+        example.to_str().unwrap(),
+        "--observed",
+        observed.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("Plan: 1 to create, 1 to recreate, 1 to remove, 0 unchanged."),
+        "{text}"
+    );
+    assert!(text.contains("env.GREETING"), "{text}");
+    assert!(
+        !text.contains("postgres"),
+        "an unmanaged container appeared in the plan: {text}"
+    );
+}
