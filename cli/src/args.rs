@@ -28,6 +28,12 @@ pub enum Command {
                             orun plan --repo ./infra --environment staging --observed snapshot.json --output json"
     )]
     Plan(PlanArgs),
+    /// Converge this node once: plan against Docker, then pull, build, remove, recreate, create, start
+    #[command(
+        after_help = "Examples:\n  orun apply --once --repo examples/hello\n  \
+                            orun plan --repo ./infra --out plan.json && orun apply --once --repo ./infra --plan plan.json"
+    )]
+    Apply(ApplyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,9 +66,15 @@ pub struct PlanArgs {
     pub repo: PathBuf,
     #[command(flatten)]
     pub selection: Selection,
-    /// Observed Docker snapshot (JSON, SPEC §4) to plan against
+    /// Plan against this observed snapshot (JSON, SPEC §4) instead of the local Docker engine
     #[arg(long)]
-    pub observed: PathBuf,
+    pub observed: Option<PathBuf>,
+    /// Also write the observed snapshot that was planned against to FILE
+    #[arg(long, value_name = "FILE")]
+    pub save_observed: Option<PathBuf>,
+    /// Save the plan with fingerprints of its inputs, for `orun apply --plan FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
@@ -72,4 +84,25 @@ pub struct PlanArgs {
     /// Allow a plan that removes every managed container when nothing is desired
     #[arg(long)]
     pub allow_empty: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Converge once and exit (the long-running node agent is `orun start`)
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Manifest repository root
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Apply exactly this saved plan (`orun plan --out`); refused if the manifests or Docker moved since
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Allow removing every managed container when nothing is desired
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Do not wait to see started containers keep running
+    #[arg(long)]
+    pub no_wait: bool,
 }

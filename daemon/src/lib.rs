@@ -1,5 +1,7 @@
-//! orun's node agent as a library: reading a manifest revision from disk and Git, and (in later
-//! modules) observing and driving Docker. Planning decisions stay in the `engine` crate.
+//! orun's node agent as a library: reading a manifest revision from disk and Git, observing the
+//! Docker engine, and executing plans. Planning decisions stay in the `engine` crate.
 
+pub mod apply;
+pub mod docker;
 pub mod git;
 pub mod revision;

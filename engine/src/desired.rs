@@ -64,6 +64,21 @@ pub struct DesiredService {
     pub ssl: bool,
 }
 
+impl DesiredState {
+    /// `sha256:` + hex SHA-256 over the environment, the commit and every deployment's container
+    /// name, spec hash and pull policy: equal fingerprints plan equally against the same engine.
+    pub fn fingerprint(&self) -> String {
+        let mut text = format!("{}\n{}\n", self.environment, self.commit);
+        for deployment in self.deployments.values() {
+            text.push_str(&format!(
+                "{} {} {:?}\n",
+                deployment.container, deployment.spec_hash, deployment.pull_policy
+            ));
+        }
+        format!("sha256:{}", crate::spec::sha256_hex(text.as_bytes()))
+    }
+}
+
 /// True for values of the form `ENC[…]`, which SOPS encrypted inline.
 pub fn is_encrypted(value: &str) -> bool {
     value.starts_with("ENC[") && value.ends_with(']')

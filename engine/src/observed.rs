@@ -88,6 +88,20 @@ impl ImageIndex<'_> {
 }
 
 impl Observed {
+    /// `sha256:` + hex SHA-256 of the snapshot with containers sorted by name and images by id, so
+    /// a saved plan can tell whether the engine changed since it was made.
+    pub fn fingerprint(&self) -> String {
+        let mut canonical = self.clone();
+        canonical.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        for image in &mut canonical.images {
+            image.tags.sort();
+            image.digests.sort();
+        }
+        canonical.images.sort_by(|a, b| a.id.cmp(&b.id));
+        let json = serde_json::to_string(&canonical).expect("snapshot serializes");
+        format!("sha256:{}", crate::spec::sha256_hex(json.as_bytes()))
+    }
+
     pub fn image_index(&self) -> ImageIndex<'_> {
         let mut ids = BTreeMap::new();
         for image in &self.images {

@@ -126,6 +126,16 @@ impl Plan {
     }
 }
 
+/// A plan saved with `orun plan --out`: the plan document plus fingerprints of the desired state
+/// and the observed snapshot it was made from, so `orun apply --plan` can refuse a stale plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    #[serde(flatten)]
+    pub plan: Plan,
+    pub desired_fingerprint: String,
+    pub observed_fingerprint: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(

@@ -1,35 +1,39 @@
-//! `orun plan`: resolve the desired state, read the observed snapshot, plan and render.
+//! `orun plan`: resolve the desired state, observe Docker (or read a snapshot), plan and render.
 
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
-use engine::{Observed, PlanOptions, ResolveInput, Secrets};
+use anyhow::{Context, Result};
+use engine::plan::SavedPlan;
+use engine::{Observed, PlanOptions};
 
+use super::revision::{prepare, Prepared};
 use crate::args::{OutputFormat, PlanArgs};
 use crate::render;
 
 pub fn run(args: &PlanArgs) -> Result<ExitCode> {
-    let (environment, code_dir) = super::revision::select(&args.selection, &args.repo)?;
-    let revision = super::revision::load(&args.repo, code_dir.as_deref())?;
-    let secrets = Secrets::default();
-    let desired = engine::resolve(
-        &revision.manifests,
-        &ResolveInput {
-            environment,
-            commit: revision.commit.clone(),
-            secrets: &secrets,
-            build_tags: &revision.build_tags,
-        },
-    )
-    .map_err(|errors| anyhow!(errors))?;
-    let observed = read_observed(&args.observed)?;
+    let prepared = prepare(&args.repo, &args.selection)?;
+    let observed = match &args.observed {
+        Some(path) => read_observed(path)?,
+        None => observe_docker(&prepared)?,
+    };
+    if let Some(path) = &args.save_observed {
+        write_json(path, &observed, "observed snapshot")?;
+    }
     let options = PlanOptions {
         allow_empty: args.allow_empty,
         new_commit: true,
     };
-    let plan = engine::plan(&desired, &observed, options)?;
+    let plan = engine::plan(&prepared.desired, &observed, options)?;
+    if let Some(path) = &args.out {
+        let saved = SavedPlan {
+            plan: plan.clone(),
+            desired_fingerprint: prepared.desired.fingerprint(),
+            observed_fingerprint: observed.fingerprint(),
+        };
+        write_json(path, &saved, "plan")?;
+    }
     match args.output {
         OutputFormat::Json => println!("{}", render::plan::json(&plan)),
         OutputFormat::Human => {
@@ -51,4 +55,18 @@ pub fn read_observed(path: &Path) -> Result<Observed> {
         .with_context(|| format!("cannot read observed snapshot {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{}: invalid observed snapshot", path.display()))
+}
+
+/// Observes the local Docker engine for the prepared desired state.
+fn observe_docker(prepared: &Prepared) -> Result<Observed> {
+    super::runtime()?.block_on(async {
+        let docker = daemon::docker::connect().await?;
+        daemon::docker::observe::observe(&docker, &prepared.wanted_names()).await
+    })
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("serializable");
+    fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write {what} to {}", path.display()))
 }

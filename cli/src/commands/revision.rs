@@ -1,10 +1,12 @@
-//! Loading the revision and choosing the environment, shared by `plan` and `validate`.
+//! Loading the revision, choosing the environment and resolving the desired state, shared by
+//! `validate`, `plan` and `apply`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use daemon::revision::{self, Revision, RevisionError};
-use engine::Environment;
+use engine::{DesiredState, Environment, ResolveInput, Secrets};
 
 use crate::args::Selection;
 
@@ -51,4 +53,41 @@ pub fn select(selection: &Selection, repo: &Path) -> Result<(Environment, Option
         .map_err(|error| anyhow!("{}: spec.gitBranch: {error}", node.file))?;
     let code_dir = node.spec.code_dir.as_ref().map(|dir| repo.join(dir));
     Ok((environment, code_dir))
+}
+
+/// The desired state of the selected environment and where its build contexts live.
+pub struct Prepared {
+    pub desired: DesiredState,
+    pub code_dir: PathBuf,
+}
+
+impl Prepared {
+    /// Container names the desired state wants: what the Docker observation must look for.
+    pub fn wanted_names(&self) -> BTreeSet<String> {
+        self.desired
+            .deployments
+            .values()
+            .map(|deployment| deployment.container.clone())
+            .collect()
+    }
+}
+
+pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {
+    let (environment, code_dir) = select(selection, repo)?;
+    let revision = load(repo, code_dir.as_deref())?;
+    let secrets = Secrets::default();
+    let desired = engine::resolve(
+        &revision.manifests,
+        &ResolveInput {
+            environment,
+            commit: revision.commit.clone(),
+            secrets: &secrets,
+            build_tags: &revision.build_tags,
+        },
+    )
+    .map_err(|errors| anyhow!(errors))?;
+    Ok(Prepared {
+        desired,
+        code_dir: code_dir.unwrap_or_else(|| repo.to_path_buf()),
+    })
 }

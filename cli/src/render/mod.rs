@@ -1,5 +1,6 @@
 //! Rendering for people (tables, coloured diffs) and machines (JSON). No decisions are made here.
 
+pub mod apply;
 pub mod plan;
 
 use std::io::IsTerminal;

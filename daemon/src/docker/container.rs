@@ -1,0 +1,191 @@
+//! Container operations on one named container (create from the desired spec, start, stop, rename,
+//! remove, inspect), each bounded by a timeout and named in its errors. No sequencing here: the
+//! recreate-with-rollback sequence lives in `apply`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bollard::models::{
+    ContainerCreateBody, ContainerStateStatusEnum, HostConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use engine::desired::DesiredDeployment;
+
+use super::{status_code, timed, CALL_TIMEOUT};
+
+/// What `inspect` reports about a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerStatus {
+    pub status: ContainerStateStatusEnum,
+    pub running: bool,
+    pub exit_code: i64,
+    pub restart_count: i64,
+    pub error: String,
+}
+
+/// The Docker create request for a desired deployment: image, command, plaintext env, the full
+/// label set, published ports, bind mounts and stop timeout. Containers restart with the Docker
+/// daemon (`unless-stopped`) so they survive a host reboot while orun is not running.
+pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
+    let spec = &desired.spec;
+    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut exposed = Vec::new();
+    for port in &spec.ports {
+        let key = format!("{}/{}", port.container_port, port.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip.clone()),
+                host_port: Some(port.port.to_string()),
+            });
+    }
+    let binds = spec
+        .volumes
+        .iter()
+        .map(|volume| {
+            let mode = if volume.read_only { ":ro" } else { "" };
+            format!("{}:{}{mode}", volume.host_path, volume.container_path)
+        })
+        .collect();
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: spec.command.clone(),
+        env: Some(spec.env_list()),
+        labels: Some(
+            desired
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        exposed_ports: Some(exposed),
+        stop_timeout: Some(stop_seconds(spec.stop_timeout.as_std())),
+        host_config: Some(HostConfig {
+            port_bindings: Some(bindings),
+            binds: Some(binds),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Whole seconds Docker waits between SIGTERM and SIGKILL, rounded up.
+pub fn stop_seconds(timeout: Duration) -> i64 {
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    i64::try_from(seconds).unwrap_or(i64::MAX)
+}
+
+/// Creates the container for `desired` under `name`; missing bind-mount sources are created first.
+pub async fn create(docker: &Docker, name: &str, desired: &DesiredDeployment) -> Result<String> {
+    for volume in &desired.spec.volumes {
+        tokio::fs::create_dir_all(&volume.host_path)
+            .await
+            .with_context(|| {
+                format!("create {name}: cannot create hostPath {}", volume.host_path)
+            })?;
+    }
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    let response = timed(
+        CALL_TIMEOUT,
+        &format!("create {name}"),
+        docker.create_container(Some(options), create_body(desired)),
+    )
+    .await?;
+    Ok(response.id)
+}
+
+pub async fn start(docker: &Docker, name: &str) -> Result<()> {
+    timed(
+        CALL_TIMEOUT,
+        &format!("start {name}"),
+        docker.start_container(name, None::<StartContainerOptions>),
+    )
+    .await
+}
+
+pub async fn unpause(docker: &Docker, name: &str) -> Result<()> {
+    timed(
+        CALL_TIMEOUT,
+        &format!("unpause {name}"),
+        docker.unpause_container(name),
+    )
+    .await
+}
+
+/// Stops `name`, giving it `grace` between SIGTERM and SIGKILL; stopping a stopped container is fine.
+pub async fn stop(docker: &Docker, name: &str, grace: Duration) -> Result<()> {
+    let seconds = stop_seconds(grace);
+    let options = StopContainerOptionsBuilder::default()
+        .t(i32::try_from(seconds).unwrap_or(i32::MAX))
+        .build();
+    timed(
+        grace + CALL_TIMEOUT,
+        &format!("stop {name}"),
+        docker.stop_container(name, Some(options)),
+    )
+    .await
+}
+
+pub async fn rename(docker: &Docker, name: &str, new_name: &str) -> Result<()> {
+    let options = RenameContainerOptionsBuilder::default()
+        .name(new_name)
+        .build();
+    timed(
+        CALL_TIMEOUT,
+        &format!("rename {name} to {new_name}"),
+        docker.rename_container(name, options),
+    )
+    .await
+}
+
+/// Removes `name` (stopping it if needed); a container that is already gone is not an error.
+pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    let call = docker.remove_container(name, Some(options));
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Err(error)) if status_code(&error) == Some(404) => Ok(()),
+        Ok(result) => result
+            .map_err(|error| anyhow::anyhow!("remove {name}: {}", super::docker_message(&error))),
+        Err(_) => anyhow::bail!(
+            "remove {name}: no answer from Docker within {}s",
+            CALL_TIMEOUT.as_secs()
+        ),
+    }
+}
+
+/// The state of `name`, or `None` when no such container exists.
+pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStatus>> {
+    let call = docker.inspect_container(name, None::<InspectContainerOptions>);
+    let info = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(info)) => info,
+        Ok(Err(error)) if status_code(&error) == Some(404) => return Ok(None),
+        Ok(Err(error)) => anyhow::bail!("inspect {name}: {}", super::docker_message(&error)),
+        Err(_) => anyhow::bail!(
+            "inspect {name}: no answer from Docker within {}s",
+            CALL_TIMEOUT.as_secs()
+        ),
+    };
+    let state = info.state.unwrap_or_default();
+    Ok(Some(ContainerStatus {
+        status: state.status.unwrap_or(ContainerStateStatusEnum::EMPTY),
+        running: state.running.unwrap_or(false),
+        exit_code: state.exit_code.unwrap_or_default(),
+        restart_count: info.restart_count.unwrap_or_default(),
+        error: state.error.unwrap_or_default(),
+    }))
+}

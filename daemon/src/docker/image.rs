@@ -1,0 +1,181 @@
+//! Image operations: pulling with streamed progress and an idle timeout, and building a
+//! build-mode image from a tar of its context. Deciding what to pull or build is the planner's job.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::Docker;
+use engine::spec::CanonicalBuild;
+use futures_util::{Stream, StreamExt};
+
+use super::docker_message;
+
+/// A pull that sends nothing for this long has stalled and fails.
+pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A build whose output stays silent for this long has stalled and fails.
+pub const BUILD_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How many of the builder's last output lines a failed build reports.
+const BUILD_ERROR_LINES: usize = 10;
+
+/// One progress message of a pull: per layer (`id`) or for the whole image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullProgress {
+    pub layer: Option<String>,
+    pub status: String,
+    pub current: Option<u64>,
+    pub total: Option<u64>,
+}
+
+/// Splits a normalized reference into Docker's `fromImage` and `tag` (a tag or a digest).
+fn split_reference(reference: &str) -> (&str, &str) {
+    if let Some((repository, digest)) = reference.split_once('@') {
+        return (repository, digest);
+    }
+    let slash = reference.rfind('/').map_or(0, |index| index + 1);
+    match reference[slash..].rfind(':') {
+        Some(colon) => (&reference[..slash + colon], &reference[slash + colon + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+/// Pulls `reference`, reporting progress; fails on a registry error or when the stream stalls.
+pub async fn pull(
+    docker: &Docker,
+    reference: &str,
+    mut progress: impl FnMut(PullProgress),
+) -> Result<()> {
+    let (repository, tag) = split_reference(reference);
+    let options = CreateImageOptionsBuilder::default()
+        .from_image(repository)
+        .tag(tag)
+        .build();
+    let stream = docker.create_image(Some(options), None, None);
+    drain(stream, PULL_IDLE_TIMEOUT, |info| {
+        progress(PullProgress {
+            layer: info.id,
+            status: info.status.unwrap_or_default(),
+            current: info
+                .progress_detail
+                .as_ref()
+                .and_then(|p| p.current)
+                .and_then(|v| u64::try_from(v).ok()),
+            total: info
+                .progress_detail
+                .as_ref()
+                .and_then(|p| p.total)
+                .and_then(|v| u64::try_from(v).ok()),
+        })
+    })
+    .await
+    .map_err(|error| anyhow!("pull {reference}: {error}"))
+}
+
+/// Consumes a Docker progress stream, failing on an error item or after `idle` without an item.
+async fn drain<T>(
+    stream: impl Stream<Item = Result<T, bollard::errors::Error>>,
+    idle: Duration,
+    mut each: impl FnMut(T),
+) -> std::result::Result<(), String> {
+    let mut stream = std::pin::pin!(stream);
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => return Err(format!("stalled: no progress for {}s", idle.as_secs())),
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(error))) => return Err(docker_message(&error)),
+            Ok(Some(Ok(item))) => each(item),
+        }
+    }
+}
+
+/// Builds `tag` from `<code_dir>/<build.context>` with the build's Dockerfile and args, reporting
+/// each output line; a failure carries the builder's error and its last output lines.
+pub async fn build(
+    docker: &Docker,
+    tag: &str,
+    code_dir: &Path,
+    build: &CanonicalBuild,
+    mut output: impl FnMut(&str),
+) -> Result<()> {
+    let context = code_dir.join(&build.context);
+    let archive = {
+        let context = context.clone();
+        tokio::task::spawn_blocking(move || tar_context(&context))
+    }
+    .await
+    .context("build context task failed")?
+    .with_context(|| {
+        format!(
+            "build {tag}: cannot archive build context {}",
+            context.display()
+        )
+    })?;
+    let args: HashMap<String, String> = build.args.clone().into_iter().collect();
+    let options = BuildImageOptionsBuilder::default()
+        .dockerfile(&build.dockerfile)
+        .t(tag)
+        .buildargs(&args)
+        .rm(true)
+        .forcerm(true)
+        .build();
+    let stream = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+    let mut last_lines: VecDeque<String> = VecDeque::new();
+    let mut pending = String::new();
+    let result = drain(stream, BUILD_IDLE_TIMEOUT, |info| {
+        let Some(text) = info.stream else { return };
+        pending.push_str(&text);
+        while let Some(end) = pending.find('\n') {
+            let line: String = pending.drain(..=end).collect();
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            output(line);
+            if last_lines.len() == BUILD_ERROR_LINES {
+                last_lines.pop_front();
+            }
+            last_lines.push_back(line.to_string());
+        }
+    })
+    .await;
+    result.map_err(|error| {
+        let mut message = format!("build {tag}: {error}");
+        if !last_lines.is_empty() {
+            message.push_str("\nlast build output:");
+            for line in &last_lines {
+                message.push_str("\n  ");
+                message.push_str(line);
+            }
+        }
+        anyhow!(message)
+    })
+}
+
+/// A tar of the context folder; symlinks are archived as the files they point to.
+fn tar_context(context: &PathBuf) -> Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    archive.follow_symlinks(true);
+    archive.append_dir_all(".", context)?;
+    Ok(archive.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_reference;
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        assert_eq!(split_reference("nginx:alpine"), ("nginx", "alpine"));
+        assert_eq!(
+            split_reference("127.0.0.1:5000/app:1.2"),
+            ("127.0.0.1:5000/app", "1.2")
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/app"),
+            ("127.0.0.1:5000/app", "latest")
+        );
+        assert_eq!(split_reference("repo@sha256:abc"), ("repo", "sha256:abc"));
+    }
+}

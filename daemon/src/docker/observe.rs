@@ -1,0 +1,90 @@
+//! Observes the engine into the snapshot of SPEC §4 with two calls: one container list and one
+//! image list. It keeps orun's containers and any container holding a name orun wants; every
+//! other container on the host is left out of the snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+use bollard::models::ContainerSummaryStateEnum;
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
+use bollard::Docker;
+use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
+use engine::plan::ROLLBACK_SUFFIX;
+use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
+use engine::Observed;
+
+use super::{timed, CALL_TIMEOUT};
+
+/// Snapshot of the engine: managed containers of every environment, containers whose names are in
+/// `wanted_names` (or their rollback names), and all tagged local images.
+pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result<Observed> {
+    let list = ListContainersOptionsBuilder::default().all(true).build();
+    let summaries = timed(
+        CALL_TIMEOUT,
+        "list containers",
+        docker.list_containers(Some(list)),
+    )
+    .await?;
+    let mut containers = Vec::new();
+    for summary in summaries {
+        let name = summary
+            .names
+            .as_ref()
+            .and_then(|names| names.first())
+            .map(|name| name.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        let labels: BTreeMap<String, String> =
+            summary.labels.unwrap_or_default().into_iter().collect();
+        let managed = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN);
+        let base_name = name.strip_suffix(ROLLBACK_SUFFIX).unwrap_or(&name);
+        if !managed && !wanted_names.contains(base_name) {
+            continue;
+        }
+        containers.push(ObservedContainer {
+            id: summary.id.unwrap_or_default(),
+            name,
+            image: summary.image.unwrap_or_default(),
+            image_id: summary.image_id.unwrap_or_default(),
+            state: state(summary.state),
+            labels,
+        });
+    }
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let list = ListImagesOptionsBuilder::default().all(false).build();
+    let summaries = timed(CALL_TIMEOUT, "list images", docker.list_images(Some(list))).await?;
+    let mut images: Vec<ObservedImage> = summaries
+        .into_iter()
+        .map(|image| ObservedImage {
+            id: image.id,
+            tags: image
+                .repo_tags
+                .into_iter()
+                .filter(|tag| tag != "<none>:<none>")
+                .collect(),
+            digests: image
+                .repo_digests
+                .into_iter()
+                .filter(|digest| !digest.starts_with("<none>"))
+                .collect(),
+        })
+        .collect();
+    images.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Observed { containers, images })
+}
+
+fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
+    match state {
+        Some(ContainerSummaryStateEnum::RUNNING) => ContainerState::Running,
+        Some(ContainerSummaryStateEnum::PAUSED) => ContainerState::Paused,
+        Some(ContainerSummaryStateEnum::RESTARTING) => ContainerState::Restarting,
+        Some(ContainerSummaryStateEnum::REMOVING) => ContainerState::Removing,
+        Some(ContainerSummaryStateEnum::EXITED) => ContainerState::Exited,
+        Some(ContainerSummaryStateEnum::DEAD) => ContainerState::Dead,
+        // A stopping container is still running until it has stopped.
+        Some(ContainerSummaryStateEnum::STOPPING) => ContainerState::Running,
+        Some(ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::EMPTY) | None => {
+            ContainerState::Created
+        }
+    }
+}
