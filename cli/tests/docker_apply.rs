@@ -27,11 +27,10 @@ fn env_of(container: &Value) -> Vec<String> {
         .collect()
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+/// Now as Docker's `--since`/`--until` take it: seconds with nanoseconds.
+fn docker_timestamp() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 #[test]
@@ -115,21 +114,19 @@ fn second_apply_is_a_no_op_without_mutating_calls() {
     scenario.deployment("api", &web_spec(test_image(), free_port(), "api"));
     scenario.apply();
 
-    let since = unix_now();
-    std::thread::sleep(Duration::from_millis(1100));
+    let since = docker_timestamp();
     let output = scenario.apply();
     assert!(
         output.contains("No changes. Node is converged."),
         "{output}"
     );
-    std::thread::sleep(Duration::from_millis(1100));
-    let until = unix_now();
+    let until = docker_timestamp();
     let events = docker(&[
         "events",
         "--since",
-        &since.to_string(),
+        &since,
         "--until",
-        &until.to_string(),
+        &until,
         "--filter",
         &format!("label=run.orcra.dev/environment={}", scenario.environment),
         "--format",

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bollard::Docker;
 use daemon::apply::{ApplyOptions, ApplyReport};
+use daemon::docker::Docker;
 use engine::plan::{ActionKind, Plan, SavedPlan};
 use engine::{Observed, PlanOptions};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use bollard::errors::Error as DockerError;
-use bollard::Docker;
+pub use bollard::Docker;
 
 /// Upper bound for one request/response Docker call (list, inspect, create, rename, remove).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
