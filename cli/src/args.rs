@@ -34,6 +34,17 @@ pub enum Command {
                             orun plan --repo ./infra --out plan.json && orun apply --once --repo ./infra --plan plan.json"
     )]
     Apply(ApplyArgs),
+    /// Run the node agent: follow the Git branch, converge, repair drift, serve the status API
+    #[command(
+        after_help = "Examples:\n  orun start --config /opt/orun/node.yaml\n  \
+                            orun start --repo /srv/git/infra.git --branch main --data-dir /tmp/orun --poll-interval 2s --status-port 9100"
+    )]
+    Start(StartArgs),
+    /// Show a running node's status (its status API) as tables
+    #[command(
+        after_help = "Examples:\n  orun status\n  orun status --addr 10.0.0.5:9100 --output json"
+    )]
+    Status(StatusArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,4 +116,51 @@ pub struct ApplyArgs {
     /// Do not wait to see started containers keep running
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Node settings: a Node manifest, as `orun bootstrap` writes to <dataDir>/node.yaml
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Manifest repository URL (ssh, https, git, file or local path); overrides gitRepo
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// Branch to track; overrides gitBranch
+    #[arg(long, value_name = "B")]
+    pub branch: Option<String>,
+    /// Local state (clone, keys); overrides dataDir
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This node's metadata.name, whose manifest is re-read from each revision
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Git poll interval such as 5s or 1m30s; overrides pollInterval, also from later revisions
+    #[arg(long, value_name = "D")]
+    pub poll_interval: Option<String>,
+    /// Status API port
+    #[arg(long, value_name = "N", default_value_t = 9100)]
+    pub status_port: u16,
+    /// Status API address (an IP, or IP:port)
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    pub status_addr: String,
+    /// Log format (default: json when stdout is not a terminal, text on a terminal)
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Status API address of the node
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9100")]
+    pub addr: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }

@@ -3,6 +3,7 @@
 //! container runs, and restore-on-failure. It decides nothing about what to change.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,16 @@ pub struct ApplyOptions {
     pub code_dir: PathBuf,
     /// Check that started containers stay running; off with `--no-wait`.
     pub wait: bool,
+    /// Once set, no further action is started; calls in flight finish (daemon shutdown).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl ApplyOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
 }
 
 /// What happened to one action.
@@ -130,8 +141,15 @@ struct Executor<'a> {
 
 impl Executor<'_> {
     async fn run(&self, action: &Action) -> Outcome {
-        self.reporter.action_started(action);
         let started = Instant::now();
+        if self.options.cancelled() {
+            return Outcome {
+                action: action.clone(),
+                result: Err("not started: orun is shutting down".to_string()),
+                duration: started.elapsed(),
+            };
+        }
+        self.reporter.action_started(action);
         let result = self
             .execute(action)
             .await

@@ -1,6 +1,19 @@
-//! Git facts about a local manifest checkout (git2). It does not fetch or change repositories.
+//! Git (git2): the HEAD commit of a checkout, and the node's manifest clone: fetching the tracked
+//! branch from `origin`, and checking a fetched commit out over whatever the work tree holds. SSH
+//! remotes use the deploy key and accept only host keys listed in the node's known-hosts file.
+//! Blocking: call it from a blocking thread, never from an async worker.
 
-use std::path::Path;
+use std::cell::{Cell, RefCell};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use base64::Engine as _;
+use git2::build::CheckoutBuilder;
+use git2::{
+    AutotagOption, CertificateCheckStatus, Cred, CredentialType, FetchOptions, RemoteCallbacks,
+    Repository,
+};
 
 /// Commit id recorded for revisions that are not in a Git repository.
 pub const UNCOMMITTED: &str = "uncommitted";
@@ -14,4 +27,218 @@ pub fn head_commit(dir: &Path) -> String {
             Some(commit.id().to_string())
         })
         .unwrap_or_else(|| UNCOMMITTED.to_string())
+}
+
+/// Where and how the node fetches its manifests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// `origin`: ssh, https, git, file URL or local path.
+    pub url: String,
+    pub branch: String,
+    /// Private key for SSH remotes.
+    pub deploy_key: PathBuf,
+    /// Accepted SSH host keys (OpenSSH `known_hosts` format, unhashed host names).
+    pub known_hosts: PathBuf,
+}
+
+/// Fetches `remote.branch` from `origin` into the clone at `checkout` (created on first use) and
+/// returns the fetched commit id. The work tree is not touched; see [`check_out`].
+pub fn fetch(checkout: &Path, remote: &Remote) -> Result<String, String> {
+    set_network_timeouts();
+    fetch_inner(checkout, remote)
+        .map_err(|error| format!("fetch {} (branch {}): {error}", remote.url, remote.branch))
+}
+
+fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, String> {
+    let repo = open_or_init(checkout)?;
+    let message = |error: git2::Error| error.message().to_string();
+    match repo.find_remote("origin") {
+        Ok(origin) if origin.url().ok() == Some(remote.url.as_str()) => {}
+        Ok(_) => repo
+            .remote_set_url("origin", &remote.url)
+            .map_err(message)?,
+        Err(_) => {
+            repo.remote("origin", &remote.url).map_err(message)?;
+        }
+    }
+    let mut origin = repo.find_remote("origin").map_err(message)?;
+    let attempts = Cell::new(0u32);
+    // libgit2 replaces a refusal's message with a generic one; keep ours to report it.
+    let refusal: RefCell<Option<String>> = RefCell::new(None);
+    let mut callbacks = RemoteCallbacks::new();
+    callbacks.credentials(|_url, username, allowed| {
+        // libgit2 asks again after a rejection; answering twice would loop on a bad key.
+        attempts.set(attempts.get() + 1);
+        if attempts.get() > 1 {
+            return Err(git2::Error::from_str(&format!(
+                "the remote rejected the deploy key {}",
+                remote.deploy_key.display()
+            )));
+        }
+        if allowed.contains(CredentialType::SSH_KEY) {
+            Cred::ssh_key(username.unwrap_or("git"), None, &remote.deploy_key, None)
+        } else if allowed.contains(CredentialType::DEFAULT) {
+            Cred::default()
+        } else {
+            Err(git2::Error::from_str(
+                "the remote asks for a username and password, which orun does not send",
+            ))
+        }
+    });
+    callbacks.certificate_check(|cert, host| match cert.as_hostkey() {
+        Some(hostkey) => {
+            check_host_key(host, hostkey.hostkey(), &remote.known_hosts).inspect_err(|error| {
+                refusal.replace(Some(error.message().to_string()));
+            })
+        }
+        // TLS certificates are verified by libgit2 itself.
+        None => Ok(CertificateCheckStatus::CertificatePassthrough),
+    });
+    let mut options = FetchOptions::new();
+    options
+        .remote_callbacks(callbacks)
+        .download_tags(AutotagOption::None);
+    let refspec = format!(
+        "+refs/heads/{branch}:refs/remotes/origin/{branch}",
+        branch = remote.branch
+    );
+    let fetched = origin.fetch(&[refspec.as_str()], Some(&mut options), None);
+    fetched.map_err(|error| refusal.take().unwrap_or_else(|| message(error)))?;
+    let tracking = format!("refs/remotes/origin/{}", remote.branch);
+    let commit = repo
+        .find_reference(&tracking)
+        .and_then(|reference| reference.peel_to_commit())
+        .map_err(|_| format!("the remote has no branch {}", remote.branch))?;
+    Ok(commit.id().to_string())
+}
+
+/// Makes the work tree of the clone at `checkout` exactly `commit`: local changes and untracked
+/// files do not survive, so force-pushed history is followed like any other.
+pub fn check_out(checkout: &Path, commit: &str) -> Result<(), String> {
+    let inner = || -> Result<(), git2::Error> {
+        let repo = Repository::open(checkout)?;
+        let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
+        let mut options = CheckoutBuilder::new();
+        options.force().remove_untracked(true);
+        repo.checkout_tree(commit.as_object(), Some(&mut options))?;
+        repo.set_head_detached(commit.id())
+    };
+    inner().map_err(|error| {
+        format!(
+            "check out {commit} in {}: {}",
+            checkout.display(),
+            error.message()
+        )
+    })
+}
+
+/// The commit the clone at `checkout` has checked out, if it is a clone with a HEAD.
+pub fn checked_out(checkout: &Path) -> Option<String> {
+    let repo = Repository::open(checkout).ok()?;
+    let commit = repo.head().ok()?.peel_to_commit().ok()?;
+    Some(commit.id().to_string())
+}
+
+fn open_or_init(checkout: &Path) -> Result<Repository, String> {
+    if let Ok(repo) = Repository::open(checkout) {
+        return Ok(repo);
+    }
+    fs::create_dir_all(checkout)
+        .map_err(|error| format!("cannot create {}: {error}", checkout.display()))?;
+    Repository::init(checkout).map_err(|error| {
+        format!(
+            "cannot create a clone in {}: {}",
+            checkout.display(),
+            error.message()
+        )
+    })
+}
+
+/// Bounds connecting to and waiting on a remote, so a dead remote fails the poll instead of
+/// hanging it.
+fn set_network_timeouts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: called once, before any other libgit2 network operation of this process.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(10_000);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(60_000);
+        }
+    });
+}
+
+/// Accepts an SSH host key only when `known_hosts` lists it for `host`.
+fn check_host_key(
+    host: &str,
+    key: Option<&[u8]>,
+    known_hosts: &Path,
+) -> Result<CertificateCheckStatus, git2::Error> {
+    let refuse = |why: String| Err(git2::Error::from_str(&why));
+    let Some(key) = key else {
+        return refuse(format!("the SSH server of {host} sent no host key"));
+    };
+    let text = match fs::read_to_string(known_hosts) {
+        Ok(text) => text,
+        Err(error) => {
+            return refuse(format!(
+                "host key of {host} cannot be verified: cannot read known_hosts file {}: {error}",
+                known_hosts.display()
+            ))
+        }
+    };
+    let listed: Vec<Vec<u8>> = known_keys(&text, host);
+    if listed.iter().any(|known| known.as_slice() == key) {
+        Ok(CertificateCheckStatus::CertificateOk)
+    } else if listed.is_empty() {
+        refuse(format!(
+            "host key of {host} is unknown: it is not listed in {}",
+            known_hosts.display()
+        ))
+    } else {
+        refuse(format!(
+            "host key of {host} does not match the key listed in {}: refusing to connect",
+            known_hosts.display()
+        ))
+    }
+}
+
+/// Keys listed for `host` (or `[host]:port`) in OpenSSH known_hosts text.
+fn known_keys(text: &str, host: &str) -> Vec<Vec<u8>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#') && !line.starts_with('@'))
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let hosts = fields.next()?;
+            let _key_type = fields.next()?;
+            let key = fields.next()?;
+            let matches = hosts.split(',').any(|pattern| {
+                pattern == host
+                    || pattern
+                        .strip_prefix('[')
+                        .and_then(|rest| rest.split_once("]:"))
+                        .is_some_and(|(name, _port)| name == host)
+            });
+            matches
+                .then(|| base64::engine::general_purpose::STANDARD.decode(key).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::known_keys;
+
+    #[test]
+    fn known_hosts_lines_match_plain_and_bracketed_hosts() {
+        let text = "# comment\n\
+                    git.example.com ssh-ed25519 AAAA\n\
+                    [127.0.0.1]:2222,other ssh-ed25519 AQID\n\
+                    @revoked git.example.com ssh-ed25519 AAAB\n\
+                    |1|hashed|entry ssh-ed25519 AAAC\n";
+        assert_eq!(known_keys(text, "git.example.com"), vec![vec![0u8, 0, 0]]);
+        assert_eq!(known_keys(text, "127.0.0.1"), vec![vec![1u8, 2, 3]]);
+        assert!(known_keys(text, "unknown.example.com").is_empty());
+    }
 }

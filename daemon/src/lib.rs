@@ -2,6 +2,8 @@
 //! Docker engine, and executing plans. Planning decisions stay in the `engine` crate.
 
 pub mod apply;
+pub mod converge;
 pub mod docker;
 pub mod git;
+pub mod node;
 pub mod revision;

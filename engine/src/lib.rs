@@ -2,6 +2,7 @@
 //! spec hashing and the planner. It performs no I/O: no filesystem, clock, environment variables,
 //! network or Docker; callers pass data in and get data back.
 
+pub mod backoff;
 pub mod build;
 pub mod changes;
 pub mod desired;

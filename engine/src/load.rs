@@ -72,6 +72,26 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
     }
 }
 
+/// Loads a single Node manifest, such as the `node.yaml` that `orun bootstrap` writes.
+pub fn load_node(source: &SourceFile) -> Result<Loaded<NodeSpec>, ManifestErrors> {
+    let mut nodes = BTreeMap::new();
+    parse_into(source, Kind::Node, &mut nodes).map_err(|error| ManifestErrors(vec![error]))?;
+    let manifests = Manifests {
+        nodes,
+        ..Manifests::default()
+    };
+    let errors = validate::validate(&manifests);
+    if !errors.is_empty() {
+        return Err(ManifestErrors(errors));
+    }
+    let node = manifests
+        .nodes
+        .into_values()
+        .next()
+        .expect("one node was parsed");
+    Ok(node)
+}
+
 fn parse_into<S: DeserializeOwned>(
     source: &SourceFile,
     kind: Kind,

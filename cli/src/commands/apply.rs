@@ -1,5 +1,5 @@
-//! `orun apply --once`: plan against the local Docker engine, print the plan, execute it, then
-//! converge what the first pass made visible (e.g. a pulled image whose digest moved).
+//! `orun apply --once`: one convergence pass against the local Docker engine (plan, print, execute,
+//! follow up), or exactly a saved plan.
 
 use std::fs;
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
 use daemon::apply::{ApplyOptions, ApplyReport};
-use daemon::docker::Docker;
+use daemon::converge::{converge, PlanObserver};
 use engine::plan::{ActionKind, Plan, SavedPlan};
 use engine::{Observed, PlanOptions};
 
@@ -26,59 +26,43 @@ pub fn run(args: &ApplyArgs) -> Result<ExitCode> {
 async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let style = Style::for_stdout();
     let docker = daemon::docker::connect().await?;
-    let observed = observe(&docker, prepared).await?;
-    let plan = match &args.plan {
-        Some(path) => saved_plan(path, prepared, &observed)?,
-        None => engine::plan(
-            &prepared.desired,
-            &observed,
-            PlanOptions {
-                allow_empty: args.allow_empty,
-                new_commit: true,
-            },
-        )?,
-    };
-    print!("{}", render::plan::human(&plan, style));
-    if plan.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
     let options = ApplyOptions {
         parallelism: PARALLELISM,
         code_dir: prepared.code_dir.clone(),
         wait: !args.no_wait,
+        cancel: None,
     };
     let progress = render::apply::Progress::new(style);
-    println!();
-    let mut report =
-        daemon::apply::apply(&docker, &plan, &prepared.desired, &options, &progress).await;
-    // A saved plan is applied exactly; otherwise converge what the first pass made visible.
-    if report.is_success() && args.plan.is_none() {
-        let observed = observe(&docker, prepared).await?;
-        let follow_up = engine::plan(
-            &prepared.desired,
-            &observed,
-            PlanOptions {
-                allow_empty: args.allow_empty,
-                new_commit: false,
-            },
-        )?;
-        if follow_up
-            .actions
-            .iter()
-            .any(|action| action.kind != ActionKind::Blocked)
-        {
-            println!("\nFollow-up now that images and containers changed:");
-            print!("{}", render::plan::human(&follow_up, style));
-            println!();
-            let more =
-                daemon::apply::apply(&docker, &follow_up, &prepared.desired, &options, &progress)
-                    .await;
-            report.outcomes.extend(more.outcomes);
-            report.skipped.extend(more.skipped);
+    let (plan, report) = match &args.plan {
+        Some(path) => {
+            let wanted = prepared.wanted_names();
+            let observed = daemon::docker::observe::observe(&docker, &wanted).await?;
+            let plan = saved_plan(path, prepared, &observed)?;
+            progress.plan_ready(&plan, false);
+            let report =
+                daemon::apply::apply(&docker, &plan, &prepared.desired, &options, &progress).await;
+            (plan, report)
         }
-    }
+        None => {
+            let plan_options = PlanOptions {
+                allow_empty: args.allow_empty,
+                new_commit: true,
+            };
+            let pass = converge(
+                &docker,
+                &prepared.desired,
+                plan_options,
+                &options,
+                &progress,
+            )
+            .await?;
+            (pass.plan, pass.report)
+        }
+    };
     progress.finish();
-    print!("{}", render::apply::summary(&plan, &report, style));
+    if !plan.is_empty() {
+        print!("{}", render::apply::summary(&plan, &report, style));
+    }
     Ok(exit_code(&plan, &report))
 }
 
@@ -92,10 +76,6 @@ fn exit_code(plan: &Plan, report: &ApplyReport) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
-}
-
-async fn observe(docker: &Docker, prepared: &Prepared) -> Result<Observed> {
-    daemon::docker::observe::observe(docker, &prepared.wanted_names()).await
 }
 
 /// Reads a plan saved by `orun plan --out` and refuses it if the manifests or Docker moved since.

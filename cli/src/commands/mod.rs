@@ -3,6 +3,8 @@
 mod apply;
 mod plan;
 mod revision;
+mod start;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
+        Command::Start(args) => start::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }
 

@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use daemon::apply::{ApplyReport, Outcome, Reporter};
+use daemon::converge::PlanObserver;
 use daemon::docker::image::PullProgress;
 use engine::plan::{Action, ActionKind, Plan};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -122,6 +123,18 @@ impl Reporter for Progress {
             pull.bar.finish_and_clear();
         }
         self.line(&result_line(outcome, self.style));
+    }
+}
+
+impl PlanObserver for Progress {
+    fn plan_ready(&self, plan: &Plan, follow_up: bool) {
+        if follow_up {
+            self.line("\nFollow-up now that images and containers changed:");
+        }
+        self.line(super::plan::human(plan, self.style).trim_end());
+        if !plan.is_empty() {
+            self.line("");
+        }
     }
 }
 

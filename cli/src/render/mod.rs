@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod plan;
+pub mod status;
 
 use std::io::IsTerminal;
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod node;
+
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -77,26 +79,36 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// An HTTP GET to 127.0.0.1:`port``path` with curl-like simplicity; the body on 2xx.
-pub fn http_get(port: u16, path: &str) -> Option<String> {
+/// An HTTP request to 127.0.0.1:`port``path`: the status code and the body.
+pub fn http_request(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(
         &format!("127.0.0.1:{port}").parse().unwrap(),
         Duration::from_secs(2),
     )
     .ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
-    let ok = response.starts_with("HTTP/1.0 2") || response.starts_with("HTTP/1.1 2");
-    ok.then(|| {
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string()
-    })
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Some((code, body))
+}
+
+/// The body of a GET to 127.0.0.1:`port``path` when it answers 2xx.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http_request(port, "GET", path)
+        .filter(|(code, _)| (200..300).contains(code))
+        .map(|(_, body)| body)
 }
 
 /// Polls `check` until it holds or `limit` passes.

@@ -96,6 +96,9 @@ pub struct NodeSpec {
     pub environment: Option<EnvironmentName>,
     pub deploy_key_path: Option<String>,
     pub known_hosts_path: Option<String>,
+    /// Let this node remove every managed container when a revision has no deployments (SPEC §5.4).
+    #[serde(default)]
+    pub allow_empty: bool,
 }
 
 fn default_user() -> String {

@@ -1,0 +1,182 @@
+//! `orun start`: settings from `--config` and flags (flags win), logging, signals, then the node
+//! daemon of `daemon::node` until SIGTERM or SIGINT.
+
+use std::fs;
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use daemon::git::Remote;
+use daemon::node::Settings;
+use engine::duration::Duration as ManifestDuration;
+use engine::load::{load_node, Loaded};
+use engine::manifest::NodeSpec;
+use engine::{Environment, SourceFile};
+
+use crate::args::{LogFormat, StartArgs};
+
+const DEFAULT_DATA_DIR: &str = "/opt/orun/";
+
+pub fn run(args: &StartArgs) -> Result<ExitCode> {
+    init_logging(args.log_format);
+    let settings = settings(args)?;
+    super::runtime()?.block_on(async {
+        let docker = daemon::docker::connect().await?;
+        tracing::info!(
+            repo = %settings.remote.url,
+            branch = %settings.remote.branch,
+            environment = %settings.environment.as_ref().map_or("(from the node manifest or branch)", |e| e.as_str()),
+            data_dir = %settings.data_dir.display(),
+            "orun node starting"
+        );
+        daemon::node::run(settings, docker, shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn init_logging(format: Option<LogFormat>) {
+    let format = format.unwrap_or(if std::io::stdout().is_terminal() {
+        LogFormat::Text
+    } else {
+        LogFormat::Json
+    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
+    }
+}
+
+/// Settings from the Node manifest of `--config` (if any) with every flag given overriding it.
+fn settings(args: &StartArgs) -> Result<Settings> {
+    let config = args.config.as_deref().map(read_config).transpose()?;
+    let spec = config.as_ref().map(|node| &node.spec);
+    let url = args
+        .repo
+        .clone()
+        .or_else(|| spec.map(|spec| spec.git_repo.as_str().to_string()))
+        .ok_or_else(|| anyhow!("no manifest repository: pass --repo URL or --config FILE"))?;
+    let branch = args
+        .branch
+        .clone()
+        .or_else(|| spec.map(|spec| spec.git_branch.as_str().to_string()))
+        .unwrap_or_else(|| "main".to_string());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| spec.map(|spec| PathBuf::from(&spec.data_dir)))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let data_dir = absolute(&data_dir)?;
+    let (poll_interval, poll_interval_fixed) = match &args.poll_interval {
+        Some(text) => {
+            let parsed: ManifestDuration = text
+                .parse()
+                .map_err(|error| anyhow!("--poll-interval: {error}"))?;
+            if parsed.is_zero() {
+                bail!("--poll-interval: must be longer than 0s");
+            }
+            (parsed.as_std(), true)
+        }
+        None => (
+            spec.map_or(Duration::from_secs(5), |spec| spec.poll_interval.as_std()),
+            false,
+        ),
+    };
+    let environment = spec
+        .and_then(|spec| spec.environment.as_ref())
+        .map(|explicit| Environment::named(explicit.as_str()))
+        .transpose()
+        .map_err(|error| anyhow!("environment: {error}"))?;
+    if environment.is_none() {
+        Environment::from_branch(&branch).map_err(|error| anyhow!("--branch: {error}"))?;
+    }
+    let keys = data_dir.join("keys");
+    let deploy_key = spec
+        .and_then(|spec| spec.deploy_key_path.clone())
+        .map_or_else(|| keys.join("deploy_key"), PathBuf::from);
+    let known_hosts = spec
+        .and_then(|spec| spec.known_hosts_path.clone())
+        .map_or_else(|| keys.join("known_hosts"), PathBuf::from);
+    Ok(Settings {
+        node_name: args
+            .node
+            .clone()
+            .or_else(|| config.as_ref().map(|node| node.name.clone())),
+        remote: Remote {
+            url: local_url(&url),
+            branch,
+            deploy_key,
+            known_hosts,
+        },
+        data_dir,
+        environment,
+        poll_interval,
+        poll_interval_fixed,
+        code_dir: spec
+            .and_then(|spec| spec.code_dir.as_ref())
+            .map(PathBuf::from),
+        status_addr: status_addr(&args.status_addr, args.status_port)?,
+        allow_empty: spec.is_some_and(|spec| spec.allow_empty),
+    })
+}
+
+fn read_config(path: &Path) -> Result<Loaded<NodeSpec>> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read --config {}", path.display()))?;
+    load_node(&SourceFile {
+        path: path.display().to_string(),
+        text,
+    })
+    .map_err(|errors| anyhow!(errors))
+}
+
+/// An existing local path as an absolute path (the clone lives elsewhere); URLs unchanged.
+fn local_url(url: &str) -> String {
+    let path = Path::new(url);
+    if !url.contains("://") && path.exists() {
+        if let Ok(absolute) = path.canonicalize() {
+            return absolute.display().to_string();
+        }
+    }
+    url.to_string()
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    Ok(std::env::current_dir()
+        .context("cannot read the current directory")?
+        .join(path))
+}
+
+fn status_addr(addr: &str, port: u16) -> Result<SocketAddr> {
+    if let Ok(full) = addr.parse::<SocketAddr>() {
+        return Ok(full);
+    }
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| anyhow!("--status-addr {addr:?}: expected an IP address or IP:port"))?;
+    Ok(SocketAddr::new(ip, port))
+}

@@ -1,0 +1,125 @@
+//! A node's status document as tables: the node, its deployments, its services.
+
+use std::fmt::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use daemon::node::status::Status;
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
+}
+
+fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_string()
+}
+
+pub fn human(status: &Status) -> String {
+    let node = &status.node;
+    let mut out = String::new();
+    let mut facts = table(&[
+        "node",
+        &or_dash(Some(node.name.as_str()).filter(|n| !n.is_empty())),
+    ]);
+    let state = serde_json::to_value(node.sync_state)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default();
+    for (key, value) in [
+        ("environment", node.environment.clone()),
+        ("branch", node.branch.clone()),
+        ("healthy", node.healthy.to_string()),
+        ("sync_state", state),
+        ("git_head", or_dash(node.git_head.as_deref())),
+        ("applied_commit", or_dash(node.applied_commit.as_deref())),
+        ("last_sync_time", or_dash(node.last_sync_time.as_deref())),
+        (
+            "last_reconcile_time",
+            or_dash(node.last_reconcile_time.as_deref()),
+        ),
+        ("next_poll_at", or_dash(node.next_poll_at.as_deref())),
+        (
+            "consecutive_failures",
+            node.consecutive_failures.to_string(),
+        ),
+        ("sync_error", or_dash(node.sync_error.as_deref())),
+        ("started_at", node.started_at.clone()),
+    ] {
+        facts.add_row(vec![key.to_string(), value]);
+    }
+    writeln!(out, "{facts}").unwrap();
+
+    writeln!(out).unwrap();
+    if status.deployments.is_empty() {
+        writeln!(out, "No deployments.").unwrap();
+    } else {
+        let mut deployments = table(&[
+            "deployment",
+            "state",
+            "ready",
+            "restarts",
+            "container",
+            "image",
+            "last action",
+            "last error",
+            "flags",
+        ]);
+        for deployment in status.deployments.values() {
+            let last_action = match (&deployment.last_action, &deployment.last_reason) {
+                (Some(action), Some(reason)) => format!("{action} ({reason})"),
+                _ => "-".to_string(),
+            };
+            let flags: Vec<&str> = [
+                (deployment.quarantined, "quarantined"),
+                (deployment.flapping, "flapping"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            deployments.add_row(vec![
+                deployment.name.clone(),
+                deployment.state.clone(),
+                deployment.ready.to_string(),
+                deployment.restarts.to_string(),
+                or_dash(deployment.container_id.as_deref()),
+                deployment.image.clone(),
+                last_action,
+                or_dash(deployment.last_error.as_deref()),
+                if flags.is_empty() {
+                    "-".to_string()
+                } else {
+                    flags.join(", ")
+                },
+            ]);
+        }
+        writeln!(out, "{deployments}").unwrap();
+    }
+
+    if !status.services.is_empty() {
+        writeln!(out).unwrap();
+        let mut services = table(&[
+            "service",
+            "deployment",
+            "domain",
+            "ssl",
+            "upstream",
+            "active",
+        ]);
+        for service in status.services.values() {
+            services.add_row(vec![
+                service.name.clone(),
+                service.deployment.clone(),
+                or_dash(service.domain.as_deref()),
+                service.ssl.to_string(),
+                or_dash(service.upstream.as_deref()),
+                service.active.to_string(),
+            ]);
+        }
+        writeln!(out, "{services}").unwrap();
+    }
+    out
+}

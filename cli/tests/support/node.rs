@@ -1,0 +1,236 @@
+//! Fixtures for node daemon tests: a bare Git repository as `origin` with a work clone to commit
+//! from, and a running `orun start` child with its own environment, data dir and status port.
+//! Dropping a `Node` kills the daemon and removes its environment's containers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use super::{docker, eventually, free_port, http_get};
+
+/// `origin.git` (bare) and `work` (a clone on branch `main`) in one temporary folder.
+pub struct Origin {
+    pub dir: TempDir,
+}
+
+impl Origin {
+    pub fn new() -> Self {
+        let dir = TempDir::new().unwrap();
+        git(
+            dir.path(),
+            &["init", "-q", "--bare", "-b", "main", "origin.git"],
+        );
+        git(dir.path(), &["init", "-q", "-b", "main", "work"]);
+        let origin = Origin { dir };
+        git(
+            &origin.work(),
+            &["remote", "add", "origin", origin.bare().to_str().unwrap()],
+        );
+        origin
+    }
+
+    pub fn bare(&self) -> PathBuf {
+        self.dir.path().join("origin.git")
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// Writes `path` in the work clone.
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.work().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    /// Commits everything and pushes (forced) to origin; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        let work = self.work();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(&work, &["push", "-q", "-f", "origin", "main"]);
+        git(&work, &["rev-parse", "HEAD"])
+    }
+}
+
+/// Runs git in `dir` with a fixed identity; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=orun test",
+            "-c",
+            "user.email=test@orun.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A deployment manifest of the test image on `port` with `GREETING`.
+pub fn web_manifest(name: &str, port: u16, greeting: &str) -> String {
+    format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  image: {}\n  ports:\n    - containerPort: 80\n      port: {port}\n      hostIP: 127.0.0.1\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n",
+        super::test_image()
+    )
+}
+
+/// A running `orun start`.
+pub struct Node {
+    pub environment: String,
+    pub status_port: u16,
+    pub data: TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Node {
+    /// Starts a node for `url` with `pollInterval: 1s` in a fresh environment named after `test`.
+    pub fn start(test: &str, url: &str) -> Self {
+        Self::start_with(test, url, "")
+    }
+
+    /// Like `start`, with extra Node spec lines (indented by two spaces).
+    pub fn start_with(test: &str, url: &str, extra: &str) -> Self {
+        let environment = format!("n{}-{test}", std::process::id());
+        assert!(environment.len() <= 40);
+        let data = TempDir::new().unwrap();
+        let config = data.path().join("node.yaml");
+        fs::write(
+            &config,
+            format!(
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: {test}\nspec:\n  host: 127.0.0.1\n  gitRepo: {url}\n  gitBranch: main\n  pollInterval: 1s\n  dataDir: {}\n  environment: {environment}\n{extra}",
+                data.path().join("state").display()
+            ),
+        )
+        .unwrap();
+        let mut node = Node {
+            environment,
+            status_port: free_port(),
+            log: data.path().join("orun.log"),
+            data,
+            config,
+            child: None,
+        };
+        node.spawn();
+        node
+    }
+
+    /// (Re)starts the daemon process with the same settings.
+    pub fn spawn(&mut self) {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_orun"))
+            .args(["start", "--config", self.config.to_str().unwrap()])
+            .args([
+                "--status-addr",
+                "127.0.0.1",
+                "--status-port",
+                &self.status_port.to_string(),
+            ])
+            .args(["--log-format", "json"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("orun start");
+        self.child = Some(child);
+        assert!(
+            eventually(Duration::from_secs(20), || self.get("/healthz").is_some()),
+            "the status API did not come up; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends SIGTERM and waits for the exit status (up to `limit`).
+    pub fn terminate(&mut self, limit: Duration) -> Option<i32> {
+        let mut child = self.child.take().expect("running");
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = std::time::Instant::now() + limit;
+        let mut code = None;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                code = status.code();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if code.is_none() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        code
+    }
+
+    pub fn get(&self, path: &str) -> Option<String> {
+        http_get(self.status_port, path)
+    }
+
+    pub fn status(&self) -> Value {
+        let body = self.get("/status").expect("status API answers");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// Polls the status until `check` holds (up to `limit`), panicking with the status and log.
+    pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let ok = eventually(limit, || {
+            last = self.status();
+            check(&last)
+        });
+        assert!(
+            ok,
+            "{what}: not reached in {limit:?}\nstatus: {last:#}\nlog:\n{}",
+            self.log_text()
+        );
+        last
+    }
+
+    pub fn container(&self, deployment: &str) -> String {
+        format!("{}.{deployment}", self.environment)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let filter = format!("label=run.orcra.dev/environment={}", self.environment);
+        let ids = docker(&["ps", "-aq", "--filter", &filter]);
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(ids.lines());
+            let _ = Command::new("docker").args(&args).output();
+        }
+    }
+}

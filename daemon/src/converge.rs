@@ -1,0 +1,94 @@
+//! One convergence pass, shared by `orun apply --once` and the node daemon: observe Docker, plan,
+//! apply, then observe again and apply what the first pass made visible (a pulled image whose
+//! digest moved, a rollback copy that can now go). It does not decide what runs; `engine` does.
+
+use engine::plan::{ActionKind, Plan};
+use engine::{DesiredState, PlanOptions};
+
+use crate::apply::{self, ApplyOptions, ApplyReport, Reporter};
+use crate::docker::observe::observe;
+use crate::docker::Docker;
+
+/// What one pass did: the plans it made (the first, and a follow-up if one was needed) and the
+/// outcome of every action.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    pub plan: Plan,
+    pub follow_up: Option<Plan>,
+    pub report: ApplyReport,
+}
+
+impl Pass {
+    /// Blocked entries of the first plan (a follow-up repeats them).
+    pub fn blocked(&self) -> impl Iterator<Item = &engine::plan::Action> {
+        self.plan
+            .actions
+            .iter()
+            .filter(|action| action.kind == ActionKind::Blocked)
+    }
+
+    /// True when every action succeeded and nothing is blocked.
+    pub fn converged(&self) -> bool {
+        self.report.is_success() && self.blocked().next().is_none()
+    }
+}
+
+/// Receives the plans of a pass before they are applied.
+pub trait PlanObserver: Reporter {
+    fn plan_ready(&self, _plan: &Plan, _follow_up: bool) {}
+}
+
+/// Observes, plans with `options` and applies; then, if that succeeded, plans once more without
+/// `new_commit` and applies what is still needed.
+pub async fn converge(
+    docker: &Docker,
+    desired: &DesiredState,
+    options: PlanOptions,
+    apply_options: &ApplyOptions,
+    reporter: &dyn PlanObserver,
+) -> anyhow::Result<Pass> {
+    let wanted = desired
+        .deployments
+        .values()
+        .map(|deployment| deployment.container.clone())
+        .collect();
+    let observed = observe(docker, &wanted).await?;
+    let plan = engine::plan(desired, &observed, options)?;
+    reporter.plan_ready(&plan, false);
+    if plan.is_empty() {
+        return Ok(Pass {
+            plan,
+            follow_up: None,
+            report: ApplyReport::default(),
+        });
+    }
+    let mut report = apply::apply(docker, &plan, desired, apply_options, reporter).await;
+    let mut follow_up = None;
+    if report.is_success() {
+        let observed = observe(docker, &wanted).await?;
+        let next = engine::plan(
+            desired,
+            &observed,
+            PlanOptions {
+                new_commit: false,
+                ..options
+            },
+        )?;
+        if next
+            .actions
+            .iter()
+            .any(|action| action.kind != ActionKind::Blocked)
+        {
+            reporter.plan_ready(&next, true);
+            let more = apply::apply(docker, &next, desired, apply_options, reporter).await;
+            report.outcomes.extend(more.outcomes);
+            report.skipped.extend(more.skipped);
+            follow_up = Some(next);
+        }
+    }
+    Ok(Pass {
+        plan,
+        follow_up,
+        report,
+    })
+}
