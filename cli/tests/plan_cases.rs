@@ -92,8 +92,9 @@ fn run_case(case: &Path, options: &CaseOptions) -> String {
     let plan_options = PlanOptions {
         allow_empty: options.allow_empty,
         new_commit: options.new_commit,
+        ..PlanOptions::default()
     };
-    match engine::plan(&desired, &observed, plan_options) {
+    match engine::plan(&desired, &observed, &plan_options) {
         Ok(plan) => format!(
             "{}\n--- json ---\n{}\n",
             render::plan::human(&plan, Style::PLAIN),

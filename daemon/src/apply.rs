@@ -11,12 +11,13 @@ use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
-use engine::plan::{Action, ActionKind, Plan, ROLLBACK_SUFFIX};
+use engine::plan::{Action, ActionKind, Plan, Reason, ROLLBACK_SUFFIX};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::image::{self, PullProgress};
+use crate::probe;
 
 /// How long a freshly started container must stay up to count as started.
 pub const SETTLE_TIME: Duration = Duration::from_millis(500);
@@ -47,6 +48,18 @@ pub struct Outcome {
     pub action: Action,
     pub result: Result<(), String>,
     pub duration: Duration,
+    /// The new container failed and the previous one was put back in service.
+    pub rolled_back: bool,
+}
+
+/// Marks an error after which the previous container was restored.
+#[derive(Debug)]
+struct RolledBack;
+
+impl std::fmt::Display for RolledBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the previous container was restored")
+    }
 }
 
 /// Every action's outcome, in plan order; actions after a failed pull/build phase are `skipped`.
@@ -95,6 +108,7 @@ pub async fn apply(
         options,
         reporter,
         permits: Arc::new(Semaphore::new(options.parallelism.max(1))),
+        probes: probe::client(),
     };
     let mut report = ApplyReport::default();
     let phases: [&[ActionKind]; 5] = [
@@ -137,6 +151,7 @@ struct Executor<'a> {
     options: &'a ApplyOptions,
     reporter: &'a dyn Reporter,
     permits: Arc<Semaphore>,
+    probes: reqwest::Client,
 }
 
 impl Executor<'_> {
@@ -147,17 +162,19 @@ impl Executor<'_> {
                 action: action.clone(),
                 result: Err("not started: orun is shutting down".to_string()),
                 duration: started.elapsed(),
+                rolled_back: false,
             };
         }
         self.reporter.action_started(action);
-        let result = self
-            .execute(action)
-            .await
-            .map_err(|error| format!("{error:#}"));
+        let result = self.execute(action).await;
+        let rolled_back = result
+            .as_ref()
+            .is_err_and(|error| error.downcast_ref::<RolledBack>().is_some());
         let outcome = Outcome {
             action: action.clone(),
-            result,
+            result: result.map_err(|error| format!("{error:#}")),
             duration: started.elapsed(),
+            rolled_back,
         };
         self.reporter.action_finished(&outcome);
         outcome
@@ -200,13 +217,19 @@ impl Executor<'_> {
                 )
                 .await
             }
-            ActionKind::Remove => {
-                let _permit = self.permits.acquire().await?;
-                container::remove(self.docker, name).await
-            }
+            ActionKind::Remove => match name.strip_suffix(ROLLBACK_SUFFIX) {
+                Some(primary) if action.reason == Reason::Duplicate => {
+                    self.retire_rollback_copy(self.deployment(action)?, primary, name)
+                        .await
+                }
+                _ => {
+                    let _permit = self.permits.acquire().await?;
+                    container::remove(self.docker, name).await
+                }
+            },
             ActionKind::Recreate => self.recreate(self.deployment(action)?).await,
             ActionKind::Create => self.create(self.deployment(action)?).await,
-            ActionKind::Start => self.start(name).await,
+            ActionKind::Start => self.start(self.deployment(action)?).await,
             ActionKind::Blocked => Err(anyhow!(
                 "{name} is held by a container orun does not manage; not touched"
             )),
@@ -225,9 +248,7 @@ impl Executor<'_> {
                 self.restore(name, &rollback, true)
                     .await
                     .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
-                return Err(
-                    error.context(format!("restored the previous container from {rollback}"))
-                );
+                return Err(error.context(RolledBack));
             }
             return Err(error);
         }
@@ -258,9 +279,31 @@ impl Executor<'_> {
                 self.restore(name, &rollback, previous.running)
                     .await
                     .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
-                Err(error.context("the previous container was restored"))
+                Err(error.context(RolledBack))
             }
         }
+    }
+
+    /// A rollback copy left by an interrupted recreate goes only once `primary` is ready; if
+    /// `primary` never becomes ready, the copy is put back in its place.
+    async fn retire_rollback_copy(
+        &self,
+        desired: &DesiredDeployment,
+        primary: &str,
+        rollback: &str,
+    ) -> Result<()> {
+        if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
+            if let Err(error) =
+                probe::wait_ready(self.docker, &self.probes, primary, readiness).await
+            {
+                self.restore(primary, rollback, true)
+                    .await
+                    .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
+                return Err(error.context(RolledBack));
+            }
+        }
+        let _permit = self.permits.acquire().await?;
+        container::remove(self.docker, rollback).await
     }
 
     /// Removes whatever holds `name` and renames `rollback` back, starting it if it was running.
@@ -281,10 +324,23 @@ impl Executor<'_> {
             container::create(self.docker, name, desired).await?;
             container::start(self.docker, name).await?;
         }
-        self.check_running(name).await
+        self.check_ready(desired).await
     }
 
-    async fn start(&self, name: &str) -> Result<()> {
+    /// The container stayed up, and passed its readiness probe if it has one.
+    async fn check_ready(&self, desired: &DesiredDeployment) -> Result<()> {
+        let name = desired.container.as_str();
+        self.check_running(name).await?;
+        match &desired.health.readiness {
+            Some(readiness) if self.options.wait => {
+                probe::wait_ready(self.docker, &self.probes, name, readiness).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn start(&self, desired: &DesiredDeployment) -> Result<()> {
+        let name = desired.container.as_str();
         {
             let _permit = self.permits.acquire().await?;
             let status = container::inspect(self.docker, name)
@@ -296,7 +352,7 @@ impl Executor<'_> {
                 container::start(self.docker, name).await?;
             }
         }
-        self.check_running(name).await
+        self.check_ready(desired).await
     }
 
     /// A container that exits right after it started has failed to start.

@@ -53,7 +53,7 @@ pub async fn converge(
         .map(|deployment| deployment.container.clone())
         .collect();
     let observed = observe(docker, &wanted).await?;
-    let plan = engine::plan(desired, &observed, options)?;
+    let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);
     if plan.is_empty() {
         return Ok(Pass {
@@ -66,14 +66,11 @@ pub async fn converge(
     let mut follow_up = None;
     if report.is_success() {
         let observed = observe(docker, &wanted).await?;
-        let next = engine::plan(
-            desired,
-            &observed,
-            PlanOptions {
-                new_commit: false,
-                ..options
-            },
-        )?;
+        let follow_up_options = PlanOptions {
+            new_commit: false,
+            ..options
+        };
+        let next = engine::plan(desired, &observed, &follow_up_options)?;
         if next
             .actions
             .iter()

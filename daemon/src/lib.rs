@@ -6,4 +6,5 @@ pub mod converge;
 pub mod docker;
 pub mod git;
 pub mod node;
+pub mod probe;
 pub mod revision;

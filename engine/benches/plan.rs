@@ -92,14 +92,14 @@ fn bench_plan(c: &mut Criterion) {
         group.throughput(Throughput::Elements(count as u64));
         group.bench_with_input(BenchmarkId::new("matching", count), &count, |b, _| {
             b.iter(|| {
-                let plan = engine::plan(&wanted, &matching, PlanOptions::default()).unwrap();
+                let plan = engine::plan(&wanted, &matching, &PlanOptions::default()).unwrap();
                 assert!(plan.is_empty());
                 plan
             })
         });
         group.bench_with_input(BenchmarkId::new("mismatching", count), &count, |b, _| {
             b.iter(|| {
-                let plan = engine::plan(&wanted, &mismatching, PlanOptions::default()).unwrap();
+                let plan = engine::plan(&wanted, &mismatching, &PlanOptions::default()).unwrap();
                 assert_eq!(plan.summary.recreate, count);
                 plan
             })

@@ -17,12 +17,15 @@ pub const ROLLBACK_SUFFIX: &str = ".orun-old";
 
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Plan removals even when nothing is desired (`--allow-empty`, `allowEmpty`).
     pub allow_empty: bool,
     /// This pass follows a new commit: `pullPolicy: Always` pulls and `buildMode: always` builds.
     pub new_commit: bool,
+    /// Deployments left alone (quarantined or flapping): no action, and their containers are
+    /// neither changed nor removed. They count as unchanged.
+    pub held: BTreeSet<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -149,7 +152,7 @@ pub enum PlanError {
 pub fn plan(
     desired: &DesiredState,
     observed: &Observed,
-    options: PlanOptions,
+    options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
     let environment = desired.environment.as_str();
     let images = observed.image_index();
@@ -187,6 +190,10 @@ pub fn plan(
     for deployment in desired.deployments.values() {
         let conflict = foreign_names.contains(deployment.container.as_str());
         let mine = owned.remove(deployment.name.as_str()).unwrap_or_default();
+        if planner.options.held.contains(&deployment.name) {
+            planner.unchanged += 1;
+            continue;
+        }
         planner.deployment(deployment, &mine, conflict);
     }
     for (deployment, containers) in owned {
@@ -205,7 +212,7 @@ pub fn plan(
 
 struct Planner<'a> {
     images: &'a ImageIndex<'a>,
-    options: PlanOptions,
+    options: &'a PlanOptions,
     actions: Vec<Action>,
     unchanged: usize,
     /// Images already pulled by an earlier deployment in this plan: one pull per image.

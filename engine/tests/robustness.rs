@@ -101,7 +101,7 @@ fn exercise(sources: &[SourceFile]) {
             continue;
         };
         let empty = Observed::default();
-        let _ = engine::plan(&desired, &empty, PlanOptions::default());
+        let _ = engine::plan(&desired, &empty, &PlanOptions::default());
         let applied = Observed {
             containers: desired
                 .deployments
@@ -120,8 +120,9 @@ fn exercise(sources: &[SourceFile]) {
         let options = PlanOptions {
             allow_empty: true,
             new_commit: true,
+            ..PlanOptions::default()
         };
-        let _ = engine::plan(&desired, &applied, options);
+        let _ = engine::plan(&desired, &applied, &options);
     }
 }
 

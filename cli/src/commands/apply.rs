@@ -47,6 +47,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
             let plan_options = PlanOptions {
                 allow_empty: args.allow_empty,
                 new_commit: true,
+                ..PlanOptions::default()
             };
             let pass = converge(
                 &docker,

@@ -24,8 +24,9 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     let options = PlanOptions {
         allow_empty: args.allow_empty,
         new_commit: true,
+        ..PlanOptions::default()
     };
-    let plan = engine::plan(&prepared.desired, &observed, options)?;
+    let plan = engine::plan(&prepared.desired, &observed, &options)?;
     if let Some(path) = &args.out {
         let saved = SavedPlan {
             plan: plan.clone(),

@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use bollard::models::{
-    ContainerCreateBody, ContainerStateStatusEnum, HostConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum,
-};
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
@@ -27,11 +25,15 @@ pub struct ContainerStatus {
     pub exit_code: i64,
     pub restart_count: i64,
     pub error: String,
+    /// The container's address on its Docker network (the default bridge first).
+    pub ip: Option<String>,
+    /// Published ports: `80/tcp` → (host IP, host port).
+    pub published: Vec<(String, String, String)>,
 }
 
 /// The Docker create request for a desired deployment: image, command, plaintext env, the full
-/// label set, published ports, bind mounts and stop timeout. Containers restart with the Docker
-/// daemon (`unless-stopped`) so they survive a host reboot while orun is not running.
+/// label set, published ports, bind mounts and stop timeout. No Docker restart policy: orun alone
+/// restarts containers (drift repair, liveness), so it can count restarts and detect flapping.
 pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
     let spec = &desired.spec;
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
@@ -74,10 +76,6 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
             binds: Some(binds),
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                maximum_retry_count: None,
-            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -141,6 +139,20 @@ pub async fn stop(docker: &Docker, name: &str, grace: Duration) -> Result<()> {
     .await
 }
 
+/// Restarts `name`, giving it `grace` between SIGTERM and SIGKILL.
+pub async fn restart(docker: &Docker, name: &str, grace: Duration) -> Result<()> {
+    let seconds = stop_seconds(grace);
+    let options = RestartContainerOptionsBuilder::default()
+        .t(i32::try_from(seconds).unwrap_or(i32::MAX))
+        .build();
+    timed(
+        grace + CALL_TIMEOUT,
+        &format!("restart {name}"),
+        docker.restart_container(name, Some(options)),
+    )
+    .await
+}
+
 pub async fn rename(docker: &Docker, name: &str, new_name: &str) -> Result<()> {
     let options = RenameContainerOptionsBuilder::default()
         .name(new_name)
@@ -181,11 +193,32 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         ),
     };
     let state = info.state.unwrap_or_default();
+    let network = info.network_settings.unwrap_or_default();
+    let networks = network.networks.unwrap_or_default();
+    let ip = networks
+        .get("bridge")
+        .into_iter()
+        .chain(networks.values())
+        .filter_map(|endpoint| endpoint.ip_address.clone())
+        .find(|ip| !ip.is_empty());
+    let mut published = Vec::new();
+    for (port, bindings) in network.ports.unwrap_or_default() {
+        for binding in bindings.unwrap_or_default() {
+            published.push((
+                port.clone(),
+                binding.host_ip.unwrap_or_default(),
+                binding.host_port.unwrap_or_default(),
+            ));
+        }
+    }
+    published.sort();
     Ok(Some(ContainerStatus {
         status: state.status.unwrap_or(ContainerStateStatusEnum::EMPTY),
         running: state.running.unwrap_or(false),
         exit_code: state.exit_code.unwrap_or_default(),
         restart_count: info.restart_count.unwrap_or_default(),
         error: state.error.unwrap_or_default(),
+        ip,
+        published,
     }))
 }

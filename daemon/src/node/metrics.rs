@@ -16,6 +16,11 @@ pub struct ActionLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeploymentLabels {
+    pub deployment: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub polls: Counter,
@@ -23,6 +28,7 @@ pub struct Metrics {
     pub reconciles: Counter,
     pub actions: Family<ActionLabels, Counter>,
     pub probe_failures: Counter,
+    pub restarts: Family<DeploymentLabels, Counter>,
     pub last_successful_sync: Gauge<f64, AtomicU64>,
     pub backoff_seconds: Gauge<f64, AtomicU64>,
 }
@@ -36,6 +42,7 @@ impl Metrics {
             reconciles: Counter::default(),
             actions: Family::default(),
             probe_failures: Counter::default(),
+            restarts: Family::default(),
             last_successful_sync: Gauge::default(),
             backoff_seconds: Gauge::default(),
             registry: Registry::default(),
@@ -61,6 +68,11 @@ impl Metrics {
             "probe_failures",
             "Failed health probes",
             metrics.probe_failures.clone(),
+        );
+        registry.register(
+            "container_restarts",
+            "Containers restarted after failing their liveness probe, by deployment",
+            metrics.restarts.clone(),
         );
         registry.register(
             "last_successful_sync_timestamp_seconds",

@@ -2,11 +2,12 @@
 //! reconciler that applies each new valid revision at once and repairs drift from the last good
 //! revision every poll interval, whatever Git is doing. It serves its status read-only (SPEC §10).
 
+pub mod health;
 pub mod metrics;
 pub mod server;
 pub mod status;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,15 +23,22 @@ use tracing::{info, warn, Instrument};
 
 use crate::apply::{ApplyOptions, Outcome, Reporter};
 use crate::converge::{converge, PlanObserver};
+use crate::docker::container;
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 use crate::git::{self, Remote};
+use crate::probe;
 use crate::revision::{load_revision, RevisionError};
-use metrics::{ActionLabels, Metrics};
+use engine::manifest::LivenessProbe;
+use engine::plan::ActionKind;
+use health::{Tracker, FLAP_ACTIONS, FLAP_WINDOW};
+use metrics::{ActionLabels, DeploymentLabels, Metrics};
 use status::{timestamp, DeploymentStatus, NodeStatus, SharedStatus, Status, SyncState};
 
 /// Docker calls in flight at once within a phase.
 const PARALLELISM: usize = 4;
+/// How often the node looks for liveness probes that are due.
+const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
 /// Everything the daemon needs, resolved from `--config` and flags.
 #[derive(Clone, Debug)]
@@ -111,6 +119,8 @@ pub async fn run(
         good: None,
         seen_head: None,
         notified: false,
+        health: Tracker::default(),
+        probes: probe::client(),
     };
     reconciler.run(polls_rx, stop_rx).await;
     info!("stopped");
@@ -217,6 +227,8 @@ struct Reconciler {
     good: Option<Good>,
     seen_head: Option<String>,
     notified: bool,
+    health: Tracker,
+    probes: reqwest::Client,
 }
 
 impl Reconciler {
@@ -233,6 +245,7 @@ impl Reconciler {
             }
         }
         let mut next_repair = Instant::now() + *self.interval.borrow();
+        let mut next_liveness = Instant::now() + LIVENESS_TICK;
         loop {
             if self.cancel.load(Ordering::SeqCst) {
                 return;
@@ -245,6 +258,7 @@ impl Reconciler {
                         self.seen_head = Some(head.clone());
                         self.status.lock().node.sync_state = SyncState::Syncing;
                         if self.check_out(&head).await && self.load(&head).await {
+                            self.health.new_commit();
                             self.reconcile(true).await;
                             next_repair = Instant::now() + *self.interval.borrow();
                         }
@@ -257,6 +271,10 @@ impl Reconciler {
                     }
                     Some(Err(_)) => {}
                 },
+                _ = tokio::time::sleep_until(next_liveness) => {
+                    self.check_liveness().await;
+                    next_liveness = Instant::now() + LIVENESS_TICK;
+                }
                 _ = tokio::time::sleep_until(next_repair) => {
                     if self.good.is_some() {
                         self.reconcile(false).await;
@@ -363,10 +381,11 @@ impl Reconciler {
         false
     }
 
-    /// One convergence pass against the last good revision.
+    /// One convergence pass against the last good revision; quarantined and flapping
+    /// deployments are held.
     async fn reconcile(&mut self, new_commit: bool) {
         let Some(good) = &self.good else { return };
-        let allow_empty = self.settings.allow_empty;
+        let commit = good.commit.clone();
         let options = ApplyOptions {
             parallelism: PARALLELISM,
             code_dir: self.settings.code_dir(),
@@ -374,10 +393,11 @@ impl Reconciler {
             cancel: Some(self.cancel.clone()),
         };
         let plan_options = PlanOptions {
-            allow_empty,
+            allow_empty: self.settings.allow_empty,
             new_commit,
+            held: self.health.held(&commit),
         };
-        let span = tracing::info_span!("reconcile", commit = %good.commit, new_commit);
+        let span = tracing::info_span!("reconcile", commit = %commit, new_commit);
         self.metrics.reconciles.inc();
         let log = LogReporter {
             metrics: &self.metrics,
@@ -385,103 +405,248 @@ impl Reconciler {
         let result = converge(&self.docker, &good.desired, plan_options, &options, &log)
             .instrument(span)
             .await;
-        let observed = observe(&self.docker, &wanted_names(&good.desired)).await;
-        let mut status = self.status.lock();
-        let node = &mut status.node;
-        node.last_reconcile_time = Some(timestamp(SystemTime::now()));
-        let outcomes = match result {
-            Ok(pass) => {
-                node.reconcile_ok = pass.report.failed().next().is_none();
-                if node.reconcile_ok {
-                    node.applied_commit = Some(good.commit.clone());
-                }
-                if node
-                    .sync_error
-                    .as_deref()
-                    .is_some_and(|e| e.starts_with("reconcile: "))
-                {
-                    node.sync_error = None;
-                }
-                pass.report.outcomes
-            }
+        let (outcomes, error) = match result {
+            Ok(pass) => (pass.report.outcomes, None),
             Err(error) => {
                 warn!(error = %format!("{error:#}"), "reconcile failed");
-                node.reconcile_ok = false;
-                node.sync_error = Some(format!("reconcile: {error:#}"));
-                Vec::new()
+                (Vec::new(), Some(format!("reconcile: {error:#}")))
             }
         };
+        self.record(&commit, &outcomes);
+        let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
+        self.refresh_status(&outcomes, Some((failed, error))).await;
+    }
+
+    /// Flap history, quarantine after a rollback, and probe results of the pass's actions.
+    fn record(&mut self, commit: &str, outcomes: &[Outcome]) {
+        let now = Instant::now();
+        for outcome in outcomes {
+            let action = &outcome.action;
+            if action.kind == ActionKind::Blocked {
+                continue;
+            }
+            if self.health.acted(&action.deployment, now) {
+                warn!(
+                    deployment = %action.deployment,
+                    "flapping: acted on {FLAP_ACTIONS} times within {}; left alone until a new commit",
+                    humantime::format_duration(FLAP_WINDOW)
+                );
+            }
+            match &outcome.result {
+                Err(error) if outcome.rolled_back => {
+                    warn!(deployment = %action.deployment, commit, %error, "rollout rolled back; commit quarantined for this deployment");
+                    self.health.quarantine(&action.deployment, commit, error);
+                }
+                Ok(())
+                    if matches!(
+                        action.kind,
+                        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+                    ) =>
+                {
+                    let health = self.health.entry(&action.deployment);
+                    health.probe_ok = Some(true);
+                    health.liveness_failures = 0;
+                    health.next_liveness = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Rewrites the status of every deployment from the last outcomes, the health tracker and
+    /// a fresh observation, and, after a reconcile (`reconciled`: whether an action failed, and
+    /// the pass's own error), the node's reconcile fields, all in one update so readers never
+    /// see a half-written pass.
+    async fn refresh_status(
+        &mut self,
+        outcomes: &[Outcome],
+        reconciled: Option<(bool, Option<String>)>,
+    ) {
+        let Some(good) = &self.good else { return };
+        let observed = observe(&self.docker, &wanted_names(&good.desired))
+            .await
+            .ok();
+        let desired_names: BTreeSet<String> = good.desired.deployments.keys().cloned().collect();
+        self.health.retain(&desired_names);
+        let mut status = self.status.lock();
+        let node = &mut status.node;
+        if let Some((failed, error)) = reconciled {
+            node.last_reconcile_time = Some(timestamp(SystemTime::now()));
+            node.reconcile_ok = !failed;
+            if !failed {
+                node.applied_commit = Some(good.commit.clone());
+            }
+            let stale = node
+                .sync_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("reconcile: "));
+            if error.is_some() || stale {
+                node.sync_error = error;
+            }
+        }
         node.healthy = node.fetch_ok && node.reconcile_ok;
-        update_deployments(
-            &mut status.deployments,
-            &good.desired,
-            &outcomes,
-            observed.ok(),
-        );
+        let entries = &mut status.deployments;
+        entries.retain(|name, _| desired_names.contains(name));
+        for deployment in good.desired.deployments.values() {
+            let entry =
+                entries
+                    .entry(deployment.name.clone())
+                    .or_insert_with(|| DeploymentStatus {
+                        name: deployment.name.clone(),
+                        image: String::new(),
+                        container_id: None,
+                        state: "missing".to_string(),
+                        ready: false,
+                        restarts: 0,
+                        last_action: None,
+                        last_reason: None,
+                        last_error: None,
+                        quarantined: false,
+                        flapping: false,
+                        spec_hash: String::new(),
+                    });
+            entry.image = deployment.spec.image.clone();
+            entry.spec_hash = deployment.spec_hash.clone();
+            for outcome in outcomes
+                .iter()
+                .filter(|o| o.action.deployment == deployment.name)
+            {
+                entry.last_action = Some(if outcome.rolled_back {
+                    "rolled_back".to_string()
+                } else {
+                    outcome.action.kind.as_str().to_string()
+                });
+                entry.last_reason = Some(outcome.action.reason.as_str().to_string());
+                entry.last_error = outcome.result.as_ref().err().cloned();
+            }
+            let health = self
+                .health
+                .get(&deployment.name)
+                .cloned()
+                .unwrap_or_default();
+            entry.quarantined = health
+                .quarantine
+                .as_ref()
+                .is_some_and(|(quarantined, _)| *quarantined == good.commit);
+            entry.flapping = health.flapping;
+            entry.restarts = health.restarts;
+            if let Some(observed) = &observed {
+                let container = observed
+                    .containers
+                    .iter()
+                    .find(|container| container.bare_name() == deployment.container);
+                entry.container_id = container.map(|c| c.id.chars().take(12).collect());
+                entry.state =
+                    container.map_or_else(|| "missing".to_string(), |c| state_name(c.state));
+            }
+            entry.ready = entry.state == "running" && health.probe_ok != Some(false);
+        }
+    }
+
+    /// Runs the liveness probes that are due; a container failing `failureThreshold` checks in a
+    /// row is restarted.
+    async fn check_liveness(&mut self) {
+        let Some(good) = &self.good else { return };
+        let held = self.health.held(&good.commit);
+        let probes: Vec<(String, String, LivenessProbe, Duration)> = good
+            .desired
+            .deployments
+            .values()
+            .filter(|deployment| !held.contains(&deployment.name))
+            .filter_map(|deployment| {
+                let liveness = deployment.health.liveness.clone()?;
+                Some((
+                    deployment.name.clone(),
+                    deployment.container.clone(),
+                    liveness,
+                    deployment.spec.stop_timeout.as_std(),
+                ))
+            })
+            .collect();
+        let mut changed = false;
+        for (name, container_name, liveness, stop_timeout) in probes {
+            let now = Instant::now();
+            let health = self.health.entry(&name);
+            match health.next_liveness {
+                Some(due) if due > now => continue,
+                None => {
+                    health.next_liveness = Some(now + liveness.interval.as_std());
+                    continue;
+                }
+                Some(_) => health.next_liveness = Some(now + liveness.interval.as_std()),
+            }
+            let Ok(Some(container)) = container::inspect(&self.docker, &container_name).await
+            else {
+                continue;
+            };
+            if !container.running {
+                continue;
+            }
+            let urls = probe::candidate_urls(&liveness.http, &container);
+            let result = probe::check(&self.probes, &urls, liveness.timeout.as_std()).await;
+            let health = self.health.entry(&name);
+            let failure = match result {
+                Ok(()) => {
+                    health.liveness_failures = 0;
+                    health.probe_ok = Some(true);
+                    continue;
+                }
+                Err(failure) => failure,
+            };
+            changed = true;
+            self.metrics.probe_failures.inc();
+            health.liveness_failures += 1;
+            health.probe_ok = Some(false);
+            let message = format!(
+                "liveness probe of {container_name} failed: GET {} answered {} ({} of failureThreshold {})",
+                failure.url, failure.detail, health.liveness_failures, liveness.failure_threshold
+            );
+            warn!(deployment = %name, error = %message, "liveness probe failed");
+            health.last_probe_error = Some(message.clone());
+            if health.liveness_failures < liveness.failure_threshold {
+                continue;
+            }
+            health.liveness_failures = 0;
+            health.restarts += 1;
+            self.metrics
+                .restarts
+                .get_or_create(&DeploymentLabels {
+                    deployment: name.clone(),
+                })
+                .inc();
+            let restarted = container::restart(&self.docker, &container_name, stop_timeout).await;
+            let error = restarted.err().map(|error| format!("{error:#}"));
+            warn!(deployment = %name, container = %container_name, restart_error = ?error, "failureThreshold reached: container restarted");
+            if self.health.acted(&name, Instant::now()) {
+                warn!(deployment = %name, "flapping: acted on {FLAP_ACTIONS} times within {}; left alone until a new commit", humantime::format_duration(FLAP_WINDOW));
+            }
+            let mut status = self.status.lock();
+            if let Some(entry) = status.deployments.get_mut(&name) {
+                entry.last_action = Some("restart".to_string());
+                entry.last_reason = Some("liveness_failed".to_string());
+                entry.last_error = Some(error.unwrap_or(message));
+            }
+        }
+        if changed {
+            self.refresh_status(&[], None).await;
+        }
     }
 }
 
-fn wanted_names(desired: &DesiredState) -> std::collections::BTreeSet<String> {
+/// Docker's state name, as the snapshot writes it.
+fn state_name(state: engine::observed::ContainerState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn wanted_names(desired: &DesiredState) -> BTreeSet<String> {
     desired
         .deployments
         .values()
         .map(|deployment| deployment.container.clone())
         .collect()
-}
-
-/// Refreshes each deployment's entry from the last outcomes and the observed containers.
-fn update_deployments(
-    entries: &mut BTreeMap<String, DeploymentStatus>,
-    desired: &DesiredState,
-    outcomes: &[Outcome],
-    observed: Option<engine::Observed>,
-) {
-    entries.retain(|name, _| desired.deployments.contains_key(name));
-    for deployment in desired.deployments.values() {
-        let entry = entries
-            .entry(deployment.name.clone())
-            .or_insert_with(|| DeploymentStatus {
-                name: deployment.name.clone(),
-                image: String::new(),
-                container_id: None,
-                state: "missing".to_string(),
-                ready: false,
-                restarts: 0,
-                last_action: None,
-                last_reason: None,
-                last_error: None,
-                quarantined: false,
-                flapping: false,
-                spec_hash: String::new(),
-            });
-        entry.image = deployment.spec.image.clone();
-        entry.spec_hash = deployment.spec_hash.clone();
-        for outcome in outcomes
-            .iter()
-            .filter(|outcome| outcome.action.deployment == deployment.name)
-        {
-            entry.last_action = Some(outcome.action.kind.as_str().to_string());
-            entry.last_reason = Some(outcome.action.reason.as_str().to_string());
-            entry.last_error = outcome.result.as_ref().err().cloned();
-        }
-        if let Some(observed) = &observed {
-            let container = observed
-                .containers
-                .iter()
-                .find(|container| container.bare_name() == deployment.container);
-            entry.container_id = container.map(|c| c.id.chars().take(12).collect());
-            entry.state = container.map_or_else(
-                || "missing".to_string(),
-                |c| {
-                    serde_json::to_value(c.state)
-                        .ok()
-                        .and_then(|value| value.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                },
-            );
-            entry.ready = entry.state == "running";
-        }
-    }
 }
 
 /// Logs each plan and action (kind, container, reason, duration, result) and counts actions.

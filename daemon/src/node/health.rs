@@ -1,0 +1,131 @@
+//! What the node remembers about each deployment between passes (SPEC §9): quarantine after a
+//! rolled-back rollout (per commit), flapping (acted on 5 times within 10 minutes), liveness
+//! failures and restarts, and the last probe result. A new commit lifts quarantine and flapping.
+//! It decides what to hold; it does not talk to Docker.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A deployment acted on this many times within [`FLAP_WINDOW`] is flapping.
+pub const FLAP_ACTIONS: usize = 5;
+pub const FLAP_WINDOW: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Debug, Default)]
+pub struct DeploymentHealth {
+    /// The commit whose rollout failed and was rolled back, with the failure.
+    pub quarantine: Option<(String, String)>,
+    pub flapping: bool,
+    /// When orun acted on the deployment, oldest first, within the flap window.
+    acted: VecDeque<Instant>,
+    pub liveness_failures: u32,
+    pub next_liveness: Option<Instant>,
+    /// Containers restarted after failing liveness.
+    pub restarts: u64,
+    pub last_probe_error: Option<String>,
+    /// The last probe (readiness or liveness) passed; `None` before any probe ran.
+    pub probe_ok: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Tracker {
+    deployments: BTreeMap<String, DeploymentHealth>,
+}
+
+impl Tracker {
+    pub fn get(&self, deployment: &str) -> Option<&DeploymentHealth> {
+        self.deployments.get(deployment)
+    }
+
+    pub fn entry(&mut self, deployment: &str) -> &mut DeploymentHealth {
+        self.deployments.entry(deployment.to_string()).or_default()
+    }
+
+    /// Forgets deployments that are no longer desired.
+    pub fn retain(&mut self, desired: &BTreeSet<String>) {
+        self.deployments.retain(|name, _| desired.contains(name));
+    }
+
+    /// A new commit: quarantine and flapping are lifted, the flap history starts over.
+    pub fn new_commit(&mut self) {
+        for health in self.deployments.values_mut() {
+            health.quarantine = None;
+            health.flapping = false;
+            health.acted.clear();
+        }
+    }
+
+    /// Deployments to leave alone at `commit`: quarantined for it, or flapping.
+    pub fn held(&self, commit: &str) -> BTreeSet<String> {
+        self.deployments
+            .iter()
+            .filter(|(_, health)| {
+                health.flapping
+                    || health
+                        .quarantine
+                        .as_ref()
+                        .is_some_and(|(quarantined, _)| quarantined == commit)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Records that orun acted on `deployment` at `now`; returns true when this makes it flap.
+    pub fn acted(&mut self, deployment: &str, now: Instant) -> bool {
+        let health = self.entry(deployment);
+        health.acted.push_back(now);
+        while health
+            .acted
+            .front()
+            .is_some_and(|first| now.duration_since(*first) > FLAP_WINDOW)
+        {
+            health.acted.pop_front();
+        }
+        if !health.flapping && health.acted.len() >= FLAP_ACTIONS {
+            health.flapping = true;
+            return true;
+        }
+        false
+    }
+
+    /// Quarantines `deployment` for `commit` after its rollout was rolled back.
+    pub fn quarantine(&mut self, deployment: &str, commit: &str, error: &str) {
+        self.entry(deployment).quarantine = Some((commit.to_string(), error.to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_actions_within_ten_minutes_flap() {
+        let mut tracker = Tracker::default();
+        let start = Instant::now();
+        for minute in 0..4 {
+            assert!(!tracker.acted("web", start + Duration::from_secs(minute * 60)));
+        }
+        assert!(tracker.acted("web", start + Duration::from_secs(240)));
+        assert_eq!(tracker.held("c1"), BTreeSet::from(["web".to_string()]));
+        tracker.new_commit();
+        assert!(tracker.held("c1").is_empty());
+    }
+
+    #[test]
+    fn actions_spread_over_more_than_ten_minutes_do_not_flap() {
+        let mut tracker = Tracker::default();
+        let start = Instant::now();
+        for step in 0..10 {
+            assert!(!tracker.acted("web", start + Duration::from_secs(step * 200)));
+        }
+    }
+
+    #[test]
+    fn quarantine_holds_only_its_commit() {
+        let mut tracker = Tracker::default();
+        tracker.quarantine("web", "c1", "readiness probe failed");
+        assert_eq!(tracker.held("c1"), BTreeSet::from(["web".to_string()]));
+        assert!(tracker.held("c2").is_empty());
+    }
+}
