@@ -153,6 +153,18 @@ pub struct StartArgs {
     /// Log format (default: json when stdout is not a terminal, text on a terminal)
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Caddy binary for the ingress (started only when the revision has Services)
+    #[arg(long, value_name = "PATH", default_value = "caddy")]
+    pub caddy_bin: PathBuf,
+    /// Port Caddy serves plain HTTP on
+    #[arg(long, value_name = "N", default_value_t = 80)]
+    pub ingress_http_port: u16,
+    /// Port Caddy serves HTTPS on (services with ssl: true)
+    #[arg(long, value_name = "N", default_value_t = 443)]
+    pub ingress_https_port: u16,
+    /// Local address of Caddy's admin API
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2019")]
+    pub caddy_admin: String,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod converge;
 pub mod docker;
 pub mod git;
+pub mod ingress;
 pub mod node;
 pub mod probe;
 pub mod revision;

@@ -263,3 +263,49 @@ fn resolve_service(
         ssl: spec.ingress.ssl,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{load, SourceFile};
+
+    fn manifests() -> Manifests {
+        let file = |path: &str, text: &str| SourceFile {
+            path: path.into(),
+            text: text.into(),
+        };
+        load(&[
+            file(
+                "deployments/web.yaml",
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  image: nginx\n  ports:\n    - containerPort: 8080\n      port: 80\n",
+            ),
+            file(
+                "services/web.yaml",
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: web\nspec:\n  deployment: web\n  ingress:\n    domain:\n      default: web.example.com\n      environment: $ENV.web.example.com\n    ssl: true\n",
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn service(environment: Environment) -> DesiredService {
+        let secrets = Secrets::default();
+        let build_tags = BTreeMap::new();
+        let input = ResolveInput {
+            environment,
+            commit: "c".into(),
+            secrets: &secrets,
+            build_tags: &build_tags,
+        };
+        resolve(&manifests(), &input).unwrap().services["web"].clone()
+    }
+
+    #[test]
+    fn production_serves_the_default_domain_and_other_environments_the_template() {
+        let production = service(Environment::production());
+        assert_eq!(production.domain.as_deref(), Some("web.example.com"));
+        assert_eq!(production.port, 8080, "the deployment's first containerPort");
+        assert!(production.ssl);
+        let staging = service(Environment::from_branch("staging").unwrap());
+        assert_eq!(staging.domain.as_deref(), Some("staging.web.example.com"));
+    }
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use daemon::git::Remote;
+use daemon::ingress::config::CaddySettings;
 use daemon::node::Settings;
 use engine::duration::Duration as ManifestDuration;
 use engine::load::{load_node, Loaded};
@@ -138,6 +139,15 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             .map(PathBuf::from),
         status_addr: status_addr(&args.status_addr, args.status_port)?,
         allow_empty: spec.is_some_and(|spec| spec.allow_empty),
+        caddy_bin: args.caddy_bin.clone(),
+        caddy: CaddySettings {
+            http_port: args.ingress_http_port,
+            https_port: args.ingress_https_port,
+            admin: args
+                .caddy_admin
+                .parse()
+                .map_err(|_| anyhow!("--caddy-admin {:?}: expected IP:port", args.caddy_admin))?,
+        },
     })
 }
 

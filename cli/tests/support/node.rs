@@ -50,10 +50,16 @@ impl Origin {
 
     /// Commits everything and pushes (forced) to origin; returns the commit id.
     pub fn commit(&self, message: &str) -> String {
+        self.commit_to("main", message)
+    }
+
+    /// Commits everything on `branch` (created from the current commit if new) and force-pushes it.
+    pub fn commit_to(&self, branch: &str, message: &str) -> String {
         let work = self.work();
+        git(&work, &["checkout", "-q", "-B", branch]);
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "--allow-empty", "-m", message]);
-        git(&work, &["push", "-q", "-f", "origin", "main"]);
+        git(&work, &["push", "-q", "-f", "origin", branch]);
         git(&work, &["rev-parse", "HEAD"])
     }
 }
@@ -94,6 +100,7 @@ pub struct Node {
     pub status_port: u16,
     pub data: TempDir,
     pub config: PathBuf,
+    args: Vec<String>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -106,6 +113,11 @@ impl Node {
 
     /// Like `start`, with extra Node spec lines (indented by two spaces).
     pub fn start_with(test: &str, url: &str, extra: &str) -> Self {
+        Self::start_full(test, url, "main", extra, &[])
+    }
+
+    /// A node tracking `branch`, with extra Node spec lines and extra `orun start` arguments.
+    pub fn start_full(test: &str, url: &str, branch: &str, extra: &str, args: &[String]) -> Self {
         let environment = format!("n{}-{test}", std::process::id());
         assert!(environment.len() <= 40);
         let data = TempDir::new().unwrap();
@@ -113,7 +125,7 @@ impl Node {
         fs::write(
             &config,
             format!(
-                "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: {test}\nspec:\n  host: 127.0.0.1\n  gitRepo: {url}\n  gitBranch: main\n  pollInterval: 1s\n  dataDir: {}\n  environment: {environment}\n{extra}",
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: {test}\nspec:\n  host: 127.0.0.1\n  gitRepo: {url}\n  gitBranch: {branch}\n  pollInterval: 1s\n  dataDir: {}\n  environment: {environment}\n{extra}",
                 data.path().join("state").display()
             ),
         )
@@ -124,6 +136,7 @@ impl Node {
             log: data.path().join("orun.log"),
             data,
             config,
+            args: args.to_vec(),
             child: None,
         };
         node.spawn();
@@ -146,6 +159,7 @@ impl Node {
                 &self.status_port.to_string(),
             ])
             .args(["--log-format", "json"])
+            .args(&self.args)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -221,9 +235,8 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if self.child.is_some() {
+            self.terminate(Duration::from_secs(10));
         }
         let filter = format!("label=run.orcra.dev/environment={}", self.environment);
         let ids = docker(&["ps", "-aq", "--filter", &filter]);

@@ -27,13 +27,17 @@ use crate::docker::container;
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 use crate::git::{self, Remote};
+use crate::ingress::caddy::Caddy;
+use crate::ingress::config::{CaddySettings, Route};
 use crate::probe;
 use crate::revision::{load_revision, RevisionError};
 use engine::manifest::LivenessProbe;
 use engine::plan::ActionKind;
 use health::{Tracker, FLAP_ACTIONS, FLAP_WINDOW};
 use metrics::{ActionLabels, DeploymentLabels, Metrics};
-use status::{timestamp, DeploymentStatus, NodeStatus, SharedStatus, Status, SyncState};
+use status::{
+    timestamp, DeploymentStatus, NodeStatus, ServiceStatus, SharedStatus, Status, SyncState,
+};
 
 /// Docker calls in flight at once within a phase.
 const PARALLELISM: usize = 4;
@@ -57,6 +61,9 @@ pub struct Settings {
     pub code_dir: Option<PathBuf>,
     pub status_addr: SocketAddr,
     pub allow_empty: bool,
+    /// The Caddy binary and where it listens; started only when a revision has Services.
+    pub caddy_bin: PathBuf,
+    pub caddy: CaddySettings,
 }
 
 impl Settings {
@@ -67,6 +74,10 @@ impl Settings {
 
     fn code_dir(&self) -> PathBuf {
         self.code_dir.clone().unwrap_or_else(|| self.checkout())
+    }
+
+    fn caddy_dir(&self) -> PathBuf {
+        self.data_dir.join("caddy")
     }
 }
 
@@ -121,8 +132,12 @@ pub async fn run(
         notified: false,
         health: Tracker::default(),
         probes: probe::client(),
+        ingress: None,
     };
     reconciler.run(polls_rx, stop_rx).await;
+    if let Some(caddy) = reconciler.ingress.take() {
+        caddy.stop().await;
+    }
     info!("stopped");
     Ok(())
 }
@@ -229,6 +244,7 @@ struct Reconciler {
     notified: bool,
     health: Tracker,
     probes: reqwest::Client,
+    ingress: Option<Caddy>,
 }
 
 impl Reconciler {
@@ -415,6 +431,104 @@ impl Reconciler {
         self.record(&commit, &outcomes);
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
         self.refresh_status(&outcomes, Some((failed, error))).await;
+        self.update_ingress().await;
+    }
+
+    /// Points one Caddy route per Service at its deployment's container, once that container runs
+    /// and is ready; starts Caddy the first time a revision has Services.
+    async fn update_ingress(&mut self) {
+        let Some(good) = &self.good else { return };
+        let services = &good.desired.services;
+        if services.is_empty() && self.ingress.is_none() {
+            self.status.lock().services.clear();
+            return;
+        }
+        if self.ingress.is_none() {
+            match Caddy::start(
+                &self.settings.caddy_bin,
+                &self.settings.caddy_dir(),
+                self.settings.caddy.clone(),
+            )
+            .await
+            {
+                Ok(caddy) => self.ingress = Some(caddy),
+                Err(error) => warn!(error = %format!("{error:#}"), "cannot start the ingress"),
+            }
+        }
+        let environment = good.desired.environment.as_str().to_string();
+        let mut routes = Vec::new();
+        let mut entries = BTreeMap::new();
+        for service in services.values() {
+            let mut entry = ServiceStatus {
+                name: service.name.clone(),
+                deployment: service.deployment.clone(),
+                domain: service.domain.clone(),
+                ssl: service.ssl,
+                upstream: None,
+                active: false,
+                note: None,
+            };
+            let target = good.desired.deployments.get(&service.deployment);
+            let ready = self
+                .health
+                .get(&service.deployment)
+                .is_none_or(|health| health.probe_ok != Some(false));
+            match (&service.domain, target) {
+                (None, _) => {
+                    entry.note = Some(format!(
+                        "no route in environment {environment}: the service has no ingress.domain.environment"
+                    ));
+                }
+                (Some(_), None) => {
+                    entry.note = Some(format!("deployment {} does not exist", service.deployment))
+                }
+                (Some(domain), Some(deployment)) => {
+                    match container::inspect(&self.docker, &deployment.container).await {
+                        Ok(Some(container)) if container.running && ready => match &container.ip {
+                            Some(ip) => {
+                                let upstream = format!("{ip}:{}", service.port);
+                                entry.upstream = Some(upstream.clone());
+                                routes.push(Route {
+                                    domain: domain.clone(),
+                                    upstream,
+                                    ssl: service.ssl,
+                                });
+                            }
+                            None => {
+                                entry.note =
+                                    Some(format!("{} has no network address", deployment.container))
+                            }
+                        },
+                        _ => {
+                            entry.note =
+                                Some(format!("{} is not running and ready", deployment.container))
+                        }
+                    }
+                }
+            }
+            entries.insert(service.name.clone(), entry);
+        }
+        routes.sort();
+        let applied = match &self.ingress {
+            Some(caddy) => caddy
+                .apply(&routes)
+                .await
+                .map_err(|error| format!("{error:#}")),
+            None => Err("Caddy is not running".to_string()),
+        };
+        for entry in entries.values_mut() {
+            match &applied {
+                Ok(()) => entry.active = entry.upstream.is_some(),
+                Err(error) if entry.upstream.is_some() => {
+                    entry.note = Some(format!("ingress: {error}"))
+                }
+                Err(_) => {}
+            }
+        }
+        if let Err(error) = &applied {
+            warn!(%error, "ingress routes not updated");
+        }
+        self.status.lock().services = entries;
     }
 
     /// Flap history, quarantine after a rollback, and probe results of the pass's actions.

@@ -65,6 +65,9 @@ pub struct ServiceStatus {
     pub ssl: bool,
     pub upstream: Option<String>,
     pub active: bool,
+    /// Why the service has no route, when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,123 @@
+//! Caddy's JSON config for a set of routes: one route per Service, host = domain, reverse proxy to
+//! the container's address. Plain-HTTP routes live on a server of the HTTP port with automatic
+//! HTTPS off; `ssl: true` routes on a server of the HTTPS port, where Caddy obtains certificates.
+//! Pure: it renders, it does not talk to Caddy.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+/// Where Caddy listens and keeps its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaddySettings {
+    pub http_port: u16,
+    pub https_port: u16,
+    pub admin: SocketAddr,
+}
+
+/// One route: requests for `domain` go to `upstream` (`ip:port`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub domain: String,
+    pub upstream: String,
+    pub ssl: bool,
+}
+
+/// The whole Caddy config for `routes` (sorted by the caller for a stable document).
+pub fn render(settings: &CaddySettings, storage: &Path, routes: &[Route]) -> Value {
+    let route = |route: &Route| {
+        json!({
+            "match": [{ "host": [route.domain] }],
+            "handle": [{ "handler": "reverse_proxy", "upstreams": [{ "dial": route.upstream }] }],
+            "terminal": true
+        })
+    };
+    let plain: Vec<Value> = routes.iter().filter(|r| !r.ssl).map(route).collect();
+    let secure: Vec<Value> = routes.iter().filter(|r| r.ssl).map(route).collect();
+    let mut servers = serde_json::Map::new();
+    if !plain.is_empty() {
+        servers.insert(
+            "orun-http".to_string(),
+            json!({
+                "listen": [format!(":{}", settings.http_port)],
+                "automatic_https": { "disable": true },
+                "routes": plain
+            }),
+        );
+    }
+    if !secure.is_empty() {
+        servers.insert(
+            "orun-https".to_string(),
+            json!({
+                "listen": [format!(":{}", settings.https_port)],
+                "routes": secure
+            }),
+        );
+    }
+    let mut config = json!({
+        "admin": { "listen": settings.admin.to_string(), "config": { "persist": false } },
+        "storage": { "module": "file_system", "root": storage.display().to_string() }
+    });
+    if !servers.is_empty() {
+        config["apps"] = json!({
+            "http": {
+                "http_port": settings.http_port,
+                "https_port": settings.https_port,
+                "servers": servers
+            }
+        });
+    }
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CaddySettings {
+        CaddySettings {
+            http_port: 8080,
+            https_port: 8443,
+            admin: "127.0.0.1:2019".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn plain_and_tls_routes_go_to_separate_servers() {
+        let routes = vec![
+            Route {
+                domain: "a.example.com".into(),
+                upstream: "172.17.0.2:80".into(),
+                ssl: false,
+            },
+            Route {
+                domain: "b.example.com".into(),
+                upstream: "172.17.0.3:8080".into(),
+                ssl: true,
+            },
+        ];
+        let config = render(&settings(), Path::new("/opt/orun/caddy"), &routes);
+        let servers = &config["apps"]["http"]["servers"];
+        assert_eq!(servers["orun-http"]["listen"], json!([":8080"]));
+        assert_eq!(servers["orun-http"]["automatic_https"]["disable"], true);
+        assert_eq!(
+            servers["orun-http"]["routes"][0]["match"][0]["host"],
+            json!(["a.example.com"])
+        );
+        assert_eq!(
+            servers["orun-http"]["routes"][0]["handle"][0]["upstreams"][0]["dial"],
+            "172.17.0.2:80"
+        );
+        assert_eq!(servers["orun-https"]["listen"], json!([":8443"]));
+        assert!(servers["orun-https"]["automatic_https"].is_null());
+        assert_eq!(config["storage"]["root"], "/opt/orun/caddy");
+        assert_eq!(config["admin"]["listen"], "127.0.0.1:2019");
+    }
+
+    #[test]
+    fn no_routes_means_no_http_app() {
+        let config = render(&settings(), Path::new("/x"), &[]);
+        assert!(config["apps"].is_null());
+    }
+}
