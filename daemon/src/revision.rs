@@ -11,6 +11,8 @@ use engine::load::kind_of_path;
 use engine::manifest::Kind;
 use engine::{ManifestErrors, Manifests, SourceFile};
 
+use crate::build_context::context_files;
+
 /// A loaded revision: valid manifests plus what resolution needs from disk.
 #[derive(Clone, Debug)]
 pub struct Revision {
@@ -83,7 +85,7 @@ pub fn build_tags(manifests: &Manifests, code_dir: &Path) -> Result<BTreeMap<Str
             continue;
         };
         let context = code_dir.join(build.context.as_str());
-        let files = read_context(&context).with_context(|| {
+        let files = read_context(&context, build.dockerfile.as_str()).with_context(|| {
             format!(
                 "{}: spec.build.context: cannot read build context {}",
                 deployment.file,
@@ -103,17 +105,14 @@ pub fn build_tags(manifests: &Manifests, code_dir: &Path) -> Result<BTreeMap<Str
     Ok(tags)
 }
 
-fn read_context(context: &Path) -> Result<Vec<ContextFile>> {
-    if !context.is_dir() {
-        anyhow::bail!("{} is not a directory", context.display());
-    }
-    files_under(context)?
+fn read_context(context: &Path, dockerfile: &str) -> Result<Vec<ContextFile>> {
+    context_files(context, dockerfile)?
         .into_iter()
-        .map(|path| {
-            let contents =
-                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        .map(|entry| {
+            let contents = fs::read(&entry.path)
+                .with_context(|| format!("cannot read {}", entry.path.display()))?;
             Ok(ContextFile {
-                path: relative_path(context, &path),
+                path: entry.relative,
                 contents,
             })
         })

@@ -303,7 +303,10 @@ mod tests {
     fn production_serves_the_default_domain_and_other_environments_the_template() {
         let production = service(Environment::production());
         assert_eq!(production.domain.as_deref(), Some("web.example.com"));
-        assert_eq!(production.port, 8080, "the deployment's first containerPort");
+        assert_eq!(
+            production.port, 8080,
+            "the deployment's first containerPort"
+        );
         assert!(production.ssl);
         let staging = service(Environment::from_branch("staging").unwrap());
         assert_eq!(staging.domain.as_deref(), Some("staging.web.example.com"));

@@ -2,7 +2,7 @@
 //! build-mode image from a tar of its context. Deciding what to pull or build is the planner's job.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -12,6 +12,7 @@ use engine::spec::CanonicalBuild;
 use futures_util::{Stream, StreamExt};
 
 use super::docker_message;
+use crate::build_context::context_files;
 
 /// A pull that sends nothing for this long has stalled and fails.
 pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -102,7 +103,8 @@ pub async fn build(
     let context = code_dir.join(&build.context);
     let archive = {
         let context = context.clone();
-        tokio::task::spawn_blocking(move || tar_context(&context))
+        let dockerfile = build.dockerfile.clone();
+        tokio::task::spawn_blocking(move || tar_context(&context, &dockerfile))
     }
     .await
     .context("build context task failed")?
@@ -153,11 +155,16 @@ pub async fn build(
     })
 }
 
-/// A tar of the context folder; symlinks are archived as the files they point to.
-fn tar_context(context: &PathBuf) -> Result<Vec<u8>> {
+/// A tar of the context's files (`.dockerignore` applied); symlinks are archived as the files they
+/// point to.
+fn tar_context(context: &Path, dockerfile: &str) -> Result<Vec<u8>> {
     let mut archive = tar::Builder::new(Vec::new());
     archive.follow_symlinks(true);
-    archive.append_dir_all(".", context)?;
+    for entry in context_files(context, dockerfile)? {
+        archive
+            .append_path_with_name(&entry.path, &entry.relative)
+            .with_context(|| format!("cannot archive {}", entry.path.display()))?;
+    }
     Ok(archive.into_inner()?)
 }
 

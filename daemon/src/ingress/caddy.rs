@@ -175,7 +175,10 @@ async fn supervise(
         // A Caddy left by an orun that was killed still holds the admin address and the ports.
         if admin_answers(&client, &settings).await {
             warn!(admin = %settings.admin, "stopping a Caddy left running by an earlier orun");
-            let _ = client.post(format!("http://{}/stop", settings.admin)).send().await;
+            let _ = client
+                .post(format!("http://{}/stop", settings.admin))
+                .send()
+                .await;
             tokio::time::sleep(RESTART_DELAY).await;
         }
         let spawned = match write_config(&dir, &current).await {

@@ -806,7 +806,7 @@ impl Reporter for LogReporter<'_> {
     }
 
     fn build_output(&self, deployment: &str, line: &str) {
-        tracing::debug!(deployment, line, "build");
+        info!(deployment, line, "build");
     }
 }
 
