@@ -4,33 +4,18 @@
 mod support;
 
 use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::{
-    docker, eventually, free_port, http_get, inspect, scratch_dir, test_image, text, Registry,
-    Scenario,
+    docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, inspect,
+    scratch_dir, test_image, text, Registry, Scenario,
 };
 
 fn web_spec(image: &str, port: u16, greeting: &str) -> String {
     format!(
         "  image: {image}\n  ports:\n    - containerPort: 80\n      port: {port}\n      hostIP: 127.0.0.1\n  env:\n    GREETING: {greeting}\n  stopTimeout: 2s\n"
     )
-}
-
-fn env_of(container: &Value) -> Vec<String> {
-    container["Config"]["Env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| value.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// Now as Docker's `--since`/`--until` take it: seconds with nanoseconds.
-fn docker_timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 #[test]
@@ -121,17 +106,7 @@ fn second_apply_is_a_no_op_without_mutating_calls() {
         "{output}"
     );
     let until = docker_timestamp();
-    let events = docker(&[
-        "events",
-        "--since",
-        &since,
-        "--until",
-        &until,
-        "--filter",
-        &format!("label=run.orcra.dev/environment={}", scenario.environment),
-        "--format",
-        "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
-    ]);
+    let events = docker_events(&scenario.environment, &since, &until);
     assert_eq!(
         events, "",
         "the second apply made Docker calls that change state"

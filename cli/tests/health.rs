@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::node::{Node, Origin};
-use support::{docker, eventually, free_port, http_get, inspect, test_image, text, Scenario};
+use support::{
+    docker, docker_events, docker_timestamp, eventually, free_port, http_get, inspect, test_image,
+    text, Scenario,
+};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -31,27 +34,6 @@ fn greeting_of(name: &str) -> Option<String> {
         .iter()
         .filter_map(Value::as_str)
         .find_map(|entry| entry.strip_prefix("GREETING=").map(str::to_string))
-}
-
-fn events(environment: &str, since: &str, until: &str) -> String {
-    docker(&[
-        "events",
-        "--since",
-        since,
-        "--until",
-        until,
-        "--filter",
-        &format!("label=run.orcra.dev/environment={environment}"),
-        "--format",
-        "{{.Action}} {{.Actor.Attributes.name}}",
-    ])
-}
-
-fn now_timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
 #[test]
@@ -146,9 +128,12 @@ fn a_rollout_that_never_gets_ready_is_rolled_back_and_quarantined_until_a_new_co
     );
 
     // The same commit is not retried on later polls.
-    let since = now_timestamp();
+    let since = docker_timestamp();
     std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(events(&node.environment, &since, &now_timestamp()), "");
+    assert_eq!(
+        docker_events(&node.environment, &since, &docker_timestamp()),
+        ""
+    );
     assert_eq!(node.status()["deployments"]["web"]["quarantined"], true);
 
     origin.write(
@@ -234,10 +219,10 @@ fn a_crash_looping_deployment_is_marked_flapping_and_left_alone_until_a_new_comm
     );
 
     std::thread::sleep(Duration::from_secs(1));
-    let since = now_timestamp();
+    let since = docker_timestamp();
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(
-        events(&node.environment, &since, &now_timestamp()),
+        docker_events(&node.environment, &since, &docker_timestamp()),
         "",
         "a flapping deployment was acted on"
     );

@@ -6,25 +6,16 @@ mod support;
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::node::{git, web_manifest, Node, Origin};
-use support::{docker, eventually, free_port, http_get, http_request, inspect};
+use support::{
+    docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, http_request,
+    inspect,
+};
 
 const DEPLOY_LIMIT: Duration = Duration::from_secs(30);
-
-fn env_of(container: &Value) -> Vec<String> {
-    container["Config"]["Env"]
-        .as_array()
-        .map(|values| {
-            values
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 fn running_with(name: &str, greeting: &str) -> bool {
     inspect(name).is_some_and(|container| {
@@ -291,31 +282,15 @@ fn sigterm_exits_zero_and_a_restart_changes_nothing() {
         "a managed container stopped with orun"
     );
 
-    let since = {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
-    };
+    let since = docker_timestamp();
     node.spawn();
     node.wait_for("reconciled after restart", DEPLOY_LIMIT, |s| {
         s["node"]["applied_commit"] == commit.as_str()
             && !s["node"]["last_reconcile_time"].is_null()
     });
     std::thread::sleep(Duration::from_secs(2));
-    let until = {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
-    };
-    let events = docker(&[
-        "events",
-        "--since",
-        &since,
-        "--until",
-        &until,
-        "--filter",
-        &format!("label=run.orcra.dev/environment={}", node.environment),
-        "--format",
-        "{{.Action}} {{.Actor.Attributes.name}}",
-    ]);
+    let until = docker_timestamp();
+    let events = docker_events(&node.environment, &since, &until);
     assert_eq!(events, "", "the restarted node changed containers");
     assert_eq!(inspect(&node.container("web")).unwrap()["Id"], id);
 }

@@ -70,6 +70,43 @@ pub fn inspect(name: &str) -> Option<Value> {
     Some(list[0].clone())
 }
 
+/// The `Config.Env` entries of an inspected container.
+pub fn env_of(container: &Value) -> Vec<String> {
+    container["Config"]["Env"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|value| value.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Now as Docker's `--since`/`--until` take it: seconds with nanoseconds.
+pub fn docker_timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Docker events (`action container`) of `environment`'s containers between two timestamps:
+/// empty when nothing changed them.
+pub fn docker_events(environment: &str, since: &str, until: &str) -> String {
+    docker(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--filter",
+        &format!("label=run.orcra.dev/environment={environment}"),
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ])
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
