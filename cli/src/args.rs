@@ -40,6 +40,15 @@ pub enum Command {
                             orun start --repo /srv/git/infra.git --branch main --data-dir /tmp/orun --poll-interval 2s --status-port 9100"
     )]
     Start(StartArgs),
+    /// Print a shell completion script
+    #[command(after_help = "Example:\n  orun completions bash > /etc/bash_completion.d/orun")]
+    Completions {
+        /// Shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  orun manpage > /usr/local/share/man/man1/orun.1")]
+    Manpage,
     /// Show a running node's status (its status API) as tables
     #[command(
         after_help = "Examples:\n  orun status\n  orun status --addr 10.0.0.5:9100 --output json"

@@ -381,7 +381,7 @@ fn empty_desired_state_is_refused_unless_allowed() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for command in ["validate", "plan"] {
+    for command in ["validate", "plan", "apply", "start", "status", "completions", "manpage"] {
         let output = orun(&[command, "--help"]);
         assert!(output.status.success());
         assert!(
@@ -413,4 +413,14 @@ fn bundled_example_plans_against_its_snapshot() {
         !text.contains("postgres"),
         "an unmanaged container appeared in the plan: {text}"
     );
+}
+
+#[test]
+fn completions_and_man_page_are_generated_from_the_command_line_definition() {
+    let bash = orun(&["completions", "bash"]);
+    assert!(bash.status.success());
+    assert!(stdout(&bash).contains("orun"));
+    let man = orun(&["manpage"]);
+    assert!(man.status.success());
+    assert!(stdout(&man).contains(".TH orun 1"));
 }
