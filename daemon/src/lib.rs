@@ -8,3 +8,4 @@ pub mod git;
 pub mod node;
 pub mod probe;
 pub mod revision;
+pub mod secrets;

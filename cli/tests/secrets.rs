@@ -1,0 +1,339 @@
+//! Secrets end to end through the `orun` binary: a `secrets.yaml` written the way `sops` writes it
+//! for an age recipient, an inline value from `orun secret encrypt`, and plans that show only
+//! `secret:` fingerprints.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use age::secrecy::ExposeSecret;
+use engine::sops::{encrypt_value, mac_of, DataKey};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const SHARED_PASSWORD: &str = "pa55-shared-Zq8";
+const API_TOKEN: &str = "tok-inline-Xv42";
+const LAST_MODIFIED: &str = "2026-11-26T10:00:00Z";
+
+fn orun(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orun"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("orun runs");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+/// An age identity file, and its recipient.
+fn identity(dir: &Path, name: &str) -> (String, age::x25519::Recipient) {
+    let identity = age::x25519::Identity::generate();
+    let path = dir.join(name);
+    fs::write(
+        &path,
+        format!(
+            "# public key: {}\n{}\n",
+            identity.to_public(),
+            identity.to_string().expose_secret()
+        ),
+    )
+    .unwrap();
+    (path.display().to_string(), identity.to_public())
+}
+
+/// A flat SOPS document as `sops` writes it: values encrypted with their key path as additional
+/// data, the data key wrapped for `recipient` in armored age, the MAC over the plaintexts.
+fn sops_file(
+    data_key: &DataKey,
+    recipient: &age::x25519::Recipient,
+    pairs: &[(&str, &str)],
+) -> String {
+    let mut out = String::new();
+    for (index, (key, value)) in pairs.iter().enumerate() {
+        let iv = [index as u8 + 1; 32];
+        out.push_str(&format!(
+            "{key}: {}\n",
+            encrypt_value(value, data_key, &format!("{key}:"), &iv)
+        ));
+    }
+    let mut wrapped = Vec::new();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient)).unwrap();
+    let armored =
+        age::armor::ArmoredWriter::wrap_output(&mut wrapped, age::armor::Format::AsciiArmor)
+            .unwrap();
+    let mut writer = encryptor.wrap_output(armored).unwrap();
+    writer.write_all(&data_key_bytes()).unwrap();
+    writer.finish().unwrap().finish().unwrap();
+    let mac = mac_of(pairs.iter().map(|(_, value)| *value));
+    let enc: String = text(&wrapped)
+        .lines()
+        .map(|line| format!("        {line}\n"))
+        .collect();
+    out.push_str(&format!(
+        "sops:\n  age:\n    - recipient: {recipient}\n      enc: |\n{enc}  lastmodified: \"{LAST_MODIFIED}\"\n  mac: {}\n  version: 3.10.2\n",
+        encrypt_value(&mac, data_key, LAST_MODIFIED, &[0xAB; 32])
+    ));
+    out
+}
+
+fn data_key_bytes() -> [u8; 32] {
+    [0x5A; 32]
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn deployment(name: &str, env: &str) -> String {
+    format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  image: nginx:alpine\n  env:\n    LOG_LEVEL: info\n{env}"
+    )
+}
+
+struct Fixture {
+    dir: TempDir,
+    key: String,
+    other_key: String,
+}
+
+impl Fixture {
+    fn repo(&self) -> String {
+        self.dir.path().join("repo").display().to_string()
+    }
+
+    fn empty(&self) -> String {
+        self.dir.path().join("empty.json").display().to_string()
+    }
+}
+
+/// A repository with `secrets.yaml` for a fresh age identity and a deployment whose `API_TOKEN`
+/// was encrypted by `orun secret encrypt`.
+fn fixture() -> Fixture {
+    let dir = TempDir::new().unwrap();
+    let (key, recipient) = identity(dir.path(), "age.key");
+    let (other_key, _) = identity(dir.path(), "other.key");
+    let repo = dir.path().join("repo");
+    let data_key = DataKey::new(data_key_bytes());
+    write(
+        &repo,
+        "secrets.yaml",
+        &sops_file(&data_key, &recipient, &[("DB_PASSWORD", SHARED_PASSWORD)]),
+    );
+    write(&repo, "deployments/web.yaml", &deployment("web", ""));
+    write(dir.path(), "empty.json", "{}");
+    let fixture = Fixture {
+        dir,
+        key,
+        other_key,
+    };
+    let encrypted = orun(
+        &[
+            "secret",
+            "encrypt",
+            "API_TOKEN",
+            "--repo",
+            &fixture.repo(),
+            "--age-key-path",
+            &fixture.key,
+        ],
+        Some(&format!("{API_TOKEN}\n")),
+    );
+    assert!(encrypted.status.success(), "{}", text(&encrypted.stderr));
+    let value = text(&encrypted.stdout).trim().to_string();
+    assert!(value.starts_with("ENC[AES256_GCM,data:"), "{value}");
+    assert!(value.ends_with(",type:str]"), "{value}");
+    assert!(!value.contains(API_TOKEN));
+    write(
+        &repo,
+        "deployments/api.yaml",
+        &deployment("api", &format!("    API_TOKEN: \"{value}\"\n")),
+    );
+    fixture
+}
+
+fn assert_no_plaintext(output: &str) {
+    for secret in [SHARED_PASSWORD, API_TOKEN] {
+        assert!(
+            !output.contains(secret),
+            "plaintext {secret:?} leaked:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn plans_show_only_fingerprints_of_decrypted_secrets() {
+    let fixture = fixture();
+    let output = orun(
+        &[
+            "plan",
+            "--repo",
+            &fixture.repo(),
+            "--observed",
+            &fixture.empty(),
+            "--output",
+            "json",
+            "--age-key-path",
+            &fixture.key,
+        ],
+        None,
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_no_plaintext(&stdout);
+    assert_no_plaintext(&text(&output.stderr));
+    let plan: Value = serde_json::from_str(&stdout).unwrap();
+    let actions = plan["actions"].as_array().unwrap();
+    let create = |name: &str| {
+        actions
+            .iter()
+            .find(|action| action["kind"] == "create" && action["deployment"] == name)
+            .unwrap_or_else(|| panic!("create {name} in {stdout}"))
+    };
+    for name in ["api", "web"] {
+        let spec: Value = serde_json::from_str(
+            create(name)["labels"]["run.orcra.dev/spec"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        let env = &spec["env"];
+        assert_eq!(env["LOG_LEVEL"], "info");
+        assert!(
+            env["DB_PASSWORD"].as_str().unwrap().starts_with("secret:"),
+            "{env}"
+        );
+    }
+    let api: Value = serde_json::from_str(
+        create("api")["labels"]["run.orcra.dev/spec"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let token = api["env"]["API_TOKEN"].as_str().unwrap();
+    assert!(
+        token.starts_with("secret:") && token.len() == "secret:".len() + 12,
+        "{token}"
+    );
+
+    let validate = orun(
+        &[
+            "validate",
+            "--repo",
+            &fixture.repo(),
+            "--age-key-path",
+            &fixture.key,
+        ],
+        None,
+    );
+    assert!(validate.status.success(), "{}", text(&validate.stderr));
+}
+
+#[test]
+fn the_key_is_found_through_sops_age_key_file() {
+    let fixture = fixture();
+    let output = Command::new(env!("CARGO_BIN_EXE_orun"))
+        .args([
+            "plan",
+            "--repo",
+            &fixture.repo(),
+            "--observed",
+            &fixture.empty(),
+        ])
+        .env("SOPS_AGE_KEY_FILE", &fixture.key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_no_plaintext(&text(&output.stdout));
+}
+
+#[test]
+fn a_wrong_age_key_rejects_the_revision_without_plaintext() {
+    let fixture = fixture();
+    for command in ["plan", "validate"] {
+        let mut args = vec![command, "--repo"];
+        let repo = fixture.repo();
+        let empty = fixture.empty();
+        args.push(&repo);
+        if command == "plan" {
+            args.extend(["--observed", &empty]);
+        }
+        args.extend(["--age-key-path", &fixture.other_key]);
+        let output = orun(&args, None);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("secrets.yaml: no age identity"),
+            "{command}: {stderr}"
+        );
+        assert_no_plaintext(&stderr);
+        assert_no_plaintext(&text(&output.stdout));
+    }
+}
+
+#[test]
+fn a_missing_age_key_names_secrets_yaml() {
+    let fixture = fixture();
+    let missing = fixture.dir.path().join("nope.key").display().to_string();
+    let output = orun(
+        &[
+            "plan",
+            "--repo",
+            &fixture.repo(),
+            "--observed",
+            &fixture.empty(),
+            "--age-key-path",
+            &missing,
+        ],
+        None,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("secrets.yaml"), "{stderr}");
+    assert!(stderr.contains("nope.key"), "{stderr}");
+}
+
+#[test]
+fn a_tampered_inline_value_names_its_field() {
+    let fixture = fixture();
+    let path = Path::new(&fixture.repo()).join("deployments/api.yaml");
+    let manifest = fs::read_to_string(&path).unwrap();
+    let marker = "ENC[AES256_GCM,data:";
+    let at = manifest.find(marker).unwrap() + marker.len();
+    let flipped = if &manifest[at..=at] == "A" { "B" } else { "A" };
+    let mut tampered = manifest.clone();
+    tampered.replace_range(at..=at, flipped);
+    fs::write(&path, tampered).unwrap();
+    let output = orun(
+        &[
+            "plan",
+            "--repo",
+            &fixture.repo(),
+            "--observed",
+            &fixture.empty(),
+            "--age-key-path",
+            &fixture.key,
+        ],
+        None,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("deployments/api.yaml: spec.env.API_TOKEN: cannot decrypt"),
+        "{stderr}"
+    );
+    assert_no_plaintext(&stderr);
+}
