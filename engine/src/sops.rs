@@ -119,6 +119,8 @@ pub struct Leaf {
     /// Plaintext of an encrypted value, or the text of a value left in the clear.
     pub value: String,
     pub encrypted: bool,
+    /// The leaf is an item of a list.
+    pub in_list: bool,
 }
 
 impl fmt::Debug for Leaf {
@@ -126,6 +128,7 @@ impl fmt::Debug for Leaf {
         f.debug_struct("Leaf")
             .field("path", &self.path)
             .field("encrypted", &self.encrypted)
+            .field("in_list", &self.in_list)
             .finish_non_exhaustive()
     }
 }
@@ -141,22 +144,16 @@ pub struct Decrypted {
 impl Decrypted {
     /// The top-level `NAME: value` pairs, as environment variables for every deployment. A nested
     /// map or a list is an error rather than silently ignored or flattened; booleans become
-    /// `true`/`false`.
+    /// `true`/`false`, numbers their text.
     pub fn env(&self, file: &str) -> Result<BTreeMap<String, String>, SopsError> {
         let mut env = BTreeMap::new();
         for leaf in &self.leaves {
-            let [name] = leaf.path.as_slice() else {
+            let ([name], false) = (leaf.path.as_slice(), leaf.in_list) else {
                 return Err(SopsError::Nested {
                     file: file.to_string(),
                     field: leaf.path.join("."),
                 });
             };
-            if env.contains_key(name) {
-                return Err(SopsError::Nested {
-                    file: file.to_string(),
-                    field: name.clone(),
-                });
-            }
             let value = match leaf.value.as_str() {
                 "True" => "true".to_string(),
                 "False" => "false".to_string(),
@@ -204,7 +201,7 @@ pub fn decrypt_file(
         if key == "sops" {
             continue;
         }
-        collect(file, value, vec![key], &data_key, &mut leaves)?;
+        collect(file, value, vec![key], false, &data_key, &mut leaves)?;
     }
     verify_mac(file, metadata, &data_key, &leaves)?;
     Ok(Decrypted { data_key, leaves })
@@ -422,6 +419,7 @@ fn collect(
     file: &str,
     value: &Value,
     path: Vec<String>,
+    in_list: bool,
     key: &DataKey,
     leaves: &mut Vec<Leaf>,
 ) -> Result<(), SopsError> {
@@ -430,15 +428,15 @@ fn collect(
             for (child_key, child) in map {
                 let mut child_path = path.clone();
                 child_path.push(key_text(file, child_key, &path)?);
-                collect(file, child, child_path, key, leaves)?;
+                collect(file, child, child_path, in_list, key, leaves)?;
             }
         }
         Value::Sequence(items) => {
             for item in items {
-                collect(file, item, path.clone(), key, leaves)?;
+                collect(file, item, path.clone(), true, key, leaves)?;
             }
         }
-        Value::Tagged(tagged) => collect(file, &tagged.value, path, key, leaves)?,
+        Value::Tagged(tagged) => collect(file, &tagged.value, path, in_list, key, leaves)?,
         Value::String(text) if text.starts_with(PREFIX) => {
             let additional_data = format!("{}:", path.join(":"));
             let plaintext = decrypt_value(file, &display_path(&path), text, key, &additional_data)?;
@@ -446,12 +444,14 @@ fn collect(
                 path,
                 value: plaintext,
                 encrypted: true,
+                in_list,
             });
         }
         other => leaves.push(Leaf {
             path,
             value: scalar_text(other),
             encrypted: false,
+            in_list,
         }),
     }
     Ok(())
@@ -574,6 +574,38 @@ mod tests {
             .err()
             .unwrap();
         assert!(!error.to_string().contains("NOPE"));
+    }
+
+    fn leaf(path: &[&str], value: &str, in_list: bool) -> Leaf {
+        Leaf {
+            path: path.iter().map(|part| part.to_string()).collect(),
+            value: value.to_string(),
+            encrypted: true,
+            in_list,
+        }
+    }
+
+    #[test]
+    fn only_flat_pairs_become_environment_variables() {
+        let flat = Decrypted {
+            data_key: key(),
+            leaves: vec![leaf(&["A"], "1", false), leaf(&["B"], "True", false)],
+        };
+        let env = flat.env("secrets.yaml").unwrap();
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "true");
+        for leaves in [
+            vec![leaf(&["A"], "x", true)],
+            vec![leaf(&["A", "B"], "x", false)],
+        ] {
+            let nested = Decrypted {
+                data_key: key(),
+                leaves,
+            };
+            let error = nested.env("secrets.yaml").unwrap_err().to_string();
+            assert!(error.contains("nested values are not supported"), "{error}");
+            assert!(!error.contains('x'), "{error}");
+        }
     }
 
     #[test]
