@@ -263,14 +263,14 @@ fn the_key_is_found_through_sops_age_key_file() {
 #[test]
 fn a_wrong_age_key_rejects_the_revision_without_plaintext() {
     let fixture = fixture();
-    for command in ["plan", "validate"] {
-        let mut args = vec![command, "--repo"];
-        let repo = fixture.repo();
-        let empty = fixture.empty();
-        args.push(&repo);
-        if command == "plan" {
-            args.extend(["--observed", &empty]);
-        }
+    let repo = fixture.repo();
+    let empty = fixture.empty();
+    for mut args in [
+        vec!["plan", "--repo", &repo, "--observed", &empty],
+        vec!["validate", "--repo", &repo],
+        vec!["apply", "--once", "--repo", &repo],
+    ] {
+        let command = args[0];
         args.extend(["--age-key-path", &fixture.other_key]);
         let output = orun(&args, None);
         let stderr = text(&output.stderr);
