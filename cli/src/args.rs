@@ -49,6 +49,9 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(after_help = "Example:\n  orun manpage > /usr/local/share/man/man1/orun.1")]
     Manpage,
+    /// Work with SOPS secrets: encrypt a value for a deployment's spec.env
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Show a running node's status (its status API) as tables
     #[command(
         after_help = "Examples:\n  orun status\n  orun status --addr 10.0.0.5:9100 --output json"
@@ -61,6 +64,9 @@ pub struct ValidateArgs {
     /// Manifest repository root
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)
+    #[arg(long, value_name = "F")]
+    pub age_key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -71,6 +77,10 @@ pub struct Selection {
     /// Plan for this environment (default: production)
     #[arg(long)]
     pub environment: Option<String>,
+    /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key
+    /// under the --node's dataDir or /opt/orun/)
+    #[arg(long, value_name = "F")]
+    pub age_key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,6 +169,9 @@ pub struct StartArgs {
     /// Status API address (an IP, or IP:port)
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
     pub status_addr: String,
+    /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then <dataDir>/keys/age.key)
+    #[arg(long, value_name = "F")]
+    pub age_key_path: Option<PathBuf>,
     /// Log format (default: json when stdout is not a terminal, text on a terminal)
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -184,4 +197,28 @@ pub struct StatusArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Encrypt a value read on standard input for spec.env.NAME, with the data key of secrets.yaml
+    #[command(
+        after_help = "The value is read from standard input; one trailing newline is dropped. The printed\n\
+                      ENC[...] text belongs in a deployment's spec.env.NAME, and only there.\n\n\
+                      Example:\n  printf '%s' \"$DB_PASSWORD\" | orun secret encrypt DB_PASSWORD --repo ./infra\n  \
+                      # deployments/api.yaml:  env: { DB_PASSWORD: \"ENC[AES256_GCM,data:...,type:str]\" }"
+    )]
+    Encrypt(EncryptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// The environment variable the value is for (spec.env.NAME)
+    pub name: String,
+    /// Manifest repository root, holding secrets.yaml
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)
+    #[arg(long, value_name = "F")]
+    pub age_key_path: Option<PathBuf>,
 }

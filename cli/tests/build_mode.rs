@@ -8,10 +8,12 @@ use std::fs;
 use serde_json::Value;
 use support::{free_port, http_get, inspect, text, Scenario};
 
-/// A build context `app/` in the scenario's repo: busybox httpd serving `www/`.
+/// A build context `app/` in the scenario's repo: busybox httpd serving `www/`. A file naming the
+/// scenario makes its tags unique, so images left by earlier runs cannot stand in for a build.
 fn write_context(scenario: &Scenario, page: &str) {
     let app = scenario.repo().join("app");
     fs::create_dir_all(app.join("www")).unwrap();
+    fs::write(app.join("www/run"), &scenario.environment).unwrap();
     fs::copy("/bin/busybox", app.join("busybox"))
         .expect("/bin/busybox (apt-get install busybox-static)");
     fs::write(app.join("www/index.html"), page).unwrap();
@@ -45,9 +47,10 @@ fn kinds(plan: &Value) -> Vec<(String, String)> {
 #[test]
 fn build_once_builds_once_and_rebuilds_when_the_context_changes() {
     let scenario = Scenario::new("buildonce");
+    scenario.own_images("orun.local/siteonce");
     let port = free_port();
     write_context(&scenario, "first\n");
-    scenario.deployment("site", &build_spec(port, "build-once"));
+    scenario.deployment("siteonce", &build_spec(port, "build-once"));
     let plan = scenario.plan();
     assert_eq!(
         kinds(&plan),
@@ -58,17 +61,17 @@ fn build_once_builds_once_and_rebuilds_when_the_context_changes() {
     );
     let tag = plan["actions"][0]["image"].as_str().unwrap().to_string();
     assert!(
-        tag.starts_with("orun.local/site:") && tag.len() == "orun.local/site:".len() + 12,
+        tag.starts_with("orun.local/siteonce:") && tag.len() == "orun.local/siteonce:".len() + 12,
         "{tag}"
     );
 
     let output = scenario.apply();
     assert!(
-        output.contains("build site | Step 1/"),
+        output.contains("build siteonce | Step 1/"),
         "build output is streamed: {output}"
     );
     assert_eq!(http_get(port, "/").as_deref(), Some("first\n"));
-    assert!(inspect(&scenario.container("site")).unwrap()["Config"]["Image"] == tag.as_str());
+    assert!(inspect(&scenario.container("siteonce")).unwrap()["Config"]["Image"] == tag.as_str());
     let again = scenario.apply();
     assert!(
         again.contains("No changes. Node is converged."),
@@ -87,19 +90,16 @@ fn build_once_builds_once_and_rebuilds_when_the_context_changes() {
     assert_ne!(plan["actions"][0]["image"], tag.as_str());
     scenario.apply();
     assert_eq!(http_get(port, "/").as_deref(), Some("second\n"));
-    support::docker(&["rm", "-f", &scenario.container("site")]);
-    let _ = std::process::Command::new("docker")
-        .args(["rmi", &tag])
-        .output();
 }
 
 #[test]
 fn dockerignored_files_do_not_change_the_tag() {
     let scenario = Scenario::new("ignored");
+    scenario.own_images("orun.local/siteignored");
     write_context(&scenario, "page\n");
     fs::write(scenario.repo().join("app/.dockerignore"), "notes.txt\n").unwrap();
     fs::write(scenario.repo().join("app/notes.txt"), "one\n").unwrap();
-    scenario.deployment("site", &build_spec(free_port(), "build-once"));
+    scenario.deployment("siteignored", &build_spec(free_port(), "build-once"));
     scenario.apply();
     fs::write(scenario.repo().join("app/notes.txt"), "two\n").unwrap();
     assert!(
@@ -111,9 +111,10 @@ fn dockerignored_files_do_not_change_the_tag() {
 #[test]
 fn build_mode_always_rebuilds_on_every_commit() {
     let scenario = Scenario::new("buildalways");
+    scenario.own_images("orun.local/sitealways");
     let port = free_port();
     write_context(&scenario, "always\n");
-    scenario.deployment("site", &build_spec(port, "always"));
+    scenario.deployment("sitealways", &build_spec(port, "always"));
     scenario.apply();
     let plan = scenario.plan();
     assert_eq!(kinds(&plan), vec![("build".into(), "build_always".into())]);
@@ -125,11 +126,12 @@ fn build_mode_always_rebuilds_on_every_commit() {
 #[test]
 fn a_failed_build_reports_the_builder_and_stops_nothing() {
     let scenario = Scenario::new("badbuild");
+    scenario.own_images("orun.local/sitebad");
     let port = free_port();
     write_context(&scenario, "working\n");
-    scenario.deployment("site", &build_spec(port, "build-once"));
+    scenario.deployment("sitebad", &build_spec(port, "build-once"));
     scenario.apply();
-    let id = inspect(&scenario.container("site")).unwrap()["Id"].clone();
+    let id = inspect(&scenario.container("sitebad")).unwrap()["Id"].clone();
 
     let dockerfile = scenario.repo().join("app/Dockerfile");
     let broken = fs::read_to_string(&dockerfile)
@@ -146,7 +148,7 @@ fn a_failed_build_reports_the_builder_and_stops_nothing() {
         stdout.contains("skipped because a pull or build failed"),
         "{stdout}"
     );
-    let site = inspect(&scenario.container("site")).unwrap();
+    let site = inspect(&scenario.container("sitebad")).unwrap();
     assert_eq!(site["Id"], id);
     assert_eq!(site["State"]["Running"], true);
     assert_eq!(http_get(port, "/").as_deref(), Some("working\n"));

@@ -381,7 +381,15 @@ fn empty_desired_state_is_refused_unless_allowed() {
 
 #[test]
 fn every_command_has_help_with_an_example() {
-    for command in ["validate", "plan", "apply", "start", "status", "completions", "manpage"] {
+    for command in [
+        "validate",
+        "plan",
+        "apply",
+        "start",
+        "status",
+        "completions",
+        "manpage",
+    ] {
         let output = orun(&[command, "--help"]);
         assert!(output.status.success());
         assert!(

@@ -10,3 +10,4 @@ pub mod ingress;
 pub mod node;
 pub mod probe;
 pub mod revision;
+pub mod secrets;

@@ -1,5 +1,6 @@
 //! Reads a manifest revision from a directory: the YAML files of the three folders and the build
-//! contexts of build-mode deployments, then loads them with the engine. It does not decrypt secrets.
+//! contexts of build-mode deployments, then loads them with the engine. It does not decrypt secrets
+//! (`secrets` does).
 
 use std::collections::BTreeMap;
 use std::fs;

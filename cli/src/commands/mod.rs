@@ -3,6 +3,7 @@
 mod apply;
 mod plan;
 mod revision;
+mod secret;
 mod start;
 mod status;
 mod validate;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Start(args) => start::run(&args),
+        Command::Secret(command) => secret::run(&command),
         Command::Status(args) => status::run(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

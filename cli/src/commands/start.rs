@@ -19,7 +19,7 @@ use engine::{Environment, SourceFile};
 
 use crate::args::{LogFormat, StartArgs};
 
-const DEFAULT_DATA_DIR: &str = "/opt/orun/";
+pub(super) const DEFAULT_DATA_DIR: &str = "/opt/orun/";
 
 pub fn run(args: &StartArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
@@ -113,6 +113,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         Environment::from_branch(&branch).map_err(|error| anyhow!("--branch: {error}"))?;
     }
     let keys = data_dir.join("keys");
+    let age_key_path = daemon::secrets::age_key_path(args.age_key_path.as_deref(), &data_dir);
     let deploy_key = spec
         .and_then(|spec| spec.deploy_key_path.clone())
         .map_or_else(|| keys.join("deploy_key"), PathBuf::from);
@@ -137,6 +138,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         code_dir: spec
             .and_then(|spec| spec.code_dir.as_ref())
             .map(PathBuf::from),
+        age_key_path,
         status_addr: status_addr(&args.status_addr, args.status_port)?,
         allow_empty: spec.is_some_and(|spec| spec.allow_empty),
         caddy_bin: args.caddy_bin.clone(),

@@ -1,4 +1,5 @@
-//! `orun validate`: load every manifest and report all problems, or a one-line inventory.
+//! `orun validate`: load every manifest, decrypt the secrets, and report all problems or a one-line
+//! inventory.
 
 use std::process::ExitCode;
 
@@ -8,6 +9,8 @@ use crate::args::ValidateArgs;
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
     let revision = super::revision::load(&args.repo, None)?;
+    let age_key = super::revision::age_key(args.age_key_path.as_deref(), None);
+    super::revision::decrypt(&args.repo, &revision, &age_key)?;
     let manifests = &revision.manifests;
     println!(
         "{}: valid: {} node(s), {} deployment(s), {} service(s)",

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod node;
+pub mod sops;
 
 use std::fs;
 use std::net::TcpListener;
@@ -165,6 +166,8 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 pub struct Scenario {
     pub dir: TempDir,
     pub environment: String,
+    /// Image references (`orun.local/<deployment>`) removed with the scenario.
+    images: std::sync::Mutex<Vec<String>>,
 }
 
 impl Scenario {
@@ -182,6 +185,7 @@ impl Scenario {
         Scenario {
             dir: TempDir::new().unwrap(),
             environment,
+            images: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -203,6 +207,11 @@ impl Scenario {
             format!("apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n{spec}"),
         )
         .unwrap();
+    }
+
+    /// Removes every image of `reference` (e.g. `orun.local/web`) when the scenario ends.
+    pub fn own_images(&self, reference: &str) {
+        self.images.lock().unwrap().push(reference.to_string());
     }
 
     pub fn remove_deployment(&self, name: &str) {
@@ -280,6 +289,19 @@ impl Drop for Scenario {
             let mut args = vec!["rm", "-f"];
             args.extend(all);
             let _ = Command::new("docker").args(&args).output();
+        }
+        for reference in self.images.lock().unwrap().iter() {
+            let ids = docker(&[
+                "images",
+                "-q",
+                "--filter",
+                &format!("reference={reference}"),
+            ]);
+            if !ids.is_empty() {
+                let mut args = vec!["rmi", "-f"];
+                args.extend(ids.lines());
+                let _ = Command::new("docker").args(&args).output();
+            }
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use engine::plan::Plan;
-use engine::{DesiredState, Environment, PlanOptions, ResolveInput, Secrets};
+use engine::{DesiredState, Environment, PlanOptions, ResolveInput};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
@@ -31,6 +31,7 @@ use crate::ingress::caddy::Caddy;
 use crate::ingress::config::{CaddySettings, Route};
 use crate::probe;
 use crate::revision::{load_revision, RevisionError};
+use crate::secrets::load_secrets;
 use engine::manifest::LivenessProbe;
 use engine::plan::ActionKind;
 use health::{Tracker, FLAP_ACTIONS, FLAP_WINDOW};
@@ -59,6 +60,8 @@ pub struct Settings {
     pub poll_interval_fixed: bool,
     /// Base of build contexts; the clone when `None`.
     pub code_dir: Option<PathBuf>,
+    /// The age identity that decrypts `secrets.yaml` (see `secrets::age_key_path`).
+    pub age_key_path: PathBuf,
     pub status_addr: SocketAddr,
     pub allow_empty: bool,
     /// The Caddy binary and where it listens; started only when a revision has Services.
@@ -334,11 +337,16 @@ impl Reconciler {
         let checkout = self.settings.checkout();
         let code_dir = self.settings.code_dir();
         let commit = head.to_string();
-        let loaded =
-            tokio::task::spawn_blocking(move || load_revision(&checkout, &commit, Some(&code_dir)))
-                .await;
-        let revision = match loaded {
-            Ok(Ok(revision)) => revision,
+        let age_key = self.settings.age_key_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let revision = load_revision(&checkout, &commit, Some(&code_dir))?;
+            let secrets = load_secrets(&checkout, &revision.manifests, &age_key)
+                .map_err(RevisionError::Io)?;
+            Ok::<_, RevisionError>((revision, secrets))
+        })
+        .await;
+        let (revision, secrets) = match loaded {
+            Ok(Ok(loaded)) => loaded,
             Ok(Err(RevisionError::Invalid(errors))) => {
                 return self.invalid(head, errors.to_string())
             }
@@ -366,7 +374,6 @@ impl Reconciler {
                 let _ = self.interval.send(interval);
             }
         }
-        let secrets = Secrets::default();
         self.status.lock().node.environment = environment.as_str().to_string();
         let input = ResolveInput {
             environment,
