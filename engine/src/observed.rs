@@ -1,5 +1,6 @@
 //! The observed snapshot of a Docker engine (SPEC §4) in its JSON form, and lookups the planner needs.
-//! It does not talk to Docker; the daemon's adapter produces it.
+//! It does not talk to Docker; the daemon's adapter produces it. Unknown keys in a snapshot are
+//! ignored, so snapshots from other tools or later versions still load.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,6 @@ use crate::image;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Observed {
     #[serde(default, deserialize_with = "null_as_empty")]
     pub containers: Vec<ObservedContainer>,
@@ -18,7 +18,6 @@ pub struct Observed {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ObservedContainer {
     pub id: String,
     pub name: String,
@@ -43,7 +42,6 @@ pub enum ContainerState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ObservedImage {
     pub id: String,
     #[serde(default, deserialize_with = "null_as_empty")]
@@ -111,5 +109,23 @@ impl Observed {
             }
         }
         ImageIndex { ids }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_load_with_missing_arrays_nulls_and_unknown_keys() {
+        let observed: Observed = serde_json::from_str(
+            r#"{"containers":[{"id":"1","name":"/web","image":"nginx","image_id":"sha256:1",
+                "state":"running","labels":null,"status":"Up 2 hours"}],"images":null,"version":2}"#,
+        )
+        .unwrap();
+        assert_eq!(observed.containers[0].bare_name(), "web");
+        assert!(observed.containers[0].labels.is_empty());
+        assert!(observed.images.is_empty());
+        assert_eq!(serde_json::from_str::<Observed>("{}").unwrap(), Observed::default());
     }
 }
