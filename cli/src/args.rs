@@ -40,6 +40,12 @@ pub enum Command {
                             orun start --repo /srv/git/infra.git --branch main --data-dir /tmp/orun --poll-interval 2s --status-port 9100"
     )]
     Start(StartArgs),
+    /// Provision a node over SSH: binary, node.yaml, deploy key, systemd unit
+    #[command(
+        after_help = "Examples:\n  orun bootstrap nodes/web-01.yaml\n  orun bootstrap nodes/web-01.yaml --dry-run\n  \
+                            orun bootstrap            # asks for the Node fields, writes nodes/<name>.yaml, provisions"
+    )]
+    Bootstrap(BootstrapArgs),
     /// Print a shell completion script
     #[command(after_help = "Example:\n  orun completions bash > /etc/bash_completion.d/orun")]
     Completions {
@@ -221,4 +227,16 @@ pub struct EncryptArgs {
     /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The node's manifest; without it, the Node fields are asked for and nodes/<name>.yaml written
+    pub node: Option<PathBuf>,
+    /// Print every remote command without running anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Extra ssh option, as for ssh -o (repeatable), e.g. UserKnownHostsFile=/tmp/known_hosts
+    #[arg(long, value_name = "OPTION")]
+    pub ssh_option: Vec<String>,
 }

@@ -126,6 +126,9 @@ mod tests {
         assert_eq!(observed.containers[0].bare_name(), "web");
         assert!(observed.containers[0].labels.is_empty());
         assert!(observed.images.is_empty());
-        assert_eq!(serde_json::from_str::<Observed>("{}").unwrap(), Observed::default());
+        assert_eq!(
+            serde_json::from_str::<Observed>("{}").unwrap(),
+            Observed::default()
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! One function per subcommand; each turns arguments into calls to `engine` and `daemon`.
 
 mod apply;
+mod bootstrap;
 mod plan;
 mod revision;
 mod secret;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Start(args) => start::run(&args),
         Command::Secret(command) => secret::run(&command),
         Command::Status(args) => status::run(&args),
+        Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "orun", &mut std::io::stdout());

@@ -1,0 +1,345 @@
+//! `orun bootstrap` (SPEC §14): turns a Node manifest into the idempotent steps that provision
+//! the node over SSH (Docker check, binary, folders, `node.yaml`, deploy key, Git host key,
+//! systemd unit, `systemctl`), and runs them through the system's OpenSSH client. Every step
+//! reports whether it changed anything, so a second run changes nothing.
+
+pub mod ssh;
+pub mod unit;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+use engine::manifest::NodeSpec;
+use sha2::{Digest, Sha256};
+
+use ssh::Ssh;
+
+/// Where orun installs itself on a node.
+pub const REMOTE_BINARY: &str = "/usr/local/bin/orun";
+pub const REMOTE_UNIT: &str = "/etc/systemd/system/orun.service";
+
+/// What a step found or did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepResult {
+    Unchanged(String),
+    Changed(String),
+}
+
+/// Everything bootstrap needs about the node, from its manifest.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub spec: NodeSpec,
+    /// The manifest text, written as `<dataDir>/node.yaml`.
+    pub manifest: String,
+}
+
+impl Node {
+    fn data_dir(&self) -> String {
+        self.spec.data_dir.trim_end_matches('/').to_string()
+    }
+
+    fn config_path(&self) -> String {
+        format!("{}/node.yaml", self.data_dir())
+    }
+}
+
+/// The SSH host and port of a Git remote URL (`ssh://[user@]host[:port]/path` or
+/// `user@host:path`), or `None` when the remote does not use SSH.
+pub fn git_ssh_host(url: &str) -> Option<(String, u16)> {
+    if let Some(rest) = url.strip_prefix("ssh://") {
+        let authority = rest.split('/').next()?;
+        let host_port = authority.rsplit('@').next()?;
+        return Some(match host_port.rsplit_once(':') {
+            Some((host, port)) => (host.to_string(), port.parse().ok()?),
+            None => (host_port.to_string(), 22),
+        });
+    }
+    if url.contains("://") || url.starts_with('/') || url.starts_with('.') {
+        return None;
+    }
+    let (user_host, _path) = url.split_once(':')?;
+    let host = user_host.rsplit('@').next()?;
+    (!host.is_empty()).then(|| (host.to_string(), 22))
+}
+
+/// The provisioning steps, in order; `systemctl` comes last, after all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Docker,
+    Binary,
+    Folders,
+    Config,
+    DeployKey,
+    GitHostKey,
+    Unit,
+}
+
+impl Step {
+    const ALL: [Step; 7] = [
+        Step::Docker,
+        Step::Binary,
+        Step::Folders,
+        Step::Config,
+        Step::DeployKey,
+        Step::GitHostKey,
+        Step::Unit,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Step::Docker => "docker",
+            Step::Binary => "binary",
+            Step::Folders => "folders",
+            Step::Config => "node.yaml",
+            Step::DeployKey => "deploy key",
+            Step::GitHostKey => "git host key",
+            Step::Unit => "systemd unit",
+        }
+    }
+
+    /// Whether a change in this step means the running service must restart.
+    fn needs_restart(self) -> bool {
+        !matches!(self, Step::Docker | Step::DeployKey)
+    }
+
+    fn run(self, node: &Node, ssh: &Ssh, binary: &Path) -> Result<StepResult> {
+        match self {
+            Step::Docker => check_docker(ssh),
+            Step::Binary => upload_binary(ssh, binary),
+            Step::Folders => make_folders(ssh, node),
+            Step::Config => put_file(ssh, &node.config_path(), "0600", node.manifest.as_bytes()),
+            Step::DeployKey => deploy_key(ssh, node),
+            Step::GitHostKey => git_host_key(ssh, node),
+            Step::Unit => put_file(ssh, REMOTE_UNIT, "0644", unit::render(node).as_bytes()),
+        }
+    }
+}
+
+/// Runs the provisioning steps for `node` with the local `binary`, reporting each step.
+pub fn provision(
+    node: &Node,
+    ssh: &Ssh,
+    binary: &Path,
+    mut report: impl FnMut(usize, &str, &StepResult),
+) -> Result<()> {
+    let mut changed = false;
+    let mut unit_changed = false;
+    for (index, step) in Step::ALL.into_iter().enumerate() {
+        let result = step.run(node, ssh, binary).map_err(|error| {
+            anyhow!(
+                "step {} failed on {}: {error:#}",
+                step.name(),
+                ssh.destination()
+            )
+        })?;
+        if matches!(result, StepResult::Changed(_)) && step.needs_restart() {
+            changed = true;
+            unit_changed |= step == Step::Unit;
+        }
+        report(index + 1, step.name(), &result);
+    }
+    let result = systemd(ssh, changed, unit_changed)?;
+    report(Step::ALL.len() + 1, "systemd", &result);
+    Ok(())
+}
+
+fn check_docker(ssh: &Ssh) -> Result<StepResult> {
+    let output = ssh.run(
+        "command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'",
+        None,
+    )?;
+    Ok(StepResult::Unchanged(format!("Docker {}", output.trim())))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>> {
+    let output = ssh.run(&format!("sha256sum {path} 2>/dev/null || true"), None)?;
+    Ok(output.split_whitespace().next().map(str::to_string))
+}
+
+/// Writes `content` to `path` with `mode`, atomically, unless it is already there.
+fn put_file(ssh: &Ssh, path: &str, mode: &str, content: &[u8]) -> Result<StepResult> {
+    let wanted = sha256_hex(content);
+    if remote_sha256(ssh, path)?.as_deref() == Some(wanted.as_str()) {
+        return Ok(StepResult::Unchanged(format!("{path} is up to date")));
+    }
+    let temporary = format!("{path}.orun-new");
+    ssh.run(
+        &format!("mkdir -p \"$(dirname {path})\" && cat > {temporary} && chmod {mode} {temporary} && mv -f {temporary} {path}"),
+        Some(content),
+    )?;
+    Ok(StepResult::Changed(format!(
+        "wrote {path} ({} bytes)",
+        content.len()
+    )))
+}
+
+fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult> {
+    let bytes = std::fs::read(binary)
+        .map_err(|error| anyhow!("cannot read {}: {error}", binary.display()))?;
+    put_file(ssh, REMOTE_BINARY, "0755", &bytes)
+}
+
+fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+    let keys = format!("{}/keys", node.data_dir());
+    let output = ssh.run(
+        &format!("if [ -d {keys} ]; then echo present; else mkdir -p {keys} && echo created; fi; chmod 700 {keys}"),
+        None,
+    )?;
+    Ok(if output.trim() == "created" {
+        StepResult::Changed(format!("created {keys}"))
+    } else {
+        StepResult::Unchanged(format!("{keys} exists"))
+    })
+}
+
+/// For SSH remotes: a read-only deploy key generated on the node (once); its public half is
+/// printed for the operator to add to the Git host.
+fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+    if git_ssh_host(node.spec.git_repo.as_str()).is_none() {
+        return Ok(StepResult::Unchanged(
+            "not needed: the Git remote does not use SSH".to_string(),
+        ));
+    }
+    let key = node.spec.deploy_key_path();
+    let output = ssh.run(
+        &format!(
+            "if [ -f {key} ]; then echo present; else ssh-keygen -q -t ed25519 -N '' -C 'orun@{name}' -f {key} && echo created; fi; cat {key}.pub",
+            name = node.name
+        ),
+        None,
+    )?;
+    let mut lines = output.lines();
+    let state = lines.next().unwrap_or_default();
+    let public = lines.next().unwrap_or_default().trim().to_string();
+    let message = format!(
+        "add this read-only deploy key to {}: {public}",
+        node.spec.git_repo.as_str()
+    );
+    Ok(if state == "created" {
+        StepResult::Changed(message)
+    } else {
+        StepResult::Unchanged(message)
+    })
+}
+
+/// For SSH remotes: the Git host's key recorded in the node's known-hosts file (once).
+fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+    let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) else {
+        return Ok(StepResult::Unchanged(
+            "not needed: the Git remote does not use SSH".to_string(),
+        ));
+    };
+    let known_hosts = node.spec.known_hosts_path();
+    let pattern = if port == 22 {
+        host.clone()
+    } else {
+        format!("[{host}]:{port}")
+    };
+    let output = ssh.run(
+        &format!(
+            "touch {known_hosts} && chmod 600 {known_hosts}; if ssh-keygen -F '{pattern}' -f {known_hosts} >/dev/null; then echo present; \
+             else keys=$(ssh-keyscan -T 10 -p {port} {host} 2>/dev/null) && [ -n \"$keys\" ] && printf '%s\\n' \"$keys\" >> {known_hosts} && echo added; fi"
+        ),
+        None,
+    )?;
+    match output.trim() {
+        "present" => Ok(StepResult::Unchanged(format!(
+            "{pattern} is in {known_hosts}"
+        ))),
+        "added" => Ok(StepResult::Changed(format!(
+            "recorded the host key of {pattern} in {known_hosts}"
+        ))),
+        other => bail!("cannot read the host key of {pattern} from the node: {other}"),
+    }
+}
+
+fn systemd(ssh: &Ssh, changed: bool, unit_changed: bool) -> Result<StepResult> {
+    let mut commands = Vec::new();
+    if unit_changed {
+        commands.push("systemctl daemon-reload");
+    }
+    commands.push("systemctl enable --now orun");
+    if changed {
+        commands.push("systemctl restart orun");
+    }
+    ssh.run(&commands.join(" && "), None)
+        .map_err(|error| anyhow!("step systemd failed on {}: {error:#}", ssh.destination()))?;
+    let summary = commands.join("; ");
+    Ok(if changed {
+        StepResult::Changed(summary)
+    } else {
+        StepResult::Unchanged(summary)
+    })
+}
+
+/// The commands a run would send, for `--dry-run`: nothing is executed.
+pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
+    let data_dir = node.data_dir();
+    let mut lines = vec![
+        ssh.describe("command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'"),
+        ssh.describe(&format!("sha256sum {REMOTE_BINARY}")),
+        ssh.describe(&format!(
+            "cat > {REMOTE_BINARY}.orun-new && chmod 0755 {REMOTE_BINARY}.orun-new && mv -f {REMOTE_BINARY}.orun-new {REMOTE_BINARY}   # stdin: {}, when it differs",
+            binary.display()
+        )),
+        ssh.describe(&format!("mkdir -p {data_dir}/keys && chmod 700 {data_dir}/keys")),
+        ssh.describe(&format!(
+            "cat > {path}.orun-new && chmod 0600 {path}.orun-new && mv -f {path}.orun-new {path}   # stdin: the node manifest, when it differs",
+            path = node.config_path()
+        )),
+    ];
+    if let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) {
+        let key = node.spec.deploy_key_path();
+        lines.push(ssh.describe(&format!(
+            "[ -f {key} ] || ssh-keygen -q -t ed25519 -N '' -f {key}; cat {key}.pub"
+        )));
+        lines.push(ssh.describe(&format!(
+            "ssh-keyscan -p {port} {host} >> {}   # when not yet listed",
+            node.spec.known_hosts_path()
+        )));
+    }
+    lines.push(ssh.describe(&format!(
+        "cat > {REMOTE_UNIT}.orun-new && chmod 0644 {REMOTE_UNIT}.orun-new && mv -f {REMOTE_UNIT}.orun-new {REMOTE_UNIT}   # stdin: the unit, when it differs"
+    )));
+    lines.push(ssh.describe("systemctl daemon-reload   # when the unit changed"));
+    lines.push(ssh.describe("systemctl enable --now orun"));
+    lines.push(ssh.describe("systemctl restart orun   # when anything changed"));
+    lines
+}
+
+/// Expands a leading `~/` with `$HOME`, as the operator's shell would.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::git_ssh_host;
+
+    #[test]
+    fn ssh_git_hosts() {
+        assert_eq!(
+            git_ssh_host("git@github.com:acme/infra.git"),
+            Some(("github.com".into(), 22))
+        );
+        assert_eq!(
+            git_ssh_host("ssh://git@git.example.com:2222/infra.git"),
+            Some(("git.example.com".into(), 2222))
+        );
+        assert_eq!(
+            git_ssh_host("ssh://git.example.com/infra.git"),
+            Some(("git.example.com".into(), 22))
+        );
+        assert_eq!(git_ssh_host("https://github.com/acme/infra.git"), None);
+        assert_eq!(git_ssh_host("/srv/git/infra.git"), None);
+        assert_eq!(git_ssh_host("file:///srv/git/infra.git"), None);
+    }
+}
