@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::{
     docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, inspect,
-    scratch_dir, test_image, text, Registry, Scenario,
+    scratch_dir, test_image, text, Registry, Scenario, TEST_PAGE,
 };
 
 fn web_spec(image: &str, port: u16, greeting: &str) -> String {
@@ -70,10 +70,7 @@ fn fresh_apply_creates_containers_with_labels_ports_and_mounts() {
         json!([{ "HostIp": "127.0.0.1", "HostPort": port.to_string() }])
     );
     assert!(env_of(&web).contains(&"GREETING=hello".to_string()));
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 
     let worker = inspect(&scenario.container("worker")).expect("worker exists");
     assert_eq!(worker["State"]["Running"], true);
@@ -262,10 +259,7 @@ fn failing_pull_stops_nothing() {
         assert_eq!(&container["Id"], id, "{name} was replaced");
         assert_eq!(container["State"]["Running"], true, "{name} was stopped");
     }
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 }
 
 #[test]
@@ -318,10 +312,7 @@ fn a_container_that_exits_at_once_fails_and_the_old_one_is_restored() {
     );
     assert_eq!(web["State"]["Running"], true);
     assert_eq!(scenario.containers(), vec![scenario.container("web")]);
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 }
 
 #[test]
@@ -456,8 +447,5 @@ fn a_leftover_rollback_copy_is_resolved_by_the_next_apply() {
     );
     assert_eq!(scenario.containers(), vec![name.clone()]);
     assert_eq!(inspect(&name).unwrap()["State"]["Running"], true);
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use support::node::{Node, Origin};
 use support::{
     docker, docker_events, docker_timestamp, eventually, free_port, http_get, inspect, test_image,
-    text, Scenario,
+    text, Scenario, TEST_PAGE,
 };
 
 const LIMIT: Duration = Duration::from_secs(40);
@@ -79,10 +79,7 @@ fn apply_with_a_failing_readiness_probe_exits_1_and_keeps_the_old_container() {
     assert_eq!(web["Id"], id);
     assert_eq!(web["State"]["Running"], true);
     assert_eq!(scenario.containers(), vec![scenario.container("web")]);
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 }
 
 #[test]

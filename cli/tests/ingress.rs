@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::node::{web_manifest, Node, Origin};
-use support::{eventually, free_port, inspect};
+use support::{eventually, free_port, inspect, TEST_PAGE};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -38,8 +38,7 @@ fn through_caddy(port: u16, host: &str, path: &str) -> Option<(u16, String)> {
 }
 
 fn serves_test_page(port: u16, host: &str) -> bool {
-    through_caddy(port, host, "/")
-        .is_some_and(|(code, body)| code == 200 && body == "hello from the orun test image\n")
+    through_caddy(port, host, "/").is_some_and(|(code, body)| code == 200 && body == TEST_PAGE)
 }
 
 struct Ingress {

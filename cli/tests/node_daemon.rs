@@ -12,7 +12,7 @@ use serde_json::Value;
 use support::node::{git, web_manifest, Node, Origin};
 use support::{
     docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, http_request,
-    inspect,
+    inspect, TEST_PAGE,
 };
 
 const DEPLOY_LIMIT: Duration = Duration::from_secs(30);
@@ -68,10 +68,7 @@ fn a_commit_is_deployed_and_reported_in_status() {
     assert_eq!(web["last_reason"], "missing");
     assert!(web["spec_hash"].as_str().unwrap().starts_with("v1:"));
     assert!(running_with(&node.container("web"), "hello"));
-    assert_eq!(
-        http_get(port, "/").as_deref(),
-        Some("hello from the orun test image\n")
-    );
+    assert_eq!(http_get(port, "/").as_deref(), Some(TEST_PAGE));
 
     assert_eq!(node.get("/healthz").as_deref(), Some(r#"{"status":"ok"}"#));
     let (code, _) = http_request(node.status_port, "POST", "/status").unwrap();

@@ -21,6 +21,9 @@ use tempfile::TempDir;
 /// The test image: static busybox serving `/www` (with `/www/health`) through `httpd` on port 80.
 pub const TEST_IMAGE: &str = "orun-test/web:1";
 
+/// What the test image answers on `/`.
+pub const TEST_PAGE: &str = "hello from the orun test image\n";
+
 /// Builds the test image once per test process (`FROM scratch` + Debian's static busybox).
 pub fn test_image() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
@@ -30,7 +33,7 @@ pub fn test_image() -> &'static str {
         fs::copy("/bin/busybox", dir.join("busybox"))
             .expect("/bin/busybox (apt-get install busybox-static)");
         fs::create_dir_all(dir.join("www")).unwrap();
-        fs::write(dir.join("www/index.html"), "hello from the orun test image\n").unwrap();
+        fs::write(dir.join("www/index.html"), TEST_PAGE).unwrap();
         fs::write(dir.join("www/health"), "ok\n").unwrap();
         fs::write(
             dir.join("Dockerfile"),
