@@ -3,7 +3,7 @@
 //! digest moved, a rollback copy that can now go). It does not decide what runs; `engine` does.
 
 use engine::plan::{ActionKind, Plan};
-use engine::{DesiredState, PlanOptions};
+use engine::{DesiredState, Observed, PlanOptions};
 
 use crate::apply::{self, ApplyOptions, ApplyReport, Reporter};
 use crate::docker::observe::observe;
@@ -16,6 +16,8 @@ pub struct Pass {
     pub plan: Plan,
     pub follow_up: Option<Plan>,
     pub report: ApplyReport,
+    /// The engine as the pass left it, when its last observation came after its last action.
+    pub observed: Option<Observed>,
 }
 
 impl Pass {
@@ -47,11 +49,7 @@ pub async fn converge(
     apply_options: &ApplyOptions,
     reporter: &dyn PlanObserver,
 ) -> anyhow::Result<Pass> {
-    let wanted = desired
-        .deployments
-        .values()
-        .map(|deployment| deployment.container.clone())
-        .collect();
+    let wanted = desired.container_names();
     let observed = observe(docker, &wanted).await?;
     let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);
@@ -60,10 +58,12 @@ pub async fn converge(
             plan,
             follow_up: None,
             report: ApplyReport::default(),
+            observed: Some(observed),
         });
     }
     let mut report = apply::apply(docker, &plan, desired, apply_options, reporter).await;
     let mut follow_up = None;
+    let mut last_observed = None;
     if report.is_success() {
         let observed = observe(docker, &wanted).await?;
         let follow_up_options = PlanOptions {
@@ -81,11 +81,14 @@ pub async fn converge(
             report.outcomes.extend(more.outcomes);
             report.skipped.extend(more.skipped);
             follow_up = Some(next);
+        } else {
+            last_observed = Some(observed);
         }
     }
     Ok(Pass {
         plan,
         follow_up,
         report,
+        observed: last_observed,
     })
 }

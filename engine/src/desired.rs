@@ -1,7 +1,7 @@
 //! Desired state (SPEC §3): from a valid revision, an environment, decrypted secrets and build tags
 //! to the containers and routes one node should have. It does not look at Docker (see `plan`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::changes::{self, SpecFields};
@@ -65,6 +65,14 @@ pub struct DesiredService {
 }
 
 impl DesiredState {
+    /// The container names this state wants: what an observation of Docker must look for.
+    pub fn container_names(&self) -> BTreeSet<String> {
+        self.deployments
+            .values()
+            .map(|deployment| deployment.container.clone())
+            .collect()
+    }
+
     /// `sha256:` + hex SHA-256 over the environment, the commit and every deployment's container
     /// name, spec hash and pull policy: equal fingerprints plan equally against the same engine.
     pub fn fingerprint(&self) -> String {

@@ -35,7 +35,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let progress = render::apply::Progress::new(style);
     let (plan, report) = match &args.plan {
         Some(path) => {
-            let wanted = prepared.wanted_names();
+            let wanted = prepared.desired.container_names();
             let observed = daemon::docker::observe::observe(&docker, &wanted).await?;
             let plan = saved_plan(path, prepared, &observed)?;
             progress.plan_ready(&plan, false);

@@ -1,7 +1,6 @@
 //! Loading the revision, choosing the environment and resolving the desired state, shared by
 //! `validate`, `plan` and `apply`.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
@@ -91,17 +90,6 @@ pub fn decrypt(repo: &Path, revision: &Revision, age_key: &Path) -> Result<Secre
 pub struct Prepared {
     pub desired: DesiredState,
     pub code_dir: PathBuf,
-}
-
-impl Prepared {
-    /// Container names the desired state wants: what the Docker observation must look for.
-    pub fn wanted_names(&self) -> BTreeSet<String> {
-        self.desired
-            .deployments
-            .values()
-            .map(|deployment| deployment.container.clone())
-            .collect()
-    }
 }
 
 pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use engine::manifest::NodeSpec;
-use sha2::{Digest, Sha256};
+use engine::spec::sha256_hex;
 
 use ssh::Ssh;
 
@@ -150,10 +150,6 @@ fn check_docker(ssh: &Ssh) -> Result<StepResult> {
         None,
     )?;
     Ok(StepResult::Unchanged(format!("Docker {}", output.trim())))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
 }
 
 fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>> {

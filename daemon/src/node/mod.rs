@@ -428,16 +428,17 @@ impl Reconciler {
         let result = converge(&self.docker, &good.desired, plan_options, &options, &log)
             .instrument(span)
             .await;
-        let (outcomes, error) = match result {
-            Ok(pass) => (pass.report.outcomes, None),
+        let (outcomes, observed, error) = match result {
+            Ok(pass) => (pass.report.outcomes, pass.observed, None),
             Err(error) => {
                 warn!(error = %format!("{error:#}"), "reconcile failed");
-                (Vec::new(), Some(format!("reconcile: {error:#}")))
+                (Vec::new(), None, Some(format!("reconcile: {error:#}")))
             }
         };
         self.record(&commit, &outcomes);
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
-        self.refresh_status(&outcomes, Some((failed, error))).await;
+        self.refresh_status(&outcomes, observed, Some((failed, error)))
+            .await;
         self.update_ingress().await;
     }
 
@@ -538,6 +539,17 @@ impl Reconciler {
         self.status.lock().services = entries;
     }
 
+    /// Counts an action on `deployment` towards flapping, and says so when it starts to flap.
+    fn acted(&mut self, deployment: &str, now: Instant) {
+        if self.health.acted(deployment, now) {
+            warn!(
+                deployment,
+                "flapping: acted on {FLAP_ACTIONS} times within {}; left alone until a new commit",
+                humantime::format_duration(FLAP_WINDOW)
+            );
+        }
+    }
+
     /// Flap history, quarantine after a rollback, and probe results of the pass's actions.
     fn record(&mut self, commit: &str, outcomes: &[Outcome]) {
         let now = Instant::now();
@@ -546,13 +558,7 @@ impl Reconciler {
             if action.kind == ActionKind::Blocked {
                 continue;
             }
-            if self.health.acted(&action.deployment, now) {
-                warn!(
-                    deployment = %action.deployment,
-                    "flapping: acted on {FLAP_ACTIONS} times within {}; left alone until a new commit",
-                    humantime::format_duration(FLAP_WINDOW)
-                );
-            }
+            self.acted(&action.deployment, now);
             match &outcome.result {
                 Err(error) if outcome.rolled_back => {
                     warn!(deployment = %action.deployment, commit, %error, "rollout rolled back; commit quarantined for this deployment");
@@ -575,18 +581,22 @@ impl Reconciler {
     }
 
     /// Rewrites the status of every deployment from the last outcomes, the health tracker and
-    /// a fresh observation, and, after a reconcile (`reconciled`: whether an action failed, and
+    /// `observed` (observed afresh when `None`), and, after a reconcile (`reconciled`: whether an action failed, and
     /// the pass's own error), the node's reconcile fields, all in one update so readers never
     /// see a half-written pass.
     async fn refresh_status(
         &mut self,
         outcomes: &[Outcome],
+        observed: Option<engine::Observed>,
         reconciled: Option<(bool, Option<String>)>,
     ) {
         let Some(good) = &self.good else { return };
-        let observed = observe(&self.docker, &wanted_names(&good.desired))
-            .await
-            .ok();
+        let observed = match observed {
+            Some(observed) => Some(observed),
+            None => observe(&self.docker, &good.desired.container_names())
+                .await
+                .ok(),
+        };
         let desired_names: BTreeSet<String> = good.desired.deployments.keys().cloned().collect();
         self.health.retain(&desired_names);
         let mut status = self.status.lock();
@@ -738,9 +748,7 @@ impl Reconciler {
             let restarted = container::restart(&self.docker, &container_name, stop_timeout).await;
             let error = restarted.err().map(|error| format!("{error:#}"));
             warn!(deployment = %name, container = %container_name, restart_error = ?error, "failureThreshold reached: container restarted");
-            if self.health.acted(&name, Instant::now()) {
-                warn!(deployment = %name, "flapping: acted on {FLAP_ACTIONS} times within {}; left alone until a new commit", humantime::format_duration(FLAP_WINDOW));
-            }
+            self.acted(&name, Instant::now());
             let mut status = self.status.lock();
             if let Some(entry) = status.deployments.get_mut(&name) {
                 entry.last_action = Some("restart".to_string());
@@ -749,7 +757,7 @@ impl Reconciler {
             }
         }
         if changed {
-            self.refresh_status(&[], None).await;
+            self.refresh_status(&[], None, None).await;
         }
     }
 }
@@ -760,14 +768,6 @@ fn state_name(state: engine::observed::ContainerState) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-fn wanted_names(desired: &DesiredState) -> BTreeSet<String> {
-    desired
-        .deployments
-        .values()
-        .map(|deployment| deployment.container.clone())
-        .collect()
 }
 
 /// Logs each plan and action (kind, container, reason, duration, result) and counts actions.
