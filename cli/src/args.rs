@@ -1,4 +1,4 @@
-//! Command-line arguments (SPEC §15) as clap definitions; no behaviour.
+//! Command-line arguments (docs/cli.md) as clap definitions; no behaviour.
 
 use std::path::PathBuf;
 
@@ -102,7 +102,7 @@ pub struct PlanArgs {
     pub repo: PathBuf,
     #[command(flatten)]
     pub selection: Selection,
-    /// Plan against this observed snapshot (JSON, SPEC §4) instead of the local Docker engine
+    /// Plan against this observed snapshot (JSON, docs/plans.md) instead of the local Docker engine
     #[arg(long)]
     pub observed: Option<PathBuf>,
     /// Also write the observed snapshot that was planned against to FILE

@@ -1,4 +1,4 @@
-//! The executor (SPEC §7): runs a plan's actions against Docker phase by phase, with bounded
+//! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
 //! parallelism inside a phase, the recreate sequence that keeps `<name>.orun-old` until the new
 //! container runs, and restore-on-failure. It decides nothing about what to change.
 
@@ -24,7 +24,7 @@ pub const SETTLE_TIME: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Docker calls in flight at once within a phase (SPEC §7 default 4).
+    /// Docker calls in flight at once within a phase (default 4).
     pub parallelism: usize,
     /// Base of build contexts (`codeDir`).
     pub code_dir: PathBuf,

@@ -1,4 +1,4 @@
-//! HTTP health probes (SPEC §8): where a probe goes (`localhost` means the container itself: its
+//! HTTP health probes (docs/health.md): where a probe goes (`localhost` means the container itself: its
 //! address on its Docker network, falling back to the published host port), one check (200–399
 //! within the timeout, no proxy), and waiting for readiness. Failure messages name the probe, the
 //! URL, the last status or error, and the limit that fired. Acting on failures is the caller's job.

@@ -1,4 +1,4 @@
-//! A revision's secrets (SPEC §12): finds the age identity, reads `secrets.yaml` and decrypts it and
+//! A revision's secrets (docs/secrets.md): finds the age identity, reads `secrets.yaml` and decrypts it and
 //! every inline `ENC[…]` value of the deployments with `engine::sops`. It does not parse SOPS
 //! itself, and it reads the age identity only when the revision has something to decrypt.
 

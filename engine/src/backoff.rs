@@ -1,4 +1,4 @@
-//! The Git poll backoff policy (SPEC §9): the interval doubles with each consecutive failure, up
+//! The Git poll backoff policy (docs/node.md): the interval doubles with each consecutive failure, up
 //! to five minutes, and is the configured interval again after a success. No clock: callers pass
 //! the failure count.
 

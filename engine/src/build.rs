@@ -1,4 +1,4 @@
-//! The content-addressed tag of build-mode images (SPEC §11): a hash of the context's files and
+//! The content-addressed tag of build-mode images (docs/builds.md): a hash of the context's files and
 //! the build args. It does not read files or run builds; callers pass the context in.
 
 use std::collections::BTreeMap;

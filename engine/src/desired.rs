@@ -1,4 +1,4 @@
-//! Desired state (SPEC §3): from a valid revision, an environment, decrypted secrets and build tags
+//! Desired state (docs/manifests.md): from a valid revision, an environment, decrypted secrets and build tags
 //! to the containers and routes one node should have. It does not look at Docker (see `plan`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,7 @@ use crate::load::{Loaded, Manifests};
 use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, ServiceSpec};
 use crate::spec::{self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue};
 
-/// Decrypted secret values (SPEC §12), already out of their SOPS envelope.
+/// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
     /// Key/value pairs of `secrets.yaml`, given to every deployment.
@@ -48,7 +48,7 @@ pub struct DesiredDeployment {
     /// `spec`'s label JSON split into top-level fields (secrets fingerprinted), for field diffs.
     pub spec_fields: SpecFields,
     pub spec_hash: String,
-    /// The complete label set of SPEC §2, shared with the plan's create/recreate actions.
+    /// The complete label set of docs/manifests.md, shared with the plan's create/recreate actions.
     pub labels: Arc<BTreeMap<String, String>>,
     pub pull_policy: PullPolicy,
     pub health: HealthSpec,

@@ -1,4 +1,4 @@
-//! Environment names and container naming (SPEC §2): which environment a branch serves and what its
+//! Environment names and container naming (docs/manifests.md): which environment a branch serves and what its
 //! containers are called. It does not decide which node runs where.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The observed snapshot of a Docker engine (SPEC §4) in its JSON form, and lookups the planner needs.
+//! The observed snapshot of a Docker engine (docs/plans.md) in its JSON form, and lookups the planner needs.
 //! It does not talk to Docker; the daemon's adapter produces it. Unknown keys in a snapshot are
 //! ignored, so snapshots from other tools or later versions still load.
 
@@ -65,7 +65,7 @@ impl ObservedContainer {
         self.name.trim_start_matches('/')
     }
 
-    /// True when orun manages this container for `environment` (SPEC §2 ownership).
+    /// True when orun manages this container for `environment` (docs/manifests.md ownership).
     pub fn is_owned_by(&self, environment: &str) -> bool {
         self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
             && self.labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)

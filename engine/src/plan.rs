@@ -1,4 +1,4 @@
-//! The planner (SPEC §5): `plan(desired, observed, options)` compares the desired state with a
+//! The planner (docs/plans.md): `plan(desired, observed, options)` compares the desired state with a
 //! Docker snapshot and returns ordered actions with reasons. Pure and deterministic; it executes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -12,7 +12,7 @@ use crate::manifest::{BuildMode, PullPolicy};
 use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
 
-/// Suffix of the stopped previous container kept during a recreate (SPEC §7).
+/// Suffix of the stopped previous container kept during a recreate (docs/plans.md).
 pub const ROLLBACK_SUFFIX: &str = ".orun-old";
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -148,7 +148,7 @@ pub enum PlanError {
     EmptyDesired { environment: String, managed: usize },
 }
 
-/// Plans the actions that take `observed` to `desired` (SPEC §5).
+/// Plans the actions that take `observed` to `desired` (docs/plans.md).
 pub fn plan(
     desired: &DesiredState,
     observed: &Observed,
@@ -265,7 +265,7 @@ impl Planner<'_> {
         let is_rollback_copy = |c: &ObservedContainer| {
             c.bare_name().strip_suffix(ROLLBACK_SUFFIX) == Some(container_name)
         };
-        // The rollback copy stays while the primary is missing or not running (SPEC §7).
+        // The rollback copy stays while the primary is missing or not running (docs/plans.md).
         let keep_rollback_copy = !primary.is_some_and(|c| c.state == ContainerState::Running);
         let image_id = self.images.id_of(image);
 
@@ -396,7 +396,7 @@ impl Planner<'_> {
     }
 }
 
-/// Phase order of SPEC §5.2: pulls and builds together, then remove, recreate, create, start, blocked.
+/// Phase order of docs/plans.md: pulls and builds together, then remove, recreate, create, start, blocked.
 fn phase(kind: ActionKind) -> u8 {
     match kind {
         ActionKind::Pull | ActionKind::Build => 0,

@@ -1,4 +1,4 @@
-//! SOPS documents encrypted for age recipients (SPEC §12): unwrapping the data key with an age
+//! SOPS documents encrypted for age recipients (docs/secrets.md): unwrapping the data key with an age
 //! identity, decrypting and encrypting `ENC[AES256_GCM,…]` values, verifying the document MAC.
 //! It is pure: callers pass the file's text and the identity's text in, and the IV of a new value;
 //! it reads no file or environment variable and draws no random numbers. KMS, PGP and Vault

@@ -1,4 +1,4 @@
-//! The canonical container spec (SPEC §5.3), its versioned hash, the label set of SPEC §2, and
+//! The canonical container spec (docs/plans.md), its versioned hash, the label set of docs/manifests.md, and
 //! secret fingerprints. It does not decide whether a container must change (see `plan`).
 
 use std::collections::BTreeMap;
@@ -130,7 +130,7 @@ pub fn hash_label_json(json: &str) -> String {
     format!("{HASH_SCHEME}{}", sha256_hex(json.as_bytes()))
 }
 
-/// The complete label set a container gets (SPEC §2), given the spec's label JSON.
+/// The complete label set a container gets (docs/manifests.md), given the spec's label JSON.
 pub fn labels(
     environment: &str,
     deployment: &str,

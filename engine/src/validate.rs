@@ -1,4 +1,4 @@
-//! Rules that span fields or files (SPEC §1): image xor build, host port clashes, dangling service
+//! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, dangling service
 //! references, domain clashes, positive intervals. Rules about a single value live in `manifest::fields`.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Compatibility with files written by the reference `sops` tool (shared/testvectors/sops-age).
+//! Compatibility with files written by the reference `sops` tool (tests/data/sops-age).
 
 use std::fs;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use engine::sops::{decrypt_file, Identities, SopsError};
 
 fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testvectors/sops-age")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sops-age")
 }
 
 fn read(name: &str) -> String {

@@ -50,7 +50,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     })
 }
 
-/// Reads an observed snapshot (SPEC §4) from `path`.
+/// Reads an observed snapshot (docs/plans.md) from `path`.
 pub fn read_observed(path: &Path) -> Result<Observed> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read observed snapshot {}", path.display()))?;

@@ -1,4 +1,4 @@
-//! A plan as a table with per-field diffs and a summary line (SPEC §6), or as its JSON document.
+//! A plan as a table with per-field diffs and a summary line (docs/plans.md), or as its JSON document.
 
 use std::fmt::Write;
 
@@ -10,7 +10,7 @@ use similar::{ChangeTag, TextDiff};
 
 use super::Style;
 
-/// The JSON document of SPEC §6, pretty-printed.
+/// The JSON document of docs/plans.md, pretty-printed.
 pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("plan serializes")
 }

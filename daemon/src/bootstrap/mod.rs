@@ -1,4 +1,4 @@
-//! `orun bootstrap` (SPEC §14): turns a Node manifest into the idempotent steps that provision
+//! `orun bootstrap` (docs/bootstrap.md): turns a Node manifest into the idempotent steps that provision
 //! the node over SSH (Docker check, binary, folders, `node.yaml`, deploy key, Git host key,
 //! systemd unit, `systemctl`), and runs them through the system's OpenSSH client. Every step
 //! reports whether it changed anything, so a second run changes nothing.

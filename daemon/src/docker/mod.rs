@@ -1,4 +1,4 @@
-//! The Docker adapter (bollard): connecting, observing the engine into the snapshot of SPEC §4,
+//! The Docker adapter (bollard): connecting, observing the engine into the snapshot of docs/plans.md,
 //! and the container and image operations the executor needs, each with a timeout. It makes no
 //! decisions about what to change; that is `engine::plan`.
 

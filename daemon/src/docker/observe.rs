@@ -1,4 +1,4 @@
-//! Observes the engine into the snapshot of SPEC §4 with two calls: one container list and one
+//! Observes the engine into the snapshot of docs/plans.md with two calls: one container list and one
 //! image list. It keeps orun's containers and any container holding a name orun wants; every
 //! other container on the host is left out of the snapshot.
 

@@ -1,4 +1,4 @@
-//! The Caddy ingress (SPEC §13): the JSON config for the node's routes, and the supervised Caddy
+//! The Caddy ingress (docs/ingress.md): the JSON config for the node's routes, and the supervised Caddy
 //! child process driven through its admin API. Which routes exist is decided by the node loop.
 
 pub mod caddy;

@@ -1,4 +1,4 @@
-//! What the node remembers about each deployment between passes (SPEC §9): quarantine after a
+//! What the node remembers about each deployment between passes (docs/node.md): quarantine after a
 //! rolled-back rollout (per commit), flapping (acted on 5 times within 10 minutes), liveness
 //! failures and restarts, and the last probe result. A new commit lifts quarantine and flapping.
 //! It decides what to hold; it does not talk to Docker.

@@ -1,4 +1,4 @@
-//! Prometheus metrics of the node (SPEC §10): polls and failures, reconciles, actions by kind and
+//! Prometheus metrics of the node (docs/status-api.md): polls and failures, reconciles, actions by kind and
 //! result, probe failures, the last successful sync time and the current backoff. Text encoding
 //! only; serving them is the status API's job.
 

@@ -1,6 +1,6 @@
-//! The node daemon (SPEC §9): a Git poller that fetches the tracked branch with backoff, and a
+//! The node daemon (docs/node.md): a Git poller that fetches the tracked branch with backoff, and a
 //! reconciler that applies each new valid revision at once and repairs drift from the last good
-//! revision every poll interval, whatever Git is doing. It serves its status read-only (SPEC §10).
+//! revision every poll interval, whatever Git is doing. It serves its status read-only (docs/status-api.md).
 
 pub mod health;
 pub mod metrics;

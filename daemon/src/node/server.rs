@@ -1,4 +1,4 @@
-//! The read-only status API (SPEC §10) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
+//! The read-only status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
 //! JSON 404 and 405 errors. Nothing here changes the node's state.
 
 use std::net::SocketAddr;

@@ -1,4 +1,4 @@
-//! The node's status document (SPEC §10) and the shared, lock-protected copy the loop updates and
+//! The node's status document (docs/status-api.md) and the shared, lock-protected copy the loop updates and
 //! the status API reads. It holds no secret values: deployments appear by name, image and hash.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The manifest schema (SPEC §1) as typed, strictly parsed structures: every field, every default.
+//! The manifest schema (docs/manifests.md) as typed, strictly parsed structures: every field, every default.
 //! It does not resolve environments or check rules that span fields or files (see `validate`).
 
 pub mod fields;
@@ -76,7 +76,7 @@ impl Kind {
     }
 }
 
-/// SPEC §1.1.
+/// A `Node` manifest (docs/manifests.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeSpec {
@@ -96,7 +96,7 @@ pub struct NodeSpec {
     pub environment: Option<EnvironmentName>,
     pub deploy_key_path: Option<String>,
     pub known_hosts_path: Option<String>,
-    /// Let this node remove every managed container when a revision has no deployments (SPEC §5.4).
+    /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
 }
@@ -137,7 +137,7 @@ fn join_dir(dir: &str, rest: &str) -> String {
     format!("{}/{rest}", dir.trim_end_matches('/'))
 }
 
-/// SPEC §1.2.
+/// A `Deployment` manifest (docs/manifests.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeploymentSpec {
@@ -277,7 +277,7 @@ fn default_failure_threshold() -> u32 {
     3
 }
 
-/// SPEC §1.3.
+/// A `Service` manifest (docs/manifests.md).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceSpec {
