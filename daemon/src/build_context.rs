@@ -1,68 +1,69 @@
 //! The files of a build context as Docker sees them: everything under the context folder except
 //! what `.dockerignore` excludes (patterns anchored at the context root, `!` exceptions, `**`),
 //! with the Dockerfile and `.dockerignore` always included. Both the content hash of the image
-//! tag and the tar sent to Docker use this one list. It does not hash or archive.
+//! tag and the tar sent to Docker use this one list. It does not hash or archive, and it walks
+//! with `files`, the one walker.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-/// A file of the context: its path relative to the context (with `/`) and its location on disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContextEntry {
-    pub relative: String,
-    pub path: PathBuf,
+use crate::files::{files_under, FoundFile, WalkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: invalid pattern {pattern:?}: {source}", .file.display())]
+    Pattern {
+        file: PathBuf,
+        pattern: String,
+        source: Box<ignore::Error>,
+    },
 }
 
-/// Files of `context` that Docker would receive, sorted by relative path; symlinks count as the
-/// files they point to. `dockerfile` is relative to the context.
-pub fn context_files(context: &Path, dockerfile: &str) -> Result<Vec<ContextEntry>> {
+/// Files of `context` that Docker would receive, sorted by relative path; symlinks to files count
+/// as the files they point to. `dockerfile` is relative to the context.
+pub fn context_files(context: &Path, dockerfile: &str) -> Result<Vec<FoundFile>, ContextError> {
     if !context.is_dir() {
-        anyhow::bail!("{} is not a directory", context.display());
+        return Err(WalkError::NotADirectory(context.to_path_buf()).into());
     }
     let ignore = dockerignore(context)?;
-    let mut entries = Vec::new();
-    let mut pending = vec![context.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        let listing =
-            fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))?;
-        for entry in listing {
-            let entry = entry.with_context(|| format!("cannot list {}", folder.display()))?;
-            let path = entry.path();
-            let relative = relative(context, &path);
-            let is_dir = path.is_dir();
-            let always = relative == dockerfile || relative == ".dockerignore";
-            if !always
-                && ignore
-                    .matched_path_or_any_parents(&relative, is_dir)
-                    .is_ignore()
-            {
-                // An excluded folder may still hold re-included files (`!dir/keep`); keep walking.
-                if is_dir && ignore.num_whitelists() > 0 {
-                    pending.push(path);
-                }
-                continue;
-            }
-            if is_dir {
-                pending.push(path);
-            } else if path.is_file() {
-                entries.push(ContextEntry { relative, path });
-            }
-        }
-    }
-    entries.sort_by(|a, b| a.relative.cmp(&b.relative));
-    Ok(entries)
+    // An excluded folder may still hold re-included files (`!dir/keep`): then walk into it.
+    let prune = ignore.num_whitelists() == 0;
+    let folders = ignore.clone();
+    let dockerfile = dockerfile.to_string();
+    Ok(files_under(
+        context,
+        move |folder| {
+            !(prune
+                && folders
+                    .matched_path_or_any_parents(folder, true)
+                    .is_ignore())
+        },
+        |file| {
+            file == dockerfile
+                || file == ".dockerignore"
+                || !ignore.matched_path_or_any_parents(file, false).is_ignore()
+        },
+    )?)
 }
 
 /// `.dockerignore` as a matcher; every pattern is anchored at the context root, as Docker does.
-fn dockerignore(context: &Path) -> Result<Gitignore> {
+fn dockerignore(context: &Path) -> Result<Gitignore, ContextError> {
     let mut builder = GitignoreBuilder::new(context);
     let file = context.join(".dockerignore");
     if file.is_file() {
-        let text =
-            fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = fs::read_to_string(&file).map_err(|source| ContextError::Read {
+            path: file.clone(),
+            source,
+        })?;
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -74,21 +75,18 @@ fn dockerignore(context: &Path) -> Result<Gitignore> {
             let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
             builder
                 .add_line(None, &format!("{negation}/{pattern}"))
-                .with_context(|| format!("{}: invalid pattern {line:?}", file.display()))?;
+                .map_err(|source| ContextError::Pattern {
+                    file: file.clone(),
+                    pattern: line.to_string(),
+                    source: Box::new(source),
+                })?;
         }
     }
-    builder
-        .build()
-        .with_context(|| format!("{}: invalid patterns", file.display()))
-}
-
-fn relative(base: &Path, path: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
-        .components()
-        .map(|component| component.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+    builder.build().map_err(|source| ContextError::Pattern {
+        file,
+        pattern: String::new(),
+        source: Box::new(source),
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod build_context;
 pub mod converge;
 pub mod docker;
+pub mod files;
 pub mod git;
 pub mod ingress;
 pub mod node;

@@ -1,156 +1,157 @@
-//! Reads a manifest revision from a directory: the YAML files of the three folders and the build
-//! contexts of build-mode deployments, then loads them with the engine. It does not decrypt secrets
-//! (`secrets` does).
+//! A manifest revision read from a folder (a work tree or the node's clone): the files the engine's
+//! revision pipeline asks for, the build contexts under the code folder, and the secrets decrypted
+//! with the node's age identity. It decides nothing about what the files mean; `engine::revision`
+//! does.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use engine::build::{image_tag, ContextFile};
+use engine::build::ContextFile;
 use engine::load::kind_of_path;
-use engine::manifest::Kind;
-use engine::{ManifestErrors, Manifests, SourceFile};
+use engine::manifest::{BuildSpec, Kind, NodeSpec};
+use engine::revision::RevisionSource;
+use engine::{Manifests, Secrets, SourceFile};
 
-use crate::build_context::context_files;
+use crate::build_context::{context_files, ContextError};
+use crate::files::{files_under, WalkError};
+use crate::secrets::{self, SecretsError};
 
-/// A loaded revision: valid manifests plus what resolution needs from disk.
+/// The revision checked out in `root`.
 #[derive(Clone, Debug)]
-pub struct Revision {
-    pub manifests: Manifests,
-    pub commit: String,
-    /// Content-addressed image tags of build-mode deployments.
-    pub build_tags: BTreeMap<String, String>,
+pub struct WorkTree {
+    pub root: PathBuf,
+    /// Base of build contexts when set (the daemon's `codeDir`); otherwise the selected node's
+    /// `codeDir` under `root`, else `root`.
+    pub code_dir: Option<PathBuf>,
+    pub age_key: AgeKey,
 }
 
-/// Why a revision could not be loaded: unreadable files, or manifests that fail validation.
+/// Where the age identity that opens `secrets.yaml` is.
+#[derive(Clone, Debug)]
+pub enum AgeKey {
+    /// This file (the daemon settles it once, at start).
+    File(PathBuf),
+    /// `--age-key-path` when given; otherwise looked up by `secrets::age_key_path` under the
+    /// selected node's `dataDir`.
+    Lookup(Option<PathBuf>),
+}
+
+/// Why a folder's revision could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum RevisionError {
+pub enum ReadError {
+    #[error("manifest repository: {0}")]
+    Walk(#[from] WalkError),
+    #[error("cannot read {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}: manifest is not valid UTF-8")]
+    NotUtf8(String),
+    #[error("cannot read build context {}: {source}", .context.display())]
+    Context {
+        context: PathBuf,
+        source: ContextError,
+    },
     #[error(transparent)]
-    Invalid(#[from] ManifestErrors),
-    #[error(transparent)]
-    Io(#[from] anyhow::Error),
+    Secrets(#[from] SecretsError),
 }
 
-/// Loads the revision checked out at `repo` with `commit`; build contexts are looked up under
-/// `code_dir` (the node's `codeDir`), or under `repo` when it is `None`.
-pub fn load_revision(
-    repo: &Path,
-    commit: &str,
-    code_dir: Option<&Path>,
-) -> Result<Revision, RevisionError> {
-    let sources = read_sources(repo)?;
-    let manifests = engine::load(&sources)?;
-    let build_tags = build_tags(&manifests, code_dir.unwrap_or(repo))?;
-    Ok(Revision {
-        manifests,
-        commit: commit.to_string(),
-        build_tags,
-    })
-}
-
-/// Every YAML file under `nodes/`, `deployments/` and `services/` of `repo`, at any depth.
-pub fn read_sources(repo: &Path) -> Result<Vec<SourceFile>> {
-    if !repo.is_dir() {
-        anyhow::bail!("manifest repository {} is not a directory", repo.display());
-    }
-    let mut sources = Vec::new();
-    for kind in Kind::ALL {
-        let folder = repo.join(kind.folder());
-        if !folder.is_dir() {
-            continue;
-        }
-        for path in files_under(&folder)? {
-            let relative = relative_path(repo, &path);
-            if kind_of_path(&relative).is_none() {
-                continue;
-            }
-            let bytes =
-                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let text = String::from_utf8(bytes)
-                .with_context(|| format!("{relative}: manifest is not valid UTF-8"))?;
-            sources.push(SourceFile {
-                path: relative,
-                text,
-            });
+impl WorkTree {
+    /// A work tree whose code folder and age identity follow the selected node (the CLI).
+    pub fn new(root: &Path, age_key_flag: Option<&Path>) -> Self {
+        WorkTree {
+            root: root.to_path_buf(),
+            code_dir: None,
+            age_key: AgeKey::Lookup(age_key_flag.map(Path::to_path_buf)),
         }
     }
-    Ok(sources)
+
+    /// Where build contexts live for `node`.
+    pub fn code_dir(&self, node: Option<&NodeSpec>) -> PathBuf {
+        match (&self.code_dir, node.and_then(|node| node.code_dir.as_ref())) {
+            (Some(fixed), _) => fixed.clone(),
+            (None, Some(dir)) => self.root.join(dir),
+            (None, None) => self.root.clone(),
+        }
+    }
+
+    /// The age identity file for `node`.
+    pub fn age_key(&self, node: Option<&NodeSpec>) -> PathBuf {
+        match &self.age_key {
+            AgeKey::File(path) => path.clone(),
+            AgeKey::Lookup(flag) => secrets::age_key_for(flag.as_deref(), node),
+        }
+    }
 }
 
-/// Image tags for every build-mode deployment, hashing each context under `code_dir`.
-pub fn build_tags(manifests: &Manifests, code_dir: &Path) -> Result<BTreeMap<String, String>> {
-    let mut tags = BTreeMap::new();
-    for deployment in manifests.deployments.values() {
-        let Some(build) = &deployment.spec.build else {
-            continue;
-        };
-        let context = code_dir.join(build.context.as_str());
-        let files = read_context(&context, build.dockerfile.as_str()).with_context(|| {
-            format!(
-                "{}: spec.build.context: cannot read build context {}",
-                deployment.file,
-                context.display()
-            )
+impl RevisionSource for WorkTree {
+    type Error = ReadError;
+
+    fn manifest_files(&self) -> Result<Vec<SourceFile>, ReadError> {
+        let found = files_under(&self.root, in_manifest_folder, |file| {
+            kind_of_path(file).is_some()
         })?;
-        let args = build
-            .args
-            .iter()
-            .map(|(key, value)| (key.clone(), value.0.clone()))
-            .collect();
-        tags.insert(
-            deployment.name.clone(),
-            image_tag(&deployment.name, &files, &args),
-        );
-    }
-    Ok(tags)
-}
-
-fn read_context(context: &Path, dockerfile: &str) -> Result<Vec<ContextFile>> {
-    context_files(context, dockerfile)?
-        .into_iter()
-        .map(|entry| {
-            let contents = fs::read(&entry.path)
-                .with_context(|| format!("cannot read {}", entry.path.display()))?;
-            Ok(ContextFile {
-                path: entry.relative,
-                contents,
+        found
+            .into_iter()
+            .map(|file| {
+                let bytes = read(&file.path)?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| ReadError::NotUtf8(file.relative.clone()))?;
+                Ok(SourceFile {
+                    path: file.relative,
+                    text,
+                })
             })
-        })
-        .collect()
-}
-
-/// Regular files under `dir`, recursively, sorted; `.git` folders are skipped.
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries =
-            fs::read_dir(&current).with_context(|| format!("cannot list {}", current.display()))?;
-        for entry in entries {
-            let entry = entry.with_context(|| format!("cannot list {}", current.display()))?;
-            let path = entry.path();
-            let file_type = entry
-                .file_type()
-                .with_context(|| format!("cannot stat {}", path.display()))?;
-            if file_type.is_dir() {
-                if entry.file_name() != ".git" {
-                    pending.push(path);
-                }
-            } else if path.is_file() {
-                files.push(path);
-            }
-        }
+            .collect()
     }
-    files.sort();
-    Ok(files)
+
+    fn build_context(
+        &self,
+        node: Option<&NodeSpec>,
+        build: &BuildSpec,
+    ) -> Result<Vec<ContextFile>, ReadError> {
+        let context = self.code_dir(node).join(build.context.as_str());
+        let found = context_files(&context, build.dockerfile.as_str()).map_err(|source| {
+            ReadError::Context {
+                context: context.clone(),
+                source,
+            }
+        })?;
+        found
+            .into_iter()
+            .map(|file| {
+                Ok(ContextFile {
+                    contents: read(&file.path)?,
+                    path: file.relative,
+                })
+            })
+            .collect()
+    }
+
+    fn secrets(
+        &self,
+        manifests: &Manifests,
+        node: Option<&NodeSpec>,
+    ) -> Result<Secrets, ReadError> {
+        Ok(secrets::load_secrets(
+            &self.root,
+            manifests,
+            &self.age_key(node),
+        )?)
+    }
 }
 
-fn relative_path(base: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(base).unwrap_or(path);
-    relative
-        .components()
-        .map(|component| component.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
+/// Only the three manifest folders are walked (app code beside them is not), never `.git`.
+fn in_manifest_folder(folder: &str) -> bool {
+    let mut parts = folder.split('/');
+    let top = parts.next().unwrap_or_default();
+    Kind::ALL.iter().any(|kind| kind.folder() == top) && parts.all(|part| part != ".git")
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
+    fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

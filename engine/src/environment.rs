@@ -66,6 +66,22 @@ impl Environment {
         }
     }
 
+    /// The environment a node serves, one rule for every caller: an explicit choice (a flag, or
+    /// the node's own settings) wins; then the node's manifest in the revision; then the branch
+    /// the node tracks; production when none of them is known.
+    pub fn select(
+        explicit: Option<&Environment>,
+        node: Option<&NodeSpec>,
+        branch: Option<&str>,
+    ) -> Result<Self, EnvironmentError> {
+        match (explicit, node, branch) {
+            (Some(explicit), _, _) => Ok(explicit.clone()),
+            (None, Some(node), _) => Self::for_node(node),
+            (None, None, Some(branch)) => Self::from_branch(branch),
+            (None, None, None) => Ok(Self::production()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -116,6 +132,19 @@ mod tests {
     #[test]
     fn branch_of_only_symbols_is_an_error() {
         assert!(Environment::from_branch("///").is_err());
+    }
+
+    #[test]
+    fn explicit_choice_wins_then_node_then_branch_then_production() {
+        let node: NodeSpec =
+            serde_yaml::from_str("host: h\ngitRepo: r\ngitBranch: feat/x\n").unwrap();
+        let staging = Environment::named("staging").unwrap();
+        let select =
+            |explicit, node, branch| Environment::select(explicit, node, branch).unwrap().0;
+        assert_eq!(select(Some(&staging), Some(&node), Some("dev")), "staging");
+        assert_eq!(select(None, Some(&node), Some("dev")), "feat-x");
+        assert_eq!(select(None, None, Some("dev")), "dev");
+        assert_eq!(select(None, None, None), "production");
     }
 
     #[test]

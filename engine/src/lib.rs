@@ -14,6 +14,8 @@ pub mod load;
 pub mod manifest;
 pub mod observed;
 pub mod plan;
+pub mod revision;
+pub mod secrets;
 pub mod sops;
 pub mod spec;
 mod validate;

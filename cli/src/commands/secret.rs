@@ -6,7 +6,8 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use daemon::secrets::{self, SECRETS_FILE};
+use daemon::secrets;
+use engine::secrets::SECRETS_FILE;
 use engine::sops;
 
 use crate::args::{EncryptArgs, SecretCommand};
@@ -24,7 +25,7 @@ fn encrypt(args: &EncryptArgs) -> Result<ExitCode> {
             args.name
         );
     }
-    let age_key = super::revision::age_key(args.age_key_path.as_deref(), None);
+    let age_key = secrets::age_key_for(args.age_key_path.as_deref(), None);
     let Some(decrypted) = secrets::decrypt_secrets_file(&args.repo, &age_key)? else {
         bail!(
             "{}: no {SECRETS_FILE}; create it with sops first (see README, Secrets)",

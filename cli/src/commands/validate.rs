@@ -8,10 +8,7 @@ use anyhow::Result;
 use crate::args::ValidateArgs;
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
-    let revision = super::revision::load(&args.repo, None)?;
-    let age_key = super::revision::age_key(args.age_key_path.as_deref(), None);
-    super::revision::decrypt(&args.repo, &revision, &age_key)?;
-    let manifests = &revision.manifests;
+    let manifests = super::revision::check(&args.repo, args.age_key_path.as_deref())?;
     println!(
         "{}: valid: {} node(s), {} deployment(s), {} service(s)",
         args.repo.display(),

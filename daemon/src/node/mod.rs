@@ -16,7 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use engine::plan::Plan;
-use engine::{DesiredState, Environment, PlanOptions, ResolveInput};
+use engine::revision::{self, Selection};
+use engine::{DesiredState, Environment, PlanOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
@@ -30,8 +31,7 @@ use crate::git::{self, Remote};
 use crate::ingress::caddy::Caddy;
 use crate::ingress::config::{CaddySettings, Route};
 use crate::probe;
-use crate::revision::{load_revision, RevisionError};
-use crate::secrets::load_secrets;
+use crate::revision::{AgeKey, WorkTree};
 use engine::manifest::LivenessProbe;
 use engine::plan::ActionKind;
 use health::{Tracker, FLAP_ACTIONS, FLAP_WINDOW};
@@ -149,12 +149,13 @@ fn initial_status(settings: &Settings) -> Status {
     Status {
         node: NodeStatus {
             name: settings.node_name.clone().unwrap_or_default(),
-            environment: settings
-                .environment
-                .clone()
-                .or_else(|| Environment::from_branch(&settings.remote.branch).ok())
-                .map(|environment| environment.as_str().to_string())
-                .unwrap_or_default(),
+            environment: Environment::select(
+                settings.environment.as_ref(),
+                None,
+                Some(&settings.remote.branch),
+            )
+            .map(|environment| environment.as_str().to_string())
+            .unwrap_or_default(),
             branch: settings.remote.branch.clone(),
             started_at: timestamp(SystemTime::now()),
             sync_state: SyncState::Starting,
@@ -334,66 +335,45 @@ impl Reconciler {
     /// Loads and resolves the checked-out revision `head`; an invalid one is reported and skipped,
     /// keeping the last good revision in force.
     async fn load(&mut self, head: &str) -> bool {
-        let checkout = self.settings.checkout();
-        let code_dir = self.settings.code_dir();
+        let tree = WorkTree {
+            root: self.settings.checkout(),
+            code_dir: Some(self.settings.code_dir()),
+            age_key: AgeKey::File(self.settings.age_key_path.clone()),
+        };
+        let selection = Selection {
+            environment: self.settings.environment.clone(),
+            node: self.settings.node_name.clone(),
+            require_node: false,
+            branch: Some(self.settings.remote.branch.clone()),
+        };
         let commit = head.to_string();
-        let age_key = self.settings.age_key_path.clone();
         let loaded = tokio::task::spawn_blocking(move || {
-            let revision = load_revision(&checkout, &commit, Some(&code_dir))?;
-            let secrets = load_secrets(&checkout, &revision.manifests, &age_key)
-                .map_err(RevisionError::Io)?;
-            Ok::<_, RevisionError>((revision, secrets))
+            revision::desired_state(&tree, &commit, &selection)
         })
         .await;
-        let (revision, secrets) = match loaded {
-            Ok(Ok(loaded)) => loaded,
-            Ok(Err(RevisionError::Invalid(errors))) => {
-                return self.invalid(head, errors.to_string())
-            }
-            Ok(Err(RevisionError::Io(error))) => return self.invalid(head, format!("{error:#}")),
+        let revision = match loaded {
+            Ok(Ok(revision)) => revision,
+            Ok(Err(error)) => return self.invalid(head, error.to_string()),
             Err(error) => return self.invalid(head, format!("revision task failed: {error}")),
         };
-        let own_node = self
-            .settings
-            .node_name
-            .as_ref()
-            .and_then(|name| revision.manifests.nodes.get(name));
-        let environment = match (&self.settings.environment, own_node) {
-            (Some(explicit), _) => Ok(explicit.clone()),
-            (None, Some(node)) => Environment::for_node(&node.spec),
-            (None, None) => Environment::from_branch(&self.settings.remote.branch),
-        };
-        let environment = match environment {
-            Ok(environment) => environment,
-            Err(error) => return self.invalid(head, format!("environment: {error}")),
-        };
-        if let Some(node) = own_node {
+        if let Some(node) = &revision.node {
             let interval = node.spec.poll_interval.as_std();
             if !self.settings.poll_interval_fixed && *self.interval.borrow() != interval {
                 info!(poll_interval = %humantime::format_duration(interval), "poll interval changed by the node manifest");
                 let _ = self.interval.send(interval);
             }
         }
-        self.status.lock().node.environment = environment.as_str().to_string();
-        let input = ResolveInput {
-            environment,
+        let desired = revision.desired;
+        let mut status = self.status.lock();
+        status.node.environment = desired.environment.as_str().to_string();
+        status.node.sync_state = SyncState::Synced;
+        status.node.sync_error = None;
+        drop(status);
+        self.good = Some(Good {
             commit: head.to_string(),
-            secrets: &secrets,
-            build_tags: &revision.build_tags,
-        };
-        match engine::resolve(&revision.manifests, &input) {
-            Ok(desired) => {
-                self.good = Some(Good {
-                    commit: head.to_string(),
-                    desired,
-                });
-                let mut status = self.status.lock();
-                status.node.sync_state = SyncState::Synced;
-                status.node.sync_error = None;
-                true
-            }
-            Err(errors) => self.invalid(head, errors.to_string()),
-        }
+            desired,
+        });
+        true
     }
 
     fn invalid(&mut self, head: &str, error: String) -> bool {

@@ -113,8 +113,11 @@ fn default_git_branch() -> Text {
 fn default_poll_interval() -> Duration {
     Duration::from_secs(5)
 }
+/// Where a node keeps its clone, keys and Caddy data unless `dataDir` says otherwise.
+pub const DEFAULT_DATA_DIR: &str = "/opt/orun/";
+
 fn default_data_dir() -> String {
-    "/opt/orun/".to_string()
+    DEFAULT_DATA_DIR.to_string()
 }
 
 impl NodeSpec {

@@ -1,0 +1,46 @@
+//! The human form of plans: a few plan cases from `testdata/` rendered as the table, per-field
+//! diffs and summary an operator sees, compared with `snapshots/human/<case>.snap`. The plans
+//! themselves are checked case by case next to the planner (`engine/tests/plan_cases.rs`).
+
+use std::fs;
+use std::path::Path;
+
+use daemon::revision::WorkTree;
+use engine::revision::{self, Selection};
+use engine::{Observed, PlanOptions};
+use orun::render::{self, Style};
+
+const CASE_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Cases that between them show every part of the human output.
+const CASES: [&str; 4] = [
+    "converged-no-changes",
+    "every-phase-in-order",
+    "env-change-recreates",
+    "name-conflict-blocks",
+];
+
+#[test]
+fn plans_render_as_tables_diffs_and_summaries() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for name in CASES {
+        let case = root.join("testdata").join(name);
+        let tree = WorkTree::new(&case.join("repo"), None);
+        let revision = revision::desired_state(&tree, CASE_COMMIT, &Selection::default())
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let observed: Observed =
+            serde_json::from_str(&fs::read_to_string(case.join("observed.json")).unwrap()).unwrap();
+        let options = PlanOptions {
+            new_commit: true,
+            ..PlanOptions::default()
+        };
+        let plan = engine::plan(&revision.desired, &observed, &options).unwrap();
+        insta::with_settings!({
+            snapshot_path => root.join("snapshots/human"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, render::plan::human(&plan, Style::PLAIN));
+        });
+    }
+}

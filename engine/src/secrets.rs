@@ -1,0 +1,44 @@
+//! A revision's secrets from text: the pairs of `secrets.yaml` and the plaintext of every inline
+//! `ENC[…]` value in a deployment's `spec.env`, both opened with the data key of `secrets.yaml`.
+//! It reads no file: callers pass the file's text and the age identities.
+
+use std::collections::BTreeMap;
+
+use crate::desired::{is_encrypted, Secrets};
+use crate::load::Manifests;
+use crate::sops::{self, Identities, SopsError};
+
+/// The SOPS file at the repository root whose pairs every deployment gets.
+pub const SECRETS_FILE: &str = "secrets.yaml";
+
+/// Decrypts and verifies `text` (the revision's `secrets.yaml`) with `identities`, then every
+/// inline value of `manifests` with its data key. Errors name the file and never hold plaintext.
+pub fn decrypt(
+    text: &str,
+    identities: &Identities,
+    manifests: &Manifests,
+) -> Result<Secrets, SopsError> {
+    let decrypted = sops::decrypt_file(SECRETS_FILE, text, identities)?;
+    let shared = decrypted.env(SECRETS_FILE)?;
+    let mut inline = BTreeMap::new();
+    for deployment in manifests.deployments.values() {
+        let mut values = BTreeMap::new();
+        for (name, value) in &deployment.spec.env.0 {
+            if !is_encrypted(&value.0) {
+                continue;
+            }
+            let plaintext = sops::decrypt_value(
+                &deployment.file,
+                &format!("spec.env.{name}"),
+                &value.0,
+                &decrypted.data_key,
+                &sops::env_additional_data(name),
+            )?;
+            values.insert(name.clone(), plaintext);
+        }
+        if !values.is_empty() {
+            inline.insert(deployment.name.clone(), values);
+        }
+    }
+    Ok(Secrets { shared, inline })
+}
