@@ -1,3 +1,6 @@
+//! The `orun` binary: parses the command line and hands it to the library's commands; it does
+//! nothing else.
+
 use std::process::ExitCode;
 
 use clap::Parser;
