@@ -1,14 +1,21 @@
-//! The Git poll backoff policy (docs/node.md): the interval doubles with each consecutive failure, up
-//! to five minutes, and is the configured interval again after a success. No clock: callers pass
-//! the failure count.
+//! The Git poll backoff policy (docs/node.md): after a failure the wait doubles with each
+//! consecutive failure, up to five minutes, and is the configured interval again after a success.
+//! The cap bounds only the failure backoff: a `pollInterval` above five minutes is honoured while
+//! the remote answers. No clock: callers pass the failure count.
 
 use std::time::Duration;
+
+/// The shortest `pollInterval` a node accepts: polling faster only loads the Git host.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The longest wait between two polls while the remote keeps failing.
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(300);
 
 /// The wait before the next poll after `consecutive_failures` failed polls in a row.
 pub fn poll_delay(poll_interval: Duration, consecutive_failures: u32) -> Duration {
+    if consecutive_failures == 0 {
+        return poll_interval;
+    }
     let factor = 2u32.checked_pow(consecutive_failures).unwrap_or(u32::MAX);
     poll_interval.saturating_mul(factor).min(MAX_POLL_INTERVAL)
 }
@@ -34,16 +41,18 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_above_five_minutes_is_kept_until_a_failure() {
+        let ten_minutes = Duration::from_secs(600);
+        assert_eq!(poll_delay(ten_minutes, 0), ten_minutes);
+        assert_eq!(poll_delay(ten_minutes, 1), MAX_POLL_INTERVAL);
+    }
+
+    #[test]
     fn a_success_resets_to_the_interval() {
         assert_eq!(poll_delay(FIVE_SECONDS, 0), FIVE_SECONDS);
         assert_eq!(
             poll_delay(Duration::from_millis(500), 1),
             Duration::from_secs(1)
         );
-    }
-
-    #[test]
-    fn an_interval_above_the_cap_is_capped() {
-        assert_eq!(poll_delay(Duration::from_secs(600), 0), MAX_POLL_INTERVAL);
     }
 }

@@ -41,6 +41,21 @@ pub enum ContainerState {
     Dead,
 }
 
+impl ContainerState {
+    /// The state's name as Docker and the snapshot write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedImage {
     pub id: String,
@@ -130,5 +145,23 @@ mod tests {
             serde_json::from_str::<Observed>("{}").unwrap(),
             Observed::default()
         );
+    }
+
+    #[test]
+    fn state_names_are_the_snapshot_names() {
+        for state in [
+            ContainerState::Created,
+            ContainerState::Running,
+            ContainerState::Paused,
+            ContainerState::Restarting,
+            ContainerState::Removing,
+            ContainerState::Exited,
+            ContainerState::Dead,
+        ] {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
     }
 }

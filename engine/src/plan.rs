@@ -17,6 +17,17 @@ pub const ROLLBACK_SUFFIX: &str = ".orun-old";
 
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The phases of docs/plans.md in execution order: pulls and builds together, then remove,
+/// recreate, create, start. Plans list their actions in this order and the executor runs one
+/// phase at a time; `blocked` is in no phase, it is listed last and never executed.
+pub const PHASES: [&[ActionKind]; 5] = [
+    &[ActionKind::Pull, ActionKind::Build],
+    &[ActionKind::Remove],
+    &[ActionKind::Recreate],
+    &[ActionKind::Create],
+    &[ActionKind::Start],
+];
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Plan removals even when nothing is desired (`--allow-empty`, `allowEmpty`).
@@ -396,16 +407,12 @@ impl Planner<'_> {
     }
 }
 
-/// Phase order of docs/plans.md: pulls and builds together, then remove, recreate, create, start, blocked.
-fn phase(kind: ActionKind) -> u8 {
-    match kind {
-        ActionKind::Pull | ActionKind::Build => 0,
-        ActionKind::Remove => 1,
-        ActionKind::Recreate => 2,
-        ActionKind::Create => 3,
-        ActionKind::Start => 4,
-        ActionKind::Blocked => 5,
-    }
+/// Position of `kind` in [`PHASES`]; `blocked`, which is never executed, comes after them all.
+fn phase(kind: ActionKind) -> usize {
+    PHASES
+        .iter()
+        .position(|kinds| kinds.contains(&kind))
+        .unwrap_or(PHASES.len())
 }
 
 /// `restarting` counts as running: Docker's restart policy is already bringing it back.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::backoff::MIN_POLL_INTERVAL;
 use crate::error::ManifestError;
 use crate::load::Manifests;
 use crate::manifest::{HostIp, Protocol};
@@ -18,11 +19,11 @@ pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
 
 fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for node in manifests.nodes.values() {
-        if node.spec.poll_interval.is_zero() {
+        if node.spec.poll_interval.as_std() < MIN_POLL_INTERVAL {
             errors.push(ManifestError::new(
                 &node.file,
                 Some("spec.pollInterval"),
-                "must be longer than 0s",
+                "must be at least 1s",
             ));
         }
     }

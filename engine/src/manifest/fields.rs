@@ -74,16 +74,19 @@ checked_string!(Text, |text| {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct EnvironmentName(String);
 checked_string!(EnvironmentName, |text| {
+    let alphanumeric = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    // It prefixes container, network and volume names, which Docker wants to start with a letter
+    // or digit; ending with one keeps `<env>.<name>` readable.
     let valid = !text.is_empty()
         && text.len() <= 40
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && text.bytes().all(|b| alphanumeric(b) || b == b'-')
+        && text.bytes().next().is_some_and(alphanumeric)
+        && text.bytes().last().is_some_and(alphanumeric);
     if valid {
         Ok(())
     } else {
         Err(format!(
-            "invalid environment {text:?}: must be 1-40 characters a-z, 0-9 and '-'"
+            "invalid environment {text:?}: must be 1-40 characters a-z, 0-9 and '-', starting and ending with a letter or digit"
         ))
     }
 });
@@ -218,6 +221,8 @@ impl Serialize for HostIp {
 pub struct ScalarText(pub String);
 
 impl<'de> Deserialize<'de> for ScalarText {
+    /// The scalar's text exactly as written: `1.10` stays `1.10`, `0x1F`, `1e3`, `.inf` and `yes`
+    /// stay as they are (the YAML parser would otherwise read them as numbers or booleans).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
         impl de::Visitor<'_> for Visitor {
@@ -228,20 +233,8 @@ impl<'de> Deserialize<'de> for ScalarText {
             fn visit_str<E: de::Error>(self, value: &str) -> Result<ScalarText, E> {
                 Ok(ScalarText(value.to_string()))
             }
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<ScalarText, E> {
-                Ok(ScalarText(value.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<ScalarText, E> {
-                Ok(ScalarText(value.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<ScalarText, E> {
-                Ok(ScalarText(value.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, value: f64) -> Result<ScalarText, E> {
-                Ok(ScalarText(value.to_string()))
-            }
         }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_str(Visitor)
     }
 }
 
@@ -375,5 +368,28 @@ mod tests {
         assert!(HttpTarget::parse("localhost:http/health").is_err());
         assert!(HttpTarget::parse("localhost/health").is_err());
         assert!(HttpTarget::parse("https://x:1/").is_err());
+    }
+
+    #[test]
+    fn scalars_keep_the_text_as_written() {
+        let text = "A: 1.10\nB: 0x1F\nC: 1e3\nD: .inf\nE: yes\nF: true\nG: 'quoted'\nH: 8080\n";
+        let env: EnvMap = serde_yaml::from_str(text).unwrap();
+        let values: Vec<&str> = env.0.values().map(|value| value.0.as_str()).collect();
+        assert_eq!(
+            values,
+            ["1.10", "0x1F", "1e3", ".inf", "yes", "true", "quoted", "8080"]
+        );
+        assert!(serde_yaml::from_str::<EnvMap>("A: [1]\n").is_err());
+        assert!(serde_yaml::from_str::<EnvMap>("A: {b: 1}\n").is_err());
+    }
+
+    #[test]
+    fn environment_names_docker_accepts() {
+        for good in ["production", "feat-auth", "a", "x1"] {
+            assert!(EnvironmentName::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["-x-", "-x", "x-", "", "Prod", "a.b", &"a".repeat(41)] {
+            assert!(EnvironmentName::parse(bad).is_err(), "{bad}");
+        }
     }
 }
