@@ -70,6 +70,9 @@ pub struct ValidateArgs {
     /// Manifest repository root
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// Validate for this environment only (default: production and every node's environment)
+    #[arg(long)]
+    pub environment: Option<String>,
     /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,

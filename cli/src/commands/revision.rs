@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use daemon::revision::WorkTree;
 use engine::revision::{self, RevisionError, RevisionSource, Selection as RevisionSelection};
 use engine::{DesiredState, Environment, Manifests};
@@ -47,10 +47,73 @@ pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {
     })
 }
 
-/// Loads and validates the manifests at `repo` and decrypts its secrets, as `validate` does.
-pub fn check(repo: &Path, age_key_flag: Option<&Path>) -> Result<Manifests> {
+/// What `validate` checked: the manifests, and the environments they resolved for.
+pub struct Checked {
+    pub manifests: Manifests,
+    pub environments: Vec<String>,
+}
+
+/// Loads and validates the manifests at `repo`, decrypts its secrets, and resolves the revision
+/// for `environment`; without one, for production and for every node of the repository, so a
+/// clash that appears only once `$ENV` is replaced is caught too. Every failing resolution is
+/// reported.
+pub fn check(
+    repo: &Path,
+    environment: Option<&str>,
+    age_key_flag: Option<&Path>,
+) -> Result<Checked> {
     let tree = WorkTree::new(repo, age_key_flag);
     let manifests = revision::manifests(&tree)?;
     tree.secrets(&manifests, None)?;
-    Ok(manifests)
+    let mut selections = Vec::new();
+    match environment {
+        Some(name) => {
+            let environment =
+                Environment::named(name).map_err(|error| anyhow!("--environment: {error}"))?;
+            selections.push((
+                format!("environment {environment}"),
+                RevisionSelection {
+                    environment: Some(environment),
+                    ..RevisionSelection::default()
+                },
+            ));
+        }
+        None => {
+            selections.push((
+                "environment production".to_string(),
+                RevisionSelection::default(),
+            ));
+            for name in manifests.nodes.keys() {
+                selections.push((
+                    format!("node {name}"),
+                    RevisionSelection {
+                        node: Some(name.clone()),
+                        require_node: true,
+                        ..RevisionSelection::default()
+                    },
+                ));
+            }
+        }
+    }
+    let commit = daemon::git::head_commit(repo);
+    let mut environments = Vec::new();
+    let mut failures = Vec::new();
+    for (what, selection) in &selections {
+        match revision::desired_state(&tree, &commit, selection) {
+            Ok(revision) => {
+                let name = revision.desired.environment.to_string();
+                if !environments.contains(&name) {
+                    environments.push(name);
+                }
+            }
+            Err(error) => failures.push(format!("for {what}: {error}")),
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
+    }
+    Ok(Checked {
+        manifests,
+        environments,
+    })
 }

@@ -1,5 +1,5 @@
-//! `orun validate`: load every manifest, decrypt the secrets, and report all problems or a one-line
-//! inventory.
+//! `orun validate`: load every manifest, decrypt the secrets, resolve the revision for each
+//! environment it serves, and report all problems or a one-line inventory.
 
 use std::process::ExitCode;
 
@@ -8,13 +8,19 @@ use anyhow::Result;
 use crate::args::ValidateArgs;
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
-    let manifests = super::revision::check(&args.repo, args.age_key_path.as_deref())?;
+    let checked = super::revision::check(
+        &args.repo,
+        args.environment.as_deref(),
+        args.age_key_path.as_deref(),
+    )?;
+    let manifests = &checked.manifests;
     println!(
-        "{}: valid: {} node(s), {} deployment(s), {} service(s)",
+        "{}: valid: {} node(s), {} deployment(s), {} service(s); environments: {}",
         args.repo.display(),
         manifests.nodes.len(),
         manifests.deployments.len(),
-        manifests.services.len()
+        manifests.services.len(),
+        checked.environments.join(", ")
     );
     Ok(ExitCode::SUCCESS)
 }
