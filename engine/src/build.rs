@@ -12,14 +12,25 @@ pub struct ContextFile {
     pub contents: Vec<u8>,
 }
 
-/// `orun.local/<deployment>:<first 12 hex of SHA-256 over the files and args>`.
-/// Files are hashed in path order with their lengths, so moving bytes between files changes the tag.
-pub fn image_tag(
-    deployment: &str,
-    files: &[ContextFile],
-    args: &BTreeMap<String, String>,
-) -> String {
-    let mut sorted: Vec<&ContextFile> = files.iter().collect();
+/// Everything a build depends on: the context's files, the args, the Dockerfile's path (its
+/// contents are one of the files) and the target stage.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildInputs<'a> {
+    pub files: &'a [ContextFile],
+    pub args: &'a BTreeMap<String, String>,
+    pub dockerfile: &'a str,
+    pub target: Option<&'a str>,
+}
+
+/// The Dockerfile builds use unless `build.dockerfile` names another.
+pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
+
+/// `orun.local/<deployment>:<first 12 hex of SHA-256 over every build input>`.
+/// Files are hashed in path order with their lengths, so moving bytes between files changes the
+/// tag. The Dockerfile's path and the target enter the hash only when they differ from the
+/// defaults, so tags made before they counted stay the same.
+pub fn image_tag(deployment: &str, inputs: &BuildInputs) -> String {
+    let mut sorted: Vec<&ContextFile> = inputs.files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hasher = Sha256::new();
     for file in sorted {
@@ -29,11 +40,21 @@ pub fn image_tag(
         hasher.update((file.contents.len() as u64).to_le_bytes());
         hasher.update(&file.contents);
     }
-    for (name, value) in args {
+    for (name, value) in inputs.args {
         hasher.update(b"arg\0");
         hasher.update(name.as_bytes());
         hasher.update([0]);
         hasher.update(value.as_bytes());
+        hasher.update([0]);
+    }
+    if inputs.dockerfile != DEFAULT_DOCKERFILE {
+        hasher.update(b"dockerfile\0");
+        hasher.update(inputs.dockerfile.as_bytes());
+        hasher.update([0]);
+    }
+    if let Some(target) = inputs.target {
+        hasher.update(b"target\0");
+        hasher.update(target.as_bytes());
         hasher.update([0]);
     }
     let digest = format!("{:x}", hasher.finalize());
@@ -51,38 +72,62 @@ mod tests {
         }
     }
 
+    fn tag(files: &[ContextFile], args: &BTreeMap<String, String>) -> String {
+        image_tag(
+            "app",
+            &BuildInputs {
+                files,
+                args,
+                dockerfile: DEFAULT_DOCKERFILE,
+                target: None,
+            },
+        )
+    }
+
     #[test]
-    fn tag_depends_on_contents_and_args_only() {
+    fn tag_depends_on_contents_and_args() {
         let args = BTreeMap::new();
-        let a = image_tag(
-            "app",
-            &[file("Dockerfile", "FROM x"), file("a", "1")],
-            &args,
-        );
-        let b = image_tag(
-            "app",
-            &[file("a", "1"), file("Dockerfile", "FROM x")],
-            &args,
-        );
+        let a = tag(&[file("Dockerfile", "FROM x"), file("a", "1")], &args);
+        let b = tag(&[file("a", "1"), file("Dockerfile", "FROM x")], &args);
         assert_eq!(a, b);
         assert!(a.starts_with("orun.local/app:"));
         assert_eq!(a.len(), "orun.local/app:".len() + 12);
         assert_ne!(
             a,
-            image_tag(
-                "app",
-                &[file("Dockerfile", "FROM x"), file("a", "2")],
-                &args
-            )
+            tag(&[file("Dockerfile", "FROM x"), file("a", "2")], &args)
         );
         let with_arg = BTreeMap::from([("V".to_string(), "1".to_string())]);
         assert_ne!(
             a,
+            tag(&[file("Dockerfile", "FROM x"), file("a", "1")], &with_arg)
+        );
+    }
+
+    #[test]
+    fn tag_depends_on_the_dockerfile_path_and_the_target() {
+        let args = BTreeMap::new();
+        let files = [
+            file("Dockerfile", "FROM x"),
+            file("Dockerfile.prod", "FROM y"),
+        ];
+        let default = tag(&files, &args);
+        let with = |dockerfile, target| {
             image_tag(
                 "app",
-                &[file("Dockerfile", "FROM x"), file("a", "1")],
-                &with_arg
+                &BuildInputs {
+                    files: &files,
+                    args: &args,
+                    dockerfile,
+                    target,
+                },
             )
+        };
+        assert_eq!(with(DEFAULT_DOCKERFILE, None), default);
+        assert_ne!(with("Dockerfile.prod", None), default);
+        assert_ne!(with(DEFAULT_DOCKERFILE, Some("runtime")), default);
+        assert_ne!(
+            with(DEFAULT_DOCKERFILE, Some("runtime")),
+            with(DEFAULT_DOCKERFILE, Some("debug"))
         );
     }
 }

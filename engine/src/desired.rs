@@ -195,6 +195,10 @@ fn resolve_deployment(
                 .map(|(key, value)| (key.clone(), value.0.clone()))
                 .collect(),
             build_mode: build.build_mode,
+            target: build
+                .target
+                .as_ref()
+                .map(|target| target.as_str().to_string()),
         }),
     };
     let environment = input.environment.as_str();

@@ -5,12 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::build::{image_tag, ContextFile};
+use crate::build::{image_tag, BuildInputs, ContextFile};
 use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, Loaded, Manifests, SourceFile};
-use crate::manifest::{BuildSpec, NodeSpec};
+use crate::manifest::{BuildSpec, NodeSpec, Text};
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -187,9 +187,15 @@ fn build_tags<S: RevisionSource>(
             .iter()
             .map(|(key, value)| (key.clone(), value.0.clone()))
             .collect();
+        let inputs = BuildInputs {
+            files: &files,
+            args: &args,
+            dockerfile: build.dockerfile.as_str(),
+            target: build.target.as_ref().map(Text::as_str),
+        };
         tags.insert(
             deployment.name.clone(),
-            image_tag(&deployment.name, &files, &args),
+            image_tag(&deployment.name, &inputs),
         );
     }
     Ok(tags)

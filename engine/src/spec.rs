@@ -60,6 +60,9 @@ pub struct CanonicalBuild {
     pub dockerfile: String,
     pub args: BTreeMap<String, String>,
     pub build_mode: BuildMode,
+    /// Left out when absent, so specs without a target keep their `v1` hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// An environment value; secrets serialize as their fingerprint, never as plaintext.

@@ -115,13 +115,16 @@ pub async fn build(
         )
     })?;
     let args: HashMap<String, String> = build.args.clone().into_iter().collect();
-    let options = BuildImageOptionsBuilder::default()
+    let mut options = BuildImageOptionsBuilder::default()
         .dockerfile(&build.dockerfile)
         .t(tag)
         .buildargs(&args)
         .rm(true)
-        .forcerm(true)
-        .build();
+        .forcerm(true);
+    if let Some(target) = &build.target {
+        options = options.target(target);
+    }
+    let options = options.build();
     let stream = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
     let mut last_lines: VecDeque<String> = VecDeque::new();
     let mut pending = String::new();

@@ -183,10 +183,12 @@ pub struct BuildSpec {
     pub args: BTreeMap<String, ScalarText>,
     #[serde(default)]
     pub build_mode: BuildMode,
+    /// The Dockerfile stage to build; the last stage when absent.
+    pub target: Option<Text>,
 }
 
 fn default_dockerfile() -> InnerPath {
-    InnerPath::parse("Dockerfile").expect("constant path")
+    InnerPath::parse(crate::build::DEFAULT_DOCKERFILE).expect("constant path")
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
