@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
-use engine::plan::{Action, ActionKind, Plan, Reason, ROLLBACK_SUFFIX};
+use engine::plan::{Action, ActionKind, Plan, Reason, PHASES, ROLLBACK_SUFFIX};
 use futures_util::future::join_all;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::image::{self, PullProgress};
@@ -46,19 +46,26 @@ impl ApplyOptions {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub action: Action,
-    pub result: Result<(), String>,
+    pub result: Result<(), ActionError>,
     pub duration: Duration,
-    /// The new container failed and the previous one was put back in service.
-    pub rolled_back: bool,
 }
 
-/// Marks an error after which the previous container was restored.
-#[derive(Debug)]
-struct RolledBack;
+/// Why an action did not succeed. A message is the failed call's error chain as `{:#}` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Failed(String),
+    /// The new container failed and the previous one was put back in service.
+    #[error("the previous container was restored: {0}")]
+    RolledBack(String),
+    /// Cancellation was requested before the action started.
+    #[error("not started: orun is shutting down")]
+    ShuttingDown,
+}
 
-impl std::fmt::Display for RolledBack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the previous container was restored")
+impl From<anyhow::Error> for ActionError {
+    fn from(error: anyhow::Error) -> Self {
+        ActionError::Failed(format!("{error:#}"))
     }
 }
 
@@ -111,20 +118,14 @@ pub async fn apply(
         probes: probe::client(),
     };
     let mut report = ApplyReport::default();
-    let phases: [&[ActionKind]; 5] = [
-        &[ActionKind::Pull, ActionKind::Build],
-        &[ActionKind::Remove],
-        &[ActionKind::Recreate],
-        &[ActionKind::Create],
-        &[ActionKind::Start],
-    ];
-    for (index, kinds) in phases.iter().enumerate() {
+    for (index, kinds) in PHASES.iter().enumerate() {
         let actions: Vec<&Action> = plan
             .actions
             .iter()
             .filter(|action| kinds.contains(&action.kind))
             .collect();
         let outcomes = join_all(actions.into_iter().map(|action| executor.run(action))).await;
+        // The first phase makes the images; nothing after it runs if one of them failed.
         let images_failed = index == 0 && outcomes.iter().any(|outcome| outcome.result.is_err());
         report.outcomes.extend(outcomes);
         if images_failed {
@@ -160,21 +161,16 @@ impl Executor<'_> {
         if self.options.cancelled() {
             return Outcome {
                 action: action.clone(),
-                result: Err("not started: orun is shutting down".to_string()),
+                result: Err(ActionError::ShuttingDown),
                 duration: started.elapsed(),
-                rolled_back: false,
             };
         }
         self.reporter.action_started(action);
         let result = self.execute(action).await;
-        let rolled_back = result
-            .as_ref()
-            .is_err_and(|error| error.downcast_ref::<RolledBack>().is_some());
         let outcome = Outcome {
             action: action.clone(),
-            result: result.map_err(|error| format!("{error:#}")),
+            result,
             duration: started.elapsed(),
-            rolled_back,
         };
         self.reporter.action_finished(&outcome);
         outcome
@@ -192,22 +188,22 @@ impl Executor<'_> {
             })
     }
 
-    async fn execute(&self, action: &Action) -> Result<()> {
+    async fn execute(&self, action: &Action) -> Result<(), ActionError> {
         let name = action.container.as_str();
         match action.kind {
             ActionKind::Pull => {
-                let _permit = self.permits.acquire().await?;
+                let _permit = self.permit().await?;
                 image::pull(self.docker, &action.image, |progress| {
                     self.reporter.pull_progress(&action.image, &progress)
                 })
-                .await
+                .await?;
             }
             ActionKind::Build => {
                 let deployment = self.deployment(action)?;
                 let build = deployment.spec.build.as_ref().ok_or_else(|| {
                     anyhow!("deployment {} has no build section", action.deployment)
                 })?;
-                let _permit = self.permits.acquire().await?;
+                let _permit = self.permit().await?;
                 image::build(
                     self.docker,
                     &action.image,
@@ -215,73 +211,67 @@ impl Executor<'_> {
                     build,
                     |line| self.reporter.build_output(&action.deployment, line),
                 )
-                .await
+                .await?;
             }
             ActionKind::Remove => match name.strip_suffix(ROLLBACK_SUFFIX) {
                 Some(primary) if action.reason == Reason::Duplicate => {
                     self.retire_rollback_copy(self.deployment(action)?, primary, name)
-                        .await
+                        .await?
                 }
                 _ => {
-                    let _permit = self.permits.acquire().await?;
-                    container::remove(self.docker, name).await
+                    let _permit = self.permit().await?;
+                    container::remove(self.docker, name).await?;
                 }
             },
-            ActionKind::Recreate => self.recreate(self.deployment(action)?).await,
-            ActionKind::Create => self.create(self.deployment(action)?).await,
-            ActionKind::Start => self.start(self.deployment(action)?).await,
-            ActionKind::Blocked => Err(anyhow!(
-                "{name} is held by a container orun does not manage; not touched"
-            )),
-        }
-    }
-
-    /// Creates and starts the container; if a rollback copy of an interrupted recreate exists and
-    /// the new container fails, the copy is put back in service.
-    async fn create(&self, desired: &DesiredDeployment) -> Result<()> {
-        let name = desired.container.as_str();
-        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
-        let result = self.create_and_start(desired).await;
-        if let Err(error) = result {
-            let copy = self.inspect(&rollback).await?;
-            if copy.is_some() {
-                self.restore(name, &rollback, true)
-                    .await
-                    .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
-                return Err(error.context(RolledBack));
+            ActionKind::Recreate => self.recreate(self.deployment(action)?).await?,
+            ActionKind::Create => self.create(self.deployment(action)?).await?,
+            ActionKind::Start => self.start(self.deployment(action)?).await?,
+            ActionKind::Blocked => {
+                return Err(ActionError::Failed(format!(
+                    "{name} is held by a container orun does not manage; not touched"
+                )))
             }
-            return Err(error);
         }
         Ok(())
     }
 
+    /// Creates and starts the container; if a rollback copy of an interrupted recreate exists and
+    /// the new container fails, the copy is put back in service.
+    async fn create(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
+        let Err(error) = self.create_and_start(desired).await else {
+            return Ok(());
+        };
+        if self.inspect(&rollback).await?.is_none() {
+            return Err(error.into());
+        }
+        Err(self.roll_back(error, name, &rollback, true).await)
+    }
+
     /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
     /// remove the old one only once the new one runs; otherwise put the old one back.
-    async fn recreate(&self, desired: &DesiredDeployment) -> Result<()> {
+    async fn recreate(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
         let name = desired.container.as_str();
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
         let previous = self.inspect(name).await?.ok_or_else(|| {
             anyhow!("recreate {name}: the container disappeared before it could be replaced")
         })?;
         {
-            let _permit = self.permits.acquire().await?;
+            let _permit = self.permit().await?;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
             container::remove(self.docker, &rollback).await?;
             container::stop(self.docker, name, desired.spec.stop_timeout.as_std()).await?;
             container::rename(self.docker, name, &rollback).await?;
         }
-        match self.create_and_start(desired).await {
-            Ok(()) => {
-                let _permit = self.permits.acquire().await?;
-                container::remove(self.docker, &rollback).await
-            }
-            Err(error) => {
-                self.restore(name, &rollback, previous.running)
-                    .await
-                    .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
-                Err(error.context(RolledBack))
-            }
+        if let Err(error) = self.create_and_start(desired).await {
+            return Err(self
+                .roll_back(error, name, &rollback, previous.running)
+                .await);
         }
+        let _permit = self.permit().await?;
+        container::remove(self.docker, &rollback).await?;
+        Ok(())
     }
 
     /// A rollback copy left by an interrupted recreate goes only once `primary` is ready; if
@@ -291,24 +281,39 @@ impl Executor<'_> {
         desired: &DesiredDeployment,
         primary: &str,
         rollback: &str,
-    ) -> Result<()> {
+    ) -> Result<(), ActionError> {
         if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
             if let Err(error) =
                 probe::wait_ready(self.docker, &self.probes, primary, readiness).await
             {
-                self.restore(primary, rollback, true)
-                    .await
-                    .with_context(|| format!("{error:#}; restoring {rollback} failed"))?;
-                return Err(error.context(RolledBack));
+                return Err(self.roll_back(error, primary, rollback, true).await);
             }
         }
-        let _permit = self.permits.acquire().await?;
-        container::remove(self.docker, rollback).await
+        let _permit = self.permit().await?;
+        container::remove(self.docker, rollback).await?;
+        Ok(())
+    }
+
+    /// After `error`, puts `rollback` back in service as `name`: the action is rolled back, or,
+    /// if restoring fails too, it failed with both errors.
+    async fn roll_back(
+        &self,
+        error: anyhow::Error,
+        name: &str,
+        rollback: &str,
+        start: bool,
+    ) -> ActionError {
+        match self.restore(name, rollback, start).await {
+            Ok(()) => ActionError::RolledBack(format!("{error:#}")),
+            Err(restore_error) => restore_error
+                .context(format!("{error:#}; restoring {rollback} failed"))
+                .into(),
+        }
     }
 
     /// Removes whatever holds `name` and renames `rollback` back, starting it if it was running.
     async fn restore(&self, name: &str, rollback: &str, start: bool) -> Result<()> {
-        let _permit = self.permits.acquire().await?;
+        let _permit = self.permit().await?;
         container::remove(self.docker, name).await?;
         container::rename(self.docker, rollback, name).await?;
         if start {
@@ -320,7 +325,7 @@ impl Executor<'_> {
     async fn create_and_start(&self, desired: &DesiredDeployment) -> Result<()> {
         let name = desired.container.as_str();
         {
-            let _permit = self.permits.acquire().await?;
+            let _permit = self.permit().await?;
             container::create(self.docker, name, desired).await?;
             container::start(self.docker, name).await?;
         }
@@ -342,7 +347,7 @@ impl Executor<'_> {
     async fn start(&self, desired: &DesiredDeployment) -> Result<()> {
         let name = desired.container.as_str();
         {
-            let _permit = self.permits.acquire().await?;
+            let _permit = self.permit().await?;
             let status = container::inspect(self.docker, name)
                 .await?
                 .ok_or_else(|| anyhow!("start {name}: no such container"))?;
@@ -377,8 +382,13 @@ impl Executor<'_> {
         ))
     }
 
+    /// A slot for one Docker call of this phase.
+    async fn permit(&self) -> Result<SemaphorePermit<'_>> {
+        Ok(self.permits.acquire().await?)
+    }
+
     async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>> {
-        let _permit = self.permits.acquire().await?;
+        let _permit = self.permit().await?;
         container::inspect(self.docker, name).await
     }
 }

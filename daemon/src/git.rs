@@ -41,17 +41,73 @@ pub struct Remote {
     pub known_hosts: PathBuf,
 }
 
-/// Fetches `remote.branch` from `origin` into the clone at `checkout` (created on first use) and
-/// returns the fetched commit id. The work tree is not touched; see [`check_out`].
-pub fn fetch(checkout: &Path, remote: &Remote) -> Result<String, String> {
-    set_network_timeouts();
-    fetch_inner(checkout, remote)
-        .map_err(|error| format!("fetch {} (branch {}): {error}", remote.url, remote.branch))
+/// Why a Git operation on the node's clone failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GitError {
+    #[error("fetch {url} (branch {branch}): {failure}")]
+    Fetch {
+        url: String,
+        branch: String,
+        failure: FetchFailure,
+    },
+    #[error("check out {commit} in {}: {message}", .checkout.display())]
+    CheckOut {
+        commit: String,
+        checkout: PathBuf,
+        message: String,
+    },
+    /// The blocking task running a git2 call panicked or was cancelled.
+    #[error("git task failed: {0}")]
+    Task(String),
 }
 
-fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, String> {
+/// The step of a fetch that failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchFailure {
+    #[error("cannot create {}: {message}", .dir.display())]
+    CreateDir { dir: PathBuf, message: String },
+    #[error("cannot create a clone in {}: {message}", .dir.display())]
+    Init { dir: PathBuf, message: String },
+    /// Pointing `origin` at the URL, or the transfer itself, failed (libgit2's message).
+    #[error("{0}")]
+    Remote(String),
+    #[error(transparent)]
+    HostKey(HostKeyRefusal),
+    #[error("the remote has no branch {0}")]
+    NoBranch(String),
+}
+
+/// Why an SSH host key was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HostKeyRefusal {
+    #[error("the SSH server of {host} sent no host key")]
+    NoKey { host: String },
+    #[error("host key of {host} cannot be verified: cannot read known_hosts file {}: {message}", .known_hosts.display())]
+    Unreadable {
+        host: String,
+        known_hosts: PathBuf,
+        message: String,
+    },
+    #[error("host key of {host} is unknown: it is not listed in {}", .known_hosts.display())]
+    Unknown { host: String, known_hosts: PathBuf },
+    #[error("host key of {host} does not match the key listed in {}: refusing to connect", .known_hosts.display())]
+    Mismatch { host: String, known_hosts: PathBuf },
+}
+
+/// Fetches `remote.branch` from `origin` into the clone at `checkout` (created on first use) and
+/// returns the fetched commit id. The work tree is not touched; see [`check_out`].
+pub fn fetch(checkout: &Path, remote: &Remote) -> Result<String, GitError> {
+    set_network_timeouts();
+    fetch_inner(checkout, remote).map_err(|failure| GitError::Fetch {
+        url: remote.url.clone(),
+        branch: remote.branch.clone(),
+        failure,
+    })
+}
+
+fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, FetchFailure> {
     let repo = open_or_init(checkout)?;
-    let message = |error: git2::Error| error.message().to_string();
+    let message = |error: git2::Error| FetchFailure::Remote(error.message().to_string());
     match repo.find_remote("origin") {
         Ok(origin) if origin.url().ok() == Some(remote.url.as_str()) => {}
         Ok(_) => repo
@@ -64,7 +120,7 @@ fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, String> {
     let mut origin = repo.find_remote("origin").map_err(message)?;
     let attempts = Cell::new(0u32);
     // libgit2 replaces a refusal's message with a generic one; keep ours to report it.
-    let refusal: RefCell<Option<String>> = RefCell::new(None);
+    let refusal: RefCell<Option<HostKeyRefusal>> = RefCell::new(None);
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(|_url, username, allowed| {
         // libgit2 asks again after a rejection; answering twice would loop on a bad key.
@@ -87,8 +143,10 @@ fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, String> {
     });
     callbacks.certificate_check(|cert, host| match cert.as_hostkey() {
         Some(hostkey) => {
-            check_host_key(host, hostkey.hostkey(), &remote.known_hosts).inspect_err(|error| {
-                refusal.replace(Some(error.message().to_string()));
+            check_host_key(host, hostkey.hostkey(), &remote.known_hosts).map_err(|why| {
+                let error = git2::Error::from_str(&why.to_string());
+                refusal.replace(Some(why));
+                error
             })
         }
         // TLS certificates are verified by libgit2 itself.
@@ -103,18 +161,21 @@ fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, String> {
         branch = remote.branch
     );
     let fetched = origin.fetch(&[refspec.as_str()], Some(&mut options), None);
-    fetched.map_err(|error| refusal.take().unwrap_or_else(|| message(error)))?;
+    fetched.map_err(|error| match refusal.take() {
+        Some(why) => FetchFailure::HostKey(why),
+        None => message(error),
+    })?;
     let tracking = format!("refs/remotes/origin/{}", remote.branch);
     let commit = repo
         .find_reference(&tracking)
         .and_then(|reference| reference.peel_to_commit())
-        .map_err(|_| format!("the remote has no branch {}", remote.branch))?;
+        .map_err(|_| FetchFailure::NoBranch(remote.branch.clone()))?;
     Ok(commit.id().to_string())
 }
 
 /// Makes the work tree of the clone at `checkout` exactly `commit`: local changes and untracked
 /// files do not survive, so force-pushed history is followed like any other.
-pub fn check_out(checkout: &Path, commit: &str) -> Result<(), String> {
+pub fn check_out(checkout: &Path, commit: &str) -> Result<(), GitError> {
     let inner = || -> Result<(), git2::Error> {
         let repo = Repository::open(checkout)?;
         let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
@@ -123,12 +184,10 @@ pub fn check_out(checkout: &Path, commit: &str) -> Result<(), String> {
         repo.checkout_tree(commit.as_object(), Some(&mut options))?;
         repo.set_head_detached(commit.id())
     };
-    inner().map_err(|error| {
-        format!(
-            "check out {commit} in {}: {}",
-            checkout.display(),
-            error.message()
-        )
+    inner().map_err(|error| GitError::CheckOut {
+        commit: commit.to_string(),
+        checkout: checkout.to_path_buf(),
+        message: error.message().to_string(),
     })
 }
 
@@ -139,18 +198,17 @@ pub fn checked_out(checkout: &Path) -> Option<String> {
     Some(commit.id().to_string())
 }
 
-fn open_or_init(checkout: &Path) -> Result<Repository, String> {
+fn open_or_init(checkout: &Path) -> Result<Repository, FetchFailure> {
     if let Ok(repo) = Repository::open(checkout) {
         return Ok(repo);
     }
-    fs::create_dir_all(checkout)
-        .map_err(|error| format!("cannot create {}: {error}", checkout.display()))?;
-    Repository::init(checkout).map_err(|error| {
-        format!(
-            "cannot create a clone in {}: {}",
-            checkout.display(),
-            error.message()
-        )
+    fs::create_dir_all(checkout).map_err(|error| FetchFailure::CreateDir {
+        dir: checkout.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    Repository::init(checkout).map_err(|error| FetchFailure::Init {
+        dir: checkout.to_path_buf(),
+        message: error.message().to_string(),
     })
 }
 
@@ -172,33 +230,29 @@ fn check_host_key(
     host: &str,
     key: Option<&[u8]>,
     known_hosts: &Path,
-) -> Result<CertificateCheckStatus, git2::Error> {
-    let refuse = |why: String| Err(git2::Error::from_str(&why));
+) -> Result<CertificateCheckStatus, HostKeyRefusal> {
+    let host = host.to_string();
     let Some(key) = key else {
-        return refuse(format!("the SSH server of {host} sent no host key"));
+        return Err(HostKeyRefusal::NoKey { host });
     };
-    let text = match fs::read_to_string(known_hosts) {
+    let known_hosts = known_hosts.to_path_buf();
+    let text = match fs::read_to_string(&known_hosts) {
         Ok(text) => text,
         Err(error) => {
-            return refuse(format!(
-                "host key of {host} cannot be verified: cannot read known_hosts file {}: {error}",
-                known_hosts.display()
-            ))
+            return Err(HostKeyRefusal::Unreadable {
+                host,
+                known_hosts,
+                message: error.to_string(),
+            })
         }
     };
-    let listed: Vec<Vec<u8>> = known_keys(&text, host);
+    let listed: Vec<Vec<u8>> = known_keys(&text, &host);
     if listed.iter().any(|known| known.as_slice() == key) {
         Ok(CertificateCheckStatus::CertificateOk)
     } else if listed.is_empty() {
-        refuse(format!(
-            "host key of {host} is unknown: it is not listed in {}",
-            known_hosts.display()
-        ))
+        Err(HostKeyRefusal::Unknown { host, known_hosts })
     } else {
-        refuse(format!(
-            "host key of {host} does not match the key listed in {}: refusing to connect",
-            known_hosts.display()
-        ))
+        Err(HostKeyRefusal::Mismatch { host, known_hosts })
     }
 }
 
@@ -228,7 +282,57 @@ fn known_keys(text: &str, host: &str) -> Vec<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::known_keys;
+    use super::*;
+
+    #[test]
+    fn a_failed_fetch_names_the_url_and_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = Remote {
+            url: dir.path().join("missing").display().to_string(),
+            branch: "main".to_string(),
+            deploy_key: dir.path().join("key"),
+            known_hosts: dir.path().join("known_hosts"),
+        };
+        let error = fetch(&dir.path().join("clone"), &remote).unwrap_err();
+        assert!(matches!(
+            &error,
+            GitError::Fetch {
+                failure: FetchFailure::Remote(_),
+                ..
+            }
+        ));
+        let prefix = format!("fetch {} (branch main): ", remote.url);
+        assert!(error.to_string().starts_with(&prefix), "{error}");
+    }
+
+    #[test]
+    fn host_keys_are_accepted_only_as_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let known_hosts = dir.path().join("known_hosts");
+        fs::write(&known_hosts, "git.example.com ssh-ed25519 AAAA\n").unwrap();
+        let listed = [0u8, 0, 0];
+        assert!(check_host_key("git.example.com", Some(&listed), &known_hosts).is_ok());
+        let refused = |host: &str, key: Option<&[u8]>| {
+            check_host_key(host, key, &known_hosts)
+                .err()
+                .map(|refusal| refusal.to_string())
+        };
+        let path = known_hosts.display();
+        assert_eq!(
+            refused("git.example.com", Some(&[1])),
+            Some(format!("host key of git.example.com does not match the key listed in {path}: refusing to connect"))
+        );
+        assert_eq!(
+            refused("other.example.com", Some(&[1])),
+            Some(format!(
+                "host key of other.example.com is unknown: it is not listed in {path}"
+            ))
+        );
+        assert_eq!(
+            refused("git.example.com", None).as_deref(),
+            Some("the SSH server of git.example.com sent no host key")
+        );
+    }
 
     #[test]
     fn known_hosts_lines_match_plain_and_bracketed_hosts() {

@@ -154,7 +154,7 @@ pub fn result_line(outcome: &Outcome, style: Style) -> String {
         Err(error) => format!(
             "  {} {what} after {seconds:.1}s: {}",
             style.removed("FAIL"),
-            error.replace('\n', "\n      ")
+            error.to_string().replace('\n', "\n      ")
         ),
     }
 }
@@ -187,7 +187,7 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
             .result
             .as_ref()
             .err()
-            .map(String::as_str)
+            .map(ToString::to_string)
             .unwrap_or_default();
         let first_line = error.lines().next().unwrap_or_default();
         writeln!(

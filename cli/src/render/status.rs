@@ -46,7 +46,7 @@ pub fn human(status: &Status) -> String {
             "consecutive_failures",
             node.consecutive_failures.to_string(),
         ),
-        ("sync_error", or_dash(node.sync_error.as_deref())),
+        ("sync_error", or_dash(node.sync_error())),
         ("started_at", node.started_at.clone()),
     ] {
         facts.add_row(vec![key.to_string(), value]);
@@ -82,7 +82,7 @@ pub fn human(status: &Status) -> String {
             .collect();
             deployments.add_row(vec![
                 deployment.name.clone(),
-                deployment.state.clone(),
+                deployment.state.to_string(),
                 deployment.ready.to_string(),
                 deployment.restarts.to_string(),
                 or_dash(deployment.container_id.as_deref()),

@@ -1,12 +1,15 @@
 //! What the node remembers about each deployment between passes (docs/node.md): quarantine after a
 //! rolled-back rollout (per commit), flapping (acted on 5 times within 10 minutes), liveness
 //! failures and restarts, and the last probe result. A new commit lifts quarantine and flapping.
-//! It decides what to hold; it does not talk to Docker.
+//! It decides what to hold; it does not talk to Docker and does not log.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
+use engine::plan::ActionKind;
 use tokio::time::Instant;
+
+use crate::apply::{ActionError, Outcome};
 
 /// A deployment acted on this many times within [`FLAP_WINDOW`] is flapping.
 pub const FLAP_ACTIONS: usize = 5;
@@ -26,6 +29,15 @@ pub struct DeploymentHealth {
     pub last_probe_error: Option<String>,
     /// The last probe (readiness or liveness) passed; `None` before any probe ran.
     pub probe_ok: Option<bool>,
+}
+
+/// A change in a deployment's health worth telling the operator about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthEvent {
+    /// The deployment started to flap: left alone until a new commit.
+    Flapping { deployment: String },
+    /// Its rollout was rolled back: the commit is quarantined for it.
+    Quarantined { deployment: String, error: String },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -93,11 +105,57 @@ impl Tracker {
     pub fn quarantine(&mut self, deployment: &str, commit: &str, error: &str) {
         self.entry(deployment).quarantine = Some((commit.to_string(), error.to_string()));
     }
+
+    /// Records the outcomes of a pass at `commit`, finished at `now`: every executed action counts
+    /// towards flapping, a rolled-back rollout quarantines the commit for its deployment, and a
+    /// container that was (re)started and passed its checks counts as probed ok. Returns what
+    /// changed, in outcome order.
+    pub fn record_pass(
+        &mut self,
+        commit: &str,
+        outcomes: &[Outcome],
+        now: Instant,
+    ) -> Vec<HealthEvent> {
+        let mut events = Vec::new();
+        for outcome in outcomes {
+            let action = &outcome.action;
+            if action.kind == ActionKind::Blocked {
+                continue;
+            }
+            let deployment = action.deployment.clone();
+            if self.acted(&deployment, now) {
+                events.push(HealthEvent::Flapping {
+                    deployment: deployment.clone(),
+                });
+            }
+            match &outcome.result {
+                Err(error @ ActionError::RolledBack(_)) => {
+                    let error = error.to_string();
+                    self.quarantine(&deployment, commit, &error);
+                    events.push(HealthEvent::Quarantined { deployment, error });
+                }
+                Ok(())
+                    if matches!(
+                        action.kind,
+                        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+                    ) =>
+                {
+                    let health = self.entry(&deployment);
+                    health.probe_ok = Some(true);
+                    health.liveness_failures = 0;
+                    health.next_liveness = None;
+                }
+                _ => {}
+            }
+        }
+        events
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::testing::outcome;
 
     #[test]
     fn five_actions_within_ten_minutes_flap() {
@@ -119,6 +177,69 @@ mod tests {
         for step in 0..10 {
             assert!(!tracker.acted("web", start + Duration::from_secs(step * 200)));
         }
+    }
+
+    #[test]
+    fn a_rolled_back_rollout_quarantines_its_commit() {
+        let mut tracker = Tracker::default();
+        let outcomes = [
+            outcome(
+                "web",
+                ActionKind::Recreate,
+                Err(ActionError::RolledBack("not ready".into())),
+            ),
+            outcome(
+                "db",
+                ActionKind::Recreate,
+                Err(ActionError::Failed("no image".into())),
+            ),
+        ];
+        let events = tracker.record_pass("c1", &outcomes, Instant::now());
+        assert_eq!(
+            events,
+            [HealthEvent::Quarantined {
+                deployment: "web".to_string(),
+                error: "the previous container was restored: not ready".to_string(),
+            }]
+        );
+        assert_eq!(tracker.held("c1"), BTreeSet::from(["web".to_string()]));
+    }
+
+    #[test]
+    fn a_started_container_counts_as_probed_ok_and_blocked_actions_do_not_count() {
+        let mut tracker = Tracker::default();
+        tracker.entry("web").probe_ok = Some(false);
+        tracker.entry("web").liveness_failures = 2;
+        let now = Instant::now();
+        let started = [outcome("web", ActionKind::Start, Ok(()))];
+        assert!(tracker.record_pass("c1", &started, now).is_empty());
+        let web = tracker.get("web").unwrap();
+        assert_eq!((web.probe_ok, web.liveness_failures), (Some(true), 0));
+        let blocked = [outcome(
+            "api",
+            ActionKind::Blocked,
+            Err(ActionError::Failed("held".into())),
+        )];
+        for _ in 0..FLAP_ACTIONS {
+            assert!(tracker.record_pass("c1", &blocked, now).is_empty());
+        }
+        assert!(tracker.get("api").is_none());
+    }
+
+    #[test]
+    fn the_fifth_action_reports_flapping() {
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let pulled = [outcome("web", ActionKind::Pull, Ok(()))];
+        for _ in 1..FLAP_ACTIONS {
+            assert!(tracker.record_pass("c1", &pulled, now).is_empty());
+        }
+        assert_eq!(
+            tracker.record_pass("c1", &pulled, now),
+            [HealthEvent::Flapping {
+                deployment: "web".to_string()
+            }]
+        );
     }
 
     #[test]

@@ -1,11 +1,17 @@
-//! The node's status document (docs/status-api.md) and the shared, lock-protected copy the loop updates and
-//! the status API reads. It holds no secret values: deployments appear by name, image and hash.
+//! The node's status document (docs/status-api.md) and the shared, lock-protected copy the loop
+//! updates and the status API reads. It holds no secret values: deployments appear by name, image
+//! and hash. It decides nothing; `project.rs` fills it in.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use engine::observed::ContainerState;
+use engine::plan::{ActionKind, Reason};
 use serde::{Deserialize, Serialize};
+
+use crate::git::GitError;
 
 /// `sync_state` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +22,20 @@ pub enum SyncState {
     Syncing,
     Backoff,
     InvalidRevision,
+}
+
+/// Why the node's last sync step failed; `sync_error` is its message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// Fetching the branch or checking a commit out failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The newest commit was rejected; the last good revision stays in force.
+    #[error("{0}")]
+    Revision(String),
+    /// A reconcile pass failed before it could act.
+    #[error("reconcile: {0}")]
+    Reconcile(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,10 +49,14 @@ pub struct NodeStatus {
     pub applied_commit: Option<String>,
     pub last_sync_time: Option<String>,
     pub last_reconcile_time: Option<String>,
-    pub sync_error: Option<String>,
+    /// The message of `sync_failure`; both change together in [`NodeStatus::set_sync_error`].
+    sync_error: Option<String>,
     pub consecutive_failures: u32,
     pub next_poll_at: Option<String>,
     pub healthy: bool,
+    /// The last sync error, typed; a document read back from `/status` has only its message.
+    #[serde(skip)]
+    sync_failure: Option<SyncError>,
     /// The last fetch succeeded (part of `healthy`).
     #[serde(skip)]
     pub fetch_ok: bool,
@@ -41,20 +65,120 @@ pub struct NodeStatus {
     pub reconcile_ok: bool,
 }
 
+impl NodeStatus {
+    /// A node that has not fetched yet.
+    pub fn starting(name: String, environment: String, branch: String, now: SystemTime) -> Self {
+        NodeStatus {
+            name,
+            environment,
+            branch,
+            started_at: timestamp(now),
+            sync_state: SyncState::Starting,
+            git_head: None,
+            applied_commit: None,
+            last_sync_time: None,
+            last_reconcile_time: None,
+            sync_error: None,
+            consecutive_failures: 0,
+            next_poll_at: None,
+            healthy: false,
+            sync_failure: None,
+            fetch_ok: false,
+            reconcile_ok: true,
+        }
+    }
+
+    /// `sync_error` as `/status` shows it.
+    pub fn sync_error(&self) -> Option<&str> {
+        self.sync_error.as_deref()
+    }
+
+    pub fn sync_failure(&self) -> Option<&SyncError> {
+        self.sync_failure.as_ref()
+    }
+
+    pub fn set_sync_error(&mut self, error: Option<SyncError>) {
+        self.sync_error = error.as_ref().map(ToString::to_string);
+        self.sync_failure = error;
+    }
+
+    /// Healthy: the last fetch succeeded and the last reconcile had no failed action.
+    pub fn refresh_healthy(&mut self) {
+        self.healthy = self.fetch_ok && self.reconcile_ok;
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentStatus {
     pub name: String,
     pub image: String,
     pub container_id: Option<String>,
-    pub state: String,
+    pub state: DeploymentState,
     pub ready: bool,
     pub restarts: u64,
-    pub last_action: Option<String>,
-    pub last_reason: Option<String>,
+    pub last_action: Option<LastAction>,
+    pub last_reason: Option<LastReason>,
     pub last_error: Option<String>,
     pub quarantined: bool,
     pub flapping: bool,
     pub spec_hash: String,
+}
+
+/// A deployment's container as last observed: Docker's state, or `missing`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentState {
+    Missing,
+    #[serde(untagged)]
+    Observed(ContainerState),
+}
+
+/// What orun last did to a deployment: a planned action, a rollout it rolled back, or a restart
+/// after failed liveness probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastAction {
+    RolledBack,
+    Restart,
+    #[serde(untagged)]
+    Planned(ActionKind),
+}
+
+/// Why orun did it: a plan reason, or failed liveness probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastReason {
+    LivenessFailed,
+    #[serde(untagged)]
+    Planned(Reason),
+}
+
+impl fmt::Display for DeploymentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeploymentState::Missing => "missing",
+            DeploymentState::Observed(state) => state.as_str(),
+        })
+    }
+}
+
+impl fmt::Display for LastAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LastAction::RolledBack => "rolled_back",
+            LastAction::Restart => "restart",
+            LastAction::Planned(kind) => kind.as_str(),
+        })
+    }
+}
+
+impl fmt::Display for LastReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LastReason::LivenessFailed => "liveness_failed",
+            LastReason::Planned(reason) => reason.as_str(),
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,5 +224,52 @@ impl SharedStatus {
 
     pub fn snapshot(&self) -> Status {
         self.lock().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Display>(
+        value: T,
+        text: &str,
+    ) {
+        assert_eq!(serde_json::to_value(&value).unwrap(), json!(text));
+        assert_eq!(value.to_string(), text);
+        assert!(serde_json::from_value::<T>(json!(text)).unwrap() == value);
+    }
+
+    #[test]
+    fn deployment_fields_serialise_as_plain_words() {
+        round_trip(DeploymentState::Missing, "missing");
+        round_trip(
+            DeploymentState::Observed(ContainerState::Running),
+            "running",
+        );
+        round_trip(DeploymentState::Observed(ContainerState::Exited), "exited");
+        round_trip(LastAction::RolledBack, "rolled_back");
+        round_trip(LastAction::Restart, "restart");
+        round_trip(LastAction::Planned(ActionKind::Recreate), "recreate");
+        round_trip(LastReason::LivenessFailed, "liveness_failed");
+        round_trip(LastReason::Planned(Reason::SpecChanged), "spec_changed");
+    }
+
+    #[test]
+    fn sync_error_serialises_as_its_message() {
+        let mut node = NodeStatus::starting(
+            "a".to_string(),
+            "production".to_string(),
+            "main".to_string(),
+            SystemTime::UNIX_EPOCH,
+        );
+        node.set_sync_error(Some(SyncError::Reconcile("docker is down".to_string())));
+        let document = serde_json::to_value(&node).unwrap();
+        assert_eq!(document["sync_error"], json!("reconcile: docker is down"));
+        assert_eq!(document.get("sync_failure"), None::<&Value>);
+        let read: NodeStatus = serde_json::from_value(document).unwrap();
+        assert_eq!(read.sync_error(), Some("reconcile: docker is down"));
+        assert_eq!(read.sync_failure(), None);
     }
 }

@@ -1,0 +1,242 @@
+//! Ingress routing decisions (docs/ingress.md): from the desired Services, what their deployments'
+//! containers look like and the health tracker, the Caddy routes and each Service's status entry.
+//! Pure: the node inspects the containers beforehand and loads the routes into Caddy afterwards.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use engine::DesiredState;
+
+use super::health::Tracker;
+use super::status::ServiceStatus;
+use crate::ingress::config::Route;
+
+/// What inspecting a container showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerView {
+    pub running: bool,
+    pub ip: Option<String>,
+}
+
+/// The routes to load into Caddy, sorted, and the entry of every Service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routing {
+    pub routes: Vec<Route>,
+    pub services: BTreeMap<String, ServiceStatus>,
+}
+
+/// The containers whose state decides a route: those of deployments a Service gives a domain.
+pub fn containers_to_inspect(desired: &DesiredState) -> BTreeSet<String> {
+    desired
+        .services
+        .values()
+        .filter(|service| service.domain.is_some())
+        .filter_map(|service| desired.deployments.get(&service.deployment))
+        .map(|deployment| deployment.container.clone())
+        .collect()
+}
+
+/// One route per Service whose deployment's container runs, is ready and has an address;
+/// `containers` lacks the containers that are missing or could not be inspected.
+pub fn decide(
+    desired: &DesiredState,
+    containers: &BTreeMap<String, ContainerView>,
+    health: &Tracker,
+) -> Routing {
+    let environment = desired.environment.as_str();
+    let mut routing = Routing::default();
+    for service in desired.services.values() {
+        let mut entry = ServiceStatus {
+            name: service.name.clone(),
+            deployment: service.deployment.clone(),
+            domain: service.domain.clone(),
+            ssl: service.ssl,
+            upstream: None,
+            active: false,
+            note: None,
+        };
+        let ready = health
+            .get(&service.deployment)
+            .is_none_or(|health| health.probe_ok != Some(false));
+        match (
+            &service.domain,
+            desired.deployments.get(&service.deployment),
+        ) {
+            (None, _) => {
+                entry.note = Some(format!(
+                    "no route in environment {environment}: the service has no ingress.domain.environment"
+                ));
+            }
+            (Some(_), None) => {
+                entry.note = Some(format!("deployment {} does not exist", service.deployment))
+            }
+            (Some(domain), Some(deployment)) => match containers.get(&deployment.container) {
+                Some(container) if container.running && ready => match &container.ip {
+                    Some(ip) => {
+                        let upstream = format!("{ip}:{}", service.port);
+                        entry.upstream = Some(upstream.clone());
+                        routing.routes.push(Route {
+                            domain: domain.clone(),
+                            upstream,
+                            ssl: service.ssl,
+                        });
+                    }
+                    None => {
+                        entry.note =
+                            Some(format!("{} has no network address", deployment.container))
+                    }
+                },
+                _ => {
+                    entry.note = Some(format!("{} is not running and ready", deployment.container))
+                }
+            },
+        }
+        routing.services.insert(service.name.clone(), entry);
+    }
+    routing.routes.sort();
+    routing
+}
+
+/// Marks the routed Services active once Caddy took the routes; otherwise notes why they are not.
+pub fn settle(services: &mut BTreeMap<String, ServiceStatus>, applied: &Result<(), String>) {
+    for entry in services.values_mut() {
+        match applied {
+            Ok(()) => entry.active = entry.upstream.is_some(),
+            Err(error) if entry.upstream.is_some() => {
+                entry.note = Some(format!("ingress: {error}"))
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::testing::{deployment, desired, service};
+
+    fn running(ip: Option<&str>) -> ContainerView {
+        ContainerView {
+            running: true,
+            ip: ip.map(str::to_string),
+        }
+    }
+
+    fn web_in(environment: &str, environment_domain: Option<&str>) -> DesiredState {
+        desired(
+            environment,
+            &[
+                deployment("web", ""),
+                service("web", "web", "web.example.com", environment_domain),
+            ],
+        )
+    }
+
+    fn note(routing: &Routing, service: &str) -> Option<String> {
+        routing.services[service].note.clone()
+    }
+
+    #[test]
+    fn a_running_ready_container_with_an_address_gets_a_route() {
+        let desired = web_in("production", None);
+        let containers = BTreeMap::from([("web".to_string(), running(Some("172.17.0.3")))]);
+        let mut routing = decide(&desired, &containers, &Tracker::default());
+        let route = Route {
+            domain: "web.example.com".to_string(),
+            upstream: "172.17.0.3:8080".to_string(),
+            ssl: false,
+        };
+        assert_eq!(routing.routes, [route]);
+        assert_eq!(note(&routing, "web"), None);
+        settle(&mut routing.services, &Ok(()));
+        assert!(routing.services["web"].active);
+        assert_eq!(
+            routing.services["web"].upstream.as_deref(),
+            Some("172.17.0.3:8080")
+        );
+    }
+
+    #[test]
+    fn a_service_without_a_domain_in_its_environment_gets_a_note() {
+        let desired = web_in("staging", None);
+        assert!(containers_to_inspect(&desired).is_empty());
+        let routing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        assert!(routing.routes.is_empty());
+        assert_eq!(
+            note(&routing, "web").unwrap(),
+            "no route in environment staging: the service has no ingress.domain.environment"
+        );
+    }
+
+    #[test]
+    fn a_service_of_a_missing_deployment_gets_a_note() {
+        let mut desired = web_in("production", None);
+        desired.deployments.clear();
+        let routing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        assert_eq!(
+            note(&routing, "web").unwrap(),
+            "deployment web does not exist"
+        );
+    }
+
+    #[test]
+    fn a_container_that_is_not_running_or_not_ready_gets_a_note() {
+        let desired = web_in("staging", Some("$ENV.web.example.com"));
+        assert_eq!(
+            containers_to_inspect(&desired),
+            BTreeSet::from(["staging.web".to_string()])
+        );
+        let expected = "staging.web is not running and ready";
+        let missing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        assert_eq!(note(&missing, "web").unwrap(), expected);
+
+        let stopped = ContainerView {
+            running: false,
+            ip: Some("172.17.0.3".to_string()),
+        };
+        let containers = BTreeMap::from([("staging.web".to_string(), stopped)]);
+        let routing = decide(&desired, &containers, &Tracker::default());
+        assert_eq!(note(&routing, "web").unwrap(), expected);
+
+        let mut failing = Tracker::default();
+        failing.entry("web").probe_ok = Some(false);
+        let containers = BTreeMap::from([("staging.web".to_string(), running(Some("10.0.0.2")))]);
+        let routing = decide(&desired, &containers, &failing);
+        assert!(routing.routes.is_empty());
+        assert_eq!(note(&routing, "web").unwrap(), expected);
+
+        let containers = BTreeMap::from([("staging.web".to_string(), running(None))]);
+        let routing = decide(&desired, &containers, &Tracker::default());
+        assert_eq!(
+            note(&routing, "web").unwrap(),
+            "staging.web has no network address"
+        );
+    }
+
+    #[test]
+    fn a_caddy_failure_is_noted_on_routed_services_only() {
+        let desired = desired(
+            "production",
+            &[
+                deployment("web", ""),
+                deployment("api", "  stopTimeout: 5s\n"),
+                service("web", "web", "web.example.com", None),
+                service("api", "api", "api.example.com", None),
+            ],
+        );
+        let containers = BTreeMap::from([("web".to_string(), running(Some("172.17.0.3")))]);
+        let mut routing = decide(&desired, &containers, &Tracker::default());
+        settle(
+            &mut routing.services,
+            &Err("Caddy is not running".to_string()),
+        );
+        assert!(!routing.services["web"].active);
+        assert_eq!(
+            note(&routing, "web").unwrap(),
+            "ingress: Caddy is not running"
+        );
+        assert_eq!(
+            note(&routing, "api").unwrap(),
+            "api is not running and ready"
+        );
+    }
+}
