@@ -40,8 +40,6 @@ use status::{
     timestamp, DeploymentStatus, NodeStatus, ServiceStatus, SharedStatus, Status, SyncState,
 };
 
-/// Docker calls in flight at once within a phase.
-const PARALLELISM: usize = 4;
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
@@ -410,7 +408,7 @@ impl Reconciler {
         let Some(good) = &self.good else { return };
         let commit = good.commit.clone();
         let options = ApplyOptions {
-            parallelism: PARALLELISM,
+            parallelism: ApplyOptions::DEFAULT_PARALLELISM,
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),
