@@ -25,7 +25,7 @@ pub fn age_key_path(explicit: Option<&Path>, data_dir: &Path) -> PathBuf {
     }
     match std::env::var_os(AGE_KEY_ENV) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => data_dir.join("keys").join("age.key"),
+        _ => engine::manifest::node_defaults::NodePaths::new(data_dir).age_key(),
     }
 }
 

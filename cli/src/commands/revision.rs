@@ -77,7 +77,7 @@ pub fn select(selection: &Selection, repo: &Path) -> Result<Selected> {
 pub fn age_key(explicit: Option<&Path>, data_dir: Option<&Path>) -> PathBuf {
     secrets::age_key_path(
         explicit,
-        data_dir.unwrap_or_else(|| Path::new(super::start::DEFAULT_DATA_DIR)),
+        data_dir.unwrap_or_else(|| Path::new(engine::manifest::node_defaults::DATA_DIR)),
     )
 }
 

@@ -70,7 +70,7 @@ pub struct Settings {
 impl Settings {
     /// The local clone of the manifest repository.
     pub fn checkout(&self) -> PathBuf {
-        self.data_dir.join("repo")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).checkout()
     }
 
     fn code_dir(&self) -> PathBuf {
@@ -78,7 +78,7 @@ impl Settings {
     }
 
     fn caddy_dir(&self) -> PathBuf {
-        self.data_dir.join("caddy")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).caddy()
     }
 }
 
