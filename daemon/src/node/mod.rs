@@ -40,8 +40,6 @@ use status::{
     timestamp, DeploymentStatus, NodeStatus, ServiceStatus, SharedStatus, Status, SyncState,
 };
 
-/// Docker calls in flight at once within a phase.
-const PARALLELISM: usize = 4;
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
@@ -72,7 +70,7 @@ pub struct Settings {
 impl Settings {
     /// The local clone of the manifest repository.
     pub fn checkout(&self) -> PathBuf {
-        self.data_dir.join("repo")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).checkout()
     }
 
     fn code_dir(&self) -> PathBuf {
@@ -80,7 +78,7 @@ impl Settings {
     }
 
     fn caddy_dir(&self) -> PathBuf {
-        self.data_dir.join("caddy")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).caddy()
     }
 }
 
@@ -390,7 +388,7 @@ impl Reconciler {
         let Some(good) = &self.good else { return };
         let commit = good.commit.clone();
         let options = ApplyOptions {
-            parallelism: PARALLELISM,
+            parallelism: ApplyOptions::DEFAULT_PARALLELISM,
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),
