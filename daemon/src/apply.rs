@@ -24,7 +24,7 @@ pub const SETTLE_TIME: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Docker calls in flight at once within a phase (default 4).
+    /// Docker calls in flight at once within a phase (default [`Self::DEFAULT_PARALLELISM`]).
     pub parallelism: usize,
     /// Base of build contexts (`codeDir`).
     pub code_dir: PathBuf,
@@ -35,6 +35,9 @@ pub struct ApplyOptions {
 }
 
 impl ApplyOptions {
+    /// Docker calls in flight at once within a phase.
+    pub const DEFAULT_PARALLELISM: usize = 4;
+
     fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()

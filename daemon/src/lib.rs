@@ -2,7 +2,6 @@
 //! Docker engine, and executing plans. Planning decisions stay in the `engine` crate.
 
 pub mod apply;
-pub mod bootstrap;
 pub mod build_context;
 pub mod converge;
 pub mod docker;

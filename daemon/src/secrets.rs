@@ -37,14 +37,16 @@ pub fn age_key_path(explicit: Option<&Path>, data_dir: &Path) -> PathBuf {
     }
     match std::env::var_os(AGE_KEY_ENV) {
         Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => data_dir.join("keys").join("age.key"),
+        _ => engine::manifest::node_defaults::NodePaths::new(data_dir).age_key(),
     }
 }
 
 /// The age identity file for commands run beside a repository: as [`age_key_path`], under the
 /// selected node's `dataDir`, or the default `dataDir` without one.
 pub fn age_key_for(explicit: Option<&Path>, node: Option<&NodeSpec>) -> PathBuf {
-    let data_dir = node.map_or(engine::manifest::DEFAULT_DATA_DIR, |node| &node.data_dir);
+    let data_dir = node.map_or(engine::manifest::node_defaults::DATA_DIR, |node| {
+        &node.data_dir
+    });
     age_key_path(explicit, Path::new(data_dir))
 }
 

@@ -15,9 +15,6 @@ use super::revision::{prepare, Prepared};
 use crate::args::ApplyArgs;
 use crate::render::{self, Style};
 
-/// Docker calls in flight at once within a phase.
-const PARALLELISM: usize = 4;
-
 pub fn run(args: &ApplyArgs) -> Result<ExitCode> {
     let prepared = prepare(&args.repo, &args.selection)?;
     super::runtime()?.block_on(apply(args, &prepared))
@@ -27,7 +24,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let style = Style::for_stdout();
     let docker = daemon::docker::connect().await?;
     let options = ApplyOptions {
-        parallelism: PARALLELISM,
+        parallelism: ApplyOptions::DEFAULT_PARALLELISM,
         code_dir: prepared.code_dir.clone(),
         wait: !args.no_wait,
         cancel: None,

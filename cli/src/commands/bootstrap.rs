@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
-use daemon::bootstrap::ssh::Ssh;
-use daemon::bootstrap::{dry_run, expand_home, provision, Node, StepResult};
+use bootstrap::ssh::Ssh;
+use bootstrap::{dry_run, expand_home, provision, Node, Step, StepResult};
 use engine::load::load_node;
+use engine::manifest::node_defaults;
 use engine::SourceFile;
 
 use crate::args::BootstrapArgs;
@@ -36,6 +37,7 @@ pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
     }
     println!("Bootstrapping node {} on {}", node.name, ssh.destination());
     let mut changed = 0;
+    let total = Step::ALL.len();
     provision(&node, &ssh, &binary, |index, step, result| {
         let (word, message) = match result {
             StepResult::Changed(message) => {
@@ -44,7 +46,7 @@ pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
             }
             StepResult::Unchanged(message) => ("unchanged", message),
         };
-        println!("  [{index}/8] {word} {step}: {message}");
+        println!("  [{index}/{total}] {word} {step}: {message}");
     })?;
     println!(
         "Node {} is bootstrapped ({changed} step(s) changed something); orun.service is enabled.",
@@ -89,15 +91,21 @@ fn ask_for_node(input: &mut impl BufRead, output: &mut impl Write) -> Result<Pat
     };
     let name = ask("Node name (metadata.name)", None)?;
     let host = ask("SSH host or IP (host)", None)?;
-    let user = ask("SSH user (user)", Some("root"))?;
+    let user = ask("SSH user (user)", Some(node_defaults::USER))?;
     let key = ask(
         "SSH key on this machine (sshKeyPath)",
-        Some("~/.ssh/id_ed25519"),
+        Some(node_defaults::SSH_KEY_PATH),
     )?;
     let repo = ask("Manifest repository URL (gitRepo)", None)?;
-    let branch = ask("Branch (gitBranch)", Some("main"))?;
-    let interval = ask("Poll interval (pollInterval)", Some("5s"))?;
-    let data_dir = ask("Data folder on the node (dataDir)", Some("/opt/orun/"))?;
+    let branch = ask("Branch (gitBranch)", Some(node_defaults::GIT_BRANCH))?;
+    let interval = ask(
+        "Poll interval (pollInterval)",
+        Some(&node_defaults::POLL_INTERVAL.to_string()),
+    )?;
+    let data_dir = ask(
+        "Data folder on the node (dataDir)",
+        Some(node_defaults::DATA_DIR),
+    )?;
     let text = format!(
         "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  host: {host:?}\n  user: {user:?}\n  sshKeyPath: {key:?}\n  gitRepo: {repo:?}\n  gitBranch: {branch:?}\n  pollInterval: {interval}\n  dataDir: {data_dir:?}\n"
     );

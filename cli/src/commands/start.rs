@@ -6,20 +6,18 @@ use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use daemon::git::Remote;
 use daemon::ingress::config::CaddySettings;
 use daemon::node::Settings;
-use engine::duration::Duration as ManifestDuration;
+use engine::duration::Duration;
 use engine::load::{load_node, Loaded};
+use engine::manifest::node_defaults::{self, NodePaths};
 use engine::manifest::NodeSpec;
 use engine::{Environment, SourceFile};
 
 use crate::args::{LogFormat, StartArgs};
-
-pub(super) const DEFAULT_DATA_DIR: &str = "/opt/orun/";
 
 pub fn run(args: &StartArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
@@ -82,16 +80,16 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         .branch
         .clone()
         .or_else(|| spec.map(|spec| spec.git_branch.as_str().to_string()))
-        .unwrap_or_else(|| "main".to_string());
+        .unwrap_or_else(|| node_defaults::GIT_BRANCH.to_string());
     let data_dir = args
         .data_dir
         .clone()
         .or_else(|| spec.map(|spec| PathBuf::from(&spec.data_dir)))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        .unwrap_or_else(|| PathBuf::from(node_defaults::DATA_DIR));
     let data_dir = absolute(&data_dir)?;
     let (poll_interval, poll_interval_fixed) = match &args.poll_interval {
         Some(text) => {
-            let parsed: ManifestDuration = text
+            let parsed: Duration = text
                 .parse()
                 .map_err(|error| anyhow!("--poll-interval: {error}"))?;
             if parsed.is_zero() {
@@ -100,7 +98,8 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             (parsed.as_std(), true)
         }
         None => (
-            spec.map_or(Duration::from_secs(5), |spec| spec.poll_interval.as_std()),
+            spec.map_or(node_defaults::POLL_INTERVAL, |spec| spec.poll_interval)
+                .as_std(),
             false,
         ),
     };
@@ -112,14 +111,14 @@ fn settings(args: &StartArgs) -> Result<Settings> {
     if environment.is_none() {
         Environment::from_branch(&branch).map_err(|error| anyhow!("--branch: {error}"))?;
     }
-    let keys = data_dir.join("keys");
+    let paths = NodePaths::new(&data_dir);
     let age_key_path = daemon::secrets::age_key_path(args.age_key_path.as_deref(), &data_dir);
     let deploy_key = spec
         .and_then(|spec| spec.deploy_key_path.clone())
-        .map_or_else(|| keys.join("deploy_key"), PathBuf::from);
+        .map_or_else(|| paths.deploy_key(), PathBuf::from);
     let known_hosts = spec
         .and_then(|spec| spec.known_hosts_path.clone())
-        .map_or_else(|| keys.join("known_hosts"), PathBuf::from);
+        .map_or_else(|| paths.known_hosts(), PathBuf::from);
     Ok(Settings {
         node_name: args
             .node

@@ -37,9 +37,6 @@ use metrics::Metrics;
 use reconciler::Reconciler;
 use status::SharedStatus;
 
-/// Docker calls in flight at once within a phase.
-const PARALLELISM: usize = 4;
-
 /// Everything the daemon needs, resolved from `--config` and flags.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -67,7 +64,7 @@ pub struct Settings {
 impl Settings {
     /// The local clone of the manifest repository.
     pub fn checkout(&self) -> PathBuf {
-        self.data_dir.join("repo")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).checkout()
     }
 
     fn code_dir(&self) -> PathBuf {
@@ -75,7 +72,7 @@ impl Settings {
     }
 
     fn caddy_dir(&self) -> PathBuf {
-        self.data_dir.join("caddy")
+        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).caddy()
     }
 }
 

@@ -20,7 +20,7 @@ use super::metrics::Metrics;
 use super::prober::Prober;
 use super::report::{self, LogReporter};
 use super::status::{SharedStatus, SyncError, SyncState};
-use super::{project, repo, Settings, PARALLELISM};
+use super::{project, repo, Settings};
 use crate::apply::{ApplyOptions, Outcome};
 use crate::converge::converge;
 use crate::docker::observe::observe;
@@ -188,7 +188,7 @@ impl Reconciler {
         let Some(good) = &self.good else { return };
         let commit = good.commit.clone();
         let options = ApplyOptions {
-            parallelism: PARALLELISM,
+            parallelism: ApplyOptions::DEFAULT_PARALLELISM,
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),

@@ -2,8 +2,10 @@
 //! It does not resolve environments or check rules that span fields or files (see `validate`).
 
 pub mod fields;
+pub mod node_defaults;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +14,7 @@ pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, HostIp, HttpTarget, InnerPath, Name, PortNumber,
     ScalarText, Text,
 };
+use node_defaults::NodePaths;
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
 
@@ -102,42 +105,40 @@ pub struct NodeSpec {
 }
 
 fn default_user() -> String {
-    "root".to_string()
+    node_defaults::USER.to_string()
 }
 fn default_ssh_key_path() -> String {
-    "~/.ssh/id_ed25519".to_string()
+    node_defaults::SSH_KEY_PATH.to_string()
 }
 fn default_git_branch() -> Text {
-    Text::parse("main").expect("constant branch name")
+    Text::parse(node_defaults::GIT_BRANCH).expect("constant branch name")
 }
 fn default_poll_interval() -> Duration {
-    Duration::from_secs(5)
+    node_defaults::POLL_INTERVAL
 }
-/// Where a node keeps its clone, keys and Caddy data unless `dataDir` says otherwise.
-pub const DEFAULT_DATA_DIR: &str = "/opt/orun/";
-
 fn default_data_dir() -> String {
-    DEFAULT_DATA_DIR.to_string()
+    node_defaults::DATA_DIR.to_string()
 }
 
 impl NodeSpec {
+    /// The paths under `dataDir`.
+    pub fn paths(&self) -> NodePaths {
+        NodePaths::new(&self.data_dir)
+    }
+
     /// `deployKeyPath`, defaulting to `<dataDir>/keys/deploy_key`.
-    pub fn deploy_key_path(&self) -> String {
+    pub fn deploy_key_path(&self) -> PathBuf {
         self.deploy_key_path
-            .clone()
-            .unwrap_or_else(|| join_dir(&self.data_dir, "keys/deploy_key"))
+            .as_ref()
+            .map_or_else(|| self.paths().deploy_key(), PathBuf::from)
     }
 
     /// `knownHostsPath`, defaulting to `<dataDir>/keys/known_hosts`.
-    pub fn known_hosts_path(&self) -> String {
+    pub fn known_hosts_path(&self) -> PathBuf {
         self.known_hosts_path
-            .clone()
-            .unwrap_or_else(|| join_dir(&self.data_dir, "keys/known_hosts"))
+            .as_ref()
+            .map_or_else(|| self.paths().known_hosts(), PathBuf::from)
     }
-}
-
-fn join_dir(dir: &str, rest: &str) -> String {
-    format!("{}/{rest}", dir.trim_end_matches('/'))
 }
 
 /// A `Deployment` manifest (docs/manifests.md).

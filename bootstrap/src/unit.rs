@@ -1,7 +1,7 @@
 //! The systemd unit of a node: `Type=notify`, `Restart=always`, and hardening that still lets
 //! orun reach Docker's socket, its data folder and bind-mount sources. Rendering only.
 
-use super::{Node, REMOTE_BINARY};
+use crate::{Node, REMOTE_BINARY};
 
 pub fn render(node: &Node) -> String {
     format!(
@@ -33,6 +33,6 @@ RestrictNamespaces=yes
 WantedBy=multi-user.target
 ",
         name = node.name,
-        config = node.config_path(),
+        config = node.spec.paths().config().display(),
     )
 }

@@ -1,7 +1,9 @@
-//! `orun bootstrap` (docs/bootstrap.md): turns a Node manifest into the idempotent steps that provision
-//! the node over SSH (Docker check, binary, folders, `node.yaml`, deploy key, Git host key,
-//! systemd unit, `systemctl`), and runs them through the system's OpenSSH client. Every step
-//! reports whether it changed anything, so a second run changes nothing.
+//! orun's operator-side provisioning, `orun bootstrap` (docs/bootstrap.md): turns a Node manifest
+//! into the idempotent steps that provision the node over SSH (Docker check, binary, folders,
+//! `node.yaml`, deploy key, Git host key, systemd unit, `systemctl`), and runs them through the
+//! system's OpenSSH client. Every step reports whether it changed anything, so a second run changes
+//! nothing. It is no part of the node agent and does not depend on it: it runs on the operator's
+//! machine, reaches the node only through `ssh`, and leaves printing to its caller.
 
 pub mod ssh;
 pub mod unit;
@@ -34,16 +36,6 @@ pub struct Node {
     pub manifest: String,
 }
 
-impl Node {
-    fn data_dir(&self) -> String {
-        self.spec.data_dir.trim_end_matches('/').to_string()
-    }
-
-    fn config_path(&self) -> String {
-        format!("{}/node.yaml", self.data_dir())
-    }
-}
-
 /// The SSH host and port of a Git remote URL (`ssh://[user@]host[:port]/path` or
 /// `user@host:path`), or `None` when the remote does not use SSH.
 pub fn git_ssh_host(url: &str) -> Option<(String, u16)> {
@@ -63,9 +55,9 @@ pub fn git_ssh_host(url: &str) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_string(), 22))
 }
 
-/// The provisioning steps, in order; `systemctl` comes last, after all of them.
+/// The provisioning steps; `systemctl` comes last, acting on what the others changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
+pub enum Step {
     Docker,
     Binary,
     Folders,
@@ -73,10 +65,21 @@ enum Step {
     DeployKey,
     GitHostKey,
     Unit,
+    Systemd,
+}
+
+/// What the steps so far changed that the service has to act on.
+#[derive(Clone, Copy, Debug, Default)]
+struct Changes {
+    /// Something the running service uses changed: restart it.
+    restart: bool,
+    /// The unit file changed: reload systemd first.
+    reload: bool,
 }
 
 impl Step {
-    const ALL: [Step; 7] = [
+    /// Every step, in the order `provision` runs them.
+    pub const ALL: [Step; 8] = [
         Step::Docker,
         Step::Binary,
         Step::Folders,
@@ -84,9 +87,10 @@ impl Step {
         Step::DeployKey,
         Step::GitHostKey,
         Step::Unit,
+        Step::Systemd,
     ];
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Step::Docker => "docker",
             Step::Binary => "binary",
@@ -95,38 +99,45 @@ impl Step {
             Step::DeployKey => "deploy key",
             Step::GitHostKey => "git host key",
             Step::Unit => "systemd unit",
+            Step::Systemd => "systemd",
         }
     }
 
     /// Whether a change in this step means the running service must restart.
     fn needs_restart(self) -> bool {
-        !matches!(self, Step::Docker | Step::DeployKey)
+        !matches!(self, Step::Docker | Step::DeployKey | Step::Systemd)
     }
 
-    fn run(self, node: &Node, ssh: &Ssh, binary: &Path) -> Result<StepResult> {
+    fn run(self, node: &Node, ssh: &Ssh, binary: &Path, changes: Changes) -> Result<StepResult> {
         match self {
             Step::Docker => check_docker(ssh),
             Step::Binary => upload_binary(ssh, binary),
             Step::Folders => make_folders(ssh, node),
-            Step::Config => put_file(ssh, &node.config_path(), "0600", node.manifest.as_bytes()),
+            Step::Config => put_file(
+                ssh,
+                &node.spec.paths().config().display().to_string(),
+                "0600",
+                node.manifest.as_bytes(),
+            ),
             Step::DeployKey => deploy_key(ssh, node),
             Step::GitHostKey => git_host_key(ssh, node),
             Step::Unit => put_file(ssh, REMOTE_UNIT, "0644", unit::render(node).as_bytes()),
+            Step::Systemd => systemd(ssh, changes),
         }
     }
 }
 
-/// Runs the provisioning steps for `node` with the local `binary`, reporting each step.
+/// Runs the steps of `Step::ALL` for `node` with the local `binary`, reporting each with its
+/// 1-based position.
 pub fn provision(
     node: &Node,
     ssh: &Ssh,
     binary: &Path,
     mut report: impl FnMut(usize, &str, &StepResult),
 ) -> Result<()> {
-    let mut changed = false;
-    let mut unit_changed = false;
+    let mut changes = Changes::default();
     for (index, step) in Step::ALL.into_iter().enumerate() {
-        let result = step.run(node, ssh, binary).map_err(|error| {
+        let result = step.run(node, ssh, binary, changes).map_err(|error| {
             anyhow!(
                 "step {} failed on {}: {error:#}",
                 step.name(),
@@ -134,13 +145,11 @@ pub fn provision(
             )
         })?;
         if matches!(result, StepResult::Changed(_)) && step.needs_restart() {
-            changed = true;
-            unit_changed |= step == Step::Unit;
+            changes.restart = true;
+            changes.reload |= step == Step::Unit;
         }
         report(index + 1, step.name(), &result);
     }
-    let result = systemd(ssh, changed, unit_changed)?;
-    report(Step::ALL.len() + 1, "systemd", &result);
     Ok(())
 }
 
@@ -181,7 +190,7 @@ fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult> {
 }
 
 fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult> {
-    let keys = format!("{}/keys", node.data_dir());
+    let keys = node.spec.paths().keys().display().to_string();
     let output = ssh.run(
         &format!("if [ -d {keys} ]; then echo present; else mkdir -p {keys} && echo created; fi; chmod 700 {keys}"),
         None,
@@ -201,7 +210,7 @@ fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
             "not needed: the Git remote does not use SSH".to_string(),
         ));
     }
-    let key = node.spec.deploy_key_path();
+    let key = node.spec.deploy_key_path().display().to_string();
     let output = ssh.run(
         &format!(
             "if [ -f {key} ]; then echo present; else ssh-keygen -q -t ed25519 -N '' -C 'orun@{name}' -f {key} && echo created; fi; cat {key}.pub",
@@ -230,7 +239,7 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
             "not needed: the Git remote does not use SSH".to_string(),
         ));
     };
-    let known_hosts = node.spec.known_hosts_path();
+    let known_hosts = node.spec.known_hosts_path().display().to_string();
     let pattern = if port == 22 {
         host.clone()
     } else {
@@ -254,19 +263,18 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
     }
 }
 
-fn systemd(ssh: &Ssh, changed: bool, unit_changed: bool) -> Result<StepResult> {
+fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult> {
     let mut commands = Vec::new();
-    if unit_changed {
+    if changes.reload {
         commands.push("systemctl daemon-reload");
     }
     commands.push("systemctl enable --now orun");
-    if changed {
+    if changes.restart {
         commands.push("systemctl restart orun");
     }
-    ssh.run(&commands.join(" && "), None)
-        .map_err(|error| anyhow!("step systemd failed on {}: {error:#}", ssh.destination()))?;
+    ssh.run(&commands.join(" && "), None)?;
     let summary = commands.join("; ");
-    Ok(if changed {
+    Ok(if changes.restart {
         StepResult::Changed(summary)
     } else {
         StepResult::Unchanged(summary)
@@ -275,7 +283,8 @@ fn systemd(ssh: &Ssh, changed: bool, unit_changed: bool) -> Result<StepResult> {
 
 /// The commands a run would send, for `--dry-run`: nothing is executed.
 pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
-    let data_dir = node.data_dir();
+    let paths = node.spec.paths();
+    let keys = paths.keys().display().to_string();
     let mut lines = vec![
         ssh.describe("command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'"),
         ssh.describe(&format!("sha256sum {REMOTE_BINARY}")),
@@ -283,20 +292,20 @@ pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
             "cat > {REMOTE_BINARY}.orun-new && chmod 0755 {REMOTE_BINARY}.orun-new && mv -f {REMOTE_BINARY}.orun-new {REMOTE_BINARY}   # stdin: {}, when it differs",
             binary.display()
         )),
-        ssh.describe(&format!("mkdir -p {data_dir}/keys && chmod 700 {data_dir}/keys")),
+        ssh.describe(&format!("mkdir -p {keys} && chmod 700 {keys}")),
         ssh.describe(&format!(
             "cat > {path}.orun-new && chmod 0600 {path}.orun-new && mv -f {path}.orun-new {path}   # stdin: the node manifest, when it differs",
-            path = node.config_path()
+            path = paths.config().display()
         )),
     ];
     if let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) {
-        let key = node.spec.deploy_key_path();
+        let key = node.spec.deploy_key_path().display().to_string();
         lines.push(ssh.describe(&format!(
             "[ -f {key} ] || ssh-keygen -q -t ed25519 -N '' -f {key}; cat {key}.pub"
         )));
         lines.push(ssh.describe(&format!(
             "ssh-keyscan -p {port} {host} >> {}   # when not yet listed",
-            node.spec.known_hosts_path()
+            node.spec.known_hosts_path().display()
         )));
     }
     lines.push(ssh.describe(&format!(
