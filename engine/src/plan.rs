@@ -63,6 +63,15 @@ impl ActionKind {
             ActionKind::Blocked => "blocked",
         }
     }
+
+    /// Whether the action changes a container (what counts toward flapping); pulls and builds
+    /// only fetch or make images, and `blocked` is never executed.
+    pub fn changes_container(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Remove | ActionKind::Recreate | ActionKind::Create | ActionKind::Start
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

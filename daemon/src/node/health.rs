@@ -1,6 +1,7 @@
 //! What the node remembers about each deployment between passes (docs/node.md): quarantine after a
-//! rolled-back rollout (per commit), flapping (acted on 5 times within 10 minutes), liveness
-//! failures and restarts, and the last probe result. A new commit lifts quarantine and flapping.
+//! rolled-back rollout (per commit), flapping (its container changed 5 times within 10 minutes;
+//! pulls and builds do not count), liveness failures and restarts, and the last probe result. A
+//! new commit lifts quarantine and flapping.
 //! It decides what to hold; it does not talk to Docker and does not log.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -119,7 +120,7 @@ impl Tracker {
         let mut events = Vec::new();
         for outcome in outcomes {
             let action = &outcome.action;
-            if action.kind == ActionKind::Blocked {
+            if !action.kind.changes_container() {
                 continue;
             }
             let deployment = action.deployment.clone();
@@ -230,16 +231,38 @@ mod tests {
     fn the_fifth_action_reports_flapping() {
         let mut tracker = Tracker::default();
         let now = Instant::now();
-        let pulled = [outcome("web", ActionKind::Pull, Ok(()))];
+        let started = [outcome("web", ActionKind::Start, Ok(()))];
         for _ in 1..FLAP_ACTIONS {
-            assert!(tracker.record_pass("c1", &pulled, now).is_empty());
+            assert!(tracker.record_pass("c1", &started, now).is_empty());
         }
         assert_eq!(
-            tracker.record_pass("c1", &pulled, now),
+            tracker.record_pass("c1", &started, now),
             [HealthEvent::Flapping {
                 deployment: "web".to_string()
             }]
         );
+    }
+
+    #[test]
+    fn failed_pulls_and_builds_never_make_a_deployment_flap() {
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let failed = [
+            outcome(
+                "web",
+                ActionKind::Pull,
+                Err(ActionError::Failed("registry down".into())),
+            ),
+            outcome(
+                "api",
+                ActionKind::Build,
+                Err(ActionError::Failed("no base".into())),
+            ),
+        ];
+        for _ in 0..FLAP_ACTIONS * 2 {
+            assert!(tracker.record_pass("c1", &failed, now).is_empty());
+        }
+        assert!(tracker.held("c1").is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use engine::plan::ActionKind;
 use engine::{DesiredState, Observed, PlanOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -46,6 +47,9 @@ pub struct Reconciler {
     interval: watch::Sender<Duration>,
     good: Option<Good>,
     seen_head: Option<String>,
+    /// The last good commit's pulls and builds have not all succeeded yet: every pass plans them
+    /// as for a new commit, so a registry that comes back is used within one poll interval.
+    new_commit_pending: bool,
     notified: bool,
     health: Tracker,
     prober: Prober,
@@ -77,6 +81,7 @@ impl Reconciler {
             interval,
             good: None,
             seen_head: None,
+            new_commit_pending: false,
             notified: false,
             health: Tracker::default(),
             prober,
@@ -94,7 +99,7 @@ impl Reconciler {
         if let Some(head) = repo::checked_out(&self.settings).await {
             self.seen_head = Some(head.clone());
             if self.load(&head).await {
-                self.reconcile(false).await;
+                self.reconcile().await;
             }
         }
         let mut next_repair = Instant::now() + *self.interval.borrow();
@@ -109,17 +114,21 @@ impl Reconciler {
                         self.status.lock().node.sync_state = SyncState::Syncing;
                         if self.check_out(&head).await && self.load(&head).await {
                             self.health.new_commit();
-                            self.reconcile(true).await;
+                            self.new_commit_pending = true;
+                            self.reconcile().await;
                             next_repair = Instant::now() + *self.interval.borrow();
                         }
+                        self.notify_if_idle();
                     }
                     Some(Ok(_)) => {
                         let mut status = self.status.lock();
                         if status.node.sync_state == SyncState::Starting {
                             status.node.sync_state = SyncState::Synced;
                         }
+                        drop(status);
+                        self.notify_if_idle();
                     }
-                    Some(Err(_)) => {}
+                    Some(Err(_)) => self.notify_if_idle(),
                 },
                 _ = tokio::time::sleep_until(next_liveness) => {
                     self.check_liveness().await;
@@ -127,17 +136,25 @@ impl Reconciler {
                 }
                 _ = tokio::time::sleep_until(next_repair) => {
                     if self.good.is_some() {
-                        self.reconcile(false).await;
+                        self.reconcile().await;
                     }
                     next_repair = Instant::now() + *self.interval.borrow();
                 }
             }
-            self.notify_ready();
         }
         self.ingress.stop().await;
     }
 
-    /// Tells systemd the node is up, once, after its first pass.
+    /// After a poll: with no valid revision there is nothing to reconcile (the remote is down, or
+    /// HEAD is invalid), and the node is as up as it can be.
+    fn notify_if_idle(&mut self) {
+        if self.good.is_none() {
+            self.notify_ready();
+        }
+    }
+
+    /// Tells systemd the node is up, once: after its first reconcile finished, whatever its
+    /// result, or when a poll left nothing to reconcile.
     fn notify_ready(&mut self) {
         if !self.notified {
             self.notified = true;
@@ -184,8 +201,9 @@ impl Reconciler {
 
     /// One convergence pass against the last good revision; quarantined and flapping
     /// deployments are held.
-    async fn reconcile(&mut self, new_commit: bool) {
+    async fn reconcile(&mut self) {
         let Some(good) = &self.good else { return };
+        let new_commit = self.new_commit_pending;
         let commit = good.commit.clone();
         let options = ApplyOptions {
             parallelism: ApplyOptions::DEFAULT_PARALLELISM,
@@ -217,6 +235,11 @@ impl Reconciler {
         for event in self.health.record_pass(&commit, &outcomes, Instant::now()) {
             report::health_event(&event, &commit);
         }
+        let images_failed = outcomes.iter().any(|outcome| {
+            matches!(outcome.action.kind, ActionKind::Pull | ActionKind::Build)
+                && outcome.result.is_err()
+        });
+        self.new_commit_pending &= error.is_some() || images_failed;
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
         self.refresh_status(&outcomes, observed, Some((failed, error)))
             .await;
@@ -225,6 +248,7 @@ impl Reconciler {
                 .update(&self.docker, &good.desired, &self.health, &self.status)
                 .await;
         }
+        self.notify_ready();
     }
 
     /// Rewrites the status of every deployment from `outcomes`, the health tracker and `observed`
