@@ -3,36 +3,17 @@
 //! `secret:` fingerprints.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use engine::sops::DataKey;
 use serde_json::Value;
+use support::secrets::{assert_no_plaintext, encrypt_inline, orun, API_TOKEN, SHARED_PASSWORD};
 use support::sops::{data_key_bytes, identity, sops_file};
 use support::text;
 use tempfile::TempDir;
 
 mod support;
-
-const SHARED_PASSWORD: &str = "pa55-shared-Zq8";
-const API_TOKEN: &str = "tok-inline-Xv42";
-
-fn orun(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orun"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("orun runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
-}
 
 fn write(root: &Path, path: &str, text: &str) {
     let path = root.join(path);
@@ -82,20 +63,7 @@ fn fixture() -> Fixture {
         key,
         other_key,
     };
-    let encrypted = orun(
-        &[
-            "secret",
-            "encrypt",
-            "API_TOKEN",
-            "--repo",
-            &fixture.repo(),
-            "--age-key-path",
-            &fixture.key,
-        ],
-        Some(&format!("{API_TOKEN}\n")),
-    );
-    assert!(encrypted.status.success(), "{}", text(&encrypted.stderr));
-    let value = text(&encrypted.stdout).trim().to_string();
+    let value = encrypt_inline(&repo, &fixture.key, "API_TOKEN", &format!("{API_TOKEN}\n"));
     assert!(value.starts_with("ENC[AES256_GCM,data:"), "{value}");
     assert!(value.ends_with(",type:str]"), "{value}");
     assert!(!value.contains(API_TOKEN));
@@ -105,15 +73,6 @@ fn fixture() -> Fixture {
         &deployment("api", &format!("    API_TOKEN: \"{value}\"\n")),
     );
     fixture
-}
-
-fn assert_no_plaintext(output: &str) {
-    for secret in [SHARED_PASSWORD, API_TOKEN] {
-        assert!(
-            !output.contains(secret),
-            "plaintext {secret:?} leaked:\n{output}"
-        );
-    }
 }
 
 #[test]
@@ -278,97 +237,4 @@ fn a_tampered_inline_value_names_its_field() {
         "{stderr}"
     );
     assert_no_plaintext(&stderr);
-}
-
-/// `orun secret encrypt NAME` for the repository at `repo`.
-fn encrypt_inline(repo: &Path, key: &str, name: &str, value: &str) -> String {
-    let output = orun(
-        &[
-            "secret",
-            "encrypt",
-            name,
-            "--repo",
-            repo.to_str().unwrap(),
-            "--age-key-path",
-            key,
-        ],
-        Some(value),
-    );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    text(&output.stdout).trim().to_string()
-}
-
-#[test]
-fn a_node_gives_secrets_to_the_container_only_and_keeps_the_last_good_revision_on_a_wrong_key() {
-    use std::time::Duration;
-    use support::node::{web_manifest, Node, Origin};
-    use support::{env_of, free_port, inspect};
-
-    let keys = TempDir::new().unwrap();
-    let (key, recipient) = identity(keys.path(), "age.key");
-    let (_, stranger) = identity(keys.path(), "stranger.key");
-    let data_key = DataKey::new(data_key_bytes());
-    let origin = Origin::new();
-    origin.write(
-        "secrets.yaml",
-        &sops_file(&data_key, &recipient, &[("DB_PASSWORD", SHARED_PASSWORD)]),
-    );
-    let token = encrypt_inline(&origin.work(), &key, "API_TOKEN", API_TOKEN);
-    let port = free_port();
-    let manifest = |greeting: &str| {
-        format!(
-            "{}    API_TOKEN: \"{token}\"\n",
-            web_manifest("web", port, greeting)
-        )
-        .replace("  stopTimeout: 1s\n", "")
-        .replace("  env:\n", "  stopTimeout: 1s\n  env:\n")
-    };
-    origin.write("deployments/web.yaml", &manifest("hello"));
-    let good = origin.commit("secrets");
-    let args = vec!["--age-key-path".to_string(), key.clone()];
-    let node = Node::start_full(
-        "secrets",
-        origin.bare().to_str().unwrap(),
-        "main",
-        "",
-        &args,
-    );
-    let status = node.wait_for("applied", Duration::from_secs(40), |s| {
-        s["node"]["applied_commit"] == good.as_str()
-    });
-
-    let container = inspect(&node.container("web")).unwrap();
-    let env = env_of(&container);
-    assert!(
-        env.contains(&format!("DB_PASSWORD={SHARED_PASSWORD}")),
-        "{env:?}"
-    );
-    assert!(env.contains(&format!("API_TOKEN={API_TOKEN}")), "{env:?}");
-    let labels = container["Config"]["Labels"].to_string();
-    assert!(labels.contains("secret:"), "{labels}");
-    assert_no_plaintext(&labels);
-    assert_no_plaintext(&status.to_string());
-    assert_no_plaintext(&node.get("/metrics").unwrap());
-    let id = container["Id"].clone();
-
-    // A secrets.yaml this node cannot decrypt is rejected; the running container stays.
-    origin.write(
-        "secrets.yaml",
-        &sops_file(&data_key, &stranger, &[("DB_PASSWORD", "rotated")]),
-    );
-    origin.write("deployments/web.yaml", &manifest("changed"));
-    let bad = origin.commit("secrets for another key");
-    let status = node.wait_for("rejected", Duration::from_secs(40), |s| {
-        s["node"]["git_head"] == bad.as_str() && s["node"]["sync_state"] == "invalid_revision"
-    });
-    let error = status["node"]["sync_error"].as_str().unwrap();
-    assert!(error.contains("secrets.yaml"), "{error}");
-    assert_eq!(status["node"]["applied_commit"], good.as_str());
-    std::thread::sleep(Duration::from_secs(2));
-    let container = inspect(&node.container("web")).unwrap();
-    assert_eq!(container["Id"], id);
-    assert_eq!(container["State"]["Running"], true);
-    assert!(env_of(&container).contains(&"GREETING=hello".to_string()));
-    assert_no_plaintext(&node.status().to_string());
-    assert_no_plaintext(&node.log_text());
 }

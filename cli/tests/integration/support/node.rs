@@ -19,6 +19,7 @@ pub struct Origin {
 
 impl Origin {
     pub fn new() -> Self {
+        super::lab::require();
         let dir = TempDir::new().unwrap();
         git(
             dir.path(),
@@ -175,10 +176,6 @@ impl Node {
 
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGTERM and waits for the exit status (up to `limit`).

@@ -3,16 +3,15 @@
 //! `systemctl`. It checks the uploaded binary, `node.yaml`, the unit file, the keys and the
 //! systemctl calls, that a second run changes nothing, and the failures.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use support::{docker, eventually, free_port, text};
 use tempfile::TempDir;
+
+use crate::support::{docker, eventually, free_port, lab, text};
 
 const IMAGE: &str = "orun-test/sshhost:1";
 
@@ -30,7 +29,8 @@ fn client_key() -> &'static PathBuf {
             .success());
         let context = dir.path().join("image");
         fs::create_dir_all(&context).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ssh_host.sh");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/support/ssh_host.sh");
         let status = Command::new("bash")
             .arg(script)
             .arg(&context)
@@ -55,6 +55,7 @@ struct Host {
 
 impl Host {
     fn start(test: &str) -> Self {
+        lab::require();
         client_key();
         let name = format!("orun-test-ssh-{}-{test}", std::process::id());
         let port = free_port();

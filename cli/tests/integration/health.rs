@@ -1,14 +1,13 @@
 //! Health-gated rollouts with real containers: readiness gating and rollback, quarantine of a
 //! failed commit, liveness restarts, flapping, and an interrupted rollout resolved on restart.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::node::{Node, Origin};
-use support::{
+
+use crate::support::node::{Node, Origin};
+use crate::support::{
     docker, docker_events, docker_timestamp, eventually, free_port, http_get, inspect, test_image,
     text, Scenario, TEST_PAGE,
 };

@@ -1,12 +1,11 @@
 //! Build-mode deployments against the real engine: content-addressed tags, build-once and always,
 //! `.dockerignore`, and failed builds that stop nothing.
 
-mod support;
-
 use std::fs;
 
 use serde_json::Value;
-use support::{free_port, http_get, inspect, text, Scenario};
+
+use crate::support::{free_port, http_get, inspect, text, Scenario};
 
 /// A build context `app/` in the scenario's repo: busybox httpd serving `www/`. A file naming the
 /// scenario makes its tags unique, so images left by earlier runs cannot stand in for a build.

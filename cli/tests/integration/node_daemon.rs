@@ -2,17 +2,16 @@
 //! poll interval: deploy on commit, invalid revisions, a dead remote with backoff, force-pushes,
 //! SIGTERM, and `git://` and SSH remotes.
 
-mod support;
-
 use std::fs;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::node::{git, web_manifest, Node, Origin};
-use support::{
+
+use crate::support::node::{git, web_manifest, Node, Origin};
+use crate::support::{
     docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, http_request,
-    inspect, TEST_PAGE,
+    inspect, lab, TEST_PAGE,
 };
 
 const DEPLOY_LIMIT: Duration = Duration::from_secs(30);
@@ -346,6 +345,7 @@ struct Sshd {
 
 impl Sshd {
     fn start() -> Self {
+        lab::require();
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path();
         for key in ["host_key", "client_key", "other_host_key"] {

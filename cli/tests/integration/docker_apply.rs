@@ -1,13 +1,12 @@
 //! `orun plan` and `orun apply --once` against the real Docker engine. Every test works in its own
 //! environment (container names `<env>.<deployment>`), and its containers are removed afterwards.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{
+
+use crate::support::{
     docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, inspect,
     scratch_dir, test_image, text, Registry, Scenario, TEST_PAGE,
 };

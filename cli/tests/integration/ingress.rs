@@ -1,14 +1,13 @@
 //! The Caddy ingress with real Caddy and real containers: routes by Host header, routes that
 //! follow rollouts, `$ENV` domains, route removal, Caddy restarts, and two environments side by side.
 
-mod support;
-
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::node::{web_manifest, Node, Origin};
-use support::{eventually, free_port, inspect, TEST_PAGE};
+
+use crate::support::node::{web_manifest, Node, Origin};
+use crate::support::{eventually, free_port, inspect, TEST_PAGE};
 
 const LIMIT: Duration = Duration::from_secs(40);
 

@@ -1,0 +1,13 @@
+//! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
+//! real engine, node daemons with real Git remotes, health-gated rollouts, the Caddy ingress,
+//! build-mode deployments, secrets on a node, and `orun bootstrap` over SSH. Built only with the
+//! `docker-tests` feature; the tests that need no Docker are the package's other test targets.
+
+mod bootstrap;
+mod build_mode;
+mod docker_apply;
+mod health;
+mod ingress;
+mod node_daemon;
+mod secrets;
+mod support;

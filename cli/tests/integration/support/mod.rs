@@ -1,0 +1,377 @@
+//! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
+//! manifest repository with its own environment name, free ports, a local registry, and cleanup
+//! of every container of the test's environment even when the test fails. The helpers that need
+//! no Docker come from the normal targets' `tests/support`, included here by path, not copied.
+
+pub mod lab;
+pub mod node;
+
+#[path = "../../support/mod.rs"]
+mod common;
+
+pub use common::{secrets, sops, text};
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The test image: static busybox serving `/www` (with `/www/health`) through `httpd` on port 80.
+pub const TEST_IMAGE: &str = "orun-test/web:1";
+
+/// What the test image answers on `/`.
+pub const TEST_PAGE: &str = "hello from the orun test image\n";
+
+/// Builds the test image once per test process (`FROM scratch` + Debian's static busybox).
+pub fn test_image() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let context = TempDir::new().unwrap();
+        let dir = context.path();
+        fs::copy("/bin/busybox", dir.join("busybox"))
+            .expect("/bin/busybox (apt-get install busybox-static)");
+        fs::create_dir_all(dir.join("www")).unwrap();
+        fs::write(dir.join("www/index.html"), TEST_PAGE).unwrap();
+        fs::write(dir.join("www/health"), "ok\n").unwrap();
+        fs::write(
+            dir.join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n\
+             ENTRYPOINT [\"/bin/busybox\"]\nCMD [\"httpd\", \"-f\", \"-p\", \"80\", \"-h\", \"/www\"]\n",
+        )
+        .unwrap();
+        docker(&["build", "-q", "-t", TEST_IMAGE, dir.to_str().unwrap()]);
+    });
+    TEST_IMAGE
+}
+
+/// Runs `docker ARGS`, panicking with its stderr on failure; returns stdout.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        output.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// `docker inspect NAME` as JSON, or `None` when no such container exists.
+pub fn inspect(name: &str) -> Option<Value> {
+    let output = Command::new("docker")
+        .args(["inspect", name])
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        return None;
+    }
+    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
+    Some(list[0].clone())
+}
+
+/// The `Config.Env` entries of an inspected container.
+pub fn env_of(container: &Value) -> Vec<String> {
+    container["Config"]["Env"]
+        .as_array()
+        .map(|values| {
+            values
+                .iter()
+                .filter_map(|value| value.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Now as Docker's `--since`/`--until` take it: seconds with nanoseconds.
+pub fn docker_timestamp() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
+
+/// Docker events (`action container`) of `environment`'s containers between two timestamps:
+/// empty when nothing changed them.
+pub fn docker_events(environment: &str, since: &str, until: &str) -> String {
+    docker(&[
+        "events",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--filter",
+        &format!("label=run.orcra.dev/environment={environment}"),
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ])
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP request to 127.0.0.1:`port``path`: the status code and the body.
+pub fn http_request(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Some((code, body))
+}
+
+/// The body of a GET to 127.0.0.1:`port``path` when it answers 2xx.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http_request(port, "GET", path)
+        .filter(|(code, _)| (200..300).contains(code))
+        .map(|(_, body)| body)
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    check()
+}
+
+/// A manifest repository for one test, with an environment name no other test uses. Dropping it
+/// removes every container of that environment.
+pub struct Scenario {
+    pub dir: TempDir,
+    pub environment: String,
+    /// Image references (`orun.local/<deployment>`) removed with the scenario.
+    images: std::sync::Mutex<Vec<String>>,
+}
+
+impl Scenario {
+    pub fn new(test: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        lab::require();
+        let environment = format!(
+            "t{}-{}-{test}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        assert!(
+            environment.len() <= 40,
+            "environment name too long: {environment}"
+        );
+        Scenario {
+            dir: TempDir::new().unwrap(),
+            environment,
+            images: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn repo(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The container name of `deployment` in this scenario's environment.
+    pub fn container(&self, deployment: &str) -> String {
+        format!("{}.{deployment}", self.environment)
+    }
+
+    /// Writes `deployments/NAME.yaml` with `spec` (YAML, indented by the caller at two spaces).
+    pub fn deployment(&self, name: &str, spec: &str) {
+        let path = self.repo().join(format!("deployments/{name}.yaml"));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(
+            path,
+            format!("apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n{spec}"),
+        )
+        .unwrap();
+    }
+
+    /// Removes every image of `reference` (e.g. `orun.local/web`) when the scenario ends.
+    pub fn own_images(&self, reference: &str) {
+        self.images.lock().unwrap().push(reference.to_string());
+    }
+
+    pub fn remove_deployment(&self, name: &str) {
+        fs::remove_file(self.repo().join(format!("deployments/{name}.yaml"))).unwrap();
+    }
+
+    /// Runs `orun ARGS --repo REPO --environment ENV`.
+    pub fn orun(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("orun runs")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_orun"));
+        command
+            .args(args)
+            .args([
+                "--repo",
+                self.repo().to_str().unwrap(),
+                "--environment",
+                &self.environment,
+            ])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// `orun apply --once`, asserting success; returns stdout.
+    pub fn apply(&self) -> String {
+        let output = self.orun(&["apply", "--once"]);
+        assert!(
+            output.status.success(),
+            "apply failed:\n{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+    }
+
+    /// `orun plan --output json`.
+    pub fn plan(&self) -> Value {
+        let output = self.orun(&["plan", "--output", "json"]);
+        assert!(
+            output.status.success(),
+            "plan failed: {}",
+            text(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    /// Names of this environment's containers, sorted.
+    pub fn containers(&self) -> Vec<String> {
+        let filter = format!("label=run.orcra.dev/environment={}", self.environment);
+        let mut names: Vec<String> =
+            docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])
+                .lines()
+                .map(str::to_string)
+                .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Scenario {
+    fn drop(&mut self) {
+        let filter = format!("label=run.orcra.dev/environment={}", self.environment);
+        let ids = docker(&["ps", "-aq", "--filter", &filter]);
+        let names = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name=^{}\\.", self.environment),
+        ]);
+        let all: Vec<&str> = ids.lines().chain(names.lines()).collect();
+        if !all.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(all);
+            let _ = Command::new("docker").args(&args).output();
+        }
+        for reference in self.images.lock().unwrap().iter() {
+            let ids = docker(&[
+                "images",
+                "-q",
+                "--filter",
+                &format!("reference={reference}"),
+            ]);
+            if !ids.is_empty() {
+                let mut args = vec!["rmi", "-f"];
+                args.extend(ids.lines());
+                let _ = Command::new("docker").args(&args).output();
+            }
+        }
+    }
+}
+
+/// Debian's `docker-registry` serving on a free loopback port with its own storage; stopped on drop.
+pub struct Registry {
+    pub address: String,
+    child: Child,
+    _storage: TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        lab::require();
+        let storage = TempDir::new().unwrap();
+        let address = format!("127.0.0.1:{}", free_port());
+        let config = storage.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+                storage.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+        assert!(
+            eventually(Duration::from_secs(20), || http_get(port, "/v2/").is_some()),
+            "registry on {address} did not start"
+        );
+        Registry {
+            address,
+            child,
+            _storage: storage,
+        }
+    }
+
+    /// Pushes the test image as `<registry>/<name>` and removes the local tag, so using it means pulling.
+    pub fn push_test_image(&self, name: &str) -> String {
+        let reference = format!("{}/{name}", self.address);
+        docker(&["tag", test_image(), &reference]);
+        docker(&["push", "-q", &reference]);
+        docker(&["rmi", &reference]);
+        reference
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of a scratch directory under the scenario for bind mounts.
+pub fn scratch_dir(scenario: &Scenario, name: &str) -> PathBuf {
+    scenario.repo().join("volumes").join(name)
+}
