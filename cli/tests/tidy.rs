@@ -1,0 +1,169 @@
+//! Mechanical checks of the invariants ARCHITECTURE.md states, run with every `cargo test`: the
+//! engine depends on nothing that does I/O and touches no filesystem, clock, environment or
+//! process; the CLI makes no Docker or Git calls of its own; every source file says what it is;
+//! the codemap names every source file; nothing cites documents outside the repository. It reads
+//! the repository's files only.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Files tracked under `dir` (relative to the root) whose names end with `suffix`.
+fn files(dir: &str, suffix: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root().join(dir)];
+    while let Some(folder) = pending.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() && name != "target" && !name.starts_with('.') {
+                pending.push(path);
+            } else if name.ends_with(suffix) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// The dependency names of a crate's `[dependencies]` table.
+fn dependencies(krate: &str) -> Vec<String> {
+    let manifest = read(&root().join(krate).join("Cargo.toml"));
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.']).next().unwrap().trim();
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+#[test]
+fn engine_depends_on_no_io_crate() {
+    const IO_CRATES: [&str; 15] = [
+        "tokio",
+        "bollard",
+        "git2",
+        "reqwest",
+        "axum",
+        "hyper",
+        "ignore",
+        "walkdir",
+        "tar",
+        "libc",
+        "sd-notify",
+        "tracing",
+        "tracing-subscriber",
+        "prometheus-client",
+        "daemon",
+    ];
+    let dependencies = dependencies("engine");
+    let offending: Vec<&String> = dependencies
+        .iter()
+        .filter(|name| IO_CRATES.contains(&name.as_str()))
+        .collect();
+    assert!(offending.is_empty(), "engine depends on {offending:?}");
+}
+
+#[test]
+fn engine_reads_no_file_clock_environment_or_process() {
+    const FORBIDDEN: [&str; 8] = [
+        "std::fs",
+        "std::env",
+        "std::process",
+        "SystemTime",
+        "Instant::now",
+        "TcpStream",
+        "UdpSocket",
+        "TcpListener",
+    ];
+    for file in files("engine/src", ".rs") {
+        let text = read(&file);
+        for word in FORBIDDEN {
+            assert!(!text.contains(word), "{} uses {word}", file.display());
+        }
+    }
+}
+
+#[test]
+fn bootstrap_does_not_depend_on_the_node_agent() {
+    assert!(!dependencies("bootstrap").iter().any(|name| name == "daemon"));
+}
+
+#[test]
+fn cli_makes_no_docker_or_git_calls_of_its_own() {
+    let dependencies = dependencies("cli");
+    for name in ["bollard", "git2"] {
+        assert!(
+            !dependencies.iter().any(|dependency| dependency == name),
+            "cli depends on {name}"
+        );
+    }
+}
+
+#[test]
+fn every_source_file_says_what_it_is() {
+    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+        for file in files(&format!("{krate}/src"), ".rs") {
+            assert!(
+                read(&file).starts_with("//!"),
+                "{} does not start with a //! line",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_codemap_names_every_source_file() {
+    let architecture = read(&root().join("ARCHITECTURE.md"));
+    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+        for file in files(&format!("{krate}/src"), ".rs") {
+            let name = file.file_name().unwrap().to_string_lossy().to_string();
+            if matches!(name.as_str(), "lib.rs" | "main.rs" | "mod.rs") {
+                continue;
+            }
+            let stem = name.trim_end_matches(".rs");
+            assert!(
+                architecture.contains(&format!("`{name}`"))
+                    || architecture.contains(&format!("`{stem}`"))
+                    || architecture.contains(&format!("`{stem}/`")),
+                "ARCHITECTURE.md does not mention {}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_cites_documents_outside_the_repository() {
+    // Spelled in pieces so that this file does not cite them itself.
+    let cites = [
+        format!("{} \u{a7}", "SPEC"),
+        ["..", "shared"].join("/"),
+        format!("{}.md", "SPEC"),
+    ];
+    let mut checked = 0;
+    for suffix in [".rs", ".md", ".toml", ".sh", ".yaml"] {
+        for file in files(".", suffix) {
+            let text = read(&file);
+            for cite in &cites {
+                assert!(!text.contains(cite), "{} cites {cite:?}", file.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} files checked");
+}
