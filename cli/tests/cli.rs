@@ -275,6 +275,87 @@ fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
 }
 
 #[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    for args in [
+        vec!["plan", "--repo", repo_arg, "--detailed-exitcode", "--bogus"],
+        vec![
+            "plan",
+            "--repo",
+            repo_arg,
+            "--output",
+            "yaml",
+            "--detailed-exitcode",
+        ],
+        vec!["apply", "--repo", repo_arg],
+        vec!["no-such-command"],
+    ] {
+        let output = orun(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("error:"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(orun(&["plan", "--help"]).status.code(), Some(0));
+    assert_eq!(orun(&["--version"]).status.code(), Some(0));
+}
+
+#[test]
+fn validate_catches_a_domain_clash_that_only_appears_once_env_is_resolved() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    let service = |name: &str, environment: &str| {
+        format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  deployment: web\n  ingress:\n    domain:\n      default: {name}.example.com\n      environment: {environment}\n"
+        )
+    };
+    write(
+        dir.path(),
+        "services/a.yaml",
+        &service("a", "$ENV.example.com"),
+    );
+    write(
+        dir.path(),
+        "services/b.yaml",
+        &service("b", "staging.example.com"),
+    );
+    let valid = orun(&["validate", "--repo", repo_arg]);
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+    assert!(stdout(&valid).contains("environments: production"));
+
+    let staging = orun(&["validate", "--repo", repo_arg, "--environment", "staging"]);
+    assert_eq!(staging.status.code(), Some(1));
+    assert!(
+        stderr(&staging)
+            .contains("services/b.yaml: spec.ingress.domain: domain \"staging.example.com\""),
+        "{}",
+        stderr(&staging)
+    );
+
+    write(
+        dir.path(),
+        "nodes/edge.yaml",
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: edge\nspec:\n  host: 10.0.0.1\n  gitRepo: /srv/infra.git\n  gitBranch: staging\n",
+    );
+    let with_node = orun(&["validate", "--repo", repo_arg]);
+    assert_eq!(with_node.status.code(), Some(1));
+    assert!(
+        stderr(&with_node).contains("for node edge:"),
+        "{}",
+        stderr(&with_node)
+    );
+    assert!(stderr(&with_node).contains("staging.example.com"));
+}
+
+#[test]
 fn validate_reports_an_inventory() {
     let dir = repo();
     let output = orun(&["validate", "--repo", dir.path().to_str().unwrap()]);

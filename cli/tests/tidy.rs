@@ -99,7 +99,9 @@ fn engine_reads_no_file_clock_environment_or_process() {
 
 #[test]
 fn bootstrap_does_not_depend_on_the_node_agent() {
-    assert!(!dependencies("bootstrap").iter().any(|name| name == "daemon"));
+    assert!(!dependencies("bootstrap")
+        .iter()
+        .any(|name| name == "daemon"));
 }
 
 #[test]
