@@ -1,7 +1,8 @@
 //! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
-//! real engine, node daemons with real Git remotes, health-gated rollouts, the Caddy ingress,
-//! build-mode deployments, secrets on a node, and `orun bootstrap` over SSH. Built only with the
-//! `docker-tests` feature; the tests that need no Docker are the package's other test targets.
+//! real engine, node daemons with real Git remotes and the faults they recover from, health-gated
+//! rollouts, the Caddy ingress, build-mode deployments, secrets on a node, and `orun bootstrap`
+//! over SSH. Built only with the `docker-tests` feature; the tests that need no Docker are the
+//! package's other test targets.
 
 mod bootstrap;
 mod build_mode;
@@ -9,5 +10,6 @@ mod docker_apply;
 mod health;
 mod ingress;
 mod node_daemon;
+mod node_recovery;
 mod secrets;
 mod support;

@@ -317,8 +317,8 @@ impl Drop for Scenario {
 /// Debian's `docker-registry` serving on a free loopback port with its own storage; stopped on drop.
 pub struct Registry {
     pub address: String,
-    child: Child,
-    _storage: TempDir,
+    child: Option<Child>,
+    storage: TempDir,
 }
 
 impl Registry {
@@ -326,32 +326,53 @@ impl Registry {
         lab::require();
         let storage = TempDir::new().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
-        let config = storage.path().join("config.yml");
         fs::write(
-            &config,
+            storage.path().join("config.yml"),
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
                 storage.path().join("data").display()
             ),
         )
         .unwrap();
+        let mut registry = Registry {
+            address,
+            child: None,
+            storage,
+        };
+        registry.serve();
+        registry
+    }
+
+    /// Starts the registry process on its address and storage.
+    fn serve(&mut self) {
         let child = Command::new("docker-registry")
             .arg("serve")
-            .arg(&config)
+            .arg(self.storage.path().join("config.yml"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry (apt-get install docker-registry)");
-        let port: u16 = address.rsplit(':').next().unwrap().parse().unwrap();
+        self.child = Some(child);
+        let port: u16 = self.address.rsplit(':').next().unwrap().parse().unwrap();
         assert!(
             eventually(Duration::from_secs(20), || http_get(port, "/v2/").is_some()),
-            "registry on {address} did not start"
+            "registry on {} did not start",
+            self.address
         );
-        Registry {
-            address,
-            child,
-            _storage: storage,
+    }
+
+    /// Kills the registry: an outage. Its images stay in its storage for [`Registry::restart`].
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
+    }
+
+    /// Brings the registry back after [`Registry::stop`], on the same address with the same images.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.serve();
     }
 
     /// Pushes the test image as `<registry>/<name>` and removes the local tag, so using it means pulling.
@@ -366,8 +387,7 @@ impl Registry {
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

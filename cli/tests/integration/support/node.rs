@@ -102,6 +102,8 @@ pub struct Node {
     pub data: TempDir,
     pub config: PathBuf,
     args: Vec<String>,
+    /// Extra environment variables of the `orun start` process.
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -119,6 +121,13 @@ impl Node {
 
     /// A node tracking `branch`, with extra Node spec lines and extra `orun start` arguments.
     pub fn start_full(test: &str, url: &str, branch: &str, extra: &str, args: &[String]) -> Self {
+        let mut node = Self::configure(test, url, branch, extra, args);
+        node.spawn();
+        node
+    }
+
+    /// A node set up like [`Node::start_full`] but not started yet: [`Node::spawn`] starts it.
+    pub fn configure(test: &str, url: &str, branch: &str, extra: &str, args: &[String]) -> Self {
         let environment = format!("n{}-{test}", std::process::id());
         assert!(environment.len() <= 40);
         let data = TempDir::new().unwrap();
@@ -131,17 +140,16 @@ impl Node {
             ),
         )
         .unwrap();
-        let mut node = Node {
+        Node {
             environment,
             status_port: free_port(),
             log: data.path().join("orun.log"),
             data,
             config,
             args: args.to_vec(),
+            env: Vec::new(),
             child: None,
-        };
-        node.spawn();
-        node
+        }
     }
 
     /// (Re)starts the daemon process with the same settings.
@@ -161,6 +169,7 @@ impl Node {
             ])
             .args(["--log-format", "json"])
             .args(&self.args)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
