@@ -273,6 +273,32 @@ fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
         );
     }
 }
+#[test]
+fn validate_reports_every_problem_of_one_file() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "deployments/web.yaml",
+        &deployment(
+            "web",
+            "  image: nginx\n  replicas: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n",
+        ),
+    );
+    let output = orun(&["validate", "--repo", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let errors = stderr(&output);
+    assert!(errors.contains("3 problems in the manifests"), "{errors}");
+    for expected in [
+        "deployments/web.yaml:7:3: spec.replicas: unknown field `replicas`",
+        "deployments/web.yaml:10:13: spec.ports[0].port: port 99999 is out of range",
+        "deployments/web.yaml:11:16: spec.stopTimeout: invalid duration \"10\"",
+    ] {
+        assert!(
+            errors.contains(expected),
+            "{expected} missing from:\n{errors}"
+        );
+    }
+}
 
 #[test]
 fn usage_errors_exit_1_never_2() {

@@ -1,8 +1,11 @@
 //! Loads a manifest revision from in-memory files: picks the files of the three folders, parses each
-//! strictly, and hands the result to `validate`. All-or-nothing: any problem rejects the revision.
-//! It does not read the filesystem; callers pass the files in.
+//! strictly, and hands the result to `validate`. All-or-nothing: any problem rejects the revision,
+//! and every problem of every file is reported, not only the first of each file. It does not read
+//! the filesystem; callers pass the files in.
 
-use std::collections::BTreeMap;
+mod prune;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 
@@ -58,8 +61,8 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
             Kind::Deployment => parse_into(source, kind, &mut manifests.deployments),
             Kind::Service => parse_into(source, kind, &mut manifests.services),
         };
-        if let Err(error) = result {
-            errors.push(error);
+        if let Err(problems) = result {
+            errors.extend(problems);
         }
     }
     errors.extend(validate::validate(&manifests));
@@ -75,7 +78,7 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
 /// Loads a single Node manifest, such as the `node.yaml` that `orun bootstrap` writes.
 pub fn load_node(source: &SourceFile) -> Result<Loaded<NodeSpec>, ManifestErrors> {
     let mut nodes = BTreeMap::new();
-    parse_into(source, Kind::Node, &mut nodes).map_err(|error| ManifestErrors(vec![error]))?;
+    parse_into(source, Kind::Node, &mut nodes).map_err(ManifestErrors)?;
     let manifests = Manifests {
         nodes,
         ..Manifests::default()
@@ -96,11 +99,11 @@ fn parse_into<S: DeserializeOwned>(
     source: &SourceFile,
     kind: Kind,
     into: &mut BTreeMap<String, Loaded<S>>,
-) -> Result<(), ManifestError> {
+) -> Result<(), Vec<ManifestError>> {
     let resource: Resource<S> = parse_resource(source, kind)?;
     let name = resource.metadata.name.as_str().to_string();
     if let Some(first) = into.get(&name) {
-        return Err(ManifestError::new(
+        return Err(vec![ManifestError::new(
             &source.path,
             Some("metadata.name"),
             format!(
@@ -108,7 +111,7 @@ fn parse_into<S: DeserializeOwned>(
                 kind.name(),
                 first.file
             ),
-        ));
+        )]);
     }
     into.insert(
         name.clone(),
@@ -121,11 +124,19 @@ fn parse_into<S: DeserializeOwned>(
     Ok(())
 }
 
+/// Parses one file into its resource, or every problem found in it.
 fn parse_resource<S: DeserializeOwned>(
     source: &SourceFile,
     folder_kind: Kind,
-) -> Result<Resource<S>, ManifestError> {
-    // The kind is checked first so that a misplaced file says so instead of listing unknown fields.
+) -> Result<Resource<S>, Vec<ManifestError>> {
+    check_envelope(source, folder_kind).map_err(|error| vec![error])?;
+    parse_every_problem(source)
+}
+
+/// Checks that the file is YAML holding a mapping of the folder's kind. A syntax error stops the
+/// file here; the kind is checked first so that a misplaced file says so instead of listing
+/// unknown fields.
+fn check_envelope(source: &SourceFile, folder_kind: Kind) -> Result<(), ManifestError> {
     let value: serde_yaml::Value =
         serde_yaml::from_str(&source.text).map_err(|error| yaml_error(source, None, &error))?;
     let Some(mapping) = value.as_mapping() else {
@@ -160,11 +171,76 @@ fn parse_resource<S: DeserializeOwned>(
         }
         Some(_) => {}
     }
-    let deserializer = serde_yaml::Deserializer::from_str(&source.text);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        yaml_error(source, Some(path), error.inner())
-    })
+    Ok(())
+}
+
+/// How many problems one file lists at most. Every problem costs a pass over the whole file, so
+/// this bounds the work a file full of mistakes (or garbage) can cause to that many parses.
+const MAX_PROBLEMS_PER_FILE: usize = 50;
+
+/// Deserializes the file pass after pass: each failed pass reports its problem and hides the node
+/// it came from, so the next pass gets further. It stops when a pass succeeds, when the problem
+/// concerns the whole document, or after `MAX_PROBLEMS_PER_FILE` problems. A missing field that is
+/// missing only because its invalid value was hidden is not reported again.
+fn parse_every_problem<S: DeserializeOwned>(
+    source: &SourceFile,
+) -> Result<Resource<S>, Vec<ManifestError>> {
+    let mut hidden = BTreeSet::new();
+    let mut hidden_fields = BTreeSet::new();
+    let mut errors = Vec::new();
+    loop {
+        let mut track = serde_path_to_error::Track::new();
+        let deserializer = serde_path_to_error::Deserializer::new(
+            serde_yaml::Deserializer::from_str(&source.text),
+            &mut track,
+        );
+        let (error, culprit) = match prune::deserialize(deserializer, &hidden) {
+            Ok(resource) if errors.is_empty() => return Ok(resource),
+            Ok(_) => return Err(errors),
+            Err(failure) => failure,
+        };
+        let field = track.path().to_string();
+        let error = yaml_error(source, Some(field.clone()), &error);
+        if !is_missing_because_hidden(&error, &field, &hidden_fields) {
+            if errors.len() == MAX_PROBLEMS_PER_FILE {
+                errors.push(ManifestError::new(
+                    &source.path,
+                    None,
+                    format!(
+                        "more than {MAX_PROBLEMS_PER_FILE} problems, only the first {MAX_PROBLEMS_PER_FILE} are listed"
+                    ),
+                ));
+                return Err(errors);
+            }
+            errors.push(error);
+        }
+        hidden_fields.insert(field);
+        // Stop when nothing can be hidden: the problem concerns the whole document.
+        if !culprit.is_some_and(|node| hidden.insert(node)) {
+            return Err(errors);
+        }
+    }
+}
+
+/// True for a `missing field` error whose field was present but hidden after its own problem.
+fn is_missing_because_hidden(
+    error: &ManifestError,
+    parent: &str,
+    hidden_fields: &BTreeSet<String>,
+) -> bool {
+    let Some(name) = error
+        .message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    else {
+        return false;
+    };
+    let field = if parent == "." {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    };
+    hidden_fields.contains(&field)
 }
 
 fn yaml_error(
@@ -198,5 +274,99 @@ fn yaml_error(
         column: location.as_ref().map(|l| l.column()),
         field,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(path: &str, text: &str) -> Vec<String> {
+        let source = SourceFile {
+            path: path.into(),
+            text: text.into(),
+        };
+        let errors = load(&[source]).expect_err("the file has problems");
+        errors.0.iter().map(ToString::to_string).collect()
+    }
+
+    const HEADER: &str =
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\n";
+
+    #[test]
+    fn every_problem_of_a_file_is_listed_in_order() {
+        let text = format!(
+            "{HEADER}spec:\n  image: nginx\n  replicas: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n"
+        );
+        let listed = problems("deployments/web.yaml", &text);
+        let fields: Vec<&str> = listed
+            .iter()
+            .map(|line| line.split(": ").nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            ["spec.replicas", "spec.ports[0].port", "spec.stopTimeout"],
+            "{listed:#?}"
+        );
+        assert!(
+            listed[1].starts_with("deployments/web.yaml:10:13: "),
+            "{listed:#?}"
+        );
+    }
+
+    #[test]
+    fn an_invalid_required_value_is_not_also_reported_missing() {
+        let text = format!(
+            "{HEADER}spec:\n  image: nginx\n  volumes:\n    - hostPath: data\n      containerPath: /data\n"
+        );
+        let listed = problems("deployments/web.yaml", &text);
+        assert_eq!(listed.len(), 1, "{listed:#?}");
+        assert!(listed[0].contains("spec.volumes[0].hostPath: path \"data\" must be absolute"));
+    }
+
+    #[test]
+    fn a_field_that_is_really_missing_is_still_reported() {
+        let text = format!("{HEADER}spec:\n  image: nginx\n  ports:\n    - port: 99999\n");
+        let listed = problems("deployments/web.yaml", &text);
+        assert_eq!(listed.len(), 2, "{listed:#?}");
+        assert!(listed[0].contains("spec.ports[0]: missing field `containerPort`"));
+        assert!(listed[1].contains("spec.ports[0].port: port 99999 is out of range"));
+    }
+
+    #[test]
+    fn a_syntax_error_stops_only_its_own_file() {
+        let broken = SourceFile {
+            path: "deployments/broken.yaml".into(),
+            text: format!("{HEADER}spec:\n  image: nginx\n  bogus: 1\n ports: []\n"),
+        };
+        let other = SourceFile {
+            path: "deployments/web.yaml".into(),
+            text: format!("{HEADER}spec:\n  image: nginx\n  a: 1\n  b: 2\n"),
+        };
+        let errors = load(&[broken, other]).expect_err("both files have problems");
+        let files: Vec<&str> = errors.0.iter().map(|error| error.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "deployments/broken.yaml",
+                "deployments/web.yaml",
+                "deployments/web.yaml"
+            ],
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_file_lists_at_most_a_bounded_number_of_problems() {
+        let unknown: String = (0..MAX_PROBLEMS_PER_FILE + 10)
+            .map(|index| format!("  unknown{index}: 1\n"))
+            .collect();
+        let text = format!("{HEADER}spec:\n  image: nginx\n{unknown}");
+        let listed = problems("deployments/web.yaml", &text);
+        assert_eq!(listed.len(), MAX_PROBLEMS_PER_FILE + 1);
+        assert_eq!(
+            listed[0],
+            "deployments/web.yaml: more than 50 problems, only the first 50 are listed"
+        );
     }
 }
