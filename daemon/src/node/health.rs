@@ -51,6 +51,11 @@ impl Tracker {
         self.deployments.get(deployment)
     }
 
+    /// Every deployment with health records, by name.
+    pub fn deployments(&self) -> impl Iterator<Item = (&String, &DeploymentHealth)> {
+        self.deployments.iter()
+    }
+
     pub fn entry(&mut self, deployment: &str) -> &mut DeploymentHealth {
         self.deployments.entry(deployment.to_string()).or_default()
     }
