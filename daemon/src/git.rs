@@ -1,7 +1,8 @@
 //! Git (git2): the HEAD commit of a checkout, and the node's manifest clone: fetching the tracked
-//! branch from `origin`, and checking a fetched commit out over whatever the work tree holds. SSH
-//! remotes use the deploy key and accept only host keys listed in the node's known-hosts file.
-//! Blocking: call it from a blocking thread, never from an async worker.
+//! branch from `origin`, writing a fetched commit's files into a separate folder to validate them,
+//! and checking a commit out over whatever the work tree holds. SSH remotes use the deploy key and
+//! accept only host keys listed in the node's known-hosts file. It decides neither which commit
+//! to check out nor when. Blocking: call it from a blocking thread, never from an async worker.
 
 use std::cell::{Cell, RefCell};
 use std::fs;
@@ -191,6 +192,48 @@ pub fn check_out(checkout: &Path, commit: &str) -> Result<(), GitError> {
     })
 }
 
+/// Writes the files of `commit` into `target`, emptied first so that no file of an earlier
+/// commit survives, without touching the clone's work tree, index or HEAD: a fetched commit is
+/// read there before it may replace the work tree.
+pub fn check_out_into(checkout: &Path, commit: &str, target: &Path) -> Result<(), GitError> {
+    let failed = |message: String| GitError::CheckOut {
+        commit: commit.to_string(),
+        checkout: target.to_path_buf(),
+        message,
+    };
+    match fs::remove_dir_all(target) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(failed(format!("cannot empty the folder: {error}"))),
+    }
+    fs::create_dir_all(target)
+        .map_err(|error| failed(format!("cannot create the folder: {error}")))?;
+    let inner = || -> Result<(), git2::Error> {
+        let repo = Repository::open(checkout)?;
+        let commit = repo.find_commit(git2::Oid::from_str(commit)?)?;
+        let mut options = CheckoutBuilder::new();
+        // The folder is empty: every file of the commit is missing there and must be written,
+        // also those the clone's HEAD has unchanged.
+        options
+            .force()
+            .recreate_missing(true)
+            .update_index(false)
+            .target_dir(target);
+        repo.checkout_tree(commit.as_object(), Some(&mut options))
+    };
+    inner().map_err(|error| failed(error.message().to_string()))
+}
+
+/// Whether the clone at `checkout` holds `commit`.
+pub fn has_commit(checkout: &Path, commit: &str) -> bool {
+    let found = || -> Result<(), git2::Error> {
+        let repo = Repository::open(checkout)?;
+        repo.find_commit(git2::Oid::from_str(commit)?)?;
+        Ok(())
+    };
+    found().is_ok()
+}
+
 /// The commit the clone at `checkout` has checked out, if it is a clone with a HEAD.
 pub fn checked_out(checkout: &Path) -> Option<String> {
     let repo = Repository::open(checkout).ok()?;
@@ -302,6 +345,118 @@ mod tests {
             }
         ));
         let prefix = format!("fetch {} (branch main): ", remote.url);
+        assert!(error.to_string().starts_with(&prefix), "{error}");
+    }
+
+    /// Commits `files` (path, contents; `None` removes) in `repo`; the new commit id.
+    fn commit_files(repo: &Repository, files: &[(&str, Option<&str>)]) -> String {
+        let root = repo.workdir().unwrap().to_path_buf();
+        let mut index = repo.index().unwrap();
+        for (path, contents) in files {
+            match contents {
+                Some(text) => {
+                    let file = root.join(path);
+                    fs::create_dir_all(file.parent().unwrap()).unwrap();
+                    fs::write(file, text).unwrap();
+                    index.add_path(Path::new(path)).unwrap();
+                }
+                None => {
+                    fs::remove_file(root.join(path)).unwrap();
+                    index.remove_path(Path::new(path)).unwrap();
+                }
+            }
+        }
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let signature = git2::Signature::now("orun test", "test@orun.invalid").unwrap();
+        let parent = repo.head().ok().map(|head| head.peel_to_commit().unwrap());
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let id = repo
+            .commit(
+                Some("HEAD"),
+                &signature,
+                &signature,
+                "test",
+                &tree,
+                &parents,
+            )
+            .unwrap();
+        id.to_string()
+    }
+
+    /// Every file under `dir` with its contents, by relative path.
+    fn files_of(dir: &Path) -> Vec<(String, String)> {
+        let mut files = crate::files::files_under(dir, |folder| folder != ".git", |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|file| (file.relative, fs::read_to_string(file.path).unwrap()))
+            .collect::<Vec<_>>();
+        files.sort();
+        files
+    }
+
+    fn pairs(files: &[(&str, &str)]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|(path, text)| (path.to_string(), text.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_commit_is_written_into_another_folder_without_touching_the_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let clone = dir.path().join("repo");
+        let repo = Repository::init(&clone).unwrap();
+        let first = commit_files(&repo, &[("a.txt", Some("a1")), ("dir/b.txt", Some("b1"))]);
+        let second = commit_files(
+            &repo,
+            &[
+                ("a.txt", Some("a2")),
+                ("c.txt", Some("c2")),
+                ("dir/b.txt", None),
+            ],
+        );
+        check_out(&clone, &first).unwrap();
+
+        let target = dir.path().join("candidate");
+        fs::create_dir_all(target.join("stale")).unwrap();
+        fs::write(target.join("stale/old.txt"), "old").unwrap();
+        check_out_into(&clone, &second, &target).unwrap();
+        assert_eq!(
+            files_of(&target),
+            pairs(&[("a.txt", "a2"), ("c.txt", "c2")])
+        );
+        // Files the clone's HEAD has unchanged are written too.
+        check_out_into(&clone, &first, &target).unwrap();
+        assert_eq!(
+            files_of(&target),
+            pairs(&[("a.txt", "a1"), ("dir/b.txt", "b1")])
+        );
+
+        assert_eq!(checked_out(&clone).as_deref(), Some(first.as_str()));
+        assert_eq!(
+            files_of(&clone),
+            pairs(&[("a.txt", "a1"), ("dir/b.txt", "b1")])
+        );
+        assert!(
+            repo.statuses(None).unwrap().is_empty(),
+            "the clone's index changed"
+        );
+        assert!(has_commit(&clone, &second));
+        assert!(!has_commit(&clone, &"0".repeat(40)));
+        assert!(!has_commit(&dir.path().join("missing"), &first));
+    }
+
+    #[test]
+    fn writing_an_unknown_commit_names_it_and_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let clone = dir.path().join("repo");
+        let repo = Repository::init(&clone).unwrap();
+        commit_files(&repo, &[("a.txt", Some("a"))]);
+        let target = dir.path().join("candidate");
+        let missing = "0".repeat(40);
+        let error = check_out_into(&clone, &missing, &target).unwrap_err();
+        let prefix = format!("check out {missing} in {}: ", target.display());
         assert!(error.to_string().starts_with(&prefix), "{error}");
     }
 

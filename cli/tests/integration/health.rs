@@ -15,14 +15,15 @@ use crate::support::{
 const LIMIT: Duration = Duration::from_secs(40);
 
 /// The test image on `port` with GREETING and a readiness probe on `path`.
-fn probed(port: u16, greeting: &str, path: &str, deadline: &str) -> String {
+pub(crate) fn probed(port: u16, greeting: &str, path: &str, deadline: &str) -> String {
     format!(
         "  image: {}\n  ports:\n    - containerPort: 80\n      port: {port}\n      hostIP: 127.0.0.1\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80{path}\n      interval: 500ms\n      deadline: {deadline}\n",
         test_image()
     )
 }
 
-fn manifest(name: &str, spec: &str) -> String {
+/// A Deployment manifest named `name` with `spec` lines (two-space indented).
+pub(crate) fn manifest(name: &str, spec: &str) -> String {
     format!("apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n{spec}")
 }
 

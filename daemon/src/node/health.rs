@@ -1,7 +1,7 @@
 //! What the node remembers about each deployment between passes (docs/node.md): quarantine after a
 //! rolled-back rollout (per commit), flapping (its container changed 5 times within 10 minutes;
 //! pulls and builds do not count), liveness failures and restarts, and the last probe result. A
-//! new commit lifts quarantine and flapping.
+//! new commit lifts quarantine and flapping; `state.rs` keeps those two across restarts.
 //! It decides what to hold; it does not talk to Docker and does not log.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -49,6 +49,11 @@ pub struct Tracker {
 impl Tracker {
     pub fn get(&self, deployment: &str) -> Option<&DeploymentHealth> {
         self.deployments.get(deployment)
+    }
+
+    /// Every deployment with health records, by name.
+    pub fn deployments(&self) -> impl Iterator<Item = (&String, &DeploymentHealth)> {
+        self.deployments.iter()
     }
 
     pub fn entry(&mut self, deployment: &str) -> &mut DeploymentHealth {

@@ -1,7 +1,8 @@
 //! The node daemon (docs/node.md): a Git poller that fetches the tracked branch with backoff, and a
 //! reconciler that applies each new valid revision at once and repairs drift from the last good
-//! revision every poll interval, whatever Git is doing. It serves its status read-only
-//! (docs/status-api.md). This module only holds the settings and wires the tasks together.
+//! revision every poll interval, whatever Git is doing, remembering across restarts what it
+//! learnt (`state.rs`). It serves its status read-only (docs/status-api.md). This module only
+//! holds the settings and wires the tasks together.
 
 pub mod health;
 mod ingress;
@@ -15,6 +16,7 @@ mod repo;
 mod report;
 mod routes;
 pub mod server;
+mod state;
 pub mod status;
 #[cfg(test)]
 mod testing;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
+use engine::manifest::node_defaults::NodePaths;
 use engine::Environment;
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -62,9 +65,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The files and folders under `dataDir`.
+    pub fn paths(&self) -> NodePaths {
+        NodePaths::new(&self.data_dir)
+    }
+
     /// The local clone of the manifest repository.
     pub fn checkout(&self) -> PathBuf {
-        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).checkout()
+        self.paths().checkout()
     }
 
     fn code_dir(&self) -> PathBuf {
@@ -72,7 +80,7 @@ impl Settings {
     }
 
     fn caddy_dir(&self) -> PathBuf {
-        engine::manifest::node_defaults::NodePaths::new(&self.data_dir).caddy()
+        self.paths().caddy()
     }
 }
 

@@ -114,10 +114,16 @@ pub fn deployments(
             entry.last_error = outcome.result.as_ref().err().map(ToString::to_string);
         }
         let health = health.get(&deployment.name).cloned().unwrap_or_default();
-        entry.quarantined = health
+        let quarantine = health
             .quarantine
             .as_ref()
-            .is_some_and(|(quarantined, _)| quarantined == commit);
+            .filter(|(quarantined, _)| quarantined == commit);
+        entry.quarantined = quarantine.is_some();
+        // A quarantine restored at start has no outcome of this run: show the rollback behind it.
+        if let (None, Some((_, error))) = (entry.last_action, quarantine) {
+            entry.last_action = Some(LastAction::RolledBack);
+            entry.last_error = Some(error.clone());
+        }
         entry.flapping = health.flapping;
         entry.restarts = health.restarts;
         if let Some(observed) = observed {
@@ -265,6 +271,32 @@ mod tests {
             Some("the previous container was restored: not ready")
         );
         assert_eq!(web.image, "busybox:latest");
+    }
+
+    #[test]
+    fn a_restored_quarantine_shows_the_rollback_behind_it() {
+        let desired = desired("production", &[deployment("web", "")]);
+        let mut tracker = Tracker::default();
+        tracker.quarantine(
+            "web",
+            "c1",
+            "the previous container was restored: not ready",
+        );
+        let mut entries = BTreeMap::new();
+        deployments(&mut entries, &desired, "c1", None, &tracker, &[]);
+        let web = &entries["web"];
+        assert!(web.quarantined);
+        assert_eq!(web.last_action, Some(LastAction::RolledBack));
+        assert_eq!(
+            web.last_error.as_deref(),
+            Some("the previous container was restored: not ready")
+        );
+        assert_eq!(web.last_reason, None);
+
+        let mut other_commit = BTreeMap::new();
+        deployments(&mut other_commit, &desired, "c2", None, &tracker, &[]);
+        assert!(!other_commit["web"].quarantined);
+        assert_eq!(other_commit["web"].last_action, None);
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The reconciler loop: checks each newly fetched commit out and loads it, converges Docker on the
-//! last good revision at once for a new commit and every poll interval to repair drift, and runs
-//! due liveness probes every second. It only does I/O and bookkeeping; what to change, hold,
-//! route, restart and report is decided by `engine::plan`, `health.rs`, `liveness.rs`,
-//! `routes.rs` and `project.rs`.
+//! The reconciler loop: validates each newly fetched commit from its own files and only then checks
+//! it out, so the clone always holds the last good revision; converges Docker on that revision at
+//! once for a new commit and every poll interval to repair drift; runs due liveness probes every
+//! second; and saves what the node must remember across restarts when it changes. At start it
+//! restores that memory and reconciles the clone's revision before the first fetch. It only does
+//! I/O and bookkeeping; what to change, hold, route, restart, report and remember is decided by
+//! `engine::plan`, `health.rs`, `liveness.rs`, `routes.rs`, `project.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use engine::plan::ActionKind;
+use engine::revision::Revision;
 use engine::{DesiredState, Observed, PlanOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -20,6 +23,7 @@ use super::ingress::Ingress;
 use super::metrics::Metrics;
 use super::prober::Prober;
 use super::report::{self, LogReporter};
+use super::state::{self, Loaded, NodeState, StateFile};
 use super::status::{SharedStatus, SyncError, SyncState};
 use super::{project, repo, Settings};
 use crate::apply::{ApplyOptions, Outcome};
@@ -54,6 +58,9 @@ pub struct Reconciler {
     health: Tracker,
     prober: Prober,
     ingress: Ingress,
+    state_file: StateFile,
+    /// What `state_file` holds, as last saved or loaded.
+    remembered: NodeState,
 }
 
 impl Reconciler {
@@ -66,6 +73,7 @@ impl Reconciler {
         interval: watch::Sender<Duration>,
     ) -> Self {
         let ingress = Ingress::new(&settings);
+        let state_file = StateFile::new(settings.paths().state());
         let prober = Prober {
             docker: docker.clone(),
             client: probe::client(),
@@ -86,6 +94,8 @@ impl Reconciler {
             health: Tracker::default(),
             prober,
             ingress,
+            state_file,
+            remembered: NodeState::default(),
         }
     }
 
@@ -95,13 +105,7 @@ impl Reconciler {
         mut polls: mpsc::Receiver<Result<String, GitError>>,
         mut stop: watch::Receiver<bool>,
     ) {
-        // A clone left by an earlier run keeps the node serving while the remote is down.
-        if let Some(head) = repo::checked_out(&self.settings).await {
-            self.seen_head = Some(head.clone());
-            if self.load(&head).await {
-                self.reconcile().await;
-            }
-        }
+        self.start().await;
         let mut next_repair = Instant::now() + *self.interval.borrow();
         let mut next_liveness = Instant::now() + LIVENESS_TICK;
         while !self.cancel.load(Ordering::SeqCst) {
@@ -112,9 +116,7 @@ impl Reconciler {
                     Some(Ok(head)) if self.seen_head.as_ref() != Some(&head) => {
                         self.seen_head = Some(head.clone());
                         self.status.lock().node.sync_state = SyncState::Syncing;
-                        if self.check_out(&head).await && self.load(&head).await {
-                            self.health.new_commit();
-                            self.new_commit_pending = true;
+                        if self.adopt(&head).await {
                             self.reconcile().await;
                             next_repair = Instant::now() + *self.interval.borrow();
                         }
@@ -164,19 +166,102 @@ impl Reconciler {
         }
     }
 
-    async fn check_out(&mut self, head: &str) -> bool {
-        let Err(error) = repo::check_out(&self.settings, head).await else {
-            return true;
+    /// Restores what an earlier run remembered and reconciles the last good revision the clone
+    /// holds, before the first fetch completes: drift repair goes on while the remote is down.
+    async fn start(&mut self) {
+        let remembered = self.load_state().await;
+        if let Some(remembered) = &remembered {
+            self.status.lock().node.applied_commit = remembered.applied_commit.clone();
+        }
+        let checked_out = repo::checked_out(&self.settings).await;
+        let clone_has_last_good = match remembered
+            .as_ref()
+            .and_then(|state| state.last_good_commit.as_deref())
+        {
+            Some(commit) => repo::has_commit(&self.settings, commit).await,
+            None => false,
         };
-        warn!(%error, "checkout failed");
-        project::rejected(&mut self.status.lock().node, error.into());
-        false
+        let Some(start) = state::starting_point(
+            checked_out.as_deref(),
+            remembered.as_ref(),
+            clone_has_last_good,
+        ) else {
+            return;
+        };
+        self.seen_head = Some(start.commit.clone());
+        // Checking the commit out again also repairs a work tree left half-written by a crash.
+        if let Err(error) = repo::check_out(&self.settings, &start.commit).await {
+            warn!(%error, "cannot check the last good revision out at start");
+            project::rejected(&mut self.status.lock().node, error.into());
+            return;
+        }
+        let revision = match repo::load(&self.settings, &start.commit).await {
+            Ok(revision) => revision,
+            Err(error) => {
+                warn!(commit = %start.commit, %error, "the revision in the clone is not valid; waiting for a valid commit");
+                project::rejected(&mut self.status.lock().node, error);
+                return;
+            }
+        };
+        info!(commit = %start.commit, new_commit = start.new_commit, "starting from the last good revision in the clone");
+        self.use_revision(&start.commit, revision);
+        if let Some(remembered) = &remembered {
+            remembered.restore(&start.commit, &mut self.health);
+        }
+        self.new_commit_pending = start.new_commit;
+        self.remember().await;
+        self.reconcile().await;
     }
 
-    /// Loads and resolves the checked-out revision `head`; an invalid one is reported and skipped,
-    /// keeping the last good revision in force.
-    async fn load(&mut self, head: &str) -> bool {
-        let revision = match repo::load(&self.settings, head).await {
+    /// Reads `state.json`; an unreadable one is moved aside and the node starts from Git alone.
+    async fn load_state(&mut self) -> Option<NodeState> {
+        let file = self.state_file.clone();
+        let loaded = tokio::task::spawn_blocking(move || file.load(SystemTime::now())).await;
+        match loaded {
+            Ok(Ok(Loaded::Restored(state))) => {
+                info!(last_good_commit = ?state.last_good_commit, quarantined = state.quarantined.len(), flapping = state.flapping.len(), "node state restored");
+                self.remembered = state.clone();
+                Some(state)
+            }
+            Ok(Ok(Loaded::Fresh)) => None,
+            Ok(Ok(Loaded::MovedAside { moved_to, error })) => {
+                warn!(%error, moved_to = %moved_to.display(), "node state unreadable: moved aside; starting from Git alone");
+                None
+            }
+            Ok(Err(error)) => {
+                warn!(%error, "node state unreadable; starting from Git alone");
+                None
+            }
+            Err(error) => {
+                warn!(%error, "node state task failed; starting from Git alone");
+                None
+            }
+        }
+    }
+
+    /// Saves what the node must remember when it differs from what was last saved; a failed save
+    /// is logged and tried again at the next call.
+    async fn remember(&mut self) {
+        let applied = self.status.lock().node.applied_commit.clone();
+        let commit = self.good.as_ref().map(|good| good.commit.as_str());
+        let state = NodeState::capture(commit, applied.as_deref(), &self.health);
+        if state == self.remembered {
+            return;
+        }
+        let file = self.state_file.clone();
+        let saving = state.clone();
+        match tokio::task::spawn_blocking(move || file.save(&saving)).await {
+            Ok(Ok(())) => self.remembered = state,
+            Ok(Err(error)) => warn!(%error, "node state not saved"),
+            Err(error) => warn!(%error, "node state task failed"),
+        }
+    }
+
+    /// Validates the newly fetched `head` from its own files and, when it is valid, makes it the
+    /// last good revision: checked out in the clone, quarantine and flapping lifted, remembered.
+    /// An invalid commit is reported and skipped; the clone keeps the last good revision.
+    async fn adopt(&mut self, head: &str) -> bool {
+        let revision = match repo::validate(&self.settings, head).await {
             Ok(revision) => revision,
             Err(error) => {
                 warn!(commit = head, %error, "revision rejected; the last good revision stays in force");
@@ -184,6 +269,26 @@ impl Reconciler {
                 return false;
             }
         };
+        if let Err(error) = repo::check_out(&self.settings, head).await {
+            warn!(%error, "checkout failed; the last good revision stays in force");
+            project::rejected(&mut self.status.lock().node, error.into());
+            // Builds read the clone: put the last good revision's files back.
+            if let Some(good) = &self.good {
+                if let Err(error) = repo::check_out(&self.settings, &good.commit).await {
+                    warn!(%error, "cannot restore the last good revision in the clone");
+                }
+            }
+            return false;
+        }
+        self.use_revision(head, revision);
+        self.health.new_commit();
+        self.new_commit_pending = true;
+        self.remember().await;
+        true
+    }
+
+    /// Puts `revision`, valid and checked out at `commit`, in force.
+    fn use_revision(&mut self, commit: &str, revision: Revision) {
         if let Some(node) = &revision.node {
             let interval = node.spec.poll_interval.as_std();
             if !self.settings.poll_interval_fixed && *self.interval.borrow() != interval {
@@ -193,10 +298,9 @@ impl Reconciler {
         }
         project::loaded(&mut self.status.lock().node, &revision.desired);
         self.good = Some(Good {
-            commit: head.to_string(),
+            commit: commit.to_string(),
             desired: revision.desired,
         });
-        true
     }
 
     /// One convergence pass against the last good revision; quarantined and flapping
@@ -243,6 +347,7 @@ impl Reconciler {
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
         self.refresh_status(&outcomes, observed, Some((failed, error)))
             .await;
+        self.remember().await;
         if let Some(good) = &self.good {
             self.ingress
                 .update(&self.docker, &good.desired, &self.health, &self.status)
@@ -295,6 +400,8 @@ impl Reconciler {
             .await
         {
             self.refresh_status(&[], None, None).await;
+            // A liveness restart counts toward flapping.
+            self.remember().await;
         }
     }
 }

@@ -1,6 +1,9 @@
-//! The node's clone of the manifest repository, from async code: fetching, checking out, reading
-//! the checked-out commit and loading its revision run on the blocking pool, never on an async
-//! worker thread. It decides neither when to fetch nor which commit to check out.
+//! The node's clone of the manifest repository, from async code: fetching, validating a fetched
+//! commit from its own files, checking out, reading the checked-out commit and loading its
+//! revision run on the blocking pool, never on an async worker thread. It decides neither when to
+//! fetch nor which commit to check out.
+
+use std::path::PathBuf;
 
 use engine::revision::{self, Revision, Selection};
 
@@ -16,7 +19,7 @@ pub async fn fetch(settings: &Settings) -> Result<String, GitError> {
     blocking(move || git::fetch(&checkout, &remote)).await
 }
 
-/// Makes the work tree exactly `commit`.
+/// Makes the clone's work tree exactly `commit`.
 pub async fn check_out(settings: &Settings, commit: &str) -> Result<(), GitError> {
     let checkout = settings.checkout();
     let commit = commit.to_string();
@@ -32,30 +35,76 @@ pub async fn checked_out(settings: &Settings) -> Option<String> {
         .flatten()
 }
 
-/// Loads and resolves the checked-out revision `commit` for this node.
+/// Whether the clone holds `commit`.
+pub async fn has_commit(settings: &Settings, commit: &str) -> bool {
+    let checkout = settings.checkout();
+    let commit = commit.to_string();
+    blocking(move || Ok(git::has_commit(&checkout, &commit)))
+        .await
+        .unwrap_or(false)
+}
+
+/// Loads and resolves the fetched commit `commit` from its own files, written into the candidate
+/// folder, with the same `codeDir` rules as the clone: the clone's work tree is not touched, so
+/// it keeps the last good revision whatever `commit` holds.
+pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, SyncError> {
+    let checkout = settings.checkout();
+    let candidate = settings.paths().candidate();
+    let tree = work_tree(settings, candidate.clone());
+    let selection = selection(settings);
+    let commit = commit.to_string();
+    run_blocking(move || {
+        git::check_out_into(&checkout, &commit, &candidate).map_err(SyncError::from)?;
+        let loaded = revision::desired_state(&tree, &commit, &selection)
+            .map_err(|error| SyncError::Revision(error.to_string()));
+        // A failed removal only leaves files behind that the next validation wipes first.
+        let _ = std::fs::remove_dir_all(&candidate);
+        loaded
+    })
+    .await
+}
+
+/// Loads and resolves the revision `commit` checked out in the clone.
 pub async fn load(settings: &Settings, commit: &str) -> Result<Revision, SyncError> {
-    let tree = WorkTree {
-        root: settings.checkout(),
-        code_dir: Some(settings.code_dir()),
+    let tree = work_tree(settings, settings.checkout());
+    let selection = selection(settings);
+    let commit = commit.to_string();
+    run_blocking(move || {
+        revision::desired_state(&tree, &commit, &selection)
+            .map_err(|error| SyncError::Revision(error.to_string()))
+    })
+    .await
+}
+
+/// The revision in `root`; build contexts under `codeDir`, by default `root` itself, so that build
+/// tags hash the files of the revision being read.
+fn work_tree(settings: &Settings, root: PathBuf) -> WorkTree {
+    WorkTree {
+        code_dir: Some(settings.code_dir.clone().unwrap_or_else(|| root.clone())),
+        root,
         age_key: AgeKey::File(settings.age_key_path.clone()),
-    };
-    let selection = Selection {
+    }
+}
+
+fn selection(settings: &Settings) -> Selection {
+    Selection {
         environment: settings.environment.clone(),
         node: settings.node_name.clone(),
         require_node: false,
         branch: Some(settings.remote.branch.clone()),
-    };
-    let commit = commit.to_string();
-    let loaded =
-        tokio::task::spawn_blocking(move || revision::desired_state(&tree, &commit, &selection))
-            .await;
-    match loaded {
-        Ok(Ok(revision)) => Ok(revision),
-        Ok(Err(error)) => Err(SyncError::Revision(error.to_string())),
-        Err(error) => Err(SyncError::Revision(format!(
-            "revision task failed: {error}"
-        ))),
     }
+}
+
+async fn run_blocking(
+    call: impl FnOnce() -> Result<Revision, SyncError> + Send + 'static,
+) -> Result<Revision, SyncError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .unwrap_or_else(|error| {
+            Err(SyncError::Revision(format!(
+                "revision task failed: {error}"
+            )))
+        })
 }
 
 async fn blocking<T: Send + 'static>(

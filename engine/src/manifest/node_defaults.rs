@@ -63,6 +63,17 @@ impl NodePaths {
     pub fn caddy(&self) -> PathBuf {
         self.data_dir.join("caddy")
     }
+
+    /// `<dataDir>/candidate`: a fetched commit's files, validated before they replace the clone's
+    /// work tree.
+    pub fn candidate(&self) -> PathBuf {
+        self.data_dir.join("candidate")
+    }
+
+    /// `<dataDir>/state.json`: what the node remembers across restarts.
+    pub fn state(&self) -> PathBuf {
+        self.data_dir.join("state.json")
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +90,8 @@ mod tests {
         assert_eq!(paths.age_key(), Path::new("/opt/orun/keys/age.key"));
         assert_eq!(paths.checkout(), Path::new("/opt/orun/repo"));
         assert_eq!(paths.caddy(), Path::new("/opt/orun/caddy"));
+        assert_eq!(paths.candidate(), Path::new("/opt/orun/candidate"));
+        assert_eq!(paths.state(), Path::new("/opt/orun/state.json"));
     }
 
     #[test]

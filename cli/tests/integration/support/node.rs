@@ -210,6 +210,18 @@ impl Node {
         code
     }
 
+    /// Kills the daemon with SIGKILL, as a crash or the OOM killer would, and reaps it.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+
+    /// The node's `dataDir`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("state")
+    }
+
     pub fn get(&self, path: &str) -> Option<String> {
         http_get(self.status_port, path)
     }
