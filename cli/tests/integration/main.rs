@@ -7,6 +7,7 @@
 mod bootstrap;
 mod build_mode;
 mod docker_apply;
+mod faults;
 mod health;
 mod ingress;
 mod node_daemon;

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::support::git_daemon::GitDaemon;
 use crate::support::node::{git, web_manifest, Node, Origin};
 use crate::support::{
     docker, docker_events, docker_timestamp, env_of, eventually, free_port, http_get, http_request,
@@ -291,45 +292,16 @@ fn sigterm_exits_zero_and_a_restart_changes_nothing() {
     assert_eq!(inspect(&node.container("web")).unwrap()["Id"], id);
 }
 
-/// `git daemon` serving the origin's folder on a loopback port; killed on drop.
-struct GitDaemon(Child);
-
-impl Drop for GitDaemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_git_protocol_remote_is_followed() {
     let origin = Origin::new();
-    let port = free_port();
     origin.write(
         "deployments/web.yaml",
         &web_manifest("web", free_port(), "over-git"),
     );
     let commit = origin.commit("web");
-    let _daemon = GitDaemon(
-        Command::new("git")
-            .args([
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--listen=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--base-path={}", origin.dir.path().display()))
-            .arg(origin.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("git daemon"),
-    );
-    assert!(eventually(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
-    let node = Node::start("gitproto", &format!("git://127.0.0.1:{port}/origin.git"));
+    let daemon = GitDaemon::start(origin.dir.path());
+    let node = Node::start("gitproto", &daemon.url("origin.git"));
     node.wait_for("applied over git://", DEPLOY_LIMIT, |s| {
         s["node"]["applied_commit"] == commit.as_str()
     });

@@ -45,13 +45,25 @@ pub async fn timed<T>(
     }
 }
 
-/// Docker's own message for an error, without bollard's wrapping.
+/// Docker's own message for an error, without bollard's wrapping; an engine that cannot be
+/// reached is named by its address.
 pub fn docker_message(error: &DockerError) -> String {
     match error {
         DockerError::DockerResponseServerError { message, .. } => message.trim().to_string(),
         DockerError::DockerStreamError { error } => error.trim().to_string(),
+        DockerError::HyperLegacyError { err } if err.is_connect() => {
+            format!("cannot reach the Docker engine at {}", engine_address())
+        }
+        DockerError::SocketNotFoundError(path) => {
+            format!("cannot reach the Docker engine: no socket at {path}")
+        }
         other => other.to_string(),
     }
+}
+
+/// Where the engine is expected: `DOCKER_HOST`, else the local socket.
+fn engine_address() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
 }
 
 /// The HTTP status of a Docker error response, if it is one.

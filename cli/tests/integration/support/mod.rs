@@ -1,10 +1,15 @@
 //! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
 //! manifest repository with its own environment name, free ports, a local registry, and cleanup
-//! of every container of the test's environment even when the test fails. The helpers that need
-//! no Docker come from the normal targets' `tests/support`, included here by path, not copied.
+//! of every container of the test's environment even when the test fails; for the fault tests, a
+//! Docker API proxy that can be cut, a `git daemon` that can die mid-fetch, and tripwires on
+//! Docker events. The helpers that need no Docker come from the normal targets' `tests/support`,
+//! included here by path, not copied.
 
+pub mod docker_proxy;
+pub mod git_daemon;
 pub mod lab;
 pub mod node;
+pub mod tripwire;
 
 #[path = "../../support/mod.rs"]
 mod common;

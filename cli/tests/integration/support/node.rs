@@ -217,6 +217,17 @@ impl Node {
         let _ = child.wait();
     }
 
+    /// The process id of the running daemon, for a test that signals it from another thread.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Whether the daemon process has ended (crashed) since it was spawned.
+    pub fn has_exited(&mut self) -> bool {
+        let child = self.child.as_mut().expect("spawned");
+        child.try_wait().unwrap().is_some()
+    }
+
     /// The node's `dataDir`.
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("state")
