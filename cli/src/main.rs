@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match orun::commands::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", orun::render::escaped(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

@@ -2,24 +2,23 @@
 //! what `.dockerignore` excludes (patterns anchored at the context root, `!` exceptions, `**`),
 //! with the Dockerfile and `.dockerignore` always included. Both the content hash of the image
 //! tag and the tar sent to Docker use this one list. It does not hash or archive, and it walks
-//! with `files`, the one walker.
+//! with `files`, the one walker, so nothing outside `codeDir` is ever taken.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::files::{files_under, FoundFile, WalkError};
+use crate::files::{file_inside, files_under, read_regular, FoundFile, Refusal, WalkError};
+
+/// The largest `.dockerignore` read, in bytes.
+const MAX_DOCKERIGNORE_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     #[error(transparent)]
     Walk(#[from] WalkError),
-    #[error("cannot read {}: {source}", .path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] Refusal),
     #[error("{}: invalid pattern {pattern:?}: {source}", .file.display())]
     Pattern {
         file: PathBuf,
@@ -28,19 +27,24 @@ pub enum ContextError {
     },
 }
 
-/// Files of `context` that Docker would receive, sorted by relative path; symlinks to files count
-/// as the files they point to. `dockerfile` is relative to the context.
-pub fn context_files(context: &Path, dockerfile: &str) -> Result<Vec<FoundFile>, ContextError> {
+/// Files of `context` that Docker would receive, sorted by relative path; symlinks to files inside
+/// `code_dir` count as the files they point to. `dockerfile` is relative to the context.
+pub fn context_files(
+    context: &Path,
+    code_dir: &Path,
+    dockerfile: &str,
+) -> Result<Vec<FoundFile>, ContextError> {
     if !context.is_dir() {
         return Err(WalkError::NotADirectory(context.to_path_buf()).into());
     }
-    let ignore = dockerignore(context)?;
+    let ignore = dockerignore(context, code_dir)?;
     // An excluded folder may still hold re-included files (`!dir/keep`): then walk into it.
     let prune = ignore.num_whitelists() == 0;
     let folders = ignore.clone();
     let dockerfile = dockerfile.to_string();
     Ok(files_under(
         context,
+        code_dir,
         move |folder| {
             !(prune
                 && folders
@@ -56,14 +60,12 @@ pub fn context_files(context: &Path, dockerfile: &str) -> Result<Vec<FoundFile>,
 }
 
 /// `.dockerignore` as a matcher; every pattern is anchored at the context root, as Docker does.
-fn dockerignore(context: &Path) -> Result<Gitignore, ContextError> {
+fn dockerignore(context: &Path, code_dir: &Path) -> Result<Gitignore, ContextError> {
     let mut builder = GitignoreBuilder::new(context);
     let file = context.join(".dockerignore");
-    if file.is_file() {
-        let text = fs::read_to_string(&file).map_err(|source| ContextError::Read {
-            path: file.clone(),
-            source,
-        })?;
+    if let Some(path) = file_inside(&file, code_dir, ".dockerignore")? {
+        let bytes = read_regular(&path, ".dockerignore", Some(MAX_DOCKERIGNORE_BYTES))?;
+        let text = String::from_utf8_lossy(&bytes);
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -92,9 +94,10 @@ fn dockerignore(context: &Path) -> Result<Gitignore, ContextError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn names(context: &Path) -> Vec<String> {
-        context_files(context, "Dockerfile")
+        context_files(context, context, "Dockerfile")
             .unwrap()
             .into_iter()
             .map(|entry| entry.relative)

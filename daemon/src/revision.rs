@@ -1,19 +1,20 @@
 //! A manifest revision read from a folder (a work tree or the node's clone): the files the engine's
 //! revision pipeline asks for, the build contexts under the code folder, and the secrets decrypted
-//! with the node's age identity. It decides nothing about what the files mean; `engine::revision`
-//! does.
+//! with the node's age identity. Manifests are read within the input limits of
+//! `engine::limits`, and no file is taken from outside the folder (see `files`). It decides
+//! nothing about what the files mean; `engine::revision` does.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use engine::build::ContextFile;
+use engine::limits::{MAX_FILE_BYTES, MAX_REVISION_BYTES};
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, Kind, NodeSpec};
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 
 use crate::build_context::{context_files, ContextError};
-use crate::files::{files_under, WalkError};
+use crate::files::{files_under, read_regular, Refusal, WalkError};
 use crate::secrets::{self, SecretsError};
 
 /// The revision checked out in `root`.
@@ -39,15 +40,14 @@ pub enum AgeKey {
 /// Why a folder's revision could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("manifest repository: {0}")]
+    #[error(transparent)]
     Walk(#[from] WalkError),
-    #[error("cannot read {}: {source}", .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{0}: manifest is not valid UTF-8")]
-    NotUtf8(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("{0}: the manifests up to this file add up to more than {MAX_REVISION_BYTES} bytes (16 MiB), the limit per revision")]
+    RevisionTooLarge(String),
+    #[error("{file}: manifest is not valid UTF-8 ({found}): save it as UTF-8")]
+    NotUtf8 { file: String, found: &'static str },
     #[error("cannot read build context {}: {source}", .context.display())]
     Context {
         context: PathBuf,
@@ -89,15 +89,28 @@ impl RevisionSource for WorkTree {
     type Error = ReadError;
 
     fn manifest_files(&self) -> Result<Vec<SourceFile>, ReadError> {
-        let found = files_under(&self.root, in_manifest_folder, |file| {
+        let found = files_under(&self.root, &self.root, in_manifest_folder, |file| {
             kind_of_path(file).is_some()
         })?;
+        let mut total = 0;
         found
             .into_iter()
             .map(|file| {
-                let bytes = read(&file.path)?;
-                let text = String::from_utf8(bytes)
-                    .map_err(|_| ReadError::NotUtf8(file.relative.clone()))?;
+                let bytes = read_regular(&file.path, &file.relative, Some(MAX_FILE_BYTES))?;
+                total += bytes.len();
+                if total > MAX_REVISION_BYTES {
+                    return Err(ReadError::RevisionTooLarge(file.relative));
+                }
+                if bytes.contains(&0) {
+                    return Err(ReadError::NotUtf8 {
+                        found: encoding_hint(&bytes),
+                        file: file.relative,
+                    });
+                }
+                let text = String::from_utf8(bytes).map_err(|error| ReadError::NotUtf8 {
+                    found: encoding_hint(error.as_bytes()),
+                    file: file.relative.clone(),
+                })?;
                 Ok(SourceFile {
                     path: file.relative,
                     text,
@@ -111,18 +124,27 @@ impl RevisionSource for WorkTree {
         node: Option<&NodeSpec>,
         build: &BuildSpec,
     ) -> Result<Vec<ContextFile>, ReadError> {
-        let context = self.code_dir(node).join(build.context.as_str());
-        let found = context_files(&context, build.dockerfile.as_str()).map_err(|source| {
-            ReadError::Context {
-                context: context.clone(),
-                source,
-            }
-        })?;
+        let code_dir = self.code_dir(node);
+        let context = code_dir.join(build.context.as_str());
+        let found =
+            context_files(&context, &code_dir, build.dockerfile.as_str()).map_err(|source| {
+                ReadError::Context {
+                    context: context.clone(),
+                    source,
+                }
+            })?;
         found
             .into_iter()
             .map(|file| {
+                let contents =
+                    read_regular(&file.path, &file.relative, None).map_err(|source| {
+                        ReadError::Context {
+                            context: context.clone(),
+                            source: source.into(),
+                        }
+                    })?;
                 Ok(ContextFile {
-                    contents: read(&file.path)?,
+                    contents,
                     path: file.relative,
                 })
             })
@@ -149,9 +171,89 @@ fn in_manifest_folder(folder: &str) -> bool {
     Kind::ALL.iter().any(|kind| kind.folder() == top) && parts.all(|part| part != ".git")
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, ReadError> {
-    fs::read(path).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// What a manifest that is not UTF-8 text looks like instead. NUL bytes are valid UTF-8 but no
+/// YAML has them, while UTF-16 and UTF-32 text is full of them.
+fn encoding_hint(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => "it starts with a UTF-16 byte order mark",
+        _ if bytes.contains(&0) => "it holds NUL bytes, as UTF-16 and UTF-32 text does",
+        _ => "it holds bytes that are not UTF-8",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::manifest::InnerPath;
+    use std::fs;
+
+    fn write(root: &Path, file: &str, bytes: &[u8]) {
+        let path = root.join(file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn manifest_error(root: &Path) -> String {
+        WorkTree::new(root, None)
+            .manifest_files()
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn manifests_in_other_encodings_are_named_with_a_hint() {
+        let dir = tempfile::TempDir::new().unwrap();
+        write(dir.path(), "deployments/web.yaml", b"\xff\xfek\0i\0");
+        assert_eq!(
+            manifest_error(dir.path()),
+            "deployments/web.yaml: manifest is not valid UTF-8 (it starts with a UTF-16 byte order mark): save it as UTF-8"
+        );
+    }
+
+    #[test]
+    fn a_manifest_over_the_size_limit_is_not_read_whole() {
+        let dir = tempfile::TempDir::new().unwrap();
+        write(
+            dir.path(),
+            "deployments/web.yaml",
+            &vec![b'#'; MAX_FILE_BYTES + 1],
+        );
+        assert_eq!(
+            manifest_error(dir.path()),
+            "deployments/web.yaml: larger than 1048576 bytes, the limit for this file: refusing to read it"
+        );
+    }
+
+    #[test]
+    fn manifests_adding_up_past_the_revision_limit_are_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let chunk = vec![b'#'; MAX_FILE_BYTES];
+        for index in 0..=MAX_REVISION_BYTES / MAX_FILE_BYTES {
+            write(dir.path(), &format!("deployments/{index:02}.yaml"), &chunk);
+        }
+        assert_eq!(
+            manifest_error(dir.path()),
+            "deployments/16.yaml: the manifests up to this file add up to more than 16777216 bytes (16 MiB), the limit per revision"
+        );
+    }
+
+    #[test]
+    fn a_build_context_file_linking_outside_code_dir_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        write(dir.path(), "app/Dockerfile", b"FROM scratch");
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("app/hostname")).unwrap();
+        let tree = WorkTree::new(dir.path(), None);
+        let build = BuildSpec {
+            context: InnerPath::parse("app").unwrap(),
+            dockerfile: InnerPath::parse("Dockerfile").unwrap(),
+            args: Default::default(),
+            build_mode: Default::default(),
+            target: None,
+        };
+        let error = tree.build_context(None, &build).unwrap_err().to_string();
+        assert!(
+            error.contains(": hostname: a symlink whose real path is outside"),
+            "{error}"
+        );
+    }
 }

@@ -1,22 +1,32 @@
-//! Durations as manifests write them (`500ms`, `5s`, `1m30s`, `2h`): parsing and canonical text; no clock.
+//! Durations as manifests write them (`500ms`, `5s`, `1m30s`, `2h`): parsing, the upper bound every
+//! duration must respect, and canonical text; no clock.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-/// A non-negative span of time written with units, e.g. `1m30s`.
+/// A non-negative span of time written with units, e.g. `1m30s`, at most [`Duration::MAX`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(std::time::Duration);
 
-/// A duration text that cannot be read.
+/// A duration text that cannot be read, or that is longer than [`Duration::MAX`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {text:?}: expected a number with a unit, such as 500ms, 5s, 1m30s or 2h")]
-pub struct DurationError {
-    text: String,
+pub enum DurationError {
+    #[error(
+        "invalid duration {0:?}: expected a number with a unit, such as 500ms, 5s, 1m30s or 2h"
+    )]
+    Invalid(String),
+    #[error("duration {0:?} is too long: at most 24h")]
+    TooLong(String),
 }
 
 impl Duration {
+    /// The longest duration a manifest or flag may give: every timeout, interval and deadline is
+    /// added to clock readings, and a day is far beyond any sensible value while keeping that
+    /// arithmetic clear of overflow.
+    pub const MAX: Duration = Duration::from_secs(24 * 60 * 60);
+
     pub const fn from_secs(secs: u64) -> Self {
         Duration(std::time::Duration::from_secs(secs))
     }
@@ -44,17 +54,22 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let error = || DurationError {
-            text: text.to_string(),
-        };
         // A bare number has no unit and is ambiguous; humantime would reject it too,
         // but leading/trailing spaces are accepted by humantime and not by us.
         if text.trim() != text || text.is_empty() {
-            return Err(error());
+            return Err(DurationError::Invalid(text.to_string()));
         }
-        humantime::parse_duration(text)
-            .map(Duration)
-            .map_err(|_| error())
+        let parsed = match humantime::parse_duration(text) {
+            Ok(parsed) => Duration(parsed),
+            Err(humantime::DurationError::NumberOverflow) => {
+                return Err(DurationError::TooLong(text.to_string()))
+            }
+            Err(_) => return Err(DurationError::Invalid(text.to_string())),
+        };
+        if parsed > Duration::MAX {
+            return Err(DurationError::TooLong(text.to_string()));
+        }
+        Ok(parsed)
     }
 }
 
@@ -104,6 +119,23 @@ mod tests {
     fn rejects_numbers_without_unit_and_garbage() {
         for text in ["5", "", " 5s", "5 parsecs", "-1s", "s"] {
             assert!(text.parse::<Duration>().is_err(), "{text:?} parsed");
+        }
+    }
+
+    #[test]
+    fn durations_longer_than_a_day_are_refused_as_too_long() {
+        assert_eq!("24h".parse(), Ok(Duration::MAX));
+        for text in [
+            "24h1s",
+            "2d",
+            "18446744073709551600s",
+            "500000000000y",
+            "99999999999999999999999h",
+        ] {
+            assert_eq!(
+                text.parse::<Duration>().unwrap_err().to_string(),
+                format!("duration {text:?} is too long: at most 24h")
+            );
         }
     }
 

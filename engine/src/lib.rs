@@ -10,6 +10,7 @@ pub mod duration;
 pub mod environment;
 pub mod error;
 pub mod image;
+pub mod limits;
 pub mod load;
 pub mod manifest;
 pub mod observed;

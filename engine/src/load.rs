@@ -1,7 +1,8 @@
 //! Loads a manifest revision from in-memory files: picks the files of the three folders, parses each
 //! strictly, and hands the result to `validate`. All-or-nothing: any problem rejects the revision,
 //! and every problem of every file is reported, not only the first of each file. It does not read
-//! the filesystem; callers pass the files in.
+//! the filesystem; callers pass the files in. Every file passes the input limits of `limits`
+//! before it is parsed.
 
 mod prune;
 
@@ -10,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ManifestError, ManifestErrors};
+use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
 use crate::manifest::{DeploymentSpec, Kind, NodeSpec, Resource, ServiceSpec};
 use crate::validate;
 
@@ -50,12 +52,13 @@ pub fn kind_of_path(path: &str) -> Option<Kind> {
 pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
     let mut manifests = Manifests::default();
     let mut errors = Vec::new();
-    let mut sorted: Vec<&SourceFile> = sources.iter().collect();
-    sorted.sort_by(|a, b| a.path.cmp(&b.path));
-    for source in sorted {
-        let Some(kind) = kind_of_path(&source.path) else {
-            continue;
-        };
+    let mut sorted: Vec<(&SourceFile, Kind)> = sources
+        .iter()
+        .filter_map(|source| Some((source, kind_of_path(&source.path)?)))
+        .collect();
+    sorted.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
+    check_revision_size(&sorted)?;
+    for (source, kind) in sorted {
         let result = match kind {
             Kind::Node => parse_into(source, kind, &mut manifests.nodes),
             Kind::Deployment => parse_into(source, kind, &mut manifests.deployments),
@@ -73,6 +76,25 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         errors.dedup();
         Err(ManifestErrors(errors))
     }
+}
+
+/// Refuses a revision whose manifests add up to more than `MAX_REVISION_BYTES`, naming the file
+/// that crosses the limit, before any of them is parsed.
+fn check_revision_size(sources: &[(&SourceFile, Kind)]) -> Result<(), ManifestErrors> {
+    let mut total = 0;
+    for (source, _) in sources {
+        total += source.text.len();
+        if total > MAX_REVISION_BYTES {
+            return Err(ManifestErrors(vec![ManifestError::new(
+                &source.path,
+                None,
+                format!(
+                    "the manifests up to this file add up to {total} bytes, more than the limit of {MAX_REVISION_BYTES} bytes (16 MiB) per revision"
+                ),
+            )]));
+        }
+    }
+    Ok(())
 }
 
 /// Loads a single Node manifest, such as the `node.yaml` that `orun bootstrap` writes.
@@ -129,8 +151,25 @@ fn parse_resource<S: DeserializeOwned>(
     source: &SourceFile,
     folder_kind: Kind,
 ) -> Result<Resource<S>, Vec<ManifestError>> {
-    check_envelope(source, folder_kind).map_err(|error| vec![error])?;
-    parse_every_problem(source)
+    let text = limits::check(&source.text).map_err(|error| vec![limit_error(source, &error)])?;
+    let source = SourceFile {
+        path: source.path.clone(),
+        text: text.to_string(),
+    };
+    check_envelope(&source, folder_kind).map_err(|error| vec![error])?;
+    parse_every_problem(&source)
+}
+
+/// A file over an input limit, located where the parser was when it crossed it.
+fn limit_error(source: &SourceFile, error: &LimitError) -> ManifestError {
+    let location = error.location();
+    ManifestError {
+        file: source.path.clone(),
+        line: location.map(|(line, _)| line),
+        column: location.map(|(_, column)| column),
+        field: None,
+        message: error.to_string(),
+    }
 }
 
 /// Checks that the file is YAML holding a mapping of the folder's kind. A syntax error stops the
@@ -178,9 +217,19 @@ fn check_envelope(source: &SourceFile, folder_kind: Kind) -> Result<(), Manifest
 /// this bounds the work a file full of mistakes (or garbage) can cause to that many parses.
 const MAX_PROBLEMS_PER_FILE: usize = 50;
 
+/// How many bytes the passes over one file may parse in all: a large file lists fewer problems,
+/// so that listing them costs about as much as for a file of 160 KiB.
+const PROBLEM_PARSE_BUDGET: usize = 8 * 1024 * 1024;
+
+/// How many problems a file of `size` bytes lists at most: `MAX_PROBLEMS_PER_FILE`, fewer for
+/// files so large that as many passes would exceed `PROBLEM_PARSE_BUDGET`, and at least one.
+fn problem_limit(size: usize) -> usize {
+    (PROBLEM_PARSE_BUDGET / size.max(1)).clamp(1, MAX_PROBLEMS_PER_FILE)
+}
+
 /// Deserializes the file pass after pass: each failed pass reports its problem and hides the node
 /// it came from, so the next pass gets further. It stops when a pass succeeds, when the problem
-/// concerns the whole document, or after `MAX_PROBLEMS_PER_FILE` problems. A missing field that is
+/// concerns the whole document, or after `problem_limit` problems. A missing field that is
 /// missing only because its invalid value was hidden is not reported again.
 fn parse_every_problem<S: DeserializeOwned>(
     source: &SourceFile,
@@ -188,6 +237,7 @@ fn parse_every_problem<S: DeserializeOwned>(
     let mut hidden = BTreeSet::new();
     let mut hidden_fields = BTreeSet::new();
     let mut errors = Vec::new();
+    let limit = problem_limit(source.text.len());
     loop {
         let mut track = serde_path_to_error::Track::new();
         let deserializer = serde_path_to_error::Deserializer::new(
@@ -202,13 +252,11 @@ fn parse_every_problem<S: DeserializeOwned>(
         let field = track.path().to_string();
         let error = yaml_error(source, Some(field.clone()), &error);
         if !is_missing_because_hidden(&error, &field, &hidden_fields) {
-            if errors.len() == MAX_PROBLEMS_PER_FILE {
+            if errors.len() == limit {
                 errors.push(ManifestError::new(
                     &source.path,
                     None,
-                    format!(
-                        "more than {MAX_PROBLEMS_PER_FILE} problems, only the first {MAX_PROBLEMS_PER_FILE} are listed"
-                    ),
+                    format!("more than {limit} problems, only the first {limit} are listed"),
                 ));
                 return Err(errors);
             }
@@ -353,6 +401,24 @@ mod tests {
                 "deployments/web.yaml"
             ],
             "{errors}"
+        );
+    }
+
+    #[test]
+    fn a_large_file_lists_fewer_problems_so_its_passes_stay_bounded() {
+        assert_eq!(problem_limit(10_000), MAX_PROBLEMS_PER_FILE);
+        assert_eq!(problem_limit(1024 * 1024), 8);
+        assert_eq!(problem_limit(usize::MAX), 1);
+        let unknown: String = (0..40_000)
+            .map(|index| format!("  unknown{index}: 1\n"))
+            .collect();
+        let text = format!("{HEADER}spec:\n  image: nginx\n{unknown}");
+        let limit = problem_limit(text.len());
+        let listed = problems("deployments/web.yaml", &text);
+        assert_eq!(listed.len(), limit + 1);
+        assert_eq!(
+            listed[0],
+            format!("deployments/web.yaml: more than {limit} problems, only the first {limit} are listed")
         );
     }
 

@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 
 use crate::desired::{is_encrypted, Secrets};
 use crate::load::Manifests;
+use crate::manifest::fields::check_env_value;
 use crate::sops::{self, Identities, SopsError};
 
 /// The SOPS file at the repository root whose pairs every deployment gets.
 pub const SECRETS_FILE: &str = "secrets.yaml";
 
 /// Decrypts and verifies `text` (the revision's `secrets.yaml`) with `identities`, then every
-/// inline value of `manifests` with its data key. Errors name the file and never hold plaintext.
+/// inline value of `manifests` with its data key; decrypted values follow the rules of plain `env`
+/// values. Errors name the file and never hold plaintext.
 pub fn decrypt(
     text: &str,
     identities: &Identities,
@@ -34,6 +36,11 @@ pub fn decrypt(
                 &decrypted.data_key,
                 &sops::env_additional_data(name),
             )?;
+            check_env_value(&plaintext).map_err(|reason| SopsError::Value {
+                file: deployment.file.clone(),
+                field: format!("spec.env.{name}"),
+                reason,
+            })?;
             values.insert(name.clone(), plaintext);
         }
         if !values.is_empty() {

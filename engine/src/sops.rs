@@ -18,6 +18,9 @@ use base64::Engine;
 use serde_yaml::Value;
 use sha2::{Digest, Sha512};
 
+use crate::limits::{self, LimitError};
+use crate::manifest::fields::{check_env_name, check_env_value};
+
 /// AES-256-GCM with the 32-byte IV that `sops` uses.
 type SopsCipher = AesGcm<Aes256, U32>;
 
@@ -51,6 +54,8 @@ pub enum SopsError {
     Mac { file: String, reason: String },
     #[error("{file}: {field}: nested values are not supported, only top-level `NAME: value` pairs become environment variables")]
     Nested { file: String, field: String },
+    #[error("{file}: {limit}")]
+    Limit { file: String, limit: LimitError },
     #[error("{identity_file}: {reason}")]
     Identity {
         identity_file: String,
@@ -144,7 +149,8 @@ pub struct Decrypted {
 impl Decrypted {
     /// The top-level `NAME: value` pairs, as environment variables for every deployment. A nested
     /// map or a list is an error rather than silently ignored or flattened; booleans become
-    /// `true`/`false`, numbers their text.
+    /// `true`/`false`, numbers their text. Names and values follow the rules of a deployment's
+    /// `env`; an error names the variable, never its value.
     pub fn env(&self, file: &str) -> Result<BTreeMap<String, String>, SopsError> {
         let mut env = BTreeMap::new();
         for leaf in &self.leaves {
@@ -154,11 +160,18 @@ impl Decrypted {
                     field: leaf.path.join("."),
                 });
             };
+            let invalid = |reason: String| SopsError::Value {
+                file: file.to_string(),
+                field: format!("{name:?}"),
+                reason,
+            };
+            check_env_name(name).map_err(invalid)?;
             let value = match leaf.value.as_str() {
                 "True" => "true".to_string(),
                 "False" => "false".to_string(),
                 other => other.to_string(),
             };
+            check_env_value(&value).map_err(invalid)?;
             env.insert(name.clone(), value);
         }
         Ok(env)
@@ -178,6 +191,10 @@ pub fn decrypt_file(
     text: &str,
     identities: &Identities,
 ) -> Result<Decrypted, SopsError> {
+    let text = limits::check(text).map_err(|limit| SopsError::Limit {
+        file: file.to_string(),
+        limit,
+    })?;
     let document: Value = serde_yaml::from_str(text).map_err(|error| SopsError::Parse {
         file: file.to_string(),
         message: error.to_string(),

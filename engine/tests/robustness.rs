@@ -1,5 +1,7 @@
-//! Robustness: arbitrary bytes and mutated valid manifests fed to the loader (and, when they load,
-//! to resolution and planning) never panic. Fixed seeds keep the run reproducible.
+//! Robustness: arbitrary bytes, mutated valid manifests and hostile fragments (deep nesting,
+//! alias bombs, control characters, byte order marks, overflowing numbers and durations) fed to
+//! the loader (and, when they load, to resolution and planning) never panic. Fixed seeds keep the
+//! run reproducible; `cargo test` runs it, so CI fuzzes the loader for a bounded number of cases.
 
 use std::collections::BTreeMap;
 
@@ -153,8 +155,51 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let yamlish = prop::sample::select(vec![
-        ":", " ", "\n", "-", "[", "]", "{", "}", "'", "\"", "#", "&a", "*a", "!!", "?", "|", ">",
-        "0", "-1", "65536", "null", "~", "true", "1e999", "$ENV", "..", "/", "\t", "é", "\u{0}",
+        ":",
+        " ",
+        "\n",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        "'",
+        "\"",
+        "#",
+        "&a",
+        "*a",
+        "!!",
+        "?",
+        "|",
+        ">",
+        "0",
+        "-1",
+        "65536",
+        "null",
+        "~",
+        "true",
+        "1e999",
+        "$ENV",
+        "..",
+        "/",
+        "\t",
+        "é",
+        "\u{0}",
+        "\u{feff}",
+        "\u{1b}[2J",
+        "\"\\e\"",
+        "\"\\0\"",
+        "\u{9b}",
+        "&b [*b]",
+        "*b",
+        "[[[[[[[[",
+        "{a: {a: {a: ",
+        "- - - - ",
+        "18446744073709551600s",
+        "500000000000y",
+        "25h",
+        "99999999999999999999999",
+        "nginx;rm -rf /",
     ]);
     prop_oneof![
         (any::<usize>(), 0usize..20).prop_map(|(at, len)| Mutation::Delete { at, len }),
@@ -208,6 +253,25 @@ fn apply(text: &str, mutation: &Mutation) -> String {
     }
 }
 
+/// A fragment built to be expensive or confusing: nesting, aliases expanding each other, repeated
+/// keys, or long runs of one character.
+fn hostile_fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (1usize..5000).prop_map(|depth| format!("{}{}", "[".repeat(depth), "]".repeat(depth))),
+        (1usize..5000).prop_map(|depth| "{a: ".repeat(depth)),
+        (1usize..3000).prop_map(|depth| format!("{}x", "- ".repeat(depth))),
+        (1usize..12, 1usize..12).prop_map(|(levels, width)| {
+            let mut text = format!("a0: &a0 [{}]\n", vec!["x"; width].join(", "));
+            for level in 1..levels {
+                let items = vec![format!("*a{}", level - 1); width].join(", ");
+                text.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+            }
+            text
+        }),
+        (any::<char>(), 1usize..20_000).prop_map(|(c, count)| c.to_string().repeat(count)),
+    ]
+}
+
 #[test]
 fn valid_fixture_loads() {
     let sources = files(NODE.into(), DEPLOYMENT.into(), SERVICE.into());
@@ -233,6 +297,19 @@ proptest! {
         for mutation in &mutations {
             texts[target] = apply(&texts[target], mutation);
         }
+        let [node, deployment, service] = texts;
+        exercise(&files(node, deployment, service));
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 300, ..config(0x686f_7374) })]
+
+    #[test]
+    fn hostile_fragments_never_panic(fragment in hostile_fragment(), at in any::<usize>(), target in 0usize..3) {
+        let mut texts = [NODE.to_string(), DEPLOYMENT.to_string(), SERVICE.to_string()];
+        let insert = Mutation::Insert { at, text: fragment };
+        texts[target] = apply(&texts[target], &insert);
         let [node, deployment, service] = texts;
         exercise(&files(node, deployment, service));
     }

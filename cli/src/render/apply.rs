@@ -12,7 +12,7 @@ use daemon::docker::image::PullProgress;
 use engine::plan::{Action, ActionKind, Plan};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::Style;
+use super::{escaped, Style};
 
 /// Renders apply progress on stdout.
 pub struct Progress {
@@ -88,7 +88,8 @@ impl Reporter for Progress {
                     .as_deref()
                     .map(|id| format!(" {id}"))
                     .unwrap_or_default();
-                self.line(&format!("  pull {image}{layer}: {}", progress.status));
+                let line = format!("  pull {image}{layer}: {}", progress.status);
+                self.line(&escaped(&line));
             }
             return;
         }
@@ -106,11 +107,11 @@ impl Reporter for Progress {
             .fold((0, 0), |(current, total), (c, t)| (current + c, total + t));
         pull.bar.set_length(total);
         pull.bar.set_position(current);
-        pull.bar.set_message(progress.status.clone());
+        pull.bar.set_message(escaped(&progress.status).into_owned());
     }
 
     fn build_output(&self, deployment: &str, line: &str) {
-        self.line(&format!("  build {deployment} | {line}"));
+        self.line(&format!("  build {deployment} | {}", escaped(line)));
     }
 
     fn action_finished(&self, outcome: &Outcome) {
@@ -154,7 +155,7 @@ pub fn result_line(outcome: &Outcome, style: Style) -> String {
         Err(error) => format!(
             "  {} {what} after {seconds:.1}s: {}",
             style.removed("FAIL"),
-            error.to_string().replace('\n', "\n      ")
+            escaped(&error.to_string()).replace('\n', "\n      ")
         ),
     }
 }
@@ -189,7 +190,7 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
             .err()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let first_line = error.lines().next().unwrap_or_default();
+        let first_line = escaped(error.lines().next().unwrap_or_default()).into_owned();
         writeln!(
             out,
             "  failed: {} {}: {first_line}",

@@ -8,7 +8,7 @@ use engine::plan::{ActionKind, Plan};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use super::Style;
+use super::{escaped, Style};
 
 /// The JSON document of docs/plans.md, pretty-printed.
 pub fn json(plan: &Plan) -> String {
@@ -38,8 +38,8 @@ pub fn human(plan: &Plan, style: Style) -> String {
         table.add_row([
             action.step.to_string(),
             action.kind.as_str().to_string(),
-            action.container.clone(),
-            action.image.clone(),
+            escaped(&action.container).into_owned(),
+            escaped(&action.image).into_owned(),
             action.reason.as_str().to_string(),
         ]);
     }
@@ -92,9 +92,9 @@ pub fn human(plan: &Plan, style: Style) -> String {
 }
 
 fn write_change(out: &mut String, change: &Change, style: Style) {
-    writeln!(out, "    {}", change.field).unwrap();
-    let old = value_text(&change.old);
-    let new = value_text(&change.new);
+    writeln!(out, "    {}", escaped(&change.field)).unwrap();
+    let old = escaped(&value_text(&change.old)).into_owned();
+    let new = escaped(&value_text(&change.new)).into_owned();
     let diff = TextDiff::from_lines(old.as_str(), new.as_str());
     for line in diff.iter_all_changes() {
         let text = line.value().trim_end_matches('\n');

@@ -5,6 +5,16 @@ use std::fmt::Write;
 use comfy_table::{presets, ContentArrangement, Table};
 use daemon::node::status::Status;
 
+use super::escaped;
+
+/// A row of the node's own text, escaped for the terminal.
+fn row(cells: Vec<String>) -> Vec<String> {
+    cells
+        .into_iter()
+        .map(|cell| escaped(&cell).into_owned())
+        .collect()
+}
+
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
@@ -23,7 +33,7 @@ pub fn human(status: &Status) -> String {
     let mut out = String::new();
     let mut facts = table(&[
         "node",
-        &or_dash(Some(node.name.as_str()).filter(|n| !n.is_empty())),
+        &escaped(&or_dash(Some(node.name.as_str()).filter(|n| !n.is_empty()))),
     ]);
     let state = serde_json::to_value(node.sync_state)
         .ok()
@@ -49,7 +59,7 @@ pub fn human(status: &Status) -> String {
         ("sync_error", or_dash(node.sync_error())),
         ("started_at", node.started_at.clone()),
     ] {
-        facts.add_row(vec![key.to_string(), value]);
+        facts.add_row(row(vec![key.to_string(), value]));
     }
     writeln!(out, "{facts}").unwrap();
 
@@ -80,7 +90,7 @@ pub fn human(status: &Status) -> String {
             .into_iter()
             .filter_map(|(on, name)| on.then_some(name))
             .collect();
-            deployments.add_row(vec![
+            deployments.add_row(row(vec![
                 deployment.name.clone(),
                 deployment.state.to_string(),
                 deployment.ready.to_string(),
@@ -94,7 +104,7 @@ pub fn human(status: &Status) -> String {
                 } else {
                     flags.join(", ")
                 },
-            ]);
+            ]));
         }
         writeln!(out, "{deployments}").unwrap();
     }
@@ -110,14 +120,14 @@ pub fn human(status: &Status) -> String {
             "active",
         ]);
         for service in status.services.values() {
-            services.add_row(vec![
+            services.add_row(row(vec![
                 service.name.clone(),
                 service.deployment.clone(),
                 or_dash(service.domain.as_deref()),
                 service.ssl.to_string(),
                 or_dash(service.upstream.as_deref()),
                 service.active.to_string(),
-            ]);
+            ]));
         }
         writeln!(out, "{services}").unwrap();
     }

@@ -103,8 +103,9 @@ pub async fn build(
     let context = code_dir.join(&build.context);
     let archive = {
         let context = context.clone();
+        let code_dir = code_dir.to_path_buf();
         let dockerfile = build.dockerfile.clone();
-        tokio::task::spawn_blocking(move || tar_context(&context, &dockerfile))
+        tokio::task::spawn_blocking(move || tar_context(&context, &code_dir, &dockerfile))
     }
     .await
     .context("build context task failed")?
@@ -158,12 +159,12 @@ pub async fn build(
     })
 }
 
-/// A tar of the context's files (`.dockerignore` applied); symlinks are archived as the files they
-/// point to.
-fn tar_context(context: &Path, dockerfile: &str) -> Result<Vec<u8>> {
+/// A tar of the context's files (`.dockerignore` applied); symlinks, which never lead outside
+/// `code_dir`, are archived as the files they point to.
+fn tar_context(context: &Path, code_dir: &Path, dockerfile: &str) -> Result<Vec<u8>> {
     let mut archive = tar::Builder::new(Vec::new());
     archive.follow_symlinks(true);
-    for entry in context_files(context, dockerfile)? {
+    for entry in context_files(context, code_dir, dockerfile)? {
         archive
             .append_path_with_name(&entry.path, &entry.relative)
             .with_context(|| format!("cannot archive {}", entry.path.display()))?;

@@ -59,6 +59,11 @@ pub fn check_dns_label(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An image reference in Docker's grammar (`nginx:alpine`, `ghcr.io/o/app:1.2`, `repo@sha256:…`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ImageReference(String);
+checked_string!(ImageReference, crate::image::check_reference);
+
 /// A string that must not be empty (required text fields).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Text(String);
@@ -216,7 +221,8 @@ impl Serialize for HostIp {
     }
 }
 
-/// A scalar value (string, number or boolean) kept as its text, as env and build args use.
+/// A scalar value (string, number or boolean) kept as its text, as env and build args use; free
+/// of control characters other than tab and newline (see [`check_env_value`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ScalarText(pub String);
 
@@ -231,6 +237,7 @@ impl<'de> Deserialize<'de> for ScalarText {
                 f.write_str("a string, number or boolean")
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<ScalarText, E> {
+                check_env_value(value).map_err(E::custom)?;
                 Ok(ScalarText(value.to_string()))
             }
         }
@@ -252,18 +259,36 @@ impl<'de> Deserialize<'de> for EnvMap {
     }
 }
 
-/// Environment variable names: non-empty, no `=`, no NUL, no whitespace.
+/// Environment variable names: non-empty, no `=`, no whitespace, no NUL or other control
+/// character.
 pub fn check_env_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && !name
             .chars()
-            .any(|c| c == '=' || c == '\0' || c.is_whitespace());
+            .any(|c| c == '=' || c.is_whitespace() || c.is_control());
     if valid {
         Ok(())
     } else {
         Err(format!(
-            "invalid variable name {name:?}: must be non-empty without '=', spaces or NUL"
+            "invalid variable name {name:?}: must be non-empty without '=', spaces or control characters"
         ))
+    }
+}
+
+/// Environment and build-argument values: no NUL (the kernel ends a variable there, so Docker
+/// refuses it) and no other control character but tab and newline, which multi-line values such
+/// as certificates need; the rest (escape sequences, carriage returns) only ever serve to hide
+/// text from a terminal. The message names the character, never the value, which may be secret.
+pub fn check_env_value(value: &str) -> Result<(), String> {
+    match value
+        .chars()
+        .find(|c| c.is_control() && *c != '\t' && *c != '\n')
+    {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "the value contains the control character U+{:04X}: only tab and newline are allowed",
+            u32::from(c)
+        )),
     }
 }
 
@@ -380,7 +405,23 @@ mod tests {
             ["1.10", "0x1F", "1e3", ".inf", "yes", "true", "quoted", "8080"]
         );
         assert!(serde_yaml::from_str::<EnvMap>("A: [1]\n").is_err());
+        assert!(serde_yaml::from_str::<EnvMap>("A: \"a\\tb\\nc\"\n").is_ok());
         assert!(serde_yaml::from_str::<EnvMap>("A: {b: 1}\n").is_err());
+    }
+
+    #[test]
+    fn values_with_nul_or_terminal_control_characters_are_refused() {
+        for (text, code) in [
+            ("A: \"a\\0b\"\n", "U+0000"),
+            ("A: \"\\e[2J\"\n", "U+001B"),
+            ("A: \"a\\rb\"\n", "U+000D"),
+            ("A: \"\\x85\"\n", "U+0085"),
+        ] {
+            let error = serde_yaml::from_str::<EnvMap>(text)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(code), "{text}: {error}");
+        }
     }
 
     #[test]

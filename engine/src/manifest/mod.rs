@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
 pub use fields::{
-    AbsolutePath, Domain, EnvMap, EnvironmentName, HostIp, HttpTarget, InnerPath, Name, PortNumber,
-    ScalarText, Text,
+    AbsolutePath, Domain, EnvMap, EnvironmentName, HostIp, HttpTarget, ImageReference, InnerPath,
+    Name, PortNumber, ScalarText, Text,
 };
 use node_defaults::NodePaths;
 
@@ -145,7 +145,7 @@ impl NodeSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeploymentSpec {
-    pub image: Option<Text>,
+    pub image: Option<ImageReference>,
     pub build: Option<BuildSpec>,
     #[serde(default)]
     pub pull_policy: PullPolicy,
