@@ -405,6 +405,44 @@ mod tests {
     }
 
     #[test]
+    fn a_revision_over_the_total_size_is_refused_before_parsing() {
+        let padding = "#".repeat(limits::MAX_FILE_BYTES - 100);
+        let sources: Vec<SourceFile> = (0..17)
+            .map(|index| SourceFile {
+                path: format!("deployments/w{index:02}.yaml"),
+                text: format!("{HEADER}{padding}"),
+            })
+            .collect();
+        let errors = load(&sources).expect_err("over 16 MiB");
+        assert_eq!(errors.0.len(), 1, "{errors}");
+        assert!(
+            errors.0[0]
+                .to_string()
+                .starts_with("deployments/w16.yaml: the manifests up to this file add up to "),
+            "{errors}"
+        );
+    }
+
+    #[test]
+    fn nesting_and_a_byte_order_mark_are_handled_before_parsing() {
+        let nested = format!(
+            "{HEADER}spec:\n  image: {}{}\n",
+            "[".repeat(70),
+            "]".repeat(70)
+        );
+        let listed = problems("deployments/web.yaml", &nested);
+        assert_eq!(
+            listed,
+            ["deployments/web.yaml:6:72: nested more than 64 levels deep"]
+        );
+        let bom = SourceFile {
+            path: "deployments/web.yaml".into(),
+            text: format!("\u{feff}{HEADER}spec:\n  image: nginx\n"),
+        };
+        assert!(load(&[bom]).is_ok());
+    }
+
+    #[test]
     fn a_large_file_lists_fewer_problems_so_its_passes_stay_bounded() {
         assert_eq!(problem_limit(10_000), MAX_PROBLEMS_PER_FILE);
         assert_eq!(problem_limit(1024 * 1024), 8);
