@@ -1,7 +1,10 @@
 //! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
-//! parallelism inside a phase, the recreate sequence that keeps `<name>.orun-old` until the new
-//! container runs, and restore-on-failure. It decides nothing about what to change.
+//! parallelism inside a phase, and the two recreate sequences: stop-first, which keeps
+//! `<name>.orun-old` until the new container runs and restores it on failure, and start-first,
+//! which starts `<name>.orun-next` beside the old container and moves the routes to it through a
+//! [`TrafficSwitch`]. It decides nothing about what to change.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,8 +14,9 @@ use anyhow::{anyhow, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
-use engine::plan::{Action, ActionKind, Plan, Reason, PHASES, ROLLBACK_SUFFIX};
-use futures_util::future::join_all;
+use engine::manifest::Rollout;
+use engine::plan::{Action, ActionKind, Plan, Reason, NEXT_SUFFIX, PHASES, ROLLBACK_SUFFIX};
+use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::docker::container::{self, ContainerStatus};
@@ -32,6 +36,31 @@ pub struct ApplyOptions {
     pub wait: bool,
     /// Once set, no further action is started; calls in flight finish (daemon shutdown).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Where start-first rollouts move a deployment's routes.
+    pub traffic: Arc<dyn TrafficSwitch>,
+}
+
+/// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
+/// `orun apply --once`, which runs none.
+pub trait TrafficSwitch: Send + Sync {
+    /// Points every route of `deployment` at `container` and returns once the ingress serves
+    /// them from it.
+    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>>;
+}
+
+impl fmt::Debug for dyn TrafficSwitch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("TrafficSwitch")
+    }
+}
+
+/// No ingress, so no routes to move.
+pub struct NoIngress;
+
+impl TrafficSwitch for NoIngress {
+    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl ApplyOptions {
@@ -58,12 +87,30 @@ pub struct Outcome {
 pub enum ActionError {
     #[error("{0}")]
     Failed(String),
-    /// The new container failed and the previous one was put back in service.
-    #[error("the previous container was restored: {0}")]
-    RolledBack(String),
+    /// The new container failed; the previous one is in service, as `previous` tells.
+    #[error("{previous}: {error}")]
+    RolledBack { previous: Previous, error: String },
     /// Cancellation was requested before the action started.
     #[error("not started: orun is shutting down")]
     ShuttingDown,
+}
+
+/// What became of the previous container when a rollout was rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// Stop-first: it had been stopped, and was renamed back and started again.
+    Restored,
+    /// Start-first: it was never stopped, so it served throughout.
+    NeverStopped,
+}
+
+impl fmt::Display for Previous {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Previous::Restored => "the previous container was restored",
+            Previous::NeverStopped => "the previous container was never stopped",
+        })
+    }
 }
 
 impl From<anyhow::Error> for ActionError {
@@ -226,7 +273,14 @@ impl Executor<'_> {
                     container::remove(self.docker, name).await?;
                 }
             },
-            ActionKind::Recreate => self.recreate(self.deployment(action)?).await?,
+            ActionKind::Rename => self.promote(self.deployment(action)?, name).await?,
+            ActionKind::Recreate => {
+                let deployment = self.deployment(action)?;
+                match deployment.rollout {
+                    Rollout::StopFirst => self.recreate_stop_first(deployment).await?,
+                    Rollout::StartFirst => self.recreate_start_first(deployment).await?,
+                }
+            }
             ActionKind::Create => self.create(self.deployment(action)?).await?,
             ActionKind::Start => self.start(self.deployment(action)?).await?,
             ActionKind::Blocked => {
@@ -254,7 +308,7 @@ impl Executor<'_> {
 
     /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
     /// remove the old one only once the new one runs; otherwise put the old one back.
-    async fn recreate(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+    async fn recreate_stop_first(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
         let name = desired.container.as_str();
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
         let previous = self.inspect(name).await?.ok_or_else(|| {
@@ -275,6 +329,80 @@ impl Executor<'_> {
         let _permit = self.permit().await?;
         container::remove(self.docker, &rollback).await?;
         Ok(())
+    }
+
+    /// Start the new container as `<name>.orun-next` beside the old one; once it is ready, move the
+    /// routes to it, give the old one `drainTimeout` for requests in flight, stop and remove it,
+    /// and rename the new one `<name>`. A new container that never gets ready is removed, and the
+    /// old one never stopped serving.
+    async fn recreate_start_first(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let next = format!("{name}{NEXT_SUFFIX}");
+        let previous = self.inspect(name).await?.ok_or_else(|| {
+            anyhow!("recreate {name}: the container disappeared before it could be replaced")
+        })?;
+        if let Err(error) = self.start_beside(desired, &next).await {
+            return Err(self.abandon(&next, error, true).await);
+        }
+        if let Err(error) = self.options.traffic.switch(&desired.name, &next).await {
+            let error = error.context(format!(
+                "moving the routes of {} to {next} failed, {name} keeps serving",
+                desired.name
+            ));
+            return Err(self.abandon(&next, error, false).await);
+        }
+        tokio::time::sleep(desired.drain_timeout.as_std()).await;
+        let grace = previous
+            .stop_timeout
+            .unwrap_or(desired.spec.stop_timeout.as_std());
+        let _permit = self.permit().await?;
+        container::stop(self.docker, name, grace).await?;
+        container::remove(self.docker, name).await?;
+        container::rename(self.docker, &next, name).await?;
+        Ok(())
+    }
+
+    /// Creates and starts `next` for `desired`, replacing a stale one, and waits until it is
+    /// started (running, and ready if it has a readiness probe).
+    async fn start_beside(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
+        {
+            let _permit = self.permit().await?;
+            container::remove(self.docker, next).await?;
+            container::create(self.docker, next, desired).await?;
+            container::start(self.docker, next).await?;
+        }
+        self.check_ready(next, desired).await
+    }
+
+    /// Removes the new copy `next` of a start-first rollout after `error`; the old container was
+    /// never stopped. When the new container itself failed (`rolled_back`), the rollout is rolled
+    /// back; a route that could not move is a plain failure, tried again by the next pass.
+    async fn abandon(&self, next: &str, error: anyhow::Error, rolled_back: bool) -> ActionError {
+        let removed = async {
+            let _permit = self.permit().await?;
+            container::remove(self.docker, next).await
+        };
+        match removed.await {
+            Err(remove_error) => remove_error
+                .context(format!("{error:#}; removing {next} failed"))
+                .into(),
+            Ok(()) if rolled_back => ActionError::RolledBack {
+                previous: Previous::NeverStopped,
+                error: format!("{error:#}"),
+            },
+            Ok(()) => error.into(),
+        }
+    }
+
+    /// Renames the new copy `next` of an interrupted start-first rollout to `<name>`, which the
+    /// plan freed, and checks that it is started.
+    async fn promote(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
+        let name = desired.container.as_str();
+        {
+            let _permit = self.permit().await?;
+            container::rename(self.docker, next, name).await?;
+        }
+        self.check_ready(name, desired).await
     }
 
     /// A rollback copy left by an interrupted recreate goes only once `primary` is ready; if
@@ -307,7 +435,10 @@ impl Executor<'_> {
         start: bool,
     ) -> ActionError {
         match self.restore(name, rollback, start).await {
-            Ok(()) => ActionError::RolledBack(format!("{error:#}")),
+            Ok(()) => ActionError::RolledBack {
+                previous: Previous::Restored,
+                error: format!("{error:#}"),
+            },
             Err(restore_error) => restore_error
                 .context(format!("{error:#}; restoring {rollback} failed"))
                 .into(),
@@ -332,12 +463,11 @@ impl Executor<'_> {
             container::create(self.docker, name, desired).await?;
             container::start(self.docker, name).await?;
         }
-        self.check_ready(desired).await
+        self.check_ready(name, desired).await
     }
 
-    /// The container stayed up, and passed its readiness probe if it has one.
-    async fn check_ready(&self, desired: &DesiredDeployment) -> Result<()> {
-        let name = desired.container.as_str();
+    /// Container `name` of `desired` stayed up, and passed its readiness probe if it has one.
+    async fn check_ready(&self, name: &str, desired: &DesiredDeployment) -> Result<()> {
         self.check_running(name).await?;
         match &desired.health.readiness {
             Some(readiness) if self.options.wait => {
@@ -360,7 +490,7 @@ impl Executor<'_> {
                 container::start(self.docker, name).await?;
             }
         }
-        self.check_ready(desired).await
+        self.check_ready(name, desired).await
     }
 
     /// A container that exits right after it started has failed to start.

@@ -12,17 +12,21 @@ use crate::manifest::{BuildMode, PullPolicy};
 use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
 
-/// Suffix of the stopped previous container kept during a recreate (docs/plans.md).
+/// Suffix of the stopped previous container kept during a stop-first recreate (docs/plans.md).
 pub const ROLLBACK_SUFFIX: &str = ".orun-old";
+
+/// Suffix of the new container a start-first recreate starts beside the old one (docs/plans.md).
+pub const NEXT_SUFFIX: &str = ".orun-next";
 
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The phases of docs/plans.md in execution order: pulls and builds together, then remove,
-/// recreate, create, start. Plans list their actions in this order and the executor runs one
-/// phase at a time; `blocked` is in no phase, it is listed last and never executed.
-pub const PHASES: [&[ActionKind]; 5] = [
+/// rename, recreate, create, start. Plans list their actions in this order and the executor runs
+/// one phase at a time; `blocked` is in no phase, it is listed last and never executed.
+pub const PHASES: [&[ActionKind]; 6] = [
     &[ActionKind::Pull, ActionKind::Build],
     &[ActionKind::Remove],
+    &[ActionKind::Rename],
     &[ActionKind::Recreate],
     &[ActionKind::Create],
     &[ActionKind::Start],
@@ -45,6 +49,8 @@ pub enum ActionKind {
     Pull,
     Build,
     Remove,
+    /// Puts the `<name>.orun-next` copy of an interrupted start-first rollout in place as `<name>`.
+    Rename,
     Recreate,
     Create,
     Start,
@@ -57,6 +63,7 @@ impl ActionKind {
             ActionKind::Pull => "pull",
             ActionKind::Build => "build",
             ActionKind::Remove => "remove",
+            ActionKind::Rename => "rename",
             ActionKind::Recreate => "recreate",
             ActionKind::Create => "create",
             ActionKind::Start => "start",
@@ -69,7 +76,11 @@ impl ActionKind {
     pub fn changes_container(self) -> bool {
         matches!(
             self,
-            ActionKind::Remove | ActionKind::Recreate | ActionKind::Create | ActionKind::Start
+            ActionKind::Remove
+                | ActionKind::Rename
+                | ActionKind::Recreate
+                | ActionKind::Create
+                | ActionKind::Start
         )
     }
 }
@@ -87,6 +98,7 @@ pub enum Reason {
     Missing,
     NotRunning,
     NameConflict,
+    InterruptedRollout,
 }
 
 impl Reason {
@@ -102,6 +114,7 @@ impl Reason {
             Reason::Missing => "missing",
             Reason::NotRunning => "not_running",
             Reason::NameConflict => "name_conflict",
+            Reason::InterruptedRollout => "interrupted_rollout",
         }
     }
 }
@@ -126,6 +139,7 @@ pub struct Summary {
     pub pull: usize,
     pub build: usize,
     pub remove: usize,
+    pub rename: usize,
     pub recreate: usize,
     pub create: usize,
     pub start: usize,
@@ -281,15 +295,11 @@ impl Planner<'_> {
             );
             return;
         }
-        let primary = mine.iter().find(|c| c.bare_name() == container_name);
-        let is_rollback_copy = |c: &ObservedContainer| {
-            c.bare_name().strip_suffix(ROLLBACK_SUFFIX) == Some(container_name)
-        };
-        // The rollback copy stays while the primary is missing or not running (docs/plans.md).
-        let keep_rollback_copy = !primary.is_some_and(|c| c.state == ContainerState::Running);
+        let copies = Copies::of(container_name, mine);
+        let current = copies.current();
         let image_id = self.images.id_of(image);
 
-        let replace = match primary {
+        let replace = match current {
             None => Some((ActionKind::Create, Reason::Missing)),
             Some(container)
                 if container.labels.get(LABEL_SPEC_HASH) != Some(&desired.spec_hash) =>
@@ -304,9 +314,12 @@ impl Planner<'_> {
         self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
-            let is_primary = duplicate.bare_name() == container_name;
-            let kept = is_rollback_copy(duplicate) && keep_rollback_copy;
-            if !is_primary && !kept {
+            let is_current = current.is_some_and(|c| c.bare_name() == duplicate.bare_name());
+            let kept = copies.keeps_rollback_copy()
+                && copies
+                    .rollback
+                    .is_some_and(|c| c.bare_name() == duplicate.bare_name());
+            if !is_current && !kept {
                 self.push(
                     ActionKind::Remove,
                     name,
@@ -316,13 +329,22 @@ impl Planner<'_> {
                 );
             }
         }
+        if let Some(next) = copies.promoted_next() {
+            self.push(
+                ActionKind::Rename,
+                name,
+                next.bare_name(),
+                &next.image,
+                Reason::InterruptedRollout,
+            );
+        }
 
-        match (replace, primary) {
+        match (replace, current) {
             (Some((kind, reason)), _) => {
                 let action = self.push(kind, name, container_name, image, reason);
                 action.labels = Some(desired.labels.clone());
                 if kind == ActionKind::Recreate && reason == Reason::SpecChanged {
-                    let old = primary
+                    let old = current
                         .and_then(|c| c.labels.get(LABEL_SPEC))
                         .map(String::as_str);
                     action.changes = spec_changes(old, &desired.spec_fields);
@@ -399,6 +421,7 @@ impl Planner<'_> {
                 ActionKind::Pull => &mut summary.pull,
                 ActionKind::Build => &mut summary.build,
                 ActionKind::Remove => &mut summary.remove,
+                ActionKind::Rename => &mut summary.rename,
                 ActionKind::Recreate => &mut summary.recreate,
                 ActionKind::Create => &mut summary.create,
                 ActionKind::Start => &mut summary.start,
@@ -413,6 +436,53 @@ impl Planner<'_> {
             summary,
             actions: self.actions,
         }
+    }
+}
+
+/// A deployment's containers as the rollout sequences name them (docs/plans.md): `<name>`, the
+/// rollback copy `<name>.orun-old` of a stop-first recreate and the new copy `<name>.orun-next`
+/// of a start-first one, among all of the deployment's containers.
+struct Copies<'a> {
+    primary: Option<&'a ObservedContainer>,
+    rollback: Option<&'a ObservedContainer>,
+    next: Option<&'a ObservedContainer>,
+    /// How many of the deployment's containers run, whatever their names.
+    running: usize,
+}
+
+impl<'a> Copies<'a> {
+    fn of(container_name: &str, mine: &[&'a ObservedContainer]) -> Self {
+        let named = |suffix: &str| {
+            mine.iter()
+                .copied()
+                .find(|c| c.bare_name().strip_suffix(suffix) == Some(container_name))
+        };
+        Copies {
+            primary: named(""),
+            rollback: named(ROLLBACK_SUFFIX),
+            next: named(NEXT_SUFFIX),
+            running: mine.iter().filter(|c| is_running(c.state)).count(),
+        }
+    }
+
+    /// The new copy of an interrupted start-first rollout, when it is the only running container
+    /// of the deployment: it already serves, so it becomes `<name>` instead of being removed.
+    fn promoted_next(&self) -> Option<&'a ObservedContainer> {
+        self.next
+            .filter(|next| is_running(next.state) && self.running == 1)
+    }
+
+    /// The deployment's container: `<name>`, or the new copy about to be renamed into its place.
+    fn current(&self) -> Option<&'a ObservedContainer> {
+        self.promoted_next().or(self.primary)
+    }
+
+    /// The rollback copy stays while `<name>` itself is missing or not running: it is what a
+    /// failed `<name>` falls back to.
+    fn keeps_rollback_copy(&self) -> bool {
+        !self
+            .primary
+            .is_some_and(|c| c.state == ContainerState::Running)
     }
 }
 

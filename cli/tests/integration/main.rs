@@ -1,8 +1,8 @@
 //! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
 //! real engine, node daemons with real Git remotes and the faults they recover from, health-gated
-//! rollouts, the Caddy ingress, build-mode deployments, secrets on a node, and `orun bootstrap`
-//! over SSH. Built only with the `docker-tests` feature; the tests that need no Docker are the
-//! package's other test targets.
+//! rollouts, start-first rollouts under load, the Caddy ingress, build-mode deployments, secrets
+//! on a node, and `orun bootstrap` over SSH. Built only with the `docker-tests` feature; the tests
+//! that need no Docker are the package's other test targets.
 
 mod bootstrap;
 mod build_mode;
@@ -11,5 +11,6 @@ mod health;
 mod ingress;
 mod node_daemon;
 mod node_recovery;
+mod rollout;
 mod secrets;
 mod support;

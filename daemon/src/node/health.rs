@@ -130,7 +130,7 @@ impl Tracker {
                 });
             }
             match &outcome.result {
-                Err(error @ ActionError::RolledBack(_)) => {
+                Err(error @ ActionError::RolledBack { .. }) => {
                     let error = error.to_string();
                     self.quarantine(&deployment, commit, &error);
                     events.push(HealthEvent::Quarantined { deployment, error });
@@ -138,7 +138,10 @@ impl Tracker {
                 Ok(())
                     if matches!(
                         action.kind,
-                        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+                        ActionKind::Create
+                            | ActionKind::Rename
+                            | ActionKind::Recreate
+                            | ActionKind::Start
                     ) =>
                 {
                     let health = self.entry(&deployment);
@@ -156,6 +159,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::Previous;
     use crate::node::testing::outcome;
 
     #[test]
@@ -187,7 +191,10 @@ mod tests {
             outcome(
                 "web",
                 ActionKind::Recreate,
-                Err(ActionError::RolledBack("not ready".into())),
+                Err(ActionError::RolledBack {
+                    previous: Previous::Restored,
+                    error: "not ready".to_string(),
+                }),
             ),
             outcome(
                 "db",

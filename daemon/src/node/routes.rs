@@ -1,9 +1,11 @@
 //! Ingress routing decisions (docs/ingress.md): from the desired Services, what their deployments'
-//! containers look like and the health tracker, the Caddy routes and each Service's status entry.
-//! Pure: the node inspects the containers beforehand and loads the routes into Caddy afterwards.
+//! containers look like and the health tracker, the Caddy routes and each Service's status entry;
+//! and the routes a start-first rollout moves to its new container. Pure: the node inspects the
+//! containers beforehand and loads the routes into Caddy afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use engine::desired::DesiredService;
 use engine::DesiredState;
 
 use super::health::Tracker;
@@ -94,6 +96,36 @@ pub fn decide(
     }
     routing.routes.sort();
     routing
+}
+
+/// `current` with every route of `deployment`'s Services pointing at `ip`, the address of its new
+/// container, which passed readiness; a Service that had no route yet gets one. Other routes stay.
+pub fn repoint(
+    current: &[Route],
+    services: &BTreeMap<String, DesiredService>,
+    deployment: &str,
+    ip: &str,
+) -> Vec<Route> {
+    let moved: Vec<Route> = services
+        .values()
+        .filter(|service| service.deployment == deployment)
+        .filter_map(|service| {
+            let domain = service.domain.clone()?;
+            Some(Route {
+                domain,
+                upstream: format!("{ip}:{}", service.port),
+                ssl: service.ssl,
+            })
+        })
+        .collect();
+    let mut routes: Vec<Route> = current
+        .iter()
+        .filter(|route| !moved.iter().any(|new| new.domain == route.domain))
+        .cloned()
+        .collect();
+    routes.extend(moved);
+    routes.sort();
+    routes
 }
 
 /// Marks the routed Services active once Caddy took the routes; otherwise notes why they are not.
@@ -209,6 +241,60 @@ mod tests {
         assert_eq!(
             note(&routing, "web").unwrap(),
             "staging.web has no network address"
+        );
+    }
+
+    #[test]
+    fn a_rollout_moves_only_its_deployments_routes_to_the_new_address() {
+        let desired = desired(
+            "staging",
+            &[
+                deployment("web", ""),
+                deployment("api", ""),
+                service(
+                    "web",
+                    "web",
+                    "web.example.com",
+                    Some("$ENV.web.example.com"),
+                ),
+                service(
+                    "www",
+                    "web",
+                    "www.example.com",
+                    Some("$ENV.www.example.com"),
+                ),
+                service(
+                    "api",
+                    "api",
+                    "api.example.com",
+                    Some("$ENV.api.example.com"),
+                ),
+                service("old", "web", "old.example.com", None),
+            ],
+        );
+        let route = |domain: &str, upstream: &str| Route {
+            domain: domain.to_string(),
+            upstream: upstream.to_string(),
+            ssl: false,
+        };
+        let current = [
+            route("staging.api.example.com", "10.0.0.5:8080"),
+            route("staging.web.example.com", "10.0.0.2:8080"),
+        ];
+        let moved = repoint(&current, &desired.services, "web", "10.0.0.9");
+        assert_eq!(
+            moved,
+            [
+                route("staging.api.example.com", "10.0.0.5:8080"),
+                route("staging.web.example.com", "10.0.0.9:8080"),
+                route("staging.www.example.com", "10.0.0.9:8080"),
+            ],
+            "the api route stays, both web routes move, the service without a domain here gets none"
+        );
+        assert_eq!(
+            repoint(&current, &desired.services, "worker", "10.0.0.9"),
+            current,
+            "a deployment without Services moves nothing"
         );
     }
 

@@ -3,6 +3,7 @@
 //! of every container of the test's environment even when the test fails. The helpers that need
 //! no Docker come from the normal targets' `tests/support`, included here by path, not copied.
 
+pub mod ingress;
 pub mod lab;
 pub mod node;
 
