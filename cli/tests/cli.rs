@@ -138,7 +138,6 @@ fn json_plan_has_the_documented_shape() {
         "pull",
         "build",
         "remove",
-        "rename",
         "recreate",
         "create",
         "start",

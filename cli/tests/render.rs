@@ -13,12 +13,11 @@ use orun::render::{self, Style};
 const CASE_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Cases that between them show every part of the human output.
-const CASES: [&str; 5] = [
+const CASES: [&str; 4] = [
     "converged-no-changes",
     "every-phase-in-order",
     "env-change-recreates",
     "name-conflict-blocks",
-    "next-copy-renamed-when-only-running-copy",
 ];
 
 #[test]

@@ -21,12 +21,11 @@ pub const NEXT_SUFFIX: &str = ".orun-next";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The phases of docs/plans.md in execution order: pulls and builds together, then remove,
-/// rename, recreate, create, start. Plans list their actions in this order and the executor runs
-/// one phase at a time; `blocked` is in no phase, it is listed last and never executed.
-pub const PHASES: [&[ActionKind]; 6] = [
+/// recreate, create, start. Plans list their actions in this order and the executor runs one
+/// phase at a time; `blocked` is in no phase, it is listed last and never executed.
+pub const PHASES: [&[ActionKind]; 5] = [
     &[ActionKind::Pull, ActionKind::Build],
     &[ActionKind::Remove],
-    &[ActionKind::Rename],
     &[ActionKind::Recreate],
     &[ActionKind::Create],
     &[ActionKind::Start],
@@ -49,8 +48,6 @@ pub enum ActionKind {
     Pull,
     Build,
     Remove,
-    /// Puts the `<name>.orun-next` copy of an interrupted start-first rollout in place as `<name>`.
-    Rename,
     Recreate,
     Create,
     Start,
@@ -63,7 +60,6 @@ impl ActionKind {
             ActionKind::Pull => "pull",
             ActionKind::Build => "build",
             ActionKind::Remove => "remove",
-            ActionKind::Rename => "rename",
             ActionKind::Recreate => "recreate",
             ActionKind::Create => "create",
             ActionKind::Start => "start",
@@ -76,11 +72,7 @@ impl ActionKind {
     pub fn changes_container(self) -> bool {
         matches!(
             self,
-            ActionKind::Remove
-                | ActionKind::Rename
-                | ActionKind::Recreate
-                | ActionKind::Create
-                | ActionKind::Start
+            ActionKind::Remove | ActionKind::Recreate | ActionKind::Create | ActionKind::Start
         )
     }
 }
@@ -98,7 +90,6 @@ pub enum Reason {
     Missing,
     NotRunning,
     NameConflict,
-    InterruptedRollout,
 }
 
 impl Reason {
@@ -114,7 +105,6 @@ impl Reason {
             Reason::Missing => "missing",
             Reason::NotRunning => "not_running",
             Reason::NameConflict => "name_conflict",
-            Reason::InterruptedRollout => "interrupted_rollout",
         }
     }
 }
@@ -139,7 +129,6 @@ pub struct Summary {
     pub pull: usize,
     pub build: usize,
     pub remove: usize,
-    pub rename: usize,
     pub recreate: usize,
     pub create: usize,
     pub start: usize,
@@ -296,10 +285,10 @@ impl Planner<'_> {
             return;
         }
         let copies = Copies::of(container_name, mine);
-        let current = copies.current();
+        let primary = copies.primary;
         let image_id = self.images.id_of(image);
 
-        let replace = match current {
+        let replace = match primary {
             None => Some((ActionKind::Create, Reason::Missing)),
             Some(container)
                 if container.labels.get(LABEL_SPEC_HASH) != Some(&desired.spec_hash) =>
@@ -314,12 +303,7 @@ impl Planner<'_> {
         self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
-            let is_current = current.is_some_and(|c| c.bare_name() == duplicate.bare_name());
-            let kept = copies.keeps_rollback_copy()
-                && copies
-                    .rollback
-                    .is_some_and(|c| c.bare_name() == duplicate.bare_name());
-            if !is_current && !kept {
+            if !copies.keeps(duplicate) {
                 self.push(
                     ActionKind::Remove,
                     name,
@@ -329,22 +313,13 @@ impl Planner<'_> {
                 );
             }
         }
-        if let Some(next) = copies.promoted_next() {
-            self.push(
-                ActionKind::Rename,
-                name,
-                next.bare_name(),
-                &next.image,
-                Reason::InterruptedRollout,
-            );
-        }
 
-        match (replace, current) {
+        match (replace, primary) {
             (Some((kind, reason)), _) => {
                 let action = self.push(kind, name, container_name, image, reason);
                 action.labels = Some(desired.labels.clone());
                 if kind == ActionKind::Recreate && reason == Reason::SpecChanged {
-                    let old = current
+                    let old = primary
                         .and_then(|c| c.labels.get(LABEL_SPEC))
                         .map(String::as_str);
                     action.changes = spec_changes(old, &desired.spec_fields);
@@ -421,7 +396,6 @@ impl Planner<'_> {
                 ActionKind::Pull => &mut summary.pull,
                 ActionKind::Build => &mut summary.build,
                 ActionKind::Remove => &mut summary.remove,
-                ActionKind::Rename => &mut summary.rename,
                 ActionKind::Recreate => &mut summary.recreate,
                 ActionKind::Create => &mut summary.create,
                 ActionKind::Start => &mut summary.start,
@@ -441,13 +415,13 @@ impl Planner<'_> {
 
 /// A deployment's containers as the rollout sequences name them (docs/plans.md): `<name>`, the
 /// rollback copy `<name>.orun-old` of a stop-first recreate and the new copy `<name>.orun-next`
-/// of a start-first one, among all of the deployment's containers.
+/// of a start-first one. The two leftover copies stay while `<name>` does not run yet, each for
+/// its own reason, and are removed (`duplicate`) once it runs; the executor then removes them
+/// only after `<name>` is ready.
 struct Copies<'a> {
     primary: Option<&'a ObservedContainer>,
     rollback: Option<&'a ObservedContainer>,
     next: Option<&'a ObservedContainer>,
-    /// How many of the deployment's containers run, whatever their names.
-    running: usize,
 }
 
 impl<'a> Copies<'a> {
@@ -461,28 +435,37 @@ impl<'a> Copies<'a> {
             primary: named(""),
             rollback: named(ROLLBACK_SUFFIX),
             next: named(NEXT_SUFFIX),
-            running: mine.iter().filter(|c| is_running(c.state)).count(),
         }
     }
 
-    /// The new copy of an interrupted start-first rollout, when it is the only running container
-    /// of the deployment: it already serves, so it becomes `<name>` instead of being removed.
-    fn promoted_next(&self) -> Option<&'a ObservedContainer> {
-        self.next
-            .filter(|next| is_running(next.state) && self.running == 1)
+    /// Whether `container` stays: `<name>` itself, or a leftover copy that is still needed. Every
+    /// other container of the deployment is a duplicate.
+    fn keeps(&self, container: &ObservedContainer) -> bool {
+        let is = |copy: Option<&ObservedContainer>| {
+            copy.is_some_and(|c| c.bare_name() == container.bare_name())
+        };
+        is(self.primary)
+            || (is(self.rollback) && self.keeps_rollback_copy())
+            || (is(self.next) && self.keeps_next_copy())
     }
 
-    /// The deployment's container: `<name>`, or the new copy about to be renamed into its place.
-    fn current(&self) -> Option<&'a ObservedContainer> {
-        self.promoted_next().or(self.primary)
+    fn primary_runs(&self) -> bool {
+        self.primary
+            .is_some_and(|c| c.state == ContainerState::Running)
     }
 
     /// The rollback copy stays while `<name>` itself is missing or not running: it is what a
     /// failed `<name>` falls back to.
     fn keeps_rollback_copy(&self) -> bool {
-        !self
-            .primary
-            .is_some_and(|c| c.state == ContainerState::Running)
+        !self.primary_runs()
+    }
+
+    /// The new copy of an interrupted start-first rollout stays while it is the only running one
+    /// of the three: the old container was stopped after the routes moved to it, so it is what
+    /// serves until `<name>` runs. Otherwise it does not serve and goes at once.
+    fn keeps_next_copy(&self) -> bool {
+        let runs = |copy: Option<&ObservedContainer>| copy.is_some_and(|c| is_running(c.state));
+        runs(self.next) && !self.primary_runs() && !runs(self.rollback)
     }
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use engine::changes::Change;
-use engine::plan::{ActionKind, Plan, NEXT_SUFFIX};
+use engine::plan::{ActionKind, Plan};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -57,24 +57,6 @@ pub fn human(plan: &Plan, style: Style) -> String {
             out,
             "    a container orun does not manage holds this name; orun leaves it alone. \
              Rename or remove it to let {} deploy.",
-            action.deployment
-        )
-        .unwrap();
-    }
-    for action in plan.actions.iter().filter(|a| a.kind == ActionKind::Rename) {
-        writeln!(out).unwrap();
-        let target = action
-            .container
-            .strip_suffix(NEXT_SUFFIX)
-            .unwrap_or(&action.container);
-        let title = format!(
-            "> {} becomes {target} (step {})",
-            action.container, action.step
-        );
-        writeln!(out, "{}", style.bold(&title)).unwrap();
-        writeln!(
-            out,
-            "    an interrupted start-first rollout left it as the only running container of {}.",
             action.deployment
         )
         .unwrap();
@@ -145,8 +127,8 @@ fn short_commit(commit: &str) -> &str {
     }
 }
 
-/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, renames,
-/// starts and blocked entries when there are any.
+/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, starts and
+/// blocked entries when there are any.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut line = format!(
@@ -156,7 +138,6 @@ pub fn summary_line(plan: &Plan) -> String {
     let extras: Vec<String> = [
         (s.pull, "to pull"),
         (s.build, "to build"),
-        (s.rename, "to rename"),
         (s.start, "to start"),
         (s.blocked, "blocked"),
     ]

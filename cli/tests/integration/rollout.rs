@@ -1,12 +1,15 @@
 //! Start-first rollouts with real containers and a node's real Caddy: steady load through Caddy
 //! across successive rollouts fails no request, a new container that never gets ready leaves the
-//! old one serving, and `orun apply --once` replaces a container start-first and puts the new copy
-//! of an interrupted rollout in place.
+//! old one serving, a leftover new copy loses its routes before it is removed, and
+//! `orun apply --once` replaces a container start-first and resolves the new copy an interrupted
+//! rollout left: kept while the deployment's container does not run, removed once it does.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::support::ingress::{request, service_manifest, IngressPorts};
 use crate::support::node::{Node, Origin};
@@ -255,6 +258,66 @@ fn a_start_first_rollout_that_never_gets_ready_leaves_the_old_container_serving(
 }
 
 #[test]
+fn a_node_moves_the_routes_off_a_leftover_new_copy_before_removing_it() {
+    let origin = Origin::new();
+    let ingress = IngressPorts::new();
+    let (node, host) = node_with_service("rollleft", &origin, &ingress);
+    let name = node.container("web");
+    let next = format!("{name}.orun-next");
+    let load = Load::start(ingress.http, &host);
+    load.wait_for_version("v1");
+
+    // What a rollout whose rename failed leaves while the node keeps running: the new copy serves
+    // under its temporary name, and the routes already point at it.
+    docker(&["rename", &name, &next]);
+    let copy = inspect(&next).unwrap()["Id"].clone();
+    assert!(
+        eventually(LIMIT, || inspect(&next).is_none()
+            && inspect(&name)
+                .is_some_and(|web| web["State"]["Running"] == true)),
+        "drift repair did not replace the copy: {:#}",
+        node.status()
+    );
+    let status = node.wait_for("routed to the new container", LIMIT, |s| {
+        s["services"]["web"]["active"] == true
+    });
+    // Requests keep flowing for a while after the copy went.
+    let settled = load.snapshot().ok;
+    assert!(
+        eventually(Duration::from_secs(10), || load.snapshot().ok
+            > settled + 50),
+        "the load stalled: {:?}",
+        load.snapshot()
+    );
+    let tally = load.finish();
+
+    assert!(
+        tally.failures.is_empty(),
+        "{} of {} requests failed while the copy was replaced:\n{}",
+        tally.failures.len(),
+        tally.ok + tally.failures.len(),
+        tally.failures.join("\n")
+    );
+    let web = inspect(&name).unwrap();
+    assert_ne!(web["Id"], copy, "{name} is a new container");
+    let ip = web["NetworkSettings"]["IPAddress"].as_str().unwrap();
+    assert_eq!(
+        status["services"]["web"]["upstream"],
+        format!("{ip}:80"),
+        "the route points at {name}"
+    );
+    let left = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=run.orcra.dev/environment={}", node.environment),
+        "--format",
+        "{{.Names}}",
+    ]);
+    assert_eq!(left, name, "one container is left, under its own name");
+}
+
+#[test]
 fn apply_once_replaces_a_container_start_first() {
     let scenario = Scenario::new("startfirst");
     scenario.deployment("web", &versioned_spec("v1", "/version", "20s"));
@@ -299,8 +362,34 @@ fn apply_once_with_a_new_container_that_never_gets_ready_keeps_the_old_one_runni
     );
 }
 
+/// `(kind, container)` of every action of a JSON plan.
+fn kinds_and_containers(plan: &Value) -> Vec<(String, String)> {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap().to_string(),
+                a["container"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The scenario ends with one container, `name`, running and other than `copy`, the leftover
+/// new copy, which is gone; and a further apply has nothing to do.
+fn assert_resolved(scenario: &Scenario, name: &str, copy: &Value) {
+    assert_eq!(scenario.containers(), vec![name.to_string()]);
+    let web = inspect(name).unwrap();
+    assert_eq!(web["State"]["Running"], true);
+    assert_ne!(&web["Id"], copy, "{name} is a new container");
+    assert!(inspect(&format!("{name}.orun-next")).is_none());
+    assert!(scenario.apply().contains("No changes. Node is converged."));
+}
+
 #[test]
-fn a_new_copy_left_as_the_only_running_container_is_renamed_into_place() {
+fn a_new_copy_left_as_the_only_running_container_serves_until_the_container_is_back() {
     let scenario = Scenario::new("nextleft");
     scenario.deployment("web", &versioned_spec("v1", "/version", "20s"));
     scenario.apply();
@@ -308,27 +397,54 @@ fn a_new_copy_left_as_the_only_running_container_is_renamed_into_place() {
     let name = scenario.container("web");
     let next = format!("{name}.orun-next");
     docker(&["rename", &name, &next]);
-    let id = inspect(&next).unwrap()["Id"].clone();
+    let copy = inspect(&next).unwrap()["Id"].clone();
 
     let plan = scenario.plan();
-    let actions: Vec<(&str, &str)> = plan["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["kind"].as_str().unwrap(),
-                a["container"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(actions, vec![("rename", next.as_str())], "{plan:#}");
-    scenario.apply();
-    assert_eq!(scenario.containers(), vec![name.clone()]);
     assert_eq!(
-        inspect(&name).unwrap()["Id"],
-        id,
-        "the same container, renamed"
+        kinds_and_containers(&plan),
+        [("create".to_string(), name.clone())],
+        "the copy is kept while {name} is missing: {plan:#}"
     );
-    assert!(scenario.apply().contains("No changes. Node is converged."));
+    let output = scenario.apply();
+    assert!(
+        output.contains("remove") && output.contains(&next),
+        "the follow-up removes the copy once {name} runs: {output}"
+    );
+    assert_resolved(&scenario, &name, &copy);
+}
+
+#[test]
+fn a_new_copy_left_beside_a_stopped_outdated_container_serves_until_it_is_replaced() {
+    let scenario = Scenario::new("nextstale");
+    scenario.deployment("web", &versioned_spec("v1", "/version", "20s"));
+    scenario.apply();
+    // What an apply killed after stopping the old container leaves: the new copy runs, and the
+    // old container, stopped, still has the outdated spec.
+    let name = scenario.container("web");
+    let next = format!("{name}.orun-next");
+    docker(&["rename", &name, &next]);
+    let copy = inspect(&next).unwrap();
+    let mut create = vec!["create".to_string(), "--name".to_string(), name.clone()];
+    for (key, value) in copy["Config"]["Labels"].as_object().unwrap() {
+        let value = match key.as_str() {
+            "run.orcra.dev/spec-hash" => "v1:outdated",
+            _ => value.as_str().unwrap(),
+        };
+        create.extend(["--label".to_string(), format!("{key}={value}")]);
+    }
+    create.push(test_image().to_string());
+    docker(&create.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let plan = scenario.plan();
+    assert_eq!(
+        kinds_and_containers(&plan),
+        [("recreate".to_string(), name.clone())],
+        "the copy is kept while {name} does not run: {plan:#}"
+    );
+    let output = scenario.apply();
+    assert!(
+        output.contains("remove") && output.contains(&next),
+        "the follow-up removes the copy once {name} runs: {output}"
+    );
+    assert_resolved(&scenario, &name, &copy["Id"]);
 }

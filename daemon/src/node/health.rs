@@ -138,10 +138,7 @@ impl Tracker {
                 Ok(())
                     if matches!(
                         action.kind,
-                        ActionKind::Create
-                            | ActionKind::Rename
-                            | ActionKind::Recreate
-                            | ActionKind::Start
+                        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
                     ) =>
                 {
                     let health = self.entry(&deployment);
