@@ -1,18 +1,23 @@
 //! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
-//! parallelism inside a phase, the recreate sequence that keeps `<name>.orun-old` until the new
-//! container runs, and restore-on-failure. It decides nothing about what to change.
+//! parallelism inside a phase, and the two recreate sequences: stop-first, which keeps
+//! `<name>.orun-old` until the new container runs and restores it on failure, and start-first,
+//! which starts `<name>.orun-next` beside the old container and moves the routes to it through a
+//! [`TrafficSwitch`]. It removes the copies an interrupted rollout left only once `<name>` is
+//! ready. It decides nothing about what to change.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
-use engine::plan::{Action, ActionKind, Plan, Reason, PHASES, ROLLBACK_SUFFIX};
-use futures_util::future::join_all;
+use engine::manifest::Rollout;
+use engine::plan::{Action, ActionKind, Plan, Reason, NEXT_SUFFIX, PHASES, ROLLBACK_SUFFIX};
+use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::docker::container::{self, ContainerStatus};
@@ -32,6 +37,31 @@ pub struct ApplyOptions {
     pub wait: bool,
     /// Once set, no further action is started; calls in flight finish (daemon shutdown).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Where start-first rollouts move a deployment's routes.
+    pub traffic: Arc<dyn TrafficSwitch>,
+}
+
+/// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
+/// `orun apply --once`, which runs none.
+pub trait TrafficSwitch: Send + Sync {
+    /// Points every route of `deployment` at `container` and returns once the ingress serves
+    /// them from it.
+    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>>;
+}
+
+impl fmt::Debug for dyn TrafficSwitch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("TrafficSwitch")
+    }
+}
+
+/// No ingress, so no routes to move.
+pub struct NoIngress;
+
+impl TrafficSwitch for NoIngress {
+    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl ApplyOptions {
@@ -58,12 +88,31 @@ pub struct Outcome {
 pub enum ActionError {
     #[error("{0}")]
     Failed(String),
-    /// The new container failed and the previous one was put back in service.
-    #[error("the previous container was restored: {0}")]
-    RolledBack(String),
+    /// The new container failed; the previous one is in service, as `previous` tells.
+    #[error("{previous}: {error}")]
+    RolledBack { previous: Previous, error: String },
     /// Cancellation was requested before the action started.
     #[error("not started: orun is shutting down")]
     ShuttingDown,
+}
+
+/// What became of the previous container when a rollout was rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// It was renamed back into place: the stopped old container of a stop-first rollout
+    /// (started again), or the copy an interrupted rollout left.
+    Restored,
+    /// Start-first: it was never stopped, so it served throughout.
+    NeverStopped,
+}
+
+impl fmt::Display for Previous {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Previous::Restored => "the previous container was restored",
+            Previous::NeverStopped => "the previous container was never stopped",
+        })
+    }
 }
 
 impl From<anyhow::Error> for ActionError {
@@ -216,17 +265,30 @@ impl Executor<'_> {
                 )
                 .await?;
             }
-            ActionKind::Remove => match name.strip_suffix(ROLLBACK_SUFFIX) {
-                Some(primary) if action.reason == Reason::Duplicate => {
+            ActionKind::Remove => {
+                // A duplicate named as a rollout copy is a leftover of an interrupted rollout.
+                let copy_of = |suffix| {
+                    name.strip_suffix(suffix)
+                        .filter(|_| action.reason == Reason::Duplicate)
+                };
+                if let Some(primary) = copy_of(ROLLBACK_SUFFIX) {
                     self.retire_rollback_copy(self.deployment(action)?, primary, name)
                         .await?
-                }
-                _ => {
+                } else if let Some(primary) = copy_of(NEXT_SUFFIX) {
+                    self.retire_next_copy(self.deployment(action)?, primary, name)
+                        .await?
+                } else {
                     let _permit = self.permit().await?;
                     container::remove(self.docker, name).await?;
                 }
-            },
-            ActionKind::Recreate => self.recreate(self.deployment(action)?).await?,
+            }
+            ActionKind::Recreate => {
+                let deployment = self.deployment(action)?;
+                match deployment.rollout {
+                    Rollout::StopFirst => self.recreate_stop_first(deployment).await?,
+                    Rollout::StartFirst => self.recreate_start_first(deployment).await?,
+                }
+            }
             ActionKind::Create => self.create(self.deployment(action)?).await?,
             ActionKind::Start => self.start(self.deployment(action)?).await?,
             ActionKind::Blocked => {
@@ -238,14 +300,18 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Creates and starts the container; if a rollback copy of an interrupted recreate exists and
-    /// the new container fails, the copy is put back in service.
+    /// Creates and starts the container; if it fails while a copy left by an interrupted rollout
+    /// exists, that copy is put in its place: the new copy of a start-first rollout while it still
+    /// runs (it is what serves), else the rollback copy of a stop-first one.
     async fn create(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
         let name = desired.container.as_str();
-        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
         let Err(error) = self.create_and_start(desired).await else {
             return Ok(());
         };
+        if let Some(next) = self.serving_copy(name).await? {
+            return Err(self.roll_back(error, name, &next, false).await);
+        }
+        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
         if self.inspect(&rollback).await?.is_none() {
             return Err(error.into());
         }
@@ -254,7 +320,7 @@ impl Executor<'_> {
 
     /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
     /// remove the old one only once the new one runs; otherwise put the old one back.
-    async fn recreate(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+    async fn recreate_stop_first(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
         let name = desired.container.as_str();
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
         let previous = self.inspect(name).await?.ok_or_else(|| {
@@ -268,6 +334,10 @@ impl Executor<'_> {
             container::rename(self.docker, name, &rollback).await?;
         }
         if let Err(error) = self.create_and_start(desired).await {
+            // An old container that did not run was not what served; a serving copy was.
+            if let Some(next) = self.serving_copy(name).await?.filter(|_| !previous.running) {
+                return Err(self.roll_back(error, name, &next, false).await);
+            }
             return Err(self
                 .roll_back(error, name, &rollback, previous.running)
                 .await);
@@ -275,6 +345,86 @@ impl Executor<'_> {
         let _permit = self.permit().await?;
         container::remove(self.docker, &rollback).await?;
         Ok(())
+    }
+
+    /// Start the new container as `<name>.orun-next` beside the old one; once it is ready, move the
+    /// routes to it, give the old one `drainTimeout` for requests in flight, stop and remove it,
+    /// and rename the new one `<name>`. A new container that never gets ready is removed, and the
+    /// old one never stopped serving. An old container that does not run serves nothing to keep:
+    /// it is replaced stop-first, which also leaves alone a `<name>.orun-next` the plan kept
+    /// because it serves.
+    async fn recreate_start_first(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let next = format!("{name}{NEXT_SUFFIX}");
+        let previous = self.inspect(name).await?.ok_or_else(|| {
+            anyhow!("recreate {name}: the container disappeared before it could be replaced")
+        })?;
+        if !previous.running {
+            return self.recreate_stop_first(desired).await;
+        }
+        if let Err(error) = self.start_beside(desired, &next).await {
+            return Err(self.abandon(&next, error, true).await);
+        }
+        if let Err(error) = self.options.traffic.switch(&desired.name, &next).await {
+            let error = error.context(format!(
+                "moving the routes of {} to {next} failed, {name} keeps serving",
+                desired.name
+            ));
+            return Err(self.abandon(&next, error, false).await);
+        }
+        self.drain_and_remove(desired, name, &previous).await?;
+        let _permit = self.permit().await?;
+        container::rename(self.docker, &next, name).await?;
+        Ok(())
+    }
+
+    /// Gives `old` (whose routes moved away) `drainTimeout` to finish requests in flight, then
+    /// stops it with its own grace period, `status` as inspected, and removes it.
+    async fn drain_and_remove(
+        &self,
+        desired: &DesiredDeployment,
+        old: &str,
+        status: &ContainerStatus,
+    ) -> Result<()> {
+        tokio::time::sleep(desired.drain_timeout.as_std()).await;
+        let grace = status
+            .stop_timeout
+            .unwrap_or(desired.spec.stop_timeout.as_std());
+        let _permit = self.permit().await?;
+        container::stop(self.docker, old, grace).await?;
+        container::remove(self.docker, old).await
+    }
+
+    /// Creates and starts `next` for `desired`, replacing a stale one, and waits until it is
+    /// started (running, and ready if it has a readiness probe).
+    async fn start_beside(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
+        {
+            let _permit = self.permit().await?;
+            container::remove(self.docker, next).await?;
+            container::create(self.docker, next, desired).await?;
+            container::start(self.docker, next).await?;
+        }
+        self.check_ready(next, desired).await
+    }
+
+    /// Removes the new copy `next` of a start-first rollout after `error`; the old container was
+    /// never stopped. When the new container itself failed (`rolled_back`), the rollout is rolled
+    /// back; a route that could not move is a plain failure, tried again by the next pass.
+    async fn abandon(&self, next: &str, error: anyhow::Error, rolled_back: bool) -> ActionError {
+        let removed = async {
+            let _permit = self.permit().await?;
+            container::remove(self.docker, next).await
+        };
+        match removed.await {
+            Err(remove_error) => remove_error
+                .context(format!("{error:#}; removing {next} failed"))
+                .into(),
+            Ok(()) if rolled_back => ActionError::RolledBack {
+                previous: Previous::NeverStopped,
+                error: format!("{error:#}"),
+            },
+            Ok(()) => error.into(),
+        }
     }
 
     /// A rollback copy left by an interrupted recreate goes only once `primary` is ready; if
@@ -297,8 +447,50 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// After `error`, puts `rollback` back in service as `name`: the action is rolled back, or,
-    /// if restoring fails too, it failed with both errors.
+    /// The new copy of an interrupted start-first rollout, while it runs, may be what serves: it
+    /// goes only once `primary` runs and is ready, after the routes moved to `primary` and the copy
+    /// had `drainTimeout` for requests in flight; if `primary` never becomes ready, the copy is put
+    /// in its place. A copy that does not run serves nothing, and one beside a `primary` that does
+    /// not run was planned away because another copy runs: either is removed at once.
+    async fn retire_next_copy(
+        &self,
+        desired: &DesiredDeployment,
+        primary: &str,
+        next: &str,
+    ) -> Result<(), ActionError> {
+        let copy = self.inspect(next).await?;
+        let primary_runs = self
+            .inspect(primary)
+            .await?
+            .is_some_and(|status| status.running);
+        let Some(copy) = copy.filter(|copy| copy.running && primary_runs) else {
+            let _permit = self.permit().await?;
+            container::remove(self.docker, next).await?;
+            return Ok(());
+        };
+        if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
+            if let Err(error) =
+                probe::wait_ready(self.docker, &self.probes, primary, readiness).await
+            {
+                return Err(self.roll_back(error, primary, next, false).await);
+            }
+        }
+        self.options
+            .traffic
+            .switch(&desired.name, primary)
+            .await
+            .with_context(|| {
+                format!(
+                    "moving the routes of {} to {primary} failed, {next} keeps serving",
+                    desired.name
+                )
+            })?;
+        self.drain_and_remove(desired, next, &copy).await?;
+        Ok(())
+    }
+
+    /// After `error`, puts the copy `rollback` back in service as `name`: the action is rolled
+    /// back, or, if restoring fails too, it failed with both errors.
     async fn roll_back(
         &self,
         error: anyhow::Error,
@@ -307,14 +499,18 @@ impl Executor<'_> {
         start: bool,
     ) -> ActionError {
         match self.restore(name, rollback, start).await {
-            Ok(()) => ActionError::RolledBack(format!("{error:#}")),
+            Ok(()) => ActionError::RolledBack {
+                previous: Previous::Restored,
+                error: format!("{error:#}"),
+            },
             Err(restore_error) => restore_error
                 .context(format!("{error:#}; restoring {rollback} failed"))
                 .into(),
         }
     }
 
-    /// Removes whatever holds `name` and renames `rollback` back, starting it if it was running.
+    /// Removes whatever holds `name` and renames `rollback` back, starting it if `start` (it was
+    /// running before it was stopped).
     async fn restore(&self, name: &str, rollback: &str, start: bool) -> Result<()> {
         let _permit = self.permit().await?;
         container::remove(self.docker, name).await?;
@@ -332,12 +528,11 @@ impl Executor<'_> {
             container::create(self.docker, name, desired).await?;
             container::start(self.docker, name).await?;
         }
-        self.check_ready(desired).await
+        self.check_ready(name, desired).await
     }
 
-    /// The container stayed up, and passed its readiness probe if it has one.
-    async fn check_ready(&self, desired: &DesiredDeployment) -> Result<()> {
-        let name = desired.container.as_str();
+    /// Container `name` of `desired` stayed up, and passed its readiness probe if it has one.
+    async fn check_ready(&self, name: &str, desired: &DesiredDeployment) -> Result<()> {
         self.check_running(name).await?;
         match &desired.health.readiness {
             Some(readiness) if self.options.wait => {
@@ -347,7 +542,20 @@ impl Executor<'_> {
         }
     }
 
-    async fn start(&self, desired: &DesiredDeployment) -> Result<()> {
+    /// Starts the stopped container; if it fails while the new copy of an interrupted start-first
+    /// rollout serves, that copy is put in its place.
+    async fn start(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let Err(error) = self.start_and_check(desired).await else {
+            return Ok(());
+        };
+        match self.serving_copy(name).await? {
+            Some(next) => Err(self.roll_back(error, name, &next, false).await),
+            None => Err(error.into()),
+        }
+    }
+
+    async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<()> {
         let name = desired.container.as_str();
         {
             let _permit = self.permit().await?;
@@ -360,7 +568,7 @@ impl Executor<'_> {
                 container::start(self.docker, name).await?;
             }
         }
-        self.check_ready(desired).await
+        self.check_ready(name, desired).await
     }
 
     /// A container that exits right after it started has failed to start.
@@ -393,6 +601,14 @@ impl Executor<'_> {
     async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>> {
         let _permit = self.permit().await?;
         container::inspect(self.docker, name).await
+    }
+
+    /// The name of `name`'s `.orun-next` copy when it runs: the new container of an interrupted
+    /// start-first rollout, which serves while `name` does not run.
+    async fn serving_copy(&self, name: &str) -> Result<Option<String>> {
+        let next = format!("{name}{NEXT_SUFFIX}");
+        let runs = self.inspect(&next).await?.is_some_and(|copy| copy.running);
+        Ok(runs.then_some(next))
     }
 }
 

@@ -162,6 +162,7 @@ mod tests {
                 .iter()
                 .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
                 .collect(),
+            stop_timeout: None,
         }
     }
 

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::changes::{self, SpecFields};
+use crate::duration::Duration;
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::load::{Loaded, Manifests};
-use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, ServiceSpec};
+use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, Rollout, ServiceSpec};
 use crate::spec::{self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue};
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope.
@@ -52,6 +53,10 @@ pub struct DesiredDeployment {
     pub labels: Arc<BTreeMap<String, String>>,
     pub pull_policy: PullPolicy,
     pub health: HealthSpec,
+    /// How a recreate replaces the container: as written, or the default of [`rollout_of`].
+    pub rollout: Rollout,
+    /// How long the old container of a start-first rollout keeps running after the routes moved.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +89,19 @@ impl DesiredState {
             ));
         }
         format!("sha256:{}", crate::spec::sha256_hex(text.as_bytes()))
+    }
+}
+
+/// The rollout a deployment gets: `rollout` as written; otherwise start-first, unless two copies
+/// could not run side by side — a published host port cannot be bound twice, and two containers
+/// must not write one data folder — which makes it stop-first.
+pub fn rollout_of(spec: &DeploymentSpec) -> Rollout {
+    let publishes_ports = !spec.ports.is_empty();
+    let writes_volumes = spec.volumes.iter().any(|volume| !volume.read_only);
+    match spec.rollout {
+        Some(rollout) => rollout,
+        None if publishes_ports || writes_volumes => Rollout::StopFirst,
+        None => Rollout::StartFirst,
     }
 }
 
@@ -214,6 +232,8 @@ fn resolve_deployment(
         labels,
         pull_policy: spec.pull_policy,
         health: spec.health.clone(),
+        rollout: rollout_of(spec),
+        drain_timeout: spec.drain_timeout,
     })
 }
 
@@ -309,6 +329,48 @@ mod tests {
             build_tags: &build_tags,
         };
         resolve(&manifests(), &input).unwrap().services["web"].clone()
+    }
+
+    fn deployment_spec(fields: &str) -> DeploymentSpec {
+        let text = format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  image: nginx\n{fields}"
+        );
+        let source = SourceFile {
+            path: "deployments/web.yaml".into(),
+            text,
+        };
+        load(&[source]).unwrap().deployments["web"].spec.clone()
+    }
+
+    #[test]
+    fn rollout_defaults_to_start_first_only_when_two_copies_can_run_side_by_side() {
+        let ports = "  ports:\n    - containerPort: 80\n      port: 8080\n";
+        let volume = |read_only: bool| {
+            format!("  volumes:\n    - hostPath: /srv/data\n      containerPath: /data\n      readOnly: {read_only}\n")
+        };
+        assert_eq!(rollout_of(&deployment_spec("")), Rollout::StartFirst);
+        assert_eq!(
+            rollout_of(&deployment_spec(&volume(true))),
+            Rollout::StartFirst
+        );
+        assert_eq!(rollout_of(&deployment_spec(ports)), Rollout::StopFirst);
+        assert_eq!(
+            rollout_of(&deployment_spec(&volume(false))),
+            Rollout::StopFirst
+        );
+        assert_eq!(
+            rollout_of(&deployment_spec("  rollout: stopFirst\n")),
+            Rollout::StopFirst
+        );
+        let explicit = format!("  rollout: startFirst\n{}", volume(false));
+        assert_eq!(rollout_of(&deployment_spec(&explicit)), Rollout::StartFirst);
+    }
+
+    #[test]
+    fn drain_timeout_defaults_to_two_seconds() {
+        assert_eq!(deployment_spec("").drain_timeout, Duration::from_secs(2));
+        let spec = deployment_spec("  drainTimeout: 500ms\n");
+        assert_eq!(spec.drain_timeout, Duration::from_millis(500));
     }
 
     #[test]

@@ -12,8 +12,11 @@ use crate::manifest::{BuildMode, PullPolicy};
 use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
 
-/// Suffix of the stopped previous container kept during a recreate (docs/plans.md).
+/// Suffix of the stopped previous container kept during a stop-first recreate (docs/plans.md).
 pub const ROLLBACK_SUFFIX: &str = ".orun-old";
+
+/// Suffix of the new container a start-first recreate starts beside the old one (docs/plans.md).
+pub const NEXT_SUFFIX: &str = ".orun-next";
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -281,12 +284,8 @@ impl Planner<'_> {
             );
             return;
         }
-        let primary = mine.iter().find(|c| c.bare_name() == container_name);
-        let is_rollback_copy = |c: &ObservedContainer| {
-            c.bare_name().strip_suffix(ROLLBACK_SUFFIX) == Some(container_name)
-        };
-        // The rollback copy stays while the primary is missing or not running (docs/plans.md).
-        let keep_rollback_copy = !primary.is_some_and(|c| c.state == ContainerState::Running);
+        let copies = Copies::of(container_name, mine);
+        let primary = copies.primary;
         let image_id = self.images.id_of(image);
 
         let replace = match primary {
@@ -304,9 +303,7 @@ impl Planner<'_> {
         self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
-            let is_primary = duplicate.bare_name() == container_name;
-            let kept = is_rollback_copy(duplicate) && keep_rollback_copy;
-            if !is_primary && !kept {
+            if !copies.keeps(duplicate) {
                 self.push(
                     ActionKind::Remove,
                     name,
@@ -413,6 +410,62 @@ impl Planner<'_> {
             summary,
             actions: self.actions,
         }
+    }
+}
+
+/// A deployment's containers as the rollout sequences name them (docs/plans.md): `<name>`, the
+/// rollback copy `<name>.orun-old` of a stop-first recreate and the new copy `<name>.orun-next`
+/// of a start-first one. The two leftover copies stay while `<name>` does not run yet, each for
+/// its own reason, and are removed (`duplicate`) once it runs; the executor then removes them
+/// only after `<name>` is ready.
+struct Copies<'a> {
+    primary: Option<&'a ObservedContainer>,
+    rollback: Option<&'a ObservedContainer>,
+    next: Option<&'a ObservedContainer>,
+}
+
+impl<'a> Copies<'a> {
+    fn of(container_name: &str, mine: &[&'a ObservedContainer]) -> Self {
+        let named = |suffix: &str| {
+            mine.iter()
+                .copied()
+                .find(|c| c.bare_name().strip_suffix(suffix) == Some(container_name))
+        };
+        Copies {
+            primary: named(""),
+            rollback: named(ROLLBACK_SUFFIX),
+            next: named(NEXT_SUFFIX),
+        }
+    }
+
+    /// Whether `container` stays: `<name>` itself, or a leftover copy that is still needed. Every
+    /// other container of the deployment is a duplicate.
+    fn keeps(&self, container: &ObservedContainer) -> bool {
+        let is = |copy: Option<&ObservedContainer>| {
+            copy.is_some_and(|c| c.bare_name() == container.bare_name())
+        };
+        is(self.primary)
+            || (is(self.rollback) && self.keeps_rollback_copy())
+            || (is(self.next) && self.keeps_next_copy())
+    }
+
+    fn primary_runs(&self) -> bool {
+        self.primary
+            .is_some_and(|c| c.state == ContainerState::Running)
+    }
+
+    /// The rollback copy stays while `<name>` itself is missing or not running: it is what a
+    /// failed `<name>` falls back to.
+    fn keeps_rollback_copy(&self) -> bool {
+        !self.primary_runs()
+    }
+
+    /// The new copy of an interrupted start-first rollout stays while it is the only running one
+    /// of the three: the old container was stopped after the routes moved to it, so it is what
+    /// serves until `<name>` runs. Otherwise it does not serve and goes at once.
+    fn keeps_next_copy(&self) -> bool {
+        let runs = |copy: Option<&ObservedContainer>| copy.is_some_and(|c| is_running(c.state));
+        runs(self.next) && !self.primary_runs() && !runs(self.rollback)
     }
 }
 

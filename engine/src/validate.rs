@@ -1,12 +1,13 @@
-//! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, dangling service
-//! references, domain clashes, positive intervals. Rules about a single value live in `manifest::fields`.
+//! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
+//! start-first rollout with published ports, dangling service references, domain clashes,
+//! positive intervals. Rules about a single value live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::error::ManifestError;
 use crate::load::Manifests;
-use crate::manifest::{HostIp, Protocol};
+use crate::manifest::{HostIp, Protocol, Rollout};
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
@@ -51,6 +52,19 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 file,
                 Some("spec.command"),
                 "must not be empty: leave it out to use the image's default",
+            ));
+        }
+        if let (Some(Rollout::StartFirst), Some(port)) = (spec.rollout, spec.ports.first()) {
+            errors.push(ManifestError::new(
+                file,
+                Some("spec.rollout"),
+                format!(
+                    "startFirst cannot be used with a published host port: the new container could not bind \
+                     port {}/{} while the old one holds it; use stopFirst, or remove spec.ports and reach the \
+                     deployment through a Service",
+                    port.port,
+                    port.protocol.as_str()
+                ),
             ));
         }
         if let Some(readiness) = &spec.health.readiness {

@@ -4,9 +4,10 @@
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use daemon::apply::{ApplyOptions, ApplyReport};
+use daemon::apply::{ApplyOptions, ApplyReport, NoIngress};
 use daemon::converge::{converge, PlanObserver};
 use engine::plan::{ActionKind, Plan, SavedPlan};
 use engine::{Observed, PlanOptions};
@@ -28,6 +29,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
         code_dir: prepared.code_dir.clone(),
         wait: !args.no_wait,
         cancel: None,
+        traffic: Arc::new(NoIngress),
     };
     let progress = render::apply::Progress::new(style);
     let (plan, report) = match &args.plan {

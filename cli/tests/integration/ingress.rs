@@ -6,58 +6,18 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::ingress::{service_manifest, through_caddy, IngressPorts};
 use crate::support::node::{web_manifest, Node, Origin};
 use crate::support::{eventually, free_port, inspect, TEST_PAGE};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
 fn service(name: &str, deployment: &str, default: &str, template: &str) -> String {
-    format!(
-        "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  deployment: {deployment}\n  ingress:\n    domain:\n      default: {default}\n      environment: {template}\n"
-    )
-}
-
-/// A GET through Caddy's HTTP port with a `Host` header: status code and body.
-fn through_caddy(port: u16, host: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let code = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        code,
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_string(),
-    ))
+    service_manifest(name, deployment, default, template, "")
 }
 
 fn serves_test_page(port: u16, host: &str) -> bool {
     through_caddy(port, host, "/").is_some_and(|(code, body)| code == 200 && body == TEST_PAGE)
-}
-
-struct Ingress {
-    http: u16,
-    args: Vec<String>,
-}
-
-fn ingress() -> Ingress {
-    let http = free_port();
-    Ingress {
-        http,
-        args: vec![
-            "--ingress-http-port".into(),
-            http.to_string(),
-            "--ingress-https-port".into(),
-            free_port().to_string(),
-            "--caddy-admin".into(),
-            format!("127.0.0.1:{}", free_port()),
-        ],
-    }
 }
 
 fn container_ip(name: &str) -> String {
@@ -86,7 +46,7 @@ fn a_service_domain_routes_through_caddy_and_follows_rollouts() {
         &service("web", "web", "web.example.com", "$ENV.web.example.com"),
     );
     let first = origin.commit("web with a service");
-    let ingress = ingress();
+    let ingress = IngressPorts::new();
     let node = Node::start_full(
         "route",
         origin.bare().to_str().unwrap(),
@@ -177,7 +137,7 @@ fn removing_the_service_removes_the_route_and_a_killed_caddy_comes_back() {
         &service("api", "api", "api.example.com", "api-$ENV.example.com"),
     );
     let first = origin.commit("two services");
-    let ingress = ingress();
+    let ingress = IngressPorts::new();
     let node = Node::start_full(
         "caddykill",
         origin.bare().to_str().unwrap(),
@@ -232,7 +192,7 @@ fn a_service_without_an_environment_domain_has_no_route_outside_production() {
         "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: web\nspec:\n  deployment: web\n  ingress:\n    domain:\n      default: web.example.com\n",
     );
     let commit = origin.commit("production-only service");
-    let ingress = ingress();
+    let ingress = IngressPorts::new();
     let node = Node::start_full(
         "noroute",
         origin.bare().to_str().unwrap(),
@@ -276,8 +236,8 @@ fn main_and_staging_nodes_share_a_host_without_touching_each_other() {
     );
     let staging_commit = origin.commit_to("staging", "staging");
 
-    let main_ingress = ingress();
-    let staging_ingress = ingress();
+    let main_ingress = IngressPorts::new();
+    let staging_ingress = IngressPorts::new();
     let url = origin.bare().display().to_string();
     let main = Node::start_full("sidemain", &url, "main", "", &main_ingress.args);
     let staging = Node::start_full("sidestaging", &url, "staging", "", &staging_ingress.args);

@@ -1,9 +1,9 @@
 //! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
 //! real engine, node daemons with real Git remotes and the faults they recover from, what a node
-//! remembers across SIGKILL and restarts, health-gated rollouts, the Caddy ingress, build-mode
-//! deployments, secrets on a node, a hostile commit on a node, and `orun bootstrap` over SSH.
-//! Built only with the `docker-tests` feature; the tests that need no Docker are the package's
-//! other test targets.
+//! remembers across SIGKILL and restarts, health-gated and start-first rollouts (under load), the
+//! Caddy ingress, build-mode deployments, secrets on a node, a hostile commit on a node, and
+//! `orun bootstrap` over SSH. Built only with the `docker-tests` feature; the tests that need no
+//! Docker are the package's other test targets.
 
 mod bootstrap;
 mod build_mode;
@@ -15,5 +15,6 @@ mod ingress;
 mod node_daemon;
 mod node_recovery;
 mod node_state;
+mod rollout;
 mod secrets;
 mod support;

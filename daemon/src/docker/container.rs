@@ -29,6 +29,8 @@ pub struct ContainerStatus {
     pub ip: Option<String>,
     /// Published ports: `80/tcp` → (host IP, host port).
     pub published: Vec<(String, String, String)>,
+    /// The grace period the container was created with, between SIGTERM and SIGKILL.
+    pub stop_timeout: Option<Duration>,
 }
 
 /// The Docker create request for a desired deployment: image, command, plaintext env, the full
@@ -193,6 +195,11 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         ),
     };
     let state = info.state.unwrap_or_default();
+    let stop_timeout = info
+        .config
+        .and_then(|config| config.stop_timeout)
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .map(Duration::from_secs);
     let network = info.network_settings.unwrap_or_default();
     let networks = network.networks.unwrap_or_default();
     let ip = networks
@@ -220,5 +227,6 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         error: state.error.unwrap_or_default(),
         ip,
         published,
+        stop_timeout,
     }))
 }

@@ -9,14 +9,14 @@ use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bollard::Docker;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
-use engine::plan::ROLLBACK_SUFFIX;
+use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::Observed;
 
 use super::{timed, CALL_TIMEOUT};
 
 /// Snapshot of the engine: managed containers of every environment, containers whose names are in
-/// `wanted_names` (or their rollback names), and all tagged local images.
+/// `wanted_names` (or those names with the rollout suffixes), and all tagged local images.
 pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result<Observed> {
     let list = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = timed(
@@ -36,7 +36,10 @@ pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result
         let labels: BTreeMap<String, String> =
             summary.labels.unwrap_or_default().into_iter().collect();
         let managed = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN);
-        let base_name = name.strip_suffix(ROLLBACK_SUFFIX).unwrap_or(&name);
+        let base_name = name
+            .strip_suffix(ROLLBACK_SUFFIX)
+            .or_else(|| name.strip_suffix(NEXT_SUFFIX))
+            .unwrap_or(&name);
         if !managed && !wanted_names.contains(base_name) {
             continue;
         }

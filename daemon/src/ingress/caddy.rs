@@ -1,16 +1,16 @@
 //! The supervised Caddy child process: started from a config file that always holds the latest
 //! routes (so a restart restores them), restarted if it dies, reconfigured through the admin API
-//! (`POST /load`), and stopped on shutdown. It does not choose routes.
+//! (`POST /load`) one change at a time, and stopped on shutdown. It does not choose routes.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 use tokio::process::Command;
-use tokio::sync::watch;
+use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
 
 use super::config::{render, CaddySettings, Route};
@@ -22,12 +22,25 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// A running, supervised Caddy.
 pub struct Caddy {
-    settings: CaddySettings,
-    dir: PathBuf,
-    config: Arc<Mutex<Value>>,
-    client: reqwest::Client,
+    routes: CaddyRoutes,
     stop: watch::Sender<bool>,
     supervisor: tokio::task::JoinHandle<()>,
+}
+
+/// Loads routes into a running Caddy. Clones share Caddy's routes, and changes are made one at a
+/// time, so two rollouts moving their own routes at once do not undo each other.
+#[derive(Clone)]
+pub struct CaddyRoutes {
+    settings: CaddySettings,
+    dir: PathBuf,
+    loaded: Arc<Mutex<Loaded>>,
+    client: reqwest::Client,
+}
+
+/// The routes Caddy serves and the config they rendered to.
+struct Loaded {
+    routes: Vec<Route>,
+    config: Value,
 }
 
 impl Caddy {
@@ -36,7 +49,10 @@ impl Caddy {
         tokio::fs::create_dir_all(dir)
             .await
             .with_context(|| format!("cannot create Caddy's data folder {}", dir.display()))?;
-        let config = Arc::new(Mutex::new(render(&settings, dir, &[])));
+        let loaded = Arc::new(Mutex::new(Loaded {
+            routes: Vec::new(),
+            config: render(&settings, dir, &[]),
+        }));
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(10))
@@ -48,7 +64,7 @@ impl Caddy {
             binary.to_path_buf(),
             dir.to_path_buf(),
             settings.clone(),
-            config.clone(),
+            loaded.clone(),
             client.clone(),
             stop_rx,
             started_tx,
@@ -62,33 +78,54 @@ impl Caddy {
             }
         };
         first.map_err(|error| anyhow!(error))?;
-        Ok(Caddy {
+        let routes = CaddyRoutes {
             settings,
             dir: dir.to_path_buf(),
-            config,
+            loaded,
             client,
+        };
+        Ok(Caddy {
+            routes,
             stop,
             supervisor,
         })
     }
 
+    /// A handle on Caddy's routes, for changes made while a pass runs.
+    pub fn routes(&self) -> CaddyRoutes {
+        self.routes.clone()
+    }
+
     /// Makes `routes` Caddy's routes; nothing is sent when they are unchanged.
     pub async fn apply(&self, routes: &[Route]) -> Result<()> {
-        let wanted = render(&self.settings, &self.dir, routes);
-        if *self.config.lock().expect("caddy config") == wanted {
-            return Ok(());
-        }
-        write_config(&self.dir, &wanted).await?;
-        load(&self.client, &self.settings, &wanted).await?;
-        *self.config.lock().expect("caddy config") = wanted;
-        info!(routes = routes.len(), "ingress routes updated");
-        Ok(())
+        self.routes.change(|_| routes.to_vec()).await
     }
 
     /// Stops Caddy gracefully through its admin API, then makes sure the process is gone.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.supervisor.await;
+    }
+}
+
+impl CaddyRoutes {
+    /// Replaces Caddy's routes with what `change` makes of them, and returns once Caddy serves
+    /// them; nothing is sent when they are unchanged.
+    pub async fn change(&self, change: impl FnOnce(&[Route]) -> Vec<Route>) -> Result<()> {
+        let mut loaded = self.loaded.lock().await;
+        let routes = change(&loaded.routes);
+        let wanted = render(&self.settings, &self.dir, &routes);
+        if loaded.config == wanted {
+            return Ok(());
+        }
+        write_config(&self.dir, &wanted).await?;
+        load(&self.client, &self.settings, &wanted).await?;
+        info!(routes = routes.len(), "ingress routes updated");
+        *loaded = Loaded {
+            routes,
+            config: wanted,
+        };
+        Ok(())
     }
 }
 
@@ -164,14 +201,14 @@ async fn supervise(
     binary: PathBuf,
     dir: PathBuf,
     settings: CaddySettings,
-    config: Arc<Mutex<Value>>,
+    loaded: Arc<Mutex<Loaded>>,
     client: reqwest::Client,
     mut stop: watch::Receiver<bool>,
     started: watch::Sender<Option<Result<(), String>>>,
 ) {
     let mut first = true;
     loop {
-        let current = config.lock().expect("caddy config").clone();
+        let current = loaded.lock().await.config.clone();
         // A Caddy left by an orun that was killed still holds the admin address and the ports.
         if admin_answers(&client, &settings).await {
             warn!(admin = %settings.admin, "stopping a Caddy left running by an earlier orun");

@@ -135,7 +135,7 @@ impl Tracker {
                 });
             }
             match &outcome.result {
-                Err(error @ ActionError::RolledBack(_)) => {
+                Err(error @ ActionError::RolledBack { .. }) => {
                     let error = error.to_string();
                     self.quarantine(&deployment, commit, &error);
                     events.push(HealthEvent::Quarantined { deployment, error });
@@ -161,6 +161,7 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::Previous;
     use crate::node::testing::outcome;
 
     #[test]
@@ -192,7 +193,10 @@ mod tests {
             outcome(
                 "web",
                 ActionKind::Recreate,
-                Err(ActionError::RolledBack("not ready".into())),
+                Err(ActionError::RolledBack {
+                    previous: Previous::Restored,
+                    error: "not ready".to_string(),
+                }),
             ),
             outcome(
                 "db",

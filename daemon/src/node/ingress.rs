@@ -1,20 +1,26 @@
 //! The node's ingress: starts Caddy the first time a revision has Services, inspects the
 //! containers Services point at, loads the routes `routes.rs` decides and publishes the Services'
-//! status. It decides no route itself.
+//! status; during a pass, it moves a deployment's routes to the new container of a start-first
+//! rollout. It decides no route itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use anyhow::anyhow;
+use engine::desired::DesiredService;
 use engine::DesiredState;
-use tracing::warn;
+use futures_util::future::BoxFuture;
+use tracing::{info, warn};
 
 use super::health::Tracker;
 use super::routes::{self, ContainerView};
 use super::status::SharedStatus;
 use super::Settings;
+use crate::apply::{NoIngress, TrafficSwitch};
 use crate::docker::container;
 use crate::docker::Docker;
-use crate::ingress::caddy::Caddy;
+use crate::ingress::caddy::{Caddy, CaddyRoutes};
 use crate::ingress::config::CaddySettings;
 
 pub struct Ingress {
@@ -79,9 +85,51 @@ impl Ingress {
         status.lock().services = routing.services;
     }
 
+    /// What start-first rollouts of a pass for `desired` move their routes with: Caddy's routes,
+    /// or nothing while Caddy is not running (then no route exists yet).
+    pub fn traffic(&self, docker: &Docker, desired: &DesiredState) -> Arc<dyn TrafficSwitch> {
+        match &self.caddy {
+            Some(caddy) => Arc::new(RouteSwitch {
+                docker: docker.clone(),
+                routes: caddy.routes(),
+                services: desired.services.clone(),
+            }),
+            None => Arc::new(NoIngress),
+        }
+    }
+
     pub async fn stop(self) {
         if let Some(caddy) = self.caddy {
             caddy.stop().await;
         }
+    }
+}
+
+/// Moves a deployment's Caddy routes to the new container of a start-first rollout.
+struct RouteSwitch {
+    docker: Docker,
+    routes: CaddyRoutes,
+    services: BTreeMap<String, DesiredService>,
+}
+
+impl TrafficSwitch for RouteSwitch {
+    fn switch<'a>(
+        &'a self,
+        deployment: &'a str,
+        container: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let found = container::inspect(&self.docker, container)
+                .await?
+                .ok_or_else(|| anyhow!("{container} disappeared before its routes could move"))?;
+            let ip = found
+                .ip
+                .ok_or_else(|| anyhow!("{container} has no network address"))?;
+            self.routes
+                .change(|current| routes::repoint(current, &self.services, deployment, &ip))
+                .await?;
+            info!(deployment, container, "routes moved to the new container");
+            Ok(())
+        })
     }
 }

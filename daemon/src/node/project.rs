@@ -107,7 +107,7 @@ pub fn deployments(
             .rfind(|outcome| outcome.action.deployment == deployment.name)
         {
             entry.last_action = Some(match outcome.result {
-                Err(ActionError::RolledBack(_)) => LastAction::RolledBack,
+                Err(ActionError::RolledBack { .. }) => LastAction::RolledBack,
                 _ => LastAction::Planned(outcome.action.kind),
             });
             entry.last_reason = Some(LastReason::Planned(outcome.action.reason));
@@ -157,6 +157,7 @@ pub fn restarted(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::Previous;
     use crate::node::testing::{deployment, desired, outcome};
     use engine::observed::ObservedContainer;
     use engine::plan::{ActionKind, Reason};
@@ -243,7 +244,10 @@ mod tests {
             outcome(
                 "web",
                 ActionKind::Recreate,
-                Err(ActionError::RolledBack("not ready".to_string())),
+                Err(ActionError::RolledBack {
+                    previous: Previous::Restored,
+                    error: "not ready".to_string(),
+                }),
             ),
         ];
         let mut tracker = Tracker::default();

@@ -314,6 +314,7 @@ impl Reconciler {
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),
+            traffic: self.ingress.traffic(&self.docker, &good.desired),
         };
         let plan_options = PlanOptions {
             allow_empty: self.settings.allow_empty,

@@ -1,9 +1,12 @@
 //! Ingress routing decisions (docs/ingress.md): from the desired Services, what their deployments'
-//! containers look like and the health tracker, the Caddy routes and each Service's status entry.
-//! Pure: the node inspects the containers beforehand and loads the routes into Caddy afterwards.
+//! containers look like and the health tracker, the Caddy routes and each Service's status entry;
+//! and the routes a start-first rollout moves to its new container. Pure: the node inspects the
+//! containers beforehand and loads the routes into Caddy afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use engine::desired::DesiredService;
+use engine::plan::NEXT_SUFFIX;
 use engine::DesiredState;
 
 use super::health::Tracker;
@@ -24,19 +27,34 @@ pub struct Routing {
     pub services: BTreeMap<String, ServiceStatus>,
 }
 
-/// The containers whose state decides a route: those of deployments a Service gives a domain.
+/// The containers whose state decides a route: those of deployments a Service gives a domain,
+/// and their `<name>.orun-next` copies (see [`serving`]).
 pub fn containers_to_inspect(desired: &DesiredState) -> BTreeSet<String> {
     desired
         .services
         .values()
         .filter(|service| service.domain.is_some())
         .filter_map(|service| desired.deployments.get(&service.deployment))
-        .map(|deployment| deployment.container.clone())
+        .flat_map(|deployment| {
+            let name = deployment.container.clone();
+            [format!("{name}{NEXT_SUFFIX}"), name]
+        })
         .collect()
 }
 
-/// One route per Service whose deployment's container runs, is ready and has an address;
-/// `containers` lacks the containers that are missing or could not be inspected.
+/// The container a deployment's routes point at: `<name>` while it runs; otherwise a running
+/// `<name>.orun-next`, the new copy an interrupted start-first rollout left serving after it
+/// stopped the old container, until the next pass has `<name>` running and ready again.
+fn serving<'a>(
+    containers: &'a BTreeMap<String, ContainerView>,
+    name: &str,
+) -> Option<&'a ContainerView> {
+    let running = |name: &str| containers.get(name).filter(|container| container.running);
+    running(name).or_else(|| running(&format!("{name}{NEXT_SUFFIX}")))
+}
+
+/// One route per Service whose deployment's container (see [`serving`]) runs, is ready and has an
+/// address; `containers` lacks the containers that are missing or could not be inspected.
 pub fn decide(
     desired: &DesiredState,
     containers: &BTreeMap<String, ContainerView>,
@@ -69,8 +87,8 @@ pub fn decide(
             (Some(_), None) => {
                 entry.note = Some(format!("deployment {} does not exist", service.deployment))
             }
-            (Some(domain), Some(deployment)) => match containers.get(&deployment.container) {
-                Some(container) if container.running && ready => match &container.ip {
+            (Some(domain), Some(deployment)) => match serving(containers, &deployment.container) {
+                Some(container) if ready => match &container.ip {
                     Some(ip) => {
                         let upstream = format!("{ip}:{}", service.port);
                         entry.upstream = Some(upstream.clone());
@@ -94,6 +112,36 @@ pub fn decide(
     }
     routing.routes.sort();
     routing
+}
+
+/// `current` with every route of `deployment`'s Services pointing at `ip`, the address of its new
+/// container, which passed readiness; a Service that had no route yet gets one. Other routes stay.
+pub fn repoint(
+    current: &[Route],
+    services: &BTreeMap<String, DesiredService>,
+    deployment: &str,
+    ip: &str,
+) -> Vec<Route> {
+    let moved: Vec<Route> = services
+        .values()
+        .filter(|service| service.deployment == deployment)
+        .filter_map(|service| {
+            let domain = service.domain.clone()?;
+            Some(Route {
+                domain,
+                upstream: format!("{ip}:{}", service.port),
+                ssl: service.ssl,
+            })
+        })
+        .collect();
+    let mut routes: Vec<Route> = current
+        .iter()
+        .filter(|route| !moved.iter().any(|new| new.domain == route.domain))
+        .cloned()
+        .collect();
+    routes.extend(moved);
+    routes.sort();
+    routes
 }
 
 /// Marks the routed Services active once Caddy took the routes; otherwise notes why they are not.
@@ -183,7 +231,10 @@ mod tests {
         let desired = web_in("staging", Some("$ENV.web.example.com"));
         assert_eq!(
             containers_to_inspect(&desired),
-            BTreeSet::from(["staging.web".to_string()])
+            BTreeSet::from([
+                "staging.web".to_string(),
+                "staging.web.orun-next".to_string()
+            ])
         );
         let expected = "staging.web is not running and ready";
         let missing = decide(&desired, &BTreeMap::new(), &Tracker::default());
@@ -209,6 +260,112 @@ mod tests {
         assert_eq!(
             note(&routing, "web").unwrap(),
             "staging.web has no network address"
+        );
+    }
+
+    #[test]
+    fn the_new_copy_of_an_interrupted_rollout_is_routed_only_while_the_container_does_not_run() {
+        let desired = web_in("production", None);
+        let stopped = ContainerView {
+            running: false,
+            ip: Some("172.17.0.3".to_string()),
+        };
+        let upstream = |containers: &[(&str, ContainerView)]| {
+            let containers = containers
+                .iter()
+                .map(|(name, view)| (name.to_string(), view.clone()))
+                .collect();
+            let routing = decide(&desired, &containers, &Tracker::default());
+            routing.routes.first().map(|route| route.upstream.clone())
+        };
+        assert_eq!(
+            upstream(&[
+                ("web", stopped.clone()),
+                ("web.orun-next", running(Some("172.17.0.4")))
+            ]),
+            Some("172.17.0.4:8080".to_string()),
+            "the copy serves while web is stopped"
+        );
+        assert_eq!(
+            upstream(&[("web.orun-next", running(Some("172.17.0.4")))]),
+            Some("172.17.0.4:8080".to_string()),
+            "the copy serves while web is missing"
+        );
+        assert_eq!(
+            upstream(&[
+                ("web", running(Some("172.17.0.3"))),
+                ("web.orun-next", running(Some("172.17.0.4")))
+            ]),
+            Some("172.17.0.3:8080".to_string()),
+            "web serves once it runs"
+        );
+        assert_eq!(
+            upstream(&[
+                ("web", stopped),
+                (
+                    "web.orun-next",
+                    ContainerView {
+                        running: false,
+                        ip: None
+                    }
+                )
+            ]),
+            None,
+            "nothing runs"
+        );
+    }
+
+    #[test]
+    fn a_rollout_moves_only_its_deployments_routes_to_the_new_address() {
+        let desired = desired(
+            "staging",
+            &[
+                deployment("web", ""),
+                deployment("api", ""),
+                service(
+                    "web",
+                    "web",
+                    "web.example.com",
+                    Some("$ENV.web.example.com"),
+                ),
+                service(
+                    "www",
+                    "web",
+                    "www.example.com",
+                    Some("$ENV.www.example.com"),
+                ),
+                service(
+                    "api",
+                    "api",
+                    "api.example.com",
+                    Some("$ENV.api.example.com"),
+                ),
+                service("old", "web", "old.example.com", None),
+            ],
+        );
+        let route = |domain: &str, upstream: &str| Route {
+            domain: domain.to_string(),
+            upstream: upstream.to_string(),
+            ssl: false,
+        };
+        let current = [
+            route("staging.api.example.com", "10.0.0.5:8080"),
+            route("staging.web.example.com", "10.0.0.2:8080"),
+        ];
+        let moved = repoint(&current, &desired.services, "web", "10.0.0.9");
+        assert_eq!(
+            moved,
+            [
+                route("staging.api.example.com", "10.0.0.5:8080"),
+                route("staging.web.example.com", "10.0.0.9:8080"),
+                route("staging.www.example.com", "10.0.0.9:8080"),
+            ],
+            "the api route stays, both web routes move, the service without a domain here gets none"
+        );
+        assert_eq!(
+            repoint(&current, &desired.services, "worker", "10.0.0.9"),
+            current,
+            "a deployment without Services moves nothing"
         );
     }
 

@@ -160,10 +160,26 @@ pub struct DeploymentSpec {
     pub health: HealthSpec,
     #[serde(default = "default_stop_timeout")]
     pub stop_timeout: Duration,
+    /// How a recreate replaces the container; when absent, `desired` picks it from the ports and
+    /// volumes (docs/manifests.md).
+    pub rollout: Option<Rollout>,
+    /// How long the old container of a start-first rollout keeps running after the routes moved.
+    #[serde(default = "two_seconds")]
+    pub drain_timeout: Duration,
 }
 
 fn default_stop_timeout() -> Duration {
     Duration::from_secs(10)
+}
+
+/// The order in which a recreate replaces a container (docs/plans.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Rollout {
+    /// The new container starts beside the old one and takes over once it is ready.
+    StartFirst,
+    /// The old container stops before the new one starts.
+    StopFirst,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

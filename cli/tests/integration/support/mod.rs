@@ -7,6 +7,7 @@
 
 pub mod docker_proxy;
 pub mod git_daemon;
+pub mod ingress;
 pub mod lab;
 pub mod node;
 pub mod tripwire;
