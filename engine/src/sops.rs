@@ -18,6 +18,8 @@ use base64::Engine;
 use serde_yaml::Value;
 use sha2::{Digest, Sha512};
 
+use crate::spec::FingerprintKey;
+
 /// AES-256-GCM with the 32-byte IV that `sops` uses.
 type SopsCipher = AesGcm<Aes256, U32>;
 
@@ -65,6 +67,11 @@ pub struct DataKey([u8; 32]);
 impl DataKey {
     pub fn new(bytes: [u8; 32]) -> Self {
         DataKey(bytes)
+    }
+
+    /// The key that fingerprints the secrets this data key opens.
+    pub fn fingerprint_key(&self) -> FingerprintKey {
+        FingerprintKey::derive(&self.0)
     }
 }
 

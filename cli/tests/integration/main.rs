@@ -1,13 +1,15 @@
 //! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
 //! real engine, node daemons with real Git remotes and the faults they recover from, what a node
 //! remembers across SIGKILL and restarts, health-gated rollouts, the Caddy ingress, build-mode
-//! deployments, secrets on a node, and `orun bootstrap` over SSH. Built only with the
-//! `docker-tests` feature; the tests that need no Docker are the package's other test targets.
+//! deployments, secrets on a node, a hostile network, and `orun bootstrap` over SSH. Built only
+//! with the `docker-tests` feature; the tests that need no Docker are the package's other test
+//! targets.
 
 mod bootstrap;
 mod build_mode;
 mod docker_apply;
 mod health;
+mod hostile_network;
 mod ingress;
 mod node_daemon;
 mod node_recovery;
