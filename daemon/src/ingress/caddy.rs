@@ -1,8 +1,8 @@
 //! The supervised Caddy child process: started from a config file that always holds the latest
 //! routes (so a restart restores them), restarted if it dies, reconfigured through the admin API
 //! (`POST /load`), and stopped on shutdown. The admin API listens on a unix socket that only
-//! orun's user may open (mode 0600 in a 0700 folder, Caddy started with umask 077), spoken to with
-//! hyper's HTTP/1 client. It does not choose routes.
+//! orun's user may open (mode 0600, by default in Caddy's 0700 data folder, Caddy started with
+//! umask 077), spoken to with hyper's HTTP/1 client. It does not choose routes.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -47,8 +47,15 @@ impl Caddy {
     /// Starts `binary` with its data under `dir` and waits until its admin API answers.
     pub async fn start(binary: &Path, dir: &Path, settings: CaddySettings) -> Result<Caddy> {
         private_dir(dir, "Caddy's data folder").await?;
-        if let Some(parent) = settings.admin.parent() {
-            private_dir(parent, "the folder of Caddy's admin socket").await?;
+        // Another folder named by `--caddy-admin` may be shared: it keeps its mode, the socket
+        // in it is still its owner's alone.
+        if let Some(parent) = settings.admin.parent().filter(|parent| *parent != dir) {
+            tokio::fs::create_dir_all(parent).await.with_context(|| {
+                format!(
+                    "cannot create the folder of Caddy's admin socket {}",
+                    parent.display()
+                )
+            })?;
         }
         let config = Arc::new(Mutex::new(render(&settings, dir, &[])));
         let (stop, stop_rx) = watch::channel(false);
