@@ -104,7 +104,7 @@ spec:
 YAML
 "$orun" start --config "$work/node.yaml" --status-addr 127.0.0.1 --status-port "$status_port" \
   --ingress-http-port "$http_port" --ingress-https-port "$(free_port)" \
-  --caddy-admin "127.0.0.1:$(free_port)" --log-format json > "$work/orun.log" 2>&1 &
+  --log-format json > "$work/orun.log" 2>&1 &
 pid=$!
 
 # `applied_commit` of the node and whether both Services are routed, from the status API.

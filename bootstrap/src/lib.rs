@@ -2,8 +2,10 @@
 //! into the idempotent steps that provision the node over SSH (Docker check, binary, folders,
 //! `node.yaml`, deploy key, Git host key, systemd unit, `systemctl`), and runs them through the
 //! system's OpenSSH client. Every step reports whether it changed anything, so a second run changes
-//! nothing. It is no part of the node agent and does not depend on it: it runs on the operator's
-//! machine, reaches the node only through `ssh`, and leaves printing to its caller.
+//! nothing. Every value from the manifest reaches the remote shell quoted (`ssh::quote`), after
+//! the loader refused control characters and a leading `-` in it. It is no part of the node
+//! agent and does not depend on it: it runs on the operator's machine, reaches the node only
+//! through `ssh`, and leaves printing to its caller.
 
 pub mod ssh;
 pub mod unit;
@@ -14,7 +16,7 @@ use anyhow::{anyhow, bail, Result};
 use engine::manifest::NodeSpec;
 use engine::spec::sha256_hex;
 
-use ssh::Ssh;
+use ssh::{quote, Ssh};
 
 /// Where orun installs itself on a node.
 pub const REMOTE_BINARY: &str = "/usr/local/bin/orun";
@@ -162,7 +164,10 @@ fn check_docker(ssh: &Ssh) -> Result<StepResult> {
 }
 
 fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>> {
-    let output = ssh.run(&format!("sha256sum {path} 2>/dev/null || true"), None)?;
+    let output = ssh.run(
+        &format!("sha256sum -- {} 2>/dev/null || true", quote(path)),
+        None,
+    )?;
     Ok(output.split_whitespace().next().map(str::to_string))
 }
 
@@ -172,15 +177,19 @@ fn put_file(ssh: &Ssh, path: &str, mode: &str, content: &[u8]) -> Result<StepRes
     if remote_sha256(ssh, path)?.as_deref() == Some(wanted.as_str()) {
         return Ok(StepResult::Unchanged(format!("{path} is up to date")));
     }
-    let temporary = format!("{path}.orun-new");
-    ssh.run(
-        &format!("mkdir -p \"$(dirname {path})\" && cat > {temporary} && chmod {mode} {temporary} && mv -f {temporary} {path}"),
-        Some(content),
-    )?;
+    ssh.run(&write_command(path, mode), Some(content))?;
     Ok(StepResult::Changed(format!(
         "wrote {path} ({} bytes)",
         content.len()
     )))
+}
+
+/// Writes standard input to `path` with `mode` through a temporary file, so a reader never sees
+/// half a file.
+fn write_command(path: &str, mode: &str) -> String {
+    let temporary = quote(&format!("{path}.orun-new"));
+    let target = quote(path);
+    format!("mkdir -p -- \"$(dirname -- {target})\" && cat > {temporary} && chmod {mode} -- {temporary} && mv -f -- {temporary} {target}")
 }
 
 fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult> {
@@ -189,12 +198,16 @@ fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult> {
     put_file(ssh, REMOTE_BINARY, "0755", &bytes)
 }
 
+/// Creates `keys` (and its parents) unless it exists, prints whether it did, and restricts it
+/// to its owner.
+fn folders_command(keys: &str) -> String {
+    let keys = quote(keys);
+    format!("if [ -d {keys} ]; then echo present; else mkdir -p -- {keys} && echo created; fi; chmod 700 -- {keys}")
+}
+
 fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult> {
     let keys = node.spec.paths().keys().display().to_string();
-    let output = ssh.run(
-        &format!("if [ -d {keys} ]; then echo present; else mkdir -p {keys} && echo created; fi; chmod 700 {keys}"),
-        None,
-    )?;
+    let output = ssh.run(&folders_command(&keys), None)?;
     Ok(if output.trim() == "created" {
         StepResult::Changed(format!("created {keys}"))
     } else {
@@ -213,8 +226,10 @@ fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
     let key = node.spec.deploy_key_path().display().to_string();
     let output = ssh.run(
         &format!(
-            "if [ -f {key} ]; then echo present; else ssh-keygen -q -t ed25519 -N '' -C 'orun@{name}' -f {key} && echo created; fi; cat {key}.pub",
-            name = node.name
+            "if [ -f {key} ]; then echo present; else ssh-keygen -q -t ed25519 -N '' -C {comment} -f {key} && echo created; fi; cat -- {public}",
+            key = quote(&key),
+            comment = quote(&format!("orun@{}", node.name)),
+            public = quote(&format!("{key}.pub")),
         ),
         None,
     )?;
@@ -223,7 +238,7 @@ fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
     let public = lines.next().unwrap_or_default().trim().to_string();
     let message = format!(
         "add this read-only deploy key to {}: {public}",
-        node.spec.git_repo.as_str()
+        engine::redact::url_credentials(node.spec.git_repo.as_str())
     );
     Ok(if state == "created" {
         StepResult::Changed(message)
@@ -239,6 +254,11 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
             "not needed: the Git remote does not use SSH".to_string(),
         ));
     };
+    if host.starts_with('-') {
+        bail!(
+            "gitRepo: the Git host {host:?} must not start with '-': ssh-keyscan would read it as an option"
+        );
+    }
     let known_hosts = node.spec.known_hosts_path().display().to_string();
     let pattern = if port == 22 {
         host.clone()
@@ -247,8 +267,11 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
     };
     let output = ssh.run(
         &format!(
-            "touch {known_hosts} && chmod 600 {known_hosts}; if ssh-keygen -F '{pattern}' -f {known_hosts} >/dev/null; then echo present; \
-             else keys=$(ssh-keyscan -T 10 -p {port} {host} 2>/dev/null) && [ -n \"$keys\" ] && printf '%s\\n' \"$keys\" >> {known_hosts} && echo added; fi"
+            "touch -- {file} && chmod 600 -- {file}; if ssh-keygen -F {quoted_pattern} -f {file} >/dev/null; then echo present; \
+             else keys=$(ssh-keyscan -T 10 -p {port} -- {quoted_host} 2>/dev/null) && [ -n \"$keys\" ] && printf '%s\\n' \"$keys\" >> {file} && echo added; fi",
+            file = quote(&known_hosts),
+            quoted_pattern = quote(&pattern),
+            quoted_host = quote(&host),
         ),
         None,
     )?;
@@ -284,32 +307,38 @@ fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult> {
 /// The commands a run would send, for `--dry-run`: nothing is executed.
 pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
     let paths = node.spec.paths();
-    let keys = paths.keys().display().to_string();
+    let keys = quote(&paths.keys().display().to_string());
+    let config = paths.config().display().to_string();
     let mut lines = vec![
         ssh.describe("command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'"),
-        ssh.describe(&format!("sha256sum {REMOTE_BINARY}")),
+        ssh.describe(&format!("sha256sum -- {REMOTE_BINARY}")),
         ssh.describe(&format!(
-            "cat > {REMOTE_BINARY}.orun-new && chmod 0755 {REMOTE_BINARY}.orun-new && mv -f {REMOTE_BINARY}.orun-new {REMOTE_BINARY}   # stdin: {}, when it differs",
+            "{}   # stdin: {}, when it differs",
+            write_command(REMOTE_BINARY, "0755"),
             binary.display()
         )),
-        ssh.describe(&format!("mkdir -p {keys} && chmod 700 {keys}")),
+        ssh.describe(&format!("mkdir -p -- {keys} && chmod 700 -- {keys}")),
         ssh.describe(&format!(
-            "cat > {path}.orun-new && chmod 0600 {path}.orun-new && mv -f {path}.orun-new {path}   # stdin: the node manifest, when it differs",
-            path = paths.config().display()
+            "{}   # stdin: the node manifest, when it differs",
+            write_command(&config, "0600")
         )),
     ];
     if let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) {
         let key = node.spec.deploy_key_path().display().to_string();
         lines.push(ssh.describe(&format!(
-            "[ -f {key} ] || ssh-keygen -q -t ed25519 -N '' -f {key}; cat {key}.pub"
+            "[ -f {quoted} ] || ssh-keygen -q -t ed25519 -N '' -f {quoted}; cat -- {public}",
+            quoted = quote(&key),
+            public = quote(&format!("{key}.pub"))
         )));
         lines.push(ssh.describe(&format!(
-            "ssh-keyscan -p {port} {host} >> {}   # when not yet listed",
-            node.spec.known_hosts_path().display()
+            "ssh-keyscan -p {port} -- {} >> {}   # when not yet listed",
+            quote(&host),
+            quote(&node.spec.known_hosts_path().display().to_string())
         )));
     }
     lines.push(ssh.describe(&format!(
-        "cat > {REMOTE_UNIT}.orun-new && chmod 0644 {REMOTE_UNIT}.orun-new && mv -f {REMOTE_UNIT}.orun-new {REMOTE_UNIT}   # stdin: the unit, when it differs"
+        "{}   # stdin: the unit, when it differs",
+        write_command(REMOTE_UNIT, "0644")
     )));
     lines.push(ssh.describe("systemctl daemon-reload   # when the unit changed"));
     lines.push(ssh.describe("systemctl enable --now orun"));
@@ -327,7 +356,40 @@ pub fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::git_ssh_host;
+    use std::io::Write;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+
+    use super::{folders_command, git_ssh_host, write_command};
+
+    /// Runs `command` with `sh` in `dir`, `stdin` on its standard input; its standard output.
+    fn sh(dir: &Path, command: &str, stdin: &[u8]) -> String {
+        let mut child = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{command}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    #[test]
+    fn commands_treat_hostile_paths_as_plain_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("it's a $(touch pwned) `touch pwned2`; dir");
+        let keys = base.join("keys").display().to_string();
+        assert_eq!(sh(dir.path(), &folders_command(&keys), b""), "created\n");
+        assert_eq!(sh(dir.path(), &folders_command(&keys), b""), "present\n");
+        let config = base.join("node.yaml").display().to_string();
+        sh(dir.path(), &write_command(&config, "0600"), b"kind: Node\n");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "kind: Node\n");
+        assert!(!dir.path().join("pwned").exists());
+        assert!(!dir.path().join("pwned2").exists());
+    }
 
     #[test]
     fn ssh_git_hosts() {

@@ -1,6 +1,7 @@
 //! Remote commands through the system's OpenSSH client (`ssh`), so the operator's ssh config,
-//! agent and known hosts apply. Non-root users run commands through `sudo -n`. It knows nothing
-//! about what the commands do.
+//! agent and known hosts apply, and quoting for the remote shell. Non-root users run commands
+//! through `sudo -n`. `--` ends ssh's options before the destination, so neither the user nor the
+//! host can be read as an option. It knows nothing about what the commands do.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -64,6 +65,8 @@ impl Ssh {
         for option in &self.options {
             args.extend(["-o".to_string(), option.clone()]);
         }
+        // After `--` ssh reads no more options, also none after the destination.
+        args.push("--".to_string());
         args.push(self.destination());
         args
     }
@@ -72,14 +75,14 @@ impl Ssh {
         if self.user == "root" {
             command.to_string()
         } else {
-            format!("sudo -n sh -c '{}'", command.replace('\'', r"'\''"))
+            format!("sudo -n sh -c {}", quote(command))
         }
     }
 
     /// The command line that would run `command`, for `--dry-run`.
     pub fn describe(&self, command: &str) -> String {
         format!(
-            "ssh {} -- {}",
+            "ssh {} {}",
             self.arguments().join(" "),
             self.remote_command(command)
         )
@@ -89,7 +92,6 @@ impl Ssh {
     pub fn run(&self, command: &str, stdin: Option<&[u8]>) -> Result<String> {
         let mut child = Command::new("ssh")
             .args(self.arguments())
-            .arg("--")
             .arg(self.remote_command(command))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,5 +119,86 @@ impl Ssh {
                 .map_or("a signal".to_string(), |code| code.to_string()),
             format!("{}{}", stdout, stderr).trim()
         ))
+    }
+}
+
+/// `value` as one word for a POSIX shell: unchanged when it holds only characters no shell treats
+/// specially, else in single quotes, inside which nothing but `'` itself is special.
+pub fn quote(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        return value.to_string();
+    }
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    /// What `sh` makes of `text` as a command line's arguments.
+    fn shell_words(text: &str) -> Vec<String> {
+        let output = Command::new("sh")
+            .args(["-c", &format!("printf '%s\\0' {text}")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{text}");
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .split_terminator('\0')
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn quoted_values_stay_one_word_whatever_they_hold() {
+        for value in [
+            "/opt/orun/keys",
+            "/srv/my orun/",
+            "it's",
+            "$(touch /tmp/orun-pwned)",
+            "`id`; rm -rf /",
+            "a\nb",
+            "\\'\"",
+            "",
+            "-flag",
+        ] {
+            assert_eq!(
+                shell_words(&quote(value)),
+                vec![value.to_string()],
+                "{value}"
+            );
+        }
+        assert_eq!(quote("/opt/orun/keys"), "/opt/orun/keys");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn the_destination_follows_the_end_of_options() {
+        let ssh = Ssh::new(
+            "10.0.0.5:2222",
+            "-oProxyCommand=x",
+            PathBuf::from("/k"),
+            vec![],
+        );
+        let args = ssh.arguments();
+        let end = args.iter().position(|arg| arg == "--").unwrap();
+        assert_eq!(args[end + 1..], ["-oProxyCommand=x@10.0.0.5".to_string()]);
+        assert!(ssh
+            .describe("id")
+            .ends_with("-- -oProxyCommand=x@10.0.0.5 sudo -n sh -c id"));
+    }
+
+    #[test]
+    fn non_root_commands_are_quoted_once_more_for_sudo() {
+        let ssh = Ssh::new("h", "deploy", PathBuf::from("/k"), vec![]);
+        let command = format!("mkdir -p -- {}", quote("/srv/it's here"));
+        let wrapped = ssh.remote_command(&command);
+        assert_eq!(
+            shell_words(&wrapped),
+            ["sudo", "-n", "sh", "-c", command.as_str()]
+        );
     }
 }

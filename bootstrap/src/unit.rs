@@ -1,7 +1,11 @@
-//! The systemd unit of a node: `Type=notify`, `Restart=always`, and hardening that still lets
-//! orun reach Docker's socket, its data folder and bind-mount sources. Rendering only.
+//! The systemd unit of a node: `Type=notify`, `Restart=always`, room for many open files, and
+//! hardening that still lets orun reach Docker's socket, its data folder and bind-mount sources.
+//! Values from the manifest are escaped as systemd reads them. Rendering only.
 
 use crate::{Node, REMOTE_BINARY};
+
+/// Open files allowed to the node: status API connections, Git, Docker and Caddy share them.
+pub const OPEN_FILES_LIMIT: u32 = 65536;
 
 pub fn render(node: &Node) -> String {
     format!(
@@ -16,6 +20,7 @@ ExecStart={REMOTE_BINARY} start --config {config}
 Restart=always
 RestartSec=5s
 TimeoutStopSec=90s
+LimitNOFILE={OPEN_FILES_LIMIT}
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectKernelTunables=yes
@@ -32,7 +37,90 @@ RestrictNamespaces=yes
 [Install]
 WantedBy=multi-user.target
 ",
-        name = node.name,
-        config = node.spec.paths().config().display(),
+        name = escape_specifiers(&node.name),
+        config = exec_word(&node.spec.paths().config().display().to_string()),
     )
+}
+
+/// `value` as one word of an `ExecStart=` command line: double-quoted when it holds anything but
+/// plain path characters, with `\` and `"` escaped and control characters as C escapes, and `%`
+/// and `$` doubled so that systemd expands neither a specifier nor a variable in it.
+fn exec_word(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        return value.to_string();
+    }
+    let mut word = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' => word.push_str("\\\\"),
+            '"' => word.push_str("\\\""),
+            '%' => word.push_str("%%"),
+            '$' => word.push_str("$$"),
+            c if c.is_control() => word.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => word.push(c),
+        }
+    }
+    word.push('"');
+    word
+}
+
+/// `value` in a setting where systemd expands `%` specifiers but nothing else.
+fn escape_specifiers(value: &str) -> String {
+    value.replace('%', "%%")
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::load::load_node;
+    use engine::SourceFile;
+
+    use super::*;
+
+    fn node(data_dir: &str) -> Node {
+        let text = format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: edge\nspec:\n  host: 10.0.0.1\n  gitRepo: /srv/infra.git\n  dataDir: {data_dir:?}\n"
+        );
+        let loaded = load_node(&SourceFile {
+            path: "nodes/edge.yaml".to_string(),
+            text: text.clone(),
+        })
+        .unwrap();
+        Node {
+            name: loaded.name,
+            spec: loaded.spec,
+            manifest: text,
+        }
+    }
+
+    #[test]
+    fn the_unit_starts_orun_with_the_node_yaml_and_room_for_open_files() {
+        let unit = render(&node("/srv/my orun/$HOME%n"));
+        assert!(
+            unit.contains("\nExecStart=/usr/local/bin/orun start --config \"/srv/my orun/$$HOME%%n/node.yaml\"\n"),
+            "{unit}"
+        );
+        assert!(unit.contains("\nLimitNOFILE=65536\n"), "{unit}");
+        assert!(render(&node("/opt/orun/"))
+            .contains("\nExecStart=/usr/local/bin/orun start --config /opt/orun/node.yaml\n"));
+    }
+
+    #[test]
+    fn plain_paths_are_written_as_they_are() {
+        assert_eq!(exec_word("/opt/orun/node.yaml"), "/opt/orun/node.yaml");
+    }
+
+    #[test]
+    fn other_paths_are_quoted_with_nothing_left_to_expand() {
+        assert_eq!(
+            exec_word("/srv/my orun/100%/$HOME/\"q\"\\x/node.yaml"),
+            r#""/srv/my orun/100%%/$$HOME/\"q\"\\x/node.yaml""#
+        );
+        // The loader refuses control characters; escaped, one could not end the line anyway.
+        assert_eq!(
+            exec_word("/a\nExecStartPre=/bin/id"),
+            r#""/a\x0aExecStartPre=/bin/id""#
+        );
+        assert_eq!(exec_word(""), r#""""#);
+    }
 }

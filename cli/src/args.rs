@@ -193,9 +193,9 @@ pub struct StartArgs {
     /// Port Caddy serves HTTPS on (services with ssl: true)
     #[arg(long, value_name = "N", default_value_t = 443)]
     pub ingress_https_port: u16,
-    /// Local address of Caddy's admin API
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2019")]
-    pub caddy_admin: String,
+    /// Unix socket of Caddy's admin API, open to orun's user alone (default: <dataDir>/caddy/admin.sock)
+    #[arg(long, value_name = "PATH")]
+    pub caddy_admin: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

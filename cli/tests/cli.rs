@@ -454,6 +454,59 @@ fn errors_exit_1_naming_what_failed() {
 }
 
 #[test]
+fn bootstrap_refuses_node_values_that_would_escape_into_a_command() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "nodes/edge.yaml",
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: edge\nspec:\n  host: 10.0.0.1\n  user: \"-oProxyCommand=touch /tmp/pwned\"\n  gitRepo: /srv/infra.git\n  dataDir: \"/opt/orun\\nExecStartPre=/bin/id\"\n",
+    );
+    let node = dir.path().join("nodes/edge.yaml");
+    let output = orun(&["bootstrap", "--dry-run", node.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr(&output);
+    for expected in [
+        "nodes/edge.yaml: spec.dataDir: must not contain control characters (found U+000A)",
+        "nodes/edge.yaml: spec.user: \"-oProxyCommand=touch /tmp/pwned\" must not start with '-'",
+    ] {
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+}
+
+#[test]
+fn caddy_admin_takes_a_unix_socket_path_only() {
+    let data = TempDir::new().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let start = |admin: &str| {
+        orun(&[
+            "start",
+            "--repo",
+            "/nonexistent/repo",
+            "--data-dir",
+            data_dir,
+            "--caddy-admin",
+            admin,
+        ])
+    };
+    let tcp = start("127.0.0.1:2019");
+    assert_eq!(tcp.status.code(), Some(1));
+    assert!(
+        stderr(&tcp).contains("--caddy-admin 127.0.0.1:2019: expected the path of a unix socket"),
+        "{}",
+        stderr(&tcp)
+    );
+    let long = format!("/{}/admin.sock", "d".repeat(120));
+    let too_long = start(&long);
+    assert_eq!(too_long.status.code(), Some(1));
+    assert!(
+        stderr(&too_long).contains("a unix socket path has at most 107 bytes"),
+        "{}",
+        stderr(&too_long)
+    );
+}
+
+#[test]
 fn empty_desired_state_is_refused_unless_allowed() {
     let dir = repo();
     let plan = plan_json(dir.path(), &dir.path().join("empty.json"));

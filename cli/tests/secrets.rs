@@ -1,12 +1,13 @@
 //! Secrets end to end through the `orun` binary: a `secrets.yaml` written the way `sops` writes it
 //! for an age recipient, an inline value from `orun secret encrypt`, and plans that show only
-//! `secret:` fingerprints.
+//! `secret:` fingerprints, keyed by the data key of `secrets.yaml`.
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
 use engine::sops::DataKey;
+use engine::spec::sha256_hex;
 use serde_json::Value;
 use support::secrets::{assert_no_plaintext, encrypt_inline, orun, API_TOKEN, SHARED_PASSWORD};
 use support::sops::{data_key_bytes, identity, sops_file};
@@ -128,6 +129,17 @@ fn plans_show_only_fingerprints_of_decrypted_secrets() {
     assert!(
         token.starts_with("secret:") && token.len() == "secret:".len() + 12,
         "{token}"
+    );
+    // Keyed by the data key of secrets.yaml: the unsalted SHA-256 of a guess does not match it.
+    let key = DataKey::new(data_key_bytes()).fingerprint_key();
+    assert_eq!(token, key.fingerprint(API_TOKEN));
+    assert_ne!(
+        token,
+        format!("secret:{}", &sha256_hex(API_TOKEN.as_bytes())[..12])
+    );
+    assert_eq!(
+        api["env"]["DB_PASSWORD"],
+        key.fingerprint(SHARED_PASSWORD).as_str()
     );
 
     let validate = orun(

@@ -1,8 +1,9 @@
 //! Git (git2): the HEAD commit of a checkout, and the node's manifest clone: fetching the tracked
 //! branch from `origin`, writing a fetched commit's files into a separate folder to validate them,
 //! and checking a commit out over whatever the work tree holds. SSH remotes use the deploy key and
-//! accept only host keys listed in the node's known-hosts file. It decides neither which commit
-//! to check out nor when. Blocking: call it from a blocking thread, never from an async worker.
+//! accept only host keys listed in the node's known-hosts file. Errors and `Debug` show the remote
+//! with its credentials redacted (`engine::redact`). It decides neither which commit to check out
+//! nor when. Blocking: call it from a blocking thread, never from an async worker.
 
 use std::cell::{Cell, RefCell};
 use std::fs;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use base64::Engine as _;
+use engine::redact;
 use git2::build::CheckoutBuilder;
 use git2::{
     AutotagOption, CertificateCheckStatus, Cred, CredentialType, FetchOptions, RemoteCallbacks,
@@ -31,7 +33,7 @@ pub fn head_commit(dir: &Path) -> String {
 }
 
 /// Where and how the node fetches its manifests.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Remote {
     /// `origin`: ssh, https, git, file URL or local path.
     pub url: String,
@@ -42,11 +44,30 @@ pub struct Remote {
     pub known_hosts: PathBuf,
 }
 
+impl Remote {
+    /// The URL as it may be printed: credentials in it replaced by `***`.
+    pub fn display_url(&self) -> String {
+        redact::url_credentials(&self.url).into_owned()
+    }
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.display_url())
+            .field("branch", &self.branch)
+            .field("deploy_key", &self.deploy_key)
+            .field("known_hosts", &self.known_hosts)
+            .finish()
+    }
+}
+
 /// Why a Git operation on the node's clone failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GitError {
     #[error("fetch {url} (branch {branch}): {failure}")]
     Fetch {
+        /// The remote's URL, credentials redacted.
         url: String,
         branch: String,
         failure: FetchFailure,
@@ -69,7 +90,8 @@ pub enum FetchFailure {
     CreateDir { dir: PathBuf, message: String },
     #[error("cannot create a clone in {}: {message}", .dir.display())]
     Init { dir: PathBuf, message: String },
-    /// Pointing `origin` at the URL, or the transfer itself, failed (libgit2's message).
+    /// Pointing `origin` at the URL, or the transfer itself, failed (libgit2's message, with
+    /// credentials of any URL in it redacted).
     #[error("{0}")]
     Remote(String),
     #[error(transparent)]
@@ -102,7 +124,7 @@ pub enum HostKeyRefusal {
 pub fn fetch(checkout: &Path, remote: &Remote) -> Result<String, GitError> {
     set_network_timeouts();
     fetch_inner(checkout, remote).map_err(|failure| GitError::Fetch {
-        url: remote.url.clone(),
+        url: remote.display_url(),
         branch: remote.branch.clone(),
         failure,
     })
@@ -110,7 +132,9 @@ pub fn fetch(checkout: &Path, remote: &Remote) -> Result<String, GitError> {
 
 fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, FetchFailure> {
     let repo = open_or_init(checkout)?;
-    let message = |error: git2::Error| FetchFailure::Remote(error.message().to_string());
+    let message = |error: git2::Error| {
+        FetchFailure::Remote(redact::url_credentials(error.message()).into_owned())
+    };
     match repo.find_remote("origin") {
         Ok(origin) if origin.url().ok() == Some(remote.url.as_str()) => {}
         Ok(_) => repo
@@ -409,6 +433,34 @@ mod tests {
             }
         ));
         let prefix = format!("fetch {} (branch main): ", remote.url);
+        assert!(error.to_string().starts_with(&prefix), "{error}");
+    }
+
+    #[test]
+    fn credentials_in_the_remote_url_never_reach_an_error_or_debug_output() {
+        let dir = tempfile::tempdir().unwrap();
+        // A loopback port nothing listens on: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let remote = Remote {
+            url: format!("https://deploy:s3cr3t-token@127.0.0.1:{port}/infra.git"),
+            branch: "main".to_string(),
+            deploy_key: dir.path().join("key"),
+            known_hosts: dir.path().join("known_hosts"),
+        };
+        let error = fetch(&dir.path().join("clone"), &remote).unwrap_err();
+        for shown in [
+            error.to_string(),
+            format!("{error:?}"),
+            format!("{remote:?}"),
+        ] {
+            assert!(!shown.contains("s3cr3t-token"), "{shown}");
+            assert!(!shown.contains("deploy:"), "{shown}");
+        }
+        let prefix = format!("fetch https://***@127.0.0.1:{port}/infra.git (branch main): ");
         assert!(error.to_string().starts_with(&prefix), "{error}");
     }
 

@@ -11,15 +11,18 @@ use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::load::{Loaded, Manifests};
 use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, Rollout, ServiceSpec};
-use crate::spec::{self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue};
+use crate::spec::{
+    self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue, SecretValue,
+};
 
-/// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope.
+/// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
+/// fingerprinted with the data key of `secrets.yaml`.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
     /// Key/value pairs of `secrets.yaml`, given to every deployment.
-    pub shared: BTreeMap<String, String>,
-    /// Plaintext of inline `ENC[…]` values: deployment → variable → value.
-    pub inline: BTreeMap<String, BTreeMap<String, String>>,
+    pub shared: BTreeMap<String, SecretValue>,
+    /// Inline `ENC[…]` values: deployment → variable → value.
+    pub inline: BTreeMap<String, BTreeMap<String, SecretValue>>,
 }
 
 /// Everything resolution needs besides the manifests.
@@ -162,7 +165,7 @@ fn resolve_deployment(
         .collect();
     for (key, value) in &spec.env.0 {
         let value = if is_encrypted(&value.0) {
-            let plaintext = input
+            let secret = input
                 .secrets
                 .inline
                 .get(name)
@@ -174,7 +177,7 @@ fn resolve_deployment(
                         "encrypted value could not be decrypted: no secrets.yaml data key is available",
                     )
                 })?;
-            EnvValue::Secret(plaintext.clone())
+            EnvValue::Secret(secret.clone())
         } else {
             EnvValue::Plain(value.0.clone())
         };

@@ -15,6 +15,7 @@ pub mod load;
 pub mod manifest;
 pub mod observed;
 pub mod plan;
+pub mod redact;
 pub mod revision;
 pub mod secrets;
 pub mod sops;

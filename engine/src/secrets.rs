@@ -1,5 +1,6 @@
 //! A revision's secrets from text: the pairs of `secrets.yaml` and the plaintext of every inline
-//! `ENC[…]` value in a deployment's `spec.env`, both opened with the data key of `secrets.yaml`.
+//! `ENC[…]` value in a deployment's `spec.env`, both opened with the data key of `secrets.yaml`
+//! and fingerprinted with a key derived from it.
 //! It reads no file: callers pass the file's text and the age identities.
 
 use std::collections::BTreeMap;
@@ -8,6 +9,7 @@ use crate::desired::{is_encrypted, Secrets};
 use crate::load::Manifests;
 use crate::manifest::fields::check_env_value;
 use crate::sops::{self, Identities, SopsError};
+use crate::spec::SecretValue;
 
 /// The SOPS file at the repository root whose pairs every deployment gets.
 pub const SECRETS_FILE: &str = "secrets.yaml";
@@ -21,7 +23,13 @@ pub fn decrypt(
     manifests: &Manifests,
 ) -> Result<Secrets, SopsError> {
     let decrypted = sops::decrypt_file(SECRETS_FILE, text, identities)?;
-    let shared = decrypted.env(SECRETS_FILE)?;
+    let key = decrypted.data_key.fingerprint_key();
+    let secret = |plaintext: String| SecretValue::new(plaintext, &key);
+    let shared = decrypted
+        .env(SECRETS_FILE)?
+        .into_iter()
+        .map(|(name, value)| (name, secret(value)))
+        .collect();
     let mut inline = BTreeMap::new();
     for deployment in manifests.deployments.values() {
         let mut values = BTreeMap::new();
@@ -41,7 +49,7 @@ pub fn decrypt(
                 field: format!("spec.env.{name}"),
                 reason,
             })?;
-            values.insert(name.clone(), plaintext);
+            values.insert(name.clone(), secret(plaintext));
         }
         if !values.is_empty() {
             inline.insert(deployment.name.clone(), values);

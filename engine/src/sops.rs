@@ -20,6 +20,7 @@ use sha2::{Digest, Sha512};
 
 use crate::limits::{self, LimitError};
 use crate::manifest::fields::{check_env_name, check_env_value};
+use crate::spec::FingerprintKey;
 
 /// AES-256-GCM with the 32-byte IV that `sops` uses.
 type SopsCipher = AesGcm<Aes256, U32>;
@@ -70,6 +71,11 @@ pub struct DataKey([u8; 32]);
 impl DataKey {
     pub fn new(bytes: [u8; 32]) -> Self {
         DataKey(bytes)
+    }
+
+    /// The key that fingerprints the secrets this data key opens.
+    pub fn fingerprint_key(&self) -> FingerprintKey {
+        FingerprintKey::derive(&self.0)
     }
 }
 

@@ -1,8 +1,10 @@
 //! The canonical container spec (docs/plans.md), its versioned hash, the label set of docs/manifests.md, and
-//! secret fingerprints. It does not decide whether a container must change (see `plan`).
+//! secret fingerprints keyed by the revision's SOPS data key. It does not decide whether a
+//! container must change (see `plan`).
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, Mac};
 use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
@@ -69,14 +71,15 @@ pub struct CanonicalBuild {
 #[derive(Clone, PartialEq, Eq)]
 pub enum EnvValue {
     Plain(String),
-    Secret(String),
+    Secret(SecretValue),
 }
 
 impl EnvValue {
     /// The value the container receives.
     pub fn plaintext(&self) -> &str {
         match self {
-            EnvValue::Plain(value) | EnvValue::Secret(value) => value,
+            EnvValue::Plain(value) => value,
+            EnvValue::Secret(secret) => secret.plaintext(),
         }
     }
 }
@@ -85,7 +88,7 @@ impl std::fmt::Debug for EnvValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EnvValue::Plain(value) => write!(f, "{value:?}"),
-            EnvValue::Secret(value) => f.write_str(&fingerprint(value)),
+            EnvValue::Secret(secret) => secret.fmt(f),
         }
     }
 }
@@ -94,14 +97,78 @@ impl Serialize for EnvValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             EnvValue::Plain(value) => serializer.serialize_str(value),
-            EnvValue::Secret(value) => serializer.serialize_str(&fingerprint(value)),
+            EnvValue::Secret(secret) => serializer.serialize_str(secret.fingerprint()),
         }
     }
 }
 
-/// `secret:` + the first 12 hex digits of the value's SHA-256.
-pub fn fingerprint(secret: &str) -> String {
-    format!("secret:{}", &sha256_hex(secret.as_bytes())[..12])
+/// A decrypted secret: the plaintext a container receives, and the fingerprint that labels,
+/// plans, `changes` and `Debug` show instead.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue {
+    plaintext: String,
+    fingerprint: String,
+}
+
+impl SecretValue {
+    pub fn new(plaintext: String, key: &FingerprintKey) -> Self {
+        SecretValue {
+            fingerprint: key.fingerprint(&plaintext),
+            plaintext,
+        }
+    }
+
+    pub fn plaintext(&self) -> &str {
+        &self.plaintext
+    }
+
+    /// `secret:` + 12 hex digits, see [`FingerprintKey::fingerprint`].
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.fingerprint)
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The label that derives a fingerprint key from a SOPS data key: the data key itself only ever
+/// encrypts, and a later scheme gets a new label.
+const FINGERPRINT_KEY_LABEL: &[u8] = b"orun secret fingerprint v1";
+
+/// The key of secret fingerprints, derived from the SOPS data key of `secrets.yaml`
+/// (`sops::DataKey::fingerprint_key`). Without the data key a fingerprint cannot be computed, so
+/// reading one from a label or `/status` does not let anyone test guesses of a weak secret; with
+/// the same `secrets.yaml` the same value always has the same fingerprint, so an unchanged secret
+/// does not recreate its container.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FingerprintKey([u8; 32]);
+
+impl FingerprintKey {
+    /// HMAC-SHA256 of [`FINGERPRINT_KEY_LABEL`] keyed by `data_key`.
+    pub(crate) fn derive(data_key: &[u8; 32]) -> Self {
+        let mut mac = HmacSha256::new_from_slice(data_key).expect("HMAC takes any key length");
+        mac.update(FINGERPRINT_KEY_LABEL);
+        FingerprintKey(mac.finalize().into_bytes().into())
+    }
+
+    /// `secret:` + the first 12 hex digits of HMAC-SHA256 of `secret` under this key.
+    pub fn fingerprint(&self, secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(secret.as_bytes());
+        let digest = format!("{:x}", mac.finalize().into_bytes());
+        format!("secret:{}", &digest[..12])
+    }
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey(redacted)")
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -115,7 +182,8 @@ impl CanonicalSpec {
     }
 
     /// `v1:` + hex SHA-256 of the label JSON. Hashing the fingerprinted form keeps plaintext out
-    /// of the hash while a changed secret still changes the hash.
+    /// of the hash while a changed secret still changes the hash; a spec without secrets hashes
+    /// the same whatever key fingerprints secrets.
     pub fn hash(&self) -> String {
         hash_label_json(&self.to_label_json())
     }
@@ -179,17 +247,46 @@ mod tests {
         );
     }
 
+    fn key(byte: u8) -> FingerprintKey {
+        FingerprintKey::derive(&[byte; 32])
+    }
+
+    fn secret(value: &str) -> EnvValue {
+        EnvValue::Secret(SecretValue::new(value.into(), &key(7)))
+    }
+
     #[test]
     fn secrets_appear_only_as_fingerprints() {
-        let secret = spec(&[("TOKEN", EnvValue::Secret("hunter2".into()))]);
-        let json = secret.to_label_json();
+        let secret_spec = spec(&[("TOKEN", secret("hunter2"))]);
+        let json = secret_spec.to_label_json();
         assert!(!json.contains("hunter2"));
-        assert!(json.contains(&fingerprint("hunter2")));
-        assert_eq!(fingerprint("hunter2").len(), "secret:".len() + 12);
-        assert!(!format!("{secret:?}").contains("hunter2"));
-        let changed = spec(&[("TOKEN", EnvValue::Secret("hunter3".into()))]);
-        assert_ne!(secret.hash(), changed.hash());
-        assert!(secret.hash().starts_with("v1:"));
-        assert_eq!(secret.env_list(), vec!["TOKEN=hunter2".to_string()]);
+        let fingerprint = key(7).fingerprint("hunter2");
+        assert!(json.contains(&fingerprint));
+        assert_eq!(fingerprint.len(), "secret:".len() + 12);
+        assert!(!format!("{secret_spec:?}").contains("hunter2"));
+        let changed = spec(&[("TOKEN", secret("hunter3"))]);
+        assert_ne!(secret_spec.hash(), changed.hash());
+        assert!(secret_spec.hash().starts_with("v1:"));
+        assert_eq!(secret_spec.env_list(), vec!["TOKEN=hunter2".to_string()]);
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_by_the_data_key_and_stable_for_it() {
+        // Pinned: a different value here recreates every container with a secret.
+        assert_eq!(key(7).fingerprint("hunter2"), "secret:d670505dfe84");
+        assert_eq!(key(7).fingerprint("hunter2"), key(7).fingerprint("hunter2"));
+        assert_ne!(key(7).fingerprint("hunter2"), key(8).fingerprint("hunter2"));
+        let unsalted = format!("secret:{}", &sha256_hex(b"hunter2")[..12]);
+        assert_ne!(key(7).fingerprint("hunter2"), unsalted);
+        assert_eq!(format!("{:?}", key(7)), "FingerprintKey(redacted)");
+    }
+
+    #[test]
+    fn specs_without_secrets_keep_their_hash() {
+        let plain = spec(&[("A", EnvValue::Plain("1".into()))]);
+        assert_eq!(
+            plain.hash(),
+            "v1:4d3e5355288589322e173797f78e3a38620ccc1349509c3464a35556d4865175"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
 //! start-first rollout with published ports, dangling service references, domain clashes,
-//! positive intervals. Rules about a single value live in `manifest::fields`.
+//! positive intervals, Node values safe to hand to ssh, a shell and systemd. Rules about a single
+//! value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use crate::manifest::{HostIp, Protocol, Rollout};
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     check_nodes(manifests, &mut errors);
+    check_node_values(manifests, &mut errors);
     check_deployments(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
     check_services(manifests, &mut errors);
@@ -28,6 +30,49 @@ fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ));
         }
     }
+}
+
+/// The Node fields `orun bootstrap` passes to `ssh`, to commands on the node and into the
+/// systemd unit, and the node passes to Git. Quoting keeps them one word each, but a control
+/// character would still end a unit line or a log line early, and a word starting with `-` is
+/// read as an option by the program receiving it.
+fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for node in manifests.nodes.values() {
+        let spec = &node.spec;
+        let fields = [
+            ("host", Some(spec.host.as_str())),
+            ("user", Some(spec.user.as_str())),
+            ("sshKeyPath", Some(spec.ssh_key_path.as_str())),
+            ("gitRepo", Some(spec.git_repo.as_str())),
+            ("gitBranch", Some(spec.git_branch.as_str())),
+            ("dataDir", Some(spec.data_dir.as_str())),
+            ("codeDir", spec.code_dir.as_deref()),
+            ("deployKeyPath", spec.deploy_key_path.as_deref()),
+            ("knownHostsPath", spec.known_hosts_path.as_deref()),
+        ];
+        for (field, value) in fields {
+            if let Some(problem) = value.and_then(command_word_problem) {
+                errors.push(ManifestError::new(
+                    &node.file,
+                    Some(&format!("spec.{field}")),
+                    problem,
+                ));
+            }
+        }
+    }
+}
+
+/// Why `value` cannot be handed to another program as one word, if it cannot.
+fn command_word_problem(value: &str) -> Option<String> {
+    if let Some(control) = value.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "must not contain control characters (found U+{:04X})",
+            u32::from(control)
+        ));
+    }
+    value.starts_with('-').then(|| {
+        format!("{value:?} must not start with '-': the program receiving it would read it as an option")
+    })
 }
 
 fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {

@@ -2,6 +2,7 @@
 //! an observed snapshot (`observed.json`, empty when absent) and options (`case.yaml`). Each case
 //! goes through the same revision pipeline as the CLI and the node, and its plan document (or the
 //! error) is compared with `snapshots/<case>.snap`; every mismatch is reported, not only the first.
+//! A case's secrets are fingerprinted as if its `secrets.yaml` had the data key [`CASE_DATA_KEY`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,11 +13,16 @@ use engine::build::ContextFile;
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, NodeSpec};
 use engine::revision::{self, RevisionSource, Selection};
+use engine::sops::DataKey;
+use engine::spec::SecretValue;
 use engine::{Environment, Manifests, Observed, PlanOptions, Secrets, SourceFile};
 use serde::Deserialize;
 
 /// The commit every case's revision is attributed to.
 const CASE_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// The SOPS data key every case's secrets are fingerprinted with.
+const CASE_DATA_KEY: [u8; 32] = [7; 32];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -106,13 +112,30 @@ impl RevisionSource for CaseRepo {
     }
 }
 
+impl CaseSecrets {
+    fn fingerprinted(&self) -> Secrets {
+        let key = DataKey::new(CASE_DATA_KEY).fingerprint_key();
+        let secrets = |values: &BTreeMap<String, String>| {
+            values
+                .iter()
+                .map(|(name, value)| (name.clone(), SecretValue::new(value.clone(), &key)))
+                .collect()
+        };
+        Secrets {
+            shared: secrets(&self.shared),
+            inline: self
+                .inline
+                .iter()
+                .map(|(deployment, values)| (deployment.clone(), secrets(values)))
+                .collect(),
+        }
+    }
+}
+
 fn run_case(case: &Path, options: &CaseOptions) -> String {
     let source = CaseRepo {
         root: case.join("repo"),
-        secrets: Secrets {
-            shared: options.secrets.shared.clone(),
-            inline: options.secrets.inline.clone(),
-        },
+        secrets: options.secrets.fingerprinted(),
     };
     let selection = Selection {
         environment: options

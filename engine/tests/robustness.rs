@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use engine::observed::{ContainerState, ObservedContainer};
+use engine::sops::DataKey;
+use engine::spec::SecretValue;
 use engine::{Environment, Observed, PlanOptions, ResolveInput, Secrets, SourceFile};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -80,9 +82,14 @@ fn exercise(sources: &[SourceFile]) {
     let Ok(manifests) = engine::load(sources) else {
         return;
     };
+    let key = DataKey::new([7; 32]).fingerprint_key();
+    let secret = |value: &str| SecretValue::new(value.into(), &key);
     let secrets = Secrets {
-        shared: BTreeMap::from([("SHARED".into(), "s".into())]),
-        inline: BTreeMap::from([("web".into(), BTreeMap::from([("TOKEN".into(), "t".into())]))]),
+        shared: BTreeMap::from([("SHARED".into(), secret("s"))]),
+        inline: BTreeMap::from([(
+            "web".into(),
+            BTreeMap::from([("TOKEN".into(), secret("t"))]),
+        )]),
     };
     let build_tags: BTreeMap<String, String> = manifests
         .deployments

@@ -25,7 +25,7 @@ pub fn run(args: &StartArgs) -> Result<ExitCode> {
     super::runtime()?.block_on(async {
         let docker = daemon::docker::connect().await?;
         tracing::info!(
-            repo = %settings.remote.url,
+            repo = %settings.remote.display_url(),
             branch = %settings.remote.branch,
             environment = %settings.environment.as_ref().map_or("(from the node manifest or branch)", |e| e.as_str()),
             data_dir = %settings.data_dir.display(),
@@ -144,10 +144,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         caddy: CaddySettings {
             http_port: args.ingress_http_port,
             https_port: args.ingress_https_port,
-            admin: args
-                .caddy_admin
-                .parse()
-                .map_err(|_| anyhow!("--caddy-admin {:?}: expected IP:port", args.caddy_admin))?,
+            admin: caddy_admin(args.caddy_admin.as_deref(), &paths)?,
         },
     })
 }
@@ -180,6 +177,36 @@ fn absolute(path: &Path) -> Result<PathBuf> {
     Ok(std::env::current_dir()
         .context("cannot read the current directory")?
         .join(path))
+}
+
+/// The longest path a unix socket address holds (`sun_path` less its terminating NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// The unix socket of Caddy's admin API: `--caddy-admin`, else `<dataDir>/caddy/admin.sock`.
+fn caddy_admin(flag: Option<&Path>, paths: &NodePaths) -> Result<PathBuf> {
+    let socket = match flag {
+        Some(path) => {
+            if path
+                .to_str()
+                .is_some_and(|text| text.parse::<SocketAddr>().is_ok())
+            {
+                bail!(
+                    "--caddy-admin {}: expected the path of a unix socket; Caddy's admin API no longer listens on TCP, where every local user could load a config",
+                    path.display()
+                );
+            }
+            absolute(path)?
+        }
+        None => paths.caddy_admin(),
+    };
+    let length = socket.as_os_str().len();
+    if length > MAX_SOCKET_PATH {
+        bail!(
+            "--caddy-admin {}: a unix socket path has at most {MAX_SOCKET_PATH} bytes, this one {length}; pass a shorter one",
+            socket.display()
+        );
+    }
+    Ok(socket)
 }
 
 fn status_addr(addr: &str, port: u16) -> Result<SocketAddr> {

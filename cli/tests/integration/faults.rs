@@ -19,6 +19,7 @@ use tempfile::TempDir;
 use crate::health::manifest;
 use crate::support::docker_proxy::DockerProxy;
 use crate::support::git_daemon::GitDaemon;
+use crate::support::ingress::IngressPorts;
 use crate::support::node::{web_manifest, Node, Origin};
 use crate::support::tripwire::Tripwire;
 use crate::support::{
@@ -321,20 +322,6 @@ fn the_docker_api_cut_mid_recreate_is_reported_and_the_node_converges_once_it_is
     assert!(!node.has_exited());
 }
 
-/// `--ingress-*` and `--caddy-admin` flags on free loopback ports; the HTTP port.
-fn ingress_args() -> (u16, Vec<String>) {
-    let http = free_port();
-    let args = vec![
-        "--ingress-http-port".into(),
-        http.to_string(),
-        "--ingress-https-port".into(),
-        free_port().to_string(),
-        "--caddy-admin".into(),
-        format!("127.0.0.1:{}", free_port()),
-    ];
-    (http, args)
-}
-
 /// A GET of `/version` through Caddy's HTTP `port` for `host`: the body of a 200 answer.
 fn version_through_caddy(port: u16, host: &str) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -377,7 +364,7 @@ fn caddy_killed_during_a_rollout(test: &str, step: Step) {
         "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: web\nspec:\n  deployment: web\n  ingress:\n    domain:\n      default: web.example.com\n      environment: $ENV.web.example.com\n",
     );
     let first = origin.commit("v1 behind Caddy");
-    let (http, args) = ingress_args();
+    let IngressPorts { http, args } = IngressPorts::new();
     let node = Node::start_full(test, origin.bare().to_str().unwrap(), "main", "", &args);
     converged(&node, &first, "v1", "before the fault");
     let domain = format!("{}.web.example.com", node.environment);

@@ -1,6 +1,9 @@
 //! The Caddy ingress with real Caddy and real containers: routes by Host header, routes that
 //! follow rollouts, `$ENV` domains, route removal, Caddy restarts, and two environments side by side.
 
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -18,6 +21,17 @@ fn service(name: &str, deployment: &str, default: &str, template: &str) -> Strin
 
 fn serves_test_page(port: u16, host: &str) -> bool {
     through_caddy(port, host, "/").is_some_and(|(code, body)| code == 200 && body == TEST_PAGE)
+}
+
+/// A GET to Caddy's admin API on its unix socket, as Caddy wants it there (an empty Host).
+fn admin_get(socket: &Path, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: \r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
 }
 
 fn container_ip(name: &str) -> String {
@@ -73,6 +87,19 @@ fn a_service_domain_routes_through_caddy_and_follows_rollouts() {
     assert!(
         serves_test_page(ingress.http, &domain),
         "{domain} does not answer through Caddy"
+    );
+
+    // The admin API is a unix socket only orun's user may open, not a TCP port.
+    let socket = node.data_dir().join("caddy/admin.sock");
+    let metadata = std::fs::metadata(&socket).expect("Caddy's admin socket in dataDir");
+    assert!(metadata.file_type().is_socket());
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+    let caddy_dir = std::fs::metadata(node.data_dir().join("caddy")).unwrap();
+    assert_eq!(caddy_dir.permissions().mode() & 0o777, 0o700);
+    let config = admin_get(&socket, "/config/admin/listen").expect("the admin API answers");
+    assert!(
+        config.contains(&format!("\"unix/{}\"", socket.display())),
+        "{config}"
     );
     assert!(
         !serves_test_page(ingress.http, "web.example.com"),

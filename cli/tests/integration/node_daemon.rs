@@ -409,6 +409,12 @@ fn an_ssh_remote_uses_the_deploy_key_and_refuses_a_wrong_host_key() {
         error.contains("host key") && error.contains("does not match"),
         "{error}"
     );
+    // The status API names the setting, not the node's files; the log keeps the path.
+    assert!(error.contains("<knownHostsPath>"), "{error}");
+    assert!(!error.contains(&known_bad.display().to_string()), "{error}");
+    assert!(refused
+        .log_text()
+        .contains(&known_bad.display().to_string()));
     assert!(inspect(&refused.container("web")).is_none());
     drop(refused);
 
@@ -418,7 +424,11 @@ fn an_ssh_remote_uses_the_deploy_key_and_refuses_a_wrong_host_key() {
         s["node"]["consecutive_failures"].as_u64().unwrap_or(0) >= 1
     });
     let error = status["node"]["sync_error"].as_str().unwrap();
-    assert!(error.contains("rejected the deploy key"), "{error}");
+    assert!(
+        error.contains("rejected the deploy key <deployKeyPath>"),
+        "{error}"
+    );
+    assert!(!error.contains(&keys.display().to_string()), "{error}");
     drop(rejected);
 
     let node = Node::start_with("sshgood", &url, &key_lines("client_key", &known_good));

@@ -20,6 +20,9 @@ pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const BUILD_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How many of the builder's last output lines a failed build reports.
 const BUILD_ERROR_LINES: usize = 10;
+/// Starts the output lines in a failed build's message: what follows is the builder's raw output,
+/// for the log only (`node::public`).
+pub const BUILD_OUTPUT_HEADING: &str = "\nlast build output:";
 
 /// One progress message of a pull: per layer (`id`) or for the whole image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +152,7 @@ pub async fn build(
     result.map_err(|error| {
         let mut message = format!("build {tag}: {error}");
         if !last_lines.is_empty() {
-            message.push_str("\nlast build output:");
+            message.push_str(BUILD_OUTPUT_HEADING);
             for line in &last_lines {
                 message.push_str("\n  ");
                 message.push_str(line);

@@ -1,14 +1,22 @@
 //! The supervised Caddy child process: started from a config file that always holds the latest
 //! routes (so a restart restores them), restarted if it dies, reconfigured through the admin API
-//! (`POST /load`) one change at a time, and stopped on shutdown. It does not choose routes.
+//! (`POST /load`) one change at a time, and stopped on shutdown. The admin API listens on a unix
+//! socket that only orun's user may open (mode 0600, by default in Caddy's 0700 data folder, Caddy
+//! started with umask 077), spoken to with hyper's HTTP/1 client. It does not choose routes.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{header, Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
+use tokio::net::UnixStream;
 use tokio::process::Command;
 use tokio::sync::{watch, Mutex};
 use tracing::{info, warn};
@@ -19,6 +27,12 @@ use super::config::{render, CaddySettings, Route};
 const ADMIN_WAIT: Duration = Duration::from_secs(15);
 /// Pause before restarting a Caddy that died.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
+/// How long one admin API request may take, connecting included.
+const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The admin socket's mode: its owner, orun's user, alone may connect.
+const ADMIN_SOCKET_MODE: u32 = 0o600;
+/// The mode of Caddy's data folder and of the admin socket's folder.
+const PRIVATE_DIR_MODE: u32 = 0o700;
 
 /// A running, supervised Caddy.
 pub struct Caddy {
@@ -34,7 +48,6 @@ pub struct CaddyRoutes {
     settings: CaddySettings,
     dir: PathBuf,
     loaded: Arc<Mutex<Loaded>>,
-    client: reqwest::Client,
 }
 
 /// The routes Caddy serves and the config they rendered to.
@@ -46,18 +59,21 @@ struct Loaded {
 impl Caddy {
     /// Starts `binary` with its data under `dir` and waits until its admin API answers.
     pub async fn start(binary: &Path, dir: &Path, settings: CaddySettings) -> Result<Caddy> {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .with_context(|| format!("cannot create Caddy's data folder {}", dir.display()))?;
+        private_dir(dir, "Caddy's data folder").await?;
+        // Another folder named by `--caddy-admin` may be shared: it keeps its mode, the socket
+        // in it is still its owner's alone.
+        if let Some(parent) = settings.admin.parent().filter(|parent| *parent != dir) {
+            tokio::fs::create_dir_all(parent).await.with_context(|| {
+                format!(
+                    "cannot create the folder of Caddy's admin socket {}",
+                    parent.display()
+                )
+            })?;
+        }
         let loaded = Arc::new(Mutex::new(Loaded {
             routes: Vec::new(),
             config: render(&settings, dir, &[]),
         }));
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("cannot build the HTTP client")?;
         let (stop, stop_rx) = watch::channel(false);
         let (started_tx, mut started_rx) = watch::channel(None::<Result<(), String>>);
         let supervisor = tokio::spawn(supervise(
@@ -65,7 +81,6 @@ impl Caddy {
             dir.to_path_buf(),
             settings.clone(),
             loaded.clone(),
-            client.clone(),
             stop_rx,
             started_tx,
         ));
@@ -82,7 +97,6 @@ impl Caddy {
             settings,
             dir: dir.to_path_buf(),
             loaded,
-            client,
         };
         Ok(Caddy {
             routes,
@@ -119,7 +133,7 @@ impl CaddyRoutes {
             return Ok(());
         }
         write_config(&self.dir, &wanted).await?;
-        load(&self.client, &self.settings, &wanted).await?;
+        load(&self.settings, &wanted).await?;
         info!(routes = routes.len(), "ingress routes updated");
         *loaded = Loaded {
             routes,
@@ -140,24 +154,77 @@ async fn write_config(dir: &Path, config: &Value) -> Result<()> {
         .with_context(|| format!("cannot write the Caddy config {}", path.display()))
 }
 
-async fn load(client: &reqwest::Client, settings: &CaddySettings, config: &Value) -> Result<()> {
-    let url = format!("http://{}/load", settings.admin);
-    let response = client
-        .post(&url)
-        .header("Content-Type", "application/json")
-        .body(config.to_string())
-        .send()
+/// Creates `dir` (and its parents) and makes it its owner's alone.
+async fn private_dir(dir: &Path, what: &str) -> Result<()> {
+    tokio::fs::create_dir_all(dir)
         .await
-        .with_context(|| format!("Caddy admin API {url} unreachable"))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        .with_context(|| format!("cannot create {what} {}", dir.display()))?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+        .await
+        .with_context(|| format!("cannot restrict {what} {} to its owner", dir.display()))
+}
+
+async fn load(settings: &CaddySettings, config: &Value) -> Result<()> {
+    let socket = settings.admin.display();
+    let (status, body) = admin_request(&settings.admin, Method::POST, "/load", config.to_string())
+        .await
+        .with_context(|| format!("Caddy admin API on {socket} unreachable"))?;
+    if !status.is_success() {
         bail!(
-            "Caddy admin API {url} refused the config: {status} {}",
+            "Caddy admin API on {socket} refused the config: {status} {}",
             body.trim()
         );
     }
     Ok(())
+}
+
+/// One request to the admin API on its unix socket: the response's status and body.
+async fn admin_request(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    body: String,
+) -> Result<(StatusCode, String)> {
+    let exchange = async {
+        let stream = UnixStream::connect(socket).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let connection = tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            // Caddy serves a unix socket only to requests with an empty Host.
+            .header(header::HOST, "")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        connection.abort();
+        anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(ADMIN_REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| anyhow!("no answer within {}s", ADMIN_REQUEST_TIMEOUT.as_secs()))?
+}
+
+async fn admin_answers(settings: &CaddySettings) -> bool {
+    admin_request(&settings.admin, Method::GET, "/config/", String::new())
+        .await
+        .is_ok_and(|(status, _)| status.is_success())
+}
+
+async fn admin_stop(settings: &CaddySettings) {
+    let _ = admin_request(&settings.admin, Method::POST, "/stop", String::new()).await;
+}
+
+/// Makes the admin socket its owner's alone. Caddy created it under umask 077 already; this
+/// keeps it so whatever umask Caddy was given.
+async fn restrict_admin_socket(settings: &CaddySettings) -> Result<()> {
+    let socket = &settings.admin;
+    tokio::fs::set_permissions(socket, std::fs::Permissions::from_mode(ADMIN_SOCKET_MODE))
+        .await
+        .with_context(|| format!("cannot restrict Caddy's admin socket {}", socket.display()))
 }
 
 /// Starts `caddy run` on the config file; Caddy gets SIGTERM if orun dies, so it never outlives it.
@@ -172,27 +239,20 @@ fn spawn_caddy(binary: &Path, dir: &Path) -> Result<tokio::process::Child> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe and touches only the child being set up.
+    // SAFETY: prctl and umask are async-signal-safe and touch only the child being set up.
     unsafe {
         command.pre_exec(|| {
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
+            // The admin socket, certificates and keys Caddy creates are its owner's alone.
+            libc::umask(0o077);
             Ok(())
         });
     }
     command
         .spawn()
         .with_context(|| format!("cannot start Caddy ({})", binary.display()))
-}
-
-async fn admin_answers(client: &reqwest::Client, settings: &CaddySettings) -> bool {
-    let url = format!("http://{}/config/", settings.admin);
-    client
-        .get(&url)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
 }
 
 /// Runs Caddy, restarting it whenever it exits, until `stop` is set. The first start's result is
@@ -202,20 +262,16 @@ async fn supervise(
     dir: PathBuf,
     settings: CaddySettings,
     loaded: Arc<Mutex<Loaded>>,
-    client: reqwest::Client,
     mut stop: watch::Receiver<bool>,
     started: watch::Sender<Option<Result<(), String>>>,
 ) {
     let mut first = true;
     loop {
         let current = loaded.lock().await.config.clone();
-        // A Caddy left by an orun that was killed still holds the admin address and the ports.
-        if admin_answers(&client, &settings).await {
-            warn!(admin = %settings.admin, "stopping a Caddy left running by an earlier orun");
-            let _ = client
-                .post(format!("http://{}/stop", settings.admin))
-                .send()
-                .await;
+        // A Caddy left by an orun that was killed still answers on the admin socket and holds the ports.
+        if admin_answers(&settings).await {
+            warn!(admin = %settings.admin.display(), "stopping a Caddy left running by an earlier orun");
+            admin_stop(&settings).await;
             tokio::time::sleep(RESTART_DELAY).await;
         }
         let spawned = match write_config(&dir, &current).await {
@@ -239,8 +295,11 @@ async fn supervise(
         let deadline = tokio::time::Instant::now() + ADMIN_WAIT;
         let mut up = false;
         while tokio::time::Instant::now() < deadline {
-            if admin_answers(&client, &settings).await {
+            if admin_answers(&settings).await {
                 up = true;
+                if let Err(error) = restrict_admin_socket(&settings).await {
+                    warn!(error = %format!("{error:#}"), "Caddy's admin socket keeps the mode Caddy gave it (owner only, from umask 077)");
+                }
                 break;
             }
             if let Ok(Some(_)) = child.try_wait() {
@@ -251,14 +310,14 @@ async fn supervise(
         if first {
             first = false;
             let result = if up {
-                info!(admin = %settings.admin, "Caddy started");
+                info!(admin = %settings.admin.display(), "Caddy started");
                 Ok(())
             } else {
                 let _ = child.kill().await;
                 Err(format!(
-                    "Caddy ({}) did not answer on its admin address {} within {}s; check that ports {} and {} are free",
+                    "Caddy ({}) did not answer on its admin socket {} within {}s; check that ports {} and {} are free",
                     binary.display(),
-                    settings.admin,
+                    settings.admin.display(),
                     ADMIN_WAIT.as_secs(),
                     settings.http_port,
                     settings.https_port
@@ -281,7 +340,7 @@ async fn supervise(
                 }
             }
             _ = stop.changed() => {
-                let _ = client.post(format!("http://{}/stop", settings.admin)).send().await;
+                admin_stop(&settings).await;
                 if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
                     let _ = child.kill().await;
                 }

@@ -3,8 +3,7 @@
 //! HTTPS off; `ssl: true` routes on a server of the HTTPS port, where Caddy obtains certificates.
 //! Pure: it renders, it does not talk to Caddy.
 
-use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -13,7 +12,9 @@ use serde_json::{json, Value};
 pub struct CaddySettings {
     pub http_port: u16,
     pub https_port: u16,
-    pub admin: SocketAddr,
+    /// The unix socket of the admin API (an absolute path). Only its owner may connect, so no
+    /// other local user can load a config into a Caddy that runs as root.
+    pub admin: PathBuf,
 }
 
 /// One route: requests for `domain` go to `upstream` (`ip:port`).
@@ -56,7 +57,8 @@ pub fn render(settings: &CaddySettings, storage: &Path, routes: &[Route]) -> Val
         );
     }
     let mut config = json!({
-        "admin": { "listen": settings.admin.to_string(), "config": { "persist": false } },
+        // Caddy's network address of a unix socket: `unix/` followed by the absolute path.
+        "admin": { "listen": format!("unix/{}", settings.admin.display()), "config": { "persist": false } },
         "storage": { "module": "file_system", "root": storage.display().to_string() }
     });
     if !servers.is_empty() {
@@ -79,7 +81,7 @@ mod tests {
         CaddySettings {
             http_port: 8080,
             https_port: 8443,
-            admin: "127.0.0.1:2019".parse().unwrap(),
+            admin: PathBuf::from("/opt/orun/caddy/admin.sock"),
         }
     }
 
@@ -112,7 +114,7 @@ mod tests {
         assert_eq!(servers["orun-https"]["listen"], json!([":8443"]));
         assert!(servers["orun-https"]["automatic_https"].is_null());
         assert_eq!(config["storage"]["root"], "/opt/orun/caddy");
-        assert_eq!(config["admin"]["listen"], "127.0.0.1:2019");
+        assert_eq!(config["admin"]["listen"], "unix//opt/orun/caddy/admin.sock");
     }
 
     #[test]

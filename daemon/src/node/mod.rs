@@ -11,6 +11,7 @@ pub mod metrics;
 mod poller;
 mod prober;
 mod project;
+pub mod public;
 mod reconciler;
 mod repo;
 mod report;
@@ -93,7 +94,13 @@ pub async fn run(
     let settings = Arc::new(settings);
     let status = SharedStatus::new(project::initial(&settings, SystemTime::now()));
     let metrics = Arc::new(Metrics::new());
-    server::serve(settings.status_addr, status.clone(), metrics.clone()).await?;
+    server::serve(
+        settings.status_addr,
+        status.clone(),
+        metrics.clone(),
+        public::LocalPaths::new(&settings),
+    )
+    .await?;
     info!(addr = %settings.status_addr, "status API listening");
 
     let cancel = Arc::new(AtomicBool::new(false));

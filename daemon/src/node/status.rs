@@ -102,6 +102,11 @@ impl NodeStatus {
         self.sync_failure = error;
     }
 
+    /// Rewrites the text of `sync_error` alone, for a copy shown to others (`public.rs`).
+    pub fn rewrite_sync_error(&mut self, rewrite: impl FnOnce(&str) -> String) {
+        self.sync_error = self.sync_error.as_deref().map(rewrite);
+    }
+
     /// Healthy: the last fetch succeeded and the last reconcile had no failed action.
     pub fn refresh_healthy(&mut self) {
         self.healthy = self.fetch_ok && self.reconcile_ok;

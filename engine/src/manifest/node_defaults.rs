@@ -64,6 +64,12 @@ impl NodePaths {
         self.data_dir.join("caddy")
     }
 
+    /// `<dataDir>/caddy/admin.sock`: the unix socket of Caddy's admin API, unless
+    /// `--caddy-admin` names another.
+    pub fn caddy_admin(&self) -> PathBuf {
+        self.caddy().join("admin.sock")
+    }
+
     /// `<dataDir>/candidate`: a fetched commit's files, validated before they replace the clone's
     /// work tree.
     pub fn candidate(&self) -> PathBuf {
@@ -90,6 +96,7 @@ mod tests {
         assert_eq!(paths.age_key(), Path::new("/opt/orun/keys/age.key"));
         assert_eq!(paths.checkout(), Path::new("/opt/orun/repo"));
         assert_eq!(paths.caddy(), Path::new("/opt/orun/caddy"));
+        assert_eq!(paths.caddy_admin(), Path::new("/opt/orun/caddy/admin.sock"));
         assert_eq!(paths.candidate(), Path::new("/opt/orun/candidate"));
         assert_eq!(paths.state(), Path::new("/opt/orun/state.json"));
     }

@@ -1,5 +1,5 @@
-//! Fixtures for tests that go through a node's Caddy: free loopback ports for its listeners and
-//! admin API as `orun start` flags, Service manifests with `$ENV` domains, and requests sent to
+//! Fixtures for tests that go through a node's Caddy: free loopback ports for its listeners as
+//! `orun start` flags (its admin API is a unix socket in the node's data folder), Service manifests with `$ENV` domains, and requests sent to
 //! Caddy's HTTP port with a `Host` header.
 
 use std::io::{Read, Write};
@@ -23,8 +23,6 @@ impl IngressPorts {
                 http.to_string(),
                 "--ingress-https-port".into(),
                 free_port().to_string(),
-                "--caddy-admin".into(),
-                format!("127.0.0.1:{}", free_port()),
             ],
         }
     }

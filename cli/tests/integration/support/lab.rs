@@ -20,6 +20,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("caddy", "apt-get install caddy"),
     ("pgrep", "apt-get install procps"),
     ("kill", "apt-get install procps"),
+    ("prlimit", "apt-get install util-linux"),
 ];
 
 /// Files the tests use at fixed paths (copied into test images, or started by path).

@@ -104,6 +104,8 @@ pub struct Node {
     args: Vec<String>,
     /// Extra environment variables of the `orun start` process.
     pub env: Vec<(String, String)>,
+    /// Soft and hard limit of the process's open files (through `prlimit`); inherited when `None`.
+    pub open_files_limit: Option<u32>,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -148,6 +150,7 @@ impl Node {
             config,
             args: args.to_vec(),
             env: Vec::new(),
+            open_files_limit: None,
             child: None,
         }
     }
@@ -159,7 +162,19 @@ impl Node {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_orun"))
+        // prlimit sets the limit on itself and then becomes orun: the child's pid is orun's.
+        let mut command = match self.open_files_limit {
+            Some(limit) => {
+                let mut command = Command::new("prlimit");
+                command
+                    .arg(format!("--nofile={limit}:{limit}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_orun"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_orun")),
+        };
+        let child = command
             .args(["start", "--config", self.config.to_str().unwrap()])
             .args([
                 "--status-addr",
