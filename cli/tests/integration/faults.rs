@@ -33,8 +33,20 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// `data`) and to `/www/version`, and turns ready (`/www/ready`) only 3 s later, so a rollout
 /// spends a while in its readiness wait.
 fn slow_web(port: u16, greeting: &str, data: &Path) -> String {
+    let publish =
+        format!("  ports:\n    - containerPort: 80\n      port: {port}\n      hostIP: 127.0.0.1\n");
+    slow_web_with(&publish, greeting, data)
+}
+
+/// `slow_web` without a published port and with `rollout: startFirst`, so its recreates are
+/// start-first (the shared data folder is the operator's explicit choice).
+fn slow_start_first_web(greeting: &str, data: &Path) -> String {
+    slow_web_with("  rollout: startFirst\n", greeting, data)
+}
+
+fn slow_web_with(rollout: &str, greeting: &str, data: &Path) -> String {
     let spec = format!(
-        "  image: {image}\n  command:\n    - sh\n    - -c\n    - \"echo $GREETING > /data/$GREETING; echo $GREETING > /www/version; (/bin/busybox sleep 3; echo ok > /www/ready) & exec /bin/busybox httpd -f -p 80 -h /www\"\n  ports:\n    - containerPort: 80\n      port: {port}\n      hostIP: 127.0.0.1\n  volumes:\n    - hostPath: {data}\n      containerPath: /data\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/ready\n      interval: 500ms\n      deadline: 30s\n",
+        "  image: {image}\n  command:\n    - sh\n    - -c\n    - \"echo $GREETING > /data/$GREETING; echo $GREETING > /www/version; (/bin/busybox sleep 3; echo ok > /www/ready) & exec /bin/busybox httpd -f -p 80 -h /www\"\n{rollout}  volumes:\n    - hostPath: {data}\n      containerPath: /data\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/ready\n      interval: 500ms\n      deadline: 30s\n",
         image = test_image(),
         data = data.display(),
     );
@@ -168,13 +180,24 @@ const CALL_DELAY: Duration = Duration::from_millis(100);
 /// v1 runs; v2 is committed; the moment `step` ends, the node (environment suffix `test`) loses
 /// Docker and is SIGKILLed, so its environment holds `left` (`<container> <state>`, names without
 /// the environment prefix), exactly what a crash right after that step leaves; started again, it
-/// must converge on v2 with v1's data intact.
+/// must converge on v2 with v1's data intact. The rollout is stop-first.
 fn sigkill_during_a_rollout(test: &str, step: Step, left: &[&str]) {
+    let port = free_port();
+    sigkill_during(test, step, left, &|greeting, data| {
+        slow_web(port, greeting, data)
+    });
+}
+
+/// The same crash during a start-first rollout (`web.orun-next` beside `web`).
+fn sigkill_during_a_start_first_rollout(test: &str, step: Step, left: &[&str]) {
+    sigkill_during(test, step, left, &slow_start_first_web);
+}
+
+fn sigkill_during(test: &str, step: Step, left: &[&str], manifest: &dyn Fn(&str, &Path) -> String) {
     let proxy = DockerProxy::delaying(CALL_DELAY);
     let origin = Origin::new();
     let data = TempDir::new().unwrap();
-    let port = free_port();
-    origin.write("deployments/web.yaml", &slow_web(port, "v1", data.path()));
+    origin.write("deployments/web.yaml", &manifest("v1", data.path()));
     let first = origin.commit("v1");
     let mut node = Node::configure(test, origin.bare().to_str().unwrap(), "main", "", &[]);
     node.env
@@ -197,7 +220,7 @@ fn sigkill_during_a_rollout(test: &str, step: Step, left: &[&str]) {
             },
         )
     };
-    origin.write("deployments/web.yaml", &slow_web(port, "v2", data.path()));
+    origin.write("deployments/web.yaml", &manifest("v2", data.path()));
     let second = origin.commit("v2");
     assert!(
         wire.fired(LIMIT).is_some(),
@@ -252,6 +275,45 @@ fn sigkill_during_the_readiness_wait_then_a_restart_converges() {
         "kill-readiness",
         NEW_STARTED,
         &["web running", "web.orun-old exited"],
+    );
+}
+
+// The steps of a start-first recreate: create `web.orun-next`, start it (its readiness wait
+// follows), move the routes, let the old one drain and stop it (it dies), remove it, rename the
+// new one into place.
+#[test]
+fn sigkill_once_the_next_copy_is_created_then_a_restart_converges() {
+    sigkill_during_a_start_first_rollout(
+        "kill-next-created",
+        NEW_CREATED,
+        &["web running", "web.orun-next created"],
+    );
+}
+
+#[test]
+fn sigkill_during_the_next_copys_readiness_wait_then_a_restart_converges() {
+    sigkill_during_a_start_first_rollout(
+        "kill-next-ready",
+        NEW_STARTED,
+        &["web running", "web.orun-next running"],
+    );
+}
+
+#[test]
+fn sigkill_once_the_old_container_stopped_beside_the_next_copy_then_a_restart_converges() {
+    sigkill_during_a_start_first_rollout(
+        "kill-next-stopped",
+        OLD_STOPPED,
+        &["web exited", "web.orun-next running"],
+    );
+}
+
+#[test]
+fn sigkill_once_the_old_container_is_removed_then_a_restart_converges() {
+    sigkill_during_a_start_first_rollout(
+        "kill-next-removed",
+        OLD_REMOVED,
+        &["web.orun-next running"],
     );
 }
 
