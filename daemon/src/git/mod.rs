@@ -5,6 +5,7 @@
 //! `Debug` show the remote with its credentials redacted (`engine::redact`). It decides neither
 //! which commit to check out nor when. Blocking: call it from a blocking thread, never from an
 //! async worker.
+
 use std::cell::{Cell, RefCell};
 use std::fs;
 use std::path::{Path, PathBuf};
