@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::support::ingress::{request, service_manifest, IngressPorts};
 use crate::support::node::{Node, Origin};
-use crate::support::{docker, eventually, inspect, test_image, text, Scenario};
+use crate::support::{container_names, docker, eventually, inspect, test_image, text, Scenario};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -193,15 +193,11 @@ fn start_first_rollouts_under_steady_load_fail_no_request() {
         tally.failures.join("\n")
     );
     assert_eq!(tally.versions, ["v1", "v2", "v3", "v4"]);
-    let leftovers = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=run.orcra.dev/environment={}", node.environment),
-        "--format",
-        "{{.Names}}",
-    ]);
-    assert_eq!(leftovers, name, "one container is left, under its own name");
+    assert_eq!(
+        container_names(&node.environment),
+        [name],
+        "one container is left, under its own name"
+    );
 }
 
 #[test]
@@ -306,15 +302,11 @@ fn a_node_moves_the_routes_off_a_leftover_new_copy_before_removing_it() {
         format!("{ip}:80"),
         "the route points at {name}"
     );
-    let left = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=run.orcra.dev/environment={}", node.environment),
-        "--format",
-        "{{.Names}}",
-    ]);
-    assert_eq!(left, name, "one container is left, under its own name");
+    assert_eq!(
+        container_names(&node.environment),
+        [name],
+        "one container is left, under its own name"
+    );
 }
 
 #[test]

@@ -285,9 +285,15 @@ impl Executor<'_> {
             }
             ActionKind::Recreate => {
                 let deployment = self.deployment(action)?;
+                let previous = self.replaced(name).await?;
+                // An old container that does not run serves nothing to keep: it is replaced
+                // stop-first, which also leaves alone a `<name>.orun-next` the plan kept because
+                // it serves.
                 match deployment.rollout {
-                    Rollout::StopFirst => self.recreate_stop_first(deployment).await?,
-                    Rollout::StartFirst => self.recreate_start_first(deployment).await?,
+                    Rollout::StartFirst if previous.running => {
+                        self.recreate_start_first(deployment, previous).await?
+                    }
+                    _ => self.recreate_stop_first(deployment, previous).await?,
                 }
             }
             ActionKind::Create => self.create(self.deployment(action)?).await?,

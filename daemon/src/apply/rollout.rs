@@ -13,17 +13,23 @@ use crate::docker::container::{self, ContainerStatus};
 use crate::probe;
 
 impl Executor<'_> {
-    /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
-    /// remove the old one only once the new one runs; otherwise put the old one back.
+    /// The container a recreate replaces, as it is now.
+    pub(super) async fn replaced(&self, name: &str) -> Result<ContainerStatus> {
+        self.inspect(name).await?.ok_or_else(|| {
+            anyhow!("recreate {name}: the container disappeared before it could be replaced")
+        })
+    }
+
+    /// Stop the old container (`previous`, as inspected), keep it as `<name>.orun-old`, create
+    /// and start the new one, and remove the old one only once the new one runs; otherwise put
+    /// the old one back.
     pub(super) async fn recreate_stop_first(
         &self,
         desired: &DesiredDeployment,
+        previous: ContainerStatus,
     ) -> Result<(), ActionError> {
         let name = desired.container.as_str();
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
-        let previous = self.inspect(name).await?.ok_or_else(|| {
-            anyhow!("recreate {name}: the container disappeared before it could be replaced")
-        })?;
         {
             let _permit = self.permit().await?;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
@@ -45,24 +51,17 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Start the new container as `<name>.orun-next` beside the old one; once it is ready, move the
-    /// routes to it, give the old one `drainTimeout` for requests in flight, stop and remove it,
-    /// and rename the new one `<name>`. A new container that never gets ready is removed, and the
-    /// old one never stopped serving. An old container that does not run serves nothing to keep:
-    /// it is replaced stop-first, which also leaves alone a `<name>.orun-next` the plan kept
-    /// because it serves.
+    /// Start the new container as `<name>.orun-next` beside the old, running one (`previous`, as
+    /// inspected); once it is ready, move the routes to it, give the old one `drainTimeout` for
+    /// requests in flight, stop and remove it, and rename the new one `<name>`. A new container
+    /// that never gets ready is removed, and the old one never stopped serving.
     pub(super) async fn recreate_start_first(
         &self,
         desired: &DesiredDeployment,
+        previous: ContainerStatus,
     ) -> Result<(), ActionError> {
         let name = desired.container.as_str();
         let next = format!("{name}{NEXT_SUFFIX}");
-        let previous = self.inspect(name).await?.ok_or_else(|| {
-            anyhow!("recreate {name}: the container disappeared before it could be replaced")
-        })?;
-        if !previous.running {
-            return self.recreate_stop_first(desired).await;
-        }
         if let Err(error) = self.start_beside(desired, &next).await {
             return Err(self.abandon(&next, error, true).await);
         }

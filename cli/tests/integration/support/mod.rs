@@ -277,15 +277,20 @@ impl Scenario {
 
     /// Names of this environment's containers, sorted.
     pub fn containers(&self) -> Vec<String> {
-        let filter = format!("label=run.orcra.dev/environment={}", self.environment);
-        let mut names: Vec<String> =
-            docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])
-                .lines()
-                .map(str::to_string)
-                .collect();
-        names.sort();
-        names
+        container_names(&self.environment)
     }
+}
+
+/// Names of the containers labelled with `environment`, sorted.
+pub fn container_names(environment: &str) -> Vec<String> {
+    let filter = format!("label=run.orcra.dev/environment={environment}");
+    let mut names: Vec<String> =
+        docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"])
+            .lines()
+            .map(str::to_string)
+            .collect();
+    names.sort();
+    names
 }
 
 impl Drop for Scenario {
