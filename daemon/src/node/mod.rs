@@ -20,7 +20,7 @@ pub mod server;
 mod state;
 pub mod status;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
