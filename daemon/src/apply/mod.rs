@@ -105,8 +105,8 @@ pub enum ActionError {
     /// Cancellation was requested before the action started.
     #[error("not started: orun is shutting down")]
     ShuttingDown,
-    /// A new container with no previous copy never started or became ready; it was stopped and
-    /// kept for `docker logs`, and the message quotes its last log lines.
+    /// A new container with a readiness probe and no previous copy never became ready; it was
+    /// stopped and kept for `docker logs`, and the message quotes its last log lines.
     #[error("{0}")]
     NeverReady(String),
     /// Not started because a deployment it depends on does not run or is not ready.
@@ -440,15 +440,19 @@ impl Executor<'_> {
             return Err(self.roll_back(error, name, &next, false).await);
         }
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
-        if self.inspect(&rollback).await?.is_none() {
+        if self.inspect(&rollback).await?.is_some() {
+            return Err(self.roll_back(error, name, &rollback, true).await);
+        }
+        // Without a readiness probe a failed start is retried, and a crash loop ends up flapping.
+        if desired.health.readiness.is_some() && self.options.wait {
             return Err(self.keep_stopped(desired, error).await);
         }
-        Err(self.roll_back(error, name, &rollback, true).await)
+        Err(error.into())
     }
 
-    /// A new container with no previous copy that never started or became ready is stopped and
-    /// kept, so that `docker logs` can tell why; the error quotes its last log lines. One that was
-    /// never created leaves nothing to keep.
+    /// A new container with a readiness probe and no previous copy that never became ready is
+    /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
+    /// One that was never created leaves nothing to keep.
     async fn keep_stopped(&self, desired: &DesiredDeployment, error: anyhow::Error) -> ActionError {
         let name = desired.container.as_str();
         match self.inspect(name).await {
