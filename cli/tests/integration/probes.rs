@@ -1,6 +1,6 @@
-//! TCP and exec probes against the real engine: each gates readiness, and a new container that
-//! never gets ready is stopped and kept, its last log lines in the error; the node quarantines it
-//! for the commit instead of starting it again.
+//! TCP and exec probes against the real engine: each gates readiness, an exec liveness probe
+//! restarts its container, and a new container that never gets ready is stopped and kept, its last
+//! log lines in the error; the node quarantines it for the commit instead of starting it again.
 
 use std::time::Duration;
 
@@ -121,4 +121,31 @@ fn the_node_quarantines_a_never_ready_new_container_and_leaves_it_stopped() {
         ""
     );
     assert_eq!(inspect(&name).unwrap()["State"]["Running"], false);
+}
+
+#[test]
+fn a_failing_exec_liveness_probe_restarts_the_container_and_names_the_command() {
+    let origin = Origin::new();
+    let spec = format!(
+        "  image: {}\n  stopTimeout: 1s\n  health:\n    liveness:\n      exec: [/bin/busybox, test, -f, /www/health]\n      interval: 1s\n      timeout: 1s\n      failureThreshold: 2\n",
+        test_image()
+    );
+    origin.write("deployments/web.yaml", &manifest("web", &spec));
+    let commit = origin.commit("web");
+    let node = Node::start("exec-liveness", origin.bare().to_str().unwrap());
+    node.wait_for("applied", LIMIT, |s| {
+        s["node"]["applied_commit"] == commit.as_str()
+    });
+    let name = node.container("web");
+    docker(&["exec", &name, "/bin/busybox", "rm", "/www/health"]);
+    let status = node.wait_for("restarted", LIMIT, |s| {
+        s["deployments"]["web"]["restarts"].as_u64() >= Some(1)
+    });
+    let error = status["deployments"]["web"]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("liveness probe")
+            && error.contains("exec /bin/busybox test -f /www/health")
+            && error.contains("exit code 1"),
+        "{error}"
+    );
 }
