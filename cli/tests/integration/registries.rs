@@ -95,12 +95,11 @@ fn printed(output: &Output) -> String {
     format!("{}{}", text(&output.stdout), text(&output.stderr))
 }
 
-/// A scenario deploying `<registry>/<name>:1`, pushed there; returns it with its port.
-fn private_deployment(registry: &Registry, name: &str) -> (Scenario, String, u16) {
+/// A scenario deploying `<registry>/<name>:1`, pushed there; returns it with the image and port.
+fn private_deployment(registry: &Registry, name: &str) -> (Scenario, PulledImage, u16) {
     let scenario = Scenario::new(name);
-    let image = registry.push_test_image(&format!("{name}:1"));
-    scenario.own_images(&image);
-    let port = deploy(&scenario, "web", &image);
+    let image = PulledImage(registry.push_test_image(&format!("{name}:1")));
+    let port = deploy(&scenario, "web", &image.0);
     (scenario, image, port)
 }
 
@@ -125,6 +124,7 @@ fn container_facts(name: &str) -> String {
 fn a_pull_without_credentials_names_the_registry_and_with_wrong_ones_says_rejected() {
     let registry = Registry::with_login(login());
     let (scenario, image, _) = private_deployment(&registry, "regrefused");
+    let image = &image.0;
     let empty = TempDir::new().unwrap();
     apply_fails_with(
         &scenario,
@@ -151,7 +151,7 @@ fn a_pull_without_credentials_names_the_registry_and_with_wrong_ones_says_reject
 #[test]
 fn docker_config_credentials_pull_a_private_image() {
     let registry = Registry::with_login(login());
-    let (scenario, _, port) = private_deployment(&registry, "regauths");
+    let (scenario, _image, port) = private_deployment(&registry, "regauths");
     let folder = docker_config(&auths(&registry.address, &password()));
     apply_succeeds(&scenario, folder.path(), None);
     assert!(
@@ -170,7 +170,7 @@ fn docker_config_credentials_pull_a_private_image() {
 #[test]
 fn a_node_dockerconfig_wins_over_docker_config_in_the_environment() {
     let registry = Registry::with_login(login());
-    let (scenario, _, port) = private_deployment(&registry, "regnode");
+    let (scenario, _image, port) = private_deployment(&registry, "regnode");
     let folder = docker_config(&auths(&registry.address, &password()));
     let node = scenario.repo().join("nodes/regnode.yaml");
     fs::create_dir_all(node.parent().unwrap()).unwrap();
@@ -220,16 +220,14 @@ fn credential_helper(folder: &Path, registry: &str) {
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-#[test]
-fn a_credential_helper_serves_its_registry() {
+/// Applies a private image with the `docker-credential-orun-test` helper on `PATH` and the
+/// configuration `config(registry)`; asserts the helper was asked, once, for the registry.
+fn pull_through_helper(test: &str, config: impl Fn(&str) -> Value) {
     let registry = Registry::with_login(login());
-    let (scenario, _, port) = private_deployment(&registry, "reghelper");
+    let (scenario, _image, port) = private_deployment(&registry, test);
     let bin = TempDir::new().unwrap();
     credential_helper(bin.path(), &registry.address);
-    let folder = docker_config(&serde_json::json!({
-        "credHelpers": { registry.address.as_str(): "orun-test" },
-        "auths": { registry.address.as_str(): {} }
-    }));
+    let folder = docker_config(&config(&registry.address));
     let path = format!(
         "{}:{}",
         bin.path().display(),
@@ -242,18 +240,36 @@ fn a_credential_helper_serves_its_registry() {
 }
 
 #[test]
+fn a_credential_helper_serves_its_registry() {
+    pull_through_helper("reghelper", |registry| {
+        serde_json::json!({
+            "credHelpers": { registry: "orun-test" },
+            "auths": { registry: {} }
+        })
+    });
+}
+
+#[test]
+fn a_credential_store_wins_over_auths_entries() {
+    pull_through_helper("regstore", |registry| {
+        let mut config = auths(registry, "not-the-password");
+        config["credsStore"] = "orun-test".into();
+        config
+    });
+}
+
+#[test]
 fn a_build_from_a_private_base_image_pulls_it_with_credentials() {
     let registry = Registry::with_login(login());
     let scenario = Scenario::new("regbuild");
-    let base = registry.push_test_image("base:1");
-    scenario.own_images(&base);
+    let base = PulledImage(registry.push_test_image("base:1"));
     scenario.own_images("orun.local/regsite");
     let app = scenario.repo().join("app");
     fs::create_dir_all(&app).unwrap();
     fs::write(app.join("index.html"), &scenario.environment).unwrap();
     fs::write(
         app.join("Dockerfile"),
-        format!("FROM {base}\nCOPY index.html /www/index.html\n"),
+        format!("FROM {}\nCOPY index.html /www/index.html\n", base.0),
     )
     .unwrap();
     let port = free_port();
@@ -325,7 +341,8 @@ fn a_node_pulls_once_credentials_appear_and_never_shows_them() {
     assert_no_password("the metrics", &metrics);
 }
 
-/// An image a test pulled outside a scenario, removed when the test ends.
+/// A reference to the test image in a registry, untagged when the test ends: removed by
+/// reference, never by ID, which is the shared test image's.
 struct PulledImage(String);
 
 impl Drop for PulledImage {
