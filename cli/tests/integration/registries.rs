@@ -281,7 +281,14 @@ fn a_build_from_a_private_base_image_pulls_it_with_credentials() {
     );
 
     let empty = TempDir::new().unwrap();
-    apply_fails_with(&scenario, empty.path(), &registry.address);
+    apply_fails_with(
+        &scenario,
+        empty.path(),
+        &format!(
+            "base image {} refused by registry {}: no credentials configured for it",
+            base.0, registry.address
+        ),
+    );
 
     let folder = docker_config(&auths(&registry.address, &password()));
     apply_succeeds(&scenario, folder.path(), None);

@@ -104,17 +104,53 @@ pub async fn pull(
 
 /// The error of a failed pull of `reference`; Docker's `message` says why.
 fn pull_error(reference: &str, sent_credentials: bool, message: &str) -> anyhow::Error {
+    match refusal(reference, sent_credentials, message) {
+        Some(refused) => anyhow!("pull of {reference} {refused}"),
+        None => anyhow!("pull {reference}: {message}"),
+    }
+}
+
+/// When Docker's `message` about pulling `reference` is a refusal: which registry refused, and
+/// whether credentials were missing or rejected.
+fn refusal(reference: &str, sent_credentials: bool, message: &str) -> Option<String> {
     if !is_refusal(message) {
-        return anyhow!("pull {reference}: {message}");
+        return None;
     }
     let why = if sent_credentials {
         "credentials for it were rejected"
     } else {
         "no credentials configured for it"
     };
-    anyhow!(
-        "pull of {reference} refused by registry {}: {why} ({message})",
+    Some(format!(
+        "refused by registry {}: {why} ({message})",
         credentials::registry_name(reference)
+    ))
+}
+
+/// The image of the builder's step line `Step 1/3 : FROM [--platform=…] IMAGE [AS NAME]`.
+fn base_image_of_step(line: &str) -> Option<&str> {
+    let (_, instruction) = line.strip_prefix("Step ")?.split_once(" : ")?;
+    let mut words = instruction.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("from") {
+        return None;
+    }
+    // An image named through a build arg is printed unexpanded: its registry is unknown here.
+    words
+        .find(|word| !word.starts_with("--"))
+        .filter(|image| !image.contains('$'))
+}
+
+/// What a failed build's `error` says: a base image's refusal (the builder's last line is the
+/// `FROM` step that pulled it) like a refused pull, else the builder's error.
+fn build_failure(error: &str, last_line: Option<&str>, sent_to: &[String]) -> String {
+    let Some(image) = last_line.and_then(base_image_of_step) else {
+        return error.to_string();
+    };
+    let host = credentials::config::hostname(&credentials::registry_key(image)).to_string();
+    let sent = sent_to.contains(&host);
+    refusal(image, sent, error).map_or_else(
+        || error.to_string(),
+        |refused| format!("base image {image} {refused}"),
     )
 }
 
@@ -172,6 +208,10 @@ pub async fn build(
         options = options.target(target);
     }
     let options = options.build();
+    let sent_to: Vec<String> = registries
+        .keys()
+        .map(|key| credentials::config::hostname(key).to_string())
+        .collect();
     let registries = (!registries.is_empty()).then_some(registries);
     let stream = docker.build_image(
         options,
@@ -198,7 +238,8 @@ pub async fn build(
     })
     .await;
     result.map_err(|error| {
-        let mut message = format!("build {tag}: {error}");
+        let failure = build_failure(&error, last_lines.back().map(String::as_str), &sent_to);
+        let mut message = format!("build {tag}: {failure}");
         if !last_lines.is_empty() {
             message.push_str(BUILD_OUTPUT_HEADING);
             for line in &last_lines {
@@ -225,7 +266,38 @@ fn tar_context(context: &Path, code_dir: &Path, dockerfile: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::{pull_error, split_reference};
+    use super::{build_failure, pull_error, split_reference};
+
+    #[test]
+    fn refused_base_images_name_the_registry_and_the_credentials() {
+        let step = Some("Step 1/2 : FROM --platform=linux/amd64 127.0.0.1:5123/base:1 AS base");
+        assert_eq!(
+            build_failure("unauthorized: authentication required", step, &["127.0.0.1:5123".to_string()]),
+            "base image 127.0.0.1:5123/base:1 refused by registry 127.0.0.1:5123: credentials for it were rejected \
+             (unauthorized: authentication required)"
+        );
+        assert_eq!(
+            build_failure(
+                "pull access denied for acme/base",
+                Some("Step 1/4 : from acme/base"),
+                &[]
+            ),
+            "base image acme/base refused by registry docker.io: no credentials configured for it \
+             (pull access denied for acme/base)"
+        );
+        assert_eq!(
+            build_failure(
+                "The command '/bin/sh -c make' returned a non-zero code: 2",
+                Some("Step 3/4 : RUN make"),
+                &[]
+            ),
+            "The command '/bin/sh -c make' returned a non-zero code: 2"
+        );
+        assert_eq!(
+            build_failure("unauthorized", Some("Step 2/2 : FROM ${BASE}"), &[]),
+            "unauthorized"
+        );
+    }
 
     #[test]
     fn refused_pulls_name_the_registry_and_the_credentials() {
