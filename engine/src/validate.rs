@@ -52,6 +52,10 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ("codeDir", spec.code_dir.as_deref()),
             ("deployKeyPath", spec.deploy_key_path.as_deref()),
             ("knownHostsPath", spec.known_hosts_path.as_deref()),
+            (
+                "dockerConfig",
+                spec.docker_config.as_ref().map(|path| path.as_str()),
+            ),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
@@ -23,6 +23,7 @@ use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::docker::container::{self, ContainerStatus};
+use crate::docker::credentials::{registry_key, RegistryCredentials};
 use crate::docker::image::{self, PullProgress};
 use crate::probe;
 
@@ -50,6 +51,8 @@ pub struct ApplyOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Where start-first rollouts move a deployment's routes.
     pub traffic: Arc<dyn TrafficSwitch>,
+    /// The credentials of private registries, for pulls and the base images of builds.
+    pub registry_credentials: RegistryCredentials,
 }
 
 /// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
@@ -366,10 +369,19 @@ impl Executor<'_> {
         let name = action.container.as_str();
         match action.kind {
             ActionKind::Pull => {
+                let credentials = self
+                    .options
+                    .registry_credentials
+                    .for_registry(&registry_key(&action.image))
+                    .await
+                    .with_context(|| format!("pull {}", action.image))?;
                 let _permit = self.permit().await?;
-                image::pull(self.docker, &action.image, |progress| {
-                    self.reporter.pull_progress(&action.image, &progress)
-                })
+                image::pull(
+                    self.docker,
+                    &action.image,
+                    credentials.as_ref(),
+                    |progress| self.reporter.pull_progress(&action.image, &progress),
+                )
                 .await?;
             }
             ActionKind::Build => {
@@ -377,12 +389,19 @@ impl Executor<'_> {
                 let build = deployment.spec.build.as_ref().ok_or_else(|| {
                     anyhow!("deployment {} has no build section", action.deployment)
                 })?;
+                let registries = self
+                    .options
+                    .registry_credentials
+                    .all()
+                    .await
+                    .with_context(|| format!("build {}", action.image))?;
                 let _permit = self.permit().await?;
                 image::build(
                     self.docker,
                     &action.image,
                     &self.options.code_dir,
                     build,
+                    registries,
                     |line| self.reporter.build_output(&action.deployment, line),
                 )
                 .await?;

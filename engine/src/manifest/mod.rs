@@ -99,6 +99,9 @@ pub struct NodeSpec {
     pub environment: Option<EnvironmentName>,
     pub deploy_key_path: Option<String>,
     pub known_hosts_path: Option<String>,
+    /// The folder of the Docker client configuration (`config.json`) whose registry credentials
+    /// pulls and builds use, like `docker --config`.
+    pub docker_config: Option<AbsolutePath>,
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
