@@ -183,7 +183,7 @@ fn out_folder_inside_the_compose_folder_cannot_reach_contexts() {
         &out,
     ]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("services.api.build: cannot be translated"));
+    assert!(stdout(&output).contains("services.api.build.context: cannot be translated"));
     assert!(!dir.path().join("infra").exists());
 }
 

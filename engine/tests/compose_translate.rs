@@ -116,7 +116,10 @@ fn build_contexts_follow_the_output_folder() {
     );
     import.from_out = Some(String::new());
     let translation = import.run(compose).unwrap();
-    assert_eq!(paths(&translation.untranslatable), ["services.tool.build"]);
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.tool.build.context"]
+    );
     import.from_out = None;
     let translation = import
         .run("services:\n  web:\n    build:\n      context: .\n")

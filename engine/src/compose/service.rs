@@ -256,7 +256,7 @@ fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> 
             out.dockerfile = None;
         }
     }
-    let context_path = path_for_context(value, path);
+    let context_path = path.key("context");
     match build_context(context.input, &source) {
         Some(relative) => {
             out.context = relative;
@@ -269,14 +269,6 @@ fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> 
             );
             None
         }
-    }
-}
-
-fn path_for_context(value: &Value, path: &Path) -> Path {
-    if value.is_mapping() {
-        path.key("context")
-    } else {
-        path.clone()
     }
 }
 
