@@ -79,8 +79,8 @@ fn imports_in_place_and_the_result_validates() {
     assert_eq!(
         lines[..6],
         [
-            "services.web: deployments/web.yaml",
-            "services.api: deployments/api.yaml",
+            "services.web: translated to deployments/web.yaml",
+            "services.api: translated to deployments/api.yaml",
             "version: dropped, orun needs no file format version",
             "services.web.restart: dropped, orun supervises containers",
             "services.api.env_file: api.env inlined into env (1 variable); secrets belong in secrets.yaml",
@@ -122,7 +122,7 @@ fn untranslatable_settings_write_nothing_unless_forced() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stdout(&output),
-        "services.web: deployments/web.yaml\n\
+        "services.web: translated to deployments/web.yaml\n\
          services.web.runtime: cannot be translated: orun has no equivalent\n\
          services.web.privileged: cannot be translated: orun has no equivalent\n"
     );

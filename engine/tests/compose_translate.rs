@@ -76,7 +76,10 @@ fn image_command_and_entrypoint_strings_split_like_a_shell() {
         spec(&translation, "web"),
         yaml("image: nginx:alpine\nentrypoint: [/bin/sh, -c]\ncommand: [echo, hello world, '&&', sleep, '1']\n")
     );
-    assert_eq!(translation.lines(), ["services.web: deployments/web.yaml"]);
+    assert_eq!(
+        translation.lines(),
+        ["services.web: translated to deployments/web.yaml"]
+    );
     assert!(translation.untranslatable.is_empty());
 }
 

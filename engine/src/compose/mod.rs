@@ -60,7 +60,7 @@ impl fmt::Display for Finding {
 pub struct Translation {
     /// Repository-relative path → YAML text, for every file to write.
     pub files: BTreeMap<String, String>,
-    /// One line per service (`services.web: deployments/web.yaml`), in file order.
+    /// One line per service (`services.web: translated to deployments/web.yaml`), in file order.
     pub written: Vec<Finding>,
     /// Settings translated with a caveat, or dropped on purpose.
     pub notes: Vec<Finding>,
@@ -191,7 +191,7 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         let file = format!("deployments/{name}.yaml");
         translation.written.push(Finding {
             path: root.key("services").key(&service).to_string(),
-            message: file.clone(),
+            message: format!("translated to {file}"),
         });
         translation
             .files
