@@ -1,9 +1,10 @@
 //! The Docker-backed tests, one binary sharing one `support` module: apply and plan against the
 //! real engine, node daemons with real Git remotes and the faults they recover from, what a node
 //! remembers across SIGKILL and restarts, health-gated and start-first rollouts (under load), the
-//! Caddy ingress, build-mode deployments, secrets on a node, a hostile commit and a hostile
-//! network, and `orun bootstrap` over SSH. Built only with the `docker-tests` feature; the tests
-//! that need no Docker are the package's other test targets.
+//! Caddy ingress, build-mode deployments, secrets on a node, container settings and in-place
+//! resource updates, a hostile commit and a hostile network, and `orun bootstrap` over SSH. Built
+//! only with the `docker-tests` feature; the tests that need no Docker are the package's other
+//! test targets.
 
 mod bootstrap;
 mod build_mode;
@@ -18,4 +19,5 @@ mod node_recovery;
 mod node_state;
 mod rollout;
 mod secrets;
+mod settings;
 mod support;
