@@ -339,3 +339,40 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         stop_timeout,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_and_update_give_docker_the_same_limits_without_swap() {
+        let limits = Limits {
+            memory: Some(128 << 20),
+            nano_cpus: Some(500_000_000),
+            pids: Some(50),
+        };
+        let update = update_body(&limits);
+        assert_eq!(update.memory, Some(128 << 20));
+        assert_eq!(update.memory_swap, update.memory);
+        assert_eq!(update.nano_cpus, Some(500_000_000));
+        assert_eq!(update.pids_limit, Some(50));
+        assert_eq!(
+            update_body(&Limits::default()),
+            ContainerUpdateBody::default()
+        );
+        let reported = HostConfig {
+            memory: update.memory,
+            nano_cpus: update.nano_cpus,
+            pids_limit: update.pids_limit,
+            ..Default::default()
+        };
+        assert_eq!(limits_of(&reported), limits);
+        let unlimited = HostConfig {
+            memory: Some(0),
+            nano_cpus: Some(0),
+            pids_limit: Some(-1),
+            ..Default::default()
+        };
+        assert_eq!(limits_of(&unlimited), Limits::default());
+    }
+}
