@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod observed;
 pub mod plan;
 pub mod redact;
+pub mod resources;
 pub mod revision;
 pub mod secrets;
 pub mod sops;

@@ -18,4 +18,5 @@ mod probes;
 mod registries;
 mod rollout;
 mod secrets;
+mod settings;
 mod support;
