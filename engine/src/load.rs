@@ -270,12 +270,17 @@ fn parse_every_problem<S: DeserializeOwned>(
     }
 }
 
-/// True for a `missing field` error whose field was present but hidden after its own problem.
+/// True for a `missing field` error whose field was present but hidden after its own problem, and
+/// for a `one of … is required` error on a mapping one of whose fields was hidden that way.
 fn is_missing_because_hidden(
     error: &ManifestError,
     parent: &str,
     hidden_fields: &BTreeSet<String>,
 ) -> bool {
+    if error.message.starts_with("one of ") {
+        let prefix = format!("{parent}.");
+        return hidden_fields.iter().any(|field| field.starts_with(&prefix));
+    }
     let Some(name) = error
         .message
         .strip_prefix("missing field `")

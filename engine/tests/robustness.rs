@@ -124,7 +124,7 @@ fn exercise(sources: &[SourceFile]) {
                     labels: (*d.labels).clone(),
                 })
                 .collect(),
-            images: vec![],
+            ..Observed::default()
         };
         let options = PlanOptions {
             allow_empty: true,

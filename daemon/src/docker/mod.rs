@@ -5,6 +5,7 @@
 pub mod container;
 pub mod image;
 pub mod observe;
+pub mod resource;
 
 use std::future::Future;
 use std::time::Duration;

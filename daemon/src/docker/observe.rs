@@ -1,8 +1,9 @@
-//! Observes the engine into the snapshot of docs/plans.md with two calls: one container list and one
-//! image list. It keeps orun's containers and any container holding a name orun wants; every
-//! other container on the host is left out of the snapshot.
+//! Observes the engine into the snapshot of docs/plans.md with four calls: the container, image,
+//! network and volume lists. It keeps orun's containers and any container holding a name orun
+//! wants, and orun's networks and volumes and those of the names orun wants; every other
+//! container, network and volume on the host is left out of the snapshot.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use bollard::models::ContainerSummaryStateEnum;
@@ -11,13 +12,15 @@ use bollard::Docker;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
 use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
-use engine::Observed;
+use engine::{DesiredState, Observed};
 
-use super::{timed, CALL_TIMEOUT};
+use super::{resource, timed, CALL_TIMEOUT};
 
-/// Snapshot of the engine: managed containers of every environment, containers whose names are in
-/// `wanted_names` (or those names with the rollout suffixes), and all tagged local images.
-pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result<Observed> {
+/// Snapshot of the engine for `desired`: managed containers of every environment, containers
+/// holding the names it wants (or those names with the rollout suffixes), all tagged local
+/// images, and orun's networks and volumes along with any of the names it wants.
+pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed> {
+    let wanted_names = desired.container_names();
     let list = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = timed(
         CALL_TIMEOUT,
@@ -73,7 +76,14 @@ pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result
         })
         .collect();
     images.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Observed { containers, images })
+    let wanted_networks: Vec<String> = desired.network().into_iter().collect();
+    let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
+    Ok(Observed {
+        containers,
+        images,
+        networks: resource::networks(docker, &wanted_networks).await?,
+        volumes: resource::volumes(docker, &wanted_volumes).await?,
+    })
 }
 
 fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
