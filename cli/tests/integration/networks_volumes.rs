@@ -33,20 +33,26 @@ fn exec(container: &str, args: &[&str]) -> Option<String> {
     output.status.success().then(|| text(&output.stdout))
 }
 
-/// The page `http://HOST/` as `container` fetches it, `None` when it cannot resolve or reach it.
-fn fetch_from(container: &str, host: &str) -> Option<String> {
-    exec(
-        container,
-        &[
-            "wget",
-            "-q",
-            "-T",
-            "3",
-            "-O",
-            "-",
-            &format!("http://{host}/"),
-        ],
-    )
+/// The address `container` resolves `name` to through Docker's DNS, `None` when it cannot. Static
+/// busybox resolves names only in `nslookup`, so lookups and fetches are apart.
+fn resolve(container: &str, name: &str) -> Option<String> {
+    let answer = exec(container, &["nslookup", name])?;
+    let (_, after_name) = answer.split_once(&format!("Name:\t{name}"))?;
+    after_name
+        .lines()
+        .find_map(|line| line.strip_prefix("Address: "))
+        .map(|address| address.trim().to_string())
+}
+
+/// The body of `GET /` on `address` port 80 as `container` fetches it with `nc` (busybox `wget`
+/// needs the name services static busybox lacks), `None` when it cannot reach it.
+fn fetch_from(container: &str, address: &str) -> Option<String> {
+    let request =
+        format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 {address} 80");
+    let response = exec(container, &["sh", "-c", &request])?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }
 
 /// Whether Docker has the `kind` (`network` or `volume`) called `name`.
@@ -61,10 +67,10 @@ fn exists(kind: &str, name: &str) -> bool {
 
 #[test]
 fn deployments_reach_each_other_by_name_only_inside_their_environment() {
-    let first = Scenario::new("netA");
+    let first = Scenario::new("neta");
     first.deployment("web", &web_spec());
     first.deployment("client", &web_spec());
-    let second = Scenario::new("netB");
+    let second = Scenario::new("netb");
     second.deployment("client", &web_spec());
 
     let plan = first.plan();
@@ -102,18 +108,27 @@ fn deployments_reach_each_other_by_name_only_inside_their_environment() {
         first.environment.as_str()
     );
 
+    let address = resolve(&first.container("client"), "web").expect("web resolves");
+    let web_address = web["NetworkSettings"]["Networks"][&network]["IPAddress"].clone();
     assert_eq!(
-        fetch_from(&first.container("client"), "web").as_deref(),
+        web_address,
+        address.as_str(),
+        "web resolved to another container"
+    );
+    assert_eq!(
+        fetch_from(&first.container("client"), &address).as_deref(),
         Some(TEST_PAGE)
     );
-    assert!(
-        exec(&second.container("client"), &["nslookup", "web"]).is_none()
-            && fetch_from(&second.container("client"), "web").is_none(),
-        "another environment resolved or reached web"
+    let outsider = second.container("client");
+    assert_eq!(
+        resolve(&outsider, "web"),
+        None,
+        "another environment resolved web"
     );
+    assert_eq!(resolve(&outsider, &first.container("web")), None);
     assert!(
-        fetch_from(&second.container("client"), &first.container("web")).is_none(),
-        "another environment reached web by its container name"
+        fetch_from(&outsider, &address).is_none(),
+        "another environment reached web at its address"
     );
 
     let again = first.plan();
