@@ -1,7 +1,7 @@
 //! Observes the engine into the snapshot of docs/plans.md with four calls: the container, image,
 //! network and volume lists. It keeps orun's containers and any container holding a name orun
-//! wants, and orun's networks and volumes and those of the names orun wants; every other
-//! container, network and volume on the host is left out of the snapshot.
+//! wants, and orun's networks and volumes of the planned environment and those of the names orun
+//! wants; every other container, network and volume on the host is left out of the snapshot.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,8 @@ use super::{resource, timed, CALL_TIMEOUT};
 
 /// Snapshot of the engine for `desired`: managed containers of every environment, containers
 /// holding the names it wants (or those names with the rollout suffixes), all tagged local
-/// images, and orun's networks and volumes along with any of the names it wants.
+/// images, and orun's networks and volumes of its environment along with any of the names it
+/// wants.
 pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed> {
     let wanted_names = desired.container_names();
     let list = ListContainersOptionsBuilder::default().all(true).build();
@@ -78,11 +79,16 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
     images.sort_by(|a, b| a.id.cmp(&b.id));
     let wanted_networks: Vec<String> = desired.network().into_iter().collect();
     let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
+    let environment = desired.environment.as_str();
+    let selection = |wanted| resource::Selection {
+        environment,
+        wanted,
+    };
     Ok(Observed {
         containers,
         images,
-        networks: resource::networks(docker, &wanted_networks).await?,
-        volumes: resource::volumes(docker, &wanted_volumes).await?,
+        networks: resource::networks(docker, &selection(&wanted_networks)).await?,
+        volumes: resource::volumes(docker, &selection(&wanted_volumes)).await?,
     })
 }
 

@@ -54,15 +54,24 @@ pub async fn create_volume(docker: &Docker, name: &str, environment: &str) -> Re
     Ok(())
 }
 
-/// Whether a network or volume belongs in the snapshot: labelled as orun's, or named as one
-/// the desired state wants.
-fn kept(name: &str, labels: &BTreeMap<String, String>, wanted: &[String]) -> bool {
-    labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
-        || wanted.iter().any(|wanted| wanted == name)
+/// The networks or volumes of one environment the snapshot holds: orun's for `environment`, and
+/// any named in `wanted`, whoever made them.
+pub struct Selection<'a> {
+    pub environment: &'a str,
+    pub wanted: &'a [String],
 }
 
-/// orun's networks and the networks named in `wanted`, sorted by name.
-pub async fn networks(docker: &Docker, wanted: &[String]) -> Result<Vec<ObservedResource>> {
+impl Selection<'_> {
+    fn keeps(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        let label = |key: &str| labels.get(key).map(String::as_str);
+        (label(LABEL_MANAGED_BY) == Some(MANAGED_BY_ORUN)
+            && label(LABEL_ENVIRONMENT) == Some(self.environment))
+            || self.wanted.iter().any(|wanted| wanted == name)
+    }
+}
+
+/// The networks `selection` keeps, sorted by name.
+pub async fn networks(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<ObservedResource>> {
     let list = timed(
         CALL_TIMEOUT,
         "list networks",
@@ -75,14 +84,14 @@ pub async fn networks(docker: &Docker, wanted: &[String]) -> Result<Vec<Observed
             name: network.name.unwrap_or_default(),
             labels: network.labels.unwrap_or_default().into_iter().collect(),
         })
-        .filter(|network| kept(&network.name, &network.labels, wanted))
+        .filter(|network| selection.keeps(&network.name, &network.labels))
         .collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(networks)
 }
 
-/// orun's volumes and the volumes named in `wanted`, sorted by name.
-pub async fn volumes(docker: &Docker, wanted: &[String]) -> Result<Vec<ObservedResource>> {
+/// The volumes `selection` keeps, sorted by name.
+pub async fn volumes(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<ObservedResource>> {
     let list = timed(
         CALL_TIMEOUT,
         "list volumes",
@@ -97,7 +106,7 @@ pub async fn volumes(docker: &Docker, wanted: &[String]) -> Result<Vec<ObservedR
             name: volume.name,
             labels: volume.labels.into_iter().collect(),
         })
-        .filter(|volume| kept(&volume.name, &volume.labels, wanted))
+        .filter(|volume| selection.keeps(&volume.name, &volume.labels))
         .collect();
     volumes.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(volumes)
