@@ -73,11 +73,20 @@ fn plan_json(repo: &Path, observed: &Path) -> Value {
     serde_json::from_str(&plan_text(repo, observed)).expect("stdout is exactly one JSON document")
 }
 
-/// The observed snapshot after applying `plan`: every create/recreate is a running container.
+/// The observed snapshot after applying `plan`: every create/recreate is a running container, and
+/// every planned network and volume exists.
 fn snapshot_after(plan: &Value) -> Value {
     let mut containers = Vec::new();
     let mut images = Vec::new();
+    let mut networks = Vec::new();
+    let mut volumes = Vec::new();
     for action in plan["actions"].as_array().unwrap() {
+        if action["kind"] == "network" {
+            networks.push(json!({ "name": action["network"] }));
+        }
+        if action["kind"] == "volume" {
+            volumes.push(json!({ "name": action["volume"] }));
+        }
         if action["kind"] == "create" || action["kind"] == "recreate" {
             let image = action["image"].as_str().unwrap();
             let image_id = format!("sha256:{:0>64}", image.len());
@@ -92,7 +101,7 @@ fn snapshot_after(plan: &Value) -> Value {
             images.push(json!({ "id": image_id, "tags": [image] }));
         }
     }
-    json!({ "containers": containers, "images": images })
+    json!({ "containers": containers, "images": images, "networks": networks, "volumes": volumes })
 }
 
 #[test]
@@ -135,6 +144,8 @@ fn json_plan_has_the_documented_shape() {
     assert!(plan["commit"].is_string());
     let summary = plan["summary"].as_object().unwrap();
     let keys = [
+        "network",
+        "volume",
         "pull",
         "build",
         "remove",
@@ -155,8 +166,15 @@ fn json_plan_has_the_documented_shape() {
         positions.windows(2).all(|pair| pair[0] < pair[1]),
         "summary keys out of order"
     );
-    let pull = &plan["actions"][0];
-    assert_eq!(pull["step"], 1);
+    let network = &plan["actions"][0];
+    assert_eq!(network["step"], 1);
+    assert_eq!(network["kind"], "network");
+    assert_eq!(network["network"], "orun-production");
+    for key in ["deployment", "container", "image"] {
+        assert_eq!(network[key], Value::Null, "{key}");
+    }
+    let pull = &plan["actions"][1];
+    assert_eq!(pull["step"], 2);
     assert_eq!(pull["kind"], "pull");
     assert_eq!(pull["changes"], json!([]));
     assert!(pull.get("labels").is_none());

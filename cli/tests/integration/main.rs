@@ -11,6 +11,7 @@ mod health;
 mod hostile_commit;
 mod hostile_network;
 mod ingress;
+mod networks_volumes;
 mod node_daemon;
 mod node_recovery;
 mod node_state;

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use engine::plan::ActionKind;
 use engine::revision::Revision;
 use engine::{DesiredState, Observed, PlanOptions};
 use tokio::sync::{mpsc, watch};
@@ -355,11 +354,10 @@ impl Reconciler {
         for event in self.health.record_pass(&commit, &outcomes, Instant::now()) {
             report::health_event(&event, &commit);
         }
-        let images_failed = outcomes.iter().any(|outcome| {
-            matches!(outcome.action.kind, ActionKind::Pull | ActionKind::Build)
-                && outcome.result.is_err()
-        });
-        self.new_commit_pending &= error.is_some() || images_failed;
+        let preparation_failed = outcomes
+            .iter()
+            .any(|outcome| outcome.action.kind.prepares() && outcome.result.is_err());
+        self.new_commit_pending &= error.is_some() || preparation_failed;
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
         self.refresh_status(&outcomes, observed, Some((failed, error)))
             .await;
@@ -385,9 +383,7 @@ impl Reconciler {
         let Some(good) = &self.good else { return };
         let observed = match observed {
             Some(observed) => Some(observed),
-            None => observe(&self.docker, &good.desired.container_names())
-                .await
-                .ok(),
+            None => observe(&self.docker, &good.desired).await.ok(),
         };
         let desired: BTreeSet<String> = good.desired.deployments.keys().cloned().collect();
         self.health.retain(&desired);
@@ -405,6 +401,9 @@ impl Reconciler {
             &self.health,
             outcomes,
         );
+        if let Some(observed) = &observed {
+            status.volumes = project::volumes(&good.desired, observed);
+        }
     }
 
     /// Runs the liveness probes that are due, and shows failures and restarts in the status.

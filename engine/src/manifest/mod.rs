@@ -203,6 +203,12 @@ pub struct DeploymentSpec {
     /// Limits Docker can change on a running container (docs/plans.md: `update`).
     #[serde(default)]
     pub resources: ResourcesSpec,
+    /// Which network the container joins (docs/manifests.md).
+    #[serde(default)]
+    pub network: NetworkMode,
+    /// Absolute container paths mounted as tmpfs.
+    #[serde(default)]
+    pub tmpfs: Vec<AbsolutePath>,
 }
 
 /// json-file log rotation; on by default so a chatty container cannot fill the disk.
@@ -238,6 +244,29 @@ pub struct ResourcesSpec {
     pub memory: Option<MemoryLimit>,
     pub cpus: Option<Cpus>,
     pub pids: Option<PidsLimit>,
+}
+
+/// The network a deployment's container joins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The environment's bridge network `orun-<env>`, reachable there by the deployment's name.
+    #[default]
+    Environment,
+    /// The host's network stack: no isolation, no published ports.
+    Host,
+    /// No network at all but loopback.
+    None,
+}
+
+impl NetworkMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Environment => "environment",
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        }
+    }
 }
 
 fn default_stop_timeout() -> Duration {
@@ -319,13 +348,57 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// A `volumes[]` item: a bind mount of a host folder or a named volume of the environment.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "VolumeFields")]
 pub struct VolumeSpec {
-    pub host_path: AbsolutePath,
+    pub source: VolumeSource,
     pub container_path: AbsolutePath,
-    #[serde(default)]
     pub read_only: bool,
+}
+
+/// Where a volume's data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// `hostPath`: a folder of the host, bind-mounted.
+    HostPath(AbsolutePath),
+    /// `name`: a Docker named volume of the environment, created by orun and never removed.
+    Named(Name),
+}
+
+/// A `volumes[]` item as written, before the exactly-one-source rule.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VolumeFields {
+    host_path: Option<AbsolutePath>,
+    name: Option<Name>,
+    container_path: AbsolutePath,
+    #[serde(default)]
+    read_only: bool,
+}
+
+impl TryFrom<VolumeFields> for VolumeSpec {
+    type Error = String;
+
+    fn try_from(fields: VolumeFields) -> Result<Self, String> {
+        let source = match (fields.host_path, fields.name) {
+            (Some(host_path), None) => VolumeSource::HostPath(host_path),
+            (None, Some(name)) => VolumeSource::Named(name),
+            (Some(_), Some(_)) => {
+                return Err("hostPath and name are mutually exclusive: set exactly one".into())
+            }
+            (None, None) => {
+                return Err(
+                    "one of hostPath (bind mount) or name (named volume) is required".into(),
+                )
+            }
+        };
+        Ok(VolumeSpec {
+            source,
+            container_path: fields.container_path,
+            read_only: fields.read_only,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]

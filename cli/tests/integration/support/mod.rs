@@ -1,9 +1,9 @@
 //! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
 //! manifest repository with its own environment name, free ports, a local registry (open, or with
-//! a login), and cleanup of every container of the test's environment even when the test fails;
-//! for the fault tests, a Docker API proxy that can be cut, a `git daemon` that can die mid-fetch,
-//! and tripwires on Docker events. The helpers that need no Docker come from the normal targets'
-//! `tests/support`, included here by path, not copied.
+//! a login), and cleanup of every container, network and volume of the test's environment even
+//! when the test fails; for the fault tests, a Docker API proxy that can be cut, a `git daemon`
+//! that can die mid-fetch, and tripwires on Docker events. The helpers that need no Docker come
+//! from the normal targets' `tests/support`, included here by path, not copied.
 
 pub mod docker_proxy;
 pub mod git_daemon;
@@ -293,6 +293,20 @@ pub fn container_names(environment: &str) -> Vec<String> {
     names
 }
 
+/// Removes the networks and volumes labelled with `environment`, which orun itself never removes;
+/// call it after the environment's containers are gone.
+pub fn remove_networks_and_volumes(environment: &str) {
+    let filter = format!("label=run.orcra.dev/environment={environment}");
+    for kind in ["network", "volume"] {
+        let names = docker(&[kind, "ls", "-q", "--filter", &filter]);
+        if !names.is_empty() {
+            let mut args = vec![kind, "rm"];
+            args.extend(names.lines());
+            let _ = Command::new("docker").args(&args).output();
+        }
+    }
+}
+
 impl Drop for Scenario {
     fn drop(&mut self) {
         let filter = format!("label=run.orcra.dev/environment={}", self.environment);
@@ -309,6 +323,7 @@ impl Drop for Scenario {
             args.extend(all);
             let _ = Command::new("docker").args(&args).output();
         }
+        remove_networks_and_volumes(&self.environment);
         for reference in self.images.lock().unwrap().iter() {
             let ids = docker(&[
                 "images",
