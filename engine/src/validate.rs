@@ -1,7 +1,7 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
 //! start-first rollout with published ports, dangling service references, domain clashes,
-//! positive intervals, Node values safe to hand to ssh, a shell and systemd. Rules about a single
-//! value's syntax live in `manifest::fields`.
+//! positive intervals, Node values safe to hand to ssh, a shell and systemd, notification entries.
+//! Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +29,7 @@ fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "must be at least 1s",
             ));
         }
+        errors.extend(crate::notify::check(&node.file, &node.spec.notifications));
     }
 }
 
@@ -49,6 +50,7 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ("codeDir", spec.code_dir.as_deref()),
             ("deployKeyPath", spec.deploy_key_path.as_deref()),
             ("knownHostsPath", spec.known_hosts_path.as_deref()),
+            ("webhookSecretFile", spec.webhook_secret_file.as_deref()),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {
