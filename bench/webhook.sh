@@ -7,6 +7,8 @@
 # from a work tree, which has no Git and no webhook in it.
 #
 # Usage: bench/webhook.sh [RUNS]      (default 10)
+#        ORUN=target/debug/orun bench/webhook.sh    (an orun binary already built, instead of a
+#                                                    release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +19,12 @@ baseline_environment=orun-bench-webhook-base
 secret=bench-webhook-secret
 
 [ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
-cargo build --release -q -p orun
-orun=$PWD/target/release/orun
+if [ -n "${ORUN:-}" ]; then
+  orun=$(realpath "$ORUN")
+else
+  cargo build --release -q -p orun
+  orun=$PWD/target/release/orun
+fi
 
 work=$(mktemp -d)
 pid=

@@ -127,7 +127,8 @@ fn rollouts_and_rejected_commits_are_reported_with_the_documented_body() {
     assert_eq!(created["commit"], first.as_str());
     assert!(created["message"].as_str().unwrap().contains("ready"));
     assert_rfc3339(&created["time"]);
-    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    let mut keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    keys.sort();
     assert_eq!(
         keys,
         [
