@@ -60,7 +60,9 @@ spec:
   image: $image
   env:
     REVISION: "$1"
-  stopTimeout: 1s
+  # What is timed is orun's path from push to a running container, not a graceful shutdown.
+  rollout: stopFirst
+  stopTimeout: 0s
 YAML
 }
 write_deployment 0
