@@ -1,6 +1,7 @@
 //! Notifications from a real node to receivers in the test: `rollout_succeeded`, `rolled_back` and
-//! `revision_invalid` with their documented JSON bodies, the Slack format, and receivers that
-//! never answer or refuse connections, which must not slow convergence down.
+//! `revision_invalid` with their documented JSON bodies, `sync_failing` and `sync_recovered` around
+//! a remote that goes away, the Slack format, and receivers that never answer or refuse
+//! connections, which must not slow convergence down.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -260,4 +261,45 @@ fn receivers_that_never_answer_or_refuse_do_not_slow_convergence() {
         });
         assert!(pushed.elapsed() < Duration::from_secs(10));
     }
+}
+
+#[test]
+fn a_remote_that_fails_three_times_and_comes_back_is_reported() {
+    let origin = Origin::new();
+    let receiver = Receiver::start();
+    origin.write("README.md", "infra\n");
+    let first = origin.commit("start");
+    let node = Node::start_with(
+        "notifysync",
+        origin.bare().to_str().unwrap(),
+        &format!(
+            "  notifications:\n    - url: {}\n      events: [sync_failing, sync_recovered]\n",
+            receiver.url("/orun")
+        ),
+    );
+    node.wait_for("first fetch", LIMIT, |s| {
+        s["node"]["git_head"] == first.as_str()
+    });
+    let moved = origin.dir.path().join("origin.git.away");
+    std::fs::rename(origin.bare(), &moved).unwrap();
+    let failing = receiver.wait_for("event", "sync_failing", &node);
+    assert_eq!(failing["deployment"], Value::Null);
+    assert!(
+        failing["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 fetches in a row failed"),
+        "{failing}"
+    );
+    std::fs::rename(&moved, origin.bare()).unwrap();
+    let recovered = receiver.wait_for("event", "sync_recovered", &node);
+    assert_eq!(recovered["node"], "notifysync");
+    let events: Vec<Value> = receiver
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|body| body["event"].clone())
+        .collect();
+    assert_eq!(events, ["sync_failing", "sync_recovered"]);
 }
