@@ -170,7 +170,8 @@ fn exchange(port: u16, head: &str, body: &[u8]) -> Option<(u16, String)> {
     // The server may answer and close before it has read a body it refuses.
     let _ = stream.write_all(body);
     let mut response = Vec::new();
-    if stream.read_to_end(&mut response).is_err() && response.is_empty() {
+    // A read that fails after a refused body may still hold the answer sent before the reset.
+    if stream.read_to_end(&mut response).is_err() && (body.is_empty() || response.is_empty()) {
         return None;
     }
     let response = String::from_utf8_lossy(&response);
