@@ -38,11 +38,12 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<Happening> {
                     Event::RolledBack,
                     format!("{container} rolled back: {error}"),
                 ),
-                Err(ActionError::Failed(error)) => (
+                Err(ActionError::Failed(error) | ActionError::NeverReady(error)) => (
                     Event::RolloutFailed,
                     format!("{container} not {verb} ({reason}): {error}"),
                 ),
-                Err(ActionError::ShuttingDown) => return None,
+                // Not attempted: nothing was rolled out, and the next pass tries again.
+                Err(ActionError::ShuttingDown | ActionError::Dependency { .. }) => return None,
             };
             Some(Happening {
                 event,
@@ -127,6 +128,19 @@ mod tests {
             outcome("old", ActionKind::Remove, Ok(())),
             outcome("stopped", ActionKind::Start, Ok(())),
             outcome("late", ActionKind::Create, Err(ActionError::ShuttingDown)),
+            outcome(
+                "never",
+                ActionKind::Create,
+                Err(ActionError::NeverReady("never became ready".to_string())),
+            ),
+            outcome(
+                "waiting",
+                ActionKind::Create,
+                Err(ActionError::Dependency {
+                    dependency: "db".to_string(),
+                    problem: "is not ready".to_string(),
+                }),
+            ),
         ];
         let happenings = of_outcomes(&outcomes);
         assert_eq!(
@@ -136,6 +150,7 @@ mod tests {
                 (Event::RolloutSucceeded, Some("api")),
                 (Event::RolledBack, Some("db")),
                 (Event::RolloutFailed, Some("new")),
+                (Event::RolloutFailed, Some("never")),
             ]
         );
         assert_eq!(happenings[0].message, "web created (missing) and ready");

@@ -9,6 +9,7 @@
 //! `project.rs`, `events.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -33,6 +34,7 @@ use super::webhook::WebhookSecret;
 use super::{project, repo, Settings};
 use crate::apply::{ApplyOptions, Outcome};
 use crate::converge::converge;
+use crate::docker::credentials::RegistryCredentials;
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 use crate::git::GitError;
@@ -41,10 +43,12 @@ use crate::probe;
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
-/// A revision that passed validation, with its desired state.
+/// A revision that passed validation, with its desired state and where its node's registry
+/// credentials are read from.
 struct Good {
     commit: String,
     desired: DesiredState,
+    registry_credentials: RegistryCredentials,
 }
 
 /// Where the reconciler's results go besides Docker.
@@ -348,9 +352,19 @@ impl Reconciler {
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), commit);
         project::loaded(&mut self.status.lock().node, &revision.desired);
+        // The node's manifest in the revision says where credentials are, like its other fields.
+        let docker_config = match &revision.node {
+            Some(node) => node
+                .spec
+                .docker_config
+                .as_ref()
+                .map(|path| PathBuf::from(path.as_str())),
+            None => self.settings.docker_config.clone(),
+        };
         self.good = Some(Good {
             commit: commit.to_string(),
             desired: revision.desired,
+            registry_credentials: RegistryCredentials::locate(docker_config.as_deref()),
         });
     }
 
@@ -390,6 +404,7 @@ impl Reconciler {
             wait: true,
             cancel: Some(self.cancel.clone()),
             traffic: self.ingress.traffic(&self.docker, &good.desired),
+            registry_credentials: good.registry_credentials.clone(),
         };
         let plan_options = PlanOptions {
             allow_empty: self.settings.allow_empty,
