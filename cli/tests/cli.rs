@@ -526,6 +526,49 @@ fn caddy_admin_takes_a_unix_socket_path_only() {
 }
 
 #[test]
+fn an_unreadable_or_empty_webhook_secret_file_stops_start_naming_the_file() {
+    let data = TempDir::new().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let start = |secret: &Path| {
+        orun(&[
+            "start",
+            "--repo",
+            "/nonexistent/repo",
+            "--data-dir",
+            data_dir,
+            "--webhook-secret-file",
+            secret.to_str().unwrap(),
+        ])
+    };
+    let missing = data.path().join("missing-secret");
+    let output = start(&missing);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let empty = data.path().join("empty-secret");
+    fs::write(&empty, " \n\n").unwrap();
+    let output = start(&empty);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("the webhook secret file {} is empty", empty.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let config = data.path().join("node.yaml");
+    fs::write(
+        &config,
+        format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: a\nspec:\n  host: 127.0.0.1\n  gitRepo: /nonexistent/repo\n  dataDir: {data_dir}\n  webhookSecretFile: {}\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let output = orun(&["start", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+}
+
+#[test]
 fn empty_desired_state_is_refused_unless_allowed() {
     let dir = repo();
     let plan = plan_json(dir.path(), &dir.path().join("empty.json"));

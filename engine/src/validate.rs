@@ -1,9 +1,8 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
 //! start-first rollout with published ports, ports and Services of a deployment without its own
 //! network, mount points used twice, `dependsOn` names and cycles, dangling service references,
-//! domain clashes,
-//! positive intervals, Node values safe to hand to ssh, a shell and systemd. Rules about a single
-//! value's syntax live in `manifest::fields`.
+//! domain clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
+//! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
@@ -35,6 +34,7 @@ fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "must be at least 1s",
             ));
         }
+        errors.extend(crate::notify::check(&node.file, &node.spec.notifications));
     }
 }
 
@@ -59,6 +59,7 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "dockerConfig",
                 spec.docker_config.as_ref().map(|path| path.as_str()),
             ),
+            ("webhookSecretFile", spec.webhook_secret_file.as_deref()),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {

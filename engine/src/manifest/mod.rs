@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
+use crate::notify::{Event, Format};
 pub use fields::{
-    AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, ImageReference,
-    InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
+    AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
+    ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
 };
 use node_defaults::NodePaths;
 pub use settings::{
@@ -110,6 +111,25 @@ pub struct NodeSpec {
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
+    /// The file holding the secret that proves a `POST /hooks/git` (docs/node.md).
+    pub webhook_secret_file: Option<String>,
+    /// Where to report rollouts and sync trouble (docs/node.md).
+    #[serde(default)]
+    pub notifications: Vec<NotificationSpec>,
+}
+
+/// One entry of a Node's `notifications`: exactly one of `url` and `urlFrom` (checked with the
+/// revision's secrets by `notify::receivers`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotificationSpec {
+    pub url: Option<HttpUrl>,
+    /// A key of `secrets.yaml` whose value is the URL.
+    pub url_from: Option<String>,
+    /// The events to send; every event when absent.
+    pub events: Option<Vec<Event>>,
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_user() -> String {
