@@ -3,10 +3,10 @@
 //! to the reconciler. It never touches the work tree; only the reconciler checks commits out.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::metrics::Metrics;
 use super::repo;
@@ -25,11 +25,13 @@ pub async fn poll_loop(
 ) {
     let mut failures: u32 = 0;
     loop {
+        let started = Instant::now();
         let result = repo::fetch(&settings).await;
         metrics.polls.inc();
         let now = SystemTime::now();
         match &result {
             Ok(head) => {
+                debug!(%head, fetch_ms = started.elapsed().as_millis(), "git poll");
                 failures = 0;
                 let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default();
                 metrics.last_successful_sync.set(unix.as_secs_f64());

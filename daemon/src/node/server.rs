@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::State;
-use axum::http::{header, Request, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -312,15 +312,13 @@ async fn status_document(State(state): State<ApiState>) -> Response {
     Json(public::status(state.status.snapshot(), &state.paths)).into_response()
 }
 
-async fn metrics_text(State(state): State<ApiState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
-        .into_response()
+async fn metrics_text(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    state.metrics.record_node(&state.status.lock().node);
+    let encoded = state.metrics.encode(accept);
+    ([(header::CONTENT_TYPE, encoded.content_type)], encoded.body).into_response()
 }
 
 async fn not_found(uri: Uri) -> Response {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::duration::Duration;
 pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, HostIp, HttpTarget, ImageReference, InnerPath,
-    Name, PortNumber, ScalarText, Text,
+    Name, PortNumber, ScalarText, StatusAddr, Text,
 };
 use node_defaults::NodePaths;
 
@@ -102,6 +102,8 @@ pub struct NodeSpec {
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
+    /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
+    pub status_addr: Option<StatusAddr>,
 }
 
 fn default_user() -> String {
@@ -131,6 +133,19 @@ impl NodeSpec {
         self.deploy_key_path
             .as_ref()
             .map_or_else(|| self.paths().deploy_key(), PathBuf::from)
+    }
+
+    /// `statusAddr`, defaulting to the `host` without its SSH port, at port 9100.
+    pub fn status_addr(&self) -> String {
+        if let Some(addr) = &self.status_addr {
+            return addr.to_string();
+        }
+        let (host, _ssh_port) = fields::split_host_port(self.host.as_str());
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", node_defaults::STATUS_PORT)
+        } else {
+            format!("{host}:{}", node_defaults::STATUS_PORT)
+        }
     }
 
     /// `knownHostsPath`, defaulting to `<dataDir>/keys/known_hosts`.
