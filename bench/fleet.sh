@@ -5,7 +5,7 @@
 # so the upload-pack children it reaps count), each node's resident memory, and how poll times
 # spread (from the nodes' `git poll` debug log lines). The last line extrapolates to 1,000 nodes.
 #
-# Usage: bench/fleet.sh [NODES] [SECONDS] [POLL_INTERVAL_SECONDS]    (default 20 60 5)
+# Usage: [ORUN=PATH] bench/fleet.sh [NODES] [SECONDS] [POLL_INTERVAL_SECONDS]    (default 20 60 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +15,12 @@ poll=${3:-5}
 environment_prefix=orun-bench-fleet
 
 command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
-cargo build --release -q -p orun
-orun=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/orun
+# ORUN=PATH runs an orun binary built elsewhere instead of building the release one.
+orun=${ORUN:-}
+if [ -z "$orun" ]; then
+  cargo build --release -q -p orun
+  orun=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/orun
+fi
 
 work=$(mktemp -d)
 pids=()

@@ -114,6 +114,12 @@ fn fleet_json(repo: &Path) -> (Output, Value) {
     (output, document)
 }
 
+/// `orun fleet status` in human form: the exit code and the table.
+fn fleet_human(repo: &Path) -> (Option<i32>, String) {
+    let output = orun(&["fleet", "status", "--repo", repo.to_str().unwrap()]);
+    (output.status.code(), stdout(&output))
+}
+
 fn by_name<'a>(document: &'a Value, name: &str) -> &'a Value {
     document["nodes"]
         .as_array()
@@ -130,9 +136,8 @@ fn a_healthy_fleet_is_one_table_and_exit_zero() {
     let api = fake_status_api(status_document("staging", HEAD, HEAD, true));
     node(repo.path(), "web-01", &format!("  statusAddr: {web}\n"));
     node(repo.path(), "api-01", &format!("  statusAddr: {api}\n"));
-    let output = orun(&["fleet", "status", "--repo", repo.path().to_str().unwrap()]);
-    let text = stdout(&output);
-    assert_eq!(output.status.code(), Some(0), "{text}");
+    let (code, text) = fleet_human(repo.path());
+    assert_eq!(code, Some(0), "{text}");
     for expected in [
         "web-01",
         "api-01",
@@ -201,9 +206,8 @@ fn an_unreachable_node_fails_the_fleet_and_says_why() {
     assert!(error.contains(&gone), "{error}");
     assert_eq!(by_name(&document, "web-01")["reachable"], true);
 
-    let human = orun(&["fleet", "status", "--repo", repo.path().to_str().unwrap()]);
-    let text = stdout(&human);
-    assert_eq!(human.status.code(), Some(1), "{text}");
+    let (code, text) = fleet_human(repo.path());
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("unreachable"), "{text}");
     assert!(text.contains(&format!("web-02: {error}")), "{text}");
     assert!(text.contains("1 of 2 node(s) need attention"), "{text}");
@@ -217,12 +221,7 @@ fn an_unhealthy_node_fails_the_fleet() {
     let (output, document) = fleet_json(repo.path());
     assert_eq!(output.status.code(), Some(1), "{document}");
     assert_eq!(by_name(&document, "web-01")["healthy"], false);
-    let text = stdout(&orun(&[
-        "fleet",
-        "status",
-        "--repo",
-        repo.path().to_str().unwrap(),
-    ]));
+    let (_, text) = fleet_human(repo.path());
     assert!(text.contains("unhealthy"), "{text}");
 }
 
@@ -236,12 +235,7 @@ fn a_node_behind_its_branch_fails_the_fleet() {
     let node = by_name(&document, "web-01");
     assert_eq!(node["git_head"], HEAD);
     assert_eq!(node["applied_commit"], OLDER);
-    let text = stdout(&orun(&[
-        "fleet",
-        "status",
-        "--repo",
-        repo.path().to_str().unwrap(),
-    ]));
+    let (_, text) = fleet_human(repo.path());
     assert!(text.contains("behind"), "{text}");
     assert!(text.contains(&OLDER[..12]), "{text}");
 }
