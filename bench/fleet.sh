@@ -37,7 +37,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 git_port=$(free_port)
 git init -q --bare -b main "$work/infra.git"
-git daemon --reuseaddr --export-all --base-path="$work" --listen=127.0.0.1 --port="$git_port" "$work" 2>"$work/git-daemon.log" &
+# git-daemon itself, not the `git` wrapper that would run it as a child: the children it reaps
+# (one per fetch) are what its cutime and cstime add up.
+"$(git --exec-path)/git-daemon" --reuseaddr --export-all --base-path="$work" --listen=127.0.0.1 --port="$git_port" "$work" 2>"$work/git-daemon.log" &
 git_pid=$!
 for _ in $(seq 1 50); do
   (exec 3<>"/dev/tcp/127.0.0.1/$git_port") 2>/dev/null && break
@@ -135,16 +137,18 @@ def spread(values, unit, scale=1):
     pick = lambda q: values[min(len(values) - 1, int(q * len(values)))] * scale
     return f"min {values[0] * scale:.0f} {unit}, median {pick(0.5):.0f} {unit}, p99 {pick(0.99):.0f} {unit}, max {values[-1] * scale:.0f} {unit}"
 
+if polls == 0:
+    sys.exit("no polls were counted in the window: see the nodes' logs")
 cpu_seconds = ticks / hz
-cpu_ms_per_poll = 1000 * cpu_seconds / polls if polls else float("nan")
-# One core is 1000 ms of CPU per second: the poll rate one Git host sustains on one core.
-polls_per_core_second = 1000 / cpu_ms_per_poll if polls else float("nan")
-min_interval_1000 = 1000 / polls_per_core_second
+cpu_ms_per_poll = 1000 * cpu_seconds / polls
+# One core is 1000 ms of CPU per second, so 1,000 nodes stay under one core while
+# 1000 * cpu_ms_per_poll / interval_ms < 1, that is interval > cpu_ms_per_poll seconds.
+min_interval_1000 = cpu_ms_per_poll
 buckets = [0] * 10
 for offset in offsets:
     buckets[min(9, int(offset / poll * 10))] += 1
 
-print(f"{nodes} nodes, pollInterval {poll:g}s, {window}s window, {polls} polls")
+print(f"{nodes} nodes, pollInterval {poll:g}s, {window}s window, {polls} polls, {ticks} server CPU ticks at {hz} Hz")
 print()
 print("| measurement | result |")
 print("|---|---|")
