@@ -2,8 +2,8 @@
 //! real engine, node daemons with real Git remotes and the faults they recover from, what a node
 //! remembers across SIGKILL and restarts, health-gated and start-first rollouts (under load), the
 //! Caddy ingress, build-mode deployments, secrets on a node, a hostile commit and a hostile
-//! network, and `orun bootstrap` over SSH. Built only with the `docker-tests` feature; the tests
-//! that need no Docker are the package's other test targets.
+//! network, the two-tier example, and `orun bootstrap` over SSH. Built only with the
+//! `docker-tests` feature; the tests that need no Docker are the package's other test targets.
 
 mod bootstrap;
 mod build_mode;
@@ -19,3 +19,4 @@ mod node_state;
 mod rollout;
 mod secrets;
 mod support;
+mod two_tier;
