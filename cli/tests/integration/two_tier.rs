@@ -5,13 +5,10 @@
 //! only in its base images, which this machine cannot pull.
 
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{docker, eventually, free_port, http_get, inspect, Scenario};
-
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/two-tier");
+use crate::support::{docker, eventually, free_port, http_get, inspect, two_tier, Scenario};
 
 /// The base image of the local variant, made by `scripts/debian-image`.
 const LOCAL_BASE: &str = "localhost/orun-debian:bookworm";
@@ -34,30 +31,9 @@ impl Drop for EnvironmentLeftovers {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// The example as its README tells to run the local variant: the repository with the `local/`
-/// deployments laid over `deployments/`; the counter's host port moved to a free one.
+/// The example's local variant with the counter's host port moved to a free one.
 fn local_variant(scenario: &Scenario, port: u16) {
-    let example = Path::new(EXAMPLE);
-    for folder in ["app", "deployments", "services"] {
-        copy_dir(&example.join(folder), &scenario.repo().join(folder));
-    }
-    copy_dir(
-        &example.join("local/deployments"),
-        &scenario.repo().join("deployments"),
-    );
+    two_tier::write_local_variant(scenario.repo());
     let counter = scenario.repo().join("deployments/counter.yaml");
     let manifest = fs::read_to_string(&counter).unwrap();
     assert!(manifest.contains("port: 8080"), "{manifest}");
