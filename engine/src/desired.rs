@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::changes::{self, SpecFields};
+use crate::depends::LABEL_DEPENDS_ON;
 use crate::duration::Duration;
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
@@ -60,6 +61,8 @@ pub struct DesiredDeployment {
     pub rollout: Rollout,
     /// How long the old container of a start-first rollout keeps running after the routes moved.
     pub drain_timeout: Duration,
+    /// The deployments this one needs running and ready first, sorted (docs/manifests.md).
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,7 +228,18 @@ fn resolve_deployment(
     let environment = input.environment.as_str();
     let spec_json = canonical.to_label_json();
     let spec_fields = changes::spec_fields(&spec_json);
-    let labels = Arc::new(spec::labels(environment, name, spec_json, &input.commit));
+    let mut labels = spec::labels(environment, name, spec_json, &input.commit);
+    let mut depends_on: Vec<String> = spec
+        .depends_on
+        .iter()
+        .map(|dependency| dependency.as_str().to_string())
+        .collect();
+    depends_on.sort();
+    depends_on.dedup();
+    if !depends_on.is_empty() {
+        labels.insert(LABEL_DEPENDS_ON.to_string(), depends_on.join(","));
+    }
+    let labels = Arc::new(labels);
     Ok(DesiredDeployment {
         name: name.to_string(),
         container: input.environment.container_name(name),
@@ -237,6 +251,7 @@ fn resolve_deployment(
         health: spec.health.clone(),
         rollout: rollout_of(spec),
         drain_timeout: spec.drain_timeout,
+        depends_on,
     })
 }
 

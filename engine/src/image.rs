@@ -26,6 +26,13 @@ pub fn normalize(reference: &str) -> Cow<'_, str> {
     }
 }
 
+/// The registry host (`host[:port]`) named by `reference`, or `None` for Docker Hub (no registry
+/// component, `docker.io` or `index.docker.io`).
+pub fn registry(reference: &str) -> Option<&str> {
+    let (first, _) = reference.split_once('/')?;
+    (is_registry(first) && !matches!(first, "docker.io" | "index.docker.io")).then_some(first)
+}
+
 /// The longest repository name Docker accepts, registry included.
 const MAX_NAME_LENGTH: usize = 255;
 
@@ -190,7 +197,19 @@ fn check_digest(digest: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_reference, normalize};
+    use super::{check_reference, normalize, registry};
+
+    #[test]
+    fn registries_of_references() {
+        assert_eq!(registry("nginx:alpine"), None);
+        assert_eq!(registry("library/nginx"), None);
+        assert_eq!(registry("docker.io/library/nginx"), None);
+        assert_eq!(registry("index.docker.io/acme/app:1"), None);
+        assert_eq!(registry("ghcr.io/acme/app:1.2"), Some("ghcr.io"));
+        assert_eq!(registry("127.0.0.1:5000/app:1"), Some("127.0.0.1:5000"));
+        assert_eq!(registry("localhost/app"), Some("localhost"));
+        assert_eq!(registry("[::1]:5000/app@sha256:abc"), Some("[::1]:5000"));
+    }
 
     #[test]
     fn references_docker_accepts_pass() {

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod build;
 pub mod changes;
+pub mod depends;
 pub mod desired;
 pub mod duration;
 pub mod environment;

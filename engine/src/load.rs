@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ManifestError, ManifestErrors};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
-use crate::manifest::{DeploymentSpec, Kind, NodeSpec, Resource, ServiceSpec};
+use crate::manifest::{
+    DeploymentSpec, Kind, NodeSpec, Resource, ServiceSpec, NO_PROBE_KIND, PROBE_KINDS,
+};
 use crate::validate;
 
 /// One file of the manifest repository: its path relative to the root (with `/`) and its text.
@@ -270,12 +272,18 @@ fn parse_every_problem<S: DeserializeOwned>(
     }
 }
 
-/// True for a `missing field` error whose field was present but hidden after its own problem.
+/// True for a `missing field` error whose field was present but hidden after its own problem, and
+/// likewise for a probe whose only kind of check was hidden.
 fn is_missing_because_hidden(
     error: &ManifestError,
     parent: &str,
     hidden_fields: &BTreeSet<String>,
 ) -> bool {
+    if error.message == NO_PROBE_KIND {
+        return PROBE_KINDS
+            .iter()
+            .any(|kind| hidden_fields.contains(&format!("{parent}.{kind}")));
+    }
     let Some(name) = error
         .message
         .strip_prefix("missing field `")

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{spec_changes, Change};
+use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{DesiredDeployment, DesiredState};
 use crate::manifest::{BuildMode, PullPolicy};
 use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
@@ -122,6 +123,10 @@ pub struct Action {
     pub labels: Option<Arc<BTreeMap<String, String>>>,
     #[serde(default)]
     pub changes: Vec<Change>,
+    /// Deployments with actions in the same phase that must finish first: the ones this
+    /// deployment depends on, or for a removal the ones that depend on it (docs/plans.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +208,7 @@ pub fn plan(
         });
     }
 
+    let graph = dependency_graph(desired, &owned);
     let mut planner = Planner {
         images: &images,
         options,
@@ -230,7 +236,33 @@ pub fn plan(
             );
         }
     }
-    Ok(planner.finish(desired))
+    Ok(planner.finish(desired, &graph))
+}
+
+/// `dependsOn` of the desired deployments, and for a deployment that is no longer desired, what
+/// its containers' label recorded, so that its removal can follow it too.
+fn dependency_graph(
+    desired: &DesiredState,
+    owned: &HashMap<&str, Vec<&ObservedContainer>>,
+) -> DependencyGraph {
+    let wanted = desired.deployments.values().map(|deployment| {
+        let dependencies: Vec<&str> = deployment.depends_on.iter().map(String::as_str).collect();
+        (deployment.name.as_str(), dependencies)
+    });
+    let removed = owned
+        .iter()
+        .filter(|(name, _)| !desired.deployments.contains_key(**name))
+        .flat_map(|(name, containers)| {
+            containers.iter().map(|container| {
+                let dependencies: Vec<&str> = container
+                    .labels
+                    .get(LABEL_DEPENDS_ON)
+                    .map(|names| names.split(',').filter(|name| !name.is_empty()).collect())
+                    .unwrap_or_default();
+                (*name, dependencies)
+            })
+        });
+    DependencyGraph::new(wanted.chain(removed))
 }
 
 struct Planner<'a> {
@@ -260,6 +292,7 @@ impl Planner<'_> {
             reason,
             labels: None,
             changes: Vec::new(),
+            after: Vec::new(),
         });
         self.actions.last_mut().expect("just pushed")
     }
@@ -371,21 +404,19 @@ impl Planner<'_> {
         self.push(kind, &desired.name, &desired.container, image, reason);
     }
 
-    fn finish(mut self, desired: &DesiredState) -> Plan {
+    fn finish(mut self, desired: &DesiredState, graph: &DependencyGraph) -> Plan {
         // Actions were generated in deployment order, except orphan removals, which come after
-        // the duplicates; a stable sort by phase plus sorting the remove phase restores the order.
+        // the duplicates; a stable sort by phase, then each phase in dependency order.
         self.actions.sort_by_key(|action| phase(action.kind));
-        let remove_phase = phase(ActionKind::Remove);
-        let start = self
-            .actions
-            .partition_point(|action| phase(action.kind) < remove_phase);
-        let end = self
-            .actions
-            .partition_point(|action| phase(action.kind) <= remove_phase);
-        self.actions[start..end].sort_by(|a, b| {
-            (a.deployment.as_str(), a.container.as_str())
-                .cmp(&(b.deployment.as_str(), b.container.as_str()))
-        });
+        for kinds in PHASES.iter().filter(|kinds| kinds[0].changes_container()) {
+            let start = self
+                .actions
+                .partition_point(|action| phase(action.kind) < phase(kinds[0]));
+            let end = self
+                .actions
+                .partition_point(|action| phase(action.kind) <= phase(kinds[0]));
+            order_phase(&mut self.actions[start..end], graph, kinds[0]);
+        }
         let mut summary = Summary {
             unchanged: self.unchanged,
             ..Summary::default()
@@ -410,6 +441,42 @@ impl Planner<'_> {
             summary,
             actions: self.actions,
         }
+    }
+}
+
+/// Orders the actions of one phase so that dependencies come first — last for removals — ties by
+/// deployment, then container name, and records in each action what it waits for.
+fn order_phase(actions: &mut [Action], graph: &DependencyGraph, kind: ActionKind) {
+    let names: BTreeSet<&str> = actions.iter().map(|a| a.deployment.as_str()).collect();
+    let removal = kind == ActionKind::Remove;
+    let order = if removal {
+        graph.reverse_order(&names)
+    } else {
+        graph.order(&names)
+    };
+    let rank: HashMap<String, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(index, name)| (name.to_string(), index))
+        .collect();
+    let after: HashMap<String, Vec<String>> = names
+        .iter()
+        .map(|&name| {
+            let first = if removal {
+                graph.dependents_among(name, &names)
+            } else {
+                graph.first_among(name, &names)
+            };
+            let first = first.into_iter().map(str::to_string).collect();
+            (name.to_string(), first)
+        })
+        .collect();
+    actions.sort_by(|a, b| {
+        (rank[&a.deployment], a.container.as_str())
+            .cmp(&(rank[&b.deployment], b.container.as_str()))
+    });
+    for action in actions {
+        action.after = after[&action.deployment].clone();
     }
 }
 

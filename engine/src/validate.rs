@@ -1,11 +1,13 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
-//! start-first rollout with published ports, dangling service references, domain clashes,
+//! start-first rollout with published ports, `dependsOn` names and cycles, dangling service
+//! references, domain clashes,
 //! positive intervals, Node values safe to hand to ssh, a shell and systemd. Rules about a single
 //! value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
 use crate::backoff::MIN_POLL_INTERVAL;
+use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
 use crate::load::Manifests;
 use crate::manifest::{HostIp, Protocol, Rollout};
@@ -16,6 +18,7 @@ pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     check_node_values(manifests, &mut errors);
     check_deployments(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
+    check_dependencies(manifests, &mut errors);
     check_services(manifests, &mut errors);
     errors
 }
@@ -49,6 +52,10 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ("codeDir", spec.code_dir.as_deref()),
             ("deployKeyPath", spec.deploy_key_path.as_deref()),
             ("knownHostsPath", spec.known_hosts_path.as_deref()),
+            (
+                "dockerConfig",
+                spec.docker_config.as_ref().map(|path| path.as_str()),
+            ),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {
@@ -199,6 +206,56 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 host_ip: port.host_ip,
             });
         }
+    }
+}
+
+/// Every `dependsOn` entry names another deployment of the revision, once, and no chain of them
+/// comes back to where it started.
+fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let mut seen = Vec::new();
+        for (index, dependency) in deployment.spec.depends_on.iter().enumerate() {
+            let dependency = dependency.as_str();
+            let problem = if dependency == deployment.name {
+                Some(format!(
+                    "deployment {dependency:?} cannot depend on itself (dependsOn cycle: {dependency} -> {dependency})"
+                ))
+            } else if !manifests.deployments.contains_key(dependency) {
+                Some(format!(
+                    "deployment {dependency:?} does not exist in this revision"
+                ))
+            } else if seen.contains(&dependency) {
+                Some(format!("deployment {dependency:?} is listed twice"))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                errors.push(ManifestError::new(
+                    &deployment.file,
+                    Some(&format!("spec.dependsOn[{index}]")),
+                    problem,
+                ));
+            }
+            seen.push(dependency);
+        }
+    }
+    let graph = DependencyGraph::new(manifests.deployments.values().map(|deployment| {
+        let name = deployment.name.as_str();
+        let others = deployment
+            .spec
+            .depends_on
+            .iter()
+            .map(|dependency| dependency.as_str())
+            .filter(move |dependency| *dependency != name);
+        (name, others)
+    }));
+    for cycle in graph.cycles() {
+        let first = &manifests.deployments[cycle[0].as_str()];
+        errors.push(ManifestError::new(
+            &first.file,
+            Some("spec.dependsOn"),
+            format!("dependsOn cycle: {}", cycle.join(" -> ")),
+        ));
     }
 }
 

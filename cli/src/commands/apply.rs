@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use daemon::apply::{ApplyOptions, ApplyReport, NoIngress};
 use daemon::converge::{converge, PlanObserver};
+use daemon::docker::credentials::RegistryCredentials;
 use engine::plan::{ActionKind, Plan, SavedPlan};
 use engine::{Observed, PlanOptions};
 
@@ -30,6 +31,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
         wait: !args.no_wait,
         cancel: None,
         traffic: Arc::new(NoIngress),
+        registry_credentials: RegistryCredentials::locate(prepared.docker_config.as_deref()),
     };
     let progress = render::apply::Progress::new(style);
     let (plan, report) = match &args.plan {

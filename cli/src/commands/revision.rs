@@ -10,10 +10,12 @@ use engine::{DesiredState, Environment, Manifests};
 
 use crate::args::Selection;
 
-/// The desired state of the selected environment and where its build contexts live.
+/// The desired state of the selected environment, where its build contexts live, and the
+/// selected node's `dockerConfig`.
 pub struct Prepared {
     pub desired: DesiredState,
     pub code_dir: PathBuf,
+    pub docker_config: Option<PathBuf>,
 }
 
 /// Resolves the revision at `repo` for `--node` or `--environment` (production without either).
@@ -41,8 +43,12 @@ pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {
             ),
             error => anyhow!(error),
         })?;
+    let node = revision.node.as_ref().map(|node| &node.spec);
     Ok(Prepared {
-        code_dir: tree.code_dir(revision.node.as_ref().map(|node| &node.spec)),
+        code_dir: tree.code_dir(node),
+        docker_config: node
+            .and_then(|spec| spec.docker_config.as_ref())
+            .map(|path| PathBuf::from(path.as_str())),
         desired: revision.desired,
     })
 }

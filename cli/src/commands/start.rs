@@ -137,6 +137,9 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         code_dir: spec
             .and_then(|spec| spec.code_dir.as_ref())
             .map(PathBuf::from),
+        docker_config: spec
+            .and_then(|spec| spec.docker_config.as_ref())
+            .map(|path| PathBuf::from(path.as_str())),
         age_key_path,
         status_addr: status_addr(&args.status_addr, args.status_port)?,
         allow_empty: spec.is_some_and(|spec| spec.allow_empty),

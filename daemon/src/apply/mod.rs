@@ -1,16 +1,19 @@
 //! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
-//! parallelism inside a phase; creates, starts and readiness gating here, the two recreate
+//! parallelism inside a phase and `dependsOn` respected (an action waits for the ones it comes
+//! `after`, and a dependent starts only once its dependencies run and are ready); creates, starts
+//! and readiness gating here, the two recreate
 //! sequences (stop-first with `<name>.orun-old`, start-first with `<name>.orun-next` and the
 //! [`TrafficSwitch`]) and retiring an interrupted rollout's copies in `rollout.rs`. It decides
 //! nothing about what to change.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredState};
@@ -20,6 +23,7 @@ use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::docker::container::{self, ContainerStatus};
+use crate::docker::credentials::{registry_key, RegistryCredentials};
 use crate::docker::image::{self, PullProgress};
 use crate::probe;
 
@@ -27,6 +31,13 @@ mod rollout;
 
 /// How long a freshly started container must stay up to count as started.
 pub const SETTLE_TIME: Duration = Duration::from_millis(500);
+
+/// How many of its last log lines the error of a never-ready new container quotes.
+pub const LOG_LINES_QUOTED: usize = 20;
+
+/// What became of each deployment whose container this apply created, recreated or started: `Ok`
+/// once it runs and is ready (or a rollback put its previous copy back), else why not.
+type Settled = BTreeMap<String, Result<(), String>>;
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -40,6 +51,8 @@ pub struct ApplyOptions {
     pub cancel: Option<Arc<AtomicBool>>,
     /// Where start-first rollouts move a deployment's routes.
     pub traffic: Arc<dyn TrafficSwitch>,
+    /// The credentials of private registries, for pulls and the base images of builds.
+    pub registry_credentials: RegistryCredentials,
 }
 
 /// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
@@ -95,6 +108,13 @@ pub enum ActionError {
     /// Cancellation was requested before the action started.
     #[error("not started: orun is shutting down")]
     ShuttingDown,
+    /// A new container with a readiness probe and no previous copy never became ready; it was
+    /// stopped and kept for `docker logs`, and the message quotes its last log lines.
+    #[error("{0}")]
+    NeverReady(String),
+    /// Not started because a deployment it depends on does not run or is not ready.
+    #[error("not started: dependency {dependency} {problem}")]
+    Dependency { dependency: String, problem: String },
 }
 
 /// What became of the previous container when a rollout was rolled back.
@@ -171,13 +191,26 @@ pub async fn apply(
         probes: probe::client(),
     };
     let mut report = ApplyReport::default();
+    let mut settled = Settled::new();
     for (index, kinds) in PHASES.iter().enumerate() {
         let actions: Vec<&Action> = plan
             .actions
             .iter()
             .filter(|action| kinds.contains(&action.kind))
             .collect();
-        let outcomes = join_all(actions.into_iter().map(|action| executor.run(action))).await;
+        let mut outcomes = Vec::with_capacity(actions.len());
+        for wave in waves(&actions) {
+            let finished = join_all(
+                wave.into_iter()
+                    .map(|action| executor.run(action, &settled)),
+            )
+            .await;
+            for outcome in &finished {
+                settle(&mut settled, outcome);
+            }
+            outcomes.extend(finished);
+        }
+        outcomes.sort_by_key(|outcome| outcome.action.step);
         // The first phase makes the images; nothing after it runs if one of them failed.
         let images_failed = index == 0 && outcomes.iter().any(|outcome| outcome.result.is_err());
         report.outcomes.extend(outcomes);
@@ -199,6 +232,49 @@ pub async fn apply(
     report
 }
 
+/// The actions of one phase in waves: each action runs in a wave after every action of the phase
+/// it comes `after`. The plan lists a phase in dependency order, so one pass assigns the waves.
+fn waves<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
+    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut waves: Vec<Vec<&Action>> = Vec::new();
+    for &action in actions {
+        let wave = action
+            .after
+            .iter()
+            .filter_map(|first| wave_of.get(first.as_str()))
+            .map(|wave| wave + 1)
+            .max()
+            .unwrap_or(0);
+        let wave = wave.max(
+            wave_of
+                .get(action.deployment.as_str())
+                .copied()
+                .unwrap_or(0),
+        );
+        wave_of.insert(&action.deployment, wave);
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(action);
+    }
+    waves
+}
+
+/// Records whether the deployment of `outcome` now runs and is ready, for its dependents.
+fn settle(settled: &mut Settled, outcome: &Outcome) {
+    if !matches!(
+        outcome.action.kind,
+        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+    ) {
+        return;
+    }
+    let result = match &outcome.result {
+        Ok(()) | Err(ActionError::RolledBack { .. }) => Ok(()),
+        Err(error) => Err(error.to_string()),
+    };
+    settled.insert(outcome.action.deployment.clone(), result);
+}
+
 struct Executor<'a> {
     docker: &'a Docker,
     desired: &'a DesiredState,
@@ -209,7 +285,7 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
-    async fn run(&self, action: &Action) -> Outcome {
+    async fn run(&self, action: &Action, settled: &Settled) -> Outcome {
         let started = Instant::now();
         if self.options.cancelled() {
             return Outcome {
@@ -219,7 +295,10 @@ impl Executor<'_> {
             };
         }
         self.reporter.action_started(action);
-        let result = self.execute(action).await;
+        let result = match self.dependencies_ready(action, settled).await {
+            Ok(()) => self.execute(action).await,
+            Err(error) => Err(error),
+        };
         let outcome = Outcome {
             action: action.clone(),
             result,
@@ -227,6 +306,51 @@ impl Executor<'_> {
         };
         self.reporter.action_finished(&outcome);
         outcome
+    }
+
+    /// Before a create, recreate or start: every dependency of the deployment runs and, where it
+    /// has a readiness probe, is ready. One this apply failed to bring up fails the dependent at
+    /// once, naming it.
+    async fn dependencies_ready(
+        &self,
+        action: &Action,
+        settled: &Settled,
+    ) -> Result<(), ActionError> {
+        if !matches!(
+            action.kind,
+            ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+        ) {
+            return Ok(());
+        }
+        let desired = self.deployment(action)?;
+        for dependency in &desired.depends_on {
+            let not_ready = |problem: String| ActionError::Dependency {
+                dependency: dependency.clone(),
+                problem,
+            };
+            match settled.get(dependency) {
+                Some(Ok(())) => continue,
+                Some(Err(error)) => return Err(not_ready(format!("failed: {error}"))),
+                None => {}
+            }
+            let Some(wanted) = self.desired.deployments.get(dependency) else {
+                continue;
+            };
+            let name = wanted.container.as_str();
+            if !self
+                .inspect(name)
+                .await?
+                .is_some_and(|status| status.running)
+            {
+                return Err(not_ready(format!("is not running (container {name})")));
+            }
+            if let (Some(readiness), true) = (&wanted.health.readiness, self.options.wait) {
+                probe::wait_ready(self.docker, &self.probes, name, readiness)
+                    .await
+                    .map_err(|error| not_ready(format!("is not ready: {error:#}")))?;
+            }
+        }
+        Ok(())
     }
 
     fn deployment(&self, action: &Action) -> Result<&DesiredDeployment> {
@@ -245,10 +369,19 @@ impl Executor<'_> {
         let name = action.container.as_str();
         match action.kind {
             ActionKind::Pull => {
+                let credentials = self
+                    .options
+                    .registry_credentials
+                    .for_registry(&registry_key(&action.image))
+                    .await
+                    .with_context(|| format!("pull {}", action.image))?;
                 let _permit = self.permit().await?;
-                image::pull(self.docker, &action.image, |progress| {
-                    self.reporter.pull_progress(&action.image, &progress)
-                })
+                image::pull(
+                    self.docker,
+                    &action.image,
+                    credentials.as_ref(),
+                    |progress| self.reporter.pull_progress(&action.image, &progress),
+                )
                 .await?;
             }
             ActionKind::Build => {
@@ -256,12 +389,19 @@ impl Executor<'_> {
                 let build = deployment.spec.build.as_ref().ok_or_else(|| {
                     anyhow!("deployment {} has no build section", action.deployment)
                 })?;
+                let registries = self
+                    .options
+                    .registry_credentials
+                    .all()
+                    .await
+                    .with_context(|| format!("build {}", action.image))?;
                 let _permit = self.permit().await?;
                 image::build(
                     self.docker,
                     &action.image,
                     &self.options.code_dir,
                     build,
+                    registries,
                     |line| self.reporter.build_output(&action.deployment, line),
                 )
                 .await?;
@@ -319,10 +459,49 @@ impl Executor<'_> {
             return Err(self.roll_back(error, name, &next, false).await);
         }
         let rollback = format!("{name}{ROLLBACK_SUFFIX}");
-        if self.inspect(&rollback).await?.is_none() {
-            return Err(error.into());
+        if self.inspect(&rollback).await?.is_some() {
+            return Err(self.roll_back(error, name, &rollback, true).await);
         }
-        Err(self.roll_back(error, name, &rollback, true).await)
+        // Without a readiness probe a failed start is retried, and a crash loop ends up flapping.
+        if desired.health.readiness.is_some() && self.options.wait {
+            return Err(self.keep_stopped(desired, error).await);
+        }
+        Err(error.into())
+    }
+
+    /// A new container with a readiness probe and no previous copy that never became ready is
+    /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
+    /// One that was never created leaves nothing to keep.
+    async fn keep_stopped(&self, desired: &DesiredDeployment, error: anyhow::Error) -> ActionError {
+        let name = desired.container.as_str();
+        match self.inspect(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return error.into(),
+            Err(inspect) => return ActionError::Failed(format!("{error:#}; {inspect:#}")),
+        }
+        let _permit = match self.permit().await {
+            Ok(permit) => permit,
+            Err(permit) => return ActionError::Failed(format!("{error:#}; {permit:#}")),
+        };
+        let grace = desired.spec.stop_timeout.as_std();
+        if let Err(stop) = container::stop(self.docker, name, grace).await {
+            return ActionError::Failed(format!("{error:#}; then {stop:#}"));
+        }
+        let logs = match container::last_logs(self.docker, name, LOG_LINES_QUOTED).await {
+            Ok(logs) if logs.trim().is_empty() => "it wrote no log lines".to_string(),
+            Ok(logs) => {
+                let lines: Vec<String> = logs
+                    .trim_end()
+                    .lines()
+                    .map(|line| format!("  {line}"))
+                    .collect();
+                format!("its last log lines:\n{}", lines.join("\n"))
+            }
+            Err(logs) => format!("its logs could not be read: {logs:#}"),
+        };
+        ActionError::NeverReady(format!(
+            "{error:#}; {name} was stopped and kept for docker logs; {logs}"
+        ))
     }
 
     pub(super) async fn create_and_start(&self, desired: &DesiredDeployment) -> Result<()> {
@@ -425,4 +604,62 @@ fn describe(status: &ContainerStatus) -> String {
         text.push_str(&format!(", {}", status.error));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::testing::action;
+
+    fn waiting(deployment: &str, after: &[&str]) -> Action {
+        let mut action = action(deployment, ActionKind::Create, Reason::Missing);
+        action.after = after.iter().map(ToString::to_string).collect();
+        action
+    }
+
+    #[test]
+    fn an_action_runs_in_the_wave_after_the_ones_it_waits_for() {
+        let actions = [
+            waiting("b-cron", &[]),
+            waiting("z-db", &[]),
+            waiting("m-api", &["z-db"]),
+            waiting("a-web", &["m-api", "z-db"]),
+            waiting("c-jobs", &["z-db"]),
+        ];
+        let refs: Vec<&Action> = actions.iter().collect();
+        let waves: Vec<Vec<&str>> = waves(&refs)
+            .iter()
+            .map(|wave| wave.iter().map(|a| a.deployment.as_str()).collect())
+            .collect();
+        assert_eq!(
+            waves,
+            [
+                vec!["b-cron", "z-db"],
+                vec!["m-api", "c-jobs"],
+                vec!["a-web"]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_dependency_is_remembered_and_a_rolled_back_one_counts_as_serving() {
+        let mut settled = Settled::new();
+        let failed = Outcome {
+            action: waiting("db", &[]),
+            result: Err(ActionError::Failed("boom".into())),
+            duration: Duration::ZERO,
+        };
+        let rolled_back = Outcome {
+            action: waiting("cache", &[]),
+            result: Err(ActionError::RolledBack {
+                previous: Previous::Restored,
+                error: "not ready".into(),
+            }),
+            duration: Duration::ZERO,
+        };
+        settle(&mut settled, &failed);
+        settle(&mut settled, &rolled_back);
+        assert_eq!(settled["db"], Err("boom".to_string()));
+        assert_eq!(settled["cache"], Ok(()));
+    }
 }

@@ -1,19 +1,22 @@
 //! Container operations on one named container (create from the desired spec, start, stop, rename,
-//! remove, inspect), each bounded by a timeout and named in its errors. No sequencing here: the
+//! remove, inspect, run a command in it, read its last log lines), each bounded by a timeout and
+//! named in its errors. No sequencing here: the
 //! recreate-with-rollback sequence lives in `apply`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StartContainerOptions,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
+use futures_util::StreamExt;
 
 use super::{status_code, timed, CALL_TIMEOUT};
 
@@ -229,4 +232,58 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         published,
         stop_timeout,
     }))
+}
+
+/// What a command run inside a container left behind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
+    /// Its stdout and stderr, interleaved as they came.
+    pub output: String,
+}
+
+/// Runs `command` inside the running container `name` (Docker exec, no shell, no TTY) and waits
+/// for it to exit. The caller bounds the wait: Docker has no call to stop an exec'd process.
+pub async fn exec(docker: &Docker, name: &str, command: &[String]) -> Result<ExecOutcome> {
+    let what = format!("exec in {name}");
+    let options = CreateExecOptions {
+        cmd: Some(command.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let created = timed(CALL_TIMEOUT, &what, docker.create_exec(name, options)).await?;
+    let started = timed(CALL_TIMEOUT, &what, docker.start_exec(&created.id, None)).await?;
+    let mut output = String::new();
+    if let StartExecResults::Attached {
+        output: mut stream, ..
+    } = started
+    {
+        while let Some(chunk) = stream.next().await {
+            output.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+        }
+    }
+    let inspected = timed(CALL_TIMEOUT, &what, docker.inspect_exec(&created.id)).await?;
+    Ok(ExecOutcome {
+        exit_code: inspected.exit_code.unwrap_or(-1),
+        output,
+    })
+}
+
+/// The last `lines` lines `name` wrote to stdout and stderr.
+pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<String> {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let read = async {
+        let mut stream = docker.logs(name, Some(options));
+        let mut text = String::new();
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+        }
+        Ok::<_, bollard::errors::Error>(text)
+    };
+    timed(CALL_TIMEOUT, &format!("read the logs of {name}"), read).await
 }

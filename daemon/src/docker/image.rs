@@ -1,16 +1,19 @@
-//! Image operations: pulling with streamed progress and an idle timeout, and building a
-//! build-mode image from a tar of its context. Deciding what to pull or build is the planner's job.
+//! Image operations: pulling with streamed progress, an idle timeout and the registry's
+//! credentials, and building a build-mode image from a tar of its context. Deciding what to pull
+//! or build is the planner's job; finding credentials is `credentials`'.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use bollard::Docker;
 use engine::spec::CanonicalBuild;
 use futures_util::{Stream, StreamExt};
 
+use super::credentials::{self, Credentials};
 use super::docker_message;
 use crate::build_context::context_files;
 
@@ -45,10 +48,30 @@ fn split_reference(reference: &str) -> (&str, &str) {
     }
 }
 
-/// Pulls `reference`, reporting progress; fails on a registry error or when the stream stalls.
+/// Parts of Docker's message for a pull the registry refused to serve without (other)
+/// credentials.
+const REFUSALS: [&str; 6] = [
+    "no basic auth credentials",
+    "unauthorized",
+    "authentication required",
+    "access denied",
+    "denied:",
+    "403 forbidden",
+];
+
+/// Whether Docker's message for a failed pull says the registry refused access.
+fn is_refusal(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    REFUSALS.iter().any(|refusal| message.contains(refusal))
+}
+
+/// Pulls `reference` with the registry's `credentials`, if any, reporting progress; fails on a
+/// registry error or when the stream stalls. A refusal names the registry and whether
+/// credentials were sent.
 pub async fn pull(
     docker: &Docker,
     reference: &str,
+    credentials: Option<&Credentials>,
     mut progress: impl FnMut(PullProgress),
 ) -> Result<()> {
     let (repository, tag) = split_reference(reference);
@@ -56,7 +79,9 @@ pub async fn pull(
         .from_image(repository)
         .tag(tag)
         .build();
-    let stream = docker.create_image(Some(options), None, None);
+    let key = credentials::registry_key(reference);
+    let auth = credentials.map(|credentials| credentials::to_docker(credentials, &key));
+    let stream = docker.create_image(Some(options), None, auth);
     drain(stream, PULL_IDLE_TIMEOUT, |info| {
         progress(PullProgress {
             layer: info.id,
@@ -74,7 +99,59 @@ pub async fn pull(
         })
     })
     .await
-    .map_err(|error| anyhow!("pull {reference}: {error}"))
+    .map_err(|error| pull_error(reference, credentials.is_some(), &error))
+}
+
+/// The error of a failed pull of `reference`; Docker's `message` says why.
+fn pull_error(reference: &str, sent_credentials: bool, message: &str) -> anyhow::Error {
+    match refusal(reference, sent_credentials, message) {
+        Some(refused) => anyhow!("pull of {reference} {refused}"),
+        None => anyhow!("pull {reference}: {message}"),
+    }
+}
+
+/// When Docker's `message` about pulling `reference` is a refusal: which registry refused, and
+/// whether credentials were missing or rejected.
+fn refusal(reference: &str, sent_credentials: bool, message: &str) -> Option<String> {
+    if !is_refusal(message) {
+        return None;
+    }
+    let why = if sent_credentials {
+        "credentials for it were rejected"
+    } else {
+        "no credentials configured for it"
+    };
+    Some(format!(
+        "refused by registry {}: {why} ({message})",
+        credentials::registry_name(reference)
+    ))
+}
+
+/// The image of the builder's step line `Step 1/3 : FROM [--platform=…] IMAGE [AS NAME]`.
+fn base_image_of_step(line: &str) -> Option<&str> {
+    let (_, instruction) = line.strip_prefix("Step ")?.split_once(" : ")?;
+    let mut words = instruction.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("from") {
+        return None;
+    }
+    // An image named through a build arg is printed unexpanded: its registry is unknown here.
+    words
+        .find(|word| !word.starts_with("--"))
+        .filter(|image| !image.contains('$'))
+}
+
+/// What a failed build's `error` says: a base image's refusal (the builder's last line is the
+/// `FROM` step that pulled it) like a refused pull, else the builder's error.
+fn build_failure(error: &str, last_line: Option<&str>, sent_to: &[String]) -> String {
+    let Some(image) = last_line.and_then(base_image_of_step) else {
+        return error.to_string();
+    };
+    let host = credentials::config::hostname(&credentials::registry_key(image)).to_string();
+    let sent = sent_to.contains(&host);
+    refusal(image, sent, error).map_or_else(
+        || error.to_string(),
+        |refused| format!("base image {image} {refused}"),
+    )
 }
 
 /// Consumes a Docker progress stream, failing on an error item or after `idle` without an item.
@@ -94,13 +171,15 @@ async fn drain<T>(
     }
 }
 
-/// Builds `tag` from `<code_dir>/<build.context>` with the build's Dockerfile and args, reporting
-/// each output line; a failure carries the builder's error and its last output lines.
+/// Builds `tag` from `<code_dir>/<build.context>` with the build's Dockerfile and args, pulling
+/// base images with `registries`' credentials, reporting each output line; a failure carries the
+/// builder's error and its last output lines.
 pub async fn build(
     docker: &Docker,
     tag: &str,
     code_dir: &Path,
     build: &CanonicalBuild,
+    registries: HashMap<String, DockerCredentials>,
     mut output: impl FnMut(&str),
 ) -> Result<()> {
     let context = code_dir.join(&build.context);
@@ -129,7 +208,16 @@ pub async fn build(
         options = options.target(target);
     }
     let options = options.build();
-    let stream = docker.build_image(options, None, Some(bollard::body_full(archive.into())));
+    let sent_to: Vec<String> = registries
+        .keys()
+        .map(|key| credentials::config::hostname(key).to_string())
+        .collect();
+    let registries = (!registries.is_empty()).then_some(registries);
+    let stream = docker.build_image(
+        options,
+        registries,
+        Some(bollard::body_full(archive.into())),
+    );
     let mut last_lines: VecDeque<String> = VecDeque::new();
     let mut pending = String::new();
     let result = drain(stream, BUILD_IDLE_TIMEOUT, |info| {
@@ -150,7 +238,8 @@ pub async fn build(
     })
     .await;
     result.map_err(|error| {
-        let mut message = format!("build {tag}: {error}");
+        let failure = build_failure(&error, last_lines.back().map(String::as_str), &sent_to);
+        let mut message = format!("build {tag}: {failure}");
         if !last_lines.is_empty() {
             message.push_str(BUILD_OUTPUT_HEADING);
             for line in &last_lines {
@@ -177,7 +266,69 @@ fn tar_context(context: &Path, code_dir: &Path, dockerfile: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::split_reference;
+    use super::{build_failure, pull_error, split_reference};
+
+    #[test]
+    fn refused_base_images_name_the_registry_and_the_credentials() {
+        let step = Some("Step 1/2 : FROM --platform=linux/amd64 127.0.0.1:5123/base:1 AS base");
+        assert_eq!(
+            build_failure("unauthorized: authentication required", step, &["127.0.0.1:5123".to_string()]),
+            "base image 127.0.0.1:5123/base:1 refused by registry 127.0.0.1:5123: credentials for it were rejected \
+             (unauthorized: authentication required)"
+        );
+        assert_eq!(
+            build_failure(
+                "pull access denied for acme/base",
+                Some("Step 1/4 : from acme/base"),
+                &[]
+            ),
+            "base image acme/base refused by registry docker.io: no credentials configured for it \
+             (pull access denied for acme/base)"
+        );
+        assert_eq!(
+            build_failure(
+                "The command '/bin/sh -c make' returned a non-zero code: 2",
+                Some("Step 3/4 : RUN make"),
+                &[]
+            ),
+            "The command '/bin/sh -c make' returned a non-zero code: 2"
+        );
+        assert_eq!(
+            build_failure("unauthorized", Some("Step 2/2 : FROM ${BASE}"), &[]),
+            "unauthorized"
+        );
+    }
+
+    #[test]
+    fn refused_pulls_name_the_registry_and_the_credentials() {
+        let reference = "127.0.0.1:5123/app:1";
+        assert_eq!(
+            pull_error(
+                reference,
+                false,
+                "Head \"http://127.0.0.1:5123/v2/app/manifests/1\": no basic auth credentials"
+            )
+            .to_string(),
+            "pull of 127.0.0.1:5123/app:1 refused by registry 127.0.0.1:5123: no credentials configured for it \
+             (Head \"http://127.0.0.1:5123/v2/app/manifests/1\": no basic auth credentials)"
+        );
+        assert_eq!(
+            pull_error(reference, true, "unauthorized: authentication required").to_string(),
+            "pull of 127.0.0.1:5123/app:1 refused by registry 127.0.0.1:5123: credentials for it were rejected \
+             (unauthorized: authentication required)"
+        );
+        assert_eq!(
+            pull_error("acme/private", false, "pull access denied for acme/private, repository does not exist or may require 'docker login': denied: requested access to the resource is denied").to_string()
+                .split(" (")
+                .next()
+                .unwrap(),
+            "pull of acme/private refused by registry docker.io: no credentials configured for it"
+        );
+        assert_eq!(
+            pull_error(reference, true, "manifest for 127.0.0.1:5123/app:1 not found: manifest unknown").to_string(),
+            "pull 127.0.0.1:5123/app:1: manifest for 127.0.0.1:5123/app:1 not found: manifest unknown"
+        );
+    }
 
     #[test]
     fn references_split_into_repository_and_tag() {

@@ -3,6 +3,7 @@
 //! decisions about what to change; that is `engine::plan`.
 
 pub mod container;
+pub mod credentials;
 pub mod image;
 pub mod observe;
 

@@ -107,7 +107,8 @@ impl Tracker {
         false
     }
 
-    /// Quarantines `deployment` for `commit` after its rollout was rolled back.
+    /// Quarantines `deployment` for `commit` after its rollout was rolled back, or its new
+    /// container never became ready.
     pub fn quarantine(&mut self, deployment: &str, commit: &str, error: &str) {
         self.entry(deployment).quarantine = Some((commit.to_string(), error.to_string()));
     }
@@ -125,7 +126,9 @@ impl Tracker {
         let mut events = Vec::new();
         for outcome in outcomes {
             let action = &outcome.action;
-            if !action.kind.changes_container() {
+            // An action held back for a dependency changed nothing.
+            let waited = matches!(outcome.result, Err(ActionError::Dependency { .. }));
+            if !action.kind.changes_container() || waited {
                 continue;
             }
             let deployment = action.deployment.clone();
@@ -135,7 +138,7 @@ impl Tracker {
                 });
             }
             match &outcome.result {
-                Err(error @ ActionError::RolledBack { .. }) => {
+                Err(error @ (ActionError::RolledBack { .. } | ActionError::NeverReady(_))) => {
                     let error = error.to_string();
                     self.quarantine(&deployment, commit, &error);
                     events.push(HealthEvent::Quarantined { deployment, error });
@@ -213,6 +216,38 @@ mod tests {
             }]
         );
         assert_eq!(tracker.held("c1"), BTreeSet::from(["web".to_string()]));
+    }
+
+    #[test]
+    fn a_never_ready_new_container_quarantines_and_waiting_for_a_dependency_changes_nothing() {
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let never_ready = [outcome(
+            "db",
+            ActionKind::Create,
+            Err(ActionError::NeverReady("not ready; kept".into())),
+        )];
+        let events = tracker.record_pass("c1", &never_ready, now);
+        assert_eq!(
+            events,
+            [HealthEvent::Quarantined {
+                deployment: "db".to_string(),
+                error: "not ready; kept".to_string(),
+            }]
+        );
+        let waiting = [outcome(
+            "web",
+            ActionKind::Create,
+            Err(ActionError::Dependency {
+                dependency: "db".into(),
+                problem: "is not running (container db)".into(),
+            }),
+        )];
+        for _ in 0..FLAP_ACTIONS {
+            assert!(tracker.record_pass("c1", &waiting, now).is_empty());
+        }
+        assert!(tracker.get("web").is_none());
+        assert_eq!(tracker.held("c1"), BTreeSet::from(["db".to_string()]));
     }
 
     #[test]

@@ -85,8 +85,8 @@ pub fn judge(
     health.probe_ok = Some(false);
     let threshold = target.probe.failure_threshold;
     let message = format!(
-        "liveness probe of {} failed: GET {} answered {} ({} of failureThreshold {threshold})",
-        target.container, failure.url, failure.detail, health.liveness_failures
+        "liveness probe of {} failed: {} answered {} ({} of failureThreshold {threshold})",
+        target.container, failure.attempt, failure.detail, health.liveness_failures
     );
     health.last_probe_error = Some(message.clone());
     let restart = health.liveness_failures >= threshold;
@@ -113,7 +113,7 @@ mod tests {
 
     fn refused() -> Result<(), CheckFailure> {
         Err(CheckFailure {
-            url: "http://172.17.0.3:8080/health".to_string(),
+            attempt: "GET http://172.17.0.3:8080/health".to_string(),
             detail: "connection refused".to_string(),
         })
     }

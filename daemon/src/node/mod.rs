@@ -20,7 +20,7 @@ pub mod server;
 mod state;
 pub mod status;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +56,9 @@ pub struct Settings {
     pub poll_interval_fixed: bool,
     /// Base of build contexts; the clone when `None`.
     pub code_dir: Option<PathBuf>,
+    /// The `dockerConfig` of the `--config` node: the folder of the Docker client configuration
+    /// holding registry credentials, until a revision's node manifest says otherwise.
+    pub docker_config: Option<PathBuf>,
     /// The age identity that decrypts `secrets.yaml` (see `secrets::age_key_path`).
     pub age_key_path: PathBuf,
     pub status_addr: SocketAddr,

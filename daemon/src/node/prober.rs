@@ -40,8 +40,14 @@ impl Prober {
             if !container.running {
                 continue;
             }
-            let urls = probe::candidate_urls(&target.probe.http, &container);
-            let result = probe::check(&self.client, &urls, target.probe.timeout.as_std()).await;
+            let context = probe::CheckContext {
+                docker: &self.docker,
+                client: &self.client,
+                name: &target.container,
+                status: &container,
+            };
+            let timeout = target.probe.timeout.as_std();
+            let result = probe::check_target(&context, &target.probe.target, timeout).await;
             let verdict = liveness::judge(health.entry(&target.deployment), &target, result);
             let Verdict::Failed { message, restart } = verdict else {
                 continue;

@@ -17,7 +17,8 @@ pub struct LocalPaths {
 }
 
 impl LocalPaths {
-    /// The paths `settings` names: the key files, the code folder and the data folder.
+    /// The paths `settings` names: the key files, the code folder, the Docker client
+    /// configuration folder and the data folder.
     pub fn new(settings: &Settings) -> Self {
         let mut paths = vec![
             (settings.remote.deploy_key.as_path(), "<deployKeyPath>"),
@@ -27,6 +28,9 @@ impl LocalPaths {
         ];
         if let Some(code_dir) = &settings.code_dir {
             paths.push((code_dir.as_path(), "<codeDir>"));
+        }
+        if let Some(docker_config) = &settings.docker_config {
+            paths.push((docker_config.as_path(), "<dockerConfig>"));
         }
         Self::from_pairs(paths)
     }
@@ -91,6 +95,7 @@ mod tests {
             (Path::new("/opt/orun/keys/age.key"), "<ageKeyPath>"),
             (Path::new("/opt/orun/"), "<dataDir>"),
             (Path::new("/"), "<codeDir>"),
+            (Path::new("/etc/orun/docker"), "<dockerConfig>"),
         ])
     }
 
@@ -109,6 +114,13 @@ mod tests {
                 &paths()
             ),
             "cannot read <dataDir>/candidate/deployments/web.yaml: permission denied; age identity <ageKeyPath>"
+        );
+        assert_eq!(
+            message(
+                "pull ghcr.io/acme/app:1: /etc/orun/docker/config.json: not a Docker client configuration (line 3, column 7)",
+                &paths()
+            ),
+            "pull ghcr.io/acme/app:1: <dockerConfig>/config.json: not a Docker client configuration (line 3, column 7)"
         );
     }
 

@@ -7,6 +7,7 @@
 //! `engine::plan`, `health.rs`, `liveness.rs`, `routes.rs`, `project.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -28,6 +29,7 @@ use super::status::{SharedStatus, SyncError, SyncState};
 use super::{project, repo, Settings};
 use crate::apply::{ApplyOptions, Outcome};
 use crate::converge::converge;
+use crate::docker::credentials::RegistryCredentials;
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 use crate::git::GitError;
@@ -36,10 +38,12 @@ use crate::probe;
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
-/// A revision that passed validation, with its desired state.
+/// A revision that passed validation, with its desired state and where its node's registry
+/// credentials are read from.
 struct Good {
     commit: String,
     desired: DesiredState,
+    registry_credentials: RegistryCredentials,
 }
 
 pub struct Reconciler {
@@ -297,9 +301,19 @@ impl Reconciler {
             }
         }
         project::loaded(&mut self.status.lock().node, &revision.desired);
+        // The node's manifest in the revision says where credentials are, like its other fields.
+        let docker_config = match &revision.node {
+            Some(node) => node
+                .spec
+                .docker_config
+                .as_ref()
+                .map(|path| PathBuf::from(path.as_str())),
+            None => self.settings.docker_config.clone(),
+        };
         self.good = Some(Good {
             commit: commit.to_string(),
             desired: revision.desired,
+            registry_credentials: RegistryCredentials::locate(docker_config.as_deref()),
         });
     }
 
@@ -315,6 +329,7 @@ impl Reconciler {
             wait: true,
             cancel: Some(self.cancel.clone()),
             traffic: self.ingress.traffic(&self.docker, &good.desired),
+            registry_credentials: good.registry_credentials.clone(),
         };
         let plan_options = PlanOptions {
             allow_empty: self.settings.allow_empty,

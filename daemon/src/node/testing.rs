@@ -65,6 +65,7 @@ pub fn action(deployment: &str, kind: ActionKind, reason: Reason) -> Action {
         reason,
         labels: None,
         changes: Vec::new(),
+        after: Vec::new(),
     }
 }
 

@@ -312,22 +312,9 @@ impl HttpTarget {
             Some(index) => (&rest[..index], &rest[index..]),
             None => (rest, "/"),
         };
-        let (host, port) = authority
-            .rsplit_once(':')
-            .ok_or_else(|| invalid("the port is missing"))?;
-        if host.is_empty() {
-            return Err(invalid("the host is missing"));
-        }
-        let port = match port.parse::<u16>() {
-            Ok(port) if port > 0 => port,
-            _ => {
-                return Err(invalid(&format!(
-                    "port {port:?} is not a number between 1 and 65535"
-                )))
-            }
-        };
+        let (host, port) = split_host_port(authority).map_err(|why| invalid(&why))?;
         Ok(HttpTarget {
-            host: host.to_string(),
+            host,
             port,
             path: path.to_string(),
         })
@@ -335,7 +322,29 @@ impl HttpTarget {
 
     /// True when the probe targets the container itself (`localhost` or `127.0.0.1`).
     pub fn is_container_local(&self) -> bool {
-        self.host == "localhost" || self.host == "127.0.0.1"
+        is_container_local(&self.host)
+    }
+}
+
+/// `localhost` and `127.0.0.1` in a probe target mean the container itself.
+fn is_container_local(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1"
+}
+
+/// Splits `host:port`, checking that both are there and the port is 1-65535.
+fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| "the port is missing".to_string())?;
+    if host.is_empty() {
+        return Err("the host is missing".to_string());
+    }
+    if host.contains(['/', ' ']) {
+        return Err(format!("{host:?} is not a host name or address"));
+    }
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok((host.to_string(), port)),
+        _ => Err(format!("port {port:?} is not a number between 1 and 65535")),
     }
 }
 
@@ -355,6 +364,111 @@ impl<'de> Deserialize<'de> for HttpTarget {
 impl Serialize for HttpTarget {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// A TCP probe target, `host:port`: the check passes when a connection opens.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TcpTarget {
+    pub host: String,
+    pub port: u16,
+}
+
+impl TcpTarget {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (host, port) = split_host_port(text)
+            .map_err(|why| format!("invalid probe target {text:?}: {why}; expected host:port"))?;
+        Ok(TcpTarget { host, port })
+    }
+
+    /// True when the probe targets the container itself (`localhost` or `127.0.0.1`).
+    pub fn is_container_local(&self) -> bool {
+        is_container_local(&self.host)
+    }
+}
+
+impl fmt::Display for TcpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl<'de> Deserialize<'de> for TcpTarget {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TcpTarget::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+/// The command of an exec probe, run inside the container without a shell: a program and its
+/// arguments, the program not empty.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExecCommand(Vec<String>);
+
+impl ExecCommand {
+    pub fn new(words: Vec<String>) -> Result<Self, String> {
+        match words.first() {
+            None => Err("exec must name a command: the list is empty".to_string()),
+            Some(program) if program.trim().is_empty() => {
+                Err("exec must name a command: the first word is empty".to_string())
+            }
+            Some(_) => Ok(ExecCommand(words)),
+        }
+    }
+
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ExecCommand {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ExecCommand::new(Vec::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for ExecCommand {
+    /// The words as a shell would read them back, quoted where they need it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted: Vec<String> = self
+            .0
+            .iter()
+            .map(|word| {
+                let plain = !word.is_empty()
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+                if plain {
+                    word.clone()
+                } else {
+                    format!("'{}'", word.replace('\'', "'\\''"))
+                }
+            })
+            .collect();
+        f.write_str(&quoted.join(" "))
+    }
+}
+
+/// What a probe checks (docs/health.md).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeTarget {
+    /// `GET` answers 200-399.
+    Http(HttpTarget),
+    /// A TCP connection opens.
+    Tcp(TcpTarget),
+    /// The command exits 0 inside the container.
+    Exec(ExecCommand),
+}
+
+impl fmt::Display for ProbeTarget {
+    /// The target as failure messages name it: `host:port/path` as HTTP targets always were, the
+    /// other kinds with theirs in front.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeTarget::Http(target) => write!(f, "{target}"),
+            ProbeTarget::Tcp(target) => write!(f, "tcp {target}"),
+            ProbeTarget::Exec(command) => write!(f, "exec {command}"),
+        }
     }
 }
 
@@ -393,6 +507,37 @@ mod tests {
         assert!(HttpTarget::parse("localhost:http/health").is_err());
         assert!(HttpTarget::parse("localhost/health").is_err());
         assert!(HttpTarget::parse("https://x:1/").is_err());
+    }
+
+    #[test]
+    fn tcp_targets() {
+        let target = TcpTarget::parse("localhost:5432").unwrap();
+        assert_eq!((target.host.as_str(), target.port), ("localhost", 5432));
+        assert!(target.is_container_local());
+        assert_eq!(target.to_string(), "localhost:5432");
+        assert!(!TcpTarget::parse("db:6379").unwrap().is_container_local());
+        for bad in [
+            "localhost",
+            ":80",
+            "db:0",
+            "db:70000",
+            "db:redis",
+            "db:80/x",
+            "a b:80",
+        ] {
+            assert!(TcpTarget::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exec_commands_name_a_program_and_print_as_a_shell_reads_them() {
+        let words = |words: &[&str]| words.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert!(ExecCommand::new(Vec::new()).is_err());
+        assert!(ExecCommand::new(words(&["", "x"])).is_err());
+        let command = ExecCommand::new(words(&["test", "-f", "/tmp/ready"])).unwrap();
+        assert_eq!(command.to_string(), "test -f /tmp/ready");
+        let command = ExecCommand::new(words(&["sh", "-c", "echo 'hi' there"])).unwrap();
+        assert_eq!(command.to_string(), "sh -c 'echo '\\''hi'\\'' there'");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
 pub use fields::{
-    AbsolutePath, Domain, EnvMap, EnvironmentName, HostIp, HttpTarget, ImageReference, InnerPath,
-    Name, PortNumber, ScalarText, Text,
+    AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, ImageReference,
+    InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
 };
 use node_defaults::NodePaths;
 
@@ -99,6 +99,9 @@ pub struct NodeSpec {
     pub environment: Option<EnvironmentName>,
     pub deploy_key_path: Option<String>,
     pub known_hosts_path: Option<String>,
+    /// The folder of the Docker client configuration (`config.json`) whose registry credentials
+    /// pulls and builds use, like `docker --config`.
+    pub docker_config: Option<AbsolutePath>,
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
@@ -166,6 +169,10 @@ pub struct DeploymentSpec {
     /// How long the old container of a start-first rollout keeps running after the routes moved.
     #[serde(default = "two_seconds")]
     pub drain_timeout: Duration,
+    /// Deployments this one needs running (and ready) before it is created, recreated or started
+    /// (docs/manifests.md); checked against the revision in `validate`.
+    #[serde(default)]
+    pub depends_on: Vec<Name>,
 }
 
 fn default_stop_timeout() -> Duration {
@@ -255,35 +262,123 @@ pub struct VolumeSpec {
     pub read_only: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
     pub readiness: Option<ReadinessProbe>,
     pub liveness: Option<LivenessProbe>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// A readiness probe (docs/health.md): what it checks, and how often and how long it may try.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "ReadinessFields")]
 pub struct ReadinessProbe {
-    pub http: HttpTarget,
-    #[serde(default = "two_seconds")]
+    pub target: ProbeTarget,
     pub interval: Duration,
-    #[serde(default = "two_seconds")]
     pub timeout: Duration,
-    #[serde(default = "sixty_seconds")]
     pub deadline: Duration,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+/// A readiness probe as written, before the one kind of check is picked out.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LivenessProbe {
-    pub http: HttpTarget,
-    #[serde(default = "ten_seconds")]
-    pub interval: Duration,
+struct ReadinessFields {
+    http: Option<HttpTarget>,
+    tcp: Option<TcpTarget>,
+    exec: Option<ExecCommand>,
     #[serde(default = "two_seconds")]
+    interval: Duration,
+    #[serde(default = "two_seconds")]
+    timeout: Duration,
+    #[serde(default = "sixty_seconds")]
+    deadline: Duration,
+}
+
+impl TryFrom<ReadinessFields> for ReadinessProbe {
+    type Error = String;
+
+    fn try_from(fields: ReadinessFields) -> Result<Self, String> {
+        Ok(ReadinessProbe {
+            target: probe_target(fields.http, fields.tcp, fields.exec)?,
+            interval: fields.interval,
+            timeout: fields.timeout,
+            deadline: fields.deadline,
+        })
+    }
+}
+
+/// A liveness probe (docs/health.md): what it checks, how often, and after how many failures in a
+/// row the container is restarted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "LivenessFields")]
+pub struct LivenessProbe {
+    pub target: ProbeTarget,
+    pub interval: Duration,
     pub timeout: Duration,
-    #[serde(default = "default_failure_threshold")]
     pub failure_threshold: u32,
+}
+
+/// A liveness probe as written, before the one kind of check is picked out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LivenessFields {
+    http: Option<HttpTarget>,
+    tcp: Option<TcpTarget>,
+    exec: Option<ExecCommand>,
+    #[serde(default = "ten_seconds")]
+    interval: Duration,
+    #[serde(default = "two_seconds")]
+    timeout: Duration,
+    #[serde(default = "default_failure_threshold")]
+    failure_threshold: u32,
+}
+
+impl TryFrom<LivenessFields> for LivenessProbe {
+    type Error = String;
+
+    fn try_from(fields: LivenessFields) -> Result<Self, String> {
+        Ok(LivenessProbe {
+            target: probe_target(fields.http, fields.tcp, fields.exec)?,
+            interval: fields.interval,
+            timeout: fields.timeout,
+            failure_threshold: fields.failure_threshold,
+        })
+    }
+}
+
+/// The error of a probe without a kind of check; the loader drops it when the kind was there but
+/// hidden after its own problem.
+pub const NO_PROBE_KIND: &str = "a probe needs one of http, tcp or exec";
+
+/// The fields that name a probe's kind of check.
+pub const PROBE_KINDS: [&str; 3] = ["http", "tcp", "exec"];
+
+/// The one kind of check a probe names: `http`, `tcp` or `exec`.
+fn probe_target(
+    http: Option<HttpTarget>,
+    tcp: Option<TcpTarget>,
+    exec: Option<ExecCommand>,
+) -> Result<ProbeTarget, String> {
+    match (http, tcp, exec) {
+        (Some(http), None, None) => Ok(ProbeTarget::Http(http)),
+        (None, Some(tcp), None) => Ok(ProbeTarget::Tcp(tcp)),
+        (None, None, Some(command)) => Ok(ProbeTarget::Exec(command)),
+        (None, None, None) => Err(NO_PROBE_KIND.to_string()),
+        (http, tcp, exec) => {
+            let given: Vec<&str> = [
+                http.map(|_| "http"),
+                tcp.map(|_| "tcp"),
+                exec.map(|_| "exec"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Err(format!(
+                "a probe has exactly one of http, tcp or exec, but this one has {}",
+                given.join(" and ")
+            ))
+        }
+    }
 }
 
 fn two_seconds() -> Duration {

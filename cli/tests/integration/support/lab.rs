@@ -15,6 +15,7 @@ use std::time::Duration;
 const COMMANDS: &[(&str, &str)] = &[
     ("docker", "apt-get install docker.io"),
     ("docker-registry", "apt-get install docker-registry"),
+    ("htpasswd", "apt-get install apache2-utils"),
     ("git", "apt-get install git"),
     ("ssh", "apt-get install openssh-client"),
     ("caddy", "apt-get install caddy"),

@@ -1,9 +1,9 @@
 //! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
-//! manifest repository with its own environment name, free ports, a local registry, and cleanup
-//! of every container of the test's environment even when the test fails; for the fault tests, a
-//! Docker API proxy that can be cut, a `git daemon` that can die mid-fetch, and tripwires on
-//! Docker events. The helpers that need no Docker come from the normal targets' `tests/support`,
-//! included here by path, not copied.
+//! manifest repository with its own environment name, free ports, a local registry (open, or with
+//! a login), and cleanup of every container of the test's environment even when the test fails;
+//! for the fault tests, a Docker API proxy that can be cut, a `git daemon` that can die mid-fetch,
+//! and tripwires on Docker events. The helpers that need no Docker come from the normal targets'
+//! `tests/support`, included here by path, not copied.
 
 pub mod docker_proxy;
 pub mod git_daemon;
@@ -332,17 +332,57 @@ pub struct Registry {
     pub address: String,
     child: Option<Child>,
     storage: TempDir,
+    /// The user the registry requires, if it requires one.
+    login: Option<Login>,
+}
+
+/// A user of a registry with htpasswd authentication.
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
 }
 
 impl Registry {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A registry that serves only `login` (htpasswd with bcrypt, over plain HTTP: the engine
+    /// treats registries on 127.0.0.0/8 as insecure, and the registry allows basic auth without
+    /// TLS there).
+    pub fn with_login(login: Login) -> Self {
+        Self::start_with(Some(login))
+    }
+
+    fn start_with(login: Option<Login>) -> Self {
         lab::require();
         let storage = TempDir::new().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
+        let auth = match &login {
+            Some(login) => {
+                let htpasswd = storage.path().join("htpasswd");
+                let output = Command::new("htpasswd")
+                    .args(["-Bbn", &login.username, &login.password])
+                    .output()
+                    .expect("htpasswd (apt-get install apache2-utils)");
+                assert!(
+                    output.status.success(),
+                    "htpasswd: {}",
+                    text(&output.stderr)
+                );
+                fs::write(&htpasswd, &output.stdout).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: orun-test\n    path: {}\n",
+                    htpasswd.display()
+                )
+            }
+            None => String::new(),
+        };
         fs::write(
             storage.path().join("config.yml"),
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n{auth}",
                 storage.path().join("data").display()
             ),
         )
@@ -351,6 +391,7 @@ impl Registry {
             address,
             child: None,
             storage,
+            login,
         };
         registry.serve();
         registry
@@ -367,8 +408,12 @@ impl Registry {
             .expect("docker-registry (apt-get install docker-registry)");
         self.child = Some(child);
         let port: u16 = self.address.rsplit(':').next().unwrap().parse().unwrap();
+        // A registry requiring a login answers 401 once it is up.
         assert!(
-            eventually(Duration::from_secs(20), || http_get(port, "/v2/").is_some()),
+            eventually(Duration::from_secs(20), || http_request(
+                port, "GET", "/v2/"
+            )
+            .is_some_and(|(code, _)| code == 200 || code == 401)),
             "registry on {} did not start",
             self.address
         );
@@ -392,9 +437,47 @@ impl Registry {
     pub fn push_test_image(&self, name: &str) -> String {
         let reference = format!("{}/{name}", self.address);
         docker(&["tag", test_image(), &reference]);
-        docker(&["push", "-q", &reference]);
+        match &self.login {
+            Some(login) => {
+                let client = self.client_config(login);
+                docker(&["--config", &client, "push", "-q", &reference]);
+            }
+            None => {
+                docker(&["push", "-q", &reference]);
+            }
+        }
         docker(&["rmi", &reference]);
         reference
+    }
+
+    /// A throwaway Docker client configuration logged in to this registry with `docker login`.
+    fn client_config(&self, login: &Login) -> String {
+        let client = self.storage.path().join("client");
+        let mut child = Command::new("docker")
+            .args(["--config", client.to_str().unwrap(), "login"])
+            .args([
+                "--username",
+                &login.username,
+                "--password-stdin",
+                &self.address,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("docker CLI");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(login.password.as_bytes()).unwrap();
+        }
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "docker login: {}",
+            text(&output.stderr)
+        );
+        client.display().to_string()
     }
 }
 
