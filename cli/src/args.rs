@@ -63,6 +63,9 @@ pub enum Command {
         after_help = "Examples:\n  orun status\n  orun status --addr 10.0.0.5:9100 --output json"
     )]
     Status(StatusArgs),
+    /// Turn another tool's configuration into a manifest repository
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -242,4 +245,33 @@ pub struct BootstrapArgs {
     /// Extra ssh option, as for ssh -o (repeatable), e.g. UserKnownHostsFile=/tmp/known_hosts
     #[arg(long, value_name = "OPTION")]
     pub ssh_option: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Write deployments/ (and nodes/) equivalent to a docker compose file
+    #[command(
+        after_help = "Prints one line per service and per note, each naming its compose path. Settings orun\n\
+                      cannot express are listed too; then nothing is written and the exit code is 1,\n\
+                      unless --force.\n\n\
+                      Examples:\n  orun import compose docker-compose.yml\n  \
+                      orun import compose app/compose.yaml --out . --node-host 10.0.0.5"
+    )]
+    Compose(ImportComposeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportComposeArgs {
+    /// The compose file
+    pub file: PathBuf,
+    /// Root of the manifest repository to write (default: the compose file's folder, so build
+    /// contexts stay where they are)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write nodes/<name>.yaml for this host
+    #[arg(long, value_name = "HOST")]
+    pub node_host: Option<String>,
+    /// Write what can be translated even when some settings cannot be
+    #[arg(long)]
+    pub force: bool,
 }

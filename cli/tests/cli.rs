@@ -138,6 +138,7 @@ fn json_plan_has_the_documented_shape() {
         "pull",
         "build",
         "remove",
+        "update",
         "recreate",
         "create",
         "start",

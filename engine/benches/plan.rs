@@ -66,6 +66,7 @@ fn observed(state: &DesiredState) -> Observed {
                 image_id,
                 state: ContainerState::Running,
                 labels: (*deployment.labels).clone(),
+                resources: deployment.resources,
             }
         })
         .collect();

@@ -12,8 +12,10 @@ use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::load::{Loaded, Manifests};
 use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, Rollout, ServiceSpec};
+use crate::resources::Limits;
 use crate::spec::{
-    self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, EnvValue, SecretValue,
+    self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
+    EnvValue, SecretValue,
 };
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
@@ -61,6 +63,8 @@ pub struct DesiredDeployment {
     pub rollout: Rollout,
     /// How long the old container of a start-first rollout keeps running after the routes moved.
     pub drain_timeout: Duration,
+    /// Resource limits, compared with what Docker reports rather than through the spec hash.
+    pub resources: Limits,
     /// The deployments this one needs running and ready first, sorted (docs/manifests.md).
     pub depends_on: Vec<String>,
 }
@@ -90,8 +94,11 @@ impl DesiredState {
         let mut text = format!("{}\n{}\n", self.environment, self.commit);
         for deployment in self.deployments.values() {
             text.push_str(&format!(
-                "{} {} {:?}\n",
-                deployment.container, deployment.spec_hash, deployment.pull_policy
+                "{} {} {:?} {:?}\n",
+                deployment.container,
+                deployment.spec_hash,
+                deployment.pull_policy,
+                deployment.resources
             ));
         }
         format!("sha256:{}", crate::spec::sha256_hex(text.as_bytes()))
@@ -100,9 +107,10 @@ impl DesiredState {
 
 /// The rollout a deployment gets: `rollout` as written; otherwise start-first, unless two copies
 /// could not run side by side — a published host port cannot be bound twice, and two containers
-/// must not write one data folder — which makes it stop-first.
+/// must not write one data folder — which makes it stop-first. A port without a host `port` is
+/// not published and does not count.
 pub fn rollout_of(spec: &DeploymentSpec) -> Rollout {
-    let publishes_ports = !spec.ports.is_empty();
+    let publishes_ports = spec.ports.iter().any(|port| port.port.is_some());
     let writes_volumes = spec.volumes.iter().any(|volume| !volume.read_only);
     match spec.rollout {
         Some(rollout) => rollout,
@@ -194,7 +202,7 @@ fn resolve_deployment(
             .iter()
             .map(|port| CanonicalPort {
                 container_port: port.container_port.0,
-                port: port.port.0,
+                port: port.port.map(|port| port.0),
                 protocol: port.protocol.as_str().to_string(),
                 host_ip: port.host_ip.0.to_string(),
             })
@@ -224,11 +232,12 @@ fn resolve_deployment(
                 .as_ref()
                 .map(|target| target.as_str().to_string()),
         }),
+        settings: settings_of(spec),
     };
     let environment = input.environment.as_str();
     let spec_json = canonical.to_label_json();
     let spec_fields = changes::spec_fields(&spec_json);
-    let mut labels = spec::labels(environment, name, spec_json, &input.commit);
+    let mut labels = spec::labels(environment, name, spec_json, &input.commit, &spec.labels.0);
     let mut depends_on: Vec<String> = spec
         .depends_on
         .iter()
@@ -251,8 +260,32 @@ fn resolve_deployment(
         health: spec.health.clone(),
         rollout: rollout_of(spec),
         drain_timeout: spec.drain_timeout,
+        resources: Limits::of(&spec.resources),
         depends_on,
     })
+}
+
+fn settings_of(spec: &DeploymentSpec) -> ContainerSettings {
+    ContainerSettings {
+        entrypoint: spec.entrypoint.clone(),
+        working_dir: spec.working_dir.as_ref().map(ToString::to_string),
+        user: spec.user.as_ref().map(ToString::to_string),
+        hostname: spec.hostname.as_ref().map(ToString::to_string),
+        extra_hosts: texts(&spec.extra_hosts),
+        cap_add: texts(&spec.cap_add),
+        cap_drop: texts(&spec.cap_drop),
+        read_only_root_filesystem: spec.read_only_root_filesystem,
+        init: spec.init,
+        stop_signal: spec.stop_signal.as_ref().map(ToString::to_string),
+        labels: spec.labels.0.clone(),
+        sysctls: spec.sysctls.0.clone(),
+        shm_size: spec.shm_size.clone(),
+        logging: spec.logging.clone(),
+    }
+}
+
+fn texts<T: ToString>(items: &[T]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
 }
 
 fn resolve_services(

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod build;
 pub mod changes;
+pub mod compose;
 pub mod depends;
 pub mod desired;
 pub mod duration;
@@ -17,6 +18,7 @@ pub mod manifest;
 pub mod observed;
 pub mod plan;
 pub mod redact;
+pub mod resources;
 pub mod revision;
 pub mod secrets;
 pub mod sops;

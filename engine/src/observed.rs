@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::image;
+use crate::resources::Limits;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +27,9 @@ pub struct ObservedContainer {
     pub state: ContainerState,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub labels: BTreeMap<String, String>,
+    /// The resource limits Docker reports for the container; absent means unlimited.
+    #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
+    pub resources: Limits,
 }
 
 /// Docker's container states.

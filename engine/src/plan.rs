@@ -22,11 +22,12 @@ pub const NEXT_SUFFIX: &str = ".orun-next";
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The phases of docs/plans.md in execution order: pulls and builds together, then remove,
-/// recreate, create, start. Plans list their actions in this order and the executor runs one
+/// update (resource limits in place), recreate, create, start. Plans list their actions in this order and the executor runs one
 /// phase at a time; `blocked` is in no phase, it is listed last and never executed.
-pub const PHASES: [&[ActionKind]; 5] = [
+pub const PHASES: [&[ActionKind]; 6] = [
     &[ActionKind::Pull, ActionKind::Build],
     &[ActionKind::Remove],
+    &[ActionKind::Update],
     &[ActionKind::Recreate],
     &[ActionKind::Create],
     &[ActionKind::Start],
@@ -49,6 +50,7 @@ pub enum ActionKind {
     Pull,
     Build,
     Remove,
+    Update,
     Recreate,
     Create,
     Start,
@@ -61,6 +63,7 @@ impl ActionKind {
             ActionKind::Pull => "pull",
             ActionKind::Build => "build",
             ActionKind::Remove => "remove",
+            ActionKind::Update => "update",
             ActionKind::Recreate => "recreate",
             ActionKind::Create => "create",
             ActionKind::Start => "start",
@@ -73,7 +76,11 @@ impl ActionKind {
     pub fn changes_container(self) -> bool {
         matches!(
             self,
-            ActionKind::Remove | ActionKind::Recreate | ActionKind::Create | ActionKind::Start
+            ActionKind::Remove
+                | ActionKind::Update
+                | ActionKind::Recreate
+                | ActionKind::Create
+                | ActionKind::Start
         )
     }
 }
@@ -88,6 +95,7 @@ pub enum Reason {
     Duplicate,
     SpecChanged,
     ImageUpdated,
+    ResourcesChanged,
     Missing,
     NotRunning,
     NameConflict,
@@ -103,6 +111,7 @@ impl Reason {
             Reason::Duplicate => "duplicate",
             Reason::SpecChanged => "spec_changed",
             Reason::ImageUpdated => "image_updated",
+            Reason::ResourcesChanged => "resources_changed",
             Reason::Missing => "missing",
             Reason::NotRunning => "not_running",
             Reason::NameConflict => "name_conflict",
@@ -134,6 +143,8 @@ pub struct Summary {
     pub pull: usize,
     pub build: usize,
     pub remove: usize,
+    #[serde(default)]
+    pub update: usize,
     pub recreate: usize,
     pub create: usize,
     pub start: usize,
@@ -320,6 +331,9 @@ impl Planner<'_> {
         let copies = Copies::of(container_name, mine);
         let primary = copies.primary;
         let image_id = self.images.id_of(image);
+        let resource_changes = primary
+            .map(|container| desired.resources.changes_from(&container.resources))
+            .unwrap_or_default();
 
         let replace = match primary {
             None => Some((ActionKind::Create, Reason::Missing)),
@@ -330,6 +344,10 @@ impl Planner<'_> {
             }
             Some(container) if image_id.is_some_and(|id| id != container.image_id) => {
                 Some((ActionKind::Recreate, Reason::ImageUpdated))
+            }
+            // Docker cannot lift a limit in place; a new container gets the desired ones.
+            Some(container) if !desired.resources.updatable_from(&container.resources) => {
+                Some((ActionKind::Recreate, Reason::SpecChanged))
             }
             Some(_) => None,
         };
@@ -347,6 +365,7 @@ impl Planner<'_> {
             }
         }
 
+        let start = primary.is_some_and(|container| !is_running(container.state));
         match (replace, primary) {
             (Some((kind, reason)), _) => {
                 let action = self.push(kind, name, container_name, image, reason);
@@ -357,17 +376,30 @@ impl Planner<'_> {
                         .map(String::as_str);
                     action.changes = spec_changes(old, &desired.spec_fields);
                 }
+                if kind == ActionKind::Recreate {
+                    action.changes.extend(resource_changes);
+                }
             }
-            (None, Some(container)) if !is_running(container.state) => {
-                self.push(
-                    ActionKind::Start,
+            (None, Some(_)) if !resource_changes.is_empty() => {
+                let action = self.push(
+                    ActionKind::Update,
                     name,
                     container_name,
                     image,
-                    Reason::NotRunning,
+                    Reason::ResourcesChanged,
                 );
+                action.changes = resource_changes;
             }
             (None, _) => {}
+        }
+        if replace.is_none() && start {
+            self.push(
+                ActionKind::Start,
+                name,
+                container_name,
+                image,
+                Reason::NotRunning,
+            );
         }
         if self.actions.len() == before {
             self.unchanged += 1;
@@ -427,6 +459,7 @@ impl Planner<'_> {
                 ActionKind::Pull => &mut summary.pull,
                 ActionKind::Build => &mut summary.build,
                 ActionKind::Remove => &mut summary.remove,
+                ActionKind::Update => &mut summary.update,
                 ActionKind::Recreate => &mut summary.recreate,
                 ActionKind::Create => &mut summary.create,
                 ActionKind::Start => &mut summary.start,

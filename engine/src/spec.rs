@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::manifest::BuildMode;
+use crate::manifest::{BuildMode, LoggingSpec, Size};
 
 pub const LABEL_MANAGED_BY: &str = "run.orcra.dev/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "run.orcra.dev/environment";
@@ -35,13 +35,56 @@ pub struct CanonicalSpec {
     pub env: BTreeMap<String, EnvValue>,
     pub stop_timeout: Duration,
     pub build: Option<CanonicalBuild>,
+    #[serde(flatten)]
+    pub settings: ContainerSettings,
+}
+
+/// The container settings added after the first release. Each is left out of the JSON while it
+/// has its default, so specs that do not use it keep their `v1` hash; `logging` is always there,
+/// because its default changed what Docker is asked for (json-file rotation).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only_root_filesystem: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub init: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<Size>,
+    pub logging: LoggingSpec,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CanonicalPort {
     pub container_port: u16,
-    pub port: u16,
+    /// The host port; absent for a port that is not published on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     pub protocol: String,
     #[serde(rename = "hostIP")]
     pub host_ip: String,
@@ -201,21 +244,25 @@ pub fn hash_label_json(json: &str) -> String {
     format!("{HASH_SCHEME}{}", sha256_hex(json.as_bytes()))
 }
 
-/// The complete label set a container gets (docs/manifests.md), given the spec's label JSON.
+/// The complete label set a container gets (docs/manifests.md), given the spec's label JSON and
+/// the deployment's own `labels` (which validation keeps out of orun's prefix).
 pub fn labels(
     environment: &str,
     deployment: &str,
     spec_json: String,
     commit: &str,
+    extra: &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut labels = extra.clone();
+    labels.extend([
         (LABEL_MANAGED_BY.to_string(), MANAGED_BY_ORUN.to_string()),
         (LABEL_ENVIRONMENT.to_string(), environment.to_string()),
         (LABEL_DEPLOYMENT.to_string(), deployment.to_string()),
         (LABEL_SPEC_HASH.to_string(), hash_label_json(&spec_json)),
         (LABEL_SPEC.to_string(), spec_json),
         (LABEL_COMMIT.to_string(), commit.to_string()),
-    ])
+    ]);
+    labels
 }
 
 #[cfg(test)]
@@ -234,6 +281,7 @@ mod tests {
                 .collect(),
             stop_timeout: Duration::from_secs(10),
             build: None,
+            settings: ContainerSettings::default(),
         }
     }
 
@@ -243,8 +291,23 @@ mod tests {
         let json = spec.to_label_json();
         assert_eq!(
             json,
-            r#"{"image":"nginx:alpine","command":null,"ports":[],"volumes":[],"env":{"A":"1"},"stopTimeout":"10s","build":null}"#
+            r#"{"image":"nginx:alpine","command":null,"ports":[],"volumes":[],"env":{"A":"1"},"stopTimeout":"10s","build":null,"logging":{"maxSize":"10m","maxFiles":3}}"#
         );
+    }
+
+    #[test]
+    fn settings_enter_the_spec_only_when_set() {
+        let mut with_init = spec(&[]);
+        with_init.settings.init = true;
+        with_init.settings.cap_add = vec!["NET_ADMIN".into()];
+        let json = with_init.to_label_json();
+        assert!(
+            json.ends_with(
+                r#""capAdd":["NET_ADMIN"],"init":true,"logging":{"maxSize":"10m","maxFiles":3}}"#
+            ),
+            "{json}"
+        );
+        assert_ne!(with_init.hash(), spec(&[]).hash());
     }
 
     fn key(byte: u8) -> FingerprintKey {
@@ -286,7 +349,7 @@ mod tests {
         let plain = spec(&[("A", EnvValue::Plain("1".into()))]);
         assert_eq!(
             plain.hash(),
-            "v1:4d3e5355288589322e173797f78e3a38620ccc1349509c3464a35556d4865175"
+            "v1:5ed9fe6d1ab470e1154b2101ed9e4e163a11c1c78ebec97e5b0ffad5194e2e6d"
         );
     }
 }

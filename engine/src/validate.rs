@@ -106,16 +106,21 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "must not be empty: leave it out to use the image's default",
             ));
         }
-        if let (Some(Rollout::StartFirst), Some(port)) = (spec.rollout, spec.ports.first()) {
+        let published = spec
+            .ports
+            .iter()
+            .find_map(|port| port.port.map(|host_port| (host_port, port.protocol)));
+        if let (Some(Rollout::StartFirst), Some((host_port, protocol))) = (spec.rollout, published)
+        {
             errors.push(ManifestError::new(
                 file,
                 Some("spec.rollout"),
                 format!(
                     "startFirst cannot be used with a published host port: the new container could not bind \
-                     port {}/{} while the old one holds it; use stopFirst, or remove spec.ports and reach the \
+                     port {}/{} while the old one holds it; use stopFirst, or leave out spec.ports[].port and reach the \
                      deployment through a Service",
-                    port.port,
-                    port.protocol.as_str()
+                    host_port,
+                    protocol.as_str()
                 ),
             ));
         }
@@ -174,7 +179,10 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     let mut by_port: BTreeMap<(u16, Protocol), Vec<Binding>> = BTreeMap::new();
     for deployment in manifests.deployments.values() {
         for (index, port) in deployment.spec.ports.iter().enumerate() {
-            let key = (port.port.0, port.protocol);
+            let Some(host_port) = port.port else {
+                continue;
+            };
+            let key = (host_port.0, port.protocol);
             let bindings = by_port.entry(key).or_default();
             if let Some(earlier) = bindings
                 .iter()
@@ -193,7 +201,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     Some(&format!("spec.ports[{index}].port")),
                     format!(
                         "host port {}/{} on {} is already bound by {holder}",
-                        port.port,
+                        host_port,
                         port.protocol.as_str(),
                         port.host_ip.0
                     ),

@@ -122,6 +122,7 @@ fn exercise(sources: &[SourceFile]) {
                     image_id: "sha256:1".into(),
                     state: ContainerState::Exited,
                     labels: (*d.labels).clone(),
+                    resources: d.resources,
                 })
                 .collect(),
             images: vec![],

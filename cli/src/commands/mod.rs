@@ -2,6 +2,7 @@
 
 mod apply;
 mod bootstrap;
+mod import;
 mod plan;
 mod revision;
 mod secret;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Secret(command) => secret::run(&command),
         Command::Status(args) => status::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Import(command) => import::run(&command),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "orun", &mut std::io::stdout());

@@ -64,7 +64,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
     for action in plan
         .actions
         .iter()
-        .filter(|a| a.kind == ActionKind::Recreate)
+        .filter(|a| matches!(a.kind, ActionKind::Recreate | ActionKind::Update))
     {
         writeln!(out).unwrap();
         let title = format!(
@@ -127,8 +127,8 @@ fn short_commit(commit: &str) -> &str {
     }
 }
 
-/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, starts and
-/// blocked entries when there are any.
+/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, in-place
+/// updates, starts and blocked entries when there are any.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut line = format!(
@@ -138,6 +138,7 @@ pub fn summary_line(plan: &Plan) -> String {
     let extras: Vec<String> = [
         (s.pull, "to pull"),
         (s.build, "to build"),
+        (s.update, "to update in place"),
         (s.start, "to start"),
         (s.blocked, "blocked"),
     ]

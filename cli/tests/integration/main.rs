@@ -18,5 +18,6 @@ mod probes;
 mod registries;
 mod rollout;
 mod secrets;
+mod settings;
 mod support;
 mod two_tier;

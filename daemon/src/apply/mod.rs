@@ -423,6 +423,11 @@ impl Executor<'_> {
                     container::remove(self.docker, name).await?;
                 }
             }
+            ActionKind::Update => {
+                let deployment = self.deployment(action)?;
+                let _permit = self.permit().await?;
+                container::update(self.docker, name, &deployment.resources).await?;
+            }
             ActionKind::Recreate => {
                 let deployment = self.deployment(action)?;
                 let previous = self.replaced(name).await?;

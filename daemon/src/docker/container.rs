@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
+    HostConfig, HostConfigLogConfig, PortBinding,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, RestartContainerOptionsBuilder,
@@ -16,6 +19,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
+use engine::resources::Limits;
 use futures_util::StreamExt;
 
 use super::{status_code, timed, CALL_TIMEOUT};
@@ -37,10 +41,13 @@ pub struct ContainerStatus {
 }
 
 /// The Docker create request for a desired deployment: image, command, plaintext env, the full
-/// label set, published ports, bind mounts and stop timeout. No Docker restart policy: orun alone
-/// restarts containers (drift repair, liveness), so it can count restarts and detect flapping.
+/// label set, ports (published when they have a host port), bind mounts, stop timeout, the
+/// container settings, json-file log rotation and resource limits. No Docker restart policy: orun
+/// alone restarts containers (drift repair, liveness), so it can count restarts and detect
+/// flapping.
 pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
     let spec = &desired.spec;
+    let settings = &spec.settings;
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed = Vec::new();
     for port in &spec.ports {
@@ -48,13 +55,16 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
         if !exposed.contains(&key) {
             exposed.push(key.clone());
         }
+        let Some(host_port) = port.port else {
+            continue;
+        };
         bindings
             .entry(key)
             .or_insert_with(|| Some(Vec::new()))
             .get_or_insert_with(Vec::new)
             .push(PortBinding {
                 host_ip: Some(port.host_ip.clone()),
-                host_port: Some(port.port.to_string()),
+                host_port: Some(host_port.to_string()),
             });
     }
     let binds = spec
@@ -65,9 +75,26 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
             format!("{}:{}{mode}", volume.host_path, volume.container_path)
         })
         .collect();
+    let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
+    let log_options = HashMap::from([
+        (
+            "max-size".to_string(),
+            settings.logging.max_size.bytes().to_string(),
+        ),
+        (
+            "max-file".to_string(),
+            settings.logging.max_files.0.to_string(),
+        ),
+    ]);
+    let limits = update_body(&desired.resources);
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.command.clone(),
+        entrypoint: settings.entrypoint.clone(),
+        working_dir: settings.working_dir.clone(),
+        user: settings.user.clone(),
+        hostname: settings.hostname.clone(),
+        stop_signal: settings.stop_signal.clone(),
         env: Some(spec.env_list()),
         labels: Some(
             desired
@@ -81,9 +108,98 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
             binds: Some(binds),
+            extra_hosts: non_empty(&settings.extra_hosts),
+            cap_add: non_empty(&settings.cap_add),
+            cap_drop: non_empty(&settings.cap_drop),
+            readonly_rootfs: settings.read_only_root_filesystem.then_some(true),
+            init: settings.init.then_some(true),
+            sysctls: (!settings.sysctls.is_empty()).then(|| {
+                settings
+                    .sysctls
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            shm_size: settings
+                .shm_size
+                .as_ref()
+                .map(|size| docker_int(size.bytes())),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".to_string()),
+                config: Some(log_options),
+            }),
+            memory: limits.memory,
+            memory_swap: limits.memory_swap,
+            nano_cpus: limits.nano_cpus,
+            pids_limit: limits.pids_limit,
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The limits Docker gets at create and in a container update, so both agree: memory without
+/// swap on top (MemorySwap equals Memory, which Docker also requires with every memory update),
+/// CPUs in billionths, a pids limit. An unlimited resource is not sent.
+pub fn update_body(limits: &Limits) -> ContainerUpdateBody {
+    let memory = limits.memory.map(docker_int);
+    ContainerUpdateBody {
+        memory,
+        memory_swap: memory,
+        nano_cpus: limits.nano_cpus.map(docker_int),
+        pids_limit: limits.pids.map(docker_int),
+        ..Default::default()
+    }
+}
+
+/// Docker's signed integers; manifest validation keeps every value in range.
+fn docker_int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The limits Docker reports in a container's host config; 0 and negative values are unlimited.
+pub fn limits_of(host_config: &HostConfig) -> Limits {
+    let limit = |value: Option<i64>| {
+        value
+            .and_then(|value| u64::try_from(value).ok())
+            .filter(|value| *value > 0)
+    };
+    Limits {
+        memory: limit(host_config.memory),
+        nano_cpus: limit(host_config.nano_cpus),
+        pids: limit(host_config.pids_limit),
+    }
+}
+
+/// Sets `name`'s resource limits in place: the container keeps its id and is not restarted.
+pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<()> {
+    timed(
+        CALL_TIMEOUT,
+        &format!("update the resources of {name}"),
+        docker.update_container(name, update_body(limits)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The resource limits of `name`, or `None` when no such container exists.
+pub async fn limits(docker: &Docker, name: &str) -> Result<Option<Limits>> {
+    Ok(inspect_response(docker, name)
+        .await?
+        .map(|info| limits_of(&info.host_config.unwrap_or_default())))
+}
+
+/// Docker's inspect document of `name`, or `None` when no such container exists.
+async fn inspect_response(docker: &Docker, name: &str) -> Result<Option<ContainerInspectResponse>> {
+    let call = docker.inspect_container(name, None::<InspectContainerOptions>);
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(info)) => Ok(Some(info)),
+        Ok(Err(error)) if status_code(&error) == Some(404) => Ok(None),
+        Ok(Err(error)) => anyhow::bail!("inspect {name}: {}", super::docker_message(&error)),
+        Err(_) => anyhow::bail!(
+            "inspect {name}: no answer from Docker within {}s",
+            CALL_TIMEOUT.as_secs()
+        ),
     }
 }
 
@@ -187,15 +303,8 @@ pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
 
 /// The state of `name`, or `None` when no such container exists.
 pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStatus>> {
-    let call = docker.inspect_container(name, None::<InspectContainerOptions>);
-    let info = match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(Ok(info)) => info,
-        Ok(Err(error)) if status_code(&error) == Some(404) => return Ok(None),
-        Ok(Err(error)) => anyhow::bail!("inspect {name}: {}", super::docker_message(&error)),
-        Err(_) => anyhow::bail!(
-            "inspect {name}: no answer from Docker within {}s",
-            CALL_TIMEOUT.as_secs()
-        ),
+    let Some(info) = inspect_response(docker, name).await? else {
+        return Ok(None);
     };
     let state = info.state.unwrap_or_default();
     let stop_timeout = info
@@ -286,4 +395,41 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
         Ok::<_, bollard::errors::Error>(text)
     };
     timed(CALL_TIMEOUT, &format!("read the logs of {name}"), read).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_and_update_give_docker_the_same_limits_without_swap() {
+        let limits = Limits {
+            memory: Some(128 << 20),
+            nano_cpus: Some(500_000_000),
+            pids: Some(50),
+        };
+        let update = update_body(&limits);
+        assert_eq!(update.memory, Some(128 << 20));
+        assert_eq!(update.memory_swap, update.memory);
+        assert_eq!(update.nano_cpus, Some(500_000_000));
+        assert_eq!(update.pids_limit, Some(50));
+        assert_eq!(
+            update_body(&Limits::default()),
+            ContainerUpdateBody::default()
+        );
+        let reported = HostConfig {
+            memory: update.memory,
+            nano_cpus: update.nano_cpus,
+            pids_limit: update.pids_limit,
+            ..Default::default()
+        };
+        assert_eq!(limits_of(&reported), limits);
+        let unlimited = HostConfig {
+            memory: Some(0),
+            nano_cpus: Some(0),
+            pids_limit: Some(-1),
+            ..Default::default()
+        };
+        assert_eq!(limits_of(&unlimited), Limits::default());
+    }
 }

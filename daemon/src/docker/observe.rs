@@ -1,6 +1,7 @@
-//! Observes the engine into the snapshot of docs/plans.md with two calls: one container list and one
-//! image list. It keeps orun's containers and any container holding a name orun wants; every
-//! other container on the host is left out of the snapshot.
+//! Observes the engine into the snapshot of docs/plans.md: one container list, one image list, and
+//! an inspect of each managed container holding a name orun wants, for the resource limits the
+//! list does not show. It keeps orun's containers and any container holding a name orun wants;
+//! every other container on the host is left out of the snapshot.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,8 +13,12 @@ use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
 use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::Observed;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{timed, CALL_TIMEOUT};
+use super::{container, timed, CALL_TIMEOUT};
+
+/// How many containers are inspected at once while observing.
+const INSPECTS_IN_FLIGHT: usize = 4;
 
 /// Snapshot of the engine: managed containers of every environment, containers whose names are in
 /// `wanted_names` (or those names with the rollout suffixes), and all tagged local images.
@@ -35,7 +40,7 @@ pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result
             .unwrap_or_default();
         let labels: BTreeMap<String, String> =
             summary.labels.unwrap_or_default().into_iter().collect();
-        let managed = labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN);
+        let managed = managed_by_orun(&labels);
         let base_name = name
             .strip_suffix(ROLLBACK_SUFFIX)
             .or_else(|| name.strip_suffix(NEXT_SUFFIX))
@@ -50,9 +55,25 @@ pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result
             image_id: summary.image_id.unwrap_or_default(),
             state: state(summary.state),
             labels,
+            resources: Default::default(),
         });
     }
     containers.sort_by(|a, b| a.name.cmp(&b.name));
+    // Limits changed in place are only visible in the container's host config.
+    stream::iter(containers.iter_mut())
+        .filter(|c| {
+            let wanted = managed_by_orun(&c.labels) && wanted_names.contains(&c.name);
+            async move { wanted }
+        })
+        .map(|c| async {
+            if let Some(limits) = container::limits(docker, &c.name).await? {
+                c.resources = limits;
+            }
+            anyhow::Ok(())
+        })
+        .buffer_unordered(INSPECTS_IN_FLIGHT)
+        .try_collect::<()>()
+        .await?;
 
     let list = ListImagesOptionsBuilder::default().all(false).build();
     let summaries = timed(CALL_TIMEOUT, "list images", docker.list_images(Some(list))).await?;
@@ -90,4 +111,8 @@ fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
             ContainerState::Created
         }
     }
+}
+
+fn managed_by_orun(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
 }

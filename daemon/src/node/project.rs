@@ -179,6 +179,7 @@ mod tests {
             image_id: "sha256:1".to_string(),
             state,
             labels: BTreeMap::new(),
+            resources: Default::default(),
         }
     }
 

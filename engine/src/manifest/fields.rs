@@ -262,6 +262,12 @@ impl<'de> Deserialize<'de> for EnvMap {
 /// Environment variable names: non-empty, no `=`, no whitespace, no NUL or other control
 /// character.
 pub fn check_env_name(name: &str) -> Result<(), String> {
+    check_key_name("variable", name)
+}
+
+/// Names of `what` (variables, labels, sysctls) as `NAME=value` pairs carry them: non-empty, no
+/// `=`, no whitespace, no NUL or other control character.
+pub fn check_key_name(what: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && !name
             .chars()
@@ -270,7 +276,7 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "invalid variable name {name:?}: must be non-empty without '=', spaces or control characters"
+            "invalid {what} name {name:?}: must be non-empty without '=', spaces or control characters"
         ))
     }
 }

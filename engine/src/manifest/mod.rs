@@ -3,6 +3,7 @@
 
 pub mod fields;
 pub mod node_defaults;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +16,10 @@ pub use fields::{
     InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
 };
 use node_defaults::NodePaths;
+pub use settings::{
+    Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
+    Size, SysctlMap, User,
+};
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
 
@@ -173,6 +178,66 @@ pub struct DeploymentSpec {
     /// (docs/manifests.md); checked against the revision in `validate`.
     #[serde(default)]
     pub depends_on: Vec<Name>,
+    pub entrypoint: Option<Vec<String>>,
+    pub working_dir: Option<AbsolutePath>,
+    pub user: Option<User>,
+    pub hostname: Option<Hostname>,
+    #[serde(default)]
+    pub extra_hosts: Vec<ExtraHost>,
+    #[serde(default)]
+    pub cap_add: Vec<Capability>,
+    #[serde(default)]
+    pub cap_drop: Vec<Capability>,
+    #[serde(default)]
+    pub read_only_root_filesystem: bool,
+    #[serde(default)]
+    pub init: bool,
+    pub stop_signal: Option<Signal>,
+    #[serde(default)]
+    pub labels: LabelMap,
+    #[serde(default)]
+    pub sysctls: SysctlMap,
+    pub shm_size: Option<Size>,
+    #[serde(default)]
+    pub logging: LoggingSpec,
+    /// Limits Docker can change on a running container (docs/plans.md: `update`).
+    #[serde(default)]
+    pub resources: ResourcesSpec,
+}
+
+/// json-file log rotation; on by default so a chatty container cannot fill the disk.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoggingSpec {
+    #[serde(default = "default_log_max_size")]
+    pub max_size: Size,
+    #[serde(default = "default_log_max_files")]
+    pub max_files: LogFiles,
+}
+
+impl Default for LoggingSpec {
+    fn default() -> Self {
+        LoggingSpec {
+            max_size: default_log_max_size(),
+            max_files: default_log_max_files(),
+        }
+    }
+}
+
+fn default_log_max_size() -> Size {
+    Size::parse("10m").expect("constant size")
+}
+fn default_log_max_files() -> LogFiles {
+    LogFiles(3)
+}
+
+/// Resource limits; each one absent means unlimited.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesSpec {
+    pub memory: Option<MemoryLimit>,
+    pub cpus: Option<Cpus>,
+    pub pids: Option<PidsLimit>,
 }
 
 fn default_stop_timeout() -> Duration {
@@ -227,7 +292,8 @@ pub enum BuildMode {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PortSpec {
     pub container_port: PortNumber,
-    pub port: PortNumber,
+    /// The host port; without it the container port is not published on the host.
+    pub port: Option<PortNumber>,
     #[serde(default)]
     pub protocol: Protocol,
     #[serde(rename = "hostIP", default)]

@@ -1,0 +1,288 @@
+//! `orun import compose` as a user runs it: exit codes, the printed lines, `--force`, `--out` with
+//! build contexts, `--node-host`, `.env` and the process environment, and that what it writes
+//! passes `orun validate`. The compose files here use settings every orun release understands.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+fn orun(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_orun"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("WEB_TAG")
+        .output()
+        .expect("orun runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().to_string()
+}
+
+const SHOP: &str = "\
+version: \"3.8\"
+services:
+  web:
+    image: nginx:${WEB_TAG:-alpine}
+    restart: always
+    ports:
+      - \"8080:80\"
+    volumes:
+      - ./html:/usr/share/nginx/html:ro
+    environment:
+      - LOG_LEVEL=info
+  api:
+    build:
+      context: ./api
+      dockerfile: Dockerfile.prod
+    command: serve --port 9000
+    ports:
+      - 127.0.0.1:9000:9000
+    env_file: api.env
+";
+
+fn validate(repo: &Path) {
+    let output = orun(&["validate", "--repo", &repo.to_string_lossy()]);
+    assert!(
+        output.status.success(),
+        "orun validate failed: {}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn imports_in_place_and_the_result_validates() {
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "docker-compose.yml", SHOP);
+    write(dir.path(), "api.env", "DATABASE_URL=postgres://db/shop\n");
+    write(dir.path(), "api/Dockerfile.prod", "FROM scratch\n");
+    let output = orun(&["import", "compose", &path(dir.path(), "docker-compose.yml")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = stdout(&output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines[..6],
+        [
+            "services.web: translated to deployments/web.yaml",
+            "services.api: translated to deployments/api.yaml",
+            "version: dropped, orun needs no file format version",
+            "services.web.restart: dropped, orun supervises containers",
+            "services.api.env_file: api.env inlined into env (1 variable); secrets belong in secrets.yaml",
+            &format!("wrote 2 file(s) to {}", fs::canonicalize(dir.path()).unwrap().display()),
+        ]
+    );
+    let web = fs::read_to_string(dir.path().join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("image: nginx:alpine"), "{web}");
+    assert!(
+        web.contains(&format!(
+            "hostPath: {}/html",
+            fs::canonicalize(dir.path()).unwrap().display()
+        )),
+        "{web}"
+    );
+    let api = fs::read_to_string(dir.path().join("deployments/api.yaml")).unwrap();
+    assert!(
+        api.contains("context: api\n    dockerfile: Dockerfile.prod"),
+        "{api}"
+    );
+    assert!(
+        api.contains("command:\n  - serve\n  - --port\n  - '9000'"),
+        "{api}"
+    );
+    assert!(api.contains("DATABASE_URL: postgres://db/shop"), "{api}");
+    validate(dir.path());
+}
+
+#[test]
+fn untranslatable_settings_write_nothing_unless_forced() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n    runtime: runsc\n    privileged: true\n",
+    );
+    let file = path(dir.path(), "compose.yaml");
+    let output = orun(&["import", "compose", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stdout(&output),
+        "services.web: translated to deployments/web.yaml\n\
+         services.web.runtime: cannot be translated: orun has no equivalent\n\
+         services.web.privileged: cannot be translated: orun has no equivalent\n"
+    );
+    assert_eq!(
+        stderr(&output),
+        format!("error: {file}: 2 setting(s) cannot be translated; nothing written (--force writes the rest)\n")
+    );
+    assert!(!dir.path().join("deployments").exists());
+
+    let output = orun(&["import", "compose", &file, "--force"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("services.web.runtime: cannot be translated"));
+    assert!(dir.path().join("deployments/web.yaml").exists());
+    validate(dir.path());
+}
+
+#[test]
+fn another_out_folder_rewrites_build_contexts() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "apps/shop/compose.yaml",
+        "services:\n  api:\n    build: ./api\n  tools:\n    build:\n      context: ../../../elsewhere\n",
+    );
+    let out = dir.path().to_string_lossy().to_string();
+    let file = path(dir.path(), "apps/shop/compose.yaml");
+    let output = orun(&["import", "compose", &file, "--out", &out]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(
+            "services.tools.build.context: cannot be translated: context \"../../../elsewhere\" lies outside the output folder"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let output = orun(&["import", "compose", &file, "--out", &out, "--force"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let api = fs::read_to_string(dir.path().join("deployments/api.yaml")).unwrap();
+    assert!(api.contains("context: apps/shop/api"), "{api}");
+    assert!(!dir.path().join("deployments/tools.yaml").exists());
+    assert!(!dir.path().join("apps/shop/deployments").exists());
+}
+
+#[test]
+fn out_folder_inside_the_compose_folder_cannot_reach_contexts() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  api:\n    build: .\n",
+    );
+    let out = path(dir.path(), "infra");
+    let output = orun(&[
+        "import",
+        "compose",
+        &path(dir.path(), "compose.yaml"),
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("services.api.build.context: cannot be translated"));
+    assert!(!dir.path().join("infra").exists());
+}
+
+#[test]
+fn node_host_writes_a_node_that_validates() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n",
+    );
+    let output = orun(&[
+        "import",
+        "compose",
+        &path(dir.path(), "compose.yaml"),
+        "--node-host",
+        "10.0.0.5",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let node = fs::read_to_string(dir.path().join("nodes/10-0-0-5.yaml")).unwrap();
+    assert!(node.contains("host: 10.0.0.5"), "{node}");
+    assert!(stdout(&output).contains("nodes/10-0-0-5.yaml: gitRepo is "));
+    validate(dir.path());
+}
+
+#[test]
+fn dotenv_fills_variables_and_the_process_environment_wins() {
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "compose.yaml", SHOP);
+    write(dir.path(), "api.env", "");
+    write(dir.path(), ".env", "WEB_TAG=from-dotenv\n");
+    let file = path(dir.path(), "compose.yaml");
+    let output = orun(&["import", "compose", &file]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let web = fs::read_to_string(dir.path().join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("image: nginx:from-dotenv"), "{web}");
+
+    let other = TempDir::new().unwrap();
+    write(other.path(), "compose.yaml", SHOP);
+    write(other.path(), "api.env", "");
+    write(other.path(), ".env", "WEB_TAG=from-dotenv\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_orun"))
+        .args(["import", "compose", &path(other.path(), "compose.yaml")])
+        .env("WEB_TAG", "from-process")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let web = fs::read_to_string(other.path().join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("image: nginx:from-process"), "{web}");
+}
+
+#[test]
+fn existing_files_with_other_content_are_not_overwritten() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n",
+    );
+    write(dir.path(), "deployments/web.yaml", "# mine\n");
+    let output = orun(&["import", "compose", &path(dir.path(), "compose.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("deployments/web.yaml already exists with other content"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("deployments/web.yaml")).unwrap(),
+        "# mine\n"
+    );
+    fs::remove_file(dir.path().join("deployments/web.yaml")).unwrap();
+    let first = orun(&["import", "compose", &path(dir.path(), "compose.yaml")]);
+    assert!(first.status.success());
+    let again = orun(&["import", "compose", &path(dir.path(), "compose.yaml")]);
+    assert!(
+        again.status.success(),
+        "an identical file is fine: {}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn unreadable_compose_files_are_errors_naming_the_file() {
+    let dir = TempDir::new().unwrap();
+    let missing = path(dir.path(), "missing.yaml");
+    let output = orun(&["import", "compose", &missing]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).starts_with(&format!("error: cannot read compose file {missing}")));
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: ${IMAGE:?set IMAGE}\n",
+    );
+    let file = path(dir.path(), "compose.yaml");
+    let output = orun(&["import", "compose", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!("error: {file}: services.web.image: variable IMAGE is required: set IMAGE\n")
+    );
+}

@@ -1,0 +1,205 @@
+//! Container settings against the real engine: every setting reaches `docker inspect`, a
+//! resource change is applied in place (same container, not restarted) and converges, and a port
+//! without a host port is not bound on the host.
+
+use serde_json::{json, Value};
+
+use crate::support::{docker, free_port, inspect, test_image, Scenario};
+
+#[test]
+fn settings_reach_the_container() {
+    let scenario = Scenario::new("settings");
+    scenario.deployment(
+        "web",
+        &format!(
+            "  image: {}
+  entrypoint: [/bin/busybox, httpd]
+  command: [-f, -p, \"8080\", -h, /www]
+  workingDir: /www
+  user: \"1000:1000\"
+  hostname: web-1
+  extraHosts:
+    - db.internal:10.1.2.3
+  capAdd: [NET_ADMIN]
+  capDrop: [MKNOD]
+  readOnlyRootFilesystem: true
+  init: true
+  stopSignal: SIGQUIT
+  labels:
+    team: web
+  sysctls:
+    net.ipv4.ip_unprivileged_port_start: 0
+  shmSize: 32Mi
+  logging:
+    maxSize: 1m
+    maxFiles: 2
+  resources:
+    memory: 64Mi
+    cpus: \"0.5\"
+    pids: 50
+  stopTimeout: 2s
+",
+            test_image()
+        ),
+    );
+    scenario.apply();
+
+    let web = inspect(&scenario.container("web")).expect("web exists");
+    assert_eq!(web["State"]["Running"], true, "{:#}", web["State"]);
+    let config = &web["Config"];
+    assert_eq!(config["Entrypoint"], json!(["/bin/busybox", "httpd"]));
+    assert_eq!(config["Cmd"], json!(["-f", "-p", "8080", "-h", "/www"]));
+    assert_eq!(config["WorkingDir"], "/www");
+    assert_eq!(config["User"], "1000:1000");
+    assert_eq!(config["Hostname"], "web-1");
+    assert_eq!(config["StopSignal"], "SIGQUIT");
+    assert_eq!(config["Labels"]["team"], "web");
+    assert_eq!(config["Labels"]["run.orcra.dev/managed-by"], "orun");
+    let host = &web["HostConfig"];
+    assert_eq!(host["ExtraHosts"], json!(["db.internal:10.1.2.3"]));
+    assert_eq!(host["CapAdd"], json!(["NET_ADMIN"]));
+    assert_eq!(host["CapDrop"], json!(["MKNOD"]));
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["Init"], true);
+    assert_eq!(
+        host["Sysctls"],
+        json!({"net.ipv4.ip_unprivileged_port_start": "0"})
+    );
+    assert_eq!(host["ShmSize"], 32 << 20);
+    assert_eq!(
+        host["LogConfig"],
+        json!({"Type": "json-file", "Config": {"max-size": "1000000", "max-file": "2"}})
+    );
+    assert_eq!(host["Memory"], 64 << 20);
+    assert_eq!(host["MemorySwap"], 64 << 20, "no swap on top of memory");
+    assert_eq!(host["NanoCpus"], 500_000_000);
+    assert_eq!(host["PidsLimit"], 50);
+    let hosts = docker(&[
+        "exec",
+        &scenario.container("web"),
+        "/bin/busybox",
+        "cat",
+        "/etc/hosts",
+    ]);
+    assert!(hosts.contains("10.1.2.3\tdb.internal"), "{hosts}");
+
+    let plan = scenario.plan();
+    assert_eq!(plan["actions"], json!([]), "{plan:#}");
+}
+
+#[test]
+fn default_logging_rotates_json_file() {
+    let scenario = Scenario::new("logdefault");
+    scenario.deployment(
+        "web",
+        &format!("  image: {}\n  stopTimeout: 1s\n", test_image()),
+    );
+    scenario.apply();
+    let web = inspect(&scenario.container("web")).expect("web exists");
+    assert_eq!(
+        web["HostConfig"]["LogConfig"],
+        json!({"Type": "json-file", "Config": {"max-size": "10000000", "max-file": "3"}})
+    );
+}
+
+fn limited(memory: &str, cpus: &str, pids: u32) -> String {
+    format!(
+        "  image: {}\n  stopTimeout: 1s\n  resources:\n    memory: {memory}\n    cpus: \"{cpus}\"\n    pids: {pids}\n",
+        test_image()
+    )
+}
+
+fn started_at(container: &Value) -> Value {
+    container["State"]["StartedAt"].clone()
+}
+
+#[test]
+fn resource_change_updates_in_place_without_restart() {
+    let scenario = Scenario::new("resources");
+    let name = scenario.container("web");
+    scenario.deployment("web", &limited("64Mi", "0.5", 50));
+    scenario.apply();
+    let before = inspect(&name).expect("web exists");
+
+    scenario.deployment("web", &limited("128Mi", "1.5", 80));
+    let plan = scenario.plan();
+    assert_eq!(plan["summary"]["update"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["recreate"], 0, "{plan:#}");
+    let update = &plan["actions"][0];
+    assert_eq!(update["kind"], "update");
+    assert_eq!(update["reason"], "resources_changed");
+    assert_eq!(
+        update["changes"],
+        json!([
+            {"field": "resources.cpus", "old": "0.5", "new": "1.5"},
+            {"field": "resources.memory", "old": 64 << 20, "new": 128 << 20},
+            {"field": "resources.pids", "old": 50, "new": 80},
+        ])
+    );
+    scenario.apply();
+
+    let after = inspect(&name).expect("web still exists");
+    assert_eq!(after["Id"], before["Id"], "the container was replaced");
+    assert_eq!(
+        started_at(&after),
+        started_at(&before),
+        "the container restarted"
+    );
+    assert_eq!(after["State"]["Running"], true);
+    assert_eq!(after["HostConfig"]["Memory"], 128 << 20);
+    assert_eq!(after["HostConfig"]["MemorySwap"], 128 << 20);
+    assert_eq!(after["HostConfig"]["NanoCpus"], 1_500_000_000);
+    assert_eq!(after["HostConfig"]["PidsLimit"], 80);
+    let again = scenario.plan();
+    assert_eq!(again["actions"], json!([]), "{again:#}");
+}
+
+#[test]
+fn limits_set_on_an_unlimited_container_are_applied_in_place() {
+    let scenario = Scenario::new("limitsadded");
+    let name = scenario.container("web");
+    scenario.deployment(
+        "web",
+        &format!("  image: {}\n  stopTimeout: 1s\n", test_image()),
+    );
+    scenario.apply();
+    let before = inspect(&name).expect("web exists");
+
+    scenario.deployment("web", &limited("96Mi", "0.25", 40));
+    scenario.apply();
+    let after = inspect(&name).expect("web still exists");
+    assert_eq!(after["Id"], before["Id"]);
+    assert_eq!(started_at(&after), started_at(&before));
+    assert_eq!(after["HostConfig"]["Memory"], 96 << 20);
+    assert_eq!(scenario.plan()["actions"], json!([]));
+}
+
+#[test]
+fn unpublished_port_is_not_bound_on_the_host() {
+    let scenario = Scenario::new("unpublished");
+    let published = free_port();
+    scenario.deployment(
+        "web",
+        &format!(
+            "  image: {}\n  stopTimeout: 1s\n  ports:\n    - containerPort: 80\n    - containerPort: 80\n      protocol: udp\n      port: {published}\n      hostIP: 127.0.0.1\n",
+            test_image()
+        ),
+    );
+    scenario.apply();
+    let web = inspect(&scenario.container("web")).expect("web exists");
+    let bindings = &web["HostConfig"]["PortBindings"];
+    assert!(bindings.get("80/tcp").is_none(), "{bindings:#}");
+    assert_eq!(
+        bindings["80/udp"],
+        json!([{ "HostIp": "127.0.0.1", "HostPort": published.to_string() }])
+    );
+    assert!(web["Config"]["ExposedPorts"].get("80/tcp").is_some());
+    assert!(
+        web["NetworkSettings"]["Ports"]["80/tcp"].is_null(),
+        "{:#}",
+        web["NetworkSettings"]["Ports"]
+    );
+    let port = docker(&["port", &scenario.container("web")]);
+    assert!(!port.contains("80/tcp"), "{port}");
+    assert_eq!(scenario.plan()["actions"], json!([]));
+}

@@ -1,0 +1,696 @@
+//! One compose service as one Deployment spec: every setting the importer knows is translated or
+//! dropped with a note; every other one is listed as untranslatable with its path. It does not
+//! decide file names or what to do with the findings.
+
+use std::collections::BTreeMap;
+
+use serde_yaml::{Mapping, Value};
+
+use super::output::{BuildOut, DeploymentOut, HealthOut, LoggingOut, ProbeOut, ResourcesOut};
+use super::values::{flag, key_text, pairs, text, text_list, Path};
+use super::volumes::{normalise, Mounts, VolumeContext};
+use super::{parse_dotenv, ports, units, ComposeInput, Report};
+use crate::duration::Duration;
+
+/// What every service's translation shares.
+pub struct Context<'a> {
+    pub input: &'a ComposeInput<'a>,
+    pub variables: &'a BTreeMap<String, String>,
+    /// Compose service name → deployment name.
+    pub deployments: &'a BTreeMap<String, String>,
+    /// Compose volume name → orun named volume.
+    pub volumes: &'a BTreeMap<String, String>,
+}
+
+/// Translates the settings of service `service`, to be deployment `name`; `None` when it has
+/// neither an image nor a build that orun can use.
+pub fn translate(
+    context: &Context,
+    service: &str,
+    name: &str,
+    settings: &Mapping,
+    report: &mut Report,
+) -> Option<DeploymentOut> {
+    let base = Path::root().key("services").key(service);
+    let volume_context = VolumeContext {
+        compose_dir: context.input.compose_dir,
+        home: context.variables.get("HOME").map(String::as_str),
+        deployment: name,
+        volume_names: context.volumes,
+    };
+    let mut spec = DeploymentOut::default();
+    let mut mounts = Mounts::default();
+    let mut env = BTreeMap::new();
+    let mut environment = None;
+    let mut expose = None;
+    let mut resources = ResourcesOut::default();
+    for (key, value) in settings {
+        let key = key_text(key);
+        let path = base.key(&key);
+        match key.as_str() {
+            "image" => spec.image = text(value),
+            "build" => spec.build = build(context, value, &path, report),
+            "pull_policy" => spec.pull_policy = pull_policy(value, &path, report),
+            "command" => spec.command = command(value, &path, report),
+            "entrypoint" => spec.entrypoint = command(value, &path, report),
+            "env_file" => env_files(context, value, &path, &mut env, report),
+            "environment" => environment = Some((value, path)),
+            "ports" => ports::published(value, &path, &mut spec.ports, report),
+            "expose" => expose = Some((value, path)),
+            "volumes" => volume_context.volumes(value, &path, &mut mounts, report),
+            "tmpfs" => volume_context.tmpfs(value, &path, &mut mounts, report),
+            "depends_on" => spec.depends_on = depends_on(context, value, &path, report),
+            "healthcheck" => spec.health = healthcheck(value, &path, report),
+            "user" => spec.user = text(value),
+            "working_dir" => spec.working_dir = text(value),
+            "hostname" => spec.hostname = text(value),
+            "extra_hosts" => spec.extra_hosts = extra_hosts(value, &path, report),
+            "cap_add" => spec.cap_add = capabilities(value, &path, report),
+            "cap_drop" => spec.cap_drop = capabilities(value, &path, report),
+            "labels" => spec.labels = map(value, &path, report),
+            "sysctls" => spec.sysctls = map(value, &path, report),
+            "stop_signal" => spec.stop_signal = text(value).map(|signal| signal_name(&signal)),
+            "stop_grace_period" => spec.stop_timeout = duration(value, &path, report),
+            "init" => spec.init = boolean(value, &path, report),
+            "read_only" => spec.read_only_root_filesystem = boolean(value, &path, report),
+            "shm_size" => spec.shm_size = size(value, &path, report),
+            "logging" => spec.logging = logging(value, &path, report),
+            "deploy" => deploy(value, &path, &mut resources, report),
+            "mem_limit" => resources.memory = size(value, &path, report),
+            "cpus" => resources.cpus = text(value),
+            "pids_limit" => resources.pids = pids(value),
+            "network_mode" => spec.network = network_mode(value, &path, report),
+            "networks" => {}
+            "restart" => report.note(&path, "dropped, orun supervises containers"),
+            "container_name" => report.note(
+                &path,
+                format!("dropped, orun names the container after the deployment ({name})"),
+            ),
+            _ if key.starts_with("x-") => {}
+            _ => report.untranslatable(&path, "orun has no equivalent"),
+        }
+    }
+    if let Some((value, path)) = environment {
+        environment_values(context, value, &path, &mut env, report);
+    }
+    if let Some((value, path)) = expose {
+        ports::exposed(value, &path, &mut spec.ports, report);
+    }
+    if spec.build.is_some() && spec.image.take().is_some() {
+        report.note(&base.key("image"), "dropped, build wins");
+    }
+    if spec.image.is_none() && spec.build.is_none() {
+        if !settings.contains_key("build") {
+            report.untranslatable(&base, "a service needs an image or a build");
+        }
+        return None;
+    }
+    if spec.network.is_some() && !spec.ports.is_empty() {
+        report.note(
+            &base.key("ports"),
+            "dropped, a container outside the environment network publishes no ports",
+        );
+        spec.ports.clear();
+    }
+    spec.env = env;
+    spec.volumes = mounts.volumes;
+    spec.tmpfs = mounts.tmpfs;
+    let has_resources =
+        resources.memory.is_some() || resources.cpus.is_some() || resources.pids.is_some();
+    spec.resources = has_resources.then_some(resources);
+    Some(spec)
+}
+
+fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+    text_list(value).unwrap_or_else(|| {
+        report.untranslatable(path, "expected a list");
+        Vec::new()
+    })
+}
+
+/// Capability names without Docker's optional `CAP_` prefix.
+fn capabilities(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+    list(value, path, report)
+        .into_iter()
+        .map(|name| {
+            let upper = name.to_ascii_uppercase();
+            upper.strip_prefix("CAP_").unwrap_or(&upper).to_string()
+        })
+        .collect()
+}
+
+fn map(value: &Value, path: &Path, report: &mut Report) -> BTreeMap<String, String> {
+    match pairs(value, '=') {
+        Some(pairs) => pairs
+            .into_iter()
+            .map(|(key, value)| (key, value.unwrap_or_default()))
+            .collect(),
+        None => {
+            report.untranslatable(path, "expected a map or a list of key=value");
+            BTreeMap::new()
+        }
+    }
+}
+
+fn boolean(value: &Value, path: &Path, report: &mut Report) -> bool {
+    flag(value).unwrap_or_else(|| {
+        report.untranslatable(path, "expected true or false");
+        false
+    })
+}
+
+fn duration(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+    let translated = text(value).and_then(|text| units::duration(&text));
+    if translated.is_none() {
+        report.untranslatable(path, "expected a duration such as 10s or 1m30s");
+    }
+    translated
+}
+
+fn size(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+    let translated = text(value).and_then(|text| units::binary_size(&text));
+    if translated.is_none() {
+        report.untranslatable(path, "expected a size such as 64m or 1g");
+    }
+    translated
+}
+
+fn pids(value: &Value) -> Option<i64> {
+    value.as_i64().filter(|pids| *pids > 0)
+}
+
+/// `TERM` and `SIGTERM` both name SIGTERM; orun wants the `SIG` form.
+fn signal_name(signal: &str) -> String {
+    let upper = signal.to_ascii_uppercase();
+    if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    }
+}
+
+fn pull_policy(value: &Value, path: &Path, report: &mut Report) -> Option<&'static str> {
+    match text(value).as_deref() {
+        Some("always") => Some("Always"),
+        Some("never") => Some("Never"),
+        Some("missing" | "if_not_present") => None,
+        Some("build") => {
+            report.note(path, "dropped, orun builds a deployment that has a build");
+            None
+        }
+        _ => {
+            report.untranslatable(path, "orun pulls always, never or when missing");
+            None
+        }
+    }
+}
+
+/// `command` or `entrypoint`: a list, or a string split like a shell would.
+fn command(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+    let words = match value {
+        Value::Null => return None,
+        Value::Sequence(_) => text_list(value),
+        _ => text(value).and_then(|line| shlex::split(&line)),
+    };
+    match words {
+        Some(words) if words.is_empty() => {
+            report.note(path, "empty, dropped: the image's default applies");
+            None
+        }
+        Some(words) => Some(words),
+        None => {
+            report.untranslatable(path, "expected a list of words or a command line");
+            None
+        }
+    }
+}
+
+/// `build`: a context path, or `{context, dockerfile, args, target}`.
+fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Option<BuildOut> {
+    let mut out = BuildOut::default();
+    let mut source = ".".to_string();
+    match value {
+        Value::Mapping(settings) => {
+            for (key, item) in settings {
+                let key = key_text(key);
+                let key_path = path.key(&key);
+                match key.as_str() {
+                    "context" => source = text(item).unwrap_or_default(),
+                    "dockerfile" => out.dockerfile = text(item),
+                    "target" => out.target = text(item),
+                    "args" => out.args = build_args(context, item, &key_path, report),
+                    _ => report.untranslatable(&key_path, "orun has no equivalent"),
+                }
+            }
+        }
+        _ => source = text(value).unwrap_or_default(),
+    }
+    if let Some(dockerfile) = &out.dockerfile {
+        if dockerfile.starts_with('/') || escapes(dockerfile) {
+            report.untranslatable(
+                &path.key("dockerfile"),
+                "orun reads the Dockerfile from inside the build context",
+            );
+        }
+        if dockerfile == "Dockerfile" {
+            out.dockerfile = None;
+        }
+    }
+    let context_path = path.key("context");
+    match build_context(context.input, &source) {
+        Some(relative) => {
+            out.context = relative;
+            Some(out)
+        }
+        None => {
+            report.untranslatable(
+                &context_path,
+                format!("context {source:?} lies outside the output folder"),
+            );
+            None
+        }
+    }
+}
+
+/// Whether a relative path climbs above its base with `..`.
+fn escapes(path: &str) -> bool {
+    normalise(&format!("/base/{path}"))
+        .is_none_or(|absolute| absolute != "/base" && !absolute.starts_with("/base/"))
+}
+
+/// A build context as a path relative to the output folder, if it lies inside it.
+fn build_context(input: &ComposeInput, source: &str) -> Option<String> {
+    if source.contains("://") || source.starts_with("git@") {
+        return None;
+    }
+    let from_out = input.compose_dir_from_out?;
+    let inside_compose = match source.strip_prefix(input.compose_dir) {
+        Some(rest) if source.starts_with('/') => rest.trim_start_matches('/').to_string(),
+        _ if source.starts_with('/') => return None,
+        _ => source.to_string(),
+    };
+    let joined = normalise(&format!("/out/{from_out}/{inside_compose}"))?;
+    let relative = joined.strip_prefix("/out")?;
+    if relative.is_empty() {
+        return Some(".".to_string());
+    }
+    relative.strip_prefix('/').map(ToString::to_string)
+}
+
+fn build_args(
+    context: &Context,
+    value: &Value,
+    path: &Path,
+    report: &mut Report,
+) -> BTreeMap<String, String> {
+    let Some(pairs) = pairs(value, '=') else {
+        report.untranslatable(path, "expected a map or a list of key=value");
+        return BTreeMap::new();
+    };
+    let mut args = BTreeMap::new();
+    for (key, value) in pairs {
+        match value.or_else(|| context.variables.get(&key).cloned()) {
+            Some(value) => {
+                args.insert(key, value);
+            }
+            None => report.note(
+                &path.key(&key),
+                "no value and not set in the environment, left out",
+            ),
+        }
+    }
+    args
+}
+
+/// `env_file`: one path, a list of paths, or a list of `{path, required}`; each file inlined.
+fn env_files(
+    context: &Context,
+    value: &Value,
+    path: &Path,
+    env: &mut BTreeMap<String, String>,
+    report: &mut Report,
+) {
+    let entries: Vec<(String, bool)> = match value {
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|item| match item {
+                Value::Mapping(entry) => Some((
+                    entry.get("path").and_then(text)?,
+                    entry.get("required").and_then(flag).unwrap_or(true),
+                )),
+                _ => Some((text(item)?, true)),
+            })
+            .collect(),
+        _ => text(value)
+            .map(|file| vec![(file, true)])
+            .unwrap_or_default(),
+    };
+    for (file, required) in entries {
+        let content = match (context.input.read_env_file)(&file) {
+            Ok(content) => content,
+            Err(_) if !required => {
+                report.note(path, format!("{file} is optional and missing, skipped"));
+                continue;
+            }
+            Err(error) => {
+                report.untranslatable(path, format!("cannot read {file}: {error}"));
+                continue;
+            }
+        };
+        match parse_dotenv(&content) {
+            Ok(values) => {
+                let count = match values.len() {
+                    1 => "1 variable".to_string(),
+                    count => format!("{count} variables"),
+                };
+                report.note(
+                    path,
+                    format!("{file} inlined into env ({count}); secrets belong in secrets.yaml"),
+                );
+                env.extend(values);
+            }
+            Err(error) => report.untranslatable(
+                path,
+                format!("{file} line {}: {}", error.line, error.message),
+            ),
+        }
+    }
+}
+
+/// `environment`: a map or a `KEY=value` list; a key without a value takes it from the
+/// environment, as compose does.
+fn environment_values(
+    context: &Context,
+    value: &Value,
+    path: &Path,
+    env: &mut BTreeMap<String, String>,
+    report: &mut Report,
+) {
+    let Some(pairs) = pairs(value, '=') else {
+        report.untranslatable(path, "expected a map or a list of KEY=value");
+        return;
+    };
+    for (key, value) in pairs {
+        match value.or_else(|| context.variables.get(&key).cloned()) {
+            Some(value) => {
+                env.insert(key, value);
+            }
+            None => report.note(
+                &path.key(&key),
+                "no value and not set in the environment, left out",
+            ),
+        }
+    }
+}
+
+fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+    let entries = match value {
+        Value::Mapping(_) => pairs(value, '='),
+        _ => text_list(value).map(|items| {
+            items
+                .into_iter()
+                .map(|item| match item.split_once('=') {
+                    Some((host, ip)) => (host.to_string(), Some(ip.to_string())),
+                    None => match item.split_once(':') {
+                        Some((host, ip)) => (host.to_string(), Some(ip.to_string())),
+                        None => (item, None),
+                    },
+                })
+                .collect()
+        }),
+    };
+    let Some(entries) = entries else {
+        report.untranslatable(path, "expected a list of host:ip or a map");
+        return Vec::new();
+    };
+    let mut hosts = Vec::new();
+    for (index, (host, ip)) in entries.into_iter().enumerate() {
+        let ip = ip.unwrap_or_default();
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        if ip.parse::<std::net::IpAddr>().is_ok() {
+            hosts.push(format!("{host}:{ip}"));
+        } else {
+            let entry_path = if value.is_mapping() {
+                path.key(&host)
+            } else {
+                path.index(index)
+            };
+            report.untranslatable(
+                &entry_path,
+                format!("{host}: {ip:?} is not an IP address; orun maps names to addresses"),
+            );
+        }
+    }
+    hosts
+}
+
+/// `depends_on`: a list of services, or a map of service → `{condition, restart, required}`.
+fn depends_on(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+    let services: Vec<String> = match value {
+        Value::Sequence(_) => text_list(value).unwrap_or_default(),
+        Value::Mapping(map) => {
+            for (service, options) in map {
+                let service_path = path.key(&key_text(service));
+                for (key, option) in options.as_mapping().into_iter().flatten() {
+                    let key = key_text(key);
+                    let option_path = service_path.key(&key);
+                    match (key.as_str(), text(option).as_deref()) {
+                        ("condition", Some("service_started" | "service_healthy")) => {}
+                        ("condition", _) => report.untranslatable(
+                            &option_path,
+                            "orun starts a dependent once its dependencies run and are ready; it has no one-shot containers",
+                        ),
+                        ("restart", _) => report.note(
+                            &option_path,
+                            "dropped, orun does not restart dependents when a dependency is recreated",
+                        ),
+                        ("required", _) => report.note(&option_path, "dropped, every dependency is required"),
+                        _ => report.untranslatable(&option_path, "orun has no equivalent"),
+                    }
+                }
+            }
+            map.keys().map(key_text).collect()
+        }
+        _ => {
+            report.untranslatable(path, "expected a list or a map of services");
+            return Vec::new();
+        }
+    };
+    let mut names = Vec::new();
+    for service in services {
+        match context.deployments.get(&service) {
+            Some(name) => names.push(name.clone()),
+            None => report.untranslatable(
+                &path.key(&service),
+                format!("no service {service} in this file"),
+            ),
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Docker's healthcheck defaults: 30s interval and timeout, 3 retries, no start period.
+const DOCKER_INTERVAL: Duration = Duration::from_secs(30);
+const DOCKER_TIMEOUT: Duration = Duration::from_secs(30);
+const DOCKER_RETRIES: u64 = 3;
+/// orun's default readiness deadline, the least the translated deadline allows.
+const SHORTEST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `healthcheck` as a readiness `exec` probe. orun waits for readiness once per container, so
+/// Docker's `retries` become part of the deadline: the start period plus `retries` rounds of
+/// interval and timeout, never shorter than orun's default.
+fn healthcheck(value: &Value, path: &Path, report: &mut Report) -> Option<HealthOut> {
+    let Some(settings) = value.as_mapping() else {
+        report.untranslatable(path, "expected a mapping");
+        return None;
+    };
+    let mut exec = None;
+    let mut interval = DOCKER_INTERVAL;
+    let mut timeout = DOCKER_TIMEOUT;
+    let mut retries = DOCKER_RETRIES;
+    let mut start_period = Duration::from_secs(0);
+    for (key, item) in settings {
+        let key = key_text(key);
+        let key_path = path.key(&key);
+        let read_duration = |report: &mut Report| {
+            duration(item, &key_path, report).and_then(|text| text.parse::<Duration>().ok())
+        };
+        match key.as_str() {
+            "test" => exec = health_test(item, &key_path, report),
+            "interval" => interval = read_duration(report).unwrap_or(interval),
+            "timeout" => timeout = read_duration(report).unwrap_or(timeout),
+            "start_period" => start_period = read_duration(report).unwrap_or(start_period),
+            "retries" => match item.as_u64() {
+                Some(count) => retries = count,
+                None => report.untranslatable(&key_path, "expected a number"),
+            },
+            "start_interval" => report.note(&key_path, "dropped, orun probes at one interval"),
+            "disable" if flag(item) == Some(true) => {
+                report.note(path, "disabled, no readiness probe");
+                return None;
+            }
+            "disable" => {}
+            _ => report.untranslatable(&key_path, "orun has no equivalent"),
+        }
+    }
+    let exec = exec?;
+    let rounds =
+        (interval.as_std() + timeout.as_std()) * u32::try_from(retries).unwrap_or(u32::MAX);
+    let deadline = Duration::from(start_period.as_std() + rounds)
+        .max(SHORTEST_DEADLINE)
+        .min(Duration::MAX);
+    Some(HealthOut {
+        readiness: ProbeOut {
+            exec,
+            interval: interval.to_string(),
+            timeout: timeout.to_string(),
+            deadline: deadline.to_string(),
+        },
+    })
+}
+
+/// `["CMD", …]`, `["CMD-SHELL", "…"]`, a plain string (a shell command) or `["NONE"]`.
+fn health_test(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+    let shell = |line: &str| vec!["/bin/sh".to_string(), "-c".to_string(), line.to_string()];
+    if let Some(line) = value.as_str() {
+        return Some(shell(line));
+    }
+    let words = text_list(value).unwrap_or_default();
+    match words.split_first() {
+        Some((form, rest)) if form == "CMD" && !rest.is_empty() => Some(rest.to_vec()),
+        Some((form, rest)) if form == "CMD-SHELL" && !rest.is_empty() => {
+            Some(shell(&rest.join(" ")))
+        }
+        Some((form, _)) if form == "NONE" => {
+            report.note(path, "NONE, no readiness probe");
+            None
+        }
+        _ => {
+            report.untranslatable(
+                path,
+                "expected [\"CMD\", …], [\"CMD-SHELL\", \"…\"] or a command line",
+            );
+            None
+        }
+    }
+}
+
+/// `logging`: the json-file driver's `max-size` and `max-file`.
+fn logging(value: &Value, path: &Path, report: &mut Report) -> Option<LoggingOut> {
+    let mut out = LoggingOut::default();
+    for (key, item) in value.as_mapping().into_iter().flatten() {
+        let key = key_text(key);
+        let key_path = path.key(&key);
+        match key.as_str() {
+            "driver" if matches!(text(item).as_deref(), Some("json-file" | "local")) => {}
+            "options" => {
+                for (option, setting) in item.as_mapping().into_iter().flatten() {
+                    let option = key_text(option);
+                    let option_path = key_path.key(&option);
+                    let setting = text(setting).unwrap_or_default();
+                    match option.as_str() {
+                        "max-size" => {
+                            out.max_size = units::log_size(&setting);
+                            if out.max_size.is_none() {
+                                report.untranslatable(&option_path, "expected a size such as 10m");
+                            }
+                        }
+                        "max-file" => {
+                            out.max_files = setting.parse().ok();
+                            if out.max_files.is_none() {
+                                report.untranslatable(&option_path, "expected a number");
+                            }
+                        }
+                        _ => report.untranslatable(
+                            &option_path,
+                            "orun sets only max-size and max-file of the json-file driver",
+                        ),
+                    }
+                }
+            }
+            _ => report.untranslatable(
+                &key_path,
+                "orun logs with the json-file driver, rotated by max-size and max-file",
+            ),
+        }
+    }
+    (out.max_size.is_some() || out.max_files.is_some()).then_some(out)
+}
+
+/// `deploy`: its resource limits; a single replica and the restart policy are dropped.
+fn deploy(value: &Value, path: &Path, resources: &mut ResourcesOut, report: &mut Report) {
+    for (key, item) in value.as_mapping().into_iter().flatten() {
+        let key = key_text(key);
+        let key_path = path.key(&key);
+        match key.as_str() {
+            "resources" => {
+                for (kind, settings) in item.as_mapping().into_iter().flatten() {
+                    let kind = key_text(kind);
+                    let kind_path = key_path.key(&kind);
+                    for (setting, amount) in settings.as_mapping().into_iter().flatten() {
+                        let setting = key_text(setting);
+                        let setting_path = kind_path.key(&setting);
+                        match (kind.as_str(), setting.as_str()) {
+                            ("limits", "memory") => {
+                                resources.memory = size(amount, &setting_path, report)
+                            }
+                            ("limits", "cpus") => resources.cpus = text(amount),
+                            ("limits", "pids") => resources.pids = pids(amount),
+                            ("reservations", "memory" | "cpus") => report.note(
+                                &setting_path,
+                                "dropped, orun reserves nothing; only limits apply",
+                            ),
+                            _ => report.untranslatable(&setting_path, "orun has no equivalent"),
+                        }
+                    }
+                }
+            }
+            "restart_policy" => report.note(&key_path, "dropped, orun supervises containers"),
+            "replicas" if item.as_u64() == Some(1) => {
+                report.note(&key_path, "dropped, orun runs one container per deployment")
+            }
+            _ => {
+                report.untranslatable(&key_path, "orun runs one container per deployment and node")
+            }
+        }
+    }
+}
+
+fn network_mode(value: &Value, path: &Path, report: &mut Report) -> Option<&'static str> {
+    match text(value).as_deref() {
+        Some("host") => Some("host"),
+        Some("none") => Some("none"),
+        Some("bridge" | "default") => {
+            report.note(path, "dropped, the environment network replaces it");
+            None
+        }
+        _ => {
+            report.untranslatable(
+                path,
+                "orun joins the environment network, the host's or none",
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_get_their_sig_prefix() {
+        assert_eq!(signal_name("TERM"), "SIGTERM");
+        assert_eq!(signal_name("SIGQUIT"), "SIGQUIT");
+    }
+
+    #[test]
+    fn relative_paths_that_climb_out_escape() {
+        assert!(escapes("../Dockerfile"));
+        assert!(escapes("a/../../b"));
+        assert!(!escapes("docker/Dockerfile"));
+        assert!(!escapes("a/../b"));
+    }
+}

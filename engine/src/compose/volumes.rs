@@ -1,0 +1,272 @@
+//! Compose service `volumes` (bind, named, anonymous and tmpfs; short and long syntax) and
+//! `tmpfs` as orun volumes and tmpfs paths. Relative bind sources become absolute paths under the
+//! compose file's folder; an anonymous volume becomes a named one. It does not create anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml::{Mapping, Value};
+
+use super::output::VolumeOut;
+use super::values::{flag, key_text, text, text_list, Path};
+use super::{dns_label, Report};
+
+/// What volumes need from the rest of the translation.
+pub struct VolumeContext<'a> {
+    pub compose_dir: &'a str,
+    pub home: Option<&'a str>,
+    pub deployment: &'a str,
+    pub volume_names: &'a BTreeMap<String, String>,
+}
+
+/// The mounts of one service.
+#[derive(Debug, Default)]
+pub struct Mounts {
+    pub volumes: Vec<VolumeOut>,
+    pub tmpfs: Vec<String>,
+}
+
+/// Every named volume the services mount, by its compose name.
+pub fn named_volumes_in_use(services: &Mapping) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for settings in services.values() {
+        let Some(items) = settings.get("volumes").and_then(Value::as_sequence) else {
+            continue;
+        };
+        for item in items {
+            let source = match item {
+                Value::Mapping(long)
+                    if long.get("type").and_then(text).as_deref() == Some("volume") =>
+                {
+                    long.get("source").and_then(text)
+                }
+                _ => text(item).and_then(|spec| {
+                    let (source, _) = spec.split_once(':')?;
+                    (!is_host_path(source)).then(|| source.to_string())
+                }),
+            };
+            used.extend(source);
+        }
+    }
+    used
+}
+
+fn is_host_path(source: &str) -> bool {
+    source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
+}
+
+impl VolumeContext<'_> {
+    /// Translates a service's `volumes` list into `mounts`.
+    pub fn volumes(&self, value: &Value, path: &Path, mounts: &mut Mounts, report: &mut Report) {
+        let Some(items) = value.as_sequence() else {
+            report.untranslatable(path, "expected a list");
+            return;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let path = path.index(index);
+            match item {
+                Value::Mapping(long) => self.long_syntax(long, &path, mounts, report),
+                _ => match text(item) {
+                    Some(spec) => self.short_syntax(&spec, &path, mounts, report),
+                    None => report.untranslatable(&path, "expected a volume such as ./data:/data"),
+                },
+            }
+        }
+    }
+
+    /// Translates a service's `tmpfs` (one path or a list) into `mounts`.
+    pub fn tmpfs(&self, value: &Value, path: &Path, mounts: &mut Mounts, report: &mut Report) {
+        let entries = match value {
+            Value::Sequence(_) => text_list(value),
+            _ => text(value).map(|entry| vec![entry]),
+        };
+        let Some(entries) = entries else {
+            report.untranslatable(path, "expected a path or a list of paths");
+            return;
+        };
+        for (index, entry) in entries.into_iter().enumerate() {
+            match entry.split_once(':') {
+                Some((target, _)) => {
+                    report.untranslatable(&path.index(index), "orun mounts tmpfs without options");
+                    mounts.tmpfs.push(target.to_string());
+                }
+                None => mounts.tmpfs.push(entry),
+            }
+        }
+    }
+
+    fn short_syntax(&self, spec: &str, path: &Path, mounts: &mut Mounts, report: &mut Report) {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (source, target, options) = match parts.as_slice() {
+            [target] => (None, *target, ""),
+            [source, target] => (Some(*source), *target, ""),
+            [source, target, options] => (Some(*source), *target, *options),
+            _ => {
+                report.untranslatable(path, format!("invalid volume {spec:?}"));
+                return;
+            }
+        };
+        let mut read_only = false;
+        for option in options.split(',').filter(|option| !option.is_empty()) {
+            match option {
+                "ro" => read_only = true,
+                "rw" => {}
+                "cached" | "delegated" | "consistent" => report.note(
+                    path,
+                    format!("option {option} dropped, it only matters on Docker Desktop"),
+                ),
+                _ => report.untranslatable(
+                    path,
+                    format!("mount option {option:?} has no orun equivalent"),
+                ),
+            }
+        }
+        self.mount(source, target, read_only, path, mounts, report);
+    }
+
+    fn long_syntax(&self, long: &Mapping, path: &Path, mounts: &mut Mounts, report: &mut Report) {
+        let kind = long.get("type").and_then(text).unwrap_or_default();
+        let source = long.get("source").and_then(text);
+        let Some(target) = long.get("target").and_then(text) else {
+            report.untranslatable(path, "a volume needs a target");
+            return;
+        };
+        let read_only = long.get("read_only").and_then(flag).unwrap_or(false);
+        for (key, value) in long {
+            let key = key_text(key);
+            let key_path = path.key(&key);
+            match (kind.as_str(), key.as_str()) {
+                (_, "type" | "source" | "target" | "read_only") => {}
+                (_, "consistency") => {
+                    report.note(&key_path, "dropped, it only matters on Docker Desktop")
+                }
+                ("bind", "bind") => self.bind_options(value, &key_path, report),
+                _ => report.untranslatable(&key_path, "orun has no equivalent"),
+            }
+        }
+        match kind.as_str() {
+            "bind" | "volume" => self.mount(
+                source.as_deref().filter(|source| !source.is_empty()),
+                &target,
+                read_only,
+                path,
+                mounts,
+                report,
+            ),
+            "tmpfs" => mounts.tmpfs.push(target),
+            other => report.untranslatable(
+                &path.key("type"),
+                format!("volume type {other:?}: orun mounts bind, named and tmpfs volumes"),
+            ),
+        }
+    }
+
+    fn bind_options(&self, value: &Value, path: &Path, report: &mut Report) {
+        for (key, option) in value.as_mapping().into_iter().flatten() {
+            let key = key_text(key);
+            match key.as_str() {
+                "create_host_path" if flag(option) != Some(false) => report.note(
+                    &path.key(&key),
+                    "orun creates a missing host folder, as compose does",
+                ),
+                _ => report.untranslatable(&path.key(&key), "orun has no equivalent"),
+            }
+        }
+    }
+
+    /// One mount: a bind when `source` is a path, a named volume when it is a name, an anonymous
+    /// volume when there is none.
+    fn mount(
+        &self,
+        source: Option<&str>,
+        target: &str,
+        read_only: bool,
+        path: &Path,
+        mounts: &mut Mounts,
+        report: &mut Report,
+    ) {
+        let container_path = target.to_string();
+        let volume = match source {
+            Some(source) if is_host_path(source) => {
+                let Some(host_path) = self.host_path(source) else {
+                    report.untranslatable(path, format!("cannot resolve host path {source:?}"));
+                    return;
+                };
+                VolumeOut {
+                    host_path: Some(host_path),
+                    name: None,
+                    container_path,
+                    read_only,
+                }
+            }
+            Some(source) => VolumeOut {
+                host_path: None,
+                name: Some(
+                    self.volume_names
+                        .get(source)
+                        .cloned()
+                        .unwrap_or_else(|| dns_label(source)),
+                ),
+                container_path,
+                read_only,
+            },
+            None => {
+                let label = format!("{}-{}", self.deployment, dns_label(target));
+                let name = dns_label(&label);
+                report.note(
+                    path,
+                    format!("anonymous volume for {target} becomes the named volume {name}"),
+                );
+                VolumeOut {
+                    host_path: None,
+                    name: Some(name),
+                    container_path,
+                    read_only,
+                }
+            }
+        };
+        mounts.volumes.push(volume);
+    }
+
+    /// A bind source as an absolute, normalised path.
+    fn host_path(&self, source: &str) -> Option<String> {
+        let joined = if let Some(rest) = source.strip_prefix('~') {
+            format!("{}/{rest}", self.home?)
+        } else if source.starts_with('/') {
+            source.to_string()
+        } else {
+            format!("{}/{source}", self.compose_dir)
+        };
+        normalise(&joined)
+    }
+}
+
+/// Resolves `.` and `..` in an absolute path; `None` if it climbs above the root.
+pub fn normalise(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_absolute_paths() {
+        assert_eq!(
+            normalise("/srv/app/./data/").as_deref(),
+            Some("/srv/app/data")
+        );
+        assert_eq!(normalise("/srv/app/../db").as_deref(), Some("/srv/db"));
+        assert_eq!(normalise("/"), Some("/".to_string()));
+        assert_eq!(normalise("/.."), None);
+    }
+}

@@ -1,0 +1,408 @@
+//! The compose importer setting by setting, on small inline compose files: what each setting
+//! becomes, which notes it leaves, and what is listed as untranslatable, with exact paths. That
+//! the written manifests load is checked on the real files of `compose_import`.
+
+use std::collections::BTreeMap;
+
+use engine::compose::{translate, ComposeError, ComposeInput, Translation};
+
+/// The inputs of one translation; `env_files` stands in for the compose folder's files.
+struct Import {
+    environment: BTreeMap<String, String>,
+    dotenv: Option<String>,
+    env_files: BTreeMap<String, String>,
+    from_out: Option<String>,
+    node_host: Option<String>,
+}
+
+impl Import {
+    fn new() -> Self {
+        Import {
+            environment: BTreeMap::new(),
+            dotenv: None,
+            env_files: BTreeMap::new(),
+            from_out: Some(String::new()),
+            node_host: None,
+        }
+    }
+
+    fn run(&self, text: &str) -> Result<Translation, ComposeError> {
+        let read = |name: &str| {
+            self.env_files
+                .get(name)
+                .cloned()
+                .ok_or_else(|| "No such file or directory (os error 2)".to_string())
+        };
+        translate(&ComposeInput {
+            text,
+            environment: &self.environment,
+            dotenv: self.dotenv.as_deref(),
+            read_env_file: &read,
+            compose_dir: "/srv/app",
+            compose_dir_from_out: self.from_out.as_deref(),
+            node_host: self.node_host.as_deref(),
+            git_repo: "/srv/app",
+        })
+    }
+
+    fn ok(&self, text: &str) -> Translation {
+        self.run(text).unwrap()
+    }
+}
+
+fn spec(translation: &Translation, name: &str) -> serde_yaml::Value {
+    let text = &translation.files[&format!("deployments/{name}.yaml")];
+    let document: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    document["spec"].clone()
+}
+
+fn yaml(text: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(text).unwrap()
+}
+
+fn paths(findings: &[engine::compose::Finding]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|finding| finding.path.clone())
+        .collect()
+}
+
+#[test]
+fn image_command_and_entrypoint_strings_split_like_a_shell() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx:alpine\n    entrypoint: /bin/sh -c\n    command: \"echo 'hello world' && sleep 1\"\n",
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx:alpine\nentrypoint: [/bin/sh, -c]\ncommand: [echo, hello world, '&&', sleep, '1']\n")
+    );
+    assert_eq!(
+        translation.lines(),
+        ["services.web: translated to deployments/web.yaml"]
+    );
+    assert!(translation.untranslatable.is_empty());
+}
+
+#[test]
+fn build_string_and_object_and_image_dropped() {
+    let translation = Import::new().ok(
+        "services:\n  api:\n    build: ./api\n  web:\n    image: example/web:1\n    build:\n      context: web\n      dockerfile: docker/Dockerfile.prod\n      target: runtime\n      args:\n        - VERSION=1.10\n        - FROM_ENV\n",
+    );
+    assert_eq!(spec(&translation, "api"), yaml("build: {context: api}\n"));
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("build: {context: web, dockerfile: docker/Dockerfile.prod, args: {VERSION: '1.10'}, target: runtime}\n")
+    );
+    assert_eq!(
+        paths(&translation.notes),
+        ["services.web.build.args.FROM_ENV", "services.web.image"]
+    );
+    assert_eq!(
+        translation.notes[1].to_string(),
+        "services.web.image: dropped, build wins"
+    );
+}
+
+#[test]
+fn build_contexts_follow_the_output_folder() {
+    let compose = "services:\n  web:\n    build: ./web\n  tool:\n    build: ../tools\n";
+    let mut import = Import::new();
+    import.from_out = Some("apps/shop".to_string());
+    let translation = import.run(compose).unwrap();
+    assert_eq!(
+        spec(&translation, "web")["build"]["context"],
+        yaml("apps/shop/web")
+    );
+    assert_eq!(
+        spec(&translation, "tool")["build"]["context"],
+        yaml("apps/tools")
+    );
+    import.from_out = Some(String::new());
+    let translation = import.run(compose).unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.tool.build.context"]
+    );
+    import.from_out = None;
+    let translation = import
+        .run("services:\n  web:\n    build:\n      context: .\n")
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.web.build.context"]
+    );
+}
+
+#[test]
+fn environment_env_file_and_interpolation() {
+    let mut import = Import::new();
+    import
+        .environment
+        .insert("TAG".to_string(), "from-process".to_string());
+    import.dotenv = Some("TAG=from-dotenv\nPORT=8080\nPASSED=yes\n".to_string());
+    import.env_files.insert(
+        "web.env".to_string(),
+        "# settings\nA=1\nB='two words'\n".to_string(),
+    );
+    let translation = import.ok(
+        "services:\n  web:\n    image: \"example/web:${TAG}\"\n    env_file: web.env\n    environment:\n      B: override\n      C: ${MISSING:-fallback}\n      D: ${MISSING-dash}\n      E: $${NOT_A_VARIABLE}\n      PASSED:\n      ABSENT:\n    ports:\n      - \"${PORT}:80\"\n",
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: example/web:from-process\nenv: {A: '1', B: override, C: fallback, D: dash, E: '${NOT_A_VARIABLE}', PASSED: 'yes'}\nports: [{containerPort: 80, port: 8080}]\n")
+    );
+    let notes: Vec<String> = translation.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "services.web.env_file: web.env inlined into env (2 variables); secrets belong in secrets.yaml",
+            "services.web.environment.ABSENT: no value and not set in the environment, left out",
+        ]
+    );
+}
+
+#[test]
+fn missing_variables_become_empty_with_a_note_and_required_ones_fail() {
+    let translation = Import::new()
+        .run("services:\n  web:\n    image: nginx\n    environment:\n      A: x${UNSET}y\n")
+        .unwrap();
+    assert_eq!(
+        translation.notes[0].to_string(),
+        "services.web.environment.A: variable UNSET is not set, it became an empty string"
+    );
+    let error = Import::new()
+        .run("services:\n  web:\n    image: ${IMAGE:?set IMAGE}\n")
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "services.web.image: variable IMAGE is required: set IMAGE"
+    );
+}
+
+#[test]
+fn missing_env_file_is_untranslatable_unless_optional() {
+    let translation = Import::new()
+        .run("services:\n  web:\n    image: nginx\n    env_file:\n      - path: optional.env\n        required: false\n      - missing.env\n")
+        .unwrap();
+    assert_eq!(
+        translation.notes[0].to_string(),
+        "services.web.env_file: optional.env is optional and missing, skipped"
+    );
+    assert_eq!(
+        translation.untranslatable[0].to_string(),
+        "services.web.env_file: cannot read missing.env: No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn ports_short_long_ranges_and_expose() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    ports:\n      - \"8080:80\"\n      - 127.0.0.1:5353:53/udp\n      - 9000-9001:9000-9001\n      - target: 443\n        published: \"8443\"\n        host_ip: 127.0.0.1\n        protocol: tcp\n        mode: host\n    expose:\n      - 80\n      - \"3000\"\n      - 7000-7001/udp\n",
+    );
+    assert_eq!(
+        spec(&translation, "web")["ports"],
+        yaml("- {containerPort: 80, port: 8080}\n- {containerPort: 53, port: 5353, protocol: udp, hostIP: 127.0.0.1}\n- {containerPort: 9000, port: 9000}\n- {containerPort: 9001, port: 9001}\n- {containerPort: 443, port: 8443, hostIP: 127.0.0.1}\n- {containerPort: 3000}\n- {containerPort: 7000, protocol: udp}\n- {containerPort: 7001, protocol: udp}\n")
+    );
+    assert_eq!(paths(&translation.notes), ["services.web.ports[3].mode"]);
+}
+
+#[test]
+fn a_container_port_alone_is_left_unpublished_with_a_note() {
+    let translation =
+        Import::new().ok("services:\n  web:\n    image: nginx\n    ports:\n      - 80\n");
+    assert_eq!(
+        spec(&translation, "web")["ports"],
+        yaml("[{containerPort: 80}]")
+    );
+    assert_eq!(paths(&translation.notes), ["services.web.ports[0]"]);
+    let translation = Import::new()
+        .run("services:\n  web:\n    image: nginx\n    ports:\n      - 9000-9002:80\n      - 80/sctp\n")
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.web.ports[0]", "services.web.ports[1]"]
+    );
+}
+
+#[test]
+fn volumes_bind_named_anonymous_and_tmpfs() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    volumes:\n      - ./html:/usr/share/nginx/html:ro\n      - /var/log/web:/var/log/nginx\n      - cache_data:/var/cache/nginx\n      - /app/node_modules\n      - type: bind\n        source: ../common\n        target: /shared\n        read_only: true\n      - type: volume\n        source: cache_data\n        target: /cache\n      - type: tmpfs\n        target: /scratch\n    tmpfs:\n      - /run\n    read_only: true\nvolumes:\n  cache_data: {}\n",
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx\nvolumes:\n- {hostPath: /srv/app/html, containerPath: /usr/share/nginx/html, readOnly: true}\n- {hostPath: /var/log/web, containerPath: /var/log/nginx}\n- {name: cache-data, containerPath: /var/cache/nginx}\n- {name: web-app-node-modules, containerPath: /app/node_modules}\n- {hostPath: /srv/common, containerPath: /shared, readOnly: true}\n- {name: cache-data, containerPath: /cache}\ntmpfs: [/scratch, /run]\nreadOnlyRootFilesystem: true\n")
+    );
+    let notes: Vec<String> = translation.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "volumes.cache_data: named volume cache-data",
+            "services.web.volumes[3]: anonymous volume for /app/node_modules becomes the named volume web-app-node-modules",
+        ]
+    );
+}
+
+#[test]
+fn volume_driver_options_and_selinux_labels_are_untranslatable() {
+    let translation = Import::new()
+        .run("services:\n  db:\n    image: postgres\n    volumes:\n      - data:/var/lib/postgresql/data:z\nvolumes:\n  data:\n    driver: local\n    driver_opts:\n      type: nfs\n")
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["volumes.data.driver_opts", "services.db.volumes[0]"]
+    );
+}
+
+#[test]
+fn depends_on_list_and_conditions() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    depends_on: [api]\n  api:\n    image: api\n    depends_on:\n      db:\n        condition: service_healthy\n        restart: true\n      cache:\n        condition: service_started\n  db:\n    image: postgres\n  cache:\n    image: redis\n",
+    );
+    assert_eq!(spec(&translation, "web")["dependsOn"], yaml("[api]"));
+    assert_eq!(spec(&translation, "api")["dependsOn"], yaml("[cache, db]"));
+    assert_eq!(
+        paths(&translation.notes),
+        ["services.api.depends_on.db.restart"]
+    );
+    let translation = Import::new()
+        .run("services:\n  app:\n    image: app\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n  migrate:\n    image: app\n")
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.app.depends_on.migrate.condition"]
+    );
+}
+
+#[test]
+fn healthchecks_become_readiness_exec_probes() {
+    let translation = Import::new().ok(
+        "services:\n  db:\n    image: postgres\n    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready -U $$POSTGRES_USER\"]\n      interval: 10s\n      timeout: 5s\n      retries: 5\n      start_period: 30s\n  cache:\n    image: redis\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n      interval: 1s\n      timeout: 1s\n  web:\n    image: nginx\n    healthcheck:\n      test: curl -f http://localhost/ || exit 1\n      interval: 1m30s\n  off:\n    image: nginx\n    healthcheck:\n      test: [\"NONE\"]\n",
+    );
+    assert_eq!(
+        spec(&translation, "db")["health"],
+        yaml("readiness: {exec: [/bin/sh, -c, pg_isready -U $POSTGRES_USER], interval: 10s, timeout: 5s, deadline: 1m45s}\n")
+    );
+    assert_eq!(
+        spec(&translation, "cache")["health"],
+        yaml("readiness: {exec: [redis-cli, ping], interval: 1s, timeout: 1s, deadline: 1m}\n")
+    );
+    assert_eq!(
+        spec(&translation, "web")["health"],
+        yaml("readiness: {exec: [/bin/sh, -c, 'curl -f http://localhost/ || exit 1'], interval: 1m30s, timeout: 30s, deadline: 6m}\n")
+    );
+    assert_eq!(spec(&translation, "off").get("health"), None);
+    assert_eq!(paths(&translation.notes), ["services.off.healthcheck.test"]);
+}
+
+#[test]
+fn container_settings() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    user: \"1000:1000\"\n    working_dir: /srv\n    hostname: web\n    extra_hosts:\n      - \"db.local:10.0.0.2\"\n      - \"gateway=10.0.0.1\"\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    labels:\n      - com.example.team=shop\n    stop_signal: SIGQUIT\n    stop_grace_period: 1m30s\n    sysctls:\n      net.core.somaxconn: 1024\n    init: true\n    shm_size: 256m\n    logging:\n      driver: json-file\n      options:\n        max-size: 20m\n        max-file: \"5\"\n    mem_limit: 512m\n    cpus: 0.5\n    pids_limit: 100\n  worker:\n    image: worker\n    extra_hosts:\n      cache.local: 10.0.0.3\n    labels:\n      team: shop\n    deploy:\n      replicas: 1\n      resources:\n        limits:\n          memory: 1G\n          cpus: \"1.5\"\n          pids: 50\n        reservations:\n          memory: 256M\n",
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx\nworkingDir: /srv\nuser: '1000:1000'\nhostname: web\nextraHosts: ['db.local:10.0.0.2', 'gateway:10.0.0.1']\ncapAdd: [NET_ADMIN]\ncapDrop: [ALL]\ninit: true\nstopSignal: SIGQUIT\nstopTimeout: 1m30s\nlabels: {com.example.team: shop}\nsysctls: {net.core.somaxconn: '1024'}\nshmSize: 256Mi\nlogging: {maxSize: 20m, maxFiles: 5}\nresources: {memory: 512Mi, cpus: '0.5', pids: 100}\n")
+    );
+    assert_eq!(
+        spec(&translation, "worker"),
+        yaml("image: worker\nextraHosts: ['cache.local:10.0.0.3']\nlabels: {team: shop}\nresources: {memory: 1Gi, cpus: '1.5', pids: 50}\n")
+    );
+    assert_eq!(
+        paths(&translation.notes),
+        [
+            "services.worker.deploy.replicas",
+            "services.worker.deploy.resources.reservations.memory"
+        ]
+    );
+}
+
+#[test]
+fn dropped_settings_leave_notes() {
+    let translation = Import::new().ok(
+        "version: \"3.8\"\nname: shop\nservices:\n  web:\n    image: nginx\n    restart: unless-stopped\n    container_name: shop-web\n    networks: [front]\n  api:\n    image: api\n    networks:\n      - front\nnetworks:\n  front: {}\n",
+    );
+    let notes: Vec<String> = translation.notes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        notes,
+        [
+            "version: dropped, orun needs no file format version",
+            "name: dropped, orun names containers after the deployment and the environment",
+            "services.web.networks: dropped, the environment network replaces front",
+            "services.api.networks: dropped, the environment network replaces front",
+            "services.web.restart: dropped, orun supervises containers",
+            "services.web.container_name: dropped, orun names the container after the deployment (web)",
+        ]
+    );
+}
+
+#[test]
+fn anything_else_is_untranslatable_with_its_path() {
+    let translation = Import::new()
+        .run("services:\n  web:\n    image: nginx\n    runtime: nvidia\n    platform: linux/arm64\n    secrets: [token]\n    networks: [front, back]\n  proxy:\n    image: caddy\n    network_mode: service:web\n  db:\n    image: postgres\n    networks: [back]\nsecrets:\n  token:\n    file: token.txt\n")
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        [
+            "secrets",
+            "services.web.networks",
+            "services.db.networks",
+            "services.web.runtime",
+            "services.web.platform",
+            "services.web.secrets",
+            "services.proxy.network_mode",
+        ]
+    );
+    assert!(translation.lines().contains(
+        &"services.web.runtime: cannot be translated: orun has no equivalent".to_string()
+    ));
+    assert_eq!(translation.files.len(), 3);
+}
+
+#[test]
+fn host_network_mode_and_service_names() {
+    let translation = Import::new().ok(
+        "services:\n  Node_Exporter:\n    image: prom/node-exporter\n    network_mode: host\n    ports: [\"9100:9100\"]\n",
+    );
+    assert_eq!(
+        spec(&translation, "node-exporter"),
+        yaml("image: prom/node-exporter\nnetwork: host\n")
+    );
+    assert_eq!(
+        paths(&translation.notes),
+        ["services.Node_Exporter", "services.Node_Exporter.ports"]
+    );
+}
+
+#[test]
+fn node_file_only_with_a_node_host() {
+    let compose = "services:\n  web:\n    image: nginx\n";
+    assert_eq!(
+        Import::new().ok(compose).files.keys().collect::<Vec<_>>(),
+        ["deployments/web.yaml"]
+    );
+    let mut import = Import::new();
+    import.node_host = Some("web-01.example.com".to_string());
+    let translation = import.ok(compose);
+    assert_eq!(
+        translation.files["nodes/web-01-example-com.yaml"],
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: web-01-example-com\nspec:\n  host: web-01.example.com\n  gitRepo: /srv/app\n"
+    );
+}
+
+#[test]
+fn unreadable_files_are_errors() {
+    assert_eq!(
+        Import::new()
+            .run("services: [")
+            .unwrap_err()
+            .to_string()
+            .split(':')
+            .next(),
+        Some("invalid YAML")
+    );
+    assert_eq!(
+        Import::new().run("image: nginx\n").unwrap_err(),
+        ComposeError::NotCompose
+    );
+}
