@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns an `orun plan --output json` document (stdin) into an observed snapshot (stdout) in which
 every create/recreate has happened: each becomes a running container with the planned labels, and
-its image is present. Used to write the `observed.json` of plan cases; not used by the tests."""
+its image is present; every planned network and volume exists, labelled as orun's. Used to write the `observed.json` of plan cases; not used by the tests."""
 import hashlib
 import json
 import sys
@@ -12,8 +12,13 @@ def short_hash(text: str) -> str:
 
 
 plan = json.load(sys.stdin)
-containers, images = [], {}
+containers, images, networks, volumes = [], {}, [], []
+owned = {"run.orcra.dev/environment": plan["environment"], "run.orcra.dev/managed-by": "orun"}
 for action in plan["actions"]:
+    if action["kind"] == "network":
+        networks.append({"name": action["network"], "labels": owned})
+    if action["kind"] == "volume":
+        volumes.append({"name": action["volume"], "labels": owned})
     if action["kind"] not in ("create", "recreate"):
         continue
     image_id = "sha256:" + short_hash(action["image"])
@@ -30,5 +35,9 @@ snapshot = {
     "containers": containers,
     "images": [{"id": i, "tags": [t]} for t, i in sorted(images.items())],
 }
+if networks:
+    snapshot["networks"] = networks
+if volumes:
+    snapshot["volumes"] = volumes
 json.dump(snapshot, sys.stdout, indent=2)
 print()

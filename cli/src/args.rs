@@ -199,6 +199,9 @@ pub struct StartArgs {
     /// Unix socket of Caddy's admin API, open to orun's user alone (default: <dataDir>/caddy/admin.sock)
     #[arg(long, value_name = "PATH")]
     pub caddy_admin: Option<PathBuf>,
+    /// File holding the secret that proves POST /hooks/git; overrides webhookSecretFile
+    #[arg(long, value_name = "F")]
+    pub webhook_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -73,11 +73,20 @@ fn plan_json(repo: &Path, observed: &Path) -> Value {
     serde_json::from_str(&plan_text(repo, observed)).expect("stdout is exactly one JSON document")
 }
 
-/// The observed snapshot after applying `plan`: every create/recreate is a running container.
+/// The observed snapshot after applying `plan`: every create/recreate is a running container, and
+/// every planned network and volume exists.
 fn snapshot_after(plan: &Value) -> Value {
     let mut containers = Vec::new();
     let mut images = Vec::new();
+    let mut networks = Vec::new();
+    let mut volumes = Vec::new();
     for action in plan["actions"].as_array().unwrap() {
+        if action["kind"] == "network" {
+            networks.push(json!({ "name": action["network"] }));
+        }
+        if action["kind"] == "volume" {
+            volumes.push(json!({ "name": action["volume"] }));
+        }
         if action["kind"] == "create" || action["kind"] == "recreate" {
             let image = action["image"].as_str().unwrap();
             let image_id = format!("sha256:{:0>64}", image.len());
@@ -92,7 +101,7 @@ fn snapshot_after(plan: &Value) -> Value {
             images.push(json!({ "id": image_id, "tags": [image] }));
         }
     }
-    json!({ "containers": containers, "images": images })
+    json!({ "containers": containers, "images": images, "networks": networks, "volumes": volumes })
 }
 
 #[test]
@@ -135,6 +144,8 @@ fn json_plan_has_the_documented_shape() {
     assert!(plan["commit"].is_string());
     let summary = plan["summary"].as_object().unwrap();
     let keys = [
+        "network",
+        "volume",
         "pull",
         "build",
         "remove",
@@ -155,8 +166,15 @@ fn json_plan_has_the_documented_shape() {
         positions.windows(2).all(|pair| pair[0] < pair[1]),
         "summary keys out of order"
     );
-    let pull = &plan["actions"][0];
-    assert_eq!(pull["step"], 1);
+    let network = &plan["actions"][0];
+    assert_eq!(network["step"], 1);
+    assert_eq!(network["kind"], "network");
+    assert_eq!(network["network"], "orun-production");
+    for key in ["deployment", "container", "image"] {
+        assert_eq!(network[key], Value::Null, "{key}");
+    }
+    let pull = &plan["actions"][1];
+    assert_eq!(pull["step"], 2);
     assert_eq!(pull["kind"], "pull");
     assert_eq!(pull["changes"], json!([]));
     assert!(pull.get("labels").is_none());
@@ -505,6 +523,49 @@ fn caddy_admin_takes_a_unix_socket_path_only() {
         "{}",
         stderr(&too_long)
     );
+}
+
+#[test]
+fn an_unreadable_or_empty_webhook_secret_file_stops_start_naming_the_file() {
+    let data = TempDir::new().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    let start = |secret: &Path| {
+        orun(&[
+            "start",
+            "--repo",
+            "/nonexistent/repo",
+            "--data-dir",
+            data_dir,
+            "--webhook-secret-file",
+            secret.to_str().unwrap(),
+        ])
+    };
+    let missing = data.path().join("missing-secret");
+    let output = start(&missing);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let empty = data.path().join("empty-secret");
+    fs::write(&empty, " \n\n").unwrap();
+    let output = start(&empty);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("the webhook secret file {} is empty", empty.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    let config = data.path().join("node.yaml");
+    fs::write(
+        &config,
+        format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: a\nspec:\n  host: 127.0.0.1\n  gitRepo: /nonexistent/repo\n  dataDir: {data_dir}\n  webhookSecretFile: {}\n",
+            missing.display()
+        ),
+    )
+    .unwrap();
+    let output = orun(&["start", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
 }
 
 #[test]

@@ -49,8 +49,7 @@ pub async fn converge(
     apply_options: &ApplyOptions,
     reporter: &dyn PlanObserver,
 ) -> anyhow::Result<Pass> {
-    let wanted = desired.container_names();
-    let observed = observe(docker, &wanted).await?;
+    let observed = observe(docker, desired).await?;
     let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);
     if plan.is_empty() {
@@ -65,7 +64,7 @@ pub async fn converge(
     let mut follow_up = None;
     let mut last_observed = None;
     if report.is_success() {
-        let observed = observe(docker, &wanted).await?;
+        let observed = observe(docker, desired).await?;
         let follow_up_options = PlanOptions {
             new_commit: false,
             ..options

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
+use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedResource};
 use engine::{DesiredState, Environment, Observed, PlanOptions, ResolveInput, Secrets, SourceFile};
 
 const SIZES: [usize; 3] = [100, 1_000, 10_000];
@@ -80,6 +80,11 @@ fn observed(state: &DesiredState) -> Observed {
                 digests: vec![],
             })
             .collect(),
+        networks: vec![ObservedResource {
+            name: state.environment.network_name(),
+            labels: BTreeMap::new(),
+        }],
+        volumes: vec![],
     }
 }
 

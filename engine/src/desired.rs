@@ -11,7 +11,9 @@ use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::load::{Loaded, Manifests};
-use crate::manifest::{DeploymentSpec, HealthSpec, PullPolicy, Rollout, ServiceSpec};
+use crate::manifest::{
+    DeploymentSpec, HealthSpec, NetworkMode, PullPolicy, Rollout, ServiceSpec, VolumeSource,
+};
 use crate::resources::Limits;
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
@@ -88,6 +90,24 @@ impl DesiredState {
             .collect()
     }
 
+    /// The environment network the containers join, if any deployment joins it.
+    pub fn network(&self) -> Option<String> {
+        self.deployments
+            .values()
+            .any(|deployment| deployment.spec.network == NetworkMode::Environment)
+            .then(|| self.environment.network_name())
+    }
+
+    /// The named volumes the deployments mount: manifest name → Docker volume name.
+    pub fn volumes(&self) -> BTreeMap<String, String> {
+        self.deployments
+            .values()
+            .flat_map(|deployment| &deployment.spec.volumes)
+            .filter_map(|volume| volume.name.as_ref())
+            .map(|name| (name.clone(), self.environment.volume_name(name)))
+            .collect()
+    }
+
     /// `sha256:` + hex SHA-256 over the environment, the commit and every deployment's container
     /// name, spec hash and pull policy: equal fingerprints plan equally against the same engine.
     pub fn fingerprint(&self) -> String {
@@ -106,15 +126,17 @@ impl DesiredState {
 }
 
 /// The rollout a deployment gets: `rollout` as written; otherwise start-first, unless two copies
-/// could not run side by side — a published host port cannot be bound twice, and two containers
-/// must not write one data folder — which makes it stop-first. A port without a host `port` is
-/// not published and does not count.
+/// could not run side by side — a published host port cannot be bound twice, nor can a port of
+/// a container on the host's network, and two containers must not write one named volume (or,
+/// likewise, one bind-mounted folder) — which makes it stop-first. A port without a host `port`
+/// is not published and does not count.
 pub fn rollout_of(spec: &DeploymentSpec) -> Rollout {
-    let publishes_ports = spec.ports.iter().any(|port| port.port.is_some());
+    let binds_host_ports =
+        spec.ports.iter().any(|port| port.port.is_some()) || spec.network == NetworkMode::Host;
     let writes_volumes = spec.volumes.iter().any(|volume| !volume.read_only);
     match spec.rollout {
         Some(rollout) => rollout,
-        None if publishes_ports || writes_volumes => Rollout::StopFirst,
+        None if binds_host_ports || writes_volumes => Rollout::StopFirst,
         None => Rollout::StartFirst,
     }
 }
@@ -210,10 +232,17 @@ fn resolve_deployment(
         volumes: spec
             .volumes
             .iter()
-            .map(|volume| CanonicalVolume {
-                host_path: volume.host_path.as_str().to_string(),
-                container_path: volume.container_path.as_str().to_string(),
-                read_only: volume.read_only,
+            .map(|volume| {
+                let (host_path, name) = match &volume.source {
+                    VolumeSource::HostPath(path) => (Some(path.as_str().to_string()), None),
+                    VolumeSource::Named(name) => (None, Some(name.as_str().to_string())),
+                };
+                CanonicalVolume {
+                    host_path,
+                    name,
+                    container_path: volume.container_path.as_str().to_string(),
+                    read_only: volume.read_only,
+                }
             })
             .collect(),
         env,
@@ -232,6 +261,12 @@ fn resolve_deployment(
                 .as_ref()
                 .map(|target| target.as_str().to_string()),
         }),
+        network: spec.network,
+        tmpfs: spec
+            .tmpfs
+            .iter()
+            .map(|path| path.as_str().to_string())
+            .collect(),
         settings: settings_of(spec),
     };
     let environment = input.environment.as_str();
@@ -415,6 +450,21 @@ mod tests {
         );
         let explicit = format!("  rollout: startFirst\n{}", volume(false));
         assert_eq!(rollout_of(&deployment_spec(&explicit)), Rollout::StartFirst);
+        let named = |read_only: bool| {
+            format!("  volumes:\n    - name: data\n      containerPath: /data\n      readOnly: {read_only}\n")
+        };
+        assert_eq!(
+            rollout_of(&deployment_spec(&named(false))),
+            Rollout::StopFirst
+        );
+        assert_eq!(
+            rollout_of(&deployment_spec(&named(true))),
+            Rollout::StartFirst
+        );
+        let tmpfs = "  tmpfs: [/tmp]\n";
+        assert_eq!(rollout_of(&deployment_spec(tmpfs)), Rollout::StartFirst);
+        let host = "  network: host\n";
+        assert_eq!(rollout_of(&deployment_spec(host)), Rollout::StopFirst);
     }
 
     #[test]

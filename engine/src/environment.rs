@@ -98,6 +98,17 @@ impl Environment {
             format!("{}.{deployment}", self.0)
         }
     }
+
+    /// The environment's bridge network: `orun-<env>` (`orun-production` for production).
+    pub fn network_name(&self) -> String {
+        format!("orun-{}", self.0)
+    }
+
+    /// The Docker name of the environment's named volume `volume`: `volume` itself in
+    /// production, `<env>.<volume>` elsewhere, like container names.
+    pub fn volume_name(&self, volume: &str) -> String {
+        self.container_name(volume)
+    }
 }
 
 impl fmt::Display for Environment {
@@ -152,5 +163,15 @@ mod tests {
         assert_eq!(Environment::production().container_name("web"), "web");
         let env = Environment::from_branch("feat/auth").unwrap();
         assert_eq!(env.container_name("hello-world"), "feat-auth.hello-world");
+    }
+
+    #[test]
+    fn network_and_volume_names() {
+        let production = Environment::production();
+        assert_eq!(production.network_name(), "orun-production");
+        assert_eq!(production.volume_name("data"), "data");
+        let env = Environment::from_branch("feat/auth").unwrap();
+        assert_eq!(env.network_name(), "orun-feat-auth");
+        assert_eq!(env.volume_name("data"), "feat-auth.data");
     }
 }

@@ -15,6 +15,7 @@ pub mod image;
 pub mod limits;
 pub mod load;
 pub mod manifest;
+pub mod notify;
 pub mod observed;
 pub mod plan;
 pub mod redact;

@@ -273,7 +273,8 @@ fn parse_every_problem<S: DeserializeOwned>(
 }
 
 /// True for a `missing field` error whose field was present but hidden after its own problem, and
-/// likewise for a probe whose only kind of check was hidden.
+/// likewise for a probe whose only kind of check was hidden, and for a `one of … is required`
+/// error on a mapping one of whose fields was hidden that way.
 fn is_missing_because_hidden(
     error: &ManifestError,
     parent: &str,
@@ -283,6 +284,10 @@ fn is_missing_because_hidden(
         return PROBE_KINDS
             .iter()
             .any(|kind| hidden_fields.contains(&format!("{parent}.{kind}")));
+    }
+    if error.message.starts_with("one of ") {
+        let prefix = format!("{parent}.");
+        return hidden_fields.iter().any(|field| field.starts_with(&prefix));
     }
     let Some(name) = error
         .message

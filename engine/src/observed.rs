@@ -16,6 +16,28 @@ pub struct Observed {
     pub containers: Vec<ObservedContainer>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub images: Vec<ObservedImage>,
+    /// Networks labelled as orun's or named as an environment network (`orun-<env>`).
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub networks: Vec<ObservedResource>,
+    /// Volumes labelled as orun's or named as a named volume of the desired state.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub volumes: Vec<ObservedResource>,
+}
+
+/// A Docker network or volume: its name and labels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedResource {
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +137,8 @@ impl Observed {
             image.digests.sort();
         }
         canonical.images.sort_by(|a, b| a.id.cmp(&b.id));
+        canonical.networks.sort_by(|a, b| a.name.cmp(&b.name));
+        canonical.volumes.sort_by(|a, b| a.name.cmp(&b.name));
         let json = serde_json::to_string(&canonical).expect("snapshot serializes");
         format!("sha256:{}", crate::spec::sha256_hex(json.as_bytes()))
     }

@@ -21,10 +21,12 @@ pub const NEXT_SUFFIX: &str = ".orun-next";
 
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The phases of docs/plans.md in execution order: pulls and builds together, then remove,
-/// update (resource limits in place), recreate, create, start. Plans list their actions in this order and the executor runs one
-/// phase at a time; `blocked` is in no phase, it is listed last and never executed.
-pub const PHASES: [&[ActionKind]; 6] = [
+/// The phases of docs/plans.md in execution order: the environment's network and volumes, pulls
+/// and builds, then remove, update (resource limits in place), recreate, create, start. Plans
+/// list their actions in this order and the executor runs one phase at a time; `blocked` is in no
+/// phase, it is listed last and never executed.
+pub const PHASES: [&[ActionKind]; 7] = [
+    &[ActionKind::Network, ActionKind::Volume],
     &[ActionKind::Pull, ActionKind::Build],
     &[ActionKind::Remove],
     &[ActionKind::Update],
@@ -47,6 +49,8 @@ pub struct PlanOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ActionKind {
+    Network,
+    Volume,
     Pull,
     Build,
     Remove,
@@ -60,6 +64,8 @@ pub enum ActionKind {
 impl ActionKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            ActionKind::Network => "network",
+            ActionKind::Volume => "volume",
             ActionKind::Pull => "pull",
             ActionKind::Build => "build",
             ActionKind::Remove => "remove",
@@ -71,8 +77,17 @@ impl ActionKind {
         }
     }
 
-    /// Whether the action changes a container (what counts toward flapping); pulls and builds
-    /// only fetch or make images, and `blocked` is never executed.
+    /// Whether the action prepares what containers need (network, volume, image): when one
+    /// fails, no container is touched.
+    pub fn prepares(self) -> bool {
+        matches!(
+            self,
+            ActionKind::Network | ActionKind::Volume | ActionKind::Pull | ActionKind::Build
+        )
+    }
+
+    /// Whether the action changes a container (what counts toward flapping); networks, volumes,
+    /// pulls and builds only prepare what containers use, and `blocked` is never executed.
     pub fn changes_container(self) -> bool {
         matches!(
             self,
@@ -119,13 +134,25 @@ impl Reason {
     }
 }
 
+/// One step of a plan. A `network` or `volume` action concerns the environment rather than one
+/// deployment: its `deployment`, `container` and `image` are empty, which the JSON form writes as
+/// `null`, and it names its Docker network or volume instead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     pub step: usize,
     pub kind: ActionKind,
+    #[serde(with = "empty_as_null")]
     pub deployment: String,
+    #[serde(with = "empty_as_null")]
     pub container: String,
+    #[serde(with = "empty_as_null")]
     pub image: String,
+    /// The Docker network a `network` action creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// The Docker volume a `volume` action creates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
     pub reason: Reason,
     /// The complete label map of the new container (create and recreate only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,8 +165,22 @@ pub struct Action {
     pub after: Vec<String>,
 }
 
+impl Action {
+    /// What the action works on: the container, or the network or volume it creates.
+    pub fn subject(&self) -> &str {
+        self.network
+            .as_deref()
+            .or(self.volume.as_deref())
+            .unwrap_or(&self.container)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    #[serde(default)]
+    pub network: usize,
+    #[serde(default)]
+    pub volume: usize,
     pub pull: usize,
     pub build: usize,
     pub remove: usize,
@@ -227,6 +268,7 @@ pub fn plan(
         unchanged: 0,
         pulled: BTreeSet::new(),
     };
+    planner.environment_resources(desired, observed);
     for deployment in desired.deployments.values() {
         let conflict = foreign_names.contains(deployment.container.as_str());
         let mine = owned.remove(deployment.name.as_str()).unwrap_or_default();
@@ -304,8 +346,29 @@ impl Planner<'_> {
             labels: None,
             changes: Vec::new(),
             after: Vec::new(),
+            network: None,
+            volume: None,
         });
         self.actions.last_mut().expect("just pushed")
+    }
+
+    /// Creates the environment's network and named volumes that Docker does not have yet. A
+    /// network or volume of that name is used as it is, whoever made it; none is ever removed.
+    fn environment_resources(&mut self, desired: &DesiredState, observed: &Observed) {
+        let networks: HashSet<&str> = observed.networks.iter().map(|n| n.name.as_str()).collect();
+        let volumes: HashSet<&str> = observed.volumes.iter().map(|v| v.name.as_str()).collect();
+        if let Some(network) = desired.network() {
+            if !networks.contains(network.as_str()) {
+                self.push(ActionKind::Network, "", "", "", Reason::Missing)
+                    .network = Some(network);
+            }
+        }
+        for volume in desired.volumes().into_values() {
+            if !volumes.contains(volume.as_str()) {
+                self.push(ActionKind::Volume, "", "", "", Reason::Missing)
+                    .volume = Some(volume);
+            }
+        }
     }
 
     fn deployment(
@@ -456,6 +519,8 @@ impl Planner<'_> {
         for (index, action) in self.actions.iter_mut().enumerate() {
             action.step = index + 1;
             let count = match action.kind {
+                ActionKind::Network => &mut summary.network,
+                ActionKind::Volume => &mut summary.volume,
                 ActionKind::Pull => &mut summary.pull,
                 ActionKind::Build => &mut summary.build,
                 ActionKind::Remove => &mut summary.remove,
@@ -580,4 +645,22 @@ fn phase(kind: ActionKind) -> usize {
 /// `restarting` counts as running: Docker's restart policy is already bringing it back.
 fn is_running(state: ContainerState) -> bool {
     matches!(state, ContainerState::Running | ContainerState::Restarting)
+}
+
+/// Empty strings as JSON `null` and back, for the fields a `network` or `volume` action leaves
+/// empty.
+mod empty_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &str, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_empty() {
+            serializer.serialize_none()
+        } else {
+            serializer.serialize_str(value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+        Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
+    }
 }

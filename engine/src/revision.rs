@@ -58,6 +58,9 @@ pub struct Revision {
     /// The selected node's manifest, when the revision has it.
     pub node: Option<Loaded<NodeSpec>>,
     pub desired: DesiredState,
+    /// The decrypted secrets the revision was resolved with; `notify::receivers` looks a Node's
+    /// `urlFrom` up in them.
+    pub secrets: Secrets,
 }
 
 /// Why a revision yields no desired state. `E` is the source's own error.
@@ -140,10 +143,15 @@ pub fn desired_state<S: RevisionSource>(
         build_tags: &build_tags,
     };
     let desired = resolve(&manifests, &input)?;
+    if let Some(node) = &node {
+        crate::notify::receivers(&node.file, &node.spec.notifications, &secrets.shared)
+            .map_err(ManifestErrors)?;
+    }
     Ok(Revision {
         manifests,
         node,
         desired,
+        secrets,
     })
 }
 

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::manifest::{BuildMode, LoggingSpec, Size};
+use crate::manifest::{BuildMode, LoggingSpec, NetworkMode, Size};
 
 pub const LABEL_MANAGED_BY: &str = "run.orcra.dev/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "run.orcra.dev/environment";
@@ -35,6 +35,13 @@ pub struct CanonicalSpec {
     pub env: BTreeMap<String, EnvValue>,
     pub stop_timeout: Duration,
     pub build: Option<CanonicalBuild>,
+    /// `environment`, `host` or `none`. Always present, also at its default: a container created
+    /// before environment networks existed sits on Docker's default bridge, and the missing field
+    /// is what recreates it once, onto its environment network.
+    pub network: NetworkMode,
+    /// Left out when empty, so specs without tmpfs mounts keep their hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<String>,
     #[serde(flatten)]
     pub settings: ContainerSettings,
 }
@@ -93,7 +100,13 @@ pub struct CanonicalPort {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CanonicalVolume {
-    pub host_path: String,
+    /// A bind mount's host folder; exactly one of `host_path` and `name` is set, and the absent
+    /// one is left out, so bind mounts keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+    /// A named volume as the manifest names it (`data`), not its Docker name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub container_path: String,
     pub read_only: bool,
 }
@@ -281,6 +294,8 @@ mod tests {
                 .collect(),
             stop_timeout: Duration::from_secs(10),
             build: None,
+            network: NetworkMode::Environment,
+            tmpfs: vec![],
             settings: ContainerSettings::default(),
         }
     }
@@ -291,7 +306,7 @@ mod tests {
         let json = spec.to_label_json();
         assert_eq!(
             json,
-            r#"{"image":"nginx:alpine","command":null,"ports":[],"volumes":[],"env":{"A":"1"},"stopTimeout":"10s","build":null,"logging":{"maxSize":"10m","maxFiles":3}}"#
+            r#"{"image":"nginx:alpine","command":null,"ports":[],"volumes":[],"env":{"A":"1"},"stopTimeout":"10s","build":null,"network":"environment","logging":{"maxSize":"10m","maxFiles":3}}"#
         );
     }
 
@@ -349,7 +364,26 @@ mod tests {
         let plain = spec(&[("A", EnvValue::Plain("1".into()))]);
         assert_eq!(
             plain.hash(),
-            "v1:5ed9fe6d1ab470e1154b2101ed9e4e163a11c1c78ebec97e5b0ffad5194e2e6d"
+            "v1:3473df726a79991e9de0f16ebc6d57ded6251e299ba492deec9bf1db3713ae99"
+        );
+    }
+
+    #[test]
+    fn bind_mounts_keep_their_label_form_and_named_volumes_show_their_name() {
+        let volume = |host_path: Option<&str>, name: Option<&str>| CanonicalVolume {
+            host_path: host_path.map(str::to_string),
+            name: name.map(str::to_string),
+            container_path: "/data".into(),
+            read_only: false,
+        };
+        let mut with_volumes = spec(&[]);
+        with_volumes.volumes = vec![volume(Some("/srv/data"), None), volume(None, Some("data"))];
+        with_volumes.tmpfs = vec!["/tmp".into()];
+        let json = with_volumes.to_label_json();
+        assert!(json.contains(r#""volumes":[{"hostPath":"/srv/data","containerPath":"/data","readOnly":false},{"name":"data","containerPath":"/data","readOnly":false}]"#), "{json}");
+        assert!(
+            json.contains(r#""network":"environment","tmpfs":["/tmp"],"logging""#),
+            "{json}"
         );
     }
 }

@@ -1,8 +1,8 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
-//! start-first rollout with published ports, `dependsOn` names and cycles, dangling service
-//! references, domain clashes,
-//! positive intervals, Node values safe to hand to ssh, a shell and systemd. Rules about a single
-//! value's syntax live in `manifest::fields`.
+//! start-first rollout with published ports, ports and Services of a deployment without its own
+//! network, mount points used twice, `dependsOn` names and cycles, dangling service references,
+//! domain clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
+//! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +10,15 @@ use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
 use crate::load::Manifests;
-use crate::manifest::{HostIp, Protocol, Rollout};
+use crate::manifest::{HostIp, NetworkMode, Protocol, Rollout};
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     check_nodes(manifests, &mut errors);
     check_node_values(manifests, &mut errors);
     check_deployments(manifests, &mut errors);
+    check_networks(manifests, &mut errors);
+    check_mount_points(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
     check_dependencies(manifests, &mut errors);
     check_services(manifests, &mut errors);
@@ -32,6 +34,7 @@ fn check_nodes(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "must be at least 1s",
             ));
         }
+        errors.extend(crate::notify::check(&node.file, &node.spec.notifications));
     }
 }
 
@@ -56,6 +59,7 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 "dockerConfig",
                 spec.docker_config.as_ref().map(|path| path.as_str()),
             ),
+            ("webhookSecretFile", spec.webhook_secret_file.as_deref()),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {
@@ -158,6 +162,71 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     Some("spec.health.liveness.failureThreshold"),
                     "must be at least 1",
                 ));
+            }
+        }
+    }
+}
+
+/// `network: host` shares the host's ports, so there is nothing to publish; `network: none` has
+/// no network at all, so nothing to publish and nothing a Service could route to.
+fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let network = deployment.spec.network;
+        if network != NetworkMode::Environment && !deployment.spec.ports.is_empty() {
+            let why = match network {
+                NetworkMode::Host => "the container uses the host's ports directly",
+                _ => "the container has no network to publish from",
+            };
+            errors.push(ManifestError::new(
+                &deployment.file,
+                Some("spec.ports"),
+                format!("must be empty with network: {}: {why}", network.as_str()),
+            ));
+        }
+    }
+    for service in manifests.services.values() {
+        let Some(deployment) = manifests.deployments.get(service.spec.deployment.as_str()) else {
+            continue;
+        };
+        if deployment.spec.network == NetworkMode::None {
+            errors.push(ManifestError::new(
+                &service.file,
+                Some("spec.deployment"),
+                format!(
+                    "deployment {:?} ({}) has network: none, so no Service can reach it",
+                    deployment.name, deployment.file
+                ),
+            ));
+        }
+    }
+}
+
+/// Every `volumes[].containerPath` and `tmpfs` entry of a deployment mounts something at a
+/// different place: Docker refuses a container with two mounts on one path.
+fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let spec = &deployment.spec;
+        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+        let volumes = spec.volumes.iter().enumerate().map(|(index, volume)| {
+            (
+                volume.container_path.as_str(),
+                format!("spec.volumes[{index}].containerPath"),
+            )
+        });
+        let tmpfs = spec
+            .tmpfs
+            .iter()
+            .enumerate()
+            .map(|(index, path)| (path.as_str(), format!("spec.tmpfs[{index}]")));
+        for (path, field) in volumes.chain(tmpfs) {
+            if let Some(earlier) = seen.get(path) {
+                errors.push(ManifestError::new(
+                    &deployment.file,
+                    Some(&field),
+                    format!("{path} is already mounted by {earlier}"),
+                ));
+            } else {
+                seen.insert(path, field);
             }
         }
     }

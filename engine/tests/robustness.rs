@@ -125,7 +125,7 @@ fn exercise(sources: &[SourceFile]) {
                     resources: d.resources,
                 })
                 .collect(),
-            images: vec![],
+            ..Observed::default()
         };
         let options = PlanOptions {
             allow_empty: true,

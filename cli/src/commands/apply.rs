@@ -36,8 +36,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let progress = render::apply::Progress::new(style);
     let (plan, report) = match &args.plan {
         Some(path) => {
-            let wanted = prepared.desired.container_names();
-            let observed = daemon::docker::observe::observe(&docker, &wanted).await?;
+            let observed = daemon::docker::observe::observe(&docker, &prepared.desired).await?;
             let plan = saved_plan(path, prepared, &observed)?;
             progress.plan_ready(&plan, false);
             let report =

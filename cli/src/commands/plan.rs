@@ -62,7 +62,7 @@ pub fn read_observed(path: &Path) -> Result<Observed> {
 fn observe_docker(prepared: &Prepared) -> Result<Observed> {
     super::runtime()?.block_on(async {
         let docker = daemon::docker::connect().await?;
-        daemon::docker::observe::observe(&docker, &prepared.desired.container_names()).await
+        daemon::docker::observe::observe(&docker, &prepared.desired).await
     })
 }
 

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use daemon::git::Remote;
 use daemon::ingress::config::CaddySettings;
+use daemon::node::webhook::WebhookSecret;
 use daemon::node::Settings;
 use engine::duration::Duration;
 use engine::load::{load_node, Loaded};
@@ -119,6 +120,14 @@ fn settings(args: &StartArgs) -> Result<Settings> {
     let known_hosts = spec
         .and_then(|spec| spec.known_hosts_path.clone())
         .map_or_else(|| paths.known_hosts(), PathBuf::from);
+    let webhook_secret_file = args.webhook_secret_file.clone().or_else(|| {
+        spec.and_then(|spec| spec.webhook_secret_file.as_ref())
+            .map(PathBuf::from)
+    });
+    let webhook_secret = webhook_secret_file
+        .as_deref()
+        .map(WebhookSecret::read)
+        .transpose()?;
     Ok(Settings {
         node_name: args
             .node
@@ -149,6 +158,15 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             https_port: args.ingress_https_port,
             admin: caddy_admin(args.caddy_admin.as_deref(), &paths)?,
         },
+        webhook_secret,
+        webhook_secret_fixed: args.webhook_secret_file.is_some(),
+        notifications: spec
+            .map(|spec| spec.notifications.clone())
+            .unwrap_or_default(),
+        config_file: config
+            .as_ref()
+            .map(|node| node.file.clone())
+            .unwrap_or_default(),
     })
 }
 

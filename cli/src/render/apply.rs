@@ -146,7 +146,7 @@ pub fn result_line(outcome: &Outcome, style: Style) -> String {
         "step {} {} {} ({})",
         action.step,
         action.kind.as_str(),
-        action.container,
+        action.subject(),
         action.reason.as_str()
     );
     let seconds = outcome.duration.as_secs_f64();
@@ -195,14 +195,14 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
             out,
             "  failed: {} {}: {first_line}",
             outcome.action.kind.as_str(),
-            outcome.action.container
+            outcome.action.subject()
         )
         .unwrap();
     }
     if !report.skipped.is_empty() {
         writeln!(
             out,
-            "  skipped because a pull or build failed; nothing was stopped or removed"
+            "  skipped because a network, volume, pull or build failed; nothing was stopped or removed"
         )
         .unwrap();
     }

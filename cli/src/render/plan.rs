@@ -38,7 +38,7 @@ pub fn human(plan: &Plan, style: Style) -> String {
         table.add_row([
             action.step.to_string(),
             action.kind.as_str().to_string(),
-            escaped(&action.container).into_owned(),
+            escaped(action.subject()).into_owned(),
             escaped(&action.image).into_owned(),
             action.reason.as_str().to_string(),
         ]);
@@ -127,8 +127,8 @@ fn short_commit(commit: &str) -> &str {
     }
 }
 
-/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus pulls, builds, in-place
-/// updates, starts and blocked entries when there are any.
+/// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus networks, volumes, pulls,
+/// builds, in-place updates, starts and blocked entries when there are any.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     let mut line = format!(
@@ -136,6 +136,8 @@ pub fn summary_line(plan: &Plan) -> String {
         s.create, s.recreate, s.remove, s.unchanged
     );
     let extras: Vec<String> = [
+        (s.network, "network(s) to create"),
+        (s.volume, "volume(s) to create"),
         (s.pull, "to pull"),
         (s.build, "to build"),
         (s.update, "to update in place"),

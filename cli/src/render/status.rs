@@ -1,4 +1,4 @@
-//! A node's status document as tables: the node, its deployments, its services.
+//! A node's status document as tables: the node, its deployments, its services, its volumes.
 
 use std::fmt::Write;
 
@@ -130,6 +130,19 @@ pub fn human(status: &Status) -> String {
             ]));
         }
         writeln!(out, "{services}").unwrap();
+    }
+
+    if !status.volumes.is_empty() {
+        writeln!(out).unwrap();
+        let mut volumes = table(&["volume", "docker volume", "in use"]);
+        for volume in status.volumes.values() {
+            volumes.add_row(row(vec![
+                volume.name.clone(),
+                volume.docker_name.clone(),
+                volume.in_use.to_string(),
+            ]));
+        }
+        writeln!(out, "{volumes}").unwrap();
     }
     out
 }

@@ -54,11 +54,12 @@ fn build_once_builds_once_and_rebuilds_when_the_context_changes() {
     assert_eq!(
         kinds(&plan),
         vec![
+            ("network".into(), "missing".into()),
             ("build".into(), "image_missing".into()),
             ("create".into(), "missing".into())
         ]
     );
-    let tag = plan["actions"][0]["image"].as_str().unwrap().to_string();
+    let tag = plan["actions"][1]["image"].as_str().unwrap().to_string();
     assert!(
         tag.starts_with("orun.local/siteonce:") && tag.len() == "orun.local/siteonce:".len() + 12,
         "{tag}"
@@ -144,7 +145,7 @@ fn a_failed_build_reports_the_builder_and_stops_nothing() {
     assert!(stdout.contains("last build output:"), "{stdout}");
     assert!(stdout.contains("RUN /bin/busybox false"), "{stdout}");
     assert!(
-        stdout.contains("skipped because a pull or build failed"),
+        stdout.contains("skipped because a network, volume, pull or build failed"),
         "{stdout}"
     );
     let site = inspect(&scenario.container("sitebad")).unwrap();

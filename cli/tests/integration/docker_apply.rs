@@ -250,7 +250,7 @@ fn failing_pull_stops_nothing() {
     let stdout = text(&output.stdout);
     assert!(stdout.contains(&format!("pull {missing}")), "{stdout}");
     assert!(
-        stdout.contains("skipped because a pull or build failed"),
+        stdout.contains("skipped because a network, volume, pull or build failed"),
         "{stdout}"
     );
     for (name, id) in [("web", &web_id), ("api", &api_id)] {
@@ -269,11 +269,12 @@ fn images_are_pulled_from_a_local_registry() {
     let port = free_port();
     scenario.deployment("web", &web_spec(&reference, port, "pulled"));
     let plan = scenario.plan();
-    assert_eq!(plan["actions"][0]["kind"], "pull");
-    assert_eq!(plan["actions"][0]["reason"], "image_missing");
+    assert_eq!(plan["actions"][0]["kind"], "network");
+    assert_eq!(plan["actions"][1]["kind"], "pull");
+    assert_eq!(plan["actions"][1]["reason"], "image_missing");
     let output = scenario.apply();
     assert!(
-        output.contains(&format!("step 1 pull {}", scenario.container("web"))),
+        output.contains(&format!("step 2 pull {}", scenario.container("web"))),
         "{output}"
     );
     assert_eq!(http_get(port, "/health").as_deref(), Some("ok\n"));

@@ -1,6 +1,6 @@
 //! The fault matrix: whatever breaks during a rollout, a node ends converged once it runs again or
 //! its dependency is back — exactly one running container per deployment, no `<name>.orun-old`
-//! left, bind-mounted data intact. orun SIGKILLed at each step of a stop-first recreate and started
+//! left, bind-mounted data and named volumes intact. orun SIGKILLed at each step of a stop-first recreate and started
 //! again; the Docker API cut mid-recreate and restored; Caddy killed mid-rollout; the Git remote
 //! killed mid-fetch. Faults are timed by Docker events and processes (`support::tripwire`), never
 //! by hooks in the product; a SIGKILL comes with the node's Docker API cut at the same instant (a
@@ -30,7 +30,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// Deployment `web`: the test image on host `port` (a published port keeps its rollout
 /// stop-first) that, when it starts, writes its greeting to `/data/<greeting>` (a bind mount of
-/// `data`) and to `/www/version`, and turns ready (`/www/ready`) only 3 s later, so a rollout
+/// `data`), to `/state/<greeting>` (the named volume `state`) and to `/www/version`, and turns ready (`/www/ready`) only 3 s later, so a rollout
 /// spends a while in its readiness wait.
 fn slow_web(port: u16, greeting: &str, data: &Path) -> String {
     let publish =
@@ -46,7 +46,7 @@ fn slow_start_first_web(greeting: &str, data: &Path) -> String {
 
 fn slow_web_with(rollout: &str, greeting: &str, data: &Path) -> String {
     let spec = format!(
-        "  image: {image}\n  command:\n    - sh\n    - -c\n    - \"echo $GREETING > /data/$GREETING; echo $GREETING > /www/version; (/bin/busybox sleep 3; echo ok > /www/ready) & exec /bin/busybox httpd -f -p 80 -h /www\"\n{rollout}  volumes:\n    - hostPath: {data}\n      containerPath: /data\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/ready\n      interval: 500ms\n      deadline: 30s\n",
+        "  image: {image}\n  command:\n    - sh\n    - -c\n    - \"echo $GREETING > /data/$GREETING; echo $GREETING > /state/$GREETING; echo $GREETING > /www/version; (/bin/busybox sleep 3; echo ok > /www/ready) & exec /bin/busybox httpd -f -p 80 -h /www\"\n{rollout}  volumes:\n    - hostPath: {data}\n      containerPath: /data\n    - name: state\n      containerPath: /state\n  env:\n    GREETING: {greeting}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/ready\n      interval: 500ms\n      deadline: 30s\n",
         image = test_image(),
         data = data.display(),
     );
@@ -115,6 +115,22 @@ fn data_kept(data: &Path, greetings: &[&str]) {
             Some(format!("{greeting}\n").as_str()),
             "{} lost",
             file.display()
+        );
+    }
+}
+
+/// The files each version wrote to the named volume `state` are there, as `container` sees them.
+fn named_volume_kept(container: &str, greetings: &[&str]) {
+    for greeting in greetings {
+        let output = Command::new("docker")
+            .args(["exec", container, "/bin/busybox", "cat"])
+            .arg(format!("/state/{greeting}"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!("{greeting}\n"),
+            "/state/{greeting} lost from the named volume"
         );
     }
 }
@@ -248,6 +264,7 @@ fn sigkill_during(test: &str, step: Step, left: &[&str], manifest: &dyn Fn(&str,
     let when = format!("after a restart from a crash at {step:?}");
     converged(&node, &second, "v2", &when);
     data_kept(data.path(), &["v1", "v2"]);
+    named_volume_kept(&node.container("web"), &["v1", "v2"]);
 }
 
 #[test]

@@ -34,8 +34,11 @@ fn admin_get(socket: &Path, path: &str) -> Option<String> {
     Some(response)
 }
 
+/// The address of container `name` on its environment network (`orun-<env>`, its only one).
 fn container_ip(name: &str) -> String {
-    inspect(name).unwrap()["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    let environment = name.split_once('.').map_or("production", |(env, _)| env);
+    inspect(name).unwrap()["NetworkSettings"]["Networks"][format!("orun-{environment}")]
+        ["IPAddress"]
         .as_str()
         .unwrap()
         .to_string()

@@ -296,7 +296,10 @@ fn a_node_moves_the_routes_off_a_leftover_new_copy_before_removing_it() {
     );
     let web = inspect(&name).unwrap();
     assert_ne!(web["Id"], copy, "{name} is a new container");
-    let ip = web["NetworkSettings"]["IPAddress"].as_str().unwrap();
+    let network = format!("orun-{}", node.environment);
+    let ip = web["NetworkSettings"]["Networks"][&network]["IPAddress"]
+        .as_str()
+        .unwrap();
     assert_eq!(
         status["services"]["web"]["upstream"],
         format!("{ip}:80"),

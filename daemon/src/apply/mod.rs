@@ -25,6 +25,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::credentials::{registry_key, RegistryCredentials};
 use crate::docker::image::{self, PullProgress};
+use crate::docker::resource;
 use crate::probe;
 
 mod rollout;
@@ -173,8 +174,9 @@ pub trait Reporter: Send + Sync {
 pub struct Silent;
 impl Reporter for Silent {}
 
-/// Applies `plan` for `desired`. Pulls and builds run first; if one fails, nothing else runs and
-/// nothing is stopped or removed. `blocked` actions are never executed.
+/// Applies `plan` for `desired`. The environment's network and volumes are created first, then
+/// pulls and builds run; if one of these fails, nothing else runs and nothing is stopped or
+/// removed. `blocked` actions are never executed.
 pub async fn apply(
     docker: &Docker,
     plan: &Plan,
@@ -211,19 +213,17 @@ pub async fn apply(
             outcomes.extend(finished);
         }
         outcomes.sort_by_key(|outcome| outcome.action.step);
-        // The first phase makes the images; nothing after it runs if one of them failed.
-        let images_failed = index == 0 && outcomes.iter().any(|outcome| outcome.result.is_err());
+        // The phases up to pulls and builds prepare what containers need; nothing after them
+        // runs if one of their actions failed.
+        let preparation_failed = kinds.iter().any(|kind| kind.prepares())
+            && outcomes.iter().any(|outcome| outcome.result.is_err());
         report.outcomes.extend(outcomes);
-        if images_failed {
+        if preparation_failed {
+            let later = &PHASES[index + 1..];
             report.skipped = plan
                 .actions
                 .iter()
-                .filter(|action| {
-                    !matches!(
-                        action.kind,
-                        ActionKind::Pull | ActionKind::Build | ActionKind::Blocked
-                    )
-                })
+                .filter(|action| later.iter().any(|kinds| kinds.contains(&action.kind)))
                 .cloned()
                 .collect();
             break;
@@ -367,7 +367,18 @@ impl Executor<'_> {
 
     async fn execute(&self, action: &Action) -> Result<(), ActionError> {
         let name = action.container.as_str();
+        let environment = self.desired.environment.as_str();
         match action.kind {
+            ActionKind::Network => {
+                let network = action.network.as_deref().unwrap_or_default();
+                let _permit = self.permit().await?;
+                resource::create_network(self.docker, network, environment).await?;
+            }
+            ActionKind::Volume => {
+                let volume = action.volume.as_deref().unwrap_or_default();
+                let _permit = self.permit().await?;
+                resource::create_volume(self.docker, volume, environment).await?;
+            }
             ActionKind::Pull => {
                 let credentials = self
                     .options
@@ -513,7 +524,7 @@ impl Executor<'_> {
         let name = desired.container.as_str();
         {
             let _permit = self.permit().await?;
-            container::create(self.docker, name, desired).await?;
+            container::create(self.docker, name, desired, &self.desired.environment).await?;
             container::start(self.docker, name).await?;
         }
         self.check_ready(name, desired).await

@@ -101,7 +101,7 @@ impl Executor<'_> {
         {
             let _permit = self.permit().await?;
             container::remove(self.docker, next).await?;
-            container::create(self.docker, next, desired).await?;
+            container::create(self.docker, next, desired, &self.desired.environment).await?;
             container::start(self.docker, next).await?;
         }
         self.check_ready(next, desired).await

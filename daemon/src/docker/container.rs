@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
-    HostConfig, HostConfigLogConfig, PortBinding,
+    EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
@@ -19,7 +19,9 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
+use engine::manifest::NetworkMode;
 use engine::resources::Limits;
+use engine::Environment;
 use futures_util::StreamExt;
 
 use super::{status_code, timed, CALL_TIMEOUT};
@@ -32,7 +34,8 @@ pub struct ContainerStatus {
     pub exit_code: i64,
     pub restart_count: i64,
     pub error: String,
-    /// The container's address on its Docker network (the default bridge first).
+    /// The container's address on its Docker network (its environment network), `127.0.0.1` on
+    /// the host's network, none without a network.
     pub ip: Option<String>,
     /// Published ports: `80/tcp` → (host IP, host port).
     pub published: Vec<(String, String, String)>,
@@ -40,12 +43,14 @@ pub struct ContainerStatus {
     pub stop_timeout: Option<Duration>,
 }
 
-/// The Docker create request for a desired deployment: image, command, plaintext env, the full
-/// label set, ports (published when they have a host port), bind mounts, stop timeout, the
-/// container settings, json-file log rotation and resource limits. No Docker restart policy: orun
-/// alone restarts containers (drift repair, liveness), so it can count restarts and detect
+/// The Docker create request for a desired deployment of `environment`: image, command, plaintext
+/// env, the full label set, ports (published when they have a host port), bind mounts, named
+/// volumes, tmpfs mounts, network, stop timeout, the container settings, json-file log rotation
+/// and resource limits. On the environment network the deployment's name is the container's
+/// alias, so other containers of the environment reach it by that name. No Docker restart policy:
+/// orun alone restarts containers (drift repair, liveness), so it can count restarts and detect
 /// flapping.
-pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
+pub fn create_body(desired: &DesiredDeployment, environment: &Environment) -> ContainerCreateBody {
     let spec = &desired.spec;
     let settings = &spec.settings;
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
@@ -72,7 +77,11 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
         .iter()
         .map(|volume| {
             let mode = if volume.read_only { ":ro" } else { "" };
-            format!("{}:{}{mode}", volume.host_path, volume.container_path)
+            let source = match (&volume.host_path, &volume.name) {
+                (Some(host_path), _) => host_path.clone(),
+                (None, name) => environment.volume_name(name.as_deref().unwrap_or_default()),
+            };
+            format!("{source}:{}{mode}", volume.container_path)
         })
         .collect();
     let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
@@ -87,6 +96,26 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
         ),
     ]);
     let limits = update_body(&desired.resources);
+    let tmpfs = spec
+        .tmpfs
+        .iter()
+        .map(|path| (path.clone(), String::new()))
+        .collect();
+    let (network_mode, networking_config) = match spec.network {
+        NetworkMode::Environment => {
+            let network = environment.network_name();
+            let endpoint = EndpointSettings {
+                aliases: Some(vec![desired.name.clone()]),
+                ..Default::default()
+            };
+            let config = NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
+            };
+            (network, Some(config))
+        }
+        NetworkMode::Host => ("host".to_string(), None),
+        NetworkMode::None => ("none".to_string(), None),
+    };
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.command.clone(),
@@ -132,8 +161,11 @@ pub fn create_body(desired: &DesiredDeployment) -> ContainerCreateBody {
             memory_swap: limits.memory_swap,
             nano_cpus: limits.nano_cpus,
             pids_limit: limits.pids_limit,
+            tmpfs: Some(tmpfs),
+            network_mode: Some(network_mode),
             ..Default::default()
         }),
+        networking_config,
         ..Default::default()
     }
 }
@@ -209,20 +241,29 @@ pub fn stop_seconds(timeout: Duration) -> i64 {
     i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
-/// Creates the container for `desired` under `name`; missing bind-mount sources are created first.
-pub async fn create(docker: &Docker, name: &str, desired: &DesiredDeployment) -> Result<String> {
-    for volume in &desired.spec.volumes {
-        tokio::fs::create_dir_all(&volume.host_path)
+/// Creates the container for `desired` of `environment` under `name`; missing bind-mount sources
+/// are created first.
+pub async fn create(
+    docker: &Docker,
+    name: &str,
+    desired: &DesiredDeployment,
+    environment: &Environment,
+) -> Result<String> {
+    for host_path in desired
+        .spec
+        .volumes
+        .iter()
+        .filter_map(|v| v.host_path.as_ref())
+    {
+        tokio::fs::create_dir_all(host_path)
             .await
-            .with_context(|| {
-                format!("create {name}: cannot create hostPath {}", volume.host_path)
-            })?;
+            .with_context(|| format!("create {name}: cannot create hostPath {host_path}"))?;
     }
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let response = timed(
         CALL_TIMEOUT,
         &format!("create {name}"),
-        docker.create_container(Some(options), create_body(desired)),
+        docker.create_container(Some(options), create_body(desired, environment)),
     )
     .await?;
     Ok(response.id)
@@ -312,14 +353,18 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         .and_then(|config| config.stop_timeout)
         .and_then(|seconds| u64::try_from(seconds).ok())
         .map(Duration::from_secs);
+    let host_network = info
+        .host_config
+        .and_then(|config| config.network_mode)
+        .is_some_and(|mode| mode == "host");
     let network = info.network_settings.unwrap_or_default();
     let networks = network.networks.unwrap_or_default();
+    // A container on the host's network listens on the host's own addresses.
     let ip = networks
-        .get("bridge")
-        .into_iter()
-        .chain(networks.values())
+        .values()
         .filter_map(|endpoint| endpoint.ip_address.clone())
-        .find(|ip| !ip.is_empty());
+        .find(|ip| !ip.is_empty())
+        .or_else(|| host_network.then(|| "127.0.0.1".to_string()));
     let mut published = Vec::new();
     for (port, bindings) in network.ports.unwrap_or_default() {
         for binding in bindings.unwrap_or_default() {

@@ -6,6 +6,7 @@ pub mod container;
 pub mod credentials;
 pub mod image;
 pub mod observe;
+pub mod resource;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,9 +1,10 @@
-//! Observes the engine into the snapshot of docs/plans.md: one container list, one image list, and
-//! an inspect of each managed container holding a name orun wants, for the resource limits the
-//! list does not show. It keeps orun's containers and any container holding a name orun wants;
-//! every other container on the host is left out of the snapshot.
+//! Observes the engine into the snapshot of docs/plans.md: the container, image, network and
+//! volume lists, and an inspect of each managed container holding a name orun wants, for the
+//! resource limits the list does not show. It keeps orun's containers and any container holding a
+//! name orun wants, and orun's networks and volumes of the planned environment and those of the
+//! names orun wants; every other container, network and volume on the host is left out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use bollard::models::ContainerSummaryStateEnum;
@@ -12,17 +13,20 @@ use bollard::Docker;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
 use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
-use engine::Observed;
+use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{container, timed, CALL_TIMEOUT};
+use super::{container, resource, timed, CALL_TIMEOUT};
 
 /// How many containers are inspected at once while observing.
 const INSPECTS_IN_FLIGHT: usize = 4;
 
-/// Snapshot of the engine: managed containers of every environment, containers whose names are in
-/// `wanted_names` (or those names with the rollout suffixes), and all tagged local images.
-pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result<Observed> {
+/// Snapshot of the engine for `desired`: managed containers of every environment, containers
+/// holding the names it wants (or those names with the rollout suffixes), all tagged local
+/// images, and orun's networks and volumes of its environment along with any of the names it
+/// wants.
+pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed> {
+    let wanted_names = desired.container_names();
     let list = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = timed(
         CALL_TIMEOUT,
@@ -94,7 +98,19 @@ pub async fn observe(docker: &Docker, wanted_names: &BTreeSet<String>) -> Result
         })
         .collect();
     images.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Observed { containers, images })
+    let wanted_networks: Vec<String> = desired.network().into_iter().collect();
+    let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
+    let environment = desired.environment.as_str();
+    let selection = |wanted| resource::Selection {
+        environment,
+        wanted,
+    };
+    Ok(Observed {
+        containers,
+        images,
+        networks: resource::networks(docker, &selection(&wanted_networks)).await?,
+        volumes: resource::volumes(docker, &selection(&wanted_volumes)).await?,
+    })
 }
 
 fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {

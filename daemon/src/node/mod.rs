@@ -1,13 +1,16 @@
-//! The node daemon (docs/node.md): a Git poller that fetches the tracked branch with backoff, and a
-//! reconciler that applies each new valid revision at once and repairs drift from the last good
-//! revision every poll interval, whatever Git is doing, remembering across restarts what it
-//! learnt (`state.rs`). It serves its status read-only (docs/status-api.md). This module only
-//! holds the settings and wires the tasks together.
+//! The node daemon (docs/node.md): a Git poller that fetches the tracked branch with jitter and
+//! backoff, or at once on a proven webhook, and a reconciler that applies each new valid revision
+//! at once and repairs drift from the last good revision every poll interval, whatever Git is
+//! doing, remembering across restarts what it learnt (`state.rs`) and reporting rollouts to the
+//! notifier. It serves its status read-only (docs/status-api.md). This module only holds the
+//! settings and wires the tasks together.
 
+mod events;
 pub mod health;
 mod ingress;
 mod liveness;
 pub mod metrics;
+mod notifier;
 mod poller;
 mod prober;
 mod project;
@@ -21,6 +24,7 @@ mod state;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,16 +34,19 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use engine::manifest::node_defaults::NodePaths;
+use engine::manifest::NotificationSpec;
 use engine::Environment;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tracing::info;
 
 use crate::docker::Docker;
 use crate::git::Remote;
 use crate::ingress::config::CaddySettings;
 use metrics::Metrics;
+use notifier::Notifier;
 use reconciler::Reconciler;
 use status::SharedStatus;
+use webhook::{Hook, WebhookSecret};
 
 /// Everything the daemon needs, resolved from `--config` and flags.
 #[derive(Clone, Debug)]
@@ -66,6 +73,15 @@ pub struct Settings {
     /// The Caddy binary and where it listens; started only when a revision has Services.
     pub caddy_bin: PathBuf,
     pub caddy: CaddySettings,
+    /// The webhook secret read at start (`--webhook-secret-file`, else `webhookSecretFile` of the
+    /// `--config` node); without one `/hooks/git` answers 404.
+    pub webhook_secret: Option<WebhookSecret>,
+    /// `--webhook-secret-file` was given: a revision's `webhookSecretFile` does not override it.
+    pub webhook_secret_fixed: bool,
+    /// The `--config` node's `notifications` and its file, in force while the revision has no
+    /// manifest of this node.
+    pub notifications: Vec<NotificationSpec>,
+    pub config_file: String,
 }
 
 impl Settings {
@@ -97,13 +113,21 @@ pub async fn run(
     let settings = Arc::new(settings);
     let status = SharedStatus::new(project::initial(&settings, SystemTime::now()));
     let metrics = Arc::new(Metrics::new());
+    let (webhook_secret, secret) = watch::channel(settings.webhook_secret.clone());
+    let fetch_now = Arc::new(Notify::new());
     server::serve(
         settings.status_addr,
         status.clone(),
         metrics.clone(),
         public::LocalPaths::new(&settings),
+        Hook {
+            secret,
+            fetch: fetch_now.clone(),
+        },
     )
     .await?;
+    let node_name = status.lock().node.name.clone();
+    let notifier = Notifier::start(node_name, public::LocalPaths::new(&settings));
     info!(addr = %settings.status_addr, "status API listening");
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -122,12 +146,23 @@ pub async fn run(
     tokio::spawn(poller::poll_loop(
         settings.clone(),
         interval_rx,
-        status.clone(),
-        metrics.clone(),
+        poller::Outlets {
+            status: status.clone(),
+            metrics: metrics.clone(),
+            notifier: notifier.clone(),
+        },
+        fetch_now,
         polls_tx,
         stop_rx.clone(),
     ));
-    Reconciler::new(settings, docker, status, metrics, cancel, interval_tx)
+    let outlets = reconciler::Outlets {
+        status,
+        metrics,
+        notifier,
+        interval: interval_tx,
+        webhook_secret,
+    };
+    Reconciler::new(settings, docker, outlets, cancel)
         .run(polls_rx, stop_rx)
         .await;
     info!("stopped");

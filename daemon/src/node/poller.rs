@@ -1,35 +1,55 @@
-//! The Git poller: fetches the tracked branch forever, doubling the wait after each consecutive
-//! failure (engine::backoff), records each fetch in the status and metrics, and hands the result
-//! to the reconciler. It never touches the work tree; only the reconciler checks commits out.
+//! The Git poller: fetches the tracked branch forever, every poll interval with jitter and doubling
+//! the wait after each consecutive failure (engine::backoff), or at once when the webhook asks;
+//! records each fetch in the status and metrics, reports sync trouble and recovery to the
+//! notifier, and hands the result to the reconciler. It never touches the work tree; only the
+//! reconciler checks commits out.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, watch};
-use tracing::warn;
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, info, warn};
 
+use super::events;
 use super::metrics::Metrics;
+use super::notifier::Notifier;
 use super::repo;
 use super::status::{timestamp, NodeStatus, SharedStatus, SyncError, SyncState};
 use super::Settings;
 use crate::git::GitError;
 
-/// Polls until `stop` changes or the reconciler is gone.
+/// What the poller reports to besides the reconciler.
+pub struct Outlets {
+    pub status: SharedStatus,
+    pub metrics: Arc<Metrics>,
+    pub notifier: Notifier,
+}
+
+/// Polls until `stop` changes or the reconciler is gone; `fetch_now` (the webhook) cuts a wait short.
 pub async fn poll_loop(
     settings: Arc<Settings>,
     interval: watch::Receiver<Duration>,
-    status: SharedStatus,
-    metrics: Arc<Metrics>,
+    outlets: Outlets,
+    fetch_now: Arc<Notify>,
     results: mpsc::Sender<Result<String, GitError>>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Outlets {
+        status,
+        metrics,
+        notifier,
+    } = outlets;
     let mut failures: u32 = 0;
     loop {
+        let before = failures;
+        let started = std::time::Instant::now();
         let result = repo::fetch(&settings).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
         metrics.polls.inc();
         let now = SystemTime::now();
         match &result {
             Ok(head) => {
+                debug!(commit = %head, duration_ms, "fetched");
                 failures = 0;
                 let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default();
                 metrics.last_successful_sync.set(unix.as_secs_f64());
@@ -42,7 +62,11 @@ pub async fn poll_loop(
                 fetch_failed(&mut status.lock().node, error, failures);
             }
         }
-        let delay = engine::backoff::poll_delay(*interval.borrow(), failures);
+        let error = result.as_ref().err().map(ToString::to_string);
+        if let Some(happening) = events::of_fetch(before, failures, error.as_deref()) {
+            notifier.send(happening);
+        }
+        let delay = engine::backoff::next_poll(*interval.borrow(), failures, uniform_random());
         metrics.backoff_seconds.set(delay.as_secs_f64());
         {
             let node = &mut status.lock().node;
@@ -54,9 +78,16 @@ pub async fn poll_loop(
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
+            _ = fetch_now.notified() => info!("fetching now: the webhook asked"),
             _ = stop.changed() => return,
         }
     }
+}
+
+/// A number uniform in `[0, 1)` for the poll jitter; 0.5 (no jitter) if the system has no
+/// randomness to give.
+fn uniform_random() -> f64 {
+    getrandom::u64().map_or(0.5, |bits| (bits >> 11) as f64 / (1u64 << 53) as f64)
 }
 
 /// A successful fetch of `head` at `now` ends a backoff.

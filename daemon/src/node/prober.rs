@@ -1,6 +1,7 @@
 //! The liveness prober: on each tick, inspects and probes the containers whose liveness probe is
 //! due, and restarts those that reached `failureThreshold`, counting failures and restarts in the
-//! metrics. It only does I/O; `liveness.rs` decides what is due and what a result means.
+//! metrics and telling the notifier. It only does I/O; `liveness.rs` decides what is due and what
+//! a result means.
 
 use std::sync::Arc;
 
@@ -8,9 +9,11 @@ use engine::DesiredState;
 use tokio::time::Instant;
 use tracing::warn;
 
+use super::events::{self, Happening};
 use super::health::{HealthEvent, Tracker};
 use super::liveness::{self, Target, Verdict};
 use super::metrics::{DeploymentLabels, Metrics};
+use super::notifier::Notifier;
 use super::project;
 use super::report;
 use super::status::SharedStatus;
@@ -22,6 +25,7 @@ pub struct Prober {
     pub client: reqwest::Client,
     pub metrics: Arc<Metrics>,
     pub status: SharedStatus,
+    pub notifier: Notifier,
 }
 
 impl Prober {
@@ -73,11 +77,26 @@ impl Prober {
             container::restart(&self.docker, &target.container, target.stop_timeout).await;
         let error = restarted.err().map(|error| format!("{error:#}"));
         warn!(deployment = %name, container = %target.container, restart_error = ?error, "failureThreshold reached: container restarted");
+        let outcome = match &error {
+            None => "restarted".to_string(),
+            Some(error) => format!("restart failed: {error}"),
+        };
+        self.notifier.send(Happening {
+            event: engine::notify::Event::LivenessRestart,
+            deployment: Some(name.clone()),
+            message: format!(
+                "{} {outcome} after its liveness probe failed: {message}",
+                target.container
+            ),
+        });
         if health.acted(name, Instant::now()) {
             let event = HealthEvent::Flapping {
                 deployment: name.clone(),
             };
             report::health_event(&event, commit);
+            if let Some(happening) = events::of_health_event(&event) {
+                self.notifier.send(happening);
+            }
         }
         let entries = &mut self.status.lock().deployments;
         project::restarted(entries, name, error.unwrap_or(message));

@@ -1,4 +1,4 @@
-//! Status projection: the status document's node and deployment entries from the node's
+//! Status projection: the status document's node, deployment and volume entries from the node's
 //! settings, the last good revision, an observed snapshot, the health tracker and a pass's
 //! outcomes. Pure: the reconciler observes Docker and holds the lock while it writes.
 
@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use engine::observed::ContainerState;
+use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Environment, Observed};
 
 use super::health::Tracker;
 use super::status::{
     timestamp, DeploymentState, DeploymentStatus, LastAction, LastReason, NodeStatus, Status,
-    SyncError, SyncState,
+    SyncError, SyncState, VolumeStatus,
 };
 use super::Settings;
 use crate::apply::{ActionError, Outcome};
@@ -35,6 +36,7 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
         ),
         deployments: BTreeMap::new(),
         services: BTreeMap::new(),
+        volumes: BTreeMap::new(),
     }
 }
 
@@ -141,6 +143,40 @@ pub fn deployments(
     }
 }
 
+/// The environment's named volumes in `observed`: those labelled for the environment and those
+/// a deployment of `desired` mounts, each with whether one does.
+pub fn volumes(desired: &DesiredState, observed: &Observed) -> BTreeMap<String, VolumeStatus> {
+    let environment = desired.environment.as_str();
+    let mounted = desired.volumes();
+    let prefix = format!("{environment}.");
+    observed
+        .volumes
+        .iter()
+        .filter_map(|volume| {
+            let docker_name = volume.name.as_str();
+            let mounted_as = mounted
+                .iter()
+                .find(|(_, name)| name.as_str() == docker_name)
+                .map(|(name, _)| name.clone());
+            let labelled = volume.labels.get(LABEL_MANAGED_BY).map(String::as_str)
+                == Some(MANAGED_BY_ORUN)
+                && volume.labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment);
+            let name = match mounted_as {
+                Some(name) => name,
+                None if labelled && desired.environment.is_production() => docker_name.to_string(),
+                None if labelled => docker_name.strip_prefix(&prefix)?.to_string(),
+                None => return None,
+            };
+            let entry = VolumeStatus {
+                in_use: mounted.contains_key(&name),
+                name: name.clone(),
+                docker_name: docker_name.to_string(),
+            };
+            Some((name, entry))
+        })
+        .collect()
+}
+
 /// The liveness restart of `deployment`: `error` is the restart's failure, else the probe's.
 pub fn restarted(
     entries: &mut BTreeMap<String, DeploymentStatus>,
@@ -159,7 +195,7 @@ mod tests {
     use super::*;
     use crate::apply::Previous;
     use crate::node::testing::{deployment, desired, outcome};
-    use engine::observed::ObservedContainer;
+    use engine::observed::{ObservedContainer, ObservedResource};
     use engine::plan::{ActionKind, Reason};
 
     fn node() -> NodeStatus {
@@ -238,7 +274,7 @@ mod tests {
         let web_only = desired("production", &[deployment("web", "")]);
         let observed = Observed {
             containers: vec![container("web", ContainerState::Running)],
-            images: Vec::new(),
+            ..Observed::default()
         };
         let outcomes = [
             outcome("web", ActionKind::Pull, Ok(())),
@@ -309,7 +345,7 @@ mod tests {
         let desired = desired("production", &[deployment("web", "")]);
         let observed = Observed {
             containers: vec![container("web", ContainerState::Running)],
-            images: Vec::new(),
+            ..Observed::default()
         };
         let mut tracker = Tracker::default();
         tracker.entry("web").probe_ok = Some(false);
@@ -323,5 +359,40 @@ mod tests {
         );
         assert_eq!(entries["web"].last_action, Some(LastAction::Restart));
         assert_eq!(entries["web"].last_reason, Some(LastReason::LivenessFailed));
+    }
+
+    #[test]
+    fn volumes_of_the_environment_are_listed_with_whether_a_deployment_mounts_them() {
+        let mounts = "  volumes:\n    - name: data\n      containerPath: /data\n";
+        let desired = desired("qa", &[deployment("db", mounts)]);
+        let owned = |environment: &str| {
+            BTreeMap::from([
+                (LABEL_MANAGED_BY.to_string(), MANAGED_BY_ORUN.to_string()),
+                (LABEL_ENVIRONMENT.to_string(), environment.to_string()),
+            ])
+        };
+        let volume = |name: &str, labels: BTreeMap<String, String>| ObservedResource {
+            name: name.to_string(),
+            labels,
+        };
+        let observed = Observed {
+            volumes: vec![
+                volume("qa.data", owned("qa")),
+                volume("qa.old", owned("qa")),
+                volume("prod.data", owned("prod")),
+                volume("unrelated", BTreeMap::new()),
+            ],
+            ..Observed::default()
+        };
+        let listed = volumes(&desired, &observed);
+        let summary: Vec<(&str, &str, bool)> = listed
+            .iter()
+            .map(|(key, v)| (key.as_str(), v.docker_name.as_str(), v.in_use))
+            .collect();
+        assert_eq!(
+            summary,
+            [("data", "qa.data", true), ("old", "qa.old", false)]
+        );
+        assert_eq!(listed["data"].name, "data");
     }
 }

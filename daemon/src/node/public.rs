@@ -154,6 +154,7 @@ mod tests {
             node,
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
+            volumes: BTreeMap::new(),
         };
         let shown = status(full.clone(), &paths());
         assert_eq!(

@@ -1,10 +1,12 @@
 //! The reconciler loop: validates each newly fetched commit from its own files and only then checks
 //! it out, so the clone always holds the last good revision; converges Docker on that revision at
 //! once for a new commit and every poll interval to repair drift; runs due liveness probes every
-//! second; and saves what the node must remember across restarts when it changes. At start it
-//! restores that memory and reconciles the clone's revision before the first fetch. It only does
-//! I/O and bookkeeping; what to change, hold, route, restart, report and remember is decided by
-//! `engine::plan`, `health.rs`, `liveness.rs`, `routes.rs`, `project.rs` and `state.rs`.
+//! second; saves what the node must remember across restarts when it changes; and hands rollouts,
+//! rejected commits and the revision's notification and webhook settings to the notifier and the
+//! status API. At start it restores that memory and reconciles the clone's revision before the
+//! first fetch. It only does I/O and bookkeeping; what to change, hold, route, restart, report,
+//! notify and remember is decided by `engine::plan`, `health.rs`, `liveness.rs`, `routes.rs`,
+//! `project.rs`, `events.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -12,20 +14,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use engine::plan::ActionKind;
 use engine::revision::Revision;
 use engine::{DesiredState, Observed, PlanOptions};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::events::{self, Happening};
 use super::health::Tracker;
 use super::ingress::Ingress;
 use super::metrics::Metrics;
+use super::notifier::Notifier;
 use super::prober::Prober;
 use super::report::{self, LogReporter};
 use super::state::{self, Loaded, NodeState, StateFile};
 use super::status::{SharedStatus, SyncError, SyncState};
+use super::webhook::WebhookSecret;
 use super::{project, repo, Settings};
 use crate::apply::{ApplyOptions, Outcome};
 use crate::converge::converge;
@@ -46,13 +50,26 @@ struct Good {
     registry_credentials: RegistryCredentials,
 }
 
+/// Where the reconciler's results go besides Docker.
+pub struct Outlets {
+    pub status: SharedStatus,
+    pub metrics: Arc<Metrics>,
+    pub notifier: Notifier,
+    /// The poll interval in force, for the poller.
+    pub interval: watch::Sender<Duration>,
+    /// The webhook secret in force, for the status API.
+    pub webhook_secret: watch::Sender<Option<WebhookSecret>>,
+}
+
 pub struct Reconciler {
     settings: Arc<Settings>,
     docker: Docker,
     status: SharedStatus,
     metrics: Arc<Metrics>,
+    notifier: Notifier,
     cancel: Arc<AtomicBool>,
     interval: watch::Sender<Duration>,
+    webhook_secret: watch::Sender<Option<WebhookSecret>>,
     good: Option<Good>,
     seen_head: Option<String>,
     /// The last good commit's pulls and builds have not all succeeded yet: every pass plans them
@@ -71,11 +88,16 @@ impl Reconciler {
     pub fn new(
         settings: Arc<Settings>,
         docker: Docker,
-        status: SharedStatus,
-        metrics: Arc<Metrics>,
+        outlets: Outlets,
         cancel: Arc<AtomicBool>,
-        interval: watch::Sender<Duration>,
     ) -> Self {
+        let Outlets {
+            status,
+            metrics,
+            notifier,
+            interval,
+            webhook_secret,
+        } = outlets;
         let ingress = Ingress::new(&settings);
         let state_file = StateFile::new(settings.paths().state());
         let prober = Prober {
@@ -83,14 +105,17 @@ impl Reconciler {
             client: probe::client(),
             metrics: metrics.clone(),
             status: status.clone(),
+            notifier: notifier.clone(),
         };
         Reconciler {
             settings,
             docker,
             status,
             metrics,
+            notifier,
             cancel,
             interval,
+            webhook_secret,
             good: None,
             seen_head: None,
             new_commit_pending: false,
@@ -269,6 +294,12 @@ impl Reconciler {
             Ok(revision) => revision,
             Err(error) => {
                 warn!(commit = head, %error, "revision rejected; the last good revision stays in force");
+                let happening = Happening {
+                    event: engine::notify::Event::RevisionInvalid,
+                    deployment: None,
+                    message: format!("{error}; the last good revision stays in force"),
+                };
+                self.notifier.send_about(happening, Some(head));
                 project::rejected(&mut self.status.lock().node, error);
                 return false;
             }
@@ -299,7 +330,26 @@ impl Reconciler {
                 info!(poll_interval = %humantime::format_duration(interval), "poll interval changed by the node manifest");
                 let _ = self.interval.send(interval);
             }
+            if !self.settings.webhook_secret_fixed {
+                self.use_webhook_secret(node.spec.webhook_secret_file.as_deref());
+            }
         }
+        let (file, notifications) = match &revision.node {
+            Some(node) => (node.file.as_str(), &node.spec.notifications),
+            None => (
+                self.settings.config_file.as_str(),
+                &self.settings.notifications,
+            ),
+        };
+        let receivers = engine::notify::receivers(file, notifications, &revision.secrets.shared)
+            .unwrap_or_else(|errors| {
+                for error in errors {
+                    warn!(%error, "notification receiver left out");
+                }
+                Vec::new()
+            });
+        self.notifier
+            .configure(receivers, revision.desired.environment.as_str(), commit);
         project::loaded(&mut self.status.lock().node, &revision.desired);
         // The node's manifest in the revision says where credentials are, like its other fields.
         let docker_config = match &revision.node {
@@ -314,6 +364,30 @@ impl Reconciler {
             commit: commit.to_string(),
             desired: revision.desired,
             registry_credentials: RegistryCredentials::locate(docker_config.as_deref()),
+        });
+    }
+
+    /// Puts the secret in `file` (a revision's `webhookSecretFile`) in force for the webhook, or
+    /// turns the webhook off without one; a file that cannot be read keeps the secret in force.
+    fn use_webhook_secret(&self, file: Option<&str>) {
+        let secret = match file.map(|file| WebhookSecret::read(std::path::Path::new(file))) {
+            None => None,
+            Some(Ok(secret)) => Some(secret),
+            Some(Err(error)) => {
+                warn!(%error, "the webhook keeps its secret");
+                return;
+            }
+        };
+        self.webhook_secret.send_if_modified(|current| {
+            if *current == secret {
+                return false;
+            }
+            info!(
+                enabled = secret.is_some(),
+                "webhook secret changed by the node manifest"
+            );
+            *current = secret;
+            true
         });
     }
 
@@ -352,14 +426,19 @@ impl Reconciler {
                 (Vec::new(), None, Some(error))
             }
         };
+        for happening in events::of_outcomes(&outcomes) {
+            self.notifier.send(happening);
+        }
         for event in self.health.record_pass(&commit, &outcomes, Instant::now()) {
             report::health_event(&event, &commit);
+            if let Some(happening) = events::of_health_event(&event) {
+                self.notifier.send(happening);
+            }
         }
-        let images_failed = outcomes.iter().any(|outcome| {
-            matches!(outcome.action.kind, ActionKind::Pull | ActionKind::Build)
-                && outcome.result.is_err()
-        });
-        self.new_commit_pending &= error.is_some() || images_failed;
+        let preparation_failed = outcomes
+            .iter()
+            .any(|outcome| outcome.action.kind.prepares() && outcome.result.is_err());
+        self.new_commit_pending &= error.is_some() || preparation_failed;
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
         self.refresh_status(&outcomes, observed, Some((failed, error)))
             .await;
@@ -385,9 +464,7 @@ impl Reconciler {
         let Some(good) = &self.good else { return };
         let observed = match observed {
             Some(observed) => Some(observed),
-            None => observe(&self.docker, &good.desired.container_names())
-                .await
-                .ok(),
+            None => observe(&self.docker, &good.desired).await.ok(),
         };
         let desired: BTreeSet<String> = good.desired.deployments.keys().cloned().collect();
         self.health.retain(&desired);
@@ -405,6 +482,9 @@ impl Reconciler {
             &self.health,
             outcomes,
         );
+        if let Some(observed) = &observed {
+            status.volumes = project::volumes(&good.desired, observed);
+        }
     }
 
     /// Runs the liveness probes that are due, and shows failures and restarts in the status.

@@ -34,7 +34,7 @@ impl Reporter for LogReporter<'_> {
         match &outcome.result {
             Ok(()) => info!(
                 kind = action.kind.as_str(),
-                container = %action.container,
+                container = %action.subject(),
                 reason = action.reason.as_str(),
                 duration_ms,
                 result,
@@ -42,7 +42,7 @@ impl Reporter for LogReporter<'_> {
             ),
             Err(error) => warn!(
                 kind = action.kind.as_str(),
-                container = %action.container,
+                container = %action.subject(),
                 reason = action.reason.as_str(),
                 duration_ms,
                 result,

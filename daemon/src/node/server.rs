@@ -1,5 +1,7 @@
-//! The read-only status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
-//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network. Its own
+//! The status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
+//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network; and
+//! `POST /hooks/git`, its only path that is not a read: with a proof of the webhook secret
+//! (`webhook.rs`) it asks the poller for a fetch, nothing more. Its own
 //! accept loop on hyper bounds what clients can hold, so a flood of slow connections cannot take
 //! file descriptors from Git and Docker or keep `/healthz` from answering: request headers must
 //! arrive within [`HEADER_READ_TIMEOUT`], a connection that moves no byte for [`IDLE_TIMEOUT`] is
@@ -16,11 +18,13 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, Request, StatusCode, Uri};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::{service_fn, Service as _};
@@ -31,11 +35,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::metrics::Metrics;
 use super::public::{self, LocalPaths};
 use super::status::SharedStatus;
+use super::webhook::{self, Hook};
 
 /// Connections held open at once; each holds one file descriptor.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -53,19 +58,22 @@ struct ApiState {
     status: SharedStatus,
     metrics: Arc<Metrics>,
     paths: Arc<LocalPaths>,
+    hook: Hook,
 }
 
-fn router(status: SharedStatus, metrics: Arc<Metrics>, paths: LocalPaths) -> Router {
+fn router(status: SharedStatus, metrics: Arc<Metrics>, paths: LocalPaths, hook: Hook) -> Router {
     Router::new()
         .route("/healthz", get(healthz).post(healthz))
         .route("/status", get(status_document).post(status_document))
         .route("/metrics", get(metrics_text))
+        .route(webhook::PATH, any(git_hook))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(ApiState {
             status,
             metrics,
             paths: Arc::new(paths),
+            hook,
         })
 }
 
@@ -75,11 +83,12 @@ pub async fn serve(
     status: SharedStatus,
     metrics: Arc<Metrics>,
     paths: LocalPaths,
+    hook: Hook,
 ) -> Result<()> {
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen for the status API on {addr}"))?;
-    tokio::spawn(accept_loop(listener, router(status, metrics, paths)));
+    tokio::spawn(accept_loop(listener, router(status, metrics, paths, hook)));
     Ok(())
 }
 
@@ -323,25 +332,194 @@ async fn metrics_text(State(state): State<ApiState>) -> Response {
         .into_response()
 }
 
-async fn not_found(uri: Uri) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "error": "not found", "path": uri.path() })),
+/// `/hooks/git`: 404 without a webhook secret, else POST only; a body beyond
+/// [`webhook::MAX_BODY_BYTES`] is refused unread, a request without a holding proof gets 401, and
+/// a proven one a fetch request (coalesced by the poller) and 202.
+async fn git_hook(
+    State(state): State<ApiState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let secret = state.hook.secret.borrow().clone();
+    let Some(secret) = secret else {
+        return not_found(uri).await;
+    };
+    if method != Method::POST {
+        return method_not_allowed(uri).await;
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > webhook::MAX_BODY_BYTES as u64) {
+        return payload_too_large(uri);
+    }
+    let body = match Limited::new(body, webhook::MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return payload_too_large(uri)
+        }
+        Err(error) => {
+            debug!(%error, "webhook body not read");
+            return error_response(StatusCode::BAD_REQUEST, "cannot read the body", &uri);
+        }
+    };
+    match webhook::verify(&secret, &headers, &body) {
+        Some(proof) => {
+            info!(proof = proof.as_str(), "webhook: fetch requested");
+            state.hook.fetch.notify_one();
+            (StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response()
+        }
+        None => {
+            warn!("webhook refused: no valid proof of the secret");
+            error_response(StatusCode::UNAUTHORIZED, "unauthorized", &uri)
+        }
+    }
+}
+
+fn payload_too_large(uri: Uri) -> Response {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload too large: at most 1 MiB",
+        &uri,
     )
-        .into_response()
+}
+
+fn error_response(status: StatusCode, error: &str, uri: &Uri) -> Response {
+    (status, Json(json!({ "error": error, "path": uri.path() }))).into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(StatusCode::NOT_FOUND, "not found", &uri)
 }
 
 async fn method_not_allowed(uri: Uri) -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        Json(json!({ "error": "method not allowed", "path": uri.path() })),
-    )
-        .into_response()
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", &uri)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::watch;
+
     use super::*;
+    use crate::node::status::{NodeStatus, Status};
+    use crate::node::webhook::WebhookSecret;
+
+    /// Serves the API on a free local port with `secret` for the webhook.
+    async fn serve_local(secret: Option<&str>) -> (SocketAddr, Arc<Notify>) {
+        let secret = secret.map(|text| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let path = dir.path().join("secret");
+            std::fs::write(&path, text).unwrap();
+            WebhookSecret::read(&path).unwrap()
+        });
+        let node = NodeStatus::starting(
+            "a".to_string(),
+            "production".to_string(),
+            "main".to_string(),
+            SystemTime::UNIX_EPOCH,
+        );
+        let status = SharedStatus::new(Status {
+            node,
+            deployments: BTreeMap::new(),
+            services: BTreeMap::new(),
+        });
+        let fetch = Arc::new(Notify::new());
+        let (_keep, secret) = watch::channel(secret);
+        let hook = Hook {
+            secret,
+            fetch: fetch.clone(),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = router(
+            status,
+            Arc::new(Metrics::new()),
+            LocalPaths::default(),
+            hook,
+        );
+        tokio::spawn(accept_loop(listener, router));
+        (addr, fetch)
+    }
+
+    /// Sends `head` (request line and headers, without the blank line) and `body` in chunks of
+    /// 64 KiB; the status code of the answer.
+    async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        for chunk in body.chunks(64 * 1024) {
+            if stream.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    fn post(length: usize, extra: &str) -> String {
+        format!("POST /hooks/git HTTP/1.1\r\nHost: a\r\nContent-Length: {length}{extra}")
+    }
+
+    #[tokio::test]
+    async fn without_a_secret_the_hook_path_does_not_exist() {
+        let (addr, _) = serve_local(None).await;
+        let bearer = "\r\nAuthorization: Bearer x";
+        assert_eq!(request(addr, &post(2, bearer), b"{}").await, 404);
+        assert_eq!(
+            request(addr, "GET /hooks/git HTTP/1.1\r\nHost: a", b"").await,
+            404
+        );
+    }
+
+    #[tokio::test]
+    async fn a_proven_hook_wakes_the_poller_and_the_rest_is_refused() {
+        let (addr, fetch) = serve_local(Some("s3cret\n")).await;
+        let bearer = "\r\nAuthorization: Bearer s3cret";
+        assert_eq!(request(addr, &post(2, ""), b"{}").await, 401);
+        assert_eq!(
+            request(addr, "GET /hooks/git HTTP/1.1\r\nHost: a", b"").await,
+            405
+        );
+        let woken = tokio::time::timeout(Duration::from_millis(50), fetch.notified()).await;
+        assert!(woken.is_err(), "a refused request woke the poller");
+
+        assert_eq!(request(addr, &post(2, bearer), b"{}").await, 202);
+        tokio::time::timeout(Duration::from_secs(1), fetch.notified())
+            .await
+            .expect("the poller is woken");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_one_mebibyte_is_refused_declared_or_streamed() {
+        let (addr, fetch) = serve_local(Some("s3cret")).await;
+        let bearer = "\r\nAuthorization: Bearer s3cret";
+        let limit = webhook::MAX_BODY_BYTES;
+        assert_eq!(request(addr, &post(limit + 1, bearer), b"{}").await, 413);
+        let chunked =
+            format!("POST /hooks/git HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked{bearer}");
+        let mut body = Vec::new();
+        for _ in 0..17 {
+            body.extend_from_slice(format!("{:x}\r\n", 64 * 1024).as_bytes());
+            body.extend_from_slice(&vec![b' '; 64 * 1024]);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(request(addr, &chunked, &body).await, 413);
+        let woken = tokio::time::timeout(Duration::from_millis(50), fetch.notified()).await;
+        assert!(woken.is_err(), "a refused request woke the poller");
+        let exactly = vec![b' '; limit];
+        assert_eq!(request(addr, &post(limit, bearer), &exactly).await, 202);
+    }
 
     #[test]
     fn the_oldest_connection_not_serving_a_request_makes_room() {

@@ -199,11 +199,26 @@ pub struct ServiceStatus {
     pub note: Option<String>,
 }
 
+/// A named volume of the environment, keyed by the name deployments give it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeStatus {
+    /// The name in `volumes[].name` (`data`).
+    pub name: String,
+    /// The Docker volume (`data` in production, `<env>.data` elsewhere).
+    pub docker_name: String,
+    /// Whether a deployment of the last good revision mounts it; orun keeps a volume no
+    /// deployment uses any more, and only an operator removes it.
+    pub in_use: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     pub node: NodeStatus,
     pub deployments: BTreeMap<String, DeploymentStatus>,
     pub services: BTreeMap<String, ServiceStatus>,
+    /// The environment's named volumes that exist in Docker.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, VolumeStatus>,
 }
 
 /// RFC 3339 UTC with whole seconds, e.g. `2026-11-26T10:00:00Z`.

@@ -62,6 +62,8 @@ pub fn action(deployment: &str, kind: ActionKind, reason: Reason) -> Action {
         deployment: deployment.to_string(),
         container: deployment.to_string(),
         image: "busybox".to_string(),
+        network: None,
+        volume: None,
         reason,
         labels: None,
         changes: Vec::new(),

@@ -75,6 +75,24 @@ checked_string!(Text, |text| {
     }
 });
 
+/// An `http://` or `https://` URL (a notification receiver). Problems and `Debug` never show
+/// it: webhook URLs carry their token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpUrl(String);
+checked_string!(HttpUrl, |text| {
+    if crate::notify::is_http_url(text) {
+        Ok(())
+    } else {
+        Err("must be an http:// or https:// URL with a host".to_string())
+    }
+});
+
+impl fmt::Debug for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpUrl(***)")
+    }
+}
+
 /// An explicit environment name: 1-40 characters of `[a-z0-9-]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct EnvironmentName(String);

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
+use crate::notify::{Event, Format};
 pub use fields::{
-    AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, ImageReference,
-    InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
+    AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
+    ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
 };
 use node_defaults::NodePaths;
 pub use settings::{
@@ -110,6 +111,25 @@ pub struct NodeSpec {
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
+    /// The file holding the secret that proves a `POST /hooks/git` (docs/node.md).
+    pub webhook_secret_file: Option<String>,
+    /// Where to report rollouts and sync trouble (docs/node.md).
+    #[serde(default)]
+    pub notifications: Vec<NotificationSpec>,
+}
+
+/// One entry of a Node's `notifications`: exactly one of `url` and `urlFrom` (checked with the
+/// revision's secrets by `notify::receivers`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NotificationSpec {
+    pub url: Option<HttpUrl>,
+    /// A key of `secrets.yaml` whose value is the URL.
+    pub url_from: Option<String>,
+    /// The events to send; every event when absent.
+    pub events: Option<Vec<Event>>,
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_user() -> String {
@@ -203,6 +223,12 @@ pub struct DeploymentSpec {
     /// Limits Docker can change on a running container (docs/plans.md: `update`).
     #[serde(default)]
     pub resources: ResourcesSpec,
+    /// Which network the container joins (docs/manifests.md).
+    #[serde(default)]
+    pub network: NetworkMode,
+    /// Absolute container paths mounted as tmpfs.
+    #[serde(default)]
+    pub tmpfs: Vec<AbsolutePath>,
 }
 
 /// json-file log rotation; on by default so a chatty container cannot fill the disk.
@@ -238,6 +264,29 @@ pub struct ResourcesSpec {
     pub memory: Option<MemoryLimit>,
     pub cpus: Option<Cpus>,
     pub pids: Option<PidsLimit>,
+}
+
+/// The network a deployment's container joins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The environment's bridge network `orun-<env>`, reachable there by the deployment's name.
+    #[default]
+    Environment,
+    /// The host's network stack: no isolation, no published ports.
+    Host,
+    /// No network at all but loopback.
+    None,
+}
+
+impl NetworkMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Environment => "environment",
+            NetworkMode::Host => "host",
+            NetworkMode::None => "none",
+        }
+    }
 }
 
 fn default_stop_timeout() -> Duration {
@@ -319,13 +368,57 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// A `volumes[]` item: a bind mount of a host folder or a named volume of the environment.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "VolumeFields")]
 pub struct VolumeSpec {
-    pub host_path: AbsolutePath,
+    pub source: VolumeSource,
     pub container_path: AbsolutePath,
-    #[serde(default)]
     pub read_only: bool,
+}
+
+/// Where a volume's data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// `hostPath`: a folder of the host, bind-mounted.
+    HostPath(AbsolutePath),
+    /// `name`: a Docker named volume of the environment, created by orun and never removed.
+    Named(Name),
+}
+
+/// A `volumes[]` item as written, before the exactly-one-source rule.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct VolumeFields {
+    host_path: Option<AbsolutePath>,
+    name: Option<Name>,
+    container_path: AbsolutePath,
+    #[serde(default)]
+    read_only: bool,
+}
+
+impl TryFrom<VolumeFields> for VolumeSpec {
+    type Error = String;
+
+    fn try_from(fields: VolumeFields) -> Result<Self, String> {
+        let source = match (fields.host_path, fields.name) {
+            (Some(host_path), None) => VolumeSource::HostPath(host_path),
+            (None, Some(name)) => VolumeSource::Named(name),
+            (Some(_), Some(_)) => {
+                return Err("hostPath and name are mutually exclusive: set exactly one".into())
+            }
+            (None, None) => {
+                return Err(
+                    "one of hostPath (bind mount) or name (named volume) is required".into(),
+                )
+            }
+        };
+        Ok(VolumeSpec {
+            source,
+            container_path: fields.container_path,
+            read_only: fields.read_only,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -1,9 +1,9 @@
 //! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
 //! manifest repository with its own environment name, free ports, a local registry (open, or with
-//! a login), and cleanup of every container of the test's environment even when the test fails;
-//! for the fault tests, a Docker API proxy that can be cut, a `git daemon` that can die mid-fetch,
-//! and tripwires on Docker events. The helpers that need no Docker come from the normal targets'
-//! `tests/support`, included here by path, not copied.
+//! a login), and cleanup of every container, network and volume of the test's environment even
+//! when the test fails; for the fault tests, a Docker API proxy that can be cut, a `git daemon`
+//! that can die mid-fetch, and tripwires on Docker events. The helpers that need no Docker come
+//! from the normal targets' `tests/support`, included here by path, not copied.
 
 pub mod docker_proxy;
 pub mod git_daemon;
@@ -134,6 +134,33 @@ pub fn free_port() -> u16 {
 
 /// An HTTP request to 127.0.0.1:`port``path`: the status code and the body.
 pub fn http_request(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    let head = format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
+    exchange(port, &head, b"")
+}
+
+/// A POST to 127.0.0.1:`port``path` with `headers` and `body` (its `Content-Length` taken from
+/// `declared_length` when given, so a test can announce more than it sends): the status code and
+/// the body of the answer.
+pub fn http_post(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    declared_length: Option<usize>,
+) -> Option<(u16, String)> {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        declared_length.unwrap_or(body.len())
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    exchange(port, &head, body)
+}
+
+/// Sends `head` and `body` on a new connection and reads the answer to its end.
+fn exchange(port: u16, head: &str, body: &[u8]) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect_timeout(
         &format!("127.0.0.1:{port}").parse().unwrap(),
@@ -141,13 +168,15 @@ pub fn http_request(port: u16, method: &str, path: &str) -> Option<(u16, String)
     )
     .ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
+    stream.write_all(head.as_bytes()).ok()?;
+    // The server may answer and close before it has read a body it refuses.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    // A read that fails after a refused body may still hold the answer sent before the reset.
+    if stream.read_to_end(&mut response).is_err() && (body.is_empty() || response.is_empty()) {
+        return None;
+    }
+    let response = String::from_utf8_lossy(&response);
     let code = response.split_whitespace().nth(1)?.parse().ok()?;
     let body = response
         .split("\r\n\r\n")
@@ -295,6 +324,20 @@ pub fn container_names(environment: &str) -> Vec<String> {
     names
 }
 
+/// Removes the networks and volumes labelled with `environment`, which orun itself never removes;
+/// call it after the environment's containers are gone.
+pub fn remove_networks_and_volumes(environment: &str) {
+    let filter = format!("label=run.orcra.dev/environment={environment}");
+    for kind in ["network", "volume"] {
+        let names = docker(&[kind, "ls", "-q", "--filter", &filter]);
+        if !names.is_empty() {
+            let mut args = vec![kind, "rm"];
+            args.extend(names.lines());
+            let _ = Command::new("docker").args(&args).output();
+        }
+    }
+}
+
 impl Drop for Scenario {
     fn drop(&mut self) {
         let filter = format!("label=run.orcra.dev/environment={}", self.environment);
@@ -311,6 +354,7 @@ impl Drop for Scenario {
             args.extend(all);
             let _ = Command::new("docker").args(&args).output();
         }
+        remove_networks_and_volumes(&self.environment);
         for reference in self.images.lock().unwrap().iter() {
             let ids = docker(&[
                 "images",

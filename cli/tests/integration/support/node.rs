@@ -1,6 +1,7 @@
 //! Fixtures for node daemon tests: a bare Git repository as `origin` with a work clone to commit
 //! from, and a running `orun start` child with its own environment, data dir and status port.
-//! Dropping a `Node` kills the daemon and removes its environment's containers.
+//! Dropping a `Node` kills the daemon and removes its environment's containers, network and
+//! volumes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -289,5 +290,6 @@ impl Drop for Node {
             args.extend(ids.lines());
             let _ = Command::new("docker").args(&args).output();
         }
+        super::remove_networks_and_volumes(&self.environment);
     }
 }

@@ -1,0 +1,270 @@
+//! The Git webhook (docs/node.md): `POST /hooks/git` with a proof of the node's webhook secret asks
+//! the poller for an immediate fetch. It reads at most [`MAX_BODY_BYTES`] of body, compares every
+//! proof in constant time and answers 202 at once; it carries nothing from the request into the
+//! node, which fetches and verifies from its remote as on any poll. It does not fetch itself.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::sync::{watch, Notify};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The largest request body read; a longer one is answered 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The path the webhook answers on.
+pub const PATH: &str = "/hooks/git";
+
+/// What the status API needs to serve the webhook.
+#[derive(Clone, Debug)]
+pub struct Hook {
+    /// The secret in force; `None` turns the path off (404).
+    pub secret: watch::Receiver<Option<WebhookSecret>>,
+    /// Wakes the poller. Its one stored permit is what coalesces requests: however many arrive
+    /// while a fetch runs, one more fetch follows it.
+    pub fetch: Arc<Notify>,
+}
+
+/// The shared secret of the webhook: the file's content less trailing whitespace. `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("cannot read the webhook secret file {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("the webhook secret file {} is empty", .path.display())]
+    Empty { path: PathBuf },
+}
+
+impl WebhookSecret {
+    /// Reads the secret from `path`.
+    pub fn read(path: &Path) -> Result<Self, SecretFileError> {
+        let bytes = std::fs::read(path).map_err(|source| SecretFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_file_content(&bytes).ok_or_else(|| SecretFileError::Empty {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The secret in a file's `content`; `None` when only whitespace is left.
+    fn from_file_content(content: &[u8]) -> Option<Self> {
+        let end = content
+            .iter()
+            .rposition(|byte| !byte.is_ascii_whitespace())
+            .map_or(0, |last| last + 1);
+        (end > 0).then(|| WebhookSecret(content[..end].to_vec()))
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length")
+    }
+
+    /// Whether `body` signed with the secret gives the hex digest `signature`.
+    fn signed(&self, body: &[u8], signature: &str) -> bool {
+        let Ok(signature) = hex::decode(signature) else {
+            return false;
+        };
+        let mut mac = self.mac();
+        mac.update(body);
+        mac.verify_slice(&signature).is_ok()
+    }
+
+    /// Whether `token` is the secret itself, compared in constant time: both are signed with the
+    /// secret and the digests compared.
+    fn is(&self, token: &[u8]) -> bool {
+        let mut expected = self.mac();
+        expected.update(&self.0);
+        let mut given = self.mac();
+        given.update(token);
+        given.verify(&expected.finalize().into_bytes()).is_ok()
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// The proof a request carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+    GitHub,
+    /// Gitea: `X-Gitea-Signature: <hex HMAC-SHA256 of the body>`.
+    Gitea,
+    /// Forgejo: `X-Forgejo-Signature`, like Gitea's.
+    Forgejo,
+    /// GitLab: `X-Gitlab-Token: <secret>`.
+    GitLab,
+    /// `Authorization: Bearer <secret>`.
+    Bearer,
+}
+
+impl Proof {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proof::GitHub => "github",
+            Proof::Gitea => "gitea",
+            Proof::Forgejo => "forgejo",
+            Proof::GitLab => "gitlab",
+            Proof::Bearer => "bearer",
+        }
+    }
+}
+
+/// The first proof among `headers` that holds for `body`; `None` when none does (or none is there).
+pub fn verify(secret: &WebhookSecret, headers: &HeaderMap, body: &[u8]) -> Option<Proof> {
+    let header = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::trim)
+            .collect::<Vec<&str>>()
+    };
+    let github = header("x-hub-signature-256").into_iter().any(|value| {
+        value
+            .strip_prefix("sha256=")
+            .is_some_and(|hex| secret.signed(body, hex))
+    });
+    let signature = |name: &str| {
+        header(name)
+            .into_iter()
+            .any(|value| secret.signed(body, value))
+    };
+    let gitlab = header("x-gitlab-token")
+        .into_iter()
+        .any(|value| secret.is(value.as_bytes()));
+    let bearer = header("authorization").into_iter().any(|value| {
+        value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, token)| secret.is(token.trim().as_bytes()))
+    });
+    [
+        (github, Proof::GitHub),
+        (signature("x-gitea-signature"), Proof::Gitea),
+        (signature("x-forgejo-signature"), Proof::Forgejo),
+        (gitlab, Proof::GitLab),
+        (bearer, Proof::Bearer),
+    ]
+    .into_iter()
+    .find_map(|(holds, proof)| holds.then_some(proof))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    const BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
+
+    fn secret() -> WebhookSecret {
+        WebhookSecret::from_file_content(b"s3cret\n").unwrap()
+    }
+
+    fn hex_signature(key: &[u8], body: &[u8]) -> String {
+        let mut mac = HmacSha256::new_from_slice(key).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn each_forge_proof_is_accepted() {
+        let good = hex_signature(b"s3cret", BODY);
+        let cases = [
+            (
+                "x-hub-signature-256",
+                format!("sha256={good}"),
+                Proof::GitHub,
+            ),
+            ("x-gitea-signature", good.clone(), Proof::Gitea),
+            ("x-forgejo-signature", good.to_uppercase(), Proof::Forgejo),
+            ("x-gitlab-token", "s3cret".to_string(), Proof::GitLab),
+            ("authorization", "Bearer s3cret".to_string(), Proof::Bearer),
+        ];
+        for (name, value, proof) in cases {
+            assert_eq!(
+                verify(&secret(), &headers(&[(name, &value)]), BODY),
+                Some(proof),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_or_missing_proofs_are_refused() {
+        let other_key = hex_signature(b"other", BODY);
+        let other_body = hex_signature(b"s3cret", b"{}");
+        let good = hex_signature(b"s3cret", BODY);
+        let cases: [&[(&'static str, &str)]; 10] = [
+            &[],
+            &[("x-hub-signature-256", &format!("sha256={other_key}"))],
+            &[("x-hub-signature-256", &format!("sha256={other_body}"))],
+            // GitHub's header needs its prefix; the old SHA-1 header is not a proof.
+            &[("x-hub-signature-256", &good)],
+            &[("x-hub-signature", &format!("sha1={good}"))],
+            &[("x-gitea-signature", "not hex")],
+            &[("x-gitlab-token", "s3cret2")],
+            &[("x-gitlab-token", "")],
+            &[("authorization", "Basic s3cret")],
+            &[("authorization", "Bearer s3cre")],
+        ];
+        for case in cases {
+            assert_eq!(verify(&secret(), &headers(case), BODY), None, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn one_holding_proof_among_wrong_ones_is_enough() {
+        let request = headers(&[
+            ("x-gitea-signature", "00"),
+            ("authorization", "Bearer s3cret"),
+        ]);
+        assert_eq!(verify(&secret(), &request, BODY), Some(Proof::Bearer));
+    }
+
+    #[test]
+    fn the_secret_file_loses_trailing_whitespace_only() {
+        let secret = WebhookSecret::from_file_content(b"  a b \r\n\t\n").unwrap();
+        assert_eq!(secret.0, b"  a b");
+        assert!(WebhookSecret::from_file_content(b" \n\n").is_none());
+        assert!(WebhookSecret::from_file_content(b"").is_none());
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(***)");
+    }
+
+    #[test]
+    fn an_unreadable_or_empty_secret_file_is_named() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let missing = dir.path().join("missing");
+        let error = WebhookSecret::read(&missing).unwrap_err();
+        assert!(error.to_string().starts_with(&format!(
+            "cannot read the webhook secret file {}: ",
+            missing.display()
+        )));
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        assert_eq!(
+            WebhookSecret::read(&empty).unwrap_err().to_string(),
+            format!("the webhook secret file {} is empty", empty.display())
+        );
+    }
+}
