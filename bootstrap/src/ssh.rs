@@ -23,23 +23,10 @@ pub struct Ssh {
 impl Ssh {
     /// `host`, `host:port` or `[v6]:port`, as the Node's `host` field may hold.
     pub fn new(host: &str, user: &str, key: PathBuf, options: Vec<String>) -> Self {
-        let (host, port) = match host.rsplit_once(':') {
-            Some((name, port)) if !name.contains(':') || name.ends_with(']') => {
-                match port.parse() {
-                    Ok(port) => (
-                        name.trim_start_matches('[')
-                            .trim_end_matches(']')
-                            .to_string(),
-                        Some(port),
-                    ),
-                    Err(_) => (host.to_string(), None),
-                }
-            }
-            _ => (host.to_string(), None),
-        };
+        let (host, port) = engine::manifest::fields::split_host_port(host);
         Ssh {
             user: user.to_string(),
-            host,
+            host: host.to_string(),
             port,
             key,
             options,

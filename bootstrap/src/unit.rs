@@ -106,6 +106,19 @@ mod tests {
     }
 
     #[test]
+    fn the_debian_package_ships_the_same_unit_for_its_binary_path() {
+        let packaged = include_str!("../../cli/debian/orun.service");
+        let packaged_settings: Vec<&str> = packaged
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect();
+        let bootstrapped = render(&node("/opt/orun/"))
+            .replace(REMOTE_BINARY, "/usr/bin/orun")
+            .replace(" (edge)", "");
+        assert_eq!(packaged_settings, bootstrapped.lines().collect::<Vec<_>>());
+    }
+
+    #[test]
     fn plain_paths_are_written_as_they_are() {
         assert_eq!(exec_word("/opt/orun/node.yaml"), "/opt/orun/node.yaml");
     }

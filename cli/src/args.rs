@@ -66,6 +66,9 @@ pub enum Command {
     /// Turn another tool's configuration into a manifest repository
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Look at every node of the repository at once
+    #[command(subcommand)]
+    Fleet(FleetCommand),
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +212,28 @@ pub struct StatusArgs {
     /// Status API address of the node
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9100")]
     pub addr: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready
+    /// deployments; exits 1 when a node is unreachable, unhealthy or behind
+    #[command(
+        after_help = "Each node is asked at its statusAddr (default: its host, port 9100), all at once, \
+                      with a 3 s timeout.\n\n\
+                      Examples:\n  orun fleet status --repo ./infra\n  orun fleet status --output json | jq '.nodes[] | select(.healthy != true)'"
+    )]
+    Status(FleetStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetStatusArgs {
+    /// Manifest repository root, whose nodes/ lists the fleet
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,

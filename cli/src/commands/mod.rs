@@ -2,6 +2,7 @@
 
 mod apply;
 mod bootstrap;
+pub mod fleet;
 mod import;
 mod plan;
 mod revision;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, FleetCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Start(args) => start::run(&args),
         Command::Secret(command) => secret::run(&command),
         Command::Status(args) => status::run(&args),
+        Command::Fleet(FleetCommand::Status(args)) => fleet::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Import(command) => import::run(&command),
         Command::Completions { shell } => {

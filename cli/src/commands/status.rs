@@ -1,4 +1,5 @@
-//! `orun status`: reads a node's status API and renders it as tables or prints its JSON.
+//! `orun status`: reads a node's status API and renders it as tables or prints its JSON. Also the
+//! HTTP GET that `orun fleet status` shares; it never changes a node.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,27 +11,10 @@ use crate::args::{OutputFormat, StatusArgs};
 use crate::render;
 
 pub fn run(args: &StatusArgs) -> Result<ExitCode> {
-    let url = format!("http://{}/status", args.addr);
+    let url = status_url(&args.addr);
     let body = super::runtime()?.block_on(async {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .context("cannot build the HTTP client")?;
-        let response = client
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the node's status API at {url}"))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .with_context(|| format!("reading {url}"))?;
-        if !status.is_success() {
-            anyhow::bail!("{url} answered {status}: {body}");
-        }
-        Ok(body)
+        let client = http_client(Duration::from_secs(10))?;
+        get_text(&client, &url).await
     })?;
     let document: Status = serde_json::from_str(&body)
         .with_context(|| format!("{url} did not return a node status"))?;
@@ -39,4 +23,37 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         OutputFormat::Human => print!("{}", render::status::human(&document)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `/status` URL of the status API at `addr` (`host:port`).
+pub(super) fn status_url(addr: &str) -> String {
+    format!("http://{addr}/status")
+}
+
+/// A client for status APIs: nodes are reached directly, never through a proxy from the
+/// environment, and each request gives up after `timeout`.
+pub(super) fn http_client(timeout: Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// The body of a GET of `url`; an answer other than 2xx is an error that quotes it.
+pub(super) async fn get_text(client: &reqwest::Client, url: &str) -> Result<String> {
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the node's status API at {url}"))?;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("reading {url}"))?;
+    if !status.is_success() {
+        anyhow::bail!("{url} answered {status}: {body}");
+    }
+    Ok(body)
 }

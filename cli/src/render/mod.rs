@@ -3,6 +3,7 @@
 //! characters escaped, so that it cannot move the cursor, recolour or hide other output.
 
 pub mod apply;
+pub mod fleet;
 pub mod plan;
 pub mod status;
 

@@ -5,7 +5,7 @@
 //! reconciler checks commits out.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, info, warn};
@@ -42,14 +42,14 @@ pub async fn poll_loop(
     let mut failures: u32 = 0;
     loop {
         let before = failures;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = repo::fetch(&settings).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         metrics.polls.inc();
         let now = SystemTime::now();
         match &result {
             Ok(head) => {
-                debug!(commit = %head, duration_ms, "fetched");
+                debug!(commit = %head, duration_ms, "git poll");
                 failures = 0;
                 let unix = now.duration_since(UNIX_EPOCH).unwrap_or_default();
                 metrics.last_successful_sync.set(unix.as_secs_f64());

@@ -321,15 +321,13 @@ async fn status_document(State(state): State<ApiState>) -> Response {
     Json(public::status(state.status.snapshot(), &state.paths)).into_response()
 }
 
-async fn metrics_text(State(state): State<ApiState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
-        .into_response()
+async fn metrics_text(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    state.metrics.record_node(&state.status.lock().node);
+    let encoded = state.metrics.encode(accept);
+    ([(header::CONTENT_TYPE, encoded.content_type)], encoded.body).into_response()
 }
 
 /// `/hooks/git`: 404 without a webhook secret, else POST only; a body beyond
@@ -428,6 +426,7 @@ mod tests {
             node,
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
+            volumes: BTreeMap::new(),
         });
         let fetch = Arc::new(Notify::new());
         let (_keep, secret) = watch::channel(secret);

@@ -114,6 +114,39 @@ checked_string!(EnvironmentName, |text| {
     }
 });
 
+/// Where a node's status API is reached from the operator's machine (`statusAddr`): `host:port`
+/// or `[v6]:port`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct StatusAddr(String);
+checked_string!(StatusAddr, |text| {
+    let valid = match split_host_port(text) {
+        (host, Some(port)) => port > 0 && !host.is_empty() && !host.contains(['/', ' ', '@']),
+        (_, None) => false,
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid status address {text:?}: expected host:port, e.g. 10.0.0.5:9100 or [fd00::5]:9100"
+        ))
+    }
+});
+
+/// Splits a Node's `host` (`host`, `host:port`, `[v6]:port` or a bare IPv6 address) into the host
+/// alone, without brackets, and the port if one is given.
+pub fn split_host_port(host: &str) -> (&str, Option<u16>) {
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') || name.ends_with(']') => match port.parse() {
+            Ok(port) => (
+                name.trim_start_matches('[').trim_end_matches(']'),
+                Some(port),
+            ),
+            Err(_) => (host, None),
+        },
+        _ => (host, None),
+    }
+}
+
 /// An absolute path (bind mount source or target).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct AbsolutePath(String);
@@ -336,7 +369,7 @@ impl HttpTarget {
             Some(index) => (&rest[..index], &rest[index..]),
             None => (rest, "/"),
         };
-        let (host, port) = split_host_port(authority).map_err(|why| invalid(&why))?;
+        let (host, port) = probe_authority(authority).map_err(|why| invalid(&why))?;
         Ok(HttpTarget {
             host,
             port,
@@ -356,7 +389,7 @@ fn is_container_local(host: &str) -> bool {
 }
 
 /// Splits `host:port`, checking that both are there and the port is 1-65535.
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+fn probe_authority(authority: &str) -> Result<(String, u16), String> {
     let (host, port) = authority
         .rsplit_once(':')
         .ok_or_else(|| "the port is missing".to_string())?;
@@ -400,7 +433,7 @@ pub struct TcpTarget {
 
 impl TcpTarget {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let (host, port) = split_host_port(text)
+        let (host, port) = probe_authority(text)
             .map_err(|why| format!("invalid probe target {text:?}: {why}; expected host:port"))?;
         Ok(TcpTarget { host, port })
     }
@@ -590,6 +623,32 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(error.contains(code), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn hosts_with_and_without_ports() {
+        assert_eq!(split_host_port("web-01"), ("web-01", None));
+        assert_eq!(split_host_port("10.0.0.5:2222"), ("10.0.0.5", Some(2222)));
+        assert_eq!(split_host_port("[fd00::5]:22"), ("fd00::5", Some(22)));
+        assert_eq!(split_host_port("fd00::5"), ("fd00::5", None));
+        assert_eq!(split_host_port("web:ssh"), ("web:ssh", None));
+    }
+
+    #[test]
+    fn status_addresses_need_a_host_and_a_port() {
+        for good in ["10.0.0.5:9100", "web-01.example.com:9200", "[fd00::5]:9100"] {
+            assert!(StatusAddr::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "10.0.0.5",
+            ":9100",
+            "web:0",
+            "web:99999",
+            "http://web:9100",
+            "fd00::5",
+        ] {
+            assert!(StatusAddr::parse(bad).is_err(), "{bad}");
         }
     }
 

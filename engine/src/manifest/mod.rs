@@ -14,7 +14,8 @@ use crate::duration::Duration;
 use crate::notify::{Event, Format};
 pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
-    ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, TcpTarget, Text,
+    ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
+    Text,
 };
 use node_defaults::NodePaths;
 pub use settings::{
@@ -116,6 +117,8 @@ pub struct NodeSpec {
     /// Where to report rollouts and sync trouble (docs/node.md).
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
+    /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
+    pub status_addr: Option<StatusAddr>,
 }
 
 /// One entry of a Node's `notifications`: exactly one of `url` and `urlFrom` (checked with the
@@ -159,6 +162,19 @@ impl NodeSpec {
         self.deploy_key_path
             .as_ref()
             .map_or_else(|| self.paths().deploy_key(), PathBuf::from)
+    }
+
+    /// `statusAddr`, defaulting to the `host` without its SSH port, at port 9100.
+    pub fn status_addr(&self) -> String {
+        if let Some(addr) = &self.status_addr {
+            return addr.to_string();
+        }
+        let (host, _ssh_port) = fields::split_host_port(self.host.as_str());
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", node_defaults::STATUS_PORT)
+        } else {
+            format!("{host}:{}", node_defaults::STATUS_PORT)
+        }
     }
 
     /// `knownHostsPath`, defaulting to `<dataDir>/keys/known_hosts`.

@@ -13,6 +13,8 @@ pub const SSH_KEY_PATH: &str = "~/.ssh/id_ed25519";
 pub const GIT_BRANCH: &str = "main";
 /// `pollInterval`: how often the node fetches.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// The port of `statusAddr` when it is not given: the status API's default port.
+pub const STATUS_PORT: u16 = 9100;
 /// `dataDir`: where the node keeps its clone, keys and state.
 pub const DATA_DIR: &str = "/opt/orun/";
 

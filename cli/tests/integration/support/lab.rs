@@ -22,6 +22,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("pgrep", "apt-get install procps"),
     ("kill", "apt-get install procps"),
     ("prlimit", "apt-get install util-linux"),
+    ("promtool", "apt-get install prometheus"),
+    ("prometheus", "apt-get install prometheus"),
 ];
 
 /// Files the tests use at fixed paths (copied into test images, or started by path).

@@ -1,0 +1,169 @@
+//! `orun fleet status`: asks the status API of every node in the repository's `nodes/`, all at
+//! once with a short timeout, and sums the fleet up; exits 1 when a node is unreachable, unhealthy
+//! or behind its branch. It reads only the few facts it shows, so nodes that run another orun
+//! version still answer. It changes nothing, on the nodes or in the repository.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use daemon::revision::WorkTree;
+use engine::manifest::NodeSpec;
+use engine::Environment;
+use serde::{Deserialize, Serialize};
+
+use super::status::{get_text, http_client, status_url};
+use crate::args::{FleetStatusArgs, OutputFormat};
+use crate::render;
+
+/// How long one node may take to answer.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The JSON document of `orun fleet status --output json`.
+#[derive(Debug, Serialize)]
+pub struct FleetReport {
+    pub nodes: Vec<NodeReport>,
+}
+
+/// One node as the fleet sees it; the facts of its status API are `None` when it did not answer.
+#[derive(Debug, Serialize)]
+pub struct NodeReport {
+    pub name: String,
+    pub status_addr: String,
+    pub reachable: bool,
+    pub environment: Option<String>,
+    pub sync_state: Option<String>,
+    pub git_head: Option<String>,
+    pub applied_commit: Option<String>,
+    pub healthy: Option<bool>,
+    pub deployments_ready: Option<usize>,
+    pub deployments_total: Option<usize>,
+    /// Why the node could not be read.
+    pub error: Option<String>,
+}
+
+impl NodeReport {
+    /// A node that answered but has not applied the commit at the head of its branch.
+    pub fn is_behind(&self) -> bool {
+        self.reachable && self.git_head != self.applied_commit
+    }
+
+    /// What needs an operator's attention: `unreachable`, `unhealthy`, `behind`.
+    pub fn problems(&self) -> Vec<&'static str> {
+        [
+            (!self.reachable, "unreachable"),
+            (self.healthy == Some(false), "unhealthy"),
+            (self.is_behind(), "behind"),
+        ]
+        .into_iter()
+        .filter_map(|(found, problem)| found.then_some(problem))
+        .collect()
+    }
+}
+
+/// The part of a node's `/status` document the fleet view uses.
+#[derive(Deserialize)]
+struct StatusAnswer {
+    node: NodeAnswer,
+    #[serde(default)]
+    deployments: BTreeMap<String, DeploymentAnswer>,
+}
+
+#[derive(Deserialize)]
+struct NodeAnswer {
+    environment: String,
+    sync_state: String,
+    git_head: Option<String>,
+    applied_commit: Option<String>,
+    healthy: bool,
+}
+
+#[derive(Deserialize)]
+struct DeploymentAnswer {
+    ready: bool,
+}
+
+pub fn run(args: &FleetStatusArgs) -> Result<ExitCode> {
+    let manifests = engine::revision::manifests(&WorkTree::new(&args.repo, None))
+        .map_err(|error| anyhow!("{}: {error}", args.repo.display()))?;
+    if manifests.nodes.is_empty() {
+        anyhow::bail!(
+            "{}: no Node manifests in nodes/ to ask for their status",
+            args.repo.display()
+        );
+    }
+    let nodes: Vec<(String, NodeSpec)> = manifests
+        .nodes
+        .into_values()
+        .map(|node| (node.name, node.spec))
+        .collect();
+    let report = super::runtime()?.block_on(ask_every_node(nodes))?;
+    match args.output {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Human => print!("{}", render::fleet::human(&report)),
+    }
+    let all_well = report.nodes.iter().all(|node| node.problems().is_empty());
+    Ok(if all_well {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn ask_every_node(nodes: Vec<(String, NodeSpec)>) -> Result<FleetReport> {
+    let client = http_client(TIMEOUT)?;
+    let asked: Vec<_> = nodes
+        .into_iter()
+        .map(|(name, spec)| tokio::spawn(ask_node(client.clone(), name, spec)))
+        .collect();
+    let mut reports = Vec::with_capacity(asked.len());
+    for node in asked {
+        reports.push(
+            node.await
+                .context("a status request stopped unexpectedly")?,
+        );
+    }
+    Ok(FleetReport { nodes: reports })
+}
+
+async fn ask_node(client: reqwest::Client, name: String, spec: NodeSpec) -> NodeReport {
+    let status_addr = spec.status_addr();
+    let url = status_url(&status_addr);
+    let answer = match get_text(&client, &url).await {
+        Ok(body) => serde_json::from_str::<StatusAnswer>(&body)
+            .with_context(|| format!("{url} did not return a node status")),
+        Err(error) => Err(error),
+    };
+    match answer {
+        Ok(answer) => NodeReport {
+            name,
+            status_addr,
+            reachable: true,
+            environment: Some(answer.node.environment),
+            sync_state: Some(answer.node.sync_state),
+            git_head: answer.node.git_head,
+            applied_commit: answer.node.applied_commit,
+            healthy: Some(answer.node.healthy),
+            deployments_ready: Some(answer.deployments.values().filter(|d| d.ready).count()),
+            deployments_total: Some(answer.deployments.len()),
+            error: None,
+        },
+        Err(error) => NodeReport {
+            name,
+            status_addr,
+            reachable: false,
+            // What the manifest says the node runs, as the node itself cannot say.
+            environment: Environment::for_node(&spec)
+                .ok()
+                .map(|environment| environment.to_string()),
+            sync_state: None,
+            git_head: None,
+            applied_commit: None,
+            healthy: None,
+            deployments_ready: None,
+            deployments_total: None,
+            error: Some(format!("{error:#}")),
+        },
+    }
+}

@@ -1,0 +1,81 @@
+//! The fleet view of `orun fleet status` as one table, a line per node that needs attention and a
+//! summary; it decides nothing (the problems come with the report).
+
+use std::fmt::Write;
+
+use comfy_table::{presets, ContentArrangement, Table};
+
+use super::escaped;
+use crate::commands::fleet::FleetReport;
+
+/// Commits are shown by their first 12 hex digits, as `git log --oneline` would.
+fn short_commit(commit: Option<&str>) -> String {
+    commit.map_or_else(
+        || "-".to_string(),
+        |commit| commit.chars().take(12).collect(),
+    )
+}
+
+pub fn human(report: &FleetReport) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "node",
+            "status address",
+            "environment",
+            "sync state",
+            "head",
+            "applied",
+            "healthy",
+            "ready",
+            "problems",
+        ]);
+    for node in &report.nodes {
+        let problems = node.problems();
+        let cells = [
+            node.name.clone(),
+            node.status_addr.clone(),
+            node.environment.clone().unwrap_or_else(|| "-".to_string()),
+            node.sync_state.clone().unwrap_or_else(|| "-".to_string()),
+            short_commit(node.git_head.as_deref()),
+            short_commit(node.applied_commit.as_deref()),
+            node.healthy
+                .map_or_else(|| "-".to_string(), |healthy| healthy.to_string()),
+            match (node.deployments_ready, node.deployments_total) {
+                (Some(ready), Some(total)) => format!("{ready}/{total}"),
+                _ => "-".to_string(),
+            },
+            if problems.is_empty() {
+                "-".to_string()
+            } else {
+                problems.join(", ")
+            },
+        ];
+        table.add_row(cells.map(|cell| escaped(&cell).into_owned()).to_vec());
+    }
+    let mut out = String::new();
+    writeln!(out, "{table}").unwrap();
+    for node in &report.nodes {
+        if let Some(error) = &node.error {
+            writeln!(out, "{}: {}", escaped(&node.name), escaped(error)).unwrap();
+        }
+    }
+    let troubled = report
+        .nodes
+        .iter()
+        .filter(|node| !node.problems().is_empty())
+        .count();
+    let total = report.nodes.len();
+    if troubled == 0 {
+        writeln!(
+            out,
+            "{total} node(s): all reachable, healthy and up to date"
+        )
+        .unwrap();
+    } else {
+        writeln!(out, "{troubled} of {total} node(s) need attention").unwrap();
+    }
+    out
+}
