@@ -44,16 +44,25 @@ fn local_variant(scenario: &Scenario, port: u16) {
     .unwrap();
 }
 
-/// Appends `NAME: value` to the `env` of deployment `name`, which recreates its container.
-fn change_env(scenario: &Scenario, name: &str, line: &str) {
+/// Sets `env.KEY` of deployment `name` to `value` (a YAML scalar), which recreates its container.
+fn set_env(scenario: &Scenario, name: &str, key: &str, value: &str) {
     let path = scenario.repo().join(format!("deployments/{name}.yaml"));
     let manifest = fs::read_to_string(&path).unwrap();
-    let changed = if manifest.contains("  env:\n") {
-        manifest.replace("  env:\n", &format!("  env:\n    {line}\n"))
-    } else {
-        format!("{manifest}  env:\n    {line}\n")
+    let entry = format!("    {key}: ");
+    let mut lines: Vec<String> = manifest
+        .lines()
+        .filter(|line| !line.starts_with(&entry))
+        .map(str::to_string)
+        .collect();
+    let position = match lines.iter().position(|line| line == "  env:") {
+        Some(env) => env + 1,
+        None => {
+            lines.push("  env:".to_string());
+            lines.len()
+        }
     };
-    fs::write(&path, changed).unwrap();
+    lines.insert(position, format!("{entry}{value}"));
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
 
 fn container_id(name: &str) -> String {
@@ -127,7 +136,7 @@ fn two_tier_example_keeps_its_count_across_recreates_of_either_tier() {
     assert!(volume.contains("run.orcra.dev/managed-by"), "{volume}");
 
     let old_counter = container_id(&counter);
-    change_env(&scenario, "counter", "GREETING: Hello again");
+    set_env(&scenario, "counter", "GREETING", "Hello again");
     scenario.apply();
     assert_ne!(
         container_id(&counter),
@@ -140,7 +149,7 @@ fn two_tier_example_keeps_its_count_across_recreates_of_either_tier() {
     );
 
     let old_redis = container_id(&redis);
-    change_env(&scenario, "redis", "RECREATED: \"yes\"");
+    set_env(&scenario, "redis", "RECREATED", "\"yes\"");
     scenario.apply();
     assert_ne!(container_id(&redis), old_redis, "redis is recreated");
     assert!(
