@@ -4,7 +4,8 @@
 # started straight through the Docker API by daemon/examples/api_floor.rs, with orun's default
 # parallelism (4 calls in flight). Four measurements alternate within each run against the same
 # engine, each timed from process start to exit, all 20 removed in between:
-#   - the floor: create + start;
+#   - the floor: create + start, each container joining a network under its name as orun's join
+#     their environment's network;
 #   - `orun apply --once --no-wait`: the same work, plus reading the manifests and planning;
 #   - the floor with orun's stay-up check: each started container inspected 0.5 s later;
 #   - `orun apply --once` as shipped, which makes that check.
@@ -22,6 +23,7 @@ floor_port=34000
 image=orun-bench/web:1
 environment=orun-bench-cold
 floor_label=orun-bench-floor
+floor_network=orun-bench-floor
 
 . bench/lib.sh
 cargo build --release -q -p orun
@@ -36,7 +38,10 @@ cleanup() {
   ids="$(docker ps -aq --filter "label=run.orcra.dev/environment=$environment") $(docker ps -aq --filter "label=$floor_label")"
   [ -z "${ids// /}" ] || docker rm -f $ids >/dev/null
 }
-trap 'cleanup; rm -rf "$work"' EXIT
+# orun never removes its environment's network; the bench removes both networks it made.
+trap 'cleanup; docker network rm "orun-$environment" "$floor_network" >/dev/null 2>&1; rm -rf "$work"' EXIT
+docker network rm "$floor_network" >/dev/null 2>&1 || true
+docker network create "$floor_network" >/dev/null
 
 # The image both run: static busybox serving a page with httpd.
 build_web_image "$image" "$work/image"
@@ -44,7 +49,7 @@ write_deployments "$work/repo" $count $orun_port "$image"
 
 orun_apply() { "$orun" apply --once --repo "$work/repo" --environment "$environment" "$@" >/dev/null; }
 floor_run() { # SETTLE_MS
-  "$floor" "$image" "$count" "$parallelism" "$environment-floor" "$floor_port" "$floor_label" "$@"
+  "$floor" "$image" "$count" "$parallelism" "$environment-floor" "$floor_port" "$floor_label" "$1" "$floor_network"
 }
 
 running() { docker ps -q --filter "label=$1" | wc -l; }
