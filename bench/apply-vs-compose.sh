@@ -20,7 +20,8 @@ cargo build --release -q -p orun
 orun=${CARGO_TARGET_DIR:-$PWD/target}/release/orun
 
 work=$(mktemp -d)
-trap 'cleanup; rm -rf "$work"' EXIT
+# orun never removes its environment's network; the bench does.
+trap 'cleanup; docker network rm "orun-$environment" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 # The image both tools run: static busybox serving a page with httpd.
 build_web_image "$image" "$work/image"
