@@ -26,6 +26,34 @@ const INSPECTS_IN_FLIGHT: usize = 4;
 /// images, and orun's networks and volumes of its environment along with any of the names it
 /// wants.
 pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed> {
+    let wanted_networks: Vec<String> = desired.network().into_iter().collect();
+    let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
+    let environment = desired.environment.as_str();
+    let selection = |wanted| resource::Selection {
+        environment,
+        wanted,
+    };
+    let (networks_wanted, volumes_wanted) =
+        (selection(&wanted_networks), selection(&wanted_volumes));
+    // The lists are independent, so they go to Docker at once: a no-op pass costs about one
+    // round trip plus the inspects, not five.
+    let (containers, images, networks, volumes) = tokio::try_join!(
+        containers(docker, desired),
+        images(docker),
+        resource::networks(docker, &networks_wanted),
+        resource::volumes(docker, &volumes_wanted),
+    )?;
+    Ok(Observed {
+        containers,
+        images,
+        networks,
+        volumes,
+    })
+}
+
+/// orun's containers and those holding a wanted name, sorted by name, with the resource limits of
+/// the wanted managed ones.
+async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<ObservedContainer>> {
     let wanted_names = desired.container_names();
     let list = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = timed(
@@ -78,7 +106,11 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
         .buffer_unordered(INSPECTS_IN_FLIGHT)
         .try_collect::<()>()
         .await?;
+    Ok(containers)
+}
 
+/// Every tagged local image, sorted by id.
+async fn images(docker: &Docker) -> Result<Vec<ObservedImage>> {
     let list = ListImagesOptionsBuilder::default().all(false).build();
     let summaries = timed(CALL_TIMEOUT, "list images", docker.list_images(Some(list))).await?;
     let mut images: Vec<ObservedImage> = summaries
@@ -98,19 +130,7 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
         })
         .collect();
     images.sort_by(|a, b| a.id.cmp(&b.id));
-    let wanted_networks: Vec<String> = desired.network().into_iter().collect();
-    let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
-    let environment = desired.environment.as_str();
-    let selection = |wanted| resource::Selection {
-        environment,
-        wanted,
-    };
-    Ok(Observed {
-        containers,
-        images,
-        networks: resource::networks(docker, &selection(&wanted_networks)).await?,
-        volumes: resource::volumes(docker, &selection(&wanted_volumes)).await?,
-    })
+    Ok(images)
 }
 
 fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
