@@ -320,7 +320,7 @@ fn container_settings() {
 #[test]
 fn values_the_schema_refuses_are_untranslatable_and_the_rest_loads() {
     let translation = Import::new().ok(
-        "services:\n  web:\n    image: nginx\n    user: \"Www:Root\"\n    hostname: web.example.com\n    extra_hosts:\n      - \"bad host:10.0.0.2\"\n    cap_add: [NET_ADMIN, MAKE_COFFEE]\n    labels:\n      run.orcra.dev/deployment: other\n      team: shop\n    stop_signal: SIGNOPE\n    mem_limit: 1k\n    cpus: 2048\n",
+        "services:\n  web:\n    image: nginx\n    environment:\n      - \"BAD NAME=1\"\n      - GOOD=1\n    user: \"Www:Root\"\n    hostname: web.example.com\n    extra_hosts:\n      - \"bad host:10.0.0.2\"\n    cap_add: [NET_ADMIN, MAKE_COFFEE]\n    labels:\n      run.orcra.dev/deployment: other\n      team: shop\n    stop_signal: SIGNOPE\n    mem_limit: 1k\n    cpus: 2048\n",
     );
     assert_eq!(
         paths(&translation.untranslatable),
@@ -333,11 +333,12 @@ fn values_the_schema_refuses_are_untranslatable_and_the_rest_loads() {
             "services.web.stop_signal",
             "services.web.mem_limit",
             "services.web.cpus",
+            "services.web.environment.BAD NAME",
         ]
     );
     assert_eq!(
         spec(&translation, "web"),
-        yaml("image: nginx\ncapAdd: [NET_ADMIN]\nlabels: {team: shop}\n")
+        yaml("image: nginx\nenv: {GOOD: '1'}\ncapAdd: [NET_ADMIN]\nlabels: {team: shop}\n")
     );
     engine::load(&translation.sources()).unwrap();
 }

@@ -11,6 +11,7 @@ use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
 use super::{parse_dotenv, ports, units, ComposeInput, Report};
 use crate::duration::Duration;
+use crate::manifest::fields::{check_env_name, check_env_value};
 use crate::manifest::settings::{LabelName, MIN_MEMORY};
 use crate::manifest::{Capability, Cpus, ExtraHost, Hostname, Signal, Size, User};
 
@@ -421,7 +422,9 @@ fn env_files(
                     path,
                     format!("{file} inlined into env ({count}); secrets belong in secrets.yaml"),
                 );
-                env.extend(values);
+                for (key, value) in values {
+                    insert_env(env, key, value, path, report);
+                }
             }
             Err(error) => report.untranslatable(
                 path,
@@ -445,15 +448,30 @@ fn environment_values(
         return;
     };
     for (key, value) in pairs {
+        let key_path = path.key(&key);
         match value.or_else(|| context.variables.get(&key).cloned()) {
-            Some(value) => {
-                env.insert(key, value);
-            }
+            Some(value) => insert_env(env, key, value, &key_path, report),
             None => report.note(
-                &path.key(&key),
+                &key_path,
                 "no value and not set in the environment, left out",
             ),
         }
+    }
+}
+
+/// Adds one variable to `env` if the manifest loader accepts its name and value.
+fn insert_env(
+    env: &mut BTreeMap<String, String>,
+    key: String,
+    value: String,
+    path: &Path,
+    report: &mut Report,
+) {
+    match check_env_name(&key).and_then(|()| check_env_value(&value)) {
+        Ok(()) => {
+            env.insert(key, value);
+        }
+        Err(why) => report.untranslatable(path, format!("{key}: {why}")),
     }
 }
 
