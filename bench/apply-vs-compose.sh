@@ -15,47 +15,28 @@ environment=orun-bench
 project=orunbench
 
 command -v docker-compose >/dev/null || { echo "docker-compose is required (apt-get install docker-compose)"; exit 1; }
-[ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
+. bench/lib.sh
 cargo build --release -q -p orun
-orun=target/release/orun
+orun=${CARGO_TARGET_DIR:-$PWD/target}/release/orun
 
 work=$(mktemp -d)
-trap 'cleanup; rm -rf "$work"' EXIT
+# orun never removes its environment's network; the bench does.
+trap 'cleanup; docker network rm "orun-$environment" >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 # The image both tools run: static busybox serving a page with httpd.
-mkdir -p "$work/image/www"
-cp /bin/busybox "$work/image/busybox"
-echo ok > "$work/image/www/health"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT ["/bin/busybox"]\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n' > "$work/image/Dockerfile"
-docker build -q -t "$image" "$work/image" >/dev/null 2>&1 || { echo "building $image failed"; exit 1; }
+build_web_image "$image" "$work/image"
 
-mkdir -p "$work/repo/deployments"
+write_deployments "$work/repo" $count $base_port "$image"
 {
   echo "version: '2.4'"
   echo "services:"
 } > "$work/docker-compose.yml"
 for i in $(seq -w 1 $count); do
-  port=$((base_port + 10#$i))
-  cat > "$work/repo/deployments/svc-$i.yaml" <<YAML
-apiVersion: run.orcra.dev/v0alpha
-kind: Deployment
-metadata:
-  name: svc-$i
-spec:
-  image: $image
-  ports:
-    - containerPort: 80
-      port: $port
-      hostIP: 127.0.0.1
-  env:
-    SERVICE: svc-$i
-    LOG_LEVEL: info
-YAML
   cat >> "$work/docker-compose.yml" <<YAML
   svc-$i:
     image: $image
     ports:
-      - "127.0.0.1:$port:80"
+      - "127.0.0.1:$((base_port + 10#$i)):80"
     environment:
       SERVICE: svc-$i
       LOG_LEVEL: info
@@ -71,17 +52,6 @@ cleanup() {
 
 orun_apply() { "$orun" apply --once --repo "$work/repo" --environment "$environment" >/dev/null; }
 compose_up() { docker-compose -p "$project" -f "$work/docker-compose.yml" up -d >/dev/null 2>&1; }
-
-# Seconds taken by "$@".
-timed() {
-  local start end
-  start=$(date +%s.%N)
-  "$@"
-  end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 running() { docker ps -q --filter "$1" | wc -l; }
 

@@ -8,6 +8,8 @@ use tempfile::TempDir;
 
 #[path = "support/command.rs"]
 mod command;
+#[path = "support/two_tier.rs"]
+mod two_tier;
 
 use command::{orun, stderr, stdout, write};
 
@@ -625,6 +627,65 @@ fn bundled_example_plans_against_its_snapshot() {
         !text.contains("postgres"),
         "an unmanaged container appeared in the plan: {text}"
     );
+}
+
+fn assert_valid(repo: &Path) {
+    let output = orun(&["validate", "--repo", repo.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{} does not validate: {}",
+        repo.display(),
+        stderr(&output)
+    );
+}
+
+/// Each action of the plan of `repo` for a host with no containers and no images, as
+/// `kind target`, the target being its network, volume or deployment.
+fn steps_for_empty_host(repo: &Path) -> Vec<String> {
+    let scratch = TempDir::new().unwrap();
+    write(scratch.path(), "observed.json", "{}");
+    let plan = plan_json(repo, &scratch.path().join("observed.json"));
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|action| {
+            let target = ["network", "volume", "deployment"]
+                .iter()
+                .find_map(|key| action[key].as_str())
+                .unwrap_or_default();
+            format!("{} {target}", action["kind"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn two_tier_example_validates_with_public_and_local_images() {
+    assert_valid(&two_tier::example());
+    let local = TempDir::new().unwrap();
+    two_tier::write_local_variant(local.path());
+    assert_valid(local.path());
+}
+
+#[test]
+fn two_tier_plan_prepares_network_and_volume_and_creates_redis_before_the_counter() {
+    let local = TempDir::new().unwrap();
+    two_tier::write_local_variant(local.path());
+    for repo in [two_tier::example().as_path(), local.path()] {
+        let steps = steps_for_empty_host(repo);
+        let position = |step: &str| {
+            steps
+                .iter()
+                .position(|s| s == step)
+                .unwrap_or_else(|| panic!("no {step} in {steps:?}"))
+        };
+        assert!(position("network orun-production") < position("build counter"));
+        assert!(position("volume redis-data") < position("pull redis"));
+        assert!(
+            position("create redis") < position("create counter"),
+            "{steps:?}"
+        );
+    }
 }
 
 #[test]

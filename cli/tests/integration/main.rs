@@ -24,4 +24,5 @@ mod rollout;
 mod secrets;
 mod settings;
 mod support;
+mod two_tier;
 mod webhook;

@@ -14,6 +14,8 @@ pub mod tripwire;
 
 #[path = "../../support/mod.rs"]
 mod common;
+#[path = "../../support/two_tier.rs"]
+pub mod two_tier;
 
 pub use common::{secrets, sops, text};
 

@@ -1,0 +1,36 @@
+//! The bundled two-tier example (examples/two-tier) for the tests that run it: where it is, and
+//! its local variant laid out as the example's README does it. It runs nothing itself.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The example's folder, the repository of its public variant.
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/two-tier")
+}
+
+/// Writes the local variant into `repo`: the example's manifests and app with the
+/// `local/deployments/` files laid over `deployments/`.
+pub fn write_local_variant(repo: &Path) {
+    let example = example();
+    for folder in ["app", "deployments", "services", "nodes"] {
+        copy_dir(&example.join(folder), &repo.join(folder));
+    }
+    copy_dir(
+        &example.join("local/deployments"),
+        &repo.join("deployments"),
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
