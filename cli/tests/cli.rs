@@ -2,35 +2,16 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+#[path = "support/command.rs"]
+mod command;
 #[path = "support/two_tier.rs"]
 mod two_tier;
 
-fn orun(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orun"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("orun runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
+use command::{orun, stderr, stdout, write};
 
 fn deployment(name: &str, body: &str) -> String {
     format!(

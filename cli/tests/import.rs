@@ -4,32 +4,13 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
-fn orun(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orun"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("WEB_TAG")
-        .output()
-        .expect("orun runs")
-}
+#[path = "support/command.rs"]
+mod command;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, text).unwrap();
-}
+use command::{orun, orun_command, stderr, stdout, write};
 
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_string_lossy().to_string()
@@ -72,7 +53,10 @@ fn imports_in_place_and_the_result_validates() {
     write(dir.path(), "docker-compose.yml", SHOP);
     write(dir.path(), "api.env", "DATABASE_URL=postgres://db/shop\n");
     write(dir.path(), "api/Dockerfile.prod", "FROM scratch\n");
-    let output = orun(&["import", "compose", &path(dir.path(), "docker-compose.yml")]);
+    let output = orun_command(&["import", "compose", &path(dir.path(), "docker-compose.yml")])
+        .env_remove("WEB_TAG")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let printed = stdout(&output);
     let lines: Vec<&str> = printed.lines().collect();
@@ -216,7 +200,10 @@ fn dotenv_fills_variables_and_the_process_environment_wins() {
     write(dir.path(), "api.env", "");
     write(dir.path(), ".env", "WEB_TAG=from-dotenv\n");
     let file = path(dir.path(), "compose.yaml");
-    let output = orun(&["import", "compose", &file]);
+    let output = orun_command(&["import", "compose", &file])
+        .env_remove("WEB_TAG")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let web = fs::read_to_string(dir.path().join("deployments/web.yaml")).unwrap();
     assert!(web.contains("image: nginx:from-dotenv"), "{web}");
@@ -225,8 +212,7 @@ fn dotenv_fills_variables_and_the_process_environment_wins() {
     write(other.path(), "compose.yaml", SHOP);
     write(other.path(), "api.env", "");
     write(other.path(), ".env", "WEB_TAG=from-dotenv\n");
-    let output = Command::new(env!("CARGO_BIN_EXE_orun"))
-        .args(["import", "compose", &path(other.path(), "compose.yaml")])
+    let output = orun_command(&["import", "compose", &path(other.path(), "compose.yaml")])
         .env("WEB_TAG", "from-process")
         .output()
         .unwrap();
@@ -285,4 +271,80 @@ fn unreadable_compose_files_are_errors_naming_the_file() {
         stderr(&output),
         format!("error: {file}: services.web.image: variable IMAGE is required: set IMAGE\n")
     );
+}
+
+/// Copies the files of `from` (a fixture with its `env_file`s) into `to`, folders included.
+fn copy_folder(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let source = entry.unwrap().path();
+        let target = to.join(source.file_name().unwrap());
+        if source.is_dir() {
+            copy_folder(&source, &target);
+        } else {
+            fs::copy(&source, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn real_compose_files_import_and_validate() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/compose");
+    let mut imported = 0;
+    for entry in fs::read_dir(&fixtures).unwrap() {
+        let project = entry.unwrap().path();
+        if !project.join("docker-compose.yml").exists() {
+            continue;
+        }
+        let dir = TempDir::new().unwrap();
+        copy_folder(&project, dir.path());
+        let file = path(dir.path(), "docker-compose.yml");
+        let output = orun(&["import", "compose", &file, "--force"]);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            project.display(),
+            stderr(&output)
+        );
+        for manifest in fs::read_dir(dir.path().join("deployments")).unwrap() {
+            let text = fs::read_to_string(manifest.unwrap().path()).unwrap();
+            for context in text
+                .lines()
+                .filter_map(|line| line.trim().strip_prefix("context: "))
+            {
+                fs::create_dir_all(dir.path().join(context)).unwrap();
+            }
+        }
+        validate(dir.path());
+        imported += 1;
+    }
+    assert!(imported >= 5, "only {imported} fixtures found");
+}
+
+#[test]
+fn refused_values_are_listed_and_env_keeps_its_text() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n    hostname: web.example.com\n    environment:\n      VERSION: 1.10\n      MASK: 0x1F\n",
+    );
+    let file = path(dir.path(), "compose.yaml");
+    let output = orun(&["import", "compose", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains(
+            "services.web.hostname: cannot be translated: invalid hostname \"web.example.com\""
+        ),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!dir.path().join("deployments").exists());
+    let output = orun(&["import", "compose", &file, "--force"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    validate(dir.path());
+    let web = fs::read_to_string(dir.path().join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("VERSION: '1.10'"), "{web}");
+    assert!(web.contains("MASK: '0x1F'"), "{web}");
+    assert!(!web.contains("hostname"), "{web}");
 }

@@ -1,7 +1,7 @@
 //! Real compose files from public projects (`testdata/compose/<project>/docker-compose.yml`, with
 //! their `env_file`s) through the importer: the printed lines and every written file are compared
-//! with `testdata/compose/snapshots/<project>.snap`. The translation runs as if the project lived
-//! in `/srv/<project>` and were imported in place.
+//! with `testdata/compose/snapshots/<project>.snap`, and the written repository must load. The
+//! translation runs as if the project lived in `/srv/<project>` and were imported in place.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,6 +41,12 @@ fn render(translation: &Translation) -> String {
     out
 }
 
+fn load(translation: &Translation) -> Result<(), String> {
+    engine::load(&translation.sources())
+        .map(|_| ())
+        .map_err(|errors| errors.to_string())
+}
+
 #[test]
 fn real_compose_files_translate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/compose");
@@ -55,4 +61,20 @@ fn real_compose_files_translate() {
         settings.set_omit_expression(true);
         settings.bind(|| insta::assert_snapshot!(name, render(&translation)));
     });
+}
+
+#[test]
+fn written_repositories_load() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/compose");
+    let mut failures = Vec::new();
+    for entry in fs::read_dir(&root).unwrap() {
+        let project = entry.unwrap().path();
+        if !project.join("docker-compose.yml").exists() {
+            continue;
+        }
+        if let Err(errors) = load(&import(&project, &BTreeMap::new())) {
+            failures.push(format!("{}:\n{errors}", project.display()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

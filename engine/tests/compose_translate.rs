@@ -318,6 +318,57 @@ fn container_settings() {
 }
 
 #[test]
+fn values_the_schema_refuses_are_untranslatable_and_the_rest_loads() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    environment:\n      - \"BAD NAME=1\"\n      - GOOD=1\n    user: \"Www:Root\"\n    hostname: web.example.com\n    extra_hosts:\n      - \"bad host:10.0.0.2\"\n    cap_add: [NET_ADMIN, MAKE_COFFEE]\n    labels:\n      run.orcra.dev/deployment: other\n      team: shop\n    stop_signal: SIGNOPE\n    mem_limit: 1k\n    cpus: 2048\n",
+    );
+    assert_eq!(
+        paths(&translation.untranslatable),
+        [
+            "services.web.user",
+            "services.web.hostname",
+            "services.web.extra_hosts[0]",
+            "services.web.cap_add[1]",
+            "services.web.labels.run.orcra.dev/deployment",
+            "services.web.stop_signal",
+            "services.web.mem_limit",
+            "services.web.cpus",
+            "services.web.environment.BAD NAME",
+        ]
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx\nenv: {GOOD: '1'}\ncapAdd: [NET_ADMIN]\nlabels: {team: shop}\n")
+    );
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
+fn environment_values_keep_their_text_as_written() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    environment:\n      VERSION: 1.10\n      MASK: 0x1F\n      COUNT: 1e3\n      ENABLED: yes\n      LIMIT: .inf\n      DEBUG: true\n      PORT: 8080\n    labels:\n      version: 1.10\n    build:\n      context: .\n      args:\n        RELEASE: 2.50\n",
+    );
+    let text = &translation.files["deployments/web.yaml"];
+    for written in [
+        "VERSION: '1.10'",
+        "MASK: '0x1F'",
+        "COUNT: '1e3'",
+        "ENABLED: yes",
+        "LIMIT: '.inf'",
+        "DEBUG: 'true'",
+        "PORT: '8080'",
+        "version: '1.10'",
+        "RELEASE: '2.50'",
+    ] {
+        assert!(text.contains(written), "{written} in:\n{text}");
+    }
+    let spec = spec(&translation, "web");
+    assert_eq!(spec["env"]["VERSION"], yaml("'1.10'"));
+    assert_eq!(spec["env"]["ENABLED"], yaml("'yes'"));
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
 fn dropped_settings_leave_notes() {
     let translation = Import::new().ok(
         "version: \"3.8\"\nname: shop\nservices:\n  web:\n    image: nginx\n    restart: unless-stopped\n    container_name: shop-web\n    networks: [front]\n  api:\n    image: api\n    networks:\n      - front\nnetworks:\n  front: {}\n",

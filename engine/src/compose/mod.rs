@@ -10,6 +10,7 @@ mod service;
 mod units;
 mod values;
 mod volumes;
+mod written;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -141,6 +142,7 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     document
         .apply_merge()
         .map_err(|error| ComposeError::Yaml(error.to_string()))?;
+    written::restore(input.text, &mut document);
     let variables = variables(input)?;
     let mut report = Report::default();
     interpolate_tree(&mut document, &Path::root(), &variables, &mut report)?;

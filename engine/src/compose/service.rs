@@ -11,6 +11,9 @@ use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
 use super::{parse_dotenv, ports, units, ComposeInput, Report};
 use crate::duration::Duration;
+use crate::manifest::fields::{check_env_name, check_env_value};
+use crate::manifest::settings::{LabelName, MIN_MEMORY};
+use crate::manifest::{Capability, Cpus, ExtraHost, Hostname, Signal, Size, User};
 
 /// What every service's translation shares.
 pub struct Context<'a> {
@@ -61,23 +64,26 @@ pub fn translate(
             "tmpfs" => volume_context.tmpfs(value, &path, &mut mounts, report),
             "depends_on" => spec.depends_on = depends_on(context, value, &path, report),
             "healthcheck" => spec.health = healthcheck(value, &path, report),
-            "user" => spec.user = text(value),
+            "user" => spec.user = checked(text(value), User::parse, &path, report),
             "working_dir" => spec.working_dir = text(value),
-            "hostname" => spec.hostname = text(value),
+            "hostname" => spec.hostname = checked(text(value), Hostname::parse, &path, report),
             "extra_hosts" => spec.extra_hosts = extra_hosts(value, &path, report),
             "cap_add" => spec.cap_add = capabilities(value, &path, report),
             "cap_drop" => spec.cap_drop = capabilities(value, &path, report),
-            "labels" => spec.labels = map(value, &path, report),
+            "labels" => spec.labels = labels(value, &path, report),
             "sysctls" => spec.sysctls = map(value, &path, report),
-            "stop_signal" => spec.stop_signal = text(value).map(|signal| signal_name(&signal)),
+            "stop_signal" => {
+                let signal = text(value).map(|signal| signal_name(&signal));
+                spec.stop_signal = checked(signal, Signal::parse, &path, report);
+            }
             "stop_grace_period" => spec.stop_timeout = duration(value, &path, report),
             "init" => spec.init = boolean(value, &path, report),
             "read_only" => spec.read_only_root_filesystem = boolean(value, &path, report),
             "shm_size" => spec.shm_size = size(value, &path, report),
             "logging" => spec.logging = logging(value, &path, report),
             "deploy" => deploy(value, &path, &mut resources, report),
-            "mem_limit" => resources.memory = size(value, &path, report),
-            "cpus" => resources.cpus = text(value),
+            "mem_limit" => resources.memory = memory(value, &path, report),
+            "cpus" => resources.cpus = checked(text(value), Cpus::parse, &path, report),
             "pids_limit" => resources.pids = pids(value),
             "network_mode" => spec.network = network_mode(value, &path, report),
             "networks" => {}
@@ -128,15 +134,51 @@ fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
     })
 }
 
+/// Runs a translated value through the check the manifest loader applies to its field, so the
+/// written repository always loads; a value the schema refuses is listed as untranslatable with
+/// the loader's reason.
+fn checked<T>(
+    value: Option<String>,
+    check: fn(&str) -> Result<T, String>,
+    path: &Path,
+    report: &mut Report,
+) -> Option<String> {
+    let value = value?;
+    match check(&value) {
+        Ok(_) => Some(value),
+        Err(why) => {
+            report.untranslatable(path, why);
+            None
+        }
+    }
+}
+
 /// Capability names without Docker's optional `CAP_` prefix.
 fn capabilities(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
     list(value, path, report)
         .into_iter()
-        .map(|name| {
+        .enumerate()
+        .filter_map(|(index, name)| {
             let upper = name.to_ascii_uppercase();
-            upper.strip_prefix("CAP_").unwrap_or(&upper).to_string()
+            let bare = upper.strip_prefix("CAP_").unwrap_or(&upper).to_string();
+            checked(Some(bare), Capability::parse, &path.index(index), report)
         })
         .collect()
+}
+
+/// `labels`, without those under orun's own prefix, which orun sets itself.
+fn labels(value: &Value, path: &Path, report: &mut Report) -> BTreeMap<String, String> {
+    let mut labels = map(value, path, report);
+    labels.retain(|name, _| {
+        checked(
+            Some(name.clone()),
+            LabelName::parse,
+            &path.key(name),
+            report,
+        )
+        .is_some()
+    });
+    labels
 }
 
 fn map(value: &Value, path: &Path, report: &mut Report) -> BTreeMap<String, String> {
@@ -172,7 +214,20 @@ fn size(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
     if translated.is_none() {
         report.untranslatable(path, "expected a size such as 64m or 1g");
     }
-    translated
+    checked(translated, Size::parse, path, report)
+}
+
+/// A memory limit: a size of at least Docker's minimum.
+fn memory(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+    let limit = size(value, path, report)?;
+    let bytes = Size::parse(&limit)
+        .map(|size| size.bytes())
+        .unwrap_or_default();
+    if bytes < MIN_MEMORY {
+        report.untranslatable(path, format!("{limit} is below Docker's minimum of 6Mi"));
+        return None;
+    }
+    Some(limit)
 }
 
 fn pids(value: &Value) -> Option<i64> {
@@ -367,7 +422,9 @@ fn env_files(
                     path,
                     format!("{file} inlined into env ({count}); secrets belong in secrets.yaml"),
                 );
-                env.extend(values);
+                for (key, value) in values {
+                    insert_env(env, key, value, path, report);
+                }
             }
             Err(error) => report.untranslatable(
                 path,
@@ -391,15 +448,30 @@ fn environment_values(
         return;
     };
     for (key, value) in pairs {
+        let key_path = path.key(&key);
         match value.or_else(|| context.variables.get(&key).cloned()) {
-            Some(value) => {
-                env.insert(key, value);
-            }
+            Some(value) => insert_env(env, key, value, &key_path, report),
             None => report.note(
-                &path.key(&key),
+                &key_path,
                 "no value and not set in the environment, left out",
             ),
         }
+    }
+}
+
+/// Adds one variable to `env` if the manifest loader accepts its name and value.
+fn insert_env(
+    env: &mut BTreeMap<String, String>,
+    key: String,
+    value: String,
+    path: &Path,
+    report: &mut Report,
+) {
+    match check_env_name(&key).and_then(|()| check_env_value(&value)) {
+        Ok(()) => {
+            env.insert(key, value);
+        }
+        Err(why) => report.untranslatable(path, format!("{key}: {why}")),
     }
 }
 
@@ -427,14 +499,20 @@ fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
     for (index, (host, ip)) in entries.into_iter().enumerate() {
         let ip = ip.unwrap_or_default();
         let ip = ip.trim_start_matches('[').trim_end_matches(']');
-        if ip.parse::<std::net::IpAddr>().is_ok() {
-            hosts.push(format!("{host}:{ip}"));
+        let entry_path = if value.is_mapping() {
+            path.key(&host)
         } else {
-            let entry_path = if value.is_mapping() {
-                path.key(&host)
-            } else {
-                path.index(index)
-            };
+            path.index(index)
+        };
+        if ip.parse::<std::net::IpAddr>().is_ok() {
+            let entry = checked(
+                Some(format!("{host}:{ip}")),
+                ExtraHost::parse,
+                &entry_path,
+                report,
+            );
+            hosts.extend(entry);
+        } else {
             report.untranslatable(
                 &entry_path,
                 format!("{host}: {ip:?} is not an IP address; orun maps names to addresses"),
@@ -592,10 +670,11 @@ fn logging(value: &Value, path: &Path, report: &mut Report) -> Option<LoggingOut
                     let setting = text(setting).unwrap_or_default();
                     match option.as_str() {
                         "max-size" => {
-                            out.max_size = units::log_size(&setting);
-                            if out.max_size.is_none() {
+                            let max_size = units::log_size(&setting);
+                            if max_size.is_none() {
                                 report.untranslatable(&option_path, "expected a size such as 10m");
                             }
+                            out.max_size = checked(max_size, Size::parse, &option_path, report);
                         }
                         "max-file" => {
                             out.max_files = setting.parse().ok();
@@ -634,9 +713,12 @@ fn deploy(value: &Value, path: &Path, resources: &mut ResourcesOut, report: &mut
                         let setting_path = kind_path.key(&setting);
                         match (kind.as_str(), setting.as_str()) {
                             ("limits", "memory") => {
-                                resources.memory = size(amount, &setting_path, report)
+                                resources.memory = memory(amount, &setting_path, report)
                             }
-                            ("limits", "cpus") => resources.cpus = text(amount),
+                            ("limits", "cpus") => {
+                                resources.cpus =
+                                    checked(text(amount), Cpus::parse, &setting_path, report)
+                            }
                             ("limits", "pids") => resources.pids = pids(amount),
                             ("reservations", "memory" | "cpus") => report.note(
                                 &setting_path,
