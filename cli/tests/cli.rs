@@ -697,3 +697,23 @@ fn completions_and_man_page_are_generated_from_the_command_line_definition() {
     assert!(man.status.success());
     assert!(stdout(&man).contains(".TH orun 1"));
 }
+
+/// `cargo deb -p orun` packages the man page and completions kept in `cli/debian/`, so they must
+/// be what this binary generates; after a command-line change, regenerate them with
+/// `scripts/deb --assets`.
+#[test]
+fn packaged_man_page_and_completions_match_the_binary() {
+    let debian = Path::new(env!("CARGO_MANIFEST_DIR")).join("debian");
+    for (args, file) in [
+        (&["manpage"][..], "orun.1"),
+        (&["completions", "bash"][..], "completions/orun.bash"),
+        (&["completions", "zsh"][..], "completions/_orun"),
+        (&["completions", "fish"][..], "completions/orun.fish"),
+    ] {
+        let kept = std::fs::read_to_string(debian.join(file)).expect(file);
+        assert!(
+            stdout(&orun(args)) == kept,
+            "cli/debian/{file} is out of date: run scripts/deb --assets"
+        );
+    }
+}
