@@ -152,7 +152,7 @@ for line in open(runs_path):
     n, start, end = line.split()
     start, end = float(start), float(end)
     window = [e for e in events if start <= seconds(e["timestamp"]) <= end + 2]
-    fetched = next(e for e in window if e.get("message") == "fetched")
+    fetched = next(e for e in window if e.get("message") == "git poll")
     plan = next(e for e in window if e.get("message") == "plan")
     action = next(e for e in window if e.get("message") == "action" and e.get("kind") == "recreate")
     fetch_end = seconds(fetched["timestamp"])
