@@ -15,7 +15,7 @@ base_port=32000
 image=orun-bench/web:1
 environment=orun-bench-daemon
 
-[ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
+. bench/lib.sh
 cargo build --release -q -p orun
 orun=$PWD/target/release/orun
 
@@ -30,11 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/image/www"
-cp /bin/busybox "$work/image/busybox"
-echo ok > "$work/image/www/health"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT ["/bin/busybox"]\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n' > "$work/image/Dockerfile"
-docker build -q -t "$image" "$work/image" >/dev/null 2>&1 || { echo "building $image failed"; exit 1; }
+build_web_image "$image" "$work/image"
 
 g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
 git init -q --bare -b main "$work/origin.git"

@@ -18,7 +18,7 @@ image=orun-bench/versioned:1
 environment=orun-bench-rollout
 
 command -v caddy >/dev/null || { echo "caddy is required (apt-get install caddy)"; exit 1; }
-[ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
+. bench/lib.sh
 cargo build --release -q -p orun
 orun=${CARGO_TARGET_DIR:-$PWD/target}/release/orun
 
@@ -36,10 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Static busybox serving its VERSION at /version through httpd.
-mkdir -p "$work/image/www"
-cp /bin/busybox "$work/image/busybox"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT ["/bin/busybox"]\nCMD ["httpd", "-f", "-p", "80", "-h", "/www"]\n' > "$work/image/Dockerfile"
-docker build -q -t "$image" "$work/image" >/dev/null 2>&1 || { echo "building $image failed"; exit 1; }
+build_web_image "$image" "$work/image"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
