@@ -2,11 +2,13 @@
 //! It does not talk to Docker; the daemon's adapter produces it. Unknown keys in a snapshot are
 //! ignored, so snapshots from other tools or later versions still load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::desired::DesiredState;
 use crate::image;
+use crate::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 use crate::resources::Limits;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
@@ -127,11 +129,41 @@ impl ImageIndex<'_> {
 }
 
 impl Observed {
-    /// `sha256:` + hex SHA-256 of the snapshot with containers sorted by name and images by id, so
-    /// a saved plan can tell whether the engine changed since it was made.
-    pub fn fingerprint(&self) -> String {
+    /// `sha256:` + hex SHA-256 of the part of the snapshot a plan for `desired` reads, so a saved
+    /// plan can tell whether the engine changed under it. Containers of other environments that
+    /// hold none of the wanted names, and images no deployment or relevant container uses, are
+    /// left out: on a shared host they come and go without touching this environment's plan.
+    pub fn fingerprint(&self, desired: &DesiredState) -> String {
+        let environment = desired.environment.as_str();
+        let wanted = desired.container_names();
         let mut canonical = self.clone();
+        canonical.containers.retain(|container| {
+            let name = container.bare_name();
+            let base = name
+                .strip_suffix(ROLLBACK_SUFFIX)
+                .or_else(|| name.strip_suffix(NEXT_SUFFIX))
+                .unwrap_or(name);
+            container.is_owned_by(environment) || wanted.contains(base)
+        });
         canonical.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        let references: BTreeSet<String> = desired
+            .deployments
+            .values()
+            .map(|deployment| image::normalize(&deployment.spec.image).into_owned())
+            .collect();
+        let used: BTreeSet<&str> = canonical
+            .containers
+            .iter()
+            .map(|container| container.image_id.as_str())
+            .collect();
+        canonical.images.retain(|image| {
+            used.contains(image.id.as_str())
+                || image
+                    .tags
+                    .iter()
+                    .chain(&image.digests)
+                    .any(|reference| references.contains(image::normalize(reference).as_ref()))
+        });
         for image in &mut canonical.images {
             image.tags.sort();
             image.digests.sort();

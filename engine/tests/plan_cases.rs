@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use engine::build::ContextFile;
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, NodeSpec};
+use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
 use engine::revision::{self, RevisionSource, Selection};
 use engine::sops::DataKey;
 use engine::spec::SecretValue;
-use engine::{Environment, Manifests, Observed, PlanOptions, Secrets, SourceFile};
+use engine::{DesiredState, Environment, Manifests, Observed, PlanOptions, Secrets, SourceFile};
 use serde::Deserialize;
 
 /// The commit every case's revision is attributed to.
@@ -133,6 +134,24 @@ impl CaseSecrets {
 }
 
 fn run_case(case: &Path, options: &CaseOptions) -> String {
+    let desired = match case_desired_state(case, options) {
+        Ok(desired) => desired,
+        Err(error) => return format!("error: {error}\n"),
+    };
+    let observed = case_observed(case);
+    let plan_options = PlanOptions {
+        allow_empty: options.allow_empty,
+        new_commit: options.new_commit,
+        ..PlanOptions::default()
+    };
+    match engine::plan(&desired, &observed, &plan_options) {
+        Ok(plan) => format!("{}\n", serde_json::to_string_pretty(&plan).unwrap()),
+        Err(error) => format!("error: {error}\n"),
+    }
+}
+
+/// The case's desired state, or the validation error its revision has.
+fn case_desired_state(case: &Path, options: &CaseOptions) -> Result<DesiredState, String> {
     let source = CaseRepo {
         root: case.join("repo"),
         secrets: options.secrets.fingerprinted(),
@@ -146,25 +165,20 @@ fn run_case(case: &Path, options: &CaseOptions) -> String {
         require_node: true,
         branch: None,
     };
-    let revision = match revision::desired_state(&source, CASE_COMMIT, &selection) {
-        Ok(revision) => revision,
-        Err(error) if error.is_invalid() => return format!("error: {error}\n"),
+    match revision::desired_state(&source, CASE_COMMIT, &selection) {
+        Ok(revision) => Ok(revision.desired),
+        Err(error) if error.is_invalid() => Err(error.to_string()),
         Err(error) => panic!("{}: {error}", case.display()),
-    };
+    }
+}
+
+/// The case's observed snapshot; empty when it has none.
+fn case_observed(case: &Path) -> Observed {
     let observed_path = case.join("observed.json");
-    let observed: Observed = match fs::read_to_string(&observed_path) {
+    match fs::read_to_string(&observed_path) {
         Ok(text) => serde_json::from_str(&text)
             .unwrap_or_else(|error| panic!("{}: {error}", observed_path.display())),
         Err(_) => Observed::default(),
-    };
-    let plan_options = PlanOptions {
-        allow_empty: options.allow_empty,
-        new_commit: options.new_commit,
-        ..PlanOptions::default()
-    };
-    match engine::plan(&revision.desired, &observed, &plan_options) {
-        Ok(plan) => format!("{}\n", serde_json::to_string_pretty(&plan).unwrap()),
-        Err(error) => format!("error: {error}\n"),
     }
 }
 
@@ -185,4 +199,67 @@ fn plan_cases() {
         settings.set_omit_expression(true);
         settings.bind(|| insta::assert_snapshot!(name, output));
     });
+}
+
+/// A saved plan is stale when what its environment's plan reads changed, and only then: on a
+/// shared host other environments and unrelated images come and go all the time.
+#[test]
+fn the_saved_plan_fingerprint_covers_only_what_the_plan_reads() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/other-environments-untouched");
+    let options: CaseOptions =
+        serde_yaml::from_str(&fs::read_to_string(case.join("case.yaml")).unwrap()).unwrap();
+    let desired = case_desired_state(&case, &options).unwrap();
+    let observed = case_observed(&case);
+    let fingerprint = observed.fingerprint(&desired);
+    let changed = |change: &dyn Fn(&mut Observed)| {
+        let mut moved = observed.clone();
+        change(&mut moved);
+        moved.fingerprint(&desired) != fingerprint
+    };
+    let container = |observed: &mut Observed, name: &str| -> ObservedContainer {
+        let index = observed
+            .containers
+            .iter()
+            .position(|container| container.name == name)
+            .unwrap_or_else(|| panic!("{name} is in the case"));
+        observed.containers.remove(index)
+    };
+
+    assert!(
+        !changed(&|o| o.containers.reverse()),
+        "order does not count"
+    );
+    assert!(!changed(&|o| {
+        let mut staging = container(o, "staging.web");
+        staging.state = ContainerState::Exited;
+        o.containers.push(staging);
+    }));
+    assert!(!changed(&|o| drop(container(o, "postgres"))));
+    assert!(!changed(&|o| o.images.push(ObservedImage {
+        id: format!("sha256:{}", "9".repeat(64)),
+        tags: vec!["busybox:latest".into()],
+        digests: vec![],
+    })));
+
+    assert!(!changed(&|o| {
+        let mut foreign = container(o, "cache");
+        foreign.state = ContainerState::Exited;
+        o.containers.push(foreign);
+    }));
+
+    assert!(changed(&|o| {
+        let mut orphan = container(o, "staging.web");
+        orphan.name = "/old".into();
+        orphan
+            .labels
+            .insert("run.orcra.dev/environment".into(), "production".into());
+        o.containers.push(orphan);
+    }));
+    assert!(changed(&|o| o.images.clear()));
+    assert!(changed(&|o| {
+        let mut squatter = container(o, "postgres");
+        squatter.name = "/web".into();
+        o.containers.push(squatter);
+    }));
 }

@@ -93,7 +93,7 @@ fn saved_plan(path: &Path, prepared: &Prepared, observed: &Observed) -> Result<P
             prepared.desired.commit
         );
     }
-    if saved.observed_fingerprint != observed.fingerprint() {
+    if saved.observed_fingerprint != observed.fingerprint(&prepared.desired) {
         return Err(anyhow!(
             "{} is stale: the Docker engine changed since it was saved; nothing was changed, plan again",
             path.display()

@@ -31,7 +31,7 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
         let saved = SavedPlan {
             plan: plan.clone(),
             desired_fingerprint: prepared.desired.fingerprint(),
-            observed_fingerprint: observed.fingerprint(),
+            observed_fingerprint: observed.fingerprint(&prepared.desired),
         };
         write_json(path, &saved, "plan")?;
     }
