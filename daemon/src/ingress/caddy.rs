@@ -60,6 +60,7 @@ impl Caddy {
     /// Starts `binary` with its data under `dir` and waits until its admin API answers.
     pub async fn start(binary: &Path, dir: &Path, settings: CaddySettings) -> Result<Caddy> {
         private_dir(dir, "Caddy's data folder").await?;
+        super::handover::enable().await;
         // Another folder named by `--caddy-admin` may be shared: it keeps its mode, the socket
         // in it is still its owner's alone.
         if let Some(parent) = settings.admin.parent().filter(|parent| *parent != dir) {

@@ -3,3 +3,4 @@
 
 pub mod caddy;
 pub mod config;
+pub mod handover;
