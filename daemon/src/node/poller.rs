@@ -68,11 +68,7 @@ pub async fn poll_loop(
         }
         let delay = engine::backoff::next_poll(*interval.borrow(), failures, uniform_random());
         metrics.backoff_seconds.set(delay.as_secs_f64());
-        {
-            let node = &mut status.lock().node;
-            node.next_poll_at = Some(timestamp(now + delay));
-            node.refresh_healthy();
-        }
+        status.lock().node.next_poll_at = Some(timestamp(now + delay));
         if results.send(result).await.is_err() {
             return;
         }
@@ -100,6 +96,8 @@ fn fetched(node: &mut NodeStatus, head: &str, now: SystemTime) {
         node.sync_state = SyncState::Synced;
         node.set_sync_error(None);
     }
+    // Under the same lock as the state it follows from: `/status` never shows one without the other.
+    node.refresh_healthy();
 }
 
 /// The `failures`-th failed fetch in a row.
@@ -108,4 +106,24 @@ fn fetch_failed(node: &mut NodeStatus, error: &GitError, failures: u32) {
     node.sync_state = SyncState::Backoff;
     node.set_sync_error(Some(SyncError::Git(error.clone())));
     node.fetch_ok = false;
+    node.refresh_healthy();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthy_changes_with_the_fetch_that_decides_it() {
+        let now = SystemTime::now();
+        let mut node = NodeStatus::starting("n".into(), "production".into(), "main".into(), now);
+        fetched(&mut node, "abc", now);
+        assert!(node.healthy);
+        fetch_failed(&mut node, &GitError::Task("gone".into()), 1);
+        assert_eq!(node.sync_state, SyncState::Backoff);
+        assert!(!node.healthy, "backoff shown with healthy true");
+        fetched(&mut node, "abc", now);
+        assert_eq!(node.sync_state, SyncState::Synced);
+        assert!(node.healthy);
+    }
 }
