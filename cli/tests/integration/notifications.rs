@@ -1,7 +1,8 @@
 //! Notifications from a real node to receivers in the test: `rollout_succeeded`, `rolled_back` and
-//! `revision_invalid` with their documented JSON bodies, `sync_failing` and `sync_recovered` around
-//! a remote that goes away, the Slack format, and receivers that never answer or refuse
-//! connections, which must not slow convergence down.
+//! `revision_invalid` with their documented JSON bodies, `rollout_failed`, `liveness_restart` and
+//! `flapping` from real containers, `sync_failing` and `sync_recovered` around a remote that goes
+//! away, the Slack format, and receivers that never answer or refuse connections, which must not
+//! slow convergence down.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use crate::health::{manifest, probed};
 use crate::support::node::{web_manifest, Node, Origin};
-use crate::support::{eventually, free_port};
+use crate::support::{docker, eventually, free_port, test_image};
 
 const LIMIT: Duration = Duration::from_secs(40);
 
@@ -44,12 +45,22 @@ impl Receiver {
 
     /// Waits for a body whose `key` is `value` and returns it.
     fn wait_for(&self, key: &str, value: &str, node: &Node) -> Value {
-        let found = |bodies: &[Value]| bodies.iter().find(|body| body[key] == value).cloned();
+        self.wait_for_all(&[(key, value)], node)
+    }
+
+    /// Waits for a body with every `(key, value)` of `facts` and returns it.
+    fn wait_for_all(&self, facts: &[(&str, &str)], node: &Node) -> Value {
+        let found = |bodies: &[Value]| {
+            bodies
+                .iter()
+                .find(|body| facts.iter().all(|(key, value)| body[*key] == *value))
+                .cloned()
+        };
         let arrived = eventually(LIMIT, || found(&self.bodies.lock().unwrap()).is_some());
         let bodies = self.bodies.lock().unwrap();
         assert!(
             arrived,
-            "no notification with {key} = {value}; got {bodies:#?}\nlog:\n{}",
+            "no notification with {facts:?}; got {bodies:#?}\nlog:\n{}",
             node.log_text()
         );
         found(&bodies).unwrap()
@@ -182,6 +193,75 @@ fn rollouts_and_rejected_commits_are_reported_with_the_documented_body() {
             .contains("deployments/web.yaml"),
         "{rejected}"
     );
+}
+
+#[test]
+fn failed_creates_liveness_restarts_and_flapping_are_reported() {
+    let origin = Origin::new();
+    let receiver = Receiver::start();
+    let image = test_image();
+    origin.write(
+        "deployments/never.yaml",
+        &manifest(
+            "never",
+            &format!("  image: {image}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/missing\n      interval: 500ms\n      deadline: 3s\n"),
+        ),
+    );
+    origin.write(
+        "deployments/lively.yaml",
+        &manifest(
+            "lively",
+            &format!("  image: {image}\n  stopTimeout: 1s\n  health:\n    liveness:\n      http: localhost:80/health\n      interval: 1s\n      timeout: 1s\n      failureThreshold: 2\n"),
+        ),
+    );
+    origin.write(
+        "deployments/crashing.yaml",
+        &manifest(
+            "crashing",
+            &format!("  image: {image}\n  command: [\"false\"]\n"),
+        ),
+    );
+    let commit = origin.commit("three deployments");
+    let node = Node::start_with(
+        "notifyhealth",
+        origin.bare().to_str().unwrap(),
+        &format!("  notifications:\n    - url: {}\n", receiver.url("/orun")),
+    );
+
+    let failed = receiver.wait_for_all(
+        &[("event", "rollout_failed"), ("deployment", "never")],
+        &node,
+    );
+    assert_eq!(failed["commit"], commit.as_str());
+    assert!(
+        failed["message"].as_str().unwrap().contains("/missing"),
+        "{failed}"
+    );
+
+    node.wait_for("lively running", LIMIT, |s| {
+        s["deployments"]["lively"]["state"] == "running"
+    });
+    docker(&[
+        "exec",
+        &node.container("lively"),
+        "/bin/busybox",
+        "rm",
+        "/www/health",
+    ]);
+    let restarted = receiver.wait_for_all(
+        &[("event", "liveness_restart"), ("deployment", "lively")],
+        &node,
+    );
+    assert_eq!(restarted["commit"], commit.as_str());
+    assert!(
+        restarted["message"].as_str().unwrap().contains("/health"),
+        "{restarted}"
+    );
+
+    let flapping =
+        receiver.wait_for_all(&[("event", "flapping"), ("deployment", "crashing")], &node);
+    assert_eq!(flapping["commit"], commit.as_str());
+    assert_eq!(flapping["node"], "notifyhealth");
 }
 
 #[test]
