@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::desired::DesiredState;
 use crate::image;
-use crate::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
+use crate::plan::primary_name;
 use crate::resources::Limits;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
@@ -138,12 +138,8 @@ impl Observed {
         let wanted = desired.container_names();
         let mut canonical = self.clone();
         canonical.containers.retain(|container| {
-            let name = container.bare_name();
-            let base = name
-                .strip_suffix(ROLLBACK_SUFFIX)
-                .or_else(|| name.strip_suffix(NEXT_SUFFIX))
-                .unwrap_or(name);
-            container.is_owned_by(environment) || wanted.contains(base)
+            container.is_owned_by(environment)
+                || wanted.contains(primary_name(container.bare_name()))
         });
         canonical.containers.sort_by(|a, b| a.name.cmp(&b.name));
         let references: BTreeSet<String> = desired

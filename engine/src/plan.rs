@@ -19,6 +19,14 @@ pub const ROLLBACK_SUFFIX: &str = ".orun-old";
 /// Suffix of the new container a start-first recreate starts beside the old one (docs/plans.md).
 pub const NEXT_SUFFIX: &str = ".orun-next";
 
+/// The container name a rollout copy stands in for: `<name>` for `<name>.orun-old` and
+/// `<name>.orun-next`; any other name as it is.
+pub fn primary_name(name: &str) -> &str {
+    name.strip_suffix(ROLLBACK_SUFFIX)
+        .or_else(|| name.strip_suffix(NEXT_SUFFIX))
+        .unwrap_or(name)
+}
+
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The phases of docs/plans.md in execution order: the environment's network and volumes, pulls

@@ -11,7 +11,7 @@ use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bollard::Docker;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
-use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
+use engine::plan::primary_name;
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -73,11 +73,7 @@ async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<Obser
         let labels: BTreeMap<String, String> =
             summary.labels.unwrap_or_default().into_iter().collect();
         let managed = managed_by_orun(&labels);
-        let base_name = name
-            .strip_suffix(ROLLBACK_SUFFIX)
-            .or_else(|| name.strip_suffix(NEXT_SUFFIX))
-            .unwrap_or(&name);
-        if !managed && !wanted_names.contains(base_name) {
+        if !managed && !wanted_names.contains(primary_name(&name)) {
             continue;
         }
         containers.push(ObservedContainer {
