@@ -81,7 +81,8 @@ pub struct ContainerSettings {
     pub logging: LoggingSpec,
 }
 
-fn is_false(value: &bool) -> bool {
+/// For `skip_serializing_if`: a `false` flag is left out of a written document.
+pub(crate) fn is_false(value: &bool) -> bool {
     !value
 }
 

@@ -85,9 +85,9 @@ pub struct DeploymentOut {
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "crate::spec::is_false")]
     pub read_only_root_filesystem: bool,
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "crate::spec::is_false")]
     pub init: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
@@ -103,10 +103,6 @@ pub struct DeploymentOut {
     pub logging: Option<LoggingOut>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourcesOut>,
-}
-
-fn is_false(value: &bool) -> bool {
-    !value
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -141,7 +137,7 @@ pub struct VolumeOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub container_path: String,
-    #[serde(skip_serializing_if = "is_false")]
+    #[serde(skip_serializing_if = "crate::spec::is_false")]
     pub read_only: bool,
 }
 
