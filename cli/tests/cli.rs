@@ -477,21 +477,24 @@ fn bootstrap_refuses_node_values_that_would_escape_into_a_command() {
     assert!(stdout(&output).is_empty(), "{}", stdout(&output));
 }
 
+/// `orun start` with `flag value` and a repository that does not exist: what start checks before
+/// it ever reads the repository.
+fn start_with(data: &TempDir, flag: &str, value: &str) -> std::process::Output {
+    orun(&[
+        "start",
+        "--repo",
+        "/nonexistent/repo",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        flag,
+        value,
+    ])
+}
+
 #[test]
 fn caddy_admin_takes_a_unix_socket_path_only() {
     let data = TempDir::new().unwrap();
-    let data_dir = data.path().to_str().unwrap();
-    let start = |admin: &str| {
-        orun(&[
-            "start",
-            "--repo",
-            "/nonexistent/repo",
-            "--data-dir",
-            data_dir,
-            "--caddy-admin",
-            admin,
-        ])
-    };
+    let start = |admin: &str| start_with(&data, "--caddy-admin", admin);
     let tcp = start("127.0.0.1:2019");
     assert_eq!(tcp.status.code(), Some(1));
     assert!(
@@ -513,17 +516,8 @@ fn caddy_admin_takes_a_unix_socket_path_only() {
 fn an_unreadable_or_empty_webhook_secret_file_stops_start_naming_the_file() {
     let data = TempDir::new().unwrap();
     let data_dir = data.path().to_str().unwrap();
-    let start = |secret: &Path| {
-        orun(&[
-            "start",
-            "--repo",
-            "/nonexistent/repo",
-            "--data-dir",
-            data_dir,
-            "--webhook-secret-file",
-            secret.to_str().unwrap(),
-        ])
-    };
+    let start =
+        |secret: &Path| start_with(&data, "--webhook-secret-file", secret.to_str().unwrap());
     let missing = data.path().join("missing-secret");
     let output = start(&missing);
     assert_eq!(output.status.code(), Some(1));
