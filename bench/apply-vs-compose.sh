@@ -44,9 +44,7 @@ YAML
 done
 
 cleanup() {
-  local ids
-  ids=$(docker ps -aq --filter "label=run.orcra.dev/environment=$environment")
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  remove_environments "$environment"
   docker-compose -p "$project" -f "$work/docker-compose.yml" down -t 1 >/dev/null 2>&1 || true
 }
 

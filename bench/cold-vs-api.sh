@@ -34,9 +34,10 @@ floor=$target/examples/api_floor
 
 work=$(mktemp -d)
 cleanup() {
+  remove_environments "$environment"
   local ids
-  ids="$(docker ps -aq --filter "label=run.orcra.dev/environment=$environment") $(docker ps -aq --filter "label=$floor_label")"
-  [ -z "${ids// /}" ] || docker rm -f $ids >/dev/null
+  ids=$(docker ps -aq --filter "label=$floor_label")
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null
 }
 # orun never removes its environment's network; the bench removes both networks it made.
 trap 'cleanup; docker network rm "orun-$environment" "$floor_network" >/dev/null 2>&1; rm -rf "$work"' EXIT

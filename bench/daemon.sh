@@ -23,20 +23,14 @@ work=$(mktemp -d)
 pid=
 cleanup() {
   [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-  local ids
-  ids=$(docker ps -aq --filter "label=run.orcra.dev/environment=$environment")
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  remove_environments "$environment"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 build_web_image "$image" "$work/image"
 
-g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
-git init -q --bare -b main "$work/origin.git"
-git init -q -b main "$work/work"
-g remote add origin "$work/origin.git"
-mkdir -p "$work/work/deployments"
+init_origin
 write_deployment() { # NAME PORT REVISION
   cat > "$work/work/deployments/$1.yaml" <<YAML
 apiVersion: run.orcra.dev/v0alpha
@@ -57,7 +51,7 @@ YAML
 for i in $(seq -w 1 $count); do write_deployment "svc-$i" $((base_port + 10#$i)) 0; done
 g add -A && g commit -qm "20 deployments" && g push -q origin main
 
-status_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+status_port=$(free_port)
 cat > "$work/node.yaml" <<YAML
 apiVersion: run.orcra.dev/v0alpha
 kind: Node

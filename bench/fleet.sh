@@ -15,6 +15,7 @@ poll=${3:-5}
 environment_prefix=orun-bench-fleet
 
 command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
+. bench/lib.sh
 # ORUN=PATH runs an orun binary built elsewhere instead of building the release one.
 orun=${ORUN:-}
 if [ -z "$orun" ]; then
@@ -32,8 +33,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 git_port=$(free_port)
 git init -q --bare -b main "$work/infra.git"
@@ -66,9 +65,9 @@ YAML
 git init -q -b main "$work/work"
 mkdir -p "$work/work/nodes"
 for i in $(seq -w 1 "$nodes"); do node_manifest "$i" > "$work/work/nodes/node-$i.yaml"; done
-git -C "$work/work" add -A
-git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid commit -qm "$nodes nodes"
-git -C "$work/work" push -q "$work/infra.git" main
+g add -A
+g commit -qm "$nodes nodes"
+g push -q "$work/infra.git" main
 
 status_ports=()
 for i in $(seq -w 1 "$nodes"); do

@@ -1,10 +1,10 @@
 # Shared by the bench scripts (sourced, not run): the busybox web image they deploy, the 20
-# deployments of the apply benches, timing and medians.
-
-[ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
+# deployments of the apply benches, a local Git remote, free ports, cleanup of an environment's
+# containers, timing and medians.
 
 # Builds IMAGE in the folder DIR: static busybox serving /www (with /www/health) through httpd.
 build_web_image() { # IMAGE DIR
+  [ -x /bin/busybox ] || { echo "/bin/busybox is required (apt-get install busybox-static)"; exit 1; }
   mkdir -p "$2/www"
   cp /bin/busybox "$2/busybox"
   echo ok > "$2/www/health"
@@ -33,6 +33,29 @@ spec:
     SERVICE: svc-$i
     LOG_LEVEL: info
 YAML
+  done
+}
+
+# A bare remote at $work/origin.git and its clone at $work/work with an empty deployments/ folder.
+init_origin() {
+  git init -q --bare -b main "$work/origin.git"
+  git init -q -b main "$work/work"
+  g remote add origin "$work/origin.git"
+  mkdir -p "$work/work/deployments"
+}
+
+# Git in the clone at $work/work, as the bench's author.
+g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
+
+# A free TCP port on 127.0.0.1.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Removes every container orun made for each ENVIRONMENT.
+remove_environments() { # ENVIRONMENT...
+  local env ids
+  for env in "$@"; do
+    ids=$(docker ps -aq --filter "label=run.orcra.dev/environment=$env")
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null
   done
 }
 

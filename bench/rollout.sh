@@ -28,9 +28,7 @@ load_pid=
 cleanup() {
   [ -z "$load_pid" ] || kill "$load_pid" 2>/dev/null || true
   [ -z "$pid" ] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
-  local ids
-  ids=$(docker ps -aq --filter "label=run.orcra.dev/environment=$environment")
-  [ -z "$ids" ] || docker rm -f $ids >/dev/null
+  remove_environments "$environment"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,12 +36,8 @@ trap cleanup EXIT
 # Static busybox serving its VERSION at /version through httpd.
 build_web_image "$image" "$work/image"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
-git init -q --bare -b main "$work/origin.git"
-git init -q -b main "$work/work"
-g remote add origin "$work/origin.git"
-mkdir -p "$work/work/deployments" "$work/work/services"
+init_origin
+mkdir -p "$work/work/services"
 write_deployment() { # NAME ROLLOUT VERSION
   cat > "$work/work/deployments/$1.yaml" <<YAML
 apiVersion: run.orcra.dev/v0alpha

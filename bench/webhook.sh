@@ -30,22 +30,14 @@ work=$(mktemp -d)
 pid=
 cleanup() {
   [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
-  local ids
-  for env in "$environment" "$baseline_environment"; do
-    ids=$(docker ps -aq --filter "label=run.orcra.dev/environment=$env")
-    [ -z "$ids" ] || docker rm -f $ids >/dev/null
-  done
+  remove_environments "$environment" "$baseline_environment"
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 build_web_image "$image" "$work/image"
 
-g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
-git init -q --bare -b main "$work/origin.git"
-git init -q -b main "$work/work"
-g remote add origin "$work/origin.git"
-mkdir -p "$work/work/deployments"
+init_origin
 write_deployment() { # REVISION
   cat > "$work/work/deployments/web.yaml" <<YAML
 apiVersion: run.orcra.dev/v0alpha
@@ -65,7 +57,7 @@ write_deployment 0
 g add -A && g commit -qm "web" && g push -q origin main
 
 echo "$secret" > "$work/secret"
-status_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+status_port=$(free_port)
 cat > "$work/node.yaml" <<YAML
 apiVersion: run.orcra.dev/v0alpha
 kind: Node
