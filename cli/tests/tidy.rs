@@ -1,6 +1,7 @@
 //! Mechanical checks of the invariants ARCHITECTURE.md states, run with every `cargo test`: the
 //! engine depends on nothing that does I/O and touches no filesystem, clock, environment or
-//! process; the CLI makes no Docker or Git calls of its own; every source file says what it is;
+//! process; the CLI makes no Docker or Git calls of its own; rollout copies are decided in one
+//! place; every source file says what it is;
 //! the codemap names every source file; nothing cites documents outside the repository. It reads
 //! the repository's files only.
 
@@ -112,6 +113,31 @@ fn cli_makes_no_docker_or_git_calls_of_its_own() {
             !dependencies.iter().any(|dependency| dependency == name),
             "cli depends on {name}"
         );
+    }
+}
+
+/// The rollout copies are decided in `engine::copies` only: no other source file spells a copy's
+/// suffix or takes a copy's name apart.
+#[test]
+fn rollout_copies_are_decided_in_one_place() {
+    const COPY_DECISIONS: [&str; 5] = [
+        "\".orun-old\"",
+        "\".orun-next\"",
+        "ROLLBACK_SUFFIX",
+        "NEXT_SUFFIX",
+        "strip_suffix(\".orun",
+    ];
+    let owner = root().join("engine/src/copies.rs");
+    for krate in ["engine", "daemon", "cli"] {
+        for file in files(&format!("{krate}/src"), ".rs") {
+            if file == owner {
+                continue;
+            }
+            let text = read(&file);
+            for word in COPY_DECISIONS {
+                assert!(!text.contains(word), "{} uses {word}", file.display());
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod build;
 pub mod changes;
 pub mod compose;
+pub mod copies;
 pub mod depends;
 pub mod desired;
 pub mod duration;

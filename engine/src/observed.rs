@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::copies::{primary_name, Runs};
 use crate::desired::DesiredState;
 use crate::image;
-use crate::plan::primary_name;
 use crate::resources::Limits;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
@@ -70,6 +70,12 @@ pub enum ContainerState {
 }
 
 impl ContainerState {
+    /// Whether Docker keeps the container up: running, or restarting under its restart policy
+    /// (Docker is already bringing it back). The one meaning of "runs" in plans.
+    pub fn runs(self) -> bool {
+        matches!(self, ContainerState::Running | ContainerState::Restarting)
+    }
+
     /// The state's name as Docker and the snapshot write it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -108,10 +114,21 @@ impl ObservedContainer {
         self.name.trim_start_matches('/')
     }
 
+    /// Whether Docker keeps the container up (see [`ContainerState::runs`]).
+    pub fn runs(&self) -> bool {
+        self.state.runs()
+    }
+
     /// True when orun manages this container for `environment` (docs/manifests.md ownership).
     pub fn is_owned_by(&self, environment: &str) -> bool {
         self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
             && self.labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
+    }
+}
+
+impl Runs for ObservedContainer {
+    fn runs(&self) -> bool {
+        self.state.runs()
     }
 }
 

@@ -7,25 +7,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{spec_changes, Change};
+use crate::copies::{Copies, Fallback, Role};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{DesiredDeployment, DesiredState};
-use crate::manifest::{BuildMode, PullPolicy};
-use crate::observed::{ContainerState, ImageIndex, Observed, ObservedContainer};
+use crate::manifest::{BuildMode, PullPolicy, Rollout};
+use crate::observed::{ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
-
-/// Suffix of the stopped previous container kept during a stop-first recreate (docs/plans.md).
-pub const ROLLBACK_SUFFIX: &str = ".orun-old";
-
-/// Suffix of the new container a start-first recreate starts beside the old one (docs/plans.md).
-pub const NEXT_SUFFIX: &str = ".orun-next";
-
-/// The container name a rollout copy stands in for: `<name>` for `<name>.orun-old` and
-/// `<name>.orun-next`; any other name as it is.
-pub fn primary_name(name: &str) -> &str {
-    name.strip_suffix(ROLLBACK_SUFFIX)
-        .or_else(|| name.strip_suffix(NEXT_SUFFIX))
-        .unwrap_or(name)
-}
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -171,6 +158,15 @@ pub struct Action {
     /// deployment depends on, or for a removal the ones that depend on it (docs/plans.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
+    /// How a recreate replaces the container: `startFirst` beside the running old one, or
+    /// `stopFirst` (docs/plans.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    /// The copy put back as the container if the new one fails: for a create, start or
+    /// stop-first recreate, the copy an interrupted rollout left (or the old container itself);
+    /// for the removal of a leftover copy, that copy, which goes only once the container is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
 }
 
 impl Action {
@@ -356,6 +352,8 @@ impl Planner<'_> {
             after: Vec::new(),
             network: None,
             volume: None,
+            rollout: None,
+            fallback: None,
         });
         self.actions.last_mut().expect("just pushed")
     }
@@ -399,7 +397,11 @@ impl Planner<'_> {
             );
             return;
         }
-        let copies = Copies::of(container_name, mine);
+        let copies = Copies::of(
+            container_name,
+            mine.iter()
+                .map(|container| (container.bare_name(), *container)),
+        );
         let primary = copies.primary;
         let image_id = self.images.id_of(image);
         let resource_changes = primary
@@ -425,18 +427,22 @@ impl Planner<'_> {
         self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
-            if !copies.keeps(duplicate) {
-                self.push(
-                    ActionKind::Remove,
-                    name,
-                    duplicate.bare_name(),
-                    &duplicate.image,
-                    Reason::Duplicate,
-                );
+            let role = Role::of(duplicate.bare_name(), container_name);
+            if role.is_some_and(|role| copies.keeps(role)) {
+                continue;
             }
+            let fallback = role.and_then(|role| copies.retired(role, container_name));
+            self.push(
+                ActionKind::Remove,
+                name,
+                duplicate.bare_name(),
+                &duplicate.image,
+                Reason::Duplicate,
+            )
+            .fallback = fallback;
         }
 
-        let start = primary.is_some_and(|container| !is_running(container.state));
+        let primary_runs = primary.is_some_and(|container| container.runs());
         match (replace, primary) {
             (Some((kind, reason)), _) => {
                 let action = self.push(kind, name, container_name, image, reason);
@@ -449,6 +455,11 @@ impl Planner<'_> {
                 }
                 if kind == ActionKind::Recreate {
                     action.changes.extend(resource_changes);
+                    let (rollout, fallback) = copies.recreate(desired.rollout, container_name);
+                    action.rollout = Some(rollout);
+                    action.fallback = fallback;
+                } else {
+                    action.fallback = copies.fallback(container_name);
                 }
             }
             (None, Some(_)) if !resource_changes.is_empty() => {
@@ -463,14 +474,15 @@ impl Planner<'_> {
             }
             (None, _) => {}
         }
-        if replace.is_none() && start {
+        if replace.is_none() && primary.is_some() && !primary_runs {
             self.push(
                 ActionKind::Start,
                 name,
                 container_name,
                 image,
                 Reason::NotRunning,
-            );
+            )
+            .fallback = copies.fallback(container_name);
         }
         if self.actions.len() == before {
             self.unchanged += 1;
@@ -586,73 +598,12 @@ fn order_phase(actions: &mut [Action], graph: &DependencyGraph, kind: ActionKind
     }
 }
 
-/// A deployment's containers as the rollout sequences name them (docs/plans.md): `<name>`, the
-/// rollback copy `<name>.orun-old` of a stop-first recreate and the new copy `<name>.orun-next`
-/// of a start-first one. The two leftover copies stay while `<name>` does not run yet, each for
-/// its own reason, and are removed (`duplicate`) once it runs; the executor then removes them
-/// only after `<name>` is ready.
-struct Copies<'a> {
-    primary: Option<&'a ObservedContainer>,
-    rollback: Option<&'a ObservedContainer>,
-    next: Option<&'a ObservedContainer>,
-}
-
-impl<'a> Copies<'a> {
-    fn of(container_name: &str, mine: &[&'a ObservedContainer]) -> Self {
-        let named = |suffix: &str| {
-            mine.iter()
-                .copied()
-                .find(|c| c.bare_name().strip_suffix(suffix) == Some(container_name))
-        };
-        Copies {
-            primary: named(""),
-            rollback: named(ROLLBACK_SUFFIX),
-            next: named(NEXT_SUFFIX),
-        }
-    }
-
-    /// Whether `container` stays: `<name>` itself, or a leftover copy that is still needed. Every
-    /// other container of the deployment is a duplicate.
-    fn keeps(&self, container: &ObservedContainer) -> bool {
-        let is = |copy: Option<&ObservedContainer>| {
-            copy.is_some_and(|c| c.bare_name() == container.bare_name())
-        };
-        is(self.primary)
-            || (is(self.rollback) && self.keeps_rollback_copy())
-            || (is(self.next) && self.keeps_next_copy())
-    }
-
-    fn primary_runs(&self) -> bool {
-        self.primary
-            .is_some_and(|c| c.state == ContainerState::Running)
-    }
-
-    /// The rollback copy stays while `<name>` itself is missing or not running: it is what a
-    /// failed `<name>` falls back to.
-    fn keeps_rollback_copy(&self) -> bool {
-        !self.primary_runs()
-    }
-
-    /// The new copy of an interrupted start-first rollout stays while it is the only running one
-    /// of the three: the old container was stopped after the routes moved to it, so it is what
-    /// serves until `<name>` runs. Otherwise it does not serve and goes at once.
-    fn keeps_next_copy(&self) -> bool {
-        let runs = |copy: Option<&ObservedContainer>| copy.is_some_and(|c| is_running(c.state));
-        runs(self.next) && !self.primary_runs() && !runs(self.rollback)
-    }
-}
-
 /// Position of `kind` in [`PHASES`]; `blocked`, which is never executed, comes after them all.
 fn phase(kind: ActionKind) -> usize {
     PHASES
         .iter()
         .position(|kinds| kinds.contains(&kind))
         .unwrap_or(PHASES.len())
-}
-
-/// `restarting` counts as running: Docker's restart policy is already bringing it back.
-fn is_running(state: ContainerState) -> bool {
-    matches!(state, ContainerState::Running | ContainerState::Restarting)
 }
 
 /// Empty strings as JSON `null` and back, for the fields a `network` or `volume` action leaves

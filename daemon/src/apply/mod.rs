@@ -1,10 +1,10 @@
 //! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
 //! parallelism inside a phase and `dependsOn` respected (an action waits for the ones it comes
 //! `after`, and a dependent starts only once its dependencies run and are ready); creates, starts
-//! and readiness gating here, the two recreate
-//! sequences (stop-first with `<name>.orun-old`, start-first with `<name>.orun-next` and the
-//! [`TrafficSwitch`]) and retiring an interrupted rollout's copies in `rollout.rs`. It decides
-//! nothing about what to change.
+//! and readiness gating here, the two recreate sequences (stop-first with `<name>.orun-old`,
+//! start-first with `<name>.orun-next` and the [`TrafficSwitch`]), retiring an interrupted
+//! rollout's copies and falling back in `rollout.rs`. It decides nothing: what to change, which
+//! sequence and which fallback come with each action of the plan.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use bollard::Docker;
+use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredState};
 use engine::manifest::Rollout;
-use engine::plan::{Action, ActionKind, Plan, Reason, NEXT_SUFFIX, PHASES, ROLLBACK_SUFFIX};
+use engine::plan::{Action, ActionKind, Plan, PHASES};
 use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -417,23 +418,13 @@ impl Executor<'_> {
                 )
                 .await?;
             }
-            ActionKind::Remove => {
-                // A duplicate named as a rollout copy is a leftover of an interrupted rollout.
-                let copy_of = |suffix| {
-                    name.strip_suffix(suffix)
-                        .filter(|_| action.reason == Reason::Duplicate)
-                };
-                if let Some(primary) = copy_of(ROLLBACK_SUFFIX) {
-                    self.retire_rollback_copy(self.deployment(action)?, primary, name)
-                        .await?
-                } else if let Some(primary) = copy_of(NEXT_SUFFIX) {
-                    self.retire_next_copy(self.deployment(action)?, primary, name)
-                        .await?
-                } else {
+            ActionKind::Remove => match &action.fallback {
+                Some(copy) => self.retire(self.deployment(action)?, copy).await?,
+                None => {
                     let _permit = self.permit().await?;
                     container::remove(self.docker, name).await?;
                 }
-            }
+            },
             ActionKind::Update => {
                 let deployment = self.deployment(action)?;
                 let _permit = self.permit().await?;
@@ -442,18 +433,34 @@ impl Executor<'_> {
             ActionKind::Recreate => {
                 let deployment = self.deployment(action)?;
                 let previous = self.replaced(name).await?;
-                // An old container that does not run serves nothing to keep: it is replaced
-                // stop-first, which also leaves alone a `<name>.orun-next` the plan kept because
-                // it serves.
-                match deployment.rollout {
-                    Rollout::StartFirst if previous.running => {
+                match (action.rollout, &action.fallback) {
+                    (Some(Rollout::StartFirst), _) => {
                         self.recreate_start_first(deployment, previous).await?
                     }
-                    _ => self.recreate_stop_first(deployment, previous).await?,
+                    (_, Some(fallback)) => self.recreate_stop_first(deployment, fallback).await?,
+                    // A plan saved before plans named the fallback: the old container, started
+                    // again if it ran.
+                    (_, None) => {
+                        let fallback = Fallback {
+                            container: rollback_name(name),
+                            start: previous.running,
+                        };
+                        self.recreate_stop_first(deployment, &fallback).await?
+                    }
                 }
             }
-            ActionKind::Create => self.create(self.deployment(action)?).await?,
-            ActionKind::Start => self.start(self.deployment(action)?).await?,
+            ActionKind::Create => {
+                let deployment = self.deployment(action)?;
+                let result = self.create_and_start(deployment).await;
+                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                    .await?
+            }
+            ActionKind::Start => {
+                let deployment = self.deployment(action)?;
+                let result = self.start_and_check(deployment).await;
+                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                    .await?
+            }
             ActionKind::Blocked => {
                 return Err(ActionError::Failed(format!(
                     "{name} is held by a container orun does not manage; not touched"
@@ -463,20 +470,19 @@ impl Executor<'_> {
         Ok(())
     }
 
-    /// Creates and starts the container; if it fails while a copy left by an interrupted rollout
-    /// exists, that copy is put in its place: the new copy of a start-first rollout while it still
-    /// runs (it is what serves), else the rollback copy of a stop-first one.
-    async fn create(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
-        let name = desired.container.as_str();
-        let Err(error) = self.create_and_start(desired).await else {
+    /// After a create or start of `desired`'s container: a failure puts the plan's `fallback`
+    /// back in its place; without one, a new container with a readiness probe is kept stopped.
+    async fn or_fall_back(
+        &self,
+        desired: &DesiredDeployment,
+        result: Result<()>,
+        fallback: Option<&Fallback>,
+    ) -> Result<(), ActionError> {
+        let Err(error) = result else {
             return Ok(());
         };
-        if let Some(next) = self.serving_copy(name).await? {
-            return Err(self.roll_back(error, name, &next, false).await);
-        }
-        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
-        if self.inspect(&rollback).await?.is_some() {
-            return Err(self.roll_back(error, name, &rollback, true).await);
+        if let Some(fallback) = fallback {
+            return Err(self.roll_back(error, &desired.container, fallback).await);
         }
         // Without a readiness probe a failed start is retried, and a crash loop ends up flapping.
         if desired.health.readiness.is_some() && self.options.wait {
@@ -541,19 +547,6 @@ impl Executor<'_> {
         }
     }
 
-    /// Starts the stopped container; if it fails while the new copy of an interrupted start-first
-    /// rollout serves, that copy is put in its place.
-    async fn start(&self, desired: &DesiredDeployment) -> Result<(), ActionError> {
-        let name = desired.container.as_str();
-        let Err(error) = self.start_and_check(desired).await else {
-            return Ok(());
-        };
-        match self.serving_copy(name).await? {
-            Some(next) => Err(self.roll_back(error, name, &next, false).await),
-            None => Err(error.into()),
-        }
-    }
-
     async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<()> {
         let name = desired.container.as_str();
         {
@@ -601,14 +594,6 @@ impl Executor<'_> {
         let _permit = self.permit().await?;
         container::inspect(self.docker, name).await
     }
-
-    /// The name of `name`'s `.orun-next` copy when it runs: the new container of an interrupted
-    /// start-first rollout, which serves while `name` does not run.
-    pub(super) async fn serving_copy(&self, name: &str) -> Result<Option<String>> {
-        let next = format!("{name}{NEXT_SUFFIX}");
-        let runs = self.inspect(&next).await?.is_some_and(|copy| copy.running);
-        Ok(runs.then_some(next))
-    }
 }
 
 fn describe(status: &ContainerStatus) -> String {
@@ -626,6 +611,7 @@ fn describe(status: &ContainerStatus) -> String {
 mod tests {
     use super::*;
     use crate::node::testing::action;
+    use engine::plan::Reason;
 
     fn waiting(deployment: &str, after: &[&str]) -> Action {
         let mut action = action(deployment, ActionKind::Create, Reason::Missing);

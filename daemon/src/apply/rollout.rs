@@ -1,12 +1,13 @@
 //! The two recreate sequences of the executor and how they fall back: stop-first, which keeps
 //! `<name>.orun-old` until the new container runs and restores it on failure; start-first, which
 //! starts `<name>.orun-next` beside the old container, moves the routes to it and drains the old
-//! one; and retiring the copies an interrupted rollout left, only once `<name>` is ready. It
-//! decides nothing about which sequence to use; the desired deployment says.
+//! one; retiring the copies an interrupted rollout left, only once `<name>` is ready; and putting
+//! a fallback copy back. It decides nothing: the plan's action says which sequence, which copies
+//! and which fallback.
 
 use anyhow::{anyhow, Context, Result};
+use engine::copies::{next_name, rollback_name, Fallback};
 use engine::desired::DesiredDeployment;
-use engine::plan::{NEXT_SUFFIX, ROLLBACK_SUFFIX};
 
 use super::{ActionError, Executor, Previous};
 use crate::docker::container::{self, ContainerStatus};
@@ -20,16 +21,16 @@ impl Executor<'_> {
         })
     }
 
-    /// Stop the old container (`previous`, as inspected), keep it as `<name>.orun-old`, create
-    /// and start the new one, and remove the old one only once the new one runs; otherwise put
-    /// the old one back.
+    /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
+    /// remove the old one only once the new one runs; otherwise put `fallback` back: the old
+    /// container, or the serving new copy of an interrupted rollout when the old one did not run.
     pub(super) async fn recreate_stop_first(
         &self,
         desired: &DesiredDeployment,
-        previous: ContainerStatus,
+        fallback: &Fallback,
     ) -> Result<(), ActionError> {
         let name = desired.container.as_str();
-        let rollback = format!("{name}{ROLLBACK_SUFFIX}");
+        let rollback = rollback_name(name);
         {
             let _permit = self.permit().await?;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
@@ -38,13 +39,7 @@ impl Executor<'_> {
             container::rename(self.docker, name, &rollback).await?;
         }
         if let Err(error) = self.create_and_start(desired).await {
-            // An old container that did not run was not what served; a serving copy was.
-            if let Some(next) = self.serving_copy(name).await?.filter(|_| !previous.running) {
-                return Err(self.roll_back(error, name, &next, false).await);
-            }
-            return Err(self
-                .roll_back(error, name, &rollback, previous.running)
-                .await);
+            return Err(self.roll_back(error, name, fallback).await);
         }
         let _permit = self.permit().await?;
         container::remove(self.docker, &rollback).await?;
@@ -61,7 +56,7 @@ impl Executor<'_> {
         previous: ContainerStatus,
     ) -> Result<(), ActionError> {
         let name = desired.container.as_str();
-        let next = format!("{name}{NEXT_SUFFIX}");
+        let next = next_name(name);
         if let Err(error) = self.start_beside(desired, &next).await {
             return Err(self.abandon(&next, error, true).await);
         }
@@ -132,95 +127,75 @@ impl Executor<'_> {
         }
     }
 
-    /// A rollback copy left by an interrupted recreate goes only once `primary` is ready; if
-    /// `primary` never becomes ready, the copy is put back in its place.
-    pub(super) async fn retire_rollback_copy(
+    /// A leftover copy of a running `<name>` goes only once `<name>` is ready; if it never
+    /// becomes ready, the copy (`copy`, as the plan names it) is put back in its place. A copy
+    /// that runs may be what serves: the routes move to `<name>` first and the copy gets
+    /// `drainTimeout` for requests in flight before it stops.
+    pub(super) async fn retire(
         &self,
         desired: &DesiredDeployment,
-        primary: &str,
-        rollback: &str,
+        copy: &Fallback,
     ) -> Result<(), ActionError> {
+        let primary = desired.container.as_str();
         if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
             if let Err(error) =
                 probe::wait_ready(self.docker, &self.probes, primary, readiness).await
             {
-                return Err(self.roll_back(error, primary, rollback, true).await);
+                return Err(self.roll_back(error, primary, copy).await);
             }
         }
-        let _permit = self.permit().await?;
-        container::remove(self.docker, rollback).await?;
-        Ok(())
-    }
-
-    /// The new copy of an interrupted start-first rollout, while it runs, may be what serves: it
-    /// goes only once `primary` runs and is ready, after the routes moved to `primary` and the copy
-    /// had `drainTimeout` for requests in flight; if `primary` never becomes ready, the copy is put
-    /// in its place. A copy that does not run serves nothing, and one beside a `primary` that does
-    /// not run was planned away because another copy runs: either is removed at once.
-    pub(super) async fn retire_next_copy(
-        &self,
-        desired: &DesiredDeployment,
-        primary: &str,
-        next: &str,
-    ) -> Result<(), ActionError> {
-        let copy = self.inspect(next).await?;
-        let primary_runs = self
-            .inspect(primary)
-            .await?
-            .is_some_and(|status| status.running);
-        let Some(copy) = copy.filter(|copy| copy.running && primary_runs) else {
-            let _permit = self.permit().await?;
-            container::remove(self.docker, next).await?;
-            return Ok(());
+        let serving = match self.inspect(&copy.container).await? {
+            Some(status) if !copy.start => status,
+            _ => {
+                let _permit = self.permit().await?;
+                container::remove(self.docker, &copy.container).await?;
+                return Ok(());
+            }
         };
-        if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
-            if let Err(error) =
-                probe::wait_ready(self.docker, &self.probes, primary, readiness).await
-            {
-                return Err(self.roll_back(error, primary, next, false).await);
-            }
-        }
         self.options
             .traffic
             .switch(&desired.name, primary)
             .await
             .with_context(|| {
                 format!(
-                    "moving the routes of {} to {primary} failed, {next} keeps serving",
-                    desired.name
+                    "moving the routes of {} to {primary} failed, {} keeps serving",
+                    desired.name, copy.container
                 )
             })?;
-        self.drain_and_remove(desired, next, &copy).await?;
+        self.drain_and_remove(desired, &copy.container, &serving)
+            .await?;
         Ok(())
     }
 
-    /// After `error`, puts the copy `rollback` back in service as `name`: the action is rolled
-    /// back, or, if restoring fails too, it failed with both errors.
+    /// After `error`, puts `fallback` back in service as `name`: the action is rolled back, or,
+    /// if restoring fails too, it failed with both errors.
     pub(super) async fn roll_back(
         &self,
         error: anyhow::Error,
         name: &str,
-        rollback: &str,
-        start: bool,
+        fallback: &Fallback,
     ) -> ActionError {
-        match self.restore(name, rollback, start).await {
+        match self.restore(name, fallback).await {
             Ok(()) => ActionError::RolledBack {
                 previous: Previous::Restored,
                 error: format!("{error:#}"),
             },
             Err(restore_error) => restore_error
-                .context(format!("{error:#}; restoring {rollback} failed"))
+                .context(format!(
+                    "{error:#}; restoring {} failed",
+                    fallback.container
+                ))
                 .into(),
         }
     }
 
-    /// Removes whatever holds `name` and renames `rollback` back, starting it if `start` (it was
-    /// running before it was stopped).
-    pub(super) async fn restore(&self, name: &str, rollback: &str, start: bool) -> Result<()> {
+    /// Removes whatever holds `name`, renames the fallback copy back and starts it if it is a
+    /// stopped one.
+    async fn restore(&self, name: &str, fallback: &Fallback) -> Result<()> {
         let _permit = self.permit().await?;
         container::remove(self.docker, name).await?;
-        container::rename(self.docker, rollback, name).await?;
-        if start {
+        container::rename(self.docker, &fallback.container, name).await?;
+        if fallback.start {
             container::start(self.docker, name).await?;
         }
         Ok(())

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use engine::copies::{next_name, rollback_name, Copies, Role, Runs};
 use engine::desired::DesiredService;
-use engine::plan::NEXT_SUFFIX;
 use engine::DesiredState;
 
 use super::health::Tracker;
@@ -20,6 +20,12 @@ pub struct ContainerView {
     pub ip: Option<String>,
 }
 
+impl Runs for ContainerView {
+    fn runs(&self) -> bool {
+        self.running
+    }
+}
+
 /// The routes to load into Caddy, sorted, and the entry of every Service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Routing {
@@ -28,7 +34,7 @@ pub struct Routing {
 }
 
 /// The containers whose state decides a route: those of deployments a Service gives a domain,
-/// and their `<name>.orun-next` copies (see [`serving`]).
+/// and their rollout copies (see [`serving`]).
 pub fn containers_to_inspect(desired: &DesiredState) -> BTreeSet<String> {
     desired
         .services
@@ -37,20 +43,25 @@ pub fn containers_to_inspect(desired: &DesiredState) -> BTreeSet<String> {
         .filter_map(|service| desired.deployments.get(&service.deployment))
         .flat_map(|deployment| {
             let name = deployment.container.clone();
-            [format!("{name}{NEXT_SUFFIX}"), name]
+            [rollback_name(&name), next_name(&name), name]
         })
         .collect()
 }
 
-/// The container a deployment's routes point at: `<name>` while it runs; otherwise a running
-/// `<name>.orun-next`, the new copy an interrupted start-first rollout left serving after it
-/// stopped the old container, until the next pass has `<name>` running and ready again.
+/// The container a deployment's routes point at: the copy that serves (`engine::copies`).
 fn serving<'a>(
     containers: &'a BTreeMap<String, ContainerView>,
     name: &str,
 ) -> Option<&'a ContainerView> {
-    let running = |name: &str| containers.get(name).filter(|container| container.running);
-    running(name).or_else(|| running(&format!("{name}{NEXT_SUFFIX}")))
+    let copies = Copies::of(
+        name,
+        containers
+            .iter()
+            .map(|(container, view)| (container.as_str(), view)),
+    );
+    copies
+        .serving()
+        .and_then(|role: Role| copies.get(role).copied())
 }
 
 /// One route per Service whose deployment's container (see [`serving`]) runs, is ready and has an
@@ -233,7 +244,8 @@ mod tests {
             containers_to_inspect(&desired),
             BTreeSet::from([
                 "staging.web".to_string(),
-                "staging.web.orun-next".to_string()
+                "staging.web.orun-next".to_string(),
+                "staging.web.orun-old".to_string()
             ])
         );
         let expected = "staging.web is not running and ready";

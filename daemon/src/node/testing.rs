@@ -68,6 +68,8 @@ pub fn action(deployment: &str, kind: ActionKind, reason: Reason) -> Action {
         labels: None,
         changes: Vec::new(),
         after: Vec::new(),
+        rollout: None,
+        fallback: None,
     }
 }
 
