@@ -26,7 +26,6 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let style = Style::for_stdout();
     let docker = daemon::docker::connect().await?;
     let options = ApplyOptions {
-        parallelism: ApplyOptions::DEFAULT_PARALLELISM,
         code_dir: prepared.code_dir.clone(),
         wait: !args.no_wait,
         cancel: None,

@@ -43,8 +43,6 @@ type Settled = BTreeMap<String, Result<(), String>>;
 
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
-    /// Docker calls in flight at once within a phase (default [`Self::DEFAULT_PARALLELISM`]).
-    pub parallelism: usize,
     /// Base of build contexts (`codeDir`).
     pub code_dir: PathBuf,
     /// Check that started containers stay running; off with `--no-wait`.
@@ -80,10 +78,10 @@ impl TrafficSwitch for NoIngress {
     }
 }
 
-impl ApplyOptions {
-    /// Docker calls in flight at once within a phase.
-    pub const DEFAULT_PARALLELISM: usize = 4;
+/// Docker calls in flight at once within a phase.
+pub const PARALLELISM: usize = 4;
 
+impl ApplyOptions {
     fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
@@ -171,10 +169,6 @@ pub trait Reporter: Send + Sync {
     fn build_output(&self, _deployment: &str, _line: &str) {}
 }
 
-/// A reporter that ignores everything.
-pub struct Silent;
-impl Reporter for Silent {}
-
 /// Applies `plan` for `desired`. The environment's network and volumes are created first, then
 /// pulls and builds run; if one of these fails, nothing else runs and nothing is stopped or
 /// removed. `blocked` actions are never executed.
@@ -190,7 +184,7 @@ pub async fn apply(
         desired,
         options,
         reporter,
-        permits: Arc::new(Semaphore::new(options.parallelism.max(1))),
+        permits: Arc::new(Semaphore::new(PARALLELISM)),
         probes: probe::client(),
     };
     let mut report = ApplyReport::default();

@@ -398,7 +398,6 @@ impl Reconciler {
         let new_commit = self.new_commit_pending;
         let commit = good.commit.clone();
         let options = ApplyOptions {
-            parallelism: ApplyOptions::DEFAULT_PARALLELISM,
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),
