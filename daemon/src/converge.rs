@@ -5,7 +5,7 @@
 use engine::plan::{ActionKind, Plan};
 use engine::{DesiredState, Observed, PlanOptions};
 
-use crate::apply::{self, ApplyOptions, ApplyReport, Reporter};
+use crate::apply::{self, ApplyOptions, ApplyReport, DockerRuntime, Reporter};
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 
@@ -60,7 +60,8 @@ pub async fn converge(
             observed: Some(observed),
         });
     }
-    let mut report = apply::apply(docker, &plan, desired, apply_options, reporter).await;
+    let runtime = DockerRuntime::new(docker);
+    let mut report = apply::apply(&runtime, &plan, desired, apply_options, reporter).await;
     let mut follow_up = None;
     let mut last_observed = None;
     if report.is_success() {
@@ -76,7 +77,7 @@ pub async fn converge(
             .any(|action| action.kind != ActionKind::Blocked)
         {
             reporter.plan_ready(&next, true);
-            let more = apply::apply(docker, &next, desired, apply_options, reporter).await;
+            let more = apply::apply(&runtime, &next, desired, apply_options, reporter).await;
             report.outcomes.extend(more.outcomes);
             report.skipped.extend(more.skipped);
             follow_up = Some(next);

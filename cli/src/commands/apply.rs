@@ -38,8 +38,14 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
             let observed = daemon::docker::observe::observe(&docker, &prepared.desired).await?;
             let plan = saved_plan(path, prepared, &observed)?;
             progress.plan_ready(&plan, false);
-            let report =
-                daemon::apply::apply(&docker, &plan, &prepared.desired, &options, &progress).await;
+            let report = daemon::apply::apply(
+                &daemon::apply::DockerRuntime::new(&docker),
+                &plan,
+                &prepared.desired,
+                &options,
+                &progress,
+            )
+            .await;
             (plan, report)
         }
         None => {

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
-use bollard::Docker;
 use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredState};
 use engine::manifest::Rollout;
@@ -23,13 +22,18 @@ use engine::plan::{Action, ActionKind, Plan, PHASES};
 use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use crate::docker::container::{self, ContainerStatus};
+use crate::docker::container::ContainerStatus;
 use crate::docker::credentials::{registry_key, RegistryCredentials};
-use crate::docker::image::{self, PullProgress};
-use crate::docker::resource;
-use crate::probe;
+use crate::docker::image::PullProgress;
 
+#[cfg(test)]
+mod fake;
 mod rollout;
+pub mod runtime;
+#[cfg(test)]
+mod sequences;
+
+pub use runtime::{DockerRuntime, Runtime};
 
 /// How long a freshly started container must stay up to count as started.
 pub const SETTLE_TIME: Duration = Duration::from_millis(500);
@@ -173,19 +177,18 @@ pub trait Reporter: Send + Sync {
 /// pulls and builds run; if one of these fails, nothing else runs and nothing is stopped or
 /// removed. `blocked` actions are never executed.
 pub async fn apply(
-    docker: &Docker,
+    runtime: &dyn Runtime,
     plan: &Plan,
     desired: &DesiredState,
     options: &ApplyOptions,
     reporter: &dyn Reporter,
 ) -> ApplyReport {
     let executor = Executor {
-        docker,
+        runtime,
         desired,
         options,
         reporter,
         permits: Arc::new(Semaphore::new(PARALLELISM)),
-        probes: probe::client(),
     };
     let mut report = ApplyReport::default();
     let mut settled = Settled::new();
@@ -271,12 +274,11 @@ fn settle(settled: &mut Settled, outcome: &Outcome) {
 }
 
 struct Executor<'a> {
-    docker: &'a Docker,
+    runtime: &'a dyn Runtime,
     desired: &'a DesiredState,
     options: &'a ApplyOptions,
     reporter: &'a dyn Reporter,
     permits: Arc<Semaphore>,
-    probes: reqwest::Client,
 }
 
 impl Executor<'_> {
@@ -340,7 +342,8 @@ impl Executor<'_> {
                 return Err(not_ready(format!("is not running (container {name})")));
             }
             if let (Some(readiness), true) = (&wanted.health.readiness, self.options.wait) {
-                probe::wait_ready(self.docker, &self.probes, name, readiness)
+                self.runtime
+                    .wait_ready(name, readiness)
                     .await
                     .map_err(|error| not_ready(format!("is not ready: {error:#}")))?;
             }
@@ -367,12 +370,12 @@ impl Executor<'_> {
             ActionKind::Network => {
                 let network = action.network.as_deref().unwrap_or_default();
                 let _permit = self.permit().await?;
-                resource::create_network(self.docker, network, environment).await?;
+                self.runtime.create_network(network, environment).await?;
             }
             ActionKind::Volume => {
                 let volume = action.volume.as_deref().unwrap_or_default();
                 let _permit = self.permit().await?;
-                resource::create_volume(self.docker, volume, environment).await?;
+                self.runtime.create_volume(volume, environment).await?;
             }
             ActionKind::Pull => {
                 let credentials = self
@@ -382,13 +385,11 @@ impl Executor<'_> {
                     .await
                     .with_context(|| format!("pull {}", action.image))?;
                 let _permit = self.permit().await?;
-                image::pull(
-                    self.docker,
-                    &action.image,
-                    credentials.as_ref(),
-                    |progress| self.reporter.pull_progress(&action.image, &progress),
-                )
-                .await?;
+                self.runtime
+                    .pull(&action.image, credentials.as_ref(), &|progress| {
+                        self.reporter.pull_progress(&action.image, &progress)
+                    })
+                    .await?;
             }
             ActionKind::Build => {
                 let deployment = self.deployment(action)?;
@@ -402,27 +403,27 @@ impl Executor<'_> {
                     .await
                     .with_context(|| format!("build {}", action.image))?;
                 let _permit = self.permit().await?;
-                image::build(
-                    self.docker,
-                    &action.image,
-                    &self.options.code_dir,
-                    build,
-                    registries,
-                    |line| self.reporter.build_output(&action.deployment, line),
-                )
-                .await?;
+                self.runtime
+                    .build(
+                        &action.image,
+                        &self.options.code_dir,
+                        build,
+                        registries,
+                        &|line| self.reporter.build_output(&action.deployment, line),
+                    )
+                    .await?;
             }
             ActionKind::Remove => match &action.fallback {
                 Some(copy) => self.retire(self.deployment(action)?, copy).await?,
                 None => {
                     let _permit = self.permit().await?;
-                    container::remove(self.docker, name).await?;
+                    self.runtime.remove(name).await?;
                 }
             },
             ActionKind::Update => {
                 let deployment = self.deployment(action)?;
                 let _permit = self.permit().await?;
-                container::update(self.docker, name, &deployment.resources).await?;
+                self.runtime.update(name, &deployment.resources).await?;
             }
             ActionKind::Recreate => {
                 let deployment = self.deployment(action)?;
@@ -500,10 +501,10 @@ impl Executor<'_> {
             Err(permit) => return ActionError::Failed(format!("{error:#}; {permit:#}")),
         };
         let grace = desired.spec.stop_timeout.as_std();
-        if let Err(stop) = container::stop(self.docker, name, grace).await {
+        if let Err(stop) = self.runtime.stop(name, grace).await {
             return ActionError::Failed(format!("{error:#}; then {stop:#}"));
         }
-        let logs = match container::last_logs(self.docker, name, LOG_LINES_QUOTED).await {
+        let logs = match self.runtime.last_logs(name, LOG_LINES_QUOTED).await {
             Ok(logs) if logs.trim().is_empty() => "it wrote no log lines".to_string(),
             Ok(logs) => {
                 let lines: Vec<String> = logs
@@ -524,8 +525,10 @@ impl Executor<'_> {
         let name = desired.container.as_str();
         {
             let _permit = self.permit().await?;
-            container::create(self.docker, name, desired, &self.desired.environment).await?;
-            container::start(self.docker, name).await?;
+            self.runtime
+                .create(name, desired, &self.desired.environment)
+                .await?;
+            self.runtime.start(name).await?;
         }
         self.check_ready(name, desired).await
     }
@@ -534,9 +537,7 @@ impl Executor<'_> {
     pub(super) async fn check_ready(&self, name: &str, desired: &DesiredDeployment) -> Result<()> {
         self.check_running(name).await?;
         match &desired.health.readiness {
-            Some(readiness) if self.options.wait => {
-                probe::wait_ready(self.docker, &self.probes, name, readiness).await
-            }
+            Some(readiness) if self.options.wait => self.runtime.wait_ready(name, readiness).await,
             _ => Ok(()),
         }
     }
@@ -545,13 +546,15 @@ impl Executor<'_> {
         let name = desired.container.as_str();
         {
             let _permit = self.permit().await?;
-            let status = container::inspect(self.docker, name)
+            let status = self
+                .runtime
+                .inspect(name)
                 .await?
                 .ok_or_else(|| anyhow!("start {name}: no such container"))?;
             if status.status == ContainerStateStatusEnum::PAUSED {
-                container::unpause(self.docker, name).await?;
+                self.runtime.unpause(name).await?;
             } else {
-                container::start(self.docker, name).await?;
+                self.runtime.start(name).await?;
             }
         }
         self.check_ready(name, desired).await
@@ -586,7 +589,7 @@ impl Executor<'_> {
 
     pub(super) async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>> {
         let _permit = self.permit().await?;
-        container::inspect(self.docker, name).await
+        self.runtime.inspect(name).await
     }
 }
 

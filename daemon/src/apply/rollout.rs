@@ -10,8 +10,7 @@ use engine::copies::{next_name, rollback_name, Fallback};
 use engine::desired::DesiredDeployment;
 
 use super::{ActionError, Executor, Previous};
-use crate::docker::container::{self, ContainerStatus};
-use crate::probe;
+use crate::docker::container::ContainerStatus;
 
 impl Executor<'_> {
     /// The container a recreate replaces, as it is now.
@@ -34,15 +33,17 @@ impl Executor<'_> {
         {
             let _permit = self.permit().await?;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
-            container::remove(self.docker, &rollback).await?;
-            container::stop(self.docker, name, desired.spec.stop_timeout.as_std()).await?;
-            container::rename(self.docker, name, &rollback).await?;
+            self.runtime.remove(&rollback).await?;
+            self.runtime
+                .stop(name, desired.spec.stop_timeout.as_std())
+                .await?;
+            self.runtime.rename(name, &rollback).await?;
         }
         if let Err(error) = self.create_and_start(desired).await {
             return Err(self.roll_back(error, name, fallback).await);
         }
         let _permit = self.permit().await?;
-        container::remove(self.docker, &rollback).await?;
+        self.runtime.remove(&rollback).await?;
         Ok(())
     }
 
@@ -69,7 +70,7 @@ impl Executor<'_> {
         }
         self.drain_and_remove(desired, name, &previous).await?;
         let _permit = self.permit().await?;
-        container::rename(self.docker, &next, name).await?;
+        self.runtime.rename(&next, name).await?;
         Ok(())
     }
 
@@ -86,8 +87,8 @@ impl Executor<'_> {
             .stop_timeout
             .unwrap_or(desired.spec.stop_timeout.as_std());
         let _permit = self.permit().await?;
-        container::stop(self.docker, old, grace).await?;
-        container::remove(self.docker, old).await
+        self.runtime.stop(old, grace).await?;
+        self.runtime.remove(old).await
     }
 
     /// Creates and starts `next` for `desired`, replacing a stale one, and waits until it is
@@ -95,9 +96,11 @@ impl Executor<'_> {
     pub(super) async fn start_beside(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
         {
             let _permit = self.permit().await?;
-            container::remove(self.docker, next).await?;
-            container::create(self.docker, next, desired, &self.desired.environment).await?;
-            container::start(self.docker, next).await?;
+            self.runtime.remove(next).await?;
+            self.runtime
+                .create(next, desired, &self.desired.environment)
+                .await?;
+            self.runtime.start(next).await?;
         }
         self.check_ready(next, desired).await
     }
@@ -113,7 +116,7 @@ impl Executor<'_> {
     ) -> ActionError {
         let removed = async {
             let _permit = self.permit().await?;
-            container::remove(self.docker, next).await
+            self.runtime.remove(next).await
         };
         match removed.await {
             Err(remove_error) => remove_error
@@ -138,9 +141,7 @@ impl Executor<'_> {
     ) -> Result<(), ActionError> {
         let primary = desired.container.as_str();
         if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
-            if let Err(error) =
-                probe::wait_ready(self.docker, &self.probes, primary, readiness).await
-            {
+            if let Err(error) = self.runtime.wait_ready(primary, readiness).await {
                 return Err(self.roll_back(error, primary, copy).await);
             }
         }
@@ -148,7 +149,7 @@ impl Executor<'_> {
             Some(status) if !copy.start => status,
             _ => {
                 let _permit = self.permit().await?;
-                container::remove(self.docker, &copy.container).await?;
+                self.runtime.remove(&copy.container).await?;
                 return Ok(());
             }
         };
@@ -193,10 +194,10 @@ impl Executor<'_> {
     /// stopped one.
     async fn restore(&self, name: &str, fallback: &Fallback) -> Result<()> {
         let _permit = self.permit().await?;
-        container::remove(self.docker, name).await?;
-        container::rename(self.docker, &fallback.container, name).await?;
+        self.runtime.remove(name).await?;
+        self.runtime.rename(&fallback.container, name).await?;
         if fallback.start {
-            container::start(self.docker, name).await?;
+            self.runtime.start(name).await?;
         }
         Ok(())
     }

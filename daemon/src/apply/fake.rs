@@ -1,0 +1,332 @@
+//! An in-memory container engine for the executor's unit tests: containers by name with their
+//! labels and whether they run, every call written to a journal, readiness as a test sets it, and
+//! the observed snapshot the planner reads. Compiled for tests only; it asserts nothing and
+//! decides nothing about rollouts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Result};
+use bollard::auth::DockerCredentials;
+use bollard::models::ContainerStateStatusEnum;
+use engine::desired::DesiredDeployment;
+use engine::manifest::ReadinessProbe;
+use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedResource};
+use engine::resources::Limits;
+use engine::spec::{CanonicalBuild, LABEL_SPEC_HASH};
+use engine::{Environment, Observed};
+use futures_util::future::BoxFuture;
+
+use super::runtime::Runtime;
+use super::TrafficSwitch;
+use crate::docker::container::ContainerStatus;
+use crate::docker::credentials::Credentials;
+use crate::docker::image::PullProgress;
+
+/// One container of the fake engine.
+#[derive(Clone, Debug)]
+pub struct FakeContainer {
+    pub labels: BTreeMap<String, String>,
+    pub running: bool,
+    /// Its address on the environment network.
+    pub ip: String,
+}
+
+#[derive(Default)]
+struct Engine {
+    containers: BTreeMap<String, FakeContainer>,
+    networks: BTreeSet<String>,
+    journal: Vec<String>,
+    /// Spec hashes whose containers exit right after they start.
+    crashing: BTreeSet<String>,
+    /// Spec hashes whose containers run but never pass their readiness probe.
+    never_ready: BTreeSet<String>,
+    addresses: u8,
+}
+
+/// The fake engine; clones share one state, so a test keeps a handle while the executor works.
+#[derive(Clone, Default)]
+pub struct FakeDocker {
+    engine: Arc<Mutex<Engine>>,
+}
+
+impl FakeDocker {
+    /// A container as an earlier apply of `desired` left it, named `name`.
+    pub fn put(&self, name: &str, desired: &DesiredDeployment, running: bool) {
+        let mut engine = self.engine.lock().unwrap();
+        engine.addresses += 1;
+        let container = FakeContainer {
+            labels: (*desired.labels).clone(),
+            running,
+            ip: format!("10.0.0.{}", engine.addresses),
+        };
+        engine.containers.insert(name.to_string(), container);
+    }
+
+    /// New containers of `desired` exit right after they start.
+    pub fn crash(&self, desired: &DesiredDeployment) {
+        let mut engine = self.engine.lock().unwrap();
+        engine.crashing.insert(desired.spec_hash.clone());
+    }
+
+    /// New containers of `desired` run but never pass their readiness probe.
+    pub fn never_ready(&self, desired: &DesiredDeployment) {
+        let mut engine = self.engine.lock().unwrap();
+        engine.never_ready.insert(desired.spec_hash.clone());
+    }
+
+    /// Every call so far, one line each (`stop web`, `rename web web.orun-old`, …), including
+    /// route switches through [`FakeDocker::traffic`].
+    pub fn journal(&self) -> Vec<String> {
+        self.engine.lock().unwrap().journal.clone()
+    }
+
+    /// The containers by name: their spec hash and whether they run.
+    pub fn containers(&self) -> BTreeMap<String, (String, bool)> {
+        let engine = self.engine.lock().unwrap();
+        engine
+            .containers
+            .iter()
+            .map(|(name, container)| {
+                let hash = container.labels.get(LABEL_SPEC_HASH).cloned();
+                (name.clone(), (hash.unwrap_or_default(), container.running))
+            })
+            .collect()
+    }
+
+    /// The snapshot the planner reads: every container and network, and `images` as present.
+    pub fn observed(&self, images: &[&str]) -> Observed {
+        let engine = self.engine.lock().unwrap();
+        let containers = engine
+            .containers
+            .iter()
+            .map(|(name, container)| ObservedContainer {
+                id: format!("id-{name}"),
+                name: format!("/{name}"),
+                image: "busybox".to_string(),
+                image_id: "sha256:busybox".to_string(),
+                state: if container.running {
+                    ContainerState::Running
+                } else {
+                    ContainerState::Exited
+                },
+                labels: container.labels.clone(),
+                resources: Limits::default(),
+            })
+            .collect();
+        let images = images
+            .iter()
+            .map(|image| ObservedImage {
+                id: format!("sha256:{image}"),
+                tags: vec![format!("{image}:latest")],
+                digests: Vec::new(),
+            })
+            .collect();
+        let networks = engine
+            .networks
+            .iter()
+            .map(|name| ObservedResource {
+                name: name.clone(),
+                labels: BTreeMap::new(),
+            })
+            .collect();
+        Observed {
+            containers,
+            images,
+            networks,
+            volumes: Vec::new(),
+        }
+    }
+
+    /// A traffic switch that writes each route move to the journal.
+    pub fn traffic(&self) -> Arc<dyn TrafficSwitch> {
+        Arc::new(self.clone())
+    }
+
+    /// Writes `line` to the journal and answers with what `act` makes of the engine, at once.
+    fn call<T: Send + 'static>(
+        &self,
+        line: String,
+        act: impl FnOnce(&mut Engine) -> Result<T>,
+    ) -> BoxFuture<'static, Result<T>> {
+        let mut engine = self.engine.lock().unwrap();
+        engine.journal.push(line);
+        Box::pin(std::future::ready(act(&mut engine)))
+    }
+}
+
+fn missing(name: &str) -> anyhow::Error {
+    anyhow!("{name}: no such container")
+}
+
+impl Engine {
+    fn container(&mut self, name: &str) -> Result<&mut FakeContainer> {
+        self.containers.get_mut(name).ok_or_else(|| missing(name))
+    }
+
+    fn spec_hash(&self, name: &str) -> String {
+        self.containers
+            .get(name)
+            .and_then(|container| container.labels.get(LABEL_SPEC_HASH))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl TrafficSwitch for FakeDocker {
+    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("route {deployment} {container}"), |_| Ok(()))
+    }
+}
+
+impl Runtime for FakeDocker {
+    fn create_network<'a>(
+        &'a self,
+        name: &'a str,
+        _environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("network {name}"), |engine| {
+            engine.networks.insert(name.to_string());
+            Ok(())
+        })
+    }
+
+    fn create_volume<'a>(
+        &'a self,
+        name: &'a str,
+        _environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("volume {name}"), |_| Ok(()))
+    }
+
+    fn pull<'a>(
+        &'a self,
+        image: &'a str,
+        _credentials: Option<&'a Credentials>,
+        _progress: &'a (dyn Fn(PullProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("pull {image}"), |_| Ok(()))
+    }
+
+    fn build<'a>(
+        &'a self,
+        tag: &'a str,
+        _code_dir: &'a Path,
+        _build: &'a CanonicalBuild,
+        _registries: HashMap<String, DockerCredentials>,
+        _output: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("build {tag}"), |_| Ok(()))
+    }
+
+    fn create<'a>(
+        &'a self,
+        name: &'a str,
+        desired: &'a DesiredDeployment,
+        _environment: &'a Environment,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("create {name}"), |engine| {
+            if engine.containers.contains_key(name) {
+                return Err(anyhow!("create {name}: the name is in use"));
+            }
+            engine.addresses += 1;
+            let container = FakeContainer {
+                labels: (*desired.labels).clone(),
+                running: false,
+                ip: format!("10.0.0.{}", engine.addresses),
+            };
+            engine.containers.insert(name.to_string(), container);
+            Ok(())
+        })
+    }
+
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("start {name}"), |engine| {
+            let crashes = engine.crashing.contains(&engine.spec_hash(name));
+            engine.container(name)?.running = !crashes;
+            Ok(())
+        })
+    }
+
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.start(name)
+    }
+
+    fn stop<'a>(&'a self, name: &'a str, _grace: Duration) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("stop {name}"), |engine| {
+            engine.container(name)?.running = false;
+            Ok(())
+        })
+    }
+
+    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("rename {name} {new_name}"), |engine| {
+            if engine.containers.contains_key(new_name) {
+                return Err(anyhow!("rename {name}: {new_name} is in use"));
+            }
+            let container = engine
+                .containers
+                .remove(name)
+                .ok_or_else(|| missing(name))?;
+            engine.containers.insert(new_name.to_string(), container);
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("remove {name}"), |engine| {
+            engine.containers.remove(name);
+            Ok(())
+        })
+    }
+
+    fn update<'a>(&'a self, name: &'a str, _limits: &'a Limits) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("update {name}"), |engine| {
+            engine.container(name).map(|_| ())
+        })
+    }
+
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>> {
+        let engine = self.engine.lock().unwrap();
+        let status = engine
+            .containers
+            .get(name)
+            .map(|container| ContainerStatus {
+                status: if container.running {
+                    ContainerStateStatusEnum::RUNNING
+                } else {
+                    ContainerStateStatusEnum::EXITED
+                },
+                running: container.running,
+                exit_code: if container.running { 0 } else { 1 },
+                restart_count: 0,
+                error: String::new(),
+                ip: Some(container.ip.clone()),
+                published: Vec::new(),
+                stop_timeout: None,
+            });
+        Box::pin(async move { Ok(status) })
+    }
+
+    fn last_logs<'a>(&'a self, name: &'a str, _lines: usize) -> BoxFuture<'a, Result<String>> {
+        self.call(format!("logs {name}"), |_| Ok("listening\n".to_string()))
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        name: &'a str,
+        _probe: &'a ReadinessProbe,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.call(format!("probe {name}"), |engine| {
+            let hash = engine.spec_hash(name);
+            let never_ready = engine.never_ready.contains(&hash);
+            match engine.container(name)? {
+                container if !container.running => Err(anyhow!("{name} stopped")),
+                _ if never_ready => Err(anyhow!("readiness probe of {name} failed")),
+                _ => Ok(()),
+            }
+        })
+    }
+}

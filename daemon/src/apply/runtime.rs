@@ -1,0 +1,190 @@
+//! What the executor needs of a container engine, as one narrow trait: [`DockerRuntime`] carries
+//! each call to the Docker adapter (and readiness to the prober), and the tests' in-memory fake
+//! (`apply/fake.rs`) stands in for Docker, so the executor's sequences are unit-tested without
+//! it. Neither side decides anything: the plan says what to do.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use bollard::auth::DockerCredentials;
+use bollard::Docker;
+use engine::desired::DesiredDeployment;
+use engine::manifest::ReadinessProbe;
+use engine::resources::Limits;
+use engine::spec::CanonicalBuild;
+use engine::Environment;
+use futures_util::future::BoxFuture;
+
+use crate::docker::container::{self, ContainerStatus};
+use crate::docker::credentials::Credentials;
+use crate::docker::image::{self, PullProgress};
+use crate::docker::resource;
+use crate::probe;
+
+/// The container engine calls of the executor. Every call names its container, image, network or
+/// volume in its error.
+pub trait Runtime: Send + Sync {
+    fn create_network<'a>(
+        &'a self,
+        name: &'a str,
+        environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn create_volume<'a>(
+        &'a self,
+        name: &'a str,
+        environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn pull<'a>(
+        &'a self,
+        image: &'a str,
+        credentials: Option<&'a Credentials>,
+        progress: &'a (dyn Fn(PullProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>>;
+    fn build<'a>(
+        &'a self,
+        tag: &'a str,
+        code_dir: &'a Path,
+        build: &'a CanonicalBuild,
+        registries: HashMap<String, DockerCredentials>,
+        output: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>>;
+    /// Creates container `name` for `desired`, not started.
+    fn create<'a>(
+        &'a self,
+        name: &'a str,
+        desired: &'a DesiredDeployment,
+        environment: &'a Environment,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn stop<'a>(&'a self, name: &'a str, grace: Duration) -> BoxFuture<'a, Result<()>>;
+    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>>;
+    /// Removes the container, stopping it first; one that is already gone is not an error.
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
+    /// Sets the container's resource limits in place.
+    fn update<'a>(&'a self, name: &'a str, limits: &'a Limits) -> BoxFuture<'a, Result<()>>;
+    /// The container as it is now; `None` when there is none of that name.
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>>;
+    fn last_logs<'a>(&'a self, name: &'a str, lines: usize) -> BoxFuture<'a, Result<String>>;
+    /// Polls `probe` until it passes or its deadline passes; a container that stops meanwhile
+    /// fails at once.
+    fn wait_ready<'a>(
+        &'a self,
+        name: &'a str,
+        probe: &'a ReadinessProbe,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The real engine: the Docker adapter, and the probes' HTTP client.
+pub struct DockerRuntime {
+    docker: Docker,
+    probes: reqwest::Client,
+}
+
+impl DockerRuntime {
+    pub fn new(docker: &Docker) -> Self {
+        DockerRuntime {
+            docker: docker.clone(),
+            probes: probe::client(),
+        }
+    }
+}
+
+impl Runtime for DockerRuntime {
+    fn create_network<'a>(
+        &'a self,
+        name: &'a str,
+        environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(resource::create_network(&self.docker, name, environment))
+    }
+
+    fn create_volume<'a>(
+        &'a self,
+        name: &'a str,
+        environment: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(resource::create_volume(&self.docker, name, environment))
+    }
+
+    fn pull<'a>(
+        &'a self,
+        image: &'a str,
+        credentials: Option<&'a Credentials>,
+        progress: &'a (dyn Fn(PullProgress) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(image::pull(&self.docker, image, credentials, progress))
+    }
+
+    fn build<'a>(
+        &'a self,
+        tag: &'a str,
+        code_dir: &'a Path,
+        build: &'a CanonicalBuild,
+        registries: HashMap<String, DockerCredentials>,
+        output: &'a (dyn Fn(&str) + Send + Sync),
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(image::build(
+            &self.docker,
+            tag,
+            code_dir,
+            build,
+            registries,
+            output,
+        ))
+    }
+
+    fn create<'a>(
+        &'a self,
+        name: &'a str,
+        desired: &'a DesiredDeployment,
+        environment: &'a Environment,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            container::create(&self.docker, name, desired, environment).await?;
+            Ok(())
+        })
+    }
+
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::start(&self.docker, name))
+    }
+
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::unpause(&self.docker, name))
+    }
+
+    fn stop<'a>(&'a self, name: &'a str, grace: Duration) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::stop(&self.docker, name, grace))
+    }
+
+    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::rename(&self.docker, name, new_name))
+    }
+
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::remove(&self.docker, name))
+    }
+
+    fn update<'a>(&'a self, name: &'a str, limits: &'a Limits) -> BoxFuture<'a, Result<()>> {
+        Box::pin(container::update(&self.docker, name, limits))
+    }
+
+    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>> {
+        Box::pin(container::inspect(&self.docker, name))
+    }
+
+    fn last_logs<'a>(&'a self, name: &'a str, lines: usize) -> BoxFuture<'a, Result<String>> {
+        Box::pin(container::last_logs(&self.docker, name, lines))
+    }
+
+    fn wait_ready<'a>(
+        &'a self,
+        name: &'a str,
+        probe: &'a ReadinessProbe,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(probe::wait_ready(&self.docker, &self.probes, name, probe))
+    }
+}
