@@ -67,6 +67,7 @@ fn observed(state: &DesiredState) -> Observed {
                 state: ContainerState::Running,
                 labels: (*deployment.labels).clone(),
                 resources: deployment.resources,
+                address: None,
             }
         })
         .collect();

@@ -54,6 +54,10 @@ pub struct ObservedContainer {
     /// The resource limits Docker reports for the container; absent means unlimited.
     #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
     pub resources: Limits,
+    /// The container's network address, which Caddy's routes point at; the node reads it for the
+    /// environment's containers and their rollout copies, and plans never do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 /// Docker's container states.
@@ -159,6 +163,9 @@ impl Observed {
                 || wanted.contains(primary_name(container.bare_name()))
         });
         canonical.containers.sort_by(|a, b| a.name.cmp(&b.name));
+        for container in &mut canonical.containers {
+            container.address = None;
+        }
         let references: BTreeSet<String> = desired
             .deployments
             .values()

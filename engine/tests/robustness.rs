@@ -123,6 +123,7 @@ fn exercise(sources: &[SourceFile]) {
                     state: ContainerState::Exited,
                     labels: (*d.labels).clone(),
                     resources: d.resources,
+                    address: None,
                 })
                 .collect(),
             ..Observed::default()

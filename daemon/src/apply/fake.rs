@@ -114,6 +114,7 @@ impl FakeDocker {
                 },
                 labels: container.labels.clone(),
                 resources: Limits::default(),
+                address: Some(container.ip.clone()),
             })
             .collect();
         let images = images

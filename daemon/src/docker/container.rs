@@ -214,11 +214,35 @@ pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<()> 
     Ok(())
 }
 
-/// The resource limits of `name`, or `None` when no such container exists.
-pub async fn limits(docker: &Docker, name: &str) -> Result<Option<Limits>> {
-    Ok(inspect_response(docker, name)
-        .await?
-        .map(|info| limits_of(&info.host_config.unwrap_or_default())))
+/// The resource limits and network address of `name`, or `None` when no such container exists.
+pub async fn limits_and_address(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<(Limits, Option<String>)>> {
+    Ok(inspect_response(docker, name).await?.map(|info| {
+        let address = address_of(&info);
+        (limits_of(&info.host_config.unwrap_or_default()), address)
+    }))
+}
+
+/// The container's address on its network; a container on the host's network listens on the
+/// host's own addresses.
+fn address_of(info: &ContainerInspectResponse) -> Option<String> {
+    let host_network = info
+        .host_config
+        .as_ref()
+        .and_then(|config| config.network_mode.as_deref())
+        .is_some_and(|mode| mode == "host");
+    info.network_settings
+        .as_ref()
+        .and_then(|settings| settings.networks.as_ref())
+        .and_then(|networks| {
+            networks
+                .values()
+                .filter_map(|endpoint| endpoint.ip_address.clone())
+                .find(|ip| !ip.is_empty())
+        })
+        .or_else(|| host_network.then(|| "127.0.0.1".to_string()))
 }
 
 /// Docker's inspect document of `name`, or `None` when no such container exists.
@@ -347,24 +371,14 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
     let Some(info) = inspect_response(docker, name).await? else {
         return Ok(None);
     };
+    let ip = address_of(&info);
     let state = info.state.unwrap_or_default();
     let stop_timeout = info
         .config
         .and_then(|config| config.stop_timeout)
         .and_then(|seconds| u64::try_from(seconds).ok())
         .map(Duration::from_secs);
-    let host_network = info
-        .host_config
-        .and_then(|config| config.network_mode)
-        .is_some_and(|mode| mode == "host");
     let network = info.network_settings.unwrap_or_default();
-    let networks = network.networks.unwrap_or_default();
-    // A container on the host's network listens on the host's own addresses.
-    let ip = networks
-        .values()
-        .filter_map(|endpoint| endpoint.ip_address.clone())
-        .find(|ip| !ip.is_empty())
-        .or_else(|| host_network.then(|| "127.0.0.1".to_string()));
     let mut published = Vec::new();
     for (port, bindings) in network.ports.unwrap_or_default() {
         for binding in bindings.unwrap_or_default() {

@@ -84,18 +84,22 @@ async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<Obser
             state: state(summary.state),
             labels,
             resources: Default::default(),
+            address: None,
         });
     }
     containers.sort_by(|a, b| a.name.cmp(&b.name));
-    // Limits changed in place are only visible in the container's host config.
+    // Limits changed in place are only visible in the container's host config, and addresses
+    // only in its network settings: the environment's containers and their rollout copies are
+    // inspected once for both.
     stream::iter(containers.iter_mut())
         .filter(|c| {
-            let wanted = managed_by_orun(&c.labels) && wanted_names.contains(&c.name);
+            let wanted = managed_by_orun(&c.labels) && wanted_names.contains(primary_name(&c.name));
             async move { wanted }
         })
         .map(|c| async {
-            if let Some(limits) = container::limits(docker, &c.name).await? {
+            if let Some((limits, address)) = container::limits_and_address(docker, &c.name).await? {
                 c.resources = limits;
+                c.address = address;
             }
             anyhow::Ok(())
         })

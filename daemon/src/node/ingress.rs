@@ -1,7 +1,7 @@
-//! The node's ingress: starts Caddy the first time a revision has Services, inspects the
-//! containers Services point at, loads the routes `routes.rs` decides and publishes the Services'
-//! status; during a pass, it moves a deployment's routes to the new container of a start-first
-//! rollout. It decides no route itself.
+//! The node's ingress: starts Caddy the first time a revision has Services, loads the routes
+//! `routes.rs` decides from the pass's observed snapshot and publishes the Services' status;
+//! during a pass, it moves a deployment's routes to the new container of a start-first rollout.
+//! It decides no route itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use engine::desired::DesiredService;
-use engine::DesiredState;
+use engine::{DesiredState, Observed};
 use futures_util::future::BoxFuture;
 use tracing::{info, warn};
 
 use super::health::Tracker;
-use super::routes::{self, ContainerView};
+use super::routes;
 use super::status::SharedStatus;
 use super::Settings;
 use crate::apply::{NoIngress, TrafficSwitch};
@@ -42,10 +42,10 @@ impl Ingress {
     }
 
     /// Points one Caddy route per Service at its deployment's container, once that container runs
-    /// and is ready.
+    /// and is ready, as `observed` shows it.
     pub async fn update(
         &mut self,
-        docker: &Docker,
+        observed: &Observed,
         desired: &DesiredState,
         health: &Tracker,
         status: &SharedStatus,
@@ -60,17 +60,7 @@ impl Ingress {
                 Err(error) => warn!(error = %format!("{error:#}"), "cannot start the ingress"),
             }
         }
-        let mut containers = BTreeMap::new();
-        for name in routes::containers_to_inspect(desired) {
-            if let Ok(Some(found)) = container::inspect(docker, &name).await {
-                let view = ContainerView {
-                    running: found.running,
-                    ip: found.ip,
-                };
-                containers.insert(name, view);
-            }
-        }
-        let mut routing = routes::decide(desired, &containers, health);
+        let mut routing = routes::decide(desired, observed, health);
         let applied = match &self.caddy {
             Some(caddy) => caddy
                 .apply(&routing.routes)

@@ -216,6 +216,7 @@ mod tests {
             state,
             labels: BTreeMap::new(),
             resources: Default::default(),
+            address: None,
         }
     }
 

@@ -439,12 +439,14 @@ impl Reconciler {
             .any(|outcome| outcome.action.kind.prepares() && outcome.result.is_err());
         self.new_commit_pending &= error.is_some() || preparation_failed;
         let failed = error.is_some() || outcomes.iter().any(|outcome| outcome.result.is_err());
-        self.refresh_status(&outcomes, observed, Some((failed, error)))
+        let observed = self
+            .refresh_status(&outcomes, observed, Some((failed, error)))
             .await;
         self.remember().await;
-        if let Some(good) = &self.good {
+        // Without a snapshot (Docker did not answer) the routes stay as they are.
+        if let (Some(good), Some(observed)) = (&self.good, &observed) {
             self.ingress
-                .update(&self.docker, &good.desired, &self.health, &self.status)
+                .update(observed, &good.desired, &self.health, &self.status)
                 .await;
         }
         self.notify_ready();
@@ -453,14 +455,14 @@ impl Reconciler {
     /// Rewrites the status of every deployment from `outcomes`, the health tracker and `observed`
     /// (observed afresh when `None`), and, after a reconcile (`reconciled`: whether it failed, and
     /// the pass's own error), the node's reconcile fields, all in one update so readers never see
-    /// a half-written pass.
+    /// a half-written pass. Returns the snapshot it used, if Docker answered.
     async fn refresh_status(
         &mut self,
         outcomes: &[Outcome],
         observed: Option<Observed>,
         reconciled: Option<(bool, Option<SyncError>)>,
-    ) {
-        let Some(good) = &self.good else { return };
+    ) -> Option<Observed> {
+        let good = self.good.as_ref()?;
         let observed = match observed {
             Some(observed) => Some(observed),
             None => observe(&self.docker, &good.desired).await.ok(),
@@ -484,6 +486,8 @@ impl Reconciler {
         if let Some(observed) = &observed {
             status.volumes = project::volumes(&good.desired, observed);
         }
+        drop(status);
+        observed
     }
 
     /// Runs the liveness probes that are due, and shows failures and restarts in the status.

@@ -1,30 +1,19 @@
-//! Ingress routing decisions (docs/ingress.md): from the desired Services, what their deployments'
-//! containers look like and the health tracker, the Caddy routes and each Service's status entry;
-//! and the routes a start-first rollout moves to its new container. Pure: the node inspects the
-//! containers beforehand and loads the routes into Caddy afterwards.
+//! Ingress routing decisions (docs/ingress.md): from the desired Services, the observed snapshot
+//! (which copy of a deployment serves, and its address) and the health tracker, the Caddy routes
+//! and each Service's status entry; and the routes a start-first rollout moves to its new
+//! container. Pure: the node observes Docker beforehand and loads the routes into Caddy
+//! afterwards.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use engine::copies::{next_name, rollback_name, Copies, Role, Runs};
+use engine::copies::Copies;
 use engine::desired::DesiredService;
-use engine::DesiredState;
+use engine::observed::ObservedContainer;
+use engine::{DesiredState, Observed};
 
 use super::health::Tracker;
 use super::status::ServiceStatus;
 use crate::ingress::config::Route;
-
-/// What inspecting a container showed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ContainerView {
-    pub running: bool,
-    pub ip: Option<String>,
-}
-
-impl Runs for ContainerView {
-    fn runs(&self) -> bool {
-        self.running
-    }
-}
 
 /// The routes to load into Caddy, sorted, and the entry of every Service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,44 +22,27 @@ pub struct Routing {
     pub services: BTreeMap<String, ServiceStatus>,
 }
 
-/// The containers whose state decides a route: those of deployments a Service gives a domain,
-/// and their rollout copies (see [`serving`]).
-pub fn containers_to_inspect(desired: &DesiredState) -> BTreeSet<String> {
-    desired
-        .services
-        .values()
-        .filter(|service| service.domain.is_some())
-        .filter_map(|service| desired.deployments.get(&service.deployment))
-        .flat_map(|deployment| {
-            let name = deployment.container.clone();
-            [rollback_name(&name), next_name(&name), name]
-        })
-        .collect()
-}
-
-/// The container a deployment's routes point at: the copy that serves (`engine::copies`).
+/// The container a deployment's routes point at: the copy that serves (`engine::copies`) among
+/// the environment's observed containers.
 fn serving<'a>(
-    containers: &'a BTreeMap<String, ContainerView>,
+    observed: &'a Observed,
+    environment: &str,
     name: &str,
-) -> Option<&'a ContainerView> {
+) -> Option<&'a ObservedContainer> {
     let copies = Copies::of(
         name,
-        containers
+        observed
+            .containers
             .iter()
-            .map(|(container, view)| (container.as_str(), view)),
+            .filter(|container| container.is_owned_by(environment))
+            .map(|container| (container.bare_name(), container)),
     );
-    copies
-        .serving()
-        .and_then(|role: Role| copies.get(role).copied())
+    copies.serving().and_then(|role| copies.get(role).copied())
 }
 
 /// One route per Service whose deployment's container (see [`serving`]) runs, is ready and has an
-/// address; `containers` lacks the containers that are missing or could not be inspected.
-pub fn decide(
-    desired: &DesiredState,
-    containers: &BTreeMap<String, ContainerView>,
-    health: &Tracker,
-) -> Routing {
+/// address.
+pub fn decide(desired: &DesiredState, observed: &Observed, health: &Tracker) -> Routing {
     let environment = desired.environment.as_str();
     let mut routing = Routing::default();
     for service in desired.services.values() {
@@ -98,26 +70,29 @@ pub fn decide(
             (Some(_), None) => {
                 entry.note = Some(format!("deployment {} does not exist", service.deployment))
             }
-            (Some(domain), Some(deployment)) => match serving(containers, &deployment.container) {
-                Some(container) if ready => match &container.ip {
-                    Some(ip) => {
-                        let upstream = format!("{ip}:{}", service.port);
-                        entry.upstream = Some(upstream.clone());
-                        routing.routes.push(Route {
-                            domain: domain.clone(),
-                            upstream,
-                            ssl: service.ssl,
-                        });
-                    }
-                    None => {
+            (Some(domain), Some(deployment)) => {
+                match serving(observed, environment, &deployment.container) {
+                    Some(container) if ready => match &container.address {
+                        Some(ip) => {
+                            let upstream = format!("{ip}:{}", service.port);
+                            entry.upstream = Some(upstream.clone());
+                            routing.routes.push(Route {
+                                domain: domain.clone(),
+                                upstream,
+                                ssl: service.ssl,
+                            });
+                        }
+                        None => {
+                            entry.note =
+                                Some(format!("{} has no network address", deployment.container))
+                        }
+                    },
+                    _ => {
                         entry.note =
-                            Some(format!("{} has no network address", deployment.container))
+                            Some(format!("{} is not running and ready", deployment.container))
                     }
-                },
-                _ => {
-                    entry.note = Some(format!("{} is not running and ready", deployment.container))
                 }
-            },
+            }
         }
         routing.services.insert(service.name.clone(), entry);
     }
@@ -172,11 +147,37 @@ pub fn settle(services: &mut BTreeMap<String, ServiceStatus>, applied: &Result<(
 mod tests {
     use super::*;
     use crate::node::testing::{deployment, desired, service};
+    use engine::observed::ContainerState;
+    use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
-    fn running(ip: Option<&str>) -> ContainerView {
-        ContainerView {
-            running: true,
-            ip: ip.map(str::to_string),
+    /// A container as observed: its name, whether it runs, its address.
+    type Seen<'a> = (&'a str, bool, Option<&'a str>);
+
+    /// The snapshot of `containers`, all orun's in `environment`.
+    fn observed(environment: &str, containers: &[Seen]) -> Observed {
+        let containers = containers
+            .iter()
+            .map(|(name, running, ip)| ObservedContainer {
+                id: format!("id-{name}"),
+                name: format!("/{name}"),
+                image: "busybox".to_string(),
+                image_id: "sha256:1".to_string(),
+                state: if *running {
+                    ContainerState::Running
+                } else {
+                    ContainerState::Exited
+                },
+                labels: BTreeMap::from([
+                    (LABEL_MANAGED_BY.to_string(), MANAGED_BY_ORUN.to_string()),
+                    (LABEL_ENVIRONMENT.to_string(), environment.to_string()),
+                ]),
+                resources: Default::default(),
+                address: ip.map(str::to_string),
+            })
+            .collect();
+        Observed {
+            containers,
+            ..Observed::default()
         }
     }
 
@@ -197,7 +198,7 @@ mod tests {
     #[test]
     fn a_running_ready_container_with_an_address_gets_a_route() {
         let desired = web_in("production", None);
-        let containers = BTreeMap::from([("web".to_string(), running(Some("172.17.0.3")))]);
+        let containers = observed("production", &[("web", true, Some("172.17.0.3"))]);
         let mut routing = decide(&desired, &containers, &Tracker::default());
         let route = Route {
             domain: "web.example.com".to_string(),
@@ -217,8 +218,7 @@ mod tests {
     #[test]
     fn a_service_without_a_domain_in_its_environment_gets_a_note() {
         let desired = web_in("staging", None);
-        assert!(containers_to_inspect(&desired).is_empty());
-        let routing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        let routing = decide(&desired, &Observed::default(), &Tracker::default());
         assert!(routing.routes.is_empty());
         assert_eq!(
             note(&routing, "web").unwrap(),
@@ -230,7 +230,7 @@ mod tests {
     fn a_service_of_a_missing_deployment_gets_a_note() {
         let mut desired = web_in("production", None);
         desired.deployments.clear();
-        let routing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        let routing = decide(&desired, &Observed::default(), &Tracker::default());
         assert_eq!(
             note(&routing, "web").unwrap(),
             "deployment web does not exist"
@@ -240,35 +240,27 @@ mod tests {
     #[test]
     fn a_container_that_is_not_running_or_not_ready_gets_a_note() {
         let desired = web_in("staging", Some("$ENV.web.example.com"));
-        assert_eq!(
-            containers_to_inspect(&desired),
-            BTreeSet::from([
-                "staging.web".to_string(),
-                "staging.web.orun-next".to_string(),
-                "staging.web.orun-old".to_string()
-            ])
-        );
         let expected = "staging.web is not running and ready";
-        let missing = decide(&desired, &BTreeMap::new(), &Tracker::default());
+        let missing = decide(&desired, &Observed::default(), &Tracker::default());
         assert_eq!(note(&missing, "web").unwrap(), expected);
 
-        let stopped = ContainerView {
-            running: false,
-            ip: Some("172.17.0.3".to_string()),
-        };
-        let containers = BTreeMap::from([("staging.web".to_string(), stopped)]);
-        let routing = decide(&desired, &containers, &Tracker::default());
+        let stopped = observed("staging", &[("staging.web", false, Some("172.17.0.3"))]);
+        let routing = decide(&desired, &stopped, &Tracker::default());
+        assert_eq!(note(&routing, "web").unwrap(), expected);
+
+        let other_environment = observed("production", &[("staging.web", true, Some("10.0.0.2"))]);
+        let routing = decide(&desired, &other_environment, &Tracker::default());
         assert_eq!(note(&routing, "web").unwrap(), expected);
 
         let mut failing = Tracker::default();
         failing.entry("web").probe_ok = Some(false);
-        let containers = BTreeMap::from([("staging.web".to_string(), running(Some("10.0.0.2")))]);
-        let routing = decide(&desired, &containers, &failing);
+        let running = observed("staging", &[("staging.web", true, Some("10.0.0.2"))]);
+        let routing = decide(&desired, &running, &failing);
         assert!(routing.routes.is_empty());
         assert_eq!(note(&routing, "web").unwrap(), expected);
 
-        let containers = BTreeMap::from([("staging.web".to_string(), running(None))]);
-        let routing = decide(&desired, &containers, &Tracker::default());
+        let no_address = observed("staging", &[("staging.web", true, None)]);
+        let routing = decide(&desired, &no_address, &Tracker::default());
         assert_eq!(
             note(&routing, "web").unwrap(),
             "staging.web has no network address"
@@ -278,50 +270,37 @@ mod tests {
     #[test]
     fn the_new_copy_of_an_interrupted_rollout_is_routed_only_while_the_container_does_not_run() {
         let desired = web_in("production", None);
-        let stopped = ContainerView {
-            running: false,
-            ip: Some("172.17.0.3".to_string()),
-        };
-        let upstream = |containers: &[(&str, ContainerView)]| {
-            let containers = containers
-                .iter()
-                .map(|(name, view)| (name.to_string(), view.clone()))
-                .collect();
-            let routing = decide(&desired, &containers, &Tracker::default());
+        let upstream = |containers: &[Seen]| {
+            let routing = decide(
+                &desired,
+                &observed("production", containers),
+                &Tracker::default(),
+            );
             routing.routes.first().map(|route| route.upstream.clone())
         };
+        let next = ("web.orun-next", true, Some("172.17.0.4"));
         assert_eq!(
-            upstream(&[
-                ("web", stopped.clone()),
-                ("web.orun-next", running(Some("172.17.0.4")))
-            ]),
+            upstream(&[("web", false, Some("172.17.0.3")), next]),
             Some("172.17.0.4:8080".to_string()),
             "the copy serves while web is stopped"
         );
         assert_eq!(
-            upstream(&[("web.orun-next", running(Some("172.17.0.4")))]),
+            upstream(&[next]),
             Some("172.17.0.4:8080".to_string()),
             "the copy serves while web is missing"
         );
         assert_eq!(
-            upstream(&[
-                ("web", running(Some("172.17.0.3"))),
-                ("web.orun-next", running(Some("172.17.0.4")))
-            ]),
+            upstream(&[("web", true, Some("172.17.0.3")), next]),
             Some("172.17.0.3:8080".to_string()),
             "web serves once it runs"
         );
         assert_eq!(
-            upstream(&[
-                ("web", stopped),
-                (
-                    "web.orun-next",
-                    ContainerView {
-                        running: false,
-                        ip: None
-                    }
-                )
-            ]),
+            upstream(&[("web.orun-old", true, Some("172.17.0.2")), next]),
+            None,
+            "beside a running rollback copy, the new copy is not what serves"
+        );
+        assert_eq!(
+            upstream(&[("web", false, None), ("web.orun-next", false, None)]),
             None,
             "nothing runs"
         );
@@ -392,7 +371,7 @@ mod tests {
                 service("api", "api", "api.example.com", None),
             ],
         );
-        let containers = BTreeMap::from([("web".to_string(), running(Some("172.17.0.3")))]);
+        let containers = observed("production", &[("web", true, Some("172.17.0.3"))]);
         let mut routing = decide(&desired, &containers, &Tracker::default());
         settle(
             &mut routing.services,
