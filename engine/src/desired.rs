@@ -10,9 +10,9 @@ use crate::duration::Duration;
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
-use crate::load::{Loaded, Manifests};
 use crate::manifest::{
-    DeploymentSpec, HealthSpec, NetworkMode, PullPolicy, Rollout, ServiceSpec, VolumeSource,
+    DeploymentSpec, HealthSpec, Loaded, Manifests, NetworkMode, PullPolicy, Rollout, ServiceSpec,
+    VolumeSource,
 };
 use crate::resources::Limits;
 use crate::spec::{

@@ -12,9 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ManifestError, ManifestErrors};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
-use crate::manifest::{
-    DeploymentSpec, Kind, NodeSpec, Resource, ServiceSpec, NO_PROBE_KIND, PROBE_KINDS,
-};
+use crate::manifest::{Kind, Loaded, Manifests, NodeSpec, Resource, NO_PROBE_KIND, PROBE_KINDS};
 use crate::validate;
 
 /// One file of the manifest repository: its path relative to the root (with `/`) and its text.
@@ -22,22 +20,6 @@ use crate::validate;
 pub struct SourceFile {
     pub path: String,
     pub text: String,
-}
-
-/// A parsed resource and the file it came from.
-#[derive(Clone, Debug)]
-pub struct Loaded<S> {
-    pub name: String,
-    pub file: String,
-    pub spec: S,
-}
-
-/// A valid revision: every resource by kind, keyed by `metadata.name`.
-#[derive(Clone, Debug, Default)]
-pub struct Manifests {
-    pub nodes: BTreeMap<String, Loaded<NodeSpec>>,
-    pub deployments: BTreeMap<String, Loaded<DeploymentSpec>>,
-    pub services: BTreeMap<String, Loaded<ServiceSpec>>,
 }
 
 /// The folder kind of a repository path, or `None` for files orun ignores.

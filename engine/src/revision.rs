@@ -9,8 +9,8 @@ use crate::build::{image_tag, BuildInputs, ContextFile};
 use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
-use crate::load::{load, Loaded, Manifests, SourceFile};
-use crate::manifest::{BuildSpec, NodeSpec, Text};
+use crate::load::{load, SourceFile};
+use crate::manifest::{BuildSpec, Loaded, Manifests, NodeSpec, Text};
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {

@@ -13,8 +13,9 @@ use daemon::ingress::config::CaddySettings;
 use daemon::node::webhook::WebhookSecret;
 use daemon::node::Settings;
 use engine::duration::Duration;
-use engine::load::{load_node, Loaded};
+use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
+use engine::manifest::Loaded;
 use engine::manifest::NodeSpec;
 use engine::{Environment, SourceFile};
 
