@@ -84,13 +84,6 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     Secrets(E),
 }
 
-impl<E: std::error::Error + 'static> RevisionError<E> {
-    /// True when the revision's content is at fault (not the machine reading it).
-    pub fn is_invalid(&self) -> bool {
-        !matches!(self, RevisionError::Read(_))
-    }
-}
-
 fn known_list(known: &[String]) -> String {
     if known.is_empty() {
         "none".to_string()
