@@ -26,9 +26,9 @@ pub use settings::{
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
 
-/// A parsed resource and the file it came from.
+/// One parsed manifest: its `metadata.name`, the file it came from and its spec.
 #[derive(Clone, Debug)]
-pub struct Loaded<S> {
+pub struct Manifest<S> {
     pub name: String,
     pub file: String,
     pub spec: S,
@@ -37,9 +37,9 @@ pub struct Loaded<S> {
 /// A valid revision: every resource by kind, keyed by `metadata.name`.
 #[derive(Clone, Debug, Default)]
 pub struct Manifests {
-    pub nodes: BTreeMap<String, Loaded<NodeSpec>>,
-    pub deployments: BTreeMap<String, Loaded<DeploymentSpec>>,
-    pub services: BTreeMap<String, Loaded<ServiceSpec>>,
+    pub nodes: BTreeMap<String, Manifest<NodeSpec>>,
+    pub deployments: BTreeMap<String, Manifest<DeploymentSpec>>,
+    pub services: BTreeMap<String, Manifest<ServiceSpec>>,
 }
 
 /// The envelope every manifest file shares.
