@@ -85,7 +85,7 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct Selection {
+pub struct NodeOrEnvironmentArgs {
     /// Plan for the node with this metadata.name (its environment and codeDir)
     #[arg(long, conflicts_with = "environment")]
     pub node: Option<String>,
@@ -110,7 +110,7 @@ pub struct PlanArgs {
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     #[command(flatten)]
-    pub selection: Selection,
+    pub selection: NodeOrEnvironmentArgs,
     /// Plan against this observed snapshot (JSON, docs/plans.md) instead of the local Docker engine
     #[arg(long)]
     pub observed: Option<PathBuf>,
@@ -140,7 +140,7 @@ pub struct ApplyArgs {
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
     #[command(flatten)]
-    pub selection: Selection,
+    pub selection: NodeOrEnvironmentArgs,
     /// Apply exactly this saved plan (`orun plan --out`); refused if the manifests or Docker moved since
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,

@@ -3,4 +3,5 @@
 
 pub mod args;
 pub mod commands;
+pub mod fleet_report;
 pub mod render;

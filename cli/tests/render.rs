@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use daemon::revision::WorkTree;
-use engine::revision::{self, Selection};
+use engine::revision::{self, NodeAndEnvironment};
 use engine::{Observed, PlanOptions};
 use orun::render::{self, Style};
 
@@ -27,7 +27,7 @@ fn plans_render_as_tables_diffs_and_summaries() {
     for name in CASES {
         let case = root.join("testdata").join(name);
         let tree = WorkTree::new(&case.join("repo"), None);
-        let revision = revision::desired_state(&tree, CASE_COMMIT, &Selection::default())
+        let revision = revision::desired_state(&tree, CASE_COMMIT, &NodeAndEnvironment::default())
             .unwrap_or_else(|error| panic!("{name}: {error}"));
         let observed: Observed =
             serde_json::from_str(&fs::read_to_string(case.join("observed.json")).unwrap()).unwrap();

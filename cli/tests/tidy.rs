@@ -1,10 +1,11 @@
 //! Mechanical checks of the invariants ARCHITECTURE.md states, run with every `cargo test`: the
 //! engine depends on nothing that does I/O and touches no filesystem, clock, environment or
 //! process; the CLI makes no Docker or Git calls of its own; rollout copies are decided in one
-//! place; every source file says what it is;
+//! place; no two modules of a crate use each other; every source file says what it is;
 //! the codemap names every source file; nothing cites documents outside the repository. It reads
 //! the repository's files only.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -136,6 +137,69 @@ fn rollout_copies_are_decided_in_one_place() {
             let text = read(&file);
             for word in COPY_DECISIONS {
                 assert!(!text.contains(word), "{} uses {word}", file.display());
+            }
+        }
+    }
+}
+
+/// For each top-level module of a crate (`load` for `load.rs` and `load/prune.rs`), the other
+/// top-level modules its code outside `#[cfg(test)]` names with a `crate::` path.
+fn module_uses(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join(krate).join("src");
+    let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files(&format!("{krate}/src"), ".rs") {
+        let relative = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let module = relative
+            .split('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".rs")
+            .to_string();
+        if matches!(module.as_str(), "lib" | "main") {
+            continue;
+        }
+        let text = read(&file);
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let named = uses.entry(module.clone()).or_default();
+        for line in code
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+        {
+            for (_, rest) in line
+                .match_indices("crate::")
+                .map(|(at, _)| line.split_at(at + 7))
+            {
+                let used: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !used.is_empty() && used != module {
+                    named.insert(used);
+                }
+            }
+        }
+    }
+    uses
+}
+
+#[test]
+fn no_two_modules_of_a_crate_use_each_other() {
+    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+        let uses = module_uses(krate);
+        for (module, named) in &uses {
+            for other in named {
+                let back = uses
+                    .get(other)
+                    .is_some_and(|theirs| theirs.contains(module));
+                if back && module < other {
+                    panic!(
+                        "{krate}: {module} and {other} use each other; move what they share so that one depends on the other"
+                    );
+                }
             }
         }
     }

@@ -9,30 +9,13 @@ use crate::apply::{self, ApplyOptions, ApplyReport, DockerRuntime, Reporter};
 use crate::docker::observe::observe;
 use crate::docker::Docker;
 
-/// What one pass did: the plans it made (the first, and a follow-up if one was needed) and the
-/// outcome of every action.
+/// What one pass did: its first plan and the outcome of every action, a follow-up's included.
 #[derive(Clone, Debug)]
 pub struct Pass {
     pub plan: Plan,
-    pub follow_up: Option<Plan>,
     pub report: ApplyReport,
     /// The engine as the pass left it, when its last observation came after its last action.
     pub observed: Option<Observed>,
-}
-
-impl Pass {
-    /// Blocked entries of the first plan (a follow-up repeats them).
-    pub fn blocked(&self) -> impl Iterator<Item = &engine::plan::Action> {
-        self.plan
-            .actions
-            .iter()
-            .filter(|action| action.kind == ActionKind::Blocked)
-    }
-
-    /// True when every action succeeded and nothing is blocked.
-    pub fn converged(&self) -> bool {
-        self.report.is_success() && self.blocked().next().is_none()
-    }
 }
 
 /// Receives the plans of a pass before they are applied.
@@ -55,14 +38,12 @@ pub async fn converge(
     if plan.is_empty() {
         return Ok(Pass {
             plan,
-            follow_up: None,
             report: ApplyReport::default(),
             observed: Some(observed),
         });
     }
     let runtime = DockerRuntime::new(docker);
     let mut report = apply::apply(&runtime, &plan, desired, apply_options, reporter).await;
-    let mut follow_up = None;
     let mut last_observed = None;
     if report.is_success() {
         let observed = observe(docker, desired).await?;
@@ -80,14 +61,12 @@ pub async fn converge(
             let more = apply::apply(&runtime, &next, desired, apply_options, reporter).await;
             report.outcomes.extend(more.outcomes);
             report.skipped.extend(more.skipped);
-            follow_up = Some(next);
         } else {
             last_observed = Some(observed);
         }
     }
     Ok(Pass {
         plan,
-        follow_up,
         report,
         observed: last_observed,
     })

@@ -10,9 +10,9 @@ use crate::duration::Duration;
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
-use crate::load::{Loaded, Manifests};
 use crate::manifest::{
-    DeploymentSpec, HealthSpec, NetworkMode, PullPolicy, Rollout, ServiceSpec, VolumeSource,
+    DeploymentSpec, HealthSpec, Manifest, Manifests, NetworkMode, PullPolicy, Rollout, ServiceSpec,
+    VolumeSource,
 };
 use crate::resources::Limits;
 use crate::spec::{
@@ -175,7 +175,7 @@ pub fn resolve(
 }
 
 fn resolve_deployment(
-    deployment: &Loaded<DeploymentSpec>,
+    deployment: &Manifest<DeploymentSpec>,
     input: &ResolveInput,
 ) -> Result<DesiredDeployment, ManifestError> {
     let spec = &deployment.spec;
@@ -350,7 +350,7 @@ fn resolve_services(
 
 fn resolve_service(
     manifests: &Manifests,
-    service: &Loaded<ServiceSpec>,
+    service: &Manifest<ServiceSpec>,
     environment: &Environment,
 ) -> DesiredService {
     let spec = &service.spec;

@@ -25,11 +25,14 @@ pub mod revision;
 pub mod secrets;
 pub mod sops;
 pub mod spec;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validate;
 
 pub use desired::{resolve, DesiredState, ResolveInput, Secrets};
 pub use environment::Environment;
 pub use error::{ManifestError, ManifestErrors};
-pub use load::{load, Manifests, SourceFile};
+pub use load::{load, SourceFile};
+pub use manifest::Manifests;
 pub use observed::Observed;
 pub use plan::{plan, Plan, PlanError, PlanOptions};

@@ -12,9 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ManifestError, ManifestErrors};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
-use crate::manifest::{
-    DeploymentSpec, Kind, NodeSpec, Resource, ServiceSpec, NO_PROBE_KIND, PROBE_KINDS,
-};
+use crate::manifest::{Kind, Manifest, Manifests, NodeSpec, Resource, NO_PROBE_KIND, PROBE_KINDS};
 use crate::validate;
 
 /// One file of the manifest repository: its path relative to the root (with `/`) and its text.
@@ -22,22 +20,6 @@ use crate::validate;
 pub struct SourceFile {
     pub path: String,
     pub text: String,
-}
-
-/// A parsed resource and the file it came from.
-#[derive(Clone, Debug)]
-pub struct Loaded<S> {
-    pub name: String,
-    pub file: String,
-    pub spec: S,
-}
-
-/// A valid revision: every resource by kind, keyed by `metadata.name`.
-#[derive(Clone, Debug, Default)]
-pub struct Manifests {
-    pub nodes: BTreeMap<String, Loaded<NodeSpec>>,
-    pub deployments: BTreeMap<String, Loaded<DeploymentSpec>>,
-    pub services: BTreeMap<String, Loaded<ServiceSpec>>,
 }
 
 /// The folder kind of a repository path, or `None` for files orun ignores.
@@ -100,7 +82,7 @@ fn check_revision_size(sources: &[(&SourceFile, Kind)]) -> Result<(), ManifestEr
 }
 
 /// Loads a single Node manifest, such as the `node.yaml` that `orun bootstrap` writes.
-pub fn load_node(source: &SourceFile) -> Result<Loaded<NodeSpec>, ManifestErrors> {
+pub fn load_node(source: &SourceFile) -> Result<Manifest<NodeSpec>, ManifestErrors> {
     let mut nodes = BTreeMap::new();
     parse_into(source, Kind::Node, &mut nodes).map_err(ManifestErrors)?;
     let manifests = Manifests {
@@ -122,7 +104,7 @@ pub fn load_node(source: &SourceFile) -> Result<Loaded<NodeSpec>, ManifestErrors
 fn parse_into<S: DeserializeOwned>(
     source: &SourceFile,
     kind: Kind,
-    into: &mut BTreeMap<String, Loaded<S>>,
+    into: &mut BTreeMap<String, Manifest<S>>,
 ) -> Result<(), Vec<ManifestError>> {
     let resource: Resource<S> = parse_resource(source, kind)?;
     let name = resource.metadata.name.as_str().to_string();
@@ -139,7 +121,7 @@ fn parse_into<S: DeserializeOwned>(
     }
     into.insert(
         name.clone(),
-        Loaded {
+        Manifest {
             name,
             file: source.path.clone(),
             spec: resource.spec,

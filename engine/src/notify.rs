@@ -5,81 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::ManifestError;
+use crate::manifest::fields::is_http_url;
+pub use crate::manifest::notification::{Event, Format};
 use crate::manifest::NotificationSpec;
 use crate::redact;
 use crate::spec::SecretValue;
 
-/// What happened, as a receiver's `events` list and the body's `event` name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    /// A create or recreate finished with its container ready (the first create included).
-    RolloutSucceeded,
-    /// A create or recreate failed and no earlier container took over.
-    RolloutFailed,
-    /// A recreate failed and the previous container serves again.
-    RolledBack,
-    /// A fetched commit failed validation and was skipped.
-    RevisionInvalid,
-    /// The Git fetch failed [`SYNC_FAILING_AFTER`] times in a row.
-    SyncFailing,
-    /// A fetch succeeded after [`Event::SyncFailing`].
-    SyncRecovered,
-    /// A deployment was acted on too often and is left alone until a new commit.
-    Flapping,
-    /// A failing liveness probe restarted a container.
-    LivenessRestart,
-}
-
 /// Consecutive failed fetches that make [`Event::SyncFailing`].
 pub const SYNC_FAILING_AFTER: u32 = 3;
-
-impl Event {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::RolloutSucceeded => "rollout_succeeded",
-            Event::RolloutFailed => "rollout_failed",
-            Event::RolledBack => "rolled_back",
-            Event::RevisionInvalid => "revision_invalid",
-            Event::SyncFailing => "sync_failing",
-            Event::SyncRecovered => "sync_recovered",
-            Event::Flapping => "flapping",
-            Event::LivenessRestart => "liveness_restart",
-        }
-    }
-
-    pub const ALL: [Event; 8] = [
-        Event::RolloutSucceeded,
-        Event::RolloutFailed,
-        Event::RolledBack,
-        Event::RevisionInvalid,
-        Event::SyncFailing,
-        Event::SyncRecovered,
-        Event::Flapping,
-        Event::LivenessRestart,
-    ];
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The body a receiver gets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// The facts as named JSON fields.
-    #[default]
-    Json,
-    /// `{"text": …}`, what a Slack (or Mattermost, Rocket.Chat) incoming webhook takes.
-    Slack,
-}
 
 /// One receiver of a node, its URL in clear: `Debug` and [`Receiver::label`] show it redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -202,18 +138,6 @@ pub fn receivers(
         errors.sort();
         Err(errors)
     }
-}
-
-/// Whether `text` is an absolute `http://` or `https://` URL with a host.
-pub fn is_http_url(text: &str) -> bool {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"));
-    rest.is_some_and(|rest| {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = authority.rsplit('@').next().unwrap_or_default();
-        !host.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-    })
 }
 
 /// `scheme://host[:port]` of a URL: paths and queries of webhook URLs often hold their token.
@@ -366,16 +290,6 @@ mod tests {
                 "nodes/a.yaml: spec.notifications[4].events: must not be empty: leave it out to receive every event",
             ]
         );
-    }
-
-    #[test]
-    fn only_http_urls_with_a_host_are_urls() {
-        assert!(is_http_url("http://127.0.0.1:8080/hook"));
-        assert!(is_http_url("https://u:p@example.com"));
-        assert!(!is_http_url("ftp://example.com"));
-        assert!(!is_http_url("https://"));
-        assert!(!is_http_url("https://u@/x"));
-        assert!(!is_http_url("https://example.com/a b"));
     }
 
     fn notice(deployment: Option<&str>) -> Notice {

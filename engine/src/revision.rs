@@ -9,8 +9,8 @@ use crate::build::{image_tag, BuildInputs, ContextFile};
 use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
-use crate::load::{load, Loaded, Manifests, SourceFile};
-use crate::manifest::{BuildSpec, NodeSpec, Text};
+use crate::load::{load, SourceFile};
+use crate::manifest::{BuildSpec, Manifest, Manifests, NodeSpec, Text};
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -39,7 +39,7 @@ pub trait RevisionSource {
 
 /// Which node and environment a revision is resolved for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Selection {
+pub struct NodeAndEnvironment {
     /// An explicit environment (`--environment`, or the node's own settings): it wins.
     pub environment: Option<Environment>,
     /// The node whose manifest in the revision picks the environment when none is explicit.
@@ -56,7 +56,7 @@ pub struct Selection {
 pub struct Revision {
     pub manifests: Manifests,
     /// The selected node's manifest, when the revision has it.
-    pub node: Option<Loaded<NodeSpec>>,
+    pub node: Option<Manifest<NodeSpec>>,
     pub desired: DesiredState,
     /// The decrypted secrets the revision was resolved with; `notify::receivers` looks a Node's
     /// `urlFrom` up in them.
@@ -84,13 +84,6 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     Secrets(E),
 }
 
-impl<E: std::error::Error + 'static> RevisionError<E> {
-    /// True when the revision's content is at fault (not the machine reading it).
-    pub fn is_invalid(&self) -> bool {
-        !matches!(self, RevisionError::Read(_))
-    }
-}
-
 fn known_list(known: &[String]) -> String {
     if known.is_empty() {
         "none".to_string()
@@ -109,7 +102,7 @@ pub fn manifests<S: RevisionSource>(source: &S) -> Result<Manifests, RevisionErr
 pub fn desired_state<S: RevisionSource>(
     source: &S,
     commit: &str,
-    selection: &Selection,
+    selection: &NodeAndEnvironment,
 ) -> Result<Revision, RevisionError<S::Error>> {
     let manifests = manifests(source)?;
     let node = select_node(&manifests, selection)?;
@@ -157,8 +150,8 @@ pub fn desired_state<S: RevisionSource>(
 
 fn select_node<E: std::error::Error + 'static>(
     manifests: &Manifests,
-    selection: &Selection,
-) -> Result<Option<Loaded<NodeSpec>>, RevisionError<E>> {
+    selection: &NodeAndEnvironment,
+) -> Result<Option<Manifest<NodeSpec>>, RevisionError<E>> {
     let Some(name) = &selection.node else {
         return Ok(None);
     };

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use crate::desired::{is_encrypted, Secrets};
-use crate::load::Manifests;
 use crate::manifest::fields::check_env_value;
+use crate::manifest::Manifests;
 use crate::sops::{self, Identities, SopsError};
 use crate::spec::SecretValue;
 

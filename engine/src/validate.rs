@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
-use crate::load::Manifests;
-use crate::manifest::{HostIp, NetworkMode, Protocol, Rollout};
+use crate::manifest::{HostIp, Manifests, NetworkMode, Protocol, Rollout};
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();

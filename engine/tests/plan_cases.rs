@@ -13,7 +13,7 @@ use engine::build::ContextFile;
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, NodeSpec};
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
-use engine::revision::{self, RevisionSource, Selection};
+use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::sops::DataKey;
 use engine::spec::SecretValue;
 use engine::{DesiredState, Environment, Manifests, Observed, PlanOptions, Secrets, SourceFile};
@@ -156,7 +156,7 @@ fn case_desired_state(case: &Path, options: &CaseOptions) -> Result<DesiredState
         root: case.join("repo"),
         secrets: options.secrets.fingerprinted(),
     };
-    let selection = Selection {
+    let selection = NodeAndEnvironment {
         environment: options
             .environment
             .as_deref()
@@ -167,8 +167,9 @@ fn case_desired_state(case: &Path, options: &CaseOptions) -> Result<DesiredState
     };
     match revision::desired_state(&source, CASE_COMMIT, &selection) {
         Ok(revision) => Ok(revision.desired),
-        Err(error) if error.is_invalid() => Err(error.to_string()),
-        Err(error) => panic!("{}: {error}", case.display()),
+        // A case's files that cannot be read are the test's fault, not the revision's.
+        Err(error @ RevisionError::Read(_)) => panic!("{}: {error}", case.display()),
+        Err(error) => Err(error.to_string()),
     }
 }
 

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 use daemon::revision::WorkTree;
-use engine::revision::{self, RevisionError, RevisionSource, Selection as RevisionSelection};
+use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::{DesiredState, Environment, Manifests};
 
-use crate::args::Selection;
+use crate::args::NodeOrEnvironmentArgs;
 
 /// The desired state of the selected environment, where its build contexts live, and the
 /// selected node's `dockerConfig`.
@@ -19,7 +19,7 @@ pub struct Prepared {
 }
 
 /// Resolves the revision at `repo` for `--node` or `--environment` (production without either).
-pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {
+pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepared> {
     let environment = selection
         .environment
         .as_deref()
@@ -27,7 +27,7 @@ pub fn prepare(repo: &Path, selection: &Selection) -> Result<Prepared> {
         .transpose()
         .map_err(|error| anyhow!("--environment: {error}"))?;
     let tree = WorkTree::new(repo, selection.age_key_path.as_deref());
-    let wanted = RevisionSelection {
+    let wanted = NodeAndEnvironment {
         environment,
         node: selection.node.clone(),
         require_node: true,
@@ -78,24 +78,24 @@ pub fn check(
                 Environment::named(name).map_err(|error| anyhow!("--environment: {error}"))?;
             selections.push((
                 format!("environment {environment}"),
-                RevisionSelection {
+                NodeAndEnvironment {
                     environment: Some(environment),
-                    ..RevisionSelection::default()
+                    ..NodeAndEnvironment::default()
                 },
             ));
         }
         None => {
             selections.push((
                 "environment production".to_string(),
-                RevisionSelection::default(),
+                NodeAndEnvironment::default(),
             ));
             for name in manifests.nodes.keys() {
                 selections.push((
                     format!("node {name}"),
-                    RevisionSelection {
+                    NodeAndEnvironment {
                         node: Some(name.clone()),
                         require_node: true,
-                        ..RevisionSelection::default()
+                        ..NodeAndEnvironment::default()
                     },
                 ));
             }

@@ -13,8 +13,9 @@ use daemon::ingress::config::CaddySettings;
 use daemon::node::webhook::WebhookSecret;
 use daemon::node::Settings;
 use engine::duration::Duration;
-use engine::load::{load_node, Loaded};
+use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
+use engine::manifest::Manifest;
 use engine::manifest::NodeSpec;
 use engine::{Environment, SourceFile};
 
@@ -170,7 +171,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
     })
 }
 
-fn read_config(path: &Path) -> Result<Loaded<NodeSpec>> {
+fn read_config(path: &Path) -> Result<Manifest<NodeSpec>> {
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read --config {}", path.display()))?;
     load_node(&SourceFile {

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use comfy_table::{presets, ContentArrangement, Table};
 
 use super::escaped;
-use crate::commands::fleet::FleetReport;
+use crate::fleet_report::FleetReport;
 
 /// Commits are shown by their first 12 hex digits, as `git log --oneline` would.
 fn short_commit(commit: Option<&str>) -> String {

@@ -607,8 +607,8 @@ fn describe(status: &ContainerStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::testing::action;
     use engine::plan::Reason;
+    use engine::testing::action;
 
     fn waiting(deployment: &str, after: &[&str]) -> Action {
         let mut action = action(deployment, ActionKind::Create, Reason::Missing);

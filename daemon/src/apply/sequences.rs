@@ -12,7 +12,7 @@ use engine::{DesiredState, PlanOptions};
 use super::fake::FakeDocker;
 use super::{apply, ActionError, ApplyOptions, ApplyReport, Previous, Reporter};
 use crate::docker::credentials::RegistryCredentials;
-use crate::node::testing::{deployment, desired};
+use engine::testing::{deployment, desired};
 
 struct Quiet;
 impl Reporter for Quiet {}

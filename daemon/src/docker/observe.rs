@@ -29,12 +29,11 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
     let wanted_networks: Vec<String> = desired.network().into_iter().collect();
     let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
     let environment = desired.environment.as_str();
-    let selection = |wanted| resource::Selection {
+    let filter = |wanted| resource::ResourceFilter {
         environment,
         wanted,
     };
-    let (networks_wanted, volumes_wanted) =
-        (selection(&wanted_networks), selection(&wanted_volumes));
+    let (networks_wanted, volumes_wanted) = (filter(&wanted_networks), filter(&wanted_volumes));
     // The lists are independent, so they go to Docker at once: a no-op pass costs about one
     // round trip plus the inspects, not five.
     let (containers, images, networks, volumes) = tokio::try_join!(

@@ -56,12 +56,12 @@ pub async fn create_volume(docker: &Docker, name: &str, environment: &str) -> Re
 
 /// The networks or volumes of one environment the snapshot holds: orun's for `environment`, and
 /// any named in `wanted`, whoever made them.
-pub struct Selection<'a> {
+pub struct ResourceFilter<'a> {
     pub environment: &'a str,
     pub wanted: &'a [String],
 }
 
-impl Selection<'_> {
+impl ResourceFilter<'_> {
     fn keeps(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
         let label = |key: &str| labels.get(key).map(String::as_str);
         (label(LABEL_MANAGED_BY) == Some(MANAGED_BY_ORUN)
@@ -70,8 +70,11 @@ impl Selection<'_> {
     }
 }
 
-/// The networks `selection` keeps, sorted by name.
-pub async fn networks(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<ObservedResource>> {
+/// The networks `filter` keeps, sorted by name.
+pub async fn networks(
+    docker: &Docker,
+    filter: &ResourceFilter<'_>,
+) -> Result<Vec<ObservedResource>> {
     let list = timed(
         CALL_TIMEOUT,
         "list networks",
@@ -84,14 +87,17 @@ pub async fn networks(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<
             name: network.name.unwrap_or_default(),
             labels: network.labels.unwrap_or_default().into_iter().collect(),
         })
-        .filter(|network| selection.keeps(&network.name, &network.labels))
+        .filter(|network| filter.keeps(&network.name, &network.labels))
         .collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(networks)
 }
 
-/// The volumes `selection` keeps, sorted by name.
-pub async fn volumes(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<ObservedResource>> {
+/// The volumes `filter` keeps, sorted by name.
+pub async fn volumes(
+    docker: &Docker,
+    filter: &ResourceFilter<'_>,
+) -> Result<Vec<ObservedResource>> {
     let list = timed(
         CALL_TIMEOUT,
         "list volumes",
@@ -106,7 +112,7 @@ pub async fn volumes(docker: &Docker, selection: &Selection<'_>) -> Result<Vec<O
             name: volume.name,
             labels: volume.labels.into_iter().collect(),
         })
-        .filter(|volume| selection.keeps(&volume.name, &volume.labels))
+        .filter(|volume| filter.keeps(&volume.name, &volume.labels))
         .collect();
     volumes.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(volumes)

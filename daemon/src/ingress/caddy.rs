@@ -47,11 +47,11 @@ pub struct Caddy {
 pub struct CaddyRoutes {
     settings: CaddySettings,
     dir: PathBuf,
-    loaded: Arc<Mutex<Loaded>>,
+    served: Arc<Mutex<ServedRoutes>>,
 }
 
 /// The routes Caddy serves and the config they rendered to.
-struct Loaded {
+struct ServedRoutes {
     routes: Vec<Route>,
     config: Value,
 }
@@ -71,7 +71,7 @@ impl Caddy {
                 )
             })?;
         }
-        let loaded = Arc::new(Mutex::new(Loaded {
+        let served = Arc::new(Mutex::new(ServedRoutes {
             routes: Vec::new(),
             config: render(&settings, dir, &[]),
         }));
@@ -81,7 +81,7 @@ impl Caddy {
             binary.to_path_buf(),
             dir.to_path_buf(),
             settings.clone(),
-            loaded.clone(),
+            served.clone(),
             stop_rx,
             started_tx,
         ));
@@ -97,7 +97,7 @@ impl Caddy {
         let routes = CaddyRoutes {
             settings,
             dir: dir.to_path_buf(),
-            loaded,
+            served,
         };
         Ok(Caddy {
             routes,
@@ -127,16 +127,16 @@ impl CaddyRoutes {
     /// Replaces Caddy's routes with what `change` makes of them, and returns once Caddy serves
     /// them; nothing is sent when they are unchanged.
     pub async fn change(&self, change: impl FnOnce(&[Route]) -> Vec<Route>) -> Result<()> {
-        let mut loaded = self.loaded.lock().await;
-        let routes = change(&loaded.routes);
+        let mut served = self.served.lock().await;
+        let routes = change(&served.routes);
         let wanted = render(&self.settings, &self.dir, &routes);
-        if loaded.config == wanted {
+        if served.config == wanted {
             return Ok(());
         }
         write_config(&self.dir, &wanted).await?;
         load(&self.settings, &wanted).await?;
         info!(routes = routes.len(), "ingress routes updated");
-        *loaded = Loaded {
+        *served = ServedRoutes {
             routes,
             config: wanted,
         };
@@ -262,13 +262,13 @@ async fn supervise(
     binary: PathBuf,
     dir: PathBuf,
     settings: CaddySettings,
-    loaded: Arc<Mutex<Loaded>>,
+    served: Arc<Mutex<ServedRoutes>>,
     mut stop: watch::Receiver<bool>,
     started: watch::Sender<Option<Result<(), String>>>,
 ) {
     let mut first = true;
     loop {
-        let current = loaded.lock().await.config.clone();
+        let current = served.lock().await.config.clone();
         // A Caddy left by an orun that was killed still answers on the admin socket and holds the ports.
         if admin_answers(&settings).await {
             warn!(admin = %settings.admin.display(), "stopping a Caddy left running by an earlier orun");

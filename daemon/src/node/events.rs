@@ -7,9 +7,10 @@ use engine::plan::ActionKind;
 use super::health::HealthEvent;
 use crate::apply::{ActionError, Outcome};
 
-/// Something to notify about.
+/// A notification as far as a pure decision can write it: the notifier adds the node, environment,
+/// commit and time to make the `Notice` receivers get.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Happening {
+pub struct NoticeDraft {
     pub event: Event,
     pub deployment: Option<String>,
     pub message: String,
@@ -17,7 +18,7 @@ pub struct Happening {
 
 /// The rollouts of a pass: each create or recreate that ended ready, each one rolled back, and
 /// each one that failed with nothing in service from before.
-pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<Happening> {
+pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
     outcomes
         .iter()
         .filter_map(|outcome| {
@@ -45,7 +46,7 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<Happening> {
                 // Not attempted: nothing was rolled out, and the next pass tries again.
                 Err(ActionError::ShuttingDown | ActionError::Dependency { .. }) => return None,
             };
-            Some(Happening {
+            Some(NoticeDraft {
                 event,
                 deployment: Some(action.deployment.clone()),
                 message,
@@ -55,9 +56,9 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<Happening> {
 }
 
 /// A deployment that starts to flap; a rollback is reported from the pass's outcomes instead.
-pub fn of_health_event(event: &HealthEvent) -> Option<Happening> {
+pub fn of_health_event(event: &HealthEvent) -> Option<NoticeDraft> {
     match event {
-        HealthEvent::Flapping { deployment } => Some(Happening {
+        HealthEvent::Flapping { deployment } => Some(NoticeDraft {
             event: Event::Flapping,
             deployment: Some(deployment.clone()),
             message: format!("{deployment} was acted on too often: left alone until a new commit"),
@@ -69,7 +70,7 @@ pub fn of_health_event(event: &HealthEvent) -> Option<Happening> {
 /// The sync event of a fetch that took the count of consecutive failed fetches from `before` to
 /// `after`: the count reaching [`SYNC_FAILING_AFTER`], or a success after that; `error` is the
 /// failed fetch's message.
-pub fn of_fetch(before: u32, after: u32, error: Option<&str>) -> Option<Happening> {
+pub fn of_fetch(before: u32, after: u32, error: Option<&str>) -> Option<NoticeDraft> {
     let (event, message) = if before < SYNC_FAILING_AFTER && after >= SYNC_FAILING_AFTER {
         (
             Event::SyncFailing,
@@ -86,7 +87,7 @@ pub fn of_fetch(before: u32, after: u32, error: Option<&str>) -> Option<Happenin
     } else {
         return None;
     };
-    Some(Happening {
+    Some(NoticeDraft {
         event,
         deployment: None,
         message,
@@ -99,10 +100,10 @@ mod tests {
     use crate::apply::Previous;
     use crate::node::testing::outcome;
 
-    fn events(happenings: &[Happening]) -> Vec<(Event, Option<&str>)> {
-        happenings
+    fn events(drafts: &[NoticeDraft]) -> Vec<(Event, Option<&str>)> {
+        drafts
             .iter()
-            .map(|happening| (happening.event, happening.deployment.as_deref()))
+            .map(|draft| (draft.event, draft.deployment.as_deref()))
             .collect()
     }
 
@@ -142,9 +143,9 @@ mod tests {
                 }),
             ),
         ];
-        let happenings = of_outcomes(&outcomes);
+        let drafts = of_outcomes(&outcomes);
         assert_eq!(
-            events(&happenings),
+            events(&drafts),
             [
                 (Event::RolloutSucceeded, Some("web")),
                 (Event::RolloutSucceeded, Some("api")),
@@ -153,13 +154,13 @@ mod tests {
                 (Event::RolloutFailed, Some("never")),
             ]
         );
-        assert_eq!(happenings[0].message, "web created (missing) and ready");
+        assert_eq!(drafts[0].message, "web created (missing) and ready");
         assert_eq!(
-            happenings[2].message,
+            drafts[2].message,
             "db rolled back: the previous container was restored: readiness probe failed"
         );
         assert_eq!(
-            happenings[3].message,
+            drafts[3].message,
             "new not created (missing): readiness probe failed"
         );
     }
@@ -170,7 +171,7 @@ mod tests {
             deployment: "web".to_string(),
         };
         assert_eq!(
-            of_health_event(&flapping).map(|happening| happening.event),
+            of_health_event(&flapping).map(|draft| draft.event),
             Some(Event::Flapping)
         );
         let quarantined = HealthEvent::Quarantined {

@@ -100,7 +100,7 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::testing::{deployment, desired};
+    use engine::testing::{deployment, desired};
 
     const LIVENESS: &str = "  health:\n    liveness:\n      http: localhost:8080/health\n      interval: 5s\n      failureThreshold: 2\n";
 

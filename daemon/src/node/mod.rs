@@ -13,7 +13,6 @@ pub mod metrics;
 mod notifier;
 mod poller;
 mod prober;
-mod project;
 pub mod public;
 mod reconciler;
 mod repo;
@@ -22,6 +21,7 @@ mod routes;
 pub mod server;
 mod state;
 pub mod status;
+mod status_projection;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod webhook;
@@ -111,7 +111,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let settings = Arc::new(settings);
-    let status = SharedStatus::new(project::initial(&settings, SystemTime::now()));
+    let status = SharedStatus::new(status_projection::initial(&settings, SystemTime::now()));
     let metrics = Arc::new(Metrics::new());
     let (webhook_secret, secret) = watch::channel(settings.webhook_secret.clone());
     let fetch_now = Arc::new(Notify::new());
@@ -146,7 +146,7 @@ pub async fn run(
     tokio::spawn(poller::poll_loop(
         settings.clone(),
         interval_rx,
-        poller::Outlets {
+        poller::PollerOutputs {
             status: status.clone(),
             metrics: metrics.clone(),
             notifier: notifier.clone(),
@@ -155,14 +155,14 @@ pub async fn run(
         polls_tx,
         stop_rx.clone(),
     ));
-    let outlets = reconciler::Outlets {
+    let outputs = reconciler::ReconcilerOutputs {
         status,
         metrics,
         notifier,
         interval: interval_tx,
         webhook_secret,
     };
-    Reconciler::new(settings, docker, outlets, cancel)
+    Reconciler::new(settings, docker, outputs, cancel)
         .run(polls_rx, stop_rx)
         .await;
     info!("stopped");

@@ -12,7 +12,7 @@ use engine::notify::{Notice, Receiver};
 use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn};
 
-use super::events::Happening;
+use super::events::NoticeDraft;
 use super::public::{self, LocalPaths};
 use super::status::timestamp;
 
@@ -72,21 +72,21 @@ impl Notifier {
         context.commit = commit.to_string();
     }
 
-    /// Queues `happening` about the commit in force for every receiver that wants it.
-    pub fn send(&self, happening: Happening) {
-        self.send_about(happening, None);
+    /// Queues `draft` about the commit in force for every receiver that wants it.
+    pub fn send(&self, draft: NoticeDraft) {
+        self.send_about(draft, None);
     }
 
-    /// Queues `happening` about `commit` (or the commit in force) for every receiver that wants it.
-    pub fn send_about(&self, happening: Happening, commit: Option<&str>) {
+    /// Queues `draft` about `commit` (or the commit in force) for every receiver that wants it.
+    pub fn send_about(&self, draft: NoticeDraft, commit: Option<&str>) {
         let context = self.context.lock().expect("notifier context").clone();
         let notice = Notice {
-            event: happening.event,
+            event: draft.event,
             node: context.node,
             environment: context.environment,
-            deployment: happening.deployment,
+            deployment: draft.deployment,
             commit: commit.map_or(context.commit, str::to_string),
-            message: public::message(&happening.message, &self.paths),
+            message: public::message(&draft.message, &self.paths),
             time: timestamp(SystemTime::now()),
         };
         for receiver in context.receivers {
@@ -206,8 +206,8 @@ mod tests {
             .remove(0)
     }
 
-    fn succeeded() -> Happening {
-        Happening {
+    fn succeeded() -> NoticeDraft {
+        NoticeDraft {
             event: Event::RolloutSucceeded,
             deployment: Some("web".to_string()),
             message: "web created (missing) and ready".to_string(),
@@ -249,7 +249,7 @@ mod tests {
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let notifier = Notifier::start("web-01".to_string(), LocalPaths::default());
         notifier.configure(vec![receiver(&url, Format::Json)], "production", "c0ffee");
-        notifier.send(Happening {
+        notifier.send(NoticeDraft {
             event: Event::Flapping,
             deployment: None,
             message: "not wanted".to_string(),

@@ -19,7 +19,7 @@ use super::Settings;
 use crate::git::GitError;
 
 /// What the poller reports to besides the reconciler.
-pub struct Outlets {
+pub struct PollerOutputs {
     pub status: SharedStatus,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
@@ -29,16 +29,16 @@ pub struct Outlets {
 pub async fn poll_loop(
     settings: Arc<Settings>,
     interval: watch::Receiver<Duration>,
-    outlets: Outlets,
+    outputs: PollerOutputs,
     fetch_now: Arc<Notify>,
     results: mpsc::Sender<Result<String, GitError>>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Outlets {
+    let PollerOutputs {
         status,
         metrics,
         notifier,
-    } = outlets;
+    } = outputs;
     let mut failures: u32 = 0;
     loop {
         let before = failures;

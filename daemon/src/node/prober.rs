@@ -9,14 +9,14 @@ use engine::DesiredState;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::events::{self, Happening};
+use super::events::{self, NoticeDraft};
 use super::health::{HealthEvent, Tracker};
 use super::liveness::{self, Target, Verdict};
 use super::metrics::{DeploymentLabels, Metrics};
 use super::notifier::Notifier;
-use super::project;
 use super::report;
 use super::status::SharedStatus;
+use super::status_projection;
 use crate::docker::{container, Docker};
 use crate::probe;
 
@@ -81,7 +81,7 @@ impl Prober {
             None => "restarted".to_string(),
             Some(error) => format!("restart failed: {error}"),
         };
-        self.notifier.send(Happening {
+        self.notifier.send(NoticeDraft {
             event: engine::notify::Event::LivenessRestart,
             deployment: Some(name.clone()),
             message: format!(
@@ -94,11 +94,11 @@ impl Prober {
                 deployment: name.clone(),
             };
             report::health_event(&event, commit);
-            if let Some(happening) = events::of_health_event(&event) {
-                self.notifier.send(happening);
+            if let Some(draft) = events::of_health_event(&event) {
+                self.notifier.send(draft);
             }
         }
         let entries = &mut self.status.lock().deployments;
-        project::restarted(entries, name, error.unwrap_or(message));
+        status_projection::restarted(entries, name, error.unwrap_or(message));
     }
 }

@@ -6,7 +6,7 @@
 //! status API. At start it restores that memory and reconciles the clone's revision before the
 //! first fetch. It only does I/O and bookkeeping; what to change, hold, route, restart, report,
 //! notify and remember is decided by `engine::plan`, `health.rs`, `liveness.rs`, `routes.rs`,
-//! `project.rs`, `events.rs` and `state.rs`.
+//! `status_projection.rs`, `events.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,17 +20,17 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
-use super::events::{self, Happening};
+use super::events::{self, NoticeDraft};
 use super::health::Tracker;
 use super::ingress::Ingress;
 use super::metrics::Metrics;
 use super::notifier::Notifier;
 use super::prober::Prober;
 use super::report::{self, LogReporter};
-use super::state::{self, Loaded, NodeState, StateFile};
+use super::state::{self, LoadOutcome, NodeState, StateFile};
 use super::status::{SharedStatus, SyncError, SyncState};
 use super::webhook::WebhookSecret;
-use super::{project, repo, Settings};
+use super::{repo, status_projection, Settings};
 use crate::apply::{ApplyOptions, Outcome};
 use crate::converge::converge;
 use crate::docker::credentials::RegistryCredentials;
@@ -42,16 +42,16 @@ use crate::probe;
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
-/// A revision that passed validation, with its desired state and where its node's registry
-/// credentials are read from.
-struct Good {
+/// The last revision that passed validation, the one in force: its commit, its desired state
+/// and where its node's registry credentials are read from.
+struct LastGoodRevision {
     commit: String,
     desired: DesiredState,
     registry_credentials: RegistryCredentials,
 }
 
 /// Where the reconciler's results go besides Docker.
-pub struct Outlets {
+pub struct ReconcilerOutputs {
     pub status: SharedStatus,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
@@ -70,7 +70,7 @@ pub struct Reconciler {
     cancel: Arc<AtomicBool>,
     interval: watch::Sender<Duration>,
     webhook_secret: watch::Sender<Option<WebhookSecret>>,
-    good: Option<Good>,
+    last_good: Option<LastGoodRevision>,
     seen_head: Option<String>,
     /// The last good commit's pulls and builds have not all succeeded yet: every pass plans them
     /// as for a new commit, so a registry that comes back is used within one poll interval.
@@ -88,16 +88,16 @@ impl Reconciler {
     pub fn new(
         settings: Arc<Settings>,
         docker: Docker,
-        outlets: Outlets,
+        outputs: ReconcilerOutputs,
         cancel: Arc<AtomicBool>,
     ) -> Self {
-        let Outlets {
+        let ReconcilerOutputs {
             status,
             metrics,
             notifier,
             interval,
             webhook_secret,
-        } = outlets;
+        } = outputs;
         let ingress = Ingress::new(&settings);
         let state_file = StateFile::new(settings.paths().state());
         let prober = Prober {
@@ -116,7 +116,7 @@ impl Reconciler {
             cancel,
             interval,
             webhook_secret,
-            good: None,
+            last_good: None,
             seen_head: None,
             new_commit_pending: false,
             notified: false,
@@ -166,7 +166,7 @@ impl Reconciler {
                     next_liveness = Instant::now() + LIVENESS_TICK;
                 }
                 _ = tokio::time::sleep_until(next_repair) => {
-                    if self.good.is_some() {
+                    if self.last_good.is_some() {
                         self.reconcile().await;
                     }
                     next_repair = Instant::now() + *self.interval.borrow();
@@ -179,7 +179,7 @@ impl Reconciler {
     /// After a poll: with no valid revision there is nothing to reconcile (the remote is down, or
     /// HEAD is invalid), and the node is as up as it can be.
     fn notify_if_idle(&mut self) {
-        if self.good.is_none() {
+        if self.last_good.is_none() {
             self.notify_ready();
         }
     }
@@ -221,14 +221,14 @@ impl Reconciler {
         // Checking the commit out again also repairs a work tree left half-written by a crash.
         if let Err(error) = repo::check_out(&self.settings, &start.commit).await {
             warn!(%error, "cannot check the last good revision out at start");
-            project::rejected(&mut self.status.lock().node, error.into());
+            status_projection::rejected(&mut self.status.lock().node, error.into());
             return;
         }
         let revision = match repo::load(&self.settings, &start.commit).await {
             Ok(revision) => revision,
             Err(error) => {
                 warn!(commit = %start.commit, %error, "the revision in the clone is not valid; waiting for a valid commit");
-                project::rejected(&mut self.status.lock().node, error);
+                status_projection::rejected(&mut self.status.lock().node, error);
                 return;
             }
         };
@@ -247,13 +247,13 @@ impl Reconciler {
         let file = self.state_file.clone();
         let loaded = tokio::task::spawn_blocking(move || file.load(SystemTime::now())).await;
         match loaded {
-            Ok(Ok(Loaded::Restored(state))) => {
+            Ok(Ok(LoadOutcome::Restored(state))) => {
                 info!(last_good_commit = ?state.last_good_commit, quarantined = state.quarantined.len(), flapping = state.flapping.len(), "node state restored");
                 self.remembered = state.clone();
                 Some(state)
             }
-            Ok(Ok(Loaded::Fresh)) => None,
-            Ok(Ok(Loaded::MovedAside { moved_to, error })) => {
+            Ok(Ok(LoadOutcome::Fresh)) => None,
+            Ok(Ok(LoadOutcome::MovedAside { moved_to, error })) => {
                 warn!(%error, moved_to = %moved_to.display(), "node state unreadable: moved aside; starting from Git alone");
                 None
             }
@@ -272,7 +272,10 @@ impl Reconciler {
     /// is logged and tried again at the next call.
     async fn remember(&mut self) {
         let applied = self.status.lock().node.applied_commit.clone();
-        let commit = self.good.as_ref().map(|good| good.commit.as_str());
+        let commit = self
+            .last_good
+            .as_ref()
+            .map(|last_good| last_good.commit.as_str());
         let state = NodeState::capture(commit, applied.as_deref(), &self.health);
         if state == self.remembered {
             return;
@@ -294,22 +297,22 @@ impl Reconciler {
             Ok(revision) => revision,
             Err(error) => {
                 warn!(commit = head, %error, "revision rejected; the last good revision stays in force");
-                let happening = Happening {
+                let draft = NoticeDraft {
                     event: engine::notify::Event::RevisionInvalid,
                     deployment: None,
                     message: format!("{error}; the last good revision stays in force"),
                 };
-                self.notifier.send_about(happening, Some(head));
-                project::rejected(&mut self.status.lock().node, error);
+                self.notifier.send_about(draft, Some(head));
+                status_projection::rejected(&mut self.status.lock().node, error);
                 return false;
             }
         };
         if let Err(error) = repo::check_out(&self.settings, head).await {
             warn!(%error, "checkout failed; the last good revision stays in force");
-            project::rejected(&mut self.status.lock().node, error.into());
+            status_projection::rejected(&mut self.status.lock().node, error.into());
             // Builds read the clone: put the last good revision's files back.
-            if let Some(good) = &self.good {
-                if let Err(error) = repo::check_out(&self.settings, &good.commit).await {
+            if let Some(last_good) = &self.last_good {
+                if let Err(error) = repo::check_out(&self.settings, &last_good.commit).await {
                     warn!(%error, "cannot restore the last good revision in the clone");
                 }
             }
@@ -350,7 +353,7 @@ impl Reconciler {
             });
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), commit);
-        project::loaded(&mut self.status.lock().node, &revision.desired);
+        status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         // The node's manifest in the revision says where credentials are, like its other fields.
         let docker_config = match &revision.node {
             Some(node) => node
@@ -360,7 +363,7 @@ impl Reconciler {
                 .map(|path| PathBuf::from(path.as_str())),
             None => self.settings.docker_config.clone(),
         };
-        self.good = Some(Good {
+        self.last_good = Some(LastGoodRevision {
             commit: commit.to_string(),
             desired: revision.desired,
             registry_credentials: RegistryCredentials::locate(docker_config.as_deref()),
@@ -394,15 +397,17 @@ impl Reconciler {
     /// One convergence pass against the last good revision; quarantined and flapping
     /// deployments are held.
     async fn reconcile(&mut self) {
-        let Some(good) = &self.good else { return };
+        let Some(last_good) = &self.last_good else {
+            return;
+        };
         let new_commit = self.new_commit_pending;
-        let commit = good.commit.clone();
+        let commit = last_good.commit.clone();
         let options = ApplyOptions {
             code_dir: self.settings.code_dir(),
             wait: true,
             cancel: Some(self.cancel.clone()),
-            traffic: self.ingress.traffic(&self.docker, &good.desired),
-            registry_credentials: good.registry_credentials.clone(),
+            traffic: self.ingress.traffic(&self.docker, &last_good.desired),
+            registry_credentials: last_good.registry_credentials.clone(),
         };
         let plan_options = PlanOptions {
             allow_empty: self.settings.allow_empty,
@@ -414,9 +419,15 @@ impl Reconciler {
         let log = LogReporter {
             metrics: &self.metrics,
         };
-        let result = converge(&self.docker, &good.desired, plan_options, &options, &log)
-            .instrument(span)
-            .await;
+        let result = converge(
+            &self.docker,
+            &last_good.desired,
+            plan_options,
+            &options,
+            &log,
+        )
+        .instrument(span)
+        .await;
         let (outcomes, observed, error) = match result {
             Ok(pass) => (pass.report.outcomes, pass.observed, None),
             Err(error) => {
@@ -425,13 +436,13 @@ impl Reconciler {
                 (Vec::new(), None, Some(error))
             }
         };
-        for happening in events::of_outcomes(&outcomes) {
-            self.notifier.send(happening);
+        for draft in events::of_outcomes(&outcomes) {
+            self.notifier.send(draft);
         }
         for event in self.health.record_pass(&commit, &outcomes, Instant::now()) {
             report::health_event(&event, &commit);
-            if let Some(happening) = events::of_health_event(&event) {
-                self.notifier.send(happening);
+            if let Some(draft) = events::of_health_event(&event) {
+                self.notifier.send(draft);
             }
         }
         let preparation_failed = outcomes
@@ -444,9 +455,9 @@ impl Reconciler {
             .await;
         self.remember().await;
         // Without a snapshot (Docker did not answer) the routes stay as they are.
-        if let (Some(good), Some(observed)) = (&self.good, &observed) {
+        if let (Some(last_good), Some(observed)) = (&self.last_good, &observed) {
             self.ingress
-                .update(observed, &good.desired, &self.health, &self.status)
+                .update(observed, &last_good.desired, &self.health, &self.status)
                 .await;
         }
         self.notify_ready();
@@ -462,29 +473,29 @@ impl Reconciler {
         observed: Option<Observed>,
         reconciled: Option<(bool, Option<SyncError>)>,
     ) -> Option<Observed> {
-        let good = self.good.as_ref()?;
+        let last_good = self.last_good.as_ref()?;
         let observed = match observed {
             Some(observed) => Some(observed),
-            None => observe(&self.docker, &good.desired).await.ok(),
+            None => observe(&self.docker, &last_good.desired).await.ok(),
         };
-        let desired: BTreeSet<String> = good.desired.deployments.keys().cloned().collect();
+        let desired: BTreeSet<String> = last_good.desired.deployments.keys().cloned().collect();
         self.health.retain(&desired);
         let mut status = self.status.lock();
         if let Some((failed, error)) = reconciled {
             let now = SystemTime::now();
-            project::reconciled(&mut status.node, &good.commit, failed, error, now);
+            status_projection::reconciled(&mut status.node, &last_good.commit, failed, error, now);
         }
         status.node.refresh_healthy();
-        project::deployments(
+        status_projection::deployments(
             &mut status.deployments,
-            &good.desired,
-            &good.commit,
+            &last_good.desired,
+            &last_good.commit,
             observed.as_ref(),
             &self.health,
             outcomes,
         );
         if let Some(observed) = &observed {
-            status.volumes = project::volumes(&good.desired, observed);
+            status.volumes = status_projection::volumes(&last_good.desired, observed);
         }
         drop(status);
         observed
@@ -492,10 +503,12 @@ impl Reconciler {
 
     /// Runs the liveness probes that are due, and shows failures and restarts in the status.
     async fn check_liveness(&mut self) {
-        let Some(good) = &self.good else { return };
+        let Some(last_good) = &self.last_good else {
+            return;
+        };
         if self
             .prober
-            .tick(&good.desired, &good.commit, &mut self.health)
+            .tick(&last_good.desired, &last_good.commit, &mut self.health)
             .await
         {
             self.refresh_status(&[], None, None).await;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use engine::revision::{self, Revision, Selection};
+use engine::revision::{self, NodeAndEnvironment, Revision};
 
 use super::status::SyncError;
 use super::Settings;
@@ -122,8 +122,8 @@ fn work_tree(settings: &Settings, root: PathBuf) -> WorkTree {
     }
 }
 
-fn selection(settings: &Settings) -> Selection {
-    Selection {
+fn selection(settings: &Settings) -> NodeAndEnvironment {
+    NodeAndEnvironment {
         environment: settings.environment.clone(),
         node: settings.node_name.clone(),
         require_node: false,

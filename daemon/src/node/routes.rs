@@ -146,9 +146,9 @@ pub fn settle(services: &mut BTreeMap<String, ServiceStatus>, applied: &Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::testing::{deployment, desired, service};
     use engine::observed::ContainerState;
     use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
+    use engine::testing::{deployment, desired, service};
 
     /// A container as observed: its name, whether it runs, its address.
     type Seen<'a> = (&'a str, bool, Option<&'a str>);

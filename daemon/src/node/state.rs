@@ -131,7 +131,7 @@ pub fn starting_point(
 
 /// How loading went.
 #[derive(Debug)]
-pub enum Loaded {
+pub enum LoadOutcome {
     /// No state file yet: a first start.
     Fresh,
     Restored(NodeState),
@@ -166,14 +166,14 @@ impl StateFile {
     }
 
     /// Reads the state; an unreadable or corrupt file is renamed `state.json.corrupt-<time>`.
-    pub fn load(&self, now: SystemTime) -> Result<Loaded, StateError> {
+    pub fn load(&self, now: SystemTime) -> Result<LoadOutcome, StateError> {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Loaded::Fresh),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(LoadOutcome::Fresh),
             Err(error) => return self.move_aside(error.to_string(), now),
         };
         match serde_json::from_slice::<NodeState>(&bytes) {
-            Ok(state) if state.format_version <= FORMAT_VERSION => Ok(Loaded::Restored(state)),
+            Ok(state) if state.format_version <= FORMAT_VERSION => Ok(LoadOutcome::Restored(state)),
             Ok(state) => self.move_aside(
                 format!(
                     "format_version {} is newer than this orun reads ({FORMAT_VERSION})",
@@ -185,7 +185,7 @@ impl StateFile {
         }
     }
 
-    fn move_aside(&self, reason: String, now: SystemTime) -> Result<Loaded, StateError> {
+    fn move_aside(&self, reason: String, now: SystemTime) -> Result<LoadOutcome, StateError> {
         let mut moved_to = self.path.clone().into_os_string();
         moved_to.push(format!(
             ".corrupt-{}",
@@ -193,7 +193,7 @@ impl StateFile {
         ));
         let moved_to = PathBuf::from(moved_to);
         match fs::rename(&self.path, &moved_to) {
-            Ok(()) => Ok(Loaded::MovedAside {
+            Ok(()) => Ok(LoadOutcome::MovedAside {
                 moved_to,
                 error: reason,
             }),
@@ -258,12 +258,12 @@ mod tests {
         let file = StateFile::new(dir.path().join("state.json"));
         assert!(matches!(
             file.load(SystemTime::now()).unwrap(),
-            Loaded::Fresh
+            LoadOutcome::Fresh
         ));
         file.save(&NodeState::default()).unwrap();
         file.save(&sample()).unwrap();
         match file.load(SystemTime::now()).unwrap() {
-            Loaded::Restored(state) => assert_eq!(state, sample()),
+            LoadOutcome::Restored(state) => assert_eq!(state, sample()),
             other => panic!("{other:?}"),
         }
         assert!(!dir.path().join("state.json.tmp").exists());
@@ -294,7 +294,7 @@ mod tests {
         let file = StateFile::new(path.clone());
         let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
         match file.load(now).unwrap() {
-            Loaded::MovedAside { moved_to, error } => {
+            LoadOutcome::MovedAside { moved_to, error } => {
                 assert_eq!(
                     moved_to,
                     dir.path().join("state.json.corrupt-2027-01-15T08:00:00Z")
@@ -308,7 +308,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!path.exists());
-        assert!(matches!(file.load(now).unwrap(), Loaded::Fresh));
+        assert!(matches!(file.load(now).unwrap(), LoadOutcome::Fresh));
     }
 
     #[test]
@@ -320,7 +320,7 @@ mod tests {
         let file = StateFile::new(path.clone());
         let now = SystemTime::UNIX_EPOCH;
         match file.load(now).unwrap() {
-            Loaded::MovedAside { error, .. } => {
+            LoadOutcome::MovedAside { error, .. } => {
                 assert_eq!(error, "format_version 2 is newer than this orun reads (1)");
             }
             other => panic!("{other:?}"),
@@ -329,7 +329,7 @@ mod tests {
         let later = now + std::time::Duration::from_secs(1);
         assert!(matches!(
             file.load(later).unwrap(),
-            Loaded::MovedAside { .. }
+            LoadOutcome::MovedAside { .. }
         ));
         assert!(!path.exists());
     }

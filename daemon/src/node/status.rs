@@ -1,6 +1,6 @@
 //! The node's status document (docs/status-api.md) and the shared, lock-protected copy the loop
 //! updates and the status API reads. It holds no secret values: deployments appear by name, image
-//! and hash. It decides nothing; `project.rs` fills it in.
+//! and hash. It decides nothing; `status_projection.rs` fills it in.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -80,7 +80,7 @@ checked_string!(Text, |text| {
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpUrl(String);
 checked_string!(HttpUrl, |text| {
-    if crate::notify::is_http_url(text) {
+    if is_http_url(text) {
         Ok(())
     } else {
         Err("must be an http:// or https:// URL with a host".to_string())
@@ -91,6 +91,18 @@ impl fmt::Debug for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("HttpUrl(***)")
     }
+}
+
+/// Whether `text` is an absolute `http://` or `https://` URL with a host.
+pub fn is_http_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        !host.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
 }
 
 /// An explicit environment name: 1-40 characters of `[a-z0-9-]`.
@@ -532,6 +544,16 @@ impl fmt::Display for ProbeTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_urls() {
+        assert!(is_http_url("http://127.0.0.1:8080/hook"));
+        assert!(is_http_url("https://u:p@example.com"));
+        assert!(!is_http_url("ftp://example.com"));
+        assert!(!is_http_url("https://"));
+        assert!(!is_http_url("https://u@/x"));
+        assert!(!is_http_url("https://example.com/a b"));
+    }
 
     #[test]
     fn dns_labels() {

@@ -3,6 +3,7 @@
 
 pub mod fields;
 pub mod node_defaults;
+pub mod notification;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -11,19 +12,35 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
-use crate::notify::{Event, Format};
 pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
     ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
     Text,
 };
 use node_defaults::NodePaths;
+pub use notification::NotificationSpec;
 pub use settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
 };
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
+
+/// One parsed manifest: its `metadata.name`, the file it came from and its spec.
+#[derive(Clone, Debug)]
+pub struct Manifest<S> {
+    pub name: String,
+    pub file: String,
+    pub spec: S,
+}
+
+/// A valid revision: every resource by kind, keyed by `metadata.name`.
+#[derive(Clone, Debug, Default)]
+pub struct Manifests {
+    pub nodes: BTreeMap<String, Manifest<NodeSpec>>,
+    pub deployments: BTreeMap<String, Manifest<DeploymentSpec>>,
+    pub services: BTreeMap<String, Manifest<ServiceSpec>>,
+}
 
 /// The envelope every manifest file shares.
 #[derive(Clone, Debug, Deserialize)]
@@ -119,20 +136,6 @@ pub struct NodeSpec {
     pub notifications: Vec<NotificationSpec>,
     /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
     pub status_addr: Option<StatusAddr>,
-}
-
-/// One entry of a Node's `notifications`: exactly one of `url` and `urlFrom` (checked with the
-/// revision's secrets by `notify::receivers`).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NotificationSpec {
-    pub url: Option<HttpUrl>,
-    /// A key of `secrets.yaml` whose value is the URL.
-    pub url_from: Option<String>,
-    /// The events to send; every event when absent.
-    pub events: Option<Vec<Event>>,
-    #[serde(default)]
-    pub format: Format,
 }
 
 fn default_user() -> String {

@@ -194,9 +194,10 @@ pub fn restarted(
 mod tests {
     use super::*;
     use crate::apply::Previous;
-    use crate::node::testing::{deployment, desired, outcome};
+    use crate::node::testing::outcome;
     use engine::observed::{ObservedContainer, ObservedResource};
     use engine::plan::{ActionKind, Reason};
+    use engine::testing::{deployment, desired};
 
     fn node() -> NodeStatus {
         NodeStatus::starting(
