@@ -28,7 +28,7 @@ fn encrypt(args: &EncryptArgs) -> Result<ExitCode> {
     let age_key = secrets::age_key_for(args.age_key_path.as_deref(), None);
     let Some(decrypted) = secrets::decrypt_secrets_file(&args.repo, &age_key)? else {
         bail!(
-            "{}: no {SECRETS_FILE}; create it with sops first (see README, Secrets)",
+            "{}: no {SECRETS_FILE}; create it with sops first (see docs/secrets.md)",
             args.repo.display()
         );
     };
