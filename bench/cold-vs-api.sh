@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cold converge of 20 services with `orun apply --once` against the Docker API floor: the same 20
 # containers (one locally built image, a published port and two env values each) created and
-# started straight through the Docker API by daemon/examples/api_floor.rs, with orun's default
+# started straight through the Docker API by adapters/examples/api_floor.rs, with orun's default
 # parallelism (4 calls in flight). Four measurements alternate within each run against the same
 # engine, each timed from process start to exit, all 20 removed in between:
 #   - the floor: create + start, each container joining a network under its name as orun's join
@@ -27,7 +27,7 @@ floor_network=orun-bench-floor
 
 . bench/lib.sh
 cargo build --release -q -p orun
-cargo build --release -q -p orun-daemon --example api_floor
+cargo build --release -q -p orun-adapters --example api_floor
 target=${CARGO_TARGET_DIR:-$PWD/target}/release
 orun=$target/orun
 floor=$target/examples/api_floor

@@ -71,7 +71,7 @@ spec:
   environment: $environment
   webhookSecretFile: $work/secret
 YAML
-RUST_LOG=info,daemon::node::poller=debug "$orun" start --config "$work/node.yaml" \
+RUST_LOG=info,node::poller=debug "$orun" start --config "$work/node.yaml" \
   --status-addr 127.0.0.1 --status-port "$status_port" --log-format json > "$work/orun.log" 2>&1 &
 pid=$!
 

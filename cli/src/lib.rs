@@ -1,5 +1,5 @@
-//! The `orun` command line: argument parsing, thin commands over `engine` and `daemon`, and
-//! rendering. It holds no planning logic of its own.
+//! The `orun` command line: argument parsing, thin commands over `engine`, `adapters` and
+//! `node`, and rendering. It holds no planning logic of its own.
 
 pub mod args;
 pub mod commands;

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use daemon::revision::WorkTree;
+use adapters::revision::WorkTree;
 use engine::revision::{self, NodeAndEnvironment};
 use engine::{Observed, PlanOptions};
 use orun::render::{self, Style};

@@ -54,7 +54,7 @@ fn dependencies(krate: &str) -> Vec<String> {
 
 #[test]
 fn engine_depends_on_no_io_crate() {
-    const IO_CRATES: [&str; 15] = [
+    const IO_CRATES: [&str; 16] = [
         "tokio",
         "bollard",
         "git2",
@@ -69,7 +69,8 @@ fn engine_depends_on_no_io_crate() {
         "tracing",
         "tracing-subscriber",
         "prometheus-client",
-        "daemon",
+        "adapters",
+        "node",
     ];
     let dependencies = dependencies("engine");
     let offending: Vec<&String> = dependencies
@@ -99,11 +100,49 @@ fn engine_reads_no_file_clock_environment_or_process() {
     }
 }
 
+/// The node's decisions (`node/src/decisions/`) are held to the engine's rule: outside their
+/// tests they name no I/O crate, no adapter and no clock, and touch no file, environment or
+/// process.
+#[test]
+fn the_nodes_decisions_do_no_io() {
+    const FORBIDDEN: [&str; 15] = [
+        "tokio",
+        "bollard",
+        "git2",
+        "reqwest",
+        "axum",
+        "hyper",
+        "adapters::",
+        "std::fs",
+        "std::env",
+        "std::process",
+        "std::net",
+        "SystemTime::now",
+        "Instant::now",
+        "sd_notify",
+        "tracing",
+    ];
+    let decisions = files("node/src/decisions", ".rs");
+    assert!(decisions.len() >= 5, "{decisions:?}");
+    for file in decisions {
+        let text = read(&file);
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for word in FORBIDDEN {
+            assert!(!code.contains(word), "{} uses {word}", file.display());
+        }
+    }
+}
+
 #[test]
 fn bootstrap_does_not_depend_on_the_node_agent() {
     assert!(!dependencies("bootstrap")
         .iter()
-        .any(|name| name == "daemon"));
+        .any(|name| name == "node" || name == "adapters"));
+}
+
+#[test]
+fn adapters_do_not_depend_on_the_node_daemon() {
+    assert!(!dependencies("adapters").iter().any(|name| name == "node"));
 }
 
 #[test]
@@ -129,7 +168,7 @@ fn rollout_copies_are_decided_in_one_place() {
         "strip_suffix(\".orun",
     ];
     let owner = root().join("engine/src/copies.rs");
-    for krate in ["engine", "daemon", "cli"] {
+    for krate in ["engine", "adapters", "node", "cli"] {
         for file in files(&format!("{krate}/src"), ".rs") {
             if file == owner {
                 continue;
@@ -188,7 +227,7 @@ fn module_uses(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn no_two_modules_of_a_crate_use_each_other() {
-    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+    for krate in ["engine", "adapters", "node", "bootstrap", "cli"] {
         let uses = module_uses(krate);
         for (module, named) in &uses {
             for other in named {
@@ -207,7 +246,7 @@ fn no_two_modules_of_a_crate_use_each_other() {
 
 #[test]
 fn every_source_file_says_what_it_is() {
-    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+    for krate in ["engine", "adapters", "node", "bootstrap", "cli"] {
         for file in files(&format!("{krate}/src"), ".rs") {
             assert!(
                 read(&file).starts_with("//!"),
@@ -221,7 +260,7 @@ fn every_source_file_says_what_it_is() {
 #[test]
 fn the_codemap_names_every_source_file() {
     let architecture = read(&root().join("ARCHITECTURE.md"));
-    for krate in ["engine", "daemon", "bootstrap", "cli"] {
+    for krate in ["engine", "adapters", "node", "bootstrap", "cli"] {
         for file in files(&format!("{krate}/src"), ".rs") {
             let name = file.file_name().unwrap().to_string_lossy().to_string();
             if matches!(name.as_str(), "lib.rs" | "main.rs" | "mod.rs") {

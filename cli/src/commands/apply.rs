@@ -6,10 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use adapters::apply::{ApplyOptions, NoIngress};
+use adapters::converge::{converge, PlanObserver};
+use adapters::docker::credentials::RegistryCredentials;
 use anyhow::{anyhow, bail, Context, Result};
-use daemon::apply::{ApplyOptions, ApplyReport, NoIngress};
-use daemon::converge::{converge, PlanObserver};
-use daemon::docker::credentials::RegistryCredentials;
+use engine::outcome::ApplyReport;
 use engine::plan::{ActionKind, Plan, SavedPlan};
 use engine::{Observed, PlanOptions};
 
@@ -24,7 +25,7 @@ pub fn run(args: &ApplyArgs) -> Result<ExitCode> {
 
 async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let style = Style::for_stdout();
-    let docker = daemon::docker::connect().await?;
+    let docker = adapters::docker::connect().await?;
     let options = ApplyOptions {
         code_dir: prepared.code_dir.clone(),
         wait: !args.no_wait,
@@ -35,11 +36,11 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let progress = render::apply::Progress::new(style);
     let (plan, report) = match &args.plan {
         Some(path) => {
-            let observed = daemon::docker::observe::observe(&docker, &prepared.desired).await?;
+            let observed = adapters::docker::observe::observe(&docker, &prepared.desired).await?;
             let plan = saved_plan(path, prepared, &observed)?;
             progress.plan_ready(&plan, false);
-            let report = daemon::apply::apply(
-                &daemon::apply::DockerRuntime::new(&docker),
+            let report = adapters::apply::apply(
+                &adapters::apply::DockerRuntime::new(&docker),
                 &plan,
                 &prepared.desired,
                 &options,

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use adapters::revision::WorkTree;
 use anyhow::{anyhow, Context, Result};
-use daemon::revision::WorkTree;
 use engine::manifest::NodeSpec;
 use engine::Environment;
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! One function per subcommand; each turns arguments into calls to `engine` and `daemon`.
+//! One function per subcommand; each turns arguments into calls to `engine`, `adapters` and `node`.
 
 mod apply;
 mod bootstrap;

@@ -61,8 +61,8 @@ pub fn read_observed(path: &Path) -> Result<Observed> {
 /// Observes the local Docker engine for the prepared desired state.
 fn observe_docker(prepared: &Prepared) -> Result<Observed> {
     super::runtime()?.block_on(async {
-        let docker = daemon::docker::connect().await?;
-        daemon::docker::observe::observe(&docker, &prepared.desired).await
+        let docker = adapters::docker::connect().await?;
+        adapters::docker::observe::observe(&docker, &prepared.desired).await
     })
 }
 

@@ -1,10 +1,10 @@
 //! The revision of `--repo` for `validate`, `plan` and `apply`: the CLI's flags mapped onto the
-//! one pipeline of `engine::revision`, reading the work tree through `daemon::revision::WorkTree`.
+//! one pipeline of `engine::revision`, reading the work tree through `adapters::revision::WorkTree`.
 
 use std::path::{Path, PathBuf};
 
+use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Result};
-use daemon::revision::WorkTree;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::{DesiredState, Environment, Manifests};
 
@@ -33,7 +33,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
         require_node: true,
         branch: None,
     };
-    let commit = daemon::git::head_commit(repo);
+    let commit = adapters::git::head_commit(repo);
     let revision =
         revision::desired_state(&tree, &commit, &wanted).map_err(|error| match error {
             RevisionError::UnknownNode { .. } => anyhow!(
@@ -101,7 +101,7 @@ pub fn check(
             }
         }
     }
-    let commit = daemon::git::head_commit(repo);
+    let commit = adapters::git::head_commit(repo);
     let mut environments = Vec::new();
     let mut failures = Vec::new();
     for (what, selection) in &selections {

@@ -5,8 +5,8 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use adapters::secrets;
 use anyhow::{bail, Context, Result};
-use daemon::secrets;
 use engine::secrets::SECRETS_FILE;
 use engine::sops;
 

@@ -1,5 +1,5 @@
 //! `orun start`: settings from `--config` and flags (flags win), logging, signals, then the node
-//! daemon of `daemon::node` until SIGTERM or SIGINT.
+//! daemon of `adapters::node` until SIGTERM or SIGINT.
 
 use std::fs;
 use std::io::IsTerminal;
@@ -7,17 +7,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use adapters::git::Remote;
+use adapters::ingress::config::CaddySettings;
 use anyhow::{anyhow, bail, Context, Result};
-use daemon::git::Remote;
-use daemon::ingress::config::CaddySettings;
-use daemon::node::webhook::WebhookSecret;
-use daemon::node::Settings;
 use engine::duration::Duration;
 use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
 use engine::manifest::Manifest;
 use engine::manifest::NodeSpec;
 use engine::{Environment, SourceFile};
+use node::webhook::WebhookSecret;
+use node::Settings;
 
 use crate::args::{LogFormat, StartArgs};
 
@@ -25,7 +25,7 @@ pub fn run(args: &StartArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
     let settings = settings(args)?;
     super::runtime()?.block_on(async {
-        let docker = daemon::docker::connect().await?;
+        let docker = adapters::docker::connect().await?;
         tracing::info!(
             repo = %settings.remote.display_url(),
             branch = %settings.remote.branch,
@@ -33,7 +33,7 @@ pub fn run(args: &StartArgs) -> Result<ExitCode> {
             data_dir = %settings.data_dir.display(),
             "orun node starting"
         );
-        daemon::node::run(settings, docker, shutdown_signal()).await
+        node::run(settings, docker, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +114,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         Environment::from_branch(&branch).map_err(|error| anyhow!("--branch: {error}"))?;
     }
     let paths = NodePaths::new(&data_dir);
-    let age_key_path = daemon::secrets::age_key_path(args.age_key_path.as_deref(), &data_dir);
+    let age_key_path = adapters::secrets::age_key_path(args.age_key_path.as_deref(), &data_dir);
     let deploy_key = spec
         .and_then(|spec| spec.deploy_key_path.clone())
         .map_or_else(|| paths.deploy_key(), PathBuf::from);

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use daemon::node::status::Status;
+use node::status::Status;
 
 use crate::args::{OutputFormat, StatusArgs};
 use crate::render;

@@ -6,9 +6,10 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 use std::sync::Mutex;
 
-use daemon::apply::{ApplyReport, Outcome, Reporter};
-use daemon::converge::PlanObserver;
-use daemon::docker::image::PullProgress;
+use adapters::apply::Reporter;
+use adapters::converge::PlanObserver;
+use adapters::docker::image::PullProgress;
+use engine::outcome::{ApplyReport, Outcome};
 use engine::plan::{Action, ActionKind, Plan};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
-use daemon::node::status::Status;
+use node::status::Status;
 
 use super::escaped;
 

@@ -1,0 +1,636 @@
+//! The executor (docs/plans.md): runs a plan's actions against Docker phase by phase, with bounded
+//! parallelism inside a phase and `dependsOn` respected (an action waits for the ones it comes
+//! `after`, and a dependent starts only once its dependencies run and are ready); creates, starts
+//! and readiness gating here, the two recreate sequences (stop-first with `<name>.orun-old`,
+//! start-first with `<name>.orun-next` and the [`TrafficSwitch`]), retiring an interrupted
+//! rollout's copies and falling back in `rollout.rs`. It decides nothing: what to change, which
+//! sequence and which fallback come with each action of the plan.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use bollard::models::ContainerStateStatusEnum;
+use engine::copies::{rollback_name, Fallback};
+use engine::desired::{DesiredDeployment, DesiredState};
+use engine::manifest::Rollout;
+use engine::outcome::{ActionError, ApplyReport, Outcome};
+use engine::plan::{Action, ActionKind, Plan, PHASES};
+use futures_util::future::{join_all, BoxFuture};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::docker::container::ContainerStatus;
+use crate::docker::credentials::{registry_key, RegistryCredentials};
+use crate::docker::image::PullProgress;
+
+#[cfg(test)]
+mod fake;
+mod rollout;
+pub mod runtime;
+#[cfg(test)]
+mod sequences;
+
+pub use runtime::{DockerRuntime, Runtime};
+
+/// How long a freshly started container must stay up to count as started.
+pub const SETTLE_TIME: Duration = Duration::from_millis(500);
+
+/// How many of its last log lines the error of a never-ready new container quotes.
+pub const LOG_LINES_QUOTED: usize = 20;
+
+/// What became of each deployment whose container this apply created, recreated or started: `Ok`
+/// once it runs and is ready (or a rollback put its previous copy back), else why not.
+type Settled = BTreeMap<String, Result<(), String>>;
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Base of build contexts (`codeDir`).
+    pub code_dir: PathBuf,
+    /// Check that started containers stay running; off with `--no-wait`.
+    pub wait: bool,
+    /// Once set, no further action is started; calls in flight finish (daemon shutdown).
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// Where start-first rollouts move a deployment's routes.
+    pub traffic: Arc<dyn TrafficSwitch>,
+    /// The credentials of private registries, for pulls and the base images of builds.
+    pub registry_credentials: RegistryCredentials,
+}
+
+/// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
+/// `orun apply --once`, which runs none.
+pub trait TrafficSwitch: Send + Sync {
+    /// Points every route of `deployment` at `container` and returns once the ingress serves
+    /// them from it.
+    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>>;
+}
+
+impl fmt::Debug for dyn TrafficSwitch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("TrafficSwitch")
+    }
+}
+
+/// No ingress, so no routes to move.
+pub struct NoIngress;
+
+impl TrafficSwitch for NoIngress {
+    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Docker calls in flight at once within a phase.
+pub const PARALLELISM: usize = 4;
+
+impl ApplyOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+}
+
+/// An adapter call's error as the executor reports it: its error chain, as `{:#}` prints it.
+pub(super) trait Failed {
+    fn failed(self) -> ActionError;
+}
+
+impl Failed for anyhow::Error {
+    fn failed(self) -> ActionError {
+        ActionError::Failed(format!("{self:#}"))
+    }
+}
+
+/// `?` on an adapter call inside the executor turns its error into [`ActionError::Failed`].
+pub(super) trait OrFailed<T> {
+    fn or_failed(self) -> Result<T, ActionError>;
+}
+
+impl<T> OrFailed<T> for Result<T> {
+    fn or_failed(self) -> Result<T, ActionError> {
+        self.map_err(Failed::failed)
+    }
+}
+
+/// Receives progress while a plan is applied (the CLI renders it, the daemon logs it).
+pub trait Reporter: Send + Sync {
+    fn action_started(&self, _action: &Action) {}
+    fn action_finished(&self, _outcome: &Outcome) {}
+    fn pull_progress(&self, _image: &str, _progress: &PullProgress) {}
+    fn build_output(&self, _deployment: &str, _line: &str) {}
+}
+
+/// Applies `plan` for `desired`. The environment's network and volumes are created first, then
+/// pulls and builds run; if one of these fails, nothing else runs and nothing is stopped or
+/// removed. `blocked` actions are never executed.
+pub async fn apply(
+    runtime: &dyn Runtime,
+    plan: &Plan,
+    desired: &DesiredState,
+    options: &ApplyOptions,
+    reporter: &dyn Reporter,
+) -> ApplyReport {
+    let executor = Executor {
+        runtime,
+        desired,
+        options,
+        reporter,
+        permits: Arc::new(Semaphore::new(PARALLELISM)),
+    };
+    let mut report = ApplyReport::default();
+    let mut settled = Settled::new();
+    for (index, kinds) in PHASES.iter().enumerate() {
+        let actions: Vec<&Action> = plan
+            .actions
+            .iter()
+            .filter(|action| kinds.contains(&action.kind))
+            .collect();
+        let mut outcomes = Vec::with_capacity(actions.len());
+        for wave in waves(&actions) {
+            let finished = join_all(
+                wave.into_iter()
+                    .map(|action| executor.run(action, &settled)),
+            )
+            .await;
+            for outcome in &finished {
+                settle(&mut settled, outcome);
+            }
+            outcomes.extend(finished);
+        }
+        outcomes.sort_by_key(|outcome| outcome.action.step);
+        // The phases up to pulls and builds prepare what containers need; nothing after them
+        // runs if one of their actions failed.
+        let preparation_failed = kinds.iter().any(|kind| kind.prepares())
+            && outcomes.iter().any(|outcome| outcome.result.is_err());
+        report.outcomes.extend(outcomes);
+        if preparation_failed {
+            let later = &PHASES[index + 1..];
+            report.skipped = plan
+                .actions
+                .iter()
+                .filter(|action| later.iter().any(|kinds| kinds.contains(&action.kind)))
+                .cloned()
+                .collect();
+            break;
+        }
+    }
+    report
+}
+
+/// The actions of one phase in waves: each action runs in a wave after every action of the phase
+/// it comes `after`. The plan lists a phase in dependency order, so one pass assigns the waves.
+fn waves<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
+    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut waves: Vec<Vec<&Action>> = Vec::new();
+    for &action in actions {
+        let wave = action
+            .after
+            .iter()
+            .filter_map(|first| wave_of.get(first.as_str()))
+            .map(|wave| wave + 1)
+            .max()
+            .unwrap_or(0);
+        let wave = wave.max(
+            wave_of
+                .get(action.deployment.as_str())
+                .copied()
+                .unwrap_or(0),
+        );
+        wave_of.insert(&action.deployment, wave);
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(action);
+    }
+    waves
+}
+
+/// Records whether the deployment of `outcome` now runs and is ready, for its dependents.
+fn settle(settled: &mut Settled, outcome: &Outcome) {
+    if !matches!(
+        outcome.action.kind,
+        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+    ) {
+        return;
+    }
+    let result = match &outcome.result {
+        Ok(()) | Err(ActionError::RolledBack { .. }) => Ok(()),
+        Err(error) => Err(error.to_string()),
+    };
+    settled.insert(outcome.action.deployment.clone(), result);
+}
+
+struct Executor<'a> {
+    runtime: &'a dyn Runtime,
+    desired: &'a DesiredState,
+    options: &'a ApplyOptions,
+    reporter: &'a dyn Reporter,
+    permits: Arc<Semaphore>,
+}
+
+impl Executor<'_> {
+    async fn run(&self, action: &Action, settled: &Settled) -> Outcome {
+        let started = Instant::now();
+        if self.options.cancelled() {
+            return Outcome {
+                action: action.clone(),
+                result: Err(ActionError::ShuttingDown),
+                duration: started.elapsed(),
+            };
+        }
+        self.reporter.action_started(action);
+        let result = match self.dependencies_ready(action, settled).await {
+            Ok(()) => self.execute(action).await,
+            Err(error) => Err(error),
+        };
+        let outcome = Outcome {
+            action: action.clone(),
+            result,
+            duration: started.elapsed(),
+        };
+        self.reporter.action_finished(&outcome);
+        outcome
+    }
+
+    /// Before a create, recreate or start: every dependency of the deployment runs and, where it
+    /// has a readiness probe, is ready. One this apply failed to bring up fails the dependent at
+    /// once, naming it.
+    async fn dependencies_ready(
+        &self,
+        action: &Action,
+        settled: &Settled,
+    ) -> Result<(), ActionError> {
+        if !matches!(
+            action.kind,
+            ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+        ) {
+            return Ok(());
+        }
+        let desired = self.deployment(action).or_failed()?;
+        for dependency in &desired.depends_on {
+            let not_ready = |problem: String| ActionError::Dependency {
+                dependency: dependency.clone(),
+                problem,
+            };
+            match settled.get(dependency) {
+                Some(Ok(())) => continue,
+                Some(Err(error)) => return Err(not_ready(format!("failed: {error}"))),
+                None => {}
+            }
+            let Some(wanted) = self.desired.deployments.get(dependency) else {
+                continue;
+            };
+            let name = wanted.container.as_str();
+            if !self
+                .inspect(name)
+                .await
+                .or_failed()?
+                .is_some_and(|status| status.running)
+            {
+                return Err(not_ready(format!("is not running (container {name})")));
+            }
+            if let (Some(readiness), true) = (&wanted.health.readiness, self.options.wait) {
+                self.runtime
+                    .wait_ready(name, readiness)
+                    .await
+                    .map_err(|error| not_ready(format!("is not ready: {error:#}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn deployment(&self, action: &Action) -> Result<&DesiredDeployment> {
+        self.desired
+            .deployments
+            .get(&action.deployment)
+            .ok_or_else(|| {
+                anyhow!(
+                    "deployment {} is not in the desired state",
+                    action.deployment
+                )
+            })
+    }
+
+    async fn execute(&self, action: &Action) -> Result<(), ActionError> {
+        let name = action.container.as_str();
+        let environment = self.desired.environment.as_str();
+        match action.kind {
+            ActionKind::Network => {
+                let network = action.network.as_deref().unwrap_or_default();
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime
+                    .create_network(network, environment)
+                    .await
+                    .or_failed()?;
+            }
+            ActionKind::Volume => {
+                let volume = action.volume.as_deref().unwrap_or_default();
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime
+                    .create_volume(volume, environment)
+                    .await
+                    .or_failed()?;
+            }
+            ActionKind::Pull => {
+                let credentials = self
+                    .options
+                    .registry_credentials
+                    .for_registry(&registry_key(&action.image))
+                    .await
+                    .with_context(|| format!("pull {}", action.image))
+                    .or_failed()?;
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime
+                    .pull(&action.image, credentials.as_ref(), &|progress| {
+                        self.reporter.pull_progress(&action.image, &progress)
+                    })
+                    .await
+                    .or_failed()?;
+            }
+            ActionKind::Build => {
+                let deployment = self.deployment(action).or_failed()?;
+                let build = deployment
+                    .spec
+                    .build
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("deployment {} has no build section", action.deployment))
+                    .or_failed()?;
+                let registries = self
+                    .options
+                    .registry_credentials
+                    .all()
+                    .await
+                    .with_context(|| format!("build {}", action.image))
+                    .or_failed()?;
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime
+                    .build(
+                        &action.image,
+                        &self.options.code_dir,
+                        build,
+                        registries,
+                        &|line| self.reporter.build_output(&action.deployment, line),
+                    )
+                    .await
+                    .or_failed()?;
+            }
+            ActionKind::Remove => match &action.fallback {
+                Some(copy) => {
+                    self.retire(self.deployment(action).or_failed()?, copy)
+                        .await?
+                }
+                None => {
+                    let _permit = self.permit().await.or_failed()?;
+                    self.runtime.remove(name).await.or_failed()?;
+                }
+            },
+            ActionKind::Update => {
+                let deployment = self.deployment(action).or_failed()?;
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime
+                    .update(name, &deployment.resources)
+                    .await
+                    .or_failed()?;
+            }
+            ActionKind::Recreate => {
+                let deployment = self.deployment(action).or_failed()?;
+                let previous = self.replaced(name).await.or_failed()?;
+                match (action.rollout, &action.fallback) {
+                    (Some(Rollout::StartFirst), _) => {
+                        self.recreate_start_first(deployment, previous).await?
+                    }
+                    (_, Some(fallback)) => self.recreate_stop_first(deployment, fallback).await?,
+                    // A plan saved before plans named the fallback: the old container, started
+                    // again if it ran.
+                    (_, None) => {
+                        let fallback = Fallback {
+                            container: rollback_name(name),
+                            start: previous.running,
+                        };
+                        self.recreate_stop_first(deployment, &fallback).await?
+                    }
+                }
+            }
+            ActionKind::Create => {
+                let deployment = self.deployment(action).or_failed()?;
+                let result = self.create_and_start(deployment).await;
+                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                    .await?
+            }
+            ActionKind::Start => {
+                let deployment = self.deployment(action).or_failed()?;
+                let result = self.start_and_check(deployment).await;
+                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                    .await?
+            }
+            ActionKind::Blocked => {
+                return Err(ActionError::Failed(format!(
+                    "{name} is held by a container orun does not manage; not touched"
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// After a create or start of `desired`'s container: a failure puts the plan's `fallback`
+    /// back in its place; without one, a new container with a readiness probe is kept stopped.
+    async fn or_fall_back(
+        &self,
+        desired: &DesiredDeployment,
+        result: Result<()>,
+        fallback: Option<&Fallback>,
+    ) -> Result<(), ActionError> {
+        let Err(error) = result else {
+            return Ok(());
+        };
+        if let Some(fallback) = fallback {
+            return Err(self.roll_back(error, &desired.container, fallback).await);
+        }
+        // Without a readiness probe a failed start is retried, and a crash loop ends up flapping.
+        if desired.health.readiness.is_some() && self.options.wait {
+            return Err(self.keep_stopped(desired, error).await);
+        }
+        Err(error.failed())
+    }
+
+    /// A new container with a readiness probe and no previous copy that never became ready is
+    /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
+    /// One that was never created leaves nothing to keep.
+    async fn keep_stopped(&self, desired: &DesiredDeployment, error: anyhow::Error) -> ActionError {
+        let name = desired.container.as_str();
+        match self.inspect(name).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return error.failed(),
+            Err(inspect) => return ActionError::Failed(format!("{error:#}; {inspect:#}")),
+        }
+        let _permit = match self.permit().await {
+            Ok(permit) => permit,
+            Err(permit) => return ActionError::Failed(format!("{error:#}; {permit:#}")),
+        };
+        let grace = desired.spec.stop_timeout.as_std();
+        if let Err(stop) = self.runtime.stop(name, grace).await {
+            return ActionError::Failed(format!("{error:#}; then {stop:#}"));
+        }
+        let logs = match self.runtime.last_logs(name, LOG_LINES_QUOTED).await {
+            Ok(logs) if logs.trim().is_empty() => "it wrote no log lines".to_string(),
+            Ok(logs) => {
+                let lines: Vec<String> = logs
+                    .trim_end()
+                    .lines()
+                    .map(|line| format!("  {line}"))
+                    .collect();
+                format!("its last log lines:\n{}", lines.join("\n"))
+            }
+            Err(logs) => format!("its logs could not be read: {logs:#}"),
+        };
+        ActionError::NeverReady(format!(
+            "{error:#}; {name} was stopped and kept for docker logs; {logs}"
+        ))
+    }
+
+    pub(super) async fn create_and_start(&self, desired: &DesiredDeployment) -> Result<()> {
+        let name = desired.container.as_str();
+        {
+            let _permit = self.permit().await?;
+            self.runtime
+                .create(name, desired, &self.desired.environment)
+                .await?;
+            self.runtime.start(name).await?;
+        }
+        self.check_ready(name, desired).await
+    }
+
+    /// Container `name` of `desired` stayed up, and passed its readiness probe if it has one.
+    pub(super) async fn check_ready(&self, name: &str, desired: &DesiredDeployment) -> Result<()> {
+        self.check_running(name).await?;
+        match &desired.health.readiness {
+            Some(readiness) if self.options.wait => self.runtime.wait_ready(name, readiness).await,
+            _ => Ok(()),
+        }
+    }
+
+    async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<()> {
+        let name = desired.container.as_str();
+        {
+            let _permit = self.permit().await?;
+            let status = self
+                .runtime
+                .inspect(name)
+                .await?
+                .ok_or_else(|| anyhow!("start {name}: no such container"))?;
+            if status.status == ContainerStateStatusEnum::PAUSED {
+                self.runtime.unpause(name).await?;
+            } else {
+                self.runtime.start(name).await?;
+            }
+        }
+        self.check_ready(name, desired).await
+    }
+
+    /// A container that exits right after it started has failed to start.
+    async fn check_running(&self, name: &str) -> Result<()> {
+        if !self.options.wait {
+            return Ok(());
+        }
+        tokio::time::sleep(SETTLE_TIME).await;
+        let status = self
+            .inspect(name)
+            .await?
+            .ok_or_else(|| anyhow!("{name} disappeared right after it started"))?;
+        if status.running
+            && status.status == ContainerStateStatusEnum::RUNNING
+            && status.restart_count == 0
+        {
+            return Ok(());
+        }
+        Err(anyhow!(
+            "{name} did not stay running: {}",
+            describe(&status)
+        ))
+    }
+
+    /// A slot for one Docker call of this phase.
+    pub(super) async fn permit(&self) -> Result<SemaphorePermit<'_>> {
+        Ok(self.permits.acquire().await?)
+    }
+
+    pub(super) async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>> {
+        let _permit = self.permit().await?;
+        self.runtime.inspect(name).await
+    }
+}
+
+fn describe(status: &ContainerStatus) -> String {
+    let mut text = format!("state {}, exit code {}", status.status, status.exit_code);
+    if status.restart_count > 0 {
+        text.push_str(&format!(", restarted {} time(s)", status.restart_count));
+    }
+    if !status.error.is_empty() {
+        text.push_str(&format!(", {}", status.error));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::outcome::Previous;
+    use engine::plan::Reason;
+    use engine::testing::action;
+
+    fn waiting(deployment: &str, after: &[&str]) -> Action {
+        let mut action = action(deployment, ActionKind::Create, Reason::Missing);
+        action.after = after.iter().map(ToString::to_string).collect();
+        action
+    }
+
+    #[test]
+    fn an_action_runs_in_the_wave_after_the_ones_it_waits_for() {
+        let actions = [
+            waiting("b-cron", &[]),
+            waiting("z-db", &[]),
+            waiting("m-api", &["z-db"]),
+            waiting("a-web", &["m-api", "z-db"]),
+            waiting("c-jobs", &["z-db"]),
+        ];
+        let refs: Vec<&Action> = actions.iter().collect();
+        let waves: Vec<Vec<&str>> = waves(&refs)
+            .iter()
+            .map(|wave| wave.iter().map(|a| a.deployment.as_str()).collect())
+            .collect();
+        assert_eq!(
+            waves,
+            [
+                vec!["b-cron", "z-db"],
+                vec!["m-api", "c-jobs"],
+                vec!["a-web"]
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failed_dependency_is_remembered_and_a_rolled_back_one_counts_as_serving() {
+        let mut settled = Settled::new();
+        let failed = Outcome {
+            action: waiting("db", &[]),
+            result: Err(ActionError::Failed("boom".into())),
+            duration: Duration::ZERO,
+        };
+        let rolled_back = Outcome {
+            action: waiting("cache", &[]),
+            result: Err(ActionError::RolledBack {
+                previous: Previous::Restored,
+                error: "not ready".into(),
+            }),
+            duration: Duration::ZERO,
+        };
+        settle(&mut settled, &failed);
+        settle(&mut settled, &rolled_back);
+        assert_eq!(settled["db"], Err("boom".to_string()));
+        assert_eq!(settled["cache"], Ok(()));
+    }
+}

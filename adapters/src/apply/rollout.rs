@@ -1,0 +1,210 @@
+//! The two recreate sequences of the executor and how they fall back: stop-first, which keeps
+//! `<name>.orun-old` until the new container runs and restores it on failure; start-first, which
+//! starts `<name>.orun-next` beside the old container, moves the routes to it and drains the old
+//! one; retiring the copies an interrupted rollout left, only once `<name>` is ready; and putting
+//! a fallback copy back. It decides nothing: the plan's action says which sequence, which copies
+//! and which fallback.
+
+use anyhow::{anyhow, Context, Result};
+use engine::copies::{next_name, rollback_name, Fallback};
+use engine::desired::DesiredDeployment;
+
+use super::{Executor, Failed, OrFailed};
+use crate::docker::container::ContainerStatus;
+use engine::outcome::{ActionError, Previous};
+
+impl Executor<'_> {
+    /// The container a recreate replaces, as it is now.
+    pub(super) async fn replaced(&self, name: &str) -> Result<ContainerStatus> {
+        self.inspect(name).await?.ok_or_else(|| {
+            anyhow!("recreate {name}: the container disappeared before it could be replaced")
+        })
+    }
+
+    /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
+    /// remove the old one only once the new one runs; otherwise put `fallback` back: the old
+    /// container, or the serving new copy of an interrupted rollout when the old one did not run.
+    pub(super) async fn recreate_stop_first(
+        &self,
+        desired: &DesiredDeployment,
+        fallback: &Fallback,
+    ) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let rollback = rollback_name(name);
+        {
+            let _permit = self.permit().await.or_failed()?;
+            // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
+            self.runtime.remove(&rollback).await.or_failed()?;
+            self.runtime
+                .stop(name, desired.spec.stop_timeout.as_std())
+                .await
+                .or_failed()?;
+            self.runtime.rename(name, &rollback).await.or_failed()?;
+        }
+        if let Err(error) = self.create_and_start(desired).await {
+            return Err(self.roll_back(error, name, fallback).await);
+        }
+        let _permit = self.permit().await.or_failed()?;
+        self.runtime.remove(&rollback).await.or_failed()?;
+        Ok(())
+    }
+
+    /// Start the new container as `<name>.orun-next` beside the old, running one (`previous`, as
+    /// inspected); once it is ready, move the routes to it, give the old one `drainTimeout` for
+    /// requests in flight, stop and remove it, and rename the new one `<name>`. A new container
+    /// that never gets ready is removed, and the old one never stopped serving.
+    pub(super) async fn recreate_start_first(
+        &self,
+        desired: &DesiredDeployment,
+        previous: ContainerStatus,
+    ) -> Result<(), ActionError> {
+        let name = desired.container.as_str();
+        let next = next_name(name);
+        if let Err(error) = self.start_beside(desired, &next).await {
+            return Err(self.abandon(&next, error, true).await);
+        }
+        if let Err(error) = self.options.traffic.switch(&desired.name, &next).await {
+            let error = error.context(format!(
+                "moving the routes of {} to {next} failed, {name} keeps serving",
+                desired.name
+            ));
+            return Err(self.abandon(&next, error, false).await);
+        }
+        self.drain_and_remove(desired, name, &previous)
+            .await
+            .or_failed()?;
+        let _permit = self.permit().await.or_failed()?;
+        self.runtime.rename(&next, name).await.or_failed()?;
+        Ok(())
+    }
+
+    /// Gives `old` (whose routes moved away) `drainTimeout` to finish requests in flight, then
+    /// stops it with its own grace period, `status` as inspected, and removes it.
+    pub(super) async fn drain_and_remove(
+        &self,
+        desired: &DesiredDeployment,
+        old: &str,
+        status: &ContainerStatus,
+    ) -> Result<()> {
+        tokio::time::sleep(desired.drain_timeout.as_std()).await;
+        let grace = status
+            .stop_timeout
+            .unwrap_or(desired.spec.stop_timeout.as_std());
+        let _permit = self.permit().await?;
+        self.runtime.stop(old, grace).await?;
+        self.runtime.remove(old).await
+    }
+
+    /// Creates and starts `next` for `desired`, replacing a stale one, and waits until it is
+    /// started (running, and ready if it has a readiness probe).
+    pub(super) async fn start_beside(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
+        {
+            let _permit = self.permit().await?;
+            self.runtime.remove(next).await?;
+            self.runtime
+                .create(next, desired, &self.desired.environment)
+                .await?;
+            self.runtime.start(next).await?;
+        }
+        self.check_ready(next, desired).await
+    }
+
+    /// Removes the new copy `next` of a start-first rollout after `error`; the old container was
+    /// never stopped. When the new container itself failed (`rolled_back`), the rollout is rolled
+    /// back; a route that could not move is a plain failure, tried again by the next pass.
+    pub(super) async fn abandon(
+        &self,
+        next: &str,
+        error: anyhow::Error,
+        rolled_back: bool,
+    ) -> ActionError {
+        let removed = async {
+            let _permit = self.permit().await?;
+            self.runtime.remove(next).await
+        };
+        match removed.await {
+            Err(remove_error) => remove_error
+                .context(format!("{error:#}; removing {next} failed"))
+                .failed(),
+            Ok(()) if rolled_back => ActionError::RolledBack {
+                previous: Previous::NeverStopped,
+                error: format!("{error:#}"),
+            },
+            Ok(()) => error.failed(),
+        }
+    }
+
+    /// A leftover copy of a running `<name>` goes only once `<name>` is ready; if it never
+    /// becomes ready, the copy (`copy`, as the plan names it) is put back in its place. A copy
+    /// that runs may be what serves: the routes move to `<name>` first and the copy gets
+    /// `drainTimeout` for requests in flight before it stops.
+    pub(super) async fn retire(
+        &self,
+        desired: &DesiredDeployment,
+        copy: &Fallback,
+    ) -> Result<(), ActionError> {
+        let primary = desired.container.as_str();
+        if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
+            if let Err(error) = self.runtime.wait_ready(primary, readiness).await {
+                return Err(self.roll_back(error, primary, copy).await);
+            }
+        }
+        let serving = match self.inspect(&copy.container).await.or_failed()? {
+            Some(status) if !copy.start => status,
+            _ => {
+                let _permit = self.permit().await.or_failed()?;
+                self.runtime.remove(&copy.container).await.or_failed()?;
+                return Ok(());
+            }
+        };
+        self.options
+            .traffic
+            .switch(&desired.name, primary)
+            .await
+            .with_context(|| {
+                format!(
+                    "moving the routes of {} to {primary} failed, {} keeps serving",
+                    desired.name, copy.container
+                )
+            })
+            .or_failed()?;
+        self.drain_and_remove(desired, &copy.container, &serving)
+            .await
+            .or_failed()?;
+        Ok(())
+    }
+
+    /// After `error`, puts `fallback` back in service as `name`: the action is rolled back, or,
+    /// if restoring fails too, it failed with both errors.
+    pub(super) async fn roll_back(
+        &self,
+        error: anyhow::Error,
+        name: &str,
+        fallback: &Fallback,
+    ) -> ActionError {
+        match self.restore(name, fallback).await {
+            Ok(()) => ActionError::RolledBack {
+                previous: Previous::Restored,
+                error: format!("{error:#}"),
+            },
+            Err(restore_error) => restore_error
+                .context(format!(
+                    "{error:#}; restoring {} failed",
+                    fallback.container
+                ))
+                .failed(),
+        }
+    }
+
+    /// Removes whatever holds `name`, renames the fallback copy back and starts it if it is a
+    /// stopped one.
+    async fn restore(&self, name: &str, fallback: &Fallback) -> Result<()> {
+        let _permit = self.permit().await?;
+        self.runtime.remove(name).await?;
+        self.runtime.rename(&fallback.container, name).await?;
+        if fallback.start {
+            self.runtime.start(name).await?;
+        }
+        Ok(())
+    }
+}

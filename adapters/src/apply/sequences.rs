@@ -1,0 +1,225 @@
+//! The executor's rollout sequences against the in-memory engine of `fake.rs`: what each plan
+//! makes it do, in which order, and what runs afterwards. Unit tests only; the Docker-backed
+//! tests check the same against the real engine.
+
+use std::path::PathBuf;
+
+use engine::desired::DesiredDeployment;
+use engine::manifest::Rollout;
+use engine::plan::{Action, ActionKind, Plan};
+use engine::{DesiredState, PlanOptions};
+
+use super::fake::FakeDocker;
+use super::{apply, ApplyOptions, Reporter};
+use crate::docker::credentials::RegistryCredentials;
+use engine::outcome::{ActionError, ApplyReport, Previous};
+use engine::testing::{deployment, desired};
+
+struct Quiet;
+impl Reporter for Quiet {}
+
+const READY: &str = "  health:\n    readiness:\n      tcp: localhost:8080\n      deadline: 5s\n";
+
+/// Deployment `web` at `version`, with a readiness probe and `extra` spec lines.
+fn web(version: &str, extra: &str) -> DesiredState {
+    let spec = format!("  env:\n    VERSION: \"{version}\"\n{READY}{extra}");
+    desired("production", &[deployment("web", &spec)])
+}
+
+fn the_web(desired: &DesiredState) -> &DesiredDeployment {
+    &desired.deployments["web"]
+}
+
+/// Plans `desired` against the fake engine and applies the plan, as one pass of the node does.
+async fn pass(docker: &FakeDocker, desired: &DesiredState) -> (Plan, ApplyReport) {
+    let observed = docker.observed(&["busybox"]);
+    let plan = engine::plan(desired, &observed, &PlanOptions::default()).expect("a plan");
+    let options = ApplyOptions {
+        code_dir: PathBuf::from("."),
+        wait: true,
+        cancel: None,
+        traffic: docker.traffic(),
+        registry_credentials: RegistryCredentials::locate(None),
+    };
+    let report = apply(docker, &plan, desired, &options, &Quiet).await;
+    (plan, report)
+}
+
+fn action_of(plan: &Plan, kind: ActionKind) -> &Action {
+    plan.actions
+        .iter()
+        .find(|action| action.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} in {plan:#?}"))
+}
+
+fn result_of(report: &ApplyReport, kind: ActionKind) -> Result<(), ActionError> {
+    report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.action.kind == kind)
+        .map(|outcome| outcome.result.clone())
+        .expect("an outcome of that kind")
+}
+
+/// The position of `line` in the journal.
+fn at(journal: &[String], line: &str) -> usize {
+    journal
+        .iter()
+        .position(|entry| entry == line)
+        .unwrap_or_else(|| panic!("{line:?} is not in {journal:#?}"))
+}
+
+fn runs_only(docker: &FakeDocker, desired: &DesiredState) {
+    let containers = docker.containers();
+    let names: Vec<&String> = containers.keys().collect();
+    assert_eq!(names, ["web"], "{containers:?}");
+    assert_eq!(
+        containers["web"],
+        (the_web(desired).spec_hash.clone(), true),
+        "web runs the desired version"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_first_recreate_moves_the_routes_before_the_old_container_stops() {
+    let docker = FakeDocker::default();
+    docker.put("web", the_web(&web("1", "")), true);
+    let new = web("2", "");
+    let (plan, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        action_of(&plan, ActionKind::Recreate).rollout,
+        Some(Rollout::StartFirst)
+    );
+    let journal = docker.journal();
+    assert!(at(&journal, "probe web.orun-next") < at(&journal, "route web web.orun-next"));
+    assert!(at(&journal, "route web web.orun-next") < at(&journal, "stop web"));
+    assert!(at(&journal, "stop web") < at(&journal, "rename web.orun-next web"));
+    runs_only(&docker, &new);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_first_recreate_that_never_gets_ready_never_stops_the_old_container() {
+    let docker = FakeDocker::default();
+    let old = web("1", "");
+    docker.put("web", the_web(&old), true);
+    let new = web("2", "");
+    docker.never_ready(the_web(&new));
+    let (_, report) = pass(&docker, &new).await;
+    assert!(matches!(
+        result_of(&report, ActionKind::Recreate),
+        Err(ActionError::RolledBack {
+            previous: Previous::NeverStopped,
+            ..
+        })
+    ));
+    let journal = docker.journal();
+    assert!(!journal.contains(&"stop web".to_string()), "{journal:#?}");
+    assert!(!journal.iter().any(|line| line.starts_with("route")));
+    runs_only(&docker, &old);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_first_recreate_whose_new_container_crashes_restores_the_old_one() {
+    let docker = FakeDocker::default();
+    let old = web("1", "  rollout: stopFirst\n");
+    docker.put("web", the_web(&old), true);
+    let new = web("2", "  rollout: stopFirst\n");
+    docker.crash(the_web(&new));
+    let (_, report) = pass(&docker, &new).await;
+    assert!(matches!(
+        result_of(&report, ActionKind::Recreate),
+        Err(ActionError::RolledBack {
+            previous: Previous::Restored,
+            ..
+        })
+    ));
+    let journal = docker.journal();
+    assert!(at(&journal, "rename web web.orun-old") < at(&journal, "create web"));
+    assert!(at(&journal, "remove web") < at(&journal, "rename web.orun-old web"));
+    runs_only(&docker, &old);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_serving_next_copy_stays_in_service_until_the_container_is_ready_and_routed() {
+    // A start-first rollout interrupted after it stopped the old container: the new copy alone
+    // serves, and the old `web` is stopped.
+    let docker = FakeDocker::default();
+    let new = web("2", "");
+    docker.put("web", the_web(&web("1", "")), false);
+    docker.put("web.orun-next", the_web(&new), true);
+
+    let (first, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        action_of(&first, ActionKind::Recreate).rollout,
+        Some(Rollout::StopFirst),
+        "an old container that does not run is replaced stop-first"
+    );
+    assert!(
+        docker.containers()["web.orun-next"].1,
+        "the serving copy is left alone while web is replaced"
+    );
+
+    let (second, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(second.actions.len(), 1, "{second:#?}");
+    let journal = docker.journal();
+    assert!(at(&journal, "probe web") < at(&journal, "route web web"));
+    assert!(at(&journal, "route web web") < at(&journal, "stop web.orun-next"));
+    runs_only(&docker, &new);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_container_beside_a_serving_next_copy_falls_back_to_that_copy() {
+    let docker = FakeDocker::default();
+    let new = web("2", "");
+    docker.put("web.orun-next", the_web(&new), true);
+    let broken = web("3", "");
+    docker.crash(the_web(&broken));
+
+    let (_, report) = pass(&docker, &broken).await;
+    assert!(matches!(
+        result_of(&report, ActionKind::Create),
+        Err(ActionError::RolledBack { .. })
+    ));
+    let journal = docker.journal();
+    assert!(
+        !journal.contains(&"stop web.orun-next".to_string()),
+        "the serving copy never stopped: {journal:#?}"
+    );
+    runs_only(&docker, &new);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_container_beside_a_rollback_copy_puts_the_copy_back_and_starts_it() {
+    let docker = FakeDocker::default();
+    let old = web("1", "");
+    docker.put("web.orun-old", the_web(&old), false);
+    let broken = web("2", "");
+    docker.crash(the_web(&broken));
+
+    let (plan, report) = pass(&docker, &broken).await;
+    assert!(action_of(&plan, ActionKind::Create).fallback.is_some());
+    assert!(matches!(
+        result_of(&report, ActionKind::Create),
+        Err(ActionError::RolledBack {
+            previous: Previous::Restored,
+            ..
+        })
+    ));
+    runs_only(&docker, &old);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_container_that_never_gets_ready_without_a_copy_is_kept_stopped_with_its_logs() {
+    let docker = FakeDocker::default();
+    let new = web("1", "");
+    docker.never_ready(the_web(&new));
+    let (_, report) = pass(&docker, &new).await;
+    let Err(ActionError::NeverReady(message)) = result_of(&report, ActionKind::Create) else {
+        panic!("{report:?}");
+    };
+    assert!(message.contains("listening"), "{message}");
+    assert!(!docker.containers()["web"].1, "kept, stopped");
+}

@@ -1,0 +1,74 @@
+//! One convergence pass, shared by `orun apply --once` and the node daemon: observe Docker, plan,
+//! apply, then observe again and apply what the first pass made visible (a pulled image whose
+//! digest moved, a rollback copy that can now go). It does not decide what runs; `engine` does.
+
+use engine::plan::{ActionKind, Plan};
+use engine::{DesiredState, Observed, PlanOptions};
+
+use crate::apply::{self, ApplyOptions, DockerRuntime, Reporter};
+use crate::docker::observe::observe;
+use crate::docker::Docker;
+use engine::outcome::ApplyReport;
+
+/// What one pass did: its first plan and the outcome of every action, a follow-up's included.
+#[derive(Clone, Debug)]
+pub struct Pass {
+    pub plan: Plan,
+    pub report: ApplyReport,
+    /// The engine as the pass left it, when its last observation came after its last action.
+    pub observed: Option<Observed>,
+}
+
+/// Receives the plans of a pass before they are applied.
+pub trait PlanObserver: Reporter {
+    fn plan_ready(&self, _plan: &Plan, _follow_up: bool) {}
+}
+
+/// Observes, plans with `options` and applies; then, if that succeeded, plans once more without
+/// `new_commit` and applies what is still needed.
+pub async fn converge(
+    docker: &Docker,
+    desired: &DesiredState,
+    options: PlanOptions,
+    apply_options: &ApplyOptions,
+    reporter: &dyn PlanObserver,
+) -> anyhow::Result<Pass> {
+    let observed = observe(docker, desired).await?;
+    let plan = engine::plan(desired, &observed, &options)?;
+    reporter.plan_ready(&plan, false);
+    if plan.is_empty() {
+        return Ok(Pass {
+            plan,
+            report: ApplyReport::default(),
+            observed: Some(observed),
+        });
+    }
+    let runtime = DockerRuntime::new(docker);
+    let mut report = apply::apply(&runtime, &plan, desired, apply_options, reporter).await;
+    let mut last_observed = None;
+    if report.is_success() {
+        let observed = observe(docker, desired).await?;
+        let follow_up_options = PlanOptions {
+            new_commit: false,
+            ..options
+        };
+        let next = engine::plan(desired, &observed, &follow_up_options)?;
+        if next
+            .actions
+            .iter()
+            .any(|action| action.kind != ActionKind::Blocked)
+        {
+            reporter.plan_ready(&next, true);
+            let more = apply::apply(&runtime, &next, desired, apply_options, reporter).await;
+            report.outcomes.extend(more.outcomes);
+            report.skipped.extend(more.skipped);
+        } else {
+            last_observed = Some(observed);
+        }
+    }
+    Ok(Pass {
+        plan,
+        report,
+        observed: last_observed,
+    })
+}

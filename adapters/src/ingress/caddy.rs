@@ -1,0 +1,354 @@
+//! The supervised Caddy child process: started from a config file that always holds the latest
+//! routes (so a restart restores them), restarted if it dies, reconfigured through the admin API
+//! (`POST /load`) one change at a time, and stopped on shutdown. The admin API listens on a unix
+//! socket that only orun's user may open (mode 0600, by default in Caddy's 0700 data folder, Caddy
+//! started with umask 077), spoken to with hyper's HTTP/1 client. It does not choose routes.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{header, Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio::process::Command;
+use tokio::sync::{watch, Mutex};
+use tracing::{info, warn};
+
+use engine::routes::Route;
+
+use super::config::{render, CaddySettings};
+
+/// How long Caddy's admin API may take to answer after a start.
+const ADMIN_WAIT: Duration = Duration::from_secs(15);
+/// Pause before restarting a Caddy that died.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+/// How long one admin API request may take, connecting included.
+const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The admin socket's mode: its owner, orun's user, alone may connect.
+const ADMIN_SOCKET_MODE: u32 = 0o600;
+/// The mode of Caddy's data folder and of the admin socket's folder.
+const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// A running, supervised Caddy.
+pub struct Caddy {
+    routes: CaddyRoutes,
+    stop: watch::Sender<bool>,
+    supervisor: tokio::task::JoinHandle<()>,
+}
+
+/// Loads routes into a running Caddy. Clones share Caddy's routes, and changes are made one at a
+/// time, so two rollouts moving their own routes at once do not undo each other.
+#[derive(Clone)]
+pub struct CaddyRoutes {
+    settings: CaddySettings,
+    dir: PathBuf,
+    served: Arc<Mutex<ServedRoutes>>,
+}
+
+/// The routes Caddy serves and the config they rendered to.
+struct ServedRoutes {
+    routes: Vec<Route>,
+    config: Value,
+}
+
+impl Caddy {
+    /// Starts `binary` with its data under `dir` and waits until its admin API answers.
+    pub async fn start(binary: &Path, dir: &Path, settings: CaddySettings) -> Result<Caddy> {
+        private_dir(dir, "Caddy's data folder").await?;
+        super::handover::enable().await;
+        // Another folder named by `--caddy-admin` may be shared: it keeps its mode, the socket
+        // in it is still its owner's alone.
+        if let Some(parent) = settings.admin.parent().filter(|parent| *parent != dir) {
+            tokio::fs::create_dir_all(parent).await.with_context(|| {
+                format!(
+                    "cannot create the folder of Caddy's admin socket {}",
+                    parent.display()
+                )
+            })?;
+        }
+        let served = Arc::new(Mutex::new(ServedRoutes {
+            routes: Vec::new(),
+            config: render(&settings, dir, &[]),
+        }));
+        let (stop, stop_rx) = watch::channel(false);
+        let (started_tx, mut started_rx) = watch::channel(None::<Result<(), String>>);
+        let supervisor = tokio::spawn(supervise(
+            binary.to_path_buf(),
+            dir.to_path_buf(),
+            settings.clone(),
+            served.clone(),
+            stop_rx,
+            started_tx,
+        ));
+        let first = loop {
+            if let Some(result) = started_rx.borrow_and_update().clone() {
+                break result;
+            }
+            if started_rx.changed().await.is_err() {
+                break Err("the Caddy supervisor stopped".to_string());
+            }
+        };
+        first.map_err(|error| anyhow!(error))?;
+        let routes = CaddyRoutes {
+            settings,
+            dir: dir.to_path_buf(),
+            served,
+        };
+        Ok(Caddy {
+            routes,
+            stop,
+            supervisor,
+        })
+    }
+
+    /// A handle on Caddy's routes, for changes made while a pass runs.
+    pub fn routes(&self) -> CaddyRoutes {
+        self.routes.clone()
+    }
+
+    /// Makes `routes` Caddy's routes; nothing is sent when they are unchanged.
+    pub async fn apply(&self, routes: &[Route]) -> Result<()> {
+        self.routes.change(|_| routes.to_vec()).await
+    }
+
+    /// Stops Caddy gracefully through its admin API, then makes sure the process is gone.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.supervisor.await;
+    }
+}
+
+impl CaddyRoutes {
+    /// Replaces Caddy's routes with what `change` makes of them, and returns once Caddy serves
+    /// them; nothing is sent when they are unchanged.
+    pub async fn change(&self, change: impl FnOnce(&[Route]) -> Vec<Route>) -> Result<()> {
+        let mut served = self.served.lock().await;
+        let routes = change(&served.routes);
+        let wanted = render(&self.settings, &self.dir, &routes);
+        if served.config == wanted {
+            return Ok(());
+        }
+        write_config(&self.dir, &wanted).await?;
+        load(&self.settings, &wanted).await?;
+        info!(routes = routes.len(), "ingress routes updated");
+        *served = ServedRoutes {
+            routes,
+            config: wanted,
+        };
+        Ok(())
+    }
+}
+
+fn config_path(dir: &Path) -> PathBuf {
+    dir.join("orun-caddy.json")
+}
+
+async fn write_config(dir: &Path, config: &Value) -> Result<()> {
+    let path = config_path(dir);
+    tokio::fs::write(&path, serde_json::to_vec_pretty(config).expect("json"))
+        .await
+        .with_context(|| format!("cannot write the Caddy config {}", path.display()))
+}
+
+/// Creates `dir` (and its parents) and makes it its owner's alone.
+async fn private_dir(dir: &Path, what: &str) -> Result<()> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("cannot create {what} {}", dir.display()))?;
+    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+        .await
+        .with_context(|| format!("cannot restrict {what} {} to its owner", dir.display()))
+}
+
+async fn load(settings: &CaddySettings, config: &Value) -> Result<()> {
+    let socket = settings.admin.display();
+    let (status, body) = admin_request(&settings.admin, Method::POST, "/load", config.to_string())
+        .await
+        .with_context(|| format!("Caddy admin API on {socket} unreachable"))?;
+    if !status.is_success() {
+        bail!(
+            "Caddy admin API on {socket} refused the config: {status} {}",
+            body.trim()
+        );
+    }
+    Ok(())
+}
+
+/// One request to the admin API on its unix socket: the response's status and body.
+async fn admin_request(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    body: String,
+) -> Result<(StatusCode, String)> {
+    let exchange = async {
+        let stream = UnixStream::connect(socket).await?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let connection = tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            // Caddy serves a unix socket only to requests with an empty Host.
+            .header(header::HOST, "")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        connection.abort();
+        anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    tokio::time::timeout(ADMIN_REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| anyhow!("no answer within {}s", ADMIN_REQUEST_TIMEOUT.as_secs()))?
+}
+
+async fn admin_answers(settings: &CaddySettings) -> bool {
+    admin_request(&settings.admin, Method::GET, "/config/", String::new())
+        .await
+        .is_ok_and(|(status, _)| status.is_success())
+}
+
+async fn admin_stop(settings: &CaddySettings) {
+    let _ = admin_request(&settings.admin, Method::POST, "/stop", String::new()).await;
+}
+
+/// Makes the admin socket its owner's alone. Caddy created it under umask 077 already; this
+/// keeps it so whatever umask Caddy was given.
+async fn restrict_admin_socket(settings: &CaddySettings) -> Result<()> {
+    let socket = &settings.admin;
+    tokio::fs::set_permissions(socket, std::fs::Permissions::from_mode(ADMIN_SOCKET_MODE))
+        .await
+        .with_context(|| format!("cannot restrict Caddy's admin socket {}", socket.display()))
+}
+
+/// Starts `caddy run` on the config file; Caddy gets SIGTERM if orun dies, so it never outlives it.
+fn spawn_caddy(binary: &Path, dir: &Path) -> Result<tokio::process::Child> {
+    let mut command = Command::new(binary);
+    command
+        .args(["run", "--config"])
+        .arg(config_path(dir))
+        .env("XDG_DATA_HOME", dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    // SAFETY: prctl and umask are async-signal-safe and touch only the child being set up.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The admin socket, certificates and keys Caddy creates are its owner's alone.
+            libc::umask(0o077);
+            Ok(())
+        });
+    }
+    command
+        .spawn()
+        .with_context(|| format!("cannot start Caddy ({})", binary.display()))
+}
+
+/// Runs Caddy, restarting it whenever it exits, until `stop` is set. The first start's result is
+/// reported through `started`.
+async fn supervise(
+    binary: PathBuf,
+    dir: PathBuf,
+    settings: CaddySettings,
+    served: Arc<Mutex<ServedRoutes>>,
+    mut stop: watch::Receiver<bool>,
+    started: watch::Sender<Option<Result<(), String>>>,
+) {
+    let mut first = true;
+    loop {
+        let current = served.lock().await.config.clone();
+        // A Caddy left by an orun that was killed still answers on the admin socket and holds the ports.
+        if admin_answers(&settings).await {
+            warn!(admin = %settings.admin.display(), "stopping a Caddy left running by an earlier orun");
+            admin_stop(&settings).await;
+            tokio::time::sleep(RESTART_DELAY).await;
+        }
+        let spawned = match write_config(&dir, &current).await {
+            Ok(()) => spawn_caddy(&binary, &dir),
+            Err(error) => Err(error),
+        };
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(error) => {
+                if first {
+                    let _ = started.send(Some(Err(format!("{error:#}"))));
+                    return;
+                }
+                warn!(error = %format!("{error:#}"), "Caddy did not restart");
+                tokio::select! {
+                    _ = tokio::time::sleep(RESTART_DELAY) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
+        };
+        let deadline = tokio::time::Instant::now() + ADMIN_WAIT;
+        let mut up = false;
+        while tokio::time::Instant::now() < deadline {
+            if admin_answers(&settings).await {
+                up = true;
+                if let Err(error) = restrict_admin_socket(&settings).await {
+                    warn!(error = %format!("{error:#}"), "Caddy's admin socket keeps the mode Caddy gave it (owner only, from umask 077)");
+                }
+                break;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if first {
+            first = false;
+            let result = if up {
+                info!(admin = %settings.admin.display(), "Caddy started");
+                Ok(())
+            } else {
+                let _ = child.kill().await;
+                Err(format!(
+                    "Caddy ({}) did not answer on its admin socket {} within {}s; check that ports {} and {} are free",
+                    binary.display(),
+                    settings.admin.display(),
+                    ADMIN_WAIT.as_secs(),
+                    settings.http_port,
+                    settings.https_port
+                ))
+            };
+            let failed = result.is_err();
+            let _ = started.send(Some(result));
+            if failed {
+                return;
+            }
+        } else if up {
+            info!("Caddy restarted; routes restored");
+        }
+        tokio::select! {
+            status = child.wait() => {
+                warn!(status = ?status.ok(), "Caddy exited; restarting it");
+                tokio::select! {
+                    _ = tokio::time::sleep(RESTART_DELAY) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+            _ = stop.changed() => {
+                admin_stop(&settings).await;
+                if tokio::time::timeout(Duration::from_secs(5), child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! What became of a plan's actions when they ran: each action's outcome, why one failed, what a
+//! rollback put back, and a failed probe check. Plain data the executor produces and the node's
+//! decisions (health, events, the status) read; it runs nothing.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::plan::Action;
+
+/// What happened to one action.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub action: Action,
+    pub result: Result<(), ActionError>,
+    pub duration: Duration,
+}
+
+/// Why an action did not succeed. A message is the failed call's error chain as `{:#}` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Failed(String),
+    /// The new container failed; the previous one is in service, as `previous` tells.
+    #[error("{previous}: {error}")]
+    RolledBack { previous: Previous, error: String },
+    /// Cancellation was requested before the action started.
+    #[error("not started: orun is shutting down")]
+    ShuttingDown,
+    /// A new container with a readiness probe and no previous copy never became ready; it was
+    /// stopped and kept for `docker logs`, and the message quotes its last log lines.
+    #[error("{0}")]
+    NeverReady(String),
+    /// Not started because a deployment it depends on does not run or is not ready.
+    #[error("not started: dependency {dependency} {problem}")]
+    Dependency { dependency: String, problem: String },
+}
+
+/// What became of the previous container when a rollout was rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Previous {
+    /// It was renamed back into place: the stopped old container of a stop-first rollout
+    /// (started again), or the copy an interrupted rollout left.
+    Restored,
+    /// Start-first: it was never stopped, so it served throughout.
+    NeverStopped,
+}
+
+impl fmt::Display for Previous {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(match self {
+            Previous::Restored => "the previous container was restored",
+            Previous::NeverStopped => "the previous container was never stopped",
+        })
+    }
+}
+
+/// Every action's outcome, in plan order; actions after a failed pull/build phase are `skipped`.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyReport {
+    pub outcomes: Vec<Outcome>,
+    pub skipped: Vec<Action>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes
+            .iter()
+            .filter(|outcome| outcome.result.is_err())
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.failed().next().is_none() && self.skipped.is_empty()
+    }
+}
+
+/// The result of one failed check: what was tried (`GET <url>`, `connect <host:port>`,
+/// `exec <command>`) and what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckFailure {
+    pub attempt: String,
+    pub detail: String,
+}

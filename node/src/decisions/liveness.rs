@@ -1,0 +1,172 @@
+//! Liveness policy (docs/health.md): which deployments have a liveness probe, when each is due,
+//! and what one probe result means: a failure counts, `failureThreshold` failures in a row call
+//! for a restart. Pure: the reconciler inspects, probes and restarts.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use engine::manifest::LivenessProbe;
+use engine::DesiredState;
+use std::time::Instant;
+
+use super::health::DeploymentHealth;
+use engine::outcome::CheckFailure;
+
+/// A deployment whose container has a liveness probe.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub deployment: String,
+    pub container: String,
+    pub probe: LivenessProbe,
+    /// Grace period of a restart.
+    pub stop_timeout: Duration,
+}
+
+/// What one probe result means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// The probe failed; `restart` once `failureThreshold` failures came in a row.
+    Failed {
+        message: String,
+        restart: bool,
+    },
+}
+
+/// The deployments with a liveness probe, except those `held` (quarantined or flapping).
+pub fn targets(desired: &DesiredState, held: &BTreeSet<String>) -> Vec<Target> {
+    desired
+        .deployments
+        .values()
+        .filter(|deployment| !held.contains(&deployment.name))
+        .filter_map(|deployment| {
+            Some(Target {
+                deployment: deployment.name.clone(),
+                container: deployment.container.clone(),
+                probe: deployment.health.liveness.clone()?,
+                stop_timeout: deployment.spec.stop_timeout.as_std(),
+            })
+        })
+        .collect()
+}
+
+/// Whether `target`'s probe runs at `now`; if so, or if none was scheduled yet, the next one is
+/// scheduled an interval later. The first check comes one interval after the first look.
+pub fn due(health: &mut DeploymentHealth, target: &Target, now: Instant) -> bool {
+    let next = now + target.probe.interval.as_std();
+    match health.next_liveness {
+        Some(due) if due > now => false,
+        None => {
+            health.next_liveness = Some(next);
+            false
+        }
+        Some(_) => {
+            health.next_liveness = Some(next);
+            true
+        }
+    }
+}
+
+/// Counts one probe result into `health`. A restart starts the count over and adds to `restarts`.
+pub fn judge(
+    health: &mut DeploymentHealth,
+    target: &Target,
+    result: Result<(), CheckFailure>,
+) -> Verdict {
+    let failure = match result {
+        Ok(()) => {
+            health.liveness_failures = 0;
+            health.probe_ok = Some(true);
+            return Verdict::Passed;
+        }
+        Err(failure) => failure,
+    };
+    health.liveness_failures += 1;
+    health.probe_ok = Some(false);
+    let threshold = target.probe.failure_threshold;
+    let message = format!(
+        "liveness probe of {} failed: {} answered {} ({} of failureThreshold {threshold})",
+        target.container, failure.attempt, failure.detail, health.liveness_failures
+    );
+    health.last_probe_error = Some(message.clone());
+    let restart = health.liveness_failures >= threshold;
+    if restart {
+        health.liveness_failures = 0;
+        health.restarts += 1;
+    }
+    Verdict::Failed { message, restart }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::testing::{deployment, desired};
+
+    const LIVENESS: &str = "  health:\n    liveness:\n      http: localhost:8080/health\n      interval: 5s\n      failureThreshold: 2\n";
+
+    fn web() -> Target {
+        let desired = desired("production", &[deployment("web", LIVENESS)]);
+        let mut targets = targets(&desired, &BTreeSet::new());
+        assert_eq!(targets.len(), 1);
+        targets.remove(0)
+    }
+
+    fn refused() -> Result<(), CheckFailure> {
+        Err(CheckFailure {
+            attempt: "GET http://172.17.0.3:8080/health".to_string(),
+            detail: "connection refused".to_string(),
+        })
+    }
+
+    #[test]
+    fn only_deployments_with_a_probe_that_are_not_held_are_probed() {
+        let desired = desired(
+            "production",
+            &[deployment("web", LIVENESS), deployment("db", "")],
+        );
+        let targets: Vec<String> = targets(&desired, &BTreeSet::new())
+            .into_iter()
+            .map(|target| target.deployment)
+            .collect();
+        assert_eq!(targets, ["web"]);
+        let held = BTreeSet::from(["web".to_string()]);
+        assert!(super::targets(&desired, &held).is_empty());
+    }
+
+    #[test]
+    fn the_first_look_schedules_and_probes_come_an_interval_apart() {
+        let target = web();
+        let mut health = DeploymentHealth::default();
+        let start = Instant::now();
+        assert!(!due(&mut health, &target, start));
+        assert!(!due(&mut health, &target, start + Duration::from_secs(4)));
+        assert!(due(&mut health, &target, start + Duration::from_secs(5)));
+        assert_eq!(health.next_liveness, Some(start + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_threshold_of_failures_in_a_row_restarts() {
+        let target = web();
+        let mut health = DeploymentHealth::default();
+        let first = judge(&mut health, &target, refused());
+        assert_eq!(
+            first,
+            Verdict::Failed {
+                message: "liveness probe of web failed: GET http://172.17.0.3:8080/health answered connection refused (1 of failureThreshold 2)".to_string(),
+                restart: false,
+            }
+        );
+        assert_eq!(health.probe_ok, Some(false));
+        assert_eq!(judge(&mut health, &target, Ok(())), Verdict::Passed);
+        assert_eq!((health.liveness_failures, health.probe_ok), (0, Some(true)));
+
+        judge(&mut health, &target, refused());
+        let Verdict::Failed { message, restart } = judge(&mut health, &target, refused()) else {
+            panic!("the second failure in a row is a failure");
+        };
+        assert!(restart);
+        assert!(message.ends_with("(2 of failureThreshold 2)"), "{message}");
+        assert_eq!(health.last_probe_error.as_deref(), Some(message.as_str()));
+        assert_eq!((health.liveness_failures, health.restarts), (0, 1));
+    }
+}

@@ -1,0 +1,169 @@
+//! The node daemon (docs/node.md): a Git poller that fetches the tracked branch with jitter and
+//! backoff, or at once on a proven webhook, and a reconciler that applies each new valid revision
+//! at once and repairs drift from the last good revision every poll interval, whatever Git is
+//! doing, remembering across restarts what it learnt (`state.rs`) and reporting rollouts to the
+//! notifier. It serves its status read-only (docs/status-api.md). This module only holds the
+//! settings and wires the tasks together.
+
+pub mod decisions;
+mod ingress;
+pub mod metrics;
+mod notifier;
+mod poller;
+mod prober;
+pub mod public;
+mod reconciler;
+mod repo;
+mod report;
+pub mod server;
+mod state;
+pub mod status;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+use engine::manifest::node_defaults::NodePaths;
+use engine::manifest::NotificationSpec;
+use engine::Environment;
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::info;
+
+use adapters::docker::Docker;
+use adapters::git::Remote;
+use adapters::ingress::config::CaddySettings;
+use metrics::Metrics;
+use notifier::Notifier;
+use reconciler::Reconciler;
+use status::SharedStatus;
+use webhook::{Hook, WebhookSecret};
+
+/// Everything the daemon needs, resolved from `--config` and flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `metadata.name` of this node: its own manifest is re-read from each revision.
+    pub node_name: Option<String>,
+    pub remote: Remote,
+    pub data_dir: PathBuf,
+    /// An explicit environment (`environment` of the `--config` node); otherwise the environment
+    /// comes from this node's manifest in each revision, else from the tracked branch.
+    pub environment: Option<Environment>,
+    pub poll_interval: Duration,
+    /// `--poll-interval` was given: the node manifest's `pollInterval` does not override it.
+    pub poll_interval_fixed: bool,
+    /// Base of build contexts; the clone when `None`.
+    pub code_dir: Option<PathBuf>,
+    /// The `dockerConfig` of the `--config` node: the folder of the Docker client configuration
+    /// holding registry credentials, until a revision's node manifest says otherwise.
+    pub docker_config: Option<PathBuf>,
+    /// The age identity that decrypts `secrets.yaml` (see `secrets::age_key_path`).
+    pub age_key_path: PathBuf,
+    pub status_addr: SocketAddr,
+    pub allow_empty: bool,
+    /// The Caddy binary and where it listens; started only when a revision has Services.
+    pub caddy_bin: PathBuf,
+    pub caddy: CaddySettings,
+    /// The webhook secret read at start (`--webhook-secret-file`, else `webhookSecretFile` of the
+    /// `--config` node); without one `/hooks/git` answers 404.
+    pub webhook_secret: Option<WebhookSecret>,
+    /// `--webhook-secret-file` was given: a revision's `webhookSecretFile` does not override it.
+    pub webhook_secret_fixed: bool,
+    /// The `--config` node's `notifications` and its file, in force while the revision has no
+    /// manifest of this node.
+    pub notifications: Vec<NotificationSpec>,
+    pub config_file: String,
+}
+
+impl Settings {
+    /// The files and folders under `dataDir`.
+    pub fn paths(&self) -> NodePaths {
+        NodePaths::new(&self.data_dir)
+    }
+
+    /// The local clone of the manifest repository.
+    pub fn checkout(&self) -> PathBuf {
+        self.paths().checkout()
+    }
+
+    fn code_dir(&self) -> PathBuf {
+        self.code_dir.clone().unwrap_or_else(|| self.checkout())
+    }
+
+    fn caddy_dir(&self) -> PathBuf {
+        self.paths().caddy()
+    }
+}
+
+/// Runs the node until `shutdown` resolves: the Docker call in flight finishes, no new one starts.
+pub async fn run(
+    settings: Settings,
+    docker: Docker,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let settings = Arc::new(settings);
+    let status = SharedStatus::new(decisions::status_projection::initial(
+        &settings,
+        SystemTime::now(),
+    ));
+    let metrics = Arc::new(Metrics::new());
+    let (webhook_secret, secret) = watch::channel(settings.webhook_secret.clone());
+    let fetch_now = Arc::new(Notify::new());
+    server::serve(
+        settings.status_addr,
+        status.clone(),
+        metrics.clone(),
+        public::LocalPaths::new(&settings),
+        Hook {
+            secret,
+            fetch: fetch_now.clone(),
+        },
+    )
+    .await?;
+    let node_name = status.lock().node.name.clone();
+    let notifier = Notifier::start(node_name, public::LocalPaths::new(&settings));
+    info!(addr = %settings.status_addr, "status API listening");
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            info!("shutting down: finishing the Docker call in flight");
+            cancel.store(true, Ordering::SeqCst);
+            let _ = stop_tx.send(true);
+        });
+    }
+    let (interval_tx, interval_rx) = watch::channel(settings.poll_interval);
+    let (polls_tx, polls_rx) = mpsc::channel(1);
+    tokio::spawn(poller::poll_loop(
+        settings.clone(),
+        interval_rx,
+        poller::PollerOutputs {
+            status: status.clone(),
+            metrics: metrics.clone(),
+            notifier: notifier.clone(),
+        },
+        fetch_now,
+        polls_tx,
+        stop_rx.clone(),
+    ));
+    let outputs = reconciler::ReconcilerOutputs {
+        status,
+        metrics,
+        notifier,
+        interval: interval_tx,
+        webhook_secret,
+    };
+    Reconciler::new(settings, docker, outputs, cancel)
+        .run(polls_rx, stop_rx)
+        .await;
+    info!("stopped");
+    Ok(())
+}
