@@ -13,7 +13,7 @@ use engine::manifest::{BuildSpec, Kind, NodeSpec};
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 
-use crate::build_context::{context_files, ContextError};
+use crate::build_context::{read_context, ContextError};
 use crate::files::{files_under, read_regular, Refusal, WalkError};
 use crate::secrets::{self, SecretsError};
 
@@ -125,30 +125,12 @@ impl RevisionSource for WorkTree {
         build: &BuildSpec,
     ) -> Result<Vec<ContextFile>, ReadError> {
         let code_dir = self.code_dir(node);
-        let context = code_dir.join(build.context.as_str());
-        let found =
-            context_files(&context, &code_dir, build.dockerfile.as_str()).map_err(|source| {
-                ReadError::Context {
-                    context: context.clone(),
-                    source,
-                }
-            })?;
-        found
-            .into_iter()
-            .map(|file| {
-                let contents =
-                    read_regular(&file.path, &file.relative, None).map_err(|source| {
-                        ReadError::Context {
-                            context: context.clone(),
-                            source: source.into(),
-                        }
-                    })?;
-                Ok(ContextFile {
-                    contents,
-                    path: file.relative,
-                })
+        read_context(&code_dir, build.context.as_str(), build.dockerfile.as_str())
+            .map(|read| read.files)
+            .map_err(|source| ReadError::Context {
+                context: code_dir.join(build.context.as_str()),
+                source,
             })
-            .collect()
     }
 
     fn secrets(
