@@ -403,7 +403,7 @@ impl Reconciler {
         let new_commit = self.new_commit_pending;
         let commit = last_good.commit.clone();
         let options = ApplyOptions {
-            code_dir: self.settings.code_dir(),
+            code_dir: repo::code_dir(&self.settings),
             wait: true,
             cancel: Some(self.cancel.clone()),
             traffic: self.ingress.traffic(&self.docker, &last_good.desired),
