@@ -9,7 +9,6 @@
 //! `status_projection.rs`, `events.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -356,11 +355,7 @@ impl Reconciler {
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         // The node's manifest in the revision says where credentials are, like its other fields.
         let docker_config = match &revision.node {
-            Some(node) => node
-                .spec
-                .docker_config
-                .as_ref()
-                .map(|path| PathBuf::from(path.as_str())),
+            Some(node) => node.spec.docker_config_dir(),
             None => self.settings.docker_config.clone(),
         };
         self.last_good = Some(LastGoodRevision {
