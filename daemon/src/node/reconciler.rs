@@ -336,20 +336,22 @@ impl Reconciler {
                 self.use_webhook_secret(node.spec.webhook_secret_file.as_deref());
             }
         }
-        let (file, notifications) = match &revision.node {
-            Some(node) => (node.file.as_str(), &node.spec.notifications),
-            None => (
-                self.settings.config_file.as_str(),
+        // The revision checked its node's receivers; those of the `--config` node, in force while
+        // the revision has no manifest of this node, are looked up in its secrets here.
+        let receivers = match &revision.node {
+            Some(_) => revision.receivers,
+            None => engine::notify::receivers(
+                &self.settings.config_file,
                 &self.settings.notifications,
-            ),
-        };
-        let receivers = engine::notify::receivers(file, notifications, &revision.secrets.shared)
+                &revision.secrets.shared,
+            )
             .unwrap_or_else(|errors| {
                 for error in errors {
                     warn!(%error, "notification receiver left out");
                 }
                 Vec::new()
-            });
+            }),
+        };
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), commit);
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
