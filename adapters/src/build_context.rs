@@ -1,14 +1,19 @@
 //! The files of a build context as Docker sees them: everything under the context folder except
 //! what `.dockerignore` excludes (patterns anchored at the context root, `!` exceptions, `**`),
-//! with the Dockerfile and `.dockerignore` always included. Both the content hash of the image
-//! tag and the tar sent to Docker use this one list. It does not hash or archive, and it walks
-//! with `files`, the one walker, so nothing outside `codeDir` is ever taken.
+//! with the Dockerfile and `.dockerignore` always included, and read once: the content hash of
+//! the image tag and the tar sent to Docker are made from the same bytes. It does not hash or
+//! archive, and it walks with `files`, the one walker, so nothing outside `codeDir` is ever taken.
 
+use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
+use engine::build::ContextFile;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::files::{file_inside, files_under, read_regular, FoundFile, Refusal, WalkError};
+use crate::files::{
+    file_inside, files_under, read_regular, read_regular_with_metadata, FoundFile, Refusal,
+    WalkError,
+};
 
 /// The largest `.dockerignore` read, in bytes.
 const MAX_DOCKERIGNORE_BYTES: usize = 1024 * 1024;
@@ -27,9 +32,39 @@ pub enum ContextError {
     },
 }
 
+/// A build context as read: each file's path and bytes, and the metadata of the file they came
+/// from (mode, owner, times), which the tar's headers carry.
+pub struct ReadContext {
+    pub files: Vec<ContextFile>,
+    pub metadata: Vec<Metadata>,
+}
+
+/// Reads the files of `<code_dir>/<context>` that Docker would receive, each opened once, in path
+/// order. `dockerfile` is relative to the context.
+pub fn read_context(
+    code_dir: &Path,
+    context: &str,
+    dockerfile: &str,
+) -> Result<ReadContext, ContextError> {
+    let found = context_files(&code_dir.join(context), code_dir, dockerfile)?;
+    let mut read = ReadContext {
+        files: Vec::with_capacity(found.len()),
+        metadata: Vec::with_capacity(found.len()),
+    };
+    for file in found {
+        let (contents, metadata) = read_regular_with_metadata(&file.path, &file.relative, None)?;
+        read.files.push(ContextFile {
+            path: file.relative,
+            contents,
+        });
+        read.metadata.push(metadata);
+    }
+    Ok(read)
+}
+
 /// Files of `context` that Docker would receive, sorted by relative path; symlinks to files inside
 /// `code_dir` count as the files they point to. `dockerfile` is relative to the context.
-pub fn context_files(
+fn context_files(
     context: &Path,
     code_dir: &Path,
     dockerfile: &str,

@@ -178,6 +178,15 @@ fn real_path(path: &Path, file: &str) -> Result<PathBuf, Refusal> {
 /// read only once it is known to be a regular file: a FIFO or device swapped in after the walk
 /// is refused rather than read.
 pub fn read_regular(path: &Path, file: &str, limit: Option<usize>) -> Result<Vec<u8>, Refusal> {
+    read_regular_with_metadata(path, file, limit).map(|(contents, _)| contents)
+}
+
+/// [`read_regular`], with the metadata of the file it read (mode, owner, times).
+pub fn read_regular_with_metadata(
+    path: &Path,
+    file: &str,
+    limit: Option<usize>,
+) -> Result<(Vec<u8>, fs::Metadata), Refusal> {
     let io = |error| Refusal::Io {
         file: file.to_string(),
         error,
@@ -187,7 +196,8 @@ pub fn read_regular(path: &Path, file: &str, limit: Option<usize>) -> Result<Vec
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(io)?;
-    if !opened.metadata().map_err(io)?.is_file() {
+    let metadata = opened.metadata().map_err(io)?;
+    if !metadata.is_file() {
         return Err(Refusal::NotRegular {
             file: file.to_string(),
         });
@@ -212,7 +222,7 @@ pub fn read_regular(path: &Path, file: &str, limit: Option<usize>) -> Result<Vec
             opened.read_to_end(&mut contents).map_err(io)?;
         }
     }
-    Ok(contents)
+    Ok((contents, metadata))
 }
 
 /// `path` relative to `base`, with `/` separators whatever the platform.

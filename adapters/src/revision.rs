@@ -13,7 +13,7 @@ use engine::manifest::{BuildSpec, Kind, NodeSpec};
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 
-use crate::build_context::{context_files, ContextError};
+use crate::build_context::{read_context, ContextError};
 use crate::files::{files_under, read_regular, Refusal, WalkError};
 use crate::secrets::{self, SecretsError};
 
@@ -21,10 +21,18 @@ use crate::secrets::{self, SecretsError};
 #[derive(Clone, Debug)]
 pub struct WorkTree {
     pub root: PathBuf,
-    /// Base of build contexts when set (the daemon's `codeDir`); otherwise the selected node's
-    /// `codeDir` under `root`, else `root`.
-    pub code_dir: Option<PathBuf>,
+    pub code_dir: CodeDir,
     pub age_key: AgeKey,
+}
+
+/// Where a revision's build contexts live; [`WorkTree::code_dir`] resolves it.
+#[derive(Clone, Debug)]
+pub enum CodeDir {
+    /// The selected node's `codeDir`, under the root when relative, else the root (the CLI).
+    OfNode,
+    /// This folder whatever the revision's node says, else the root (the node daemon, with the
+    /// `codeDir` of its `--config` file).
+    Fixed(Option<PathBuf>),
 }
 
 /// Where the age identity that opens `secrets.yaml` is.
@@ -62,18 +70,21 @@ impl WorkTree {
     pub fn new(root: &Path, age_key_flag: Option<&Path>) -> Self {
         WorkTree {
             root: root.to_path_buf(),
-            code_dir: None,
+            code_dir: CodeDir::OfNode,
             age_key: AgeKey::Lookup(age_key_flag.map(Path::to_path_buf)),
         }
     }
 
-    /// Where build contexts live for `node`.
+    /// Where build contexts live for `node`: the one place `codeDir` is resolved, for the tags a
+    /// revision's contexts hash to and for the builds that read them again.
     pub fn code_dir(&self, node: Option<&NodeSpec>) -> PathBuf {
-        match (&self.code_dir, node.and_then(|node| node.code_dir.as_ref())) {
-            (Some(fixed), _) => fixed.clone(),
-            (None, Some(dir)) => self.root.join(dir),
-            (None, None) => self.root.clone(),
-        }
+        let dir = match &self.code_dir {
+            CodeDir::OfNode => node
+                .and_then(|node| node.code_dir.as_ref())
+                .map(|dir| self.root.join(dir)),
+            CodeDir::Fixed(dir) => dir.clone(),
+        };
+        dir.unwrap_or_else(|| self.root.clone())
     }
 
     /// The age identity file for `node`.
@@ -125,30 +136,12 @@ impl RevisionSource for WorkTree {
         build: &BuildSpec,
     ) -> Result<Vec<ContextFile>, ReadError> {
         let code_dir = self.code_dir(node);
-        let context = code_dir.join(build.context.as_str());
-        let found =
-            context_files(&context, &code_dir, build.dockerfile.as_str()).map_err(|source| {
-                ReadError::Context {
-                    context: context.clone(),
-                    source,
-                }
-            })?;
-        found
-            .into_iter()
-            .map(|file| {
-                let contents =
-                    read_regular(&file.path, &file.relative, None).map_err(|source| {
-                        ReadError::Context {
-                            context: context.clone(),
-                            source: source.into(),
-                        }
-                    })?;
-                Ok(ContextFile {
-                    contents,
-                    path: file.relative,
-                })
+        read_context(&code_dir, build.context.as_str(), build.dockerfile.as_str())
+            .map(|read| read.files)
+            .map_err(|source| ReadError::Context {
+                context: code_dir.join(build.context.as_str()),
+                source,
             })
-            .collect()
     }
 
     fn secrets(
@@ -198,6 +191,42 @@ mod tests {
             .manifest_files()
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn code_dir_follows_the_node_for_the_cli_and_the_fixed_folder_for_a_node_daemon() {
+        let node = |code_dir: &str| {
+            let text = format!(
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: n1\nspec:\n  host: 10.0.0.1\n  gitRepo: /srv/infra.git\n{code_dir}"
+            );
+            let source = SourceFile {
+                path: "nodes/n1.yaml".to_string(),
+                text,
+            };
+            engine::load::load_node(&source).unwrap().spec
+        };
+        let (relative, absolute, unset) = (
+            node("  codeDir: code\n"),
+            node("  codeDir: /srv/code\n"),
+            node(""),
+        );
+        let cli = WorkTree::new(Path::new("/repo"), None);
+        assert_eq!(cli.code_dir(Some(&relative)), Path::new("/repo/code"));
+        assert_eq!(cli.code_dir(Some(&absolute)), Path::new("/srv/code"));
+        assert_eq!(cli.code_dir(Some(&unset)), Path::new("/repo"));
+        assert_eq!(cli.code_dir(None), Path::new("/repo"));
+        let daemon = |fixed: Option<&str>| WorkTree {
+            code_dir: CodeDir::Fixed(fixed.map(PathBuf::from)),
+            ..WorkTree::new(Path::new("/data/repo"), None)
+        };
+        assert_eq!(
+            daemon(Some("/srv/app")).code_dir(Some(&relative)),
+            Path::new("/srv/app")
+        );
+        assert_eq!(
+            daemon(None).code_dir(Some(&absolute)),
+            Path::new("/data/repo")
+        );
     }
 
     #[test]

@@ -25,11 +25,27 @@ pub struct BuildInputs<'a> {
 /// The Dockerfile builds use unless `build.dockerfile` names another.
 pub const DEFAULT_DOCKERFILE: &str = "Dockerfile";
 
+/// The repository part of every build-mode image's tag, before the deployment's name.
+const TAG_PREFIX: &str = "orun.local/";
+
 /// `orun.local/<deployment>:<first 12 hex of SHA-256 over every build input>`.
 /// Files are hashed in path order with their lengths, so moving bytes between files changes the
 /// tag. The Dockerfile's path and the target enter the hash only when they differ from the
 /// defaults, so tags made before they counted stay the same.
 pub fn image_tag(deployment: &str, inputs: &BuildInputs) -> String {
+    format!("{TAG_PREFIX}{deployment}:{}", content_hash(inputs))
+}
+
+/// Whether `tag` is the tag [`image_tag`] gives a build of `inputs`: a build checks with it that
+/// the context it sends is the one its tag was computed from.
+pub fn tag_matches(tag: &str, inputs: &BuildInputs) -> bool {
+    tag.strip_prefix(TAG_PREFIX)
+        .and_then(|rest| rest.rsplit_once(':'))
+        .is_some_and(|(_, hash)| hash == content_hash(inputs))
+}
+
+/// The first 12 hex digits of the SHA-256 over every build input.
+fn content_hash(inputs: &BuildInputs) -> String {
     let mut sorted: Vec<&ContextFile> = inputs.files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hasher = Sha256::new();
@@ -57,8 +73,9 @@ pub fn image_tag(deployment: &str, inputs: &BuildInputs) -> String {
         hasher.update(target.as_bytes());
         hasher.update([0]);
     }
-    let digest = format!("{:x}", hasher.finalize());
-    format!("orun.local/{deployment}:{}", &digest[..12])
+    let mut digest = format!("{:x}", hasher.finalize());
+    digest.truncate(12);
+    digest
 }
 
 #[cfg(test)]
@@ -101,6 +118,28 @@ mod tests {
             a,
             tag(&[file("Dockerfile", "FROM x"), file("a", "1")], &with_arg)
         );
+    }
+
+    #[test]
+    fn a_tag_matches_the_inputs_it_was_computed_from_only() {
+        let args = BTreeMap::new();
+        let files = [file("Dockerfile", "FROM x"), file("a", "1")];
+        let inputs = BuildInputs {
+            files: &files,
+            args: &args,
+            dockerfile: DEFAULT_DOCKERFILE,
+            target: None,
+        };
+        let tag = image_tag("app", &inputs);
+        assert!(tag_matches(&tag, &inputs));
+        let changed = [file("Dockerfile", "FROM x"), file("a", "2")];
+        let changed = BuildInputs {
+            files: &changed,
+            ..inputs
+        };
+        assert!(!tag_matches(&tag, &changed));
+        assert!(!tag_matches("nginx:alpine", &inputs));
+        assert!(!tag_matches(&tag.replace("orun.local/", "other/"), &inputs));
     }
 
     #[test]

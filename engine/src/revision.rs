@@ -1,6 +1,6 @@
 //! The one pipeline from a revision's files to the desired state of one node: load the manifests,
-//! choose the node and its environment, hash the build contexts, take the secrets, resolve. The
-//! CLI, the daemon and the plan-case tests all call it. It reads nothing itself: a
+//! choose the node and its environment, hash the build contexts, take the secrets, resolve, find
+//! the node's notification receivers. The CLI, the daemon and the plan-case tests all call it. It reads nothing itself: a
 //! [`RevisionSource`] hands it the files, so it stays free of I/O.
 
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
 use crate::manifest::{BuildSpec, Manifest, Manifests, NodeSpec, Text};
+use crate::notify::{receivers, Receiver};
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -61,6 +62,8 @@ pub struct Revision {
     /// The decrypted secrets the revision was resolved with; `notify::receivers` looks a Node's
     /// `urlFrom` up in them.
     pub secrets: Secrets,
+    /// The notification receivers of the selected node's manifest; none without it.
+    pub receivers: Vec<Receiver>,
 }
 
 /// Why a revision yields no desired state. `E` is the source's own error.
@@ -136,15 +139,17 @@ pub fn desired_state<S: RevisionSource>(
         build_tags: &build_tags,
     };
     let desired = resolve(&manifests, &input)?;
-    if let Some(node) = &node {
-        crate::notify::receivers(&node.file, &node.spec.notifications, &secrets.shared)
-            .map_err(ManifestErrors)?;
-    }
+    let receivers = match &node {
+        Some(node) => receivers(&node.file, &node.spec.notifications, &secrets.shared)
+            .map_err(ManifestErrors)?,
+        None => Vec::new(),
+    };
     Ok(Revision {
         manifests,
         node,
         desired,
         secrets,
+        receivers,
     })
 }
 

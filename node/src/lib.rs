@@ -91,10 +91,6 @@ impl Settings {
         self.paths().checkout()
     }
 
-    fn code_dir(&self) -> PathBuf {
-        self.code_dir.clone().unwrap_or_else(|| self.checkout())
-    }
-
     fn caddy_dir(&self) -> PathBuf {
         self.paths().caddy()
     }

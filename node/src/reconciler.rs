@@ -9,7 +9,6 @@
 //! `status_projection.rs`, `events.rs` and `state.rs`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -339,30 +338,28 @@ impl Reconciler {
                 self.use_webhook_secret(node.spec.webhook_secret_file.as_deref());
             }
         }
-        let (file, notifications) = match &revision.node {
-            Some(node) => (node.file.as_str(), &node.spec.notifications),
-            None => (
-                self.settings.config_file.as_str(),
+        // The revision checked its node's receivers; those of the `--config` node, in force while
+        // the revision has no manifest of this node, are looked up in its secrets here.
+        let receivers = match &revision.node {
+            Some(_) => revision.receivers,
+            None => engine::notify::receivers(
+                &self.settings.config_file,
                 &self.settings.notifications,
-            ),
-        };
-        let receivers = engine::notify::receivers(file, notifications, &revision.secrets.shared)
+                &revision.secrets.shared,
+            )
             .unwrap_or_else(|errors| {
                 for error in errors {
                     warn!(%error, "notification receiver left out");
                 }
                 Vec::new()
-            });
+            }),
+        };
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), commit);
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         // The node's manifest in the revision says where credentials are, like its other fields.
         let docker_config = match &revision.node {
-            Some(node) => node
-                .spec
-                .docker_config
-                .as_ref()
-                .map(|path| PathBuf::from(path.as_str())),
+            Some(node) => node.spec.docker_config_dir(),
             None => self.settings.docker_config.clone(),
         };
         self.last_good = Some(LastGoodRevision {
@@ -405,7 +402,7 @@ impl Reconciler {
         let new_commit = self.new_commit_pending;
         let commit = last_good.commit.clone();
         let options = ApplyOptions {
-            code_dir: self.settings.code_dir(),
+            code_dir: repo::code_dir(&self.settings),
             wait: true,
             cancel: Some(self.cancel.clone()),
             traffic: self.ingress.traffic(&self.docker, &last_good.desired),

@@ -2,7 +2,8 @@
 //! commit from its own files, checking out, reading the checked-out commit and loading its
 //! revision run on the blocking pool, never on an async worker thread. A revision load that takes
 //! longer than `LOAD_TIMEOUT` is reported as a rejected revision and left to finish on its own,
-//! so the reconciler goes on. It decides neither when to fetch nor which commit to check out.
+//! so the reconciler goes on. Builds read the clone's contexts from the folder its revision is
+//! loaded with. It decides neither when to fetch nor which commit to check out.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use engine::revision::{self, NodeAndEnvironment, Revision};
 use super::status::SyncError;
 use super::Settings;
 use adapters::git::{self, GitError};
-use adapters::revision::{AgeKey, WorkTree};
+use adapters::revision::{AgeKey, CodeDir, WorkTree};
 
 /// The longest a revision may take to load and resolve. Within the input limits of
 /// `engine::limits` a revision loads in well under a second; this bounds what the limits cannot
@@ -116,10 +117,15 @@ async fn within(
 /// tags hash the files of the revision being read.
 fn work_tree(settings: &Settings, root: PathBuf) -> WorkTree {
     WorkTree {
-        code_dir: Some(settings.code_dir.clone().unwrap_or_else(|| root.clone())),
         root,
+        code_dir: CodeDir::Fixed(settings.code_dir.clone()),
         age_key: AgeKey::File(settings.age_key_path.clone()),
     }
+}
+
+/// Where builds read the contexts of the revision in the clone.
+pub fn code_dir(settings: &Settings) -> PathBuf {
+    work_tree(settings, settings.checkout()).code_dir(None)
 }
 
 fn selection(settings: &Settings) -> NodeAndEnvironment {

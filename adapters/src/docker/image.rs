@@ -1,6 +1,7 @@
 //! Image operations: pulling with streamed progress, an idle timeout and the registry's
-//! credentials, and building a build-mode image from a tar of its context. Deciding what to pull
-//! or build is the planner's job; finding credentials is `credentials`'.
+//! credentials, and building a build-mode image from a tar of its context, refused when the
+//! context no longer holds the files its tag was computed from. Deciding what to pull or build is
+//! the planner's job; finding credentials is `credentials`'.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -10,12 +11,13 @@ use anyhow::{anyhow, Context, Result};
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use bollard::Docker;
+use engine::build::{tag_matches, BuildInputs};
 use engine::spec::CanonicalBuild;
 use futures_util::{Stream, StreamExt};
 
 use super::credentials::{self, Credentials};
 use super::docker_message;
-use crate::build_context::context_files;
+use crate::build_context::{read_context, ReadContext};
 
 /// A pull that sends nothing for this long has stalled and fails.
 pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -173,7 +175,9 @@ async fn drain<T>(
 
 /// Builds `tag` from `<code_dir>/<build.context>` with the build's Dockerfile and args, pulling
 /// base images with `registries`' credentials, reporting each output line; a failure carries the
-/// builder's error and its last output lines.
+/// builder's error and its last output lines. The context is read once, and its files go to
+/// Docker only when they are the ones `tag` was computed from: the plan may have read them in
+/// another process (`orun apply --plan`), or long before (a node's drift repair).
 pub async fn build(
     docker: &Docker,
     tag: &str,
@@ -184,10 +188,10 @@ pub async fn build(
 ) -> Result<()> {
     let context = code_dir.join(&build.context);
     let archive = {
-        let context = context.clone();
         let code_dir = code_dir.to_path_buf();
-        let dockerfile = build.dockerfile.clone();
-        tokio::task::spawn_blocking(move || tar_context(&context, &code_dir, &dockerfile))
+        let build = build.clone();
+        let tag = tag.to_string();
+        tokio::task::spawn_blocking(move || archive_context(&code_dir, &build, &tag))
     }
     .await
     .context("build context task failed")?
@@ -251,22 +255,122 @@ pub async fn build(
     })
 }
 
-/// A tar of the context's files (`.dockerignore` applied); symlinks, which never lead outside
-/// `code_dir`, are archived as the files they point to.
-fn tar_context(context: &Path, code_dir: &Path, dockerfile: &str) -> Result<Vec<u8>> {
-    let mut archive = tar::Builder::new(Vec::new());
-    archive.follow_symlinks(true);
-    for entry in context_files(context, code_dir, dockerfile)? {
-        archive
-            .append_path_with_name(&entry.path, &entry.relative)
-            .with_context(|| format!("cannot archive {}", entry.path.display()))?;
+/// The tar of `build`'s context under `code_dir` (`.dockerignore` applied) when its files are the
+/// ones `tag` was computed from; symlinks, which never lead outside `code_dir`, are archived as
+/// the files they point to.
+fn archive_context(code_dir: &Path, build: &CanonicalBuild, tag: &str) -> Result<Vec<u8>> {
+    let read = read_context(code_dir, &build.context, &build.dockerfile)?;
+    let inputs = BuildInputs {
+        files: &read.files,
+        args: &build.args,
+        dockerfile: &build.dockerfile,
+        target: build.target.as_deref(),
+    };
+    if !tag_matches(tag, &inputs) {
+        return Err(anyhow!(
+            "its files changed since the tag was computed from them: not building other files under it (a new plan, on a node a new commit, computes the tag again)"
+        ));
     }
-    Ok(archive.into_inner()?)
+    Ok(tar_context(&read)?)
+}
+
+/// A tar of exactly the bytes read, each file with the header `tar` would give the file on disk.
+fn tar_context(read: &ReadContext) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (file, metadata) in read.files.iter().zip(&read.metadata) {
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata(metadata);
+        header.set_size(file.contents.len() as u64);
+        archive.append_data(&mut header, &file.path, file.contents.as_slice())?;
+    }
+    archive.into_inner()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{build_failure, pull_error, split_reference};
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+
+    use engine::build::{image_tag, BuildInputs};
+    use engine::manifest::BuildMode;
+    use engine::spec::CanonicalBuild;
+
+    use super::{archive_context, build_failure, pull_error, split_reference};
+    use crate::build_context::read_context;
+
+    fn app_build() -> CanonicalBuild {
+        CanonicalBuild {
+            context: "app".to_string(),
+            dockerfile: "Dockerfile".to_string(),
+            args: BTreeMap::from([("V".to_string(), "1".to_string())]),
+            build_mode: BuildMode::BuildOnce,
+            target: None,
+        }
+    }
+
+    /// The tag a plan computes for `build` from the files under `code_dir` now.
+    fn planned_tag(code_dir: &std::path::Path, build: &CanonicalBuild) -> String {
+        let read = read_context(code_dir, &build.context, &build.dockerfile).unwrap();
+        let inputs = BuildInputs {
+            files: &read.files,
+            args: &build.args,
+            dockerfile: &build.dockerfile,
+            target: None,
+        };
+        image_tag("web", &inputs)
+    }
+
+    #[test]
+    fn the_tar_holds_the_files_the_tag_was_computed_from_with_their_modes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let app = dir.path().join("app");
+        fs::create_dir_all(app.join("bin")).unwrap();
+        fs::write(app.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+        fs::write(app.join("bin/run"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(app.join("bin/run"), fs::Permissions::from_mode(0o755)).unwrap();
+        let build = app_build();
+        let tag = planned_tag(dir.path(), &build);
+        let tar = archive_context(dir.path(), &build, &tag).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut entries = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            let mode = entry.header().mode().unwrap() & 0o777;
+            let mut contents = String::new();
+            entry.read_to_string(&mut contents).unwrap();
+            entries.push((path, mode, contents));
+        }
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].0, "Dockerfile");
+        assert_eq!(entries[0].2, "FROM scratch\nCOPY . /\n");
+        assert_eq!(
+            entries[1],
+            ("bin/run".to_string(), 0o755, "#!/bin/sh\n".to_string())
+        );
+    }
+
+    #[test]
+    fn a_context_that_changed_after_its_tag_was_computed_is_not_archived() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let app = dir.path().join("app");
+        fs::create_dir_all(&app).unwrap();
+        fs::write(app.join("Dockerfile"), "FROM scratch\n").unwrap();
+        fs::write(app.join("page.html"), "v1").unwrap();
+        let build = app_build();
+        let tag = planned_tag(dir.path(), &build);
+        fs::write(app.join("page.html"), "v2").unwrap();
+        let error = archive_context(dir.path(), &build, &tag).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("its files changed since the tag was computed"),
+            "{error}"
+        );
+        assert!(archive_context(dir.path(), &build, &planned_tag(dir.path(), &build)).is_ok());
+    }
 
     #[test]
     fn refused_base_images_name_the_registry_and_the_credentials() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Result};
+use engine::manifest::NodeSpec;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::{DesiredState, Environment, Manifests};
 
@@ -46,9 +47,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
     let node = revision.node.as_ref().map(|node| &node.spec);
     Ok(Prepared {
         code_dir: tree.code_dir(node),
-        docker_config: node
-            .and_then(|spec| spec.docker_config.as_ref())
-            .map(|path| PathBuf::from(path.as_str())),
+        docker_config: node.and_then(NodeSpec::docker_config_dir),
         desired: revision.desired,
     })
 }

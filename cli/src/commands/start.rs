@@ -13,8 +13,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use engine::duration::Duration;
 use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
-use engine::manifest::Manifest;
-use engine::manifest::NodeSpec;
+use engine::manifest::{Manifest, NodeSpec};
 use engine::{Environment, SourceFile};
 use node::webhook::WebhookSecret;
 use node::Settings;
@@ -147,9 +146,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         code_dir: spec
             .and_then(|spec| spec.code_dir.as_ref())
             .map(PathBuf::from),
-        docker_config: spec
-            .and_then(|spec| spec.docker_config.as_ref())
-            .map(|path| PathBuf::from(path.as_str())),
+        docker_config: spec.and_then(NodeSpec::docker_config_dir),
         age_key_path,
         status_addr: status_addr(&args.status_addr, args.status_port)?,
         allow_empty: spec.is_some_and(|spec| spec.allow_empty),

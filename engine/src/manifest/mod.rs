@@ -180,6 +180,13 @@ impl NodeSpec {
         }
     }
 
+    /// `dockerConfig`, the folder of the Docker client configuration, when set.
+    pub fn docker_config_dir(&self) -> Option<PathBuf> {
+        self.docker_config
+            .as_ref()
+            .map(|path| PathBuf::from(path.as_str()))
+    }
+
     /// `knownHostsPath`, defaulting to `<dataDir>/keys/known_hosts`.
     pub fn known_hosts_path(&self) -> PathBuf {
         self.known_hosts_path
