@@ -26,11 +26,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::Result;
 use engine::manifest::node_defaults::NodePaths;
-use engine::manifest::NotificationSpec;
+use engine::manifest::{Manifest, NodeSpec};
 use engine::Environment;
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::info;
@@ -38,6 +38,7 @@ use tracing::info;
 use adapters::docker::Docker;
 use adapters::git::Remote;
 use adapters::ingress::config::CaddySettings;
+use decisions::settings::{effective_settings, InForce, StartFlags};
 use metrics::Metrics;
 use notifier::Notifier;
 use reconciler::Reconciler;
@@ -54,14 +55,13 @@ pub struct Settings {
     /// An explicit environment (`environment` of the `--config` node); otherwise the environment
     /// comes from this node's manifest in each revision, else from the tracked branch.
     pub environment: Option<Environment>,
-    pub poll_interval: Duration,
-    /// `--poll-interval` was given: the node manifest's `pollInterval` does not override it.
-    pub poll_interval_fixed: bool,
+    /// What `orun start`'s flags fixed, whatever the manifests say.
+    pub flags: StartFlags,
+    /// The `--config` node file, whose settings are in force while the revision has no manifest
+    /// of this node.
+    pub config: Option<Manifest<NodeSpec>>,
     /// Base of build contexts; the clone when `None`.
     pub code_dir: Option<PathBuf>,
-    /// The `dockerConfig` of the `--config` node: the folder of the Docker client configuration
-    /// holding registry credentials, until a revision's node manifest says otherwise.
-    pub docker_config: Option<PathBuf>,
     /// The age identity that decrypts `secrets.yaml` (see `secrets::age_key_path`).
     pub age_key_path: PathBuf,
     pub status_addr: SocketAddr,
@@ -72,18 +72,17 @@ pub struct Settings {
     /// The webhook secret read at start (`--webhook-secret-file`, else `webhookSecretFile` of the
     /// `--config` node); without one `/hooks/git` answers 404.
     pub webhook_secret: Option<WebhookSecret>,
-    /// `--webhook-secret-file` was given: a revision's `webhookSecretFile` does not override it.
-    pub webhook_secret_fixed: bool,
-    /// The `--config` node's `notifications` and its file, in force while the revision has no
-    /// manifest of this node.
-    pub notifications: Vec<NotificationSpec>,
-    pub config_file: String,
 }
 
 impl Settings {
     /// The files and folders under `dataDir`.
     pub fn paths(&self) -> NodePaths {
         NodePaths::new(&self.data_dir)
+    }
+
+    /// The settings in force until a revision is: the flags over the `--config` node file.
+    pub fn at_start(&self) -> InForce {
+        effective_settings(&self.flags, self.config.as_ref(), None)
     }
 
     /// The local clone of the manifest repository.
@@ -136,7 +135,7 @@ pub async fn run(
             let _ = stop_tx.send(true);
         });
     }
-    let (interval_tx, interval_rx) = watch::channel(settings.poll_interval);
+    let (interval_tx, interval_rx) = watch::channel(settings.at_start().poll_interval);
     let (polls_tx, polls_rx) = mpsc::channel(1);
     tokio::spawn(poller::poll_loop(
         settings.clone(),

@@ -20,6 +20,7 @@ impl LocalPaths {
     /// The paths `settings` names: the key files, the code folder, the Docker client
     /// configuration folder and the data folder.
     pub fn new(settings: &Settings) -> Self {
+        let docker_config = settings.at_start().docker_config;
         let mut paths = vec![
             (settings.remote.deploy_key.as_path(), "<deployKeyPath>"),
             (settings.remote.known_hosts.as_path(), "<knownHostsPath>"),
@@ -29,7 +30,7 @@ impl LocalPaths {
         if let Some(code_dir) = &settings.code_dir {
             paths.push((code_dir.as_path(), "<codeDir>"));
         }
-        if let Some(docker_config) = &settings.docker_config {
+        if let Some(docker_config) = &docker_config {
             paths.push((docker_config.as_path(), "<dockerConfig>"));
         }
         Self::from_pairs(paths)

@@ -9,10 +9,30 @@ use engine::testing::action;
 
 use engine::outcome::{ActionError, Outcome};
 
+use crate::decisions::memory::{Flapping, NodeState, Quarantined, FORMAT_VERSION};
+
 pub fn outcome(deployment: &str, kind: ActionKind, result: Result<(), ActionError>) -> Outcome {
     Outcome {
         action: action(deployment, kind, Reason::Missing),
         result,
         duration: Duration::ZERO,
+    }
+}
+
+/// A remembered state: c2 good, c1 applied, web quarantined and worker flapping at c2.
+pub fn remembered() -> NodeState {
+    NodeState {
+        format_version: FORMAT_VERSION,
+        last_good_commit: Some("c2".into()),
+        applied_commit: Some("c1".into()),
+        quarantined: vec![Quarantined {
+            deployment: "web".into(),
+            commit: "c2".into(),
+            error: "readiness probe failed".into(),
+        }],
+        flapping: vec![Flapping {
+            deployment: "worker".into(),
+            commit: "c2".into(),
+        }],
     }
 }

@@ -15,6 +15,7 @@ use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
 use engine::manifest::{Manifest, NodeSpec};
 use engine::{Environment, SourceFile};
+use node::decisions::settings::{effective_settings, StartFlags};
 use node::webhook::WebhookSecret;
 use node::Settings;
 
@@ -88,22 +89,19 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         .or_else(|| spec.map(|spec| PathBuf::from(&spec.data_dir)))
         .unwrap_or_else(|| PathBuf::from(node_defaults::DATA_DIR));
     let data_dir = absolute(&data_dir)?;
-    let (poll_interval, poll_interval_fixed) = match &args.poll_interval {
-        Some(text) => {
+    let poll_interval = args
+        .poll_interval
+        .as_deref()
+        .map(|text| {
             let parsed: Duration = text
                 .parse()
                 .map_err(|error| anyhow!("--poll-interval: {error}"))?;
             if parsed.is_zero() {
                 bail!("--poll-interval: must be longer than 0s");
             }
-            (parsed.as_std(), true)
-        }
-        None => (
-            spec.map_or(node_defaults::POLL_INTERVAL, |spec| spec.poll_interval)
-                .as_std(),
-            false,
-        ),
-    };
+            Ok(parsed.as_std())
+        })
+        .transpose()?;
     let environment = spec
         .and_then(|spec| spec.environment.as_ref())
         .map(|explicit| Environment::named(explicit.as_str()))
@@ -120,11 +118,13 @@ fn settings(args: &StartArgs) -> Result<Settings> {
     let known_hosts = spec
         .and_then(|spec| spec.known_hosts_path.clone())
         .map_or_else(|| paths.known_hosts(), PathBuf::from);
-    let webhook_secret_file = args.webhook_secret_file.clone().or_else(|| {
-        spec.and_then(|spec| spec.webhook_secret_file.as_ref())
-            .map(PathBuf::from)
-    });
-    let webhook_secret = webhook_secret_file
+    let flags = StartFlags {
+        poll_interval,
+        webhook_secret_file: args.webhook_secret_file.clone(),
+    };
+    // Read at start, so that a secret file the node cannot read stops it here.
+    let webhook_secret = effective_settings(&flags, config.as_ref(), None)
+        .webhook_secret_file
         .as_deref()
         .map(WebhookSecret::read)
         .transpose()?;
@@ -141,12 +141,10 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         },
         data_dir,
         environment,
-        poll_interval,
-        poll_interval_fixed,
+        flags,
         code_dir: spec
             .and_then(|spec| spec.code_dir.as_ref())
             .map(PathBuf::from),
-        docker_config: spec.and_then(NodeSpec::docker_config_dir),
         age_key_path,
         status_addr: status_addr(&args.status_addr, args.status_port)?,
         allow_empty: spec.is_some_and(|spec| spec.allow_empty),
@@ -157,14 +155,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             admin: caddy_admin(args.caddy_admin.as_deref(), &paths)?,
         },
         webhook_secret,
-        webhook_secret_fixed: args.webhook_secret_file.is_some(),
-        notifications: spec
-            .map(|spec| spec.notifications.clone())
-            .unwrap_or_default(),
-        config_file: config
-            .as_ref()
-            .map(|node| node.file.clone())
-            .unwrap_or_default(),
+        config,
     })
 }
 

@@ -1,0 +1,627 @@
+//! The node loop's decisions (docs/node.md) as a state machine: events in (the node started, a
+//! fetch, a commit put in force or not, a pass finished, a timer, a save), effects out (adopt a
+//! commit, converge, save the node state, notify, report, tell systemd). It decides when to
+//! converge and with which plan options, what is held, what a new commit lifts, what the node
+//! remembers, which notifications go out and when the node counts as up; `reconciler.rs` performs
+//! each effect and feeds back what came of it. Pure: no I/O, and the time arrives in events.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use engine::notify::Event as NoticeEvent;
+use engine::outcome::Outcome;
+use engine::{Observed, PlanOptions};
+
+use super::events::{self, NoticeDraft};
+use super::health::{HealthEvent, Tracker};
+use super::memory::{starting_point, NodeState, StartingPoint};
+use crate::status::SyncError;
+
+/// What happened, as the loop learns it.
+#[derive(Debug)]
+pub enum Event {
+    /// The node starts: what `state.json` held, if it could be read, and what the clone holds.
+    Started {
+        remembered: Option<NodeState>,
+        checked_out: Option<String>,
+        clone_has_last_good: bool,
+    },
+    /// A fetch brought the branch's head.
+    Fetched { head: String },
+    /// A fetch failed.
+    FetchFailed,
+    /// `commit` is in force: valid, checked out, its settings applied; `deployments` are the
+    /// deployments it wants.
+    Adopted {
+        commit: String,
+        deployments: BTreeSet<String>,
+    },
+    /// `commit` was not put in force, for `error`; the last good revision stays.
+    NotAdopted {
+        commit: String,
+        error: SyncError,
+        why: NotAdopted,
+    },
+    /// A convergence pass finished at `now`.
+    Passed { pass: PassReport, now: Instant },
+    /// `state.json` now holds `state`.
+    Saved(NodeState),
+    /// The drift-repair interval elapsed.
+    RepairDue,
+    /// The liveness prober restarted a container or changed a deployment's health.
+    LivenessActed,
+}
+
+/// Why a commit was not put in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotAdopted {
+    /// Its manifests are invalid.
+    Invalid,
+    /// Checking it out (or, at start, reading it from the clone) failed.
+    Unreadable,
+}
+
+/// What one convergence pass did: its outcomes, the snapshot it left (when its last observation
+/// came after its last action) and the error that stopped it before it could act.
+#[derive(Clone, Debug)]
+pub struct PassReport {
+    pub commit: String,
+    pub outcomes: Vec<Outcome>,
+    pub observed: Option<Observed>,
+    pub error: Option<SyncError>,
+}
+
+impl PassReport {
+    /// An action failed, or the pass could not run.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.outcomes.iter().any(|outcome| outcome.result.is_err())
+    }
+}
+
+/// What the loop wants done, in order.
+#[derive(Debug)]
+pub enum Effect {
+    /// Show that a new head is being synced.
+    ShowSyncing,
+    /// A fetch found the head already seen: a node still starting counts as synced.
+    ShowSynced,
+    /// Validate `commit` from its own files and put it in force if it is valid (`at_start`: the
+    /// clone's own revision, checked out again and read from the clone); answer with `Adopted`
+    /// or `NotAdopted`.
+    Adopt { commit: String, at_start: bool },
+    /// Show that `commit` was not put in force, and why.
+    ShowRejected { commit: String, error: SyncError },
+    /// Converge on the revision in force with `options`; answer with `Passed`.
+    Converge {
+        commit: String,
+        options: PlanOptions,
+        /// The pass follows a newly adopted commit: the drift-repair timer starts again.
+        fresh: bool,
+    },
+    /// Show the pass in the status document and the routes, with the health as it now is.
+    Publish(PassReport),
+    /// Save `state` to `state.json`; answer with `Saved` once it is saved.
+    Save(NodeState),
+    /// Send a notification about the commit in force.
+    Notify(NoticeDraft),
+    /// Send a notification about another commit (one that was not put in force).
+    NotifyAbout { draft: NoticeDraft, commit: String },
+    /// Log and count a change in a deployment's health.
+    Report { event: HealthEvent, commit: String },
+    /// Tell systemd the node is up.
+    Ready,
+}
+
+/// The loop's state.
+#[derive(Debug, Default)]
+pub struct NodeLoop {
+    allow_empty: bool,
+    /// The commit of the revision in force.
+    in_force: Option<String>,
+    /// The last head a fetch brought (or the commit the node started from).
+    seen_head: Option<String>,
+    /// Where the node starts, and what it remembered, until that revision is in force.
+    starting: Option<(StartingPoint, Option<NodeState>)>,
+    /// The revision in force has not had all its pulls and builds succeed yet: every pass plans
+    /// them as for a new commit, so a registry that comes back is used within one poll interval.
+    new_commit_pending: bool,
+    /// The last commit applied without failures.
+    applied: Option<String>,
+    ready_sent: bool,
+    health: Tracker,
+    /// What `state.json` holds, as last saved or read.
+    remembered: NodeState,
+}
+
+impl NodeLoop {
+    /// `allow_empty`: plans may remove every container of the environment (`allowEmpty`).
+    pub fn new(allow_empty: bool) -> Self {
+        NodeLoop {
+            allow_empty,
+            ..NodeLoop::default()
+        }
+    }
+
+    pub fn health(&self) -> &Tracker {
+        &self.health
+    }
+
+    /// For the liveness prober, which records probe results and restarts; it answers with
+    /// [`Event::LivenessActed`] when it changed something.
+    pub fn health_mut(&mut self) -> &mut Tracker {
+        &mut self.health
+    }
+
+    /// The commit in force, if any.
+    pub fn commit(&self) -> Option<&str> {
+        self.in_force.as_deref()
+    }
+
+    pub fn on(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Started {
+                remembered,
+                checked_out,
+                clone_has_last_good,
+            } => self.started(remembered, checked_out, clone_has_last_good),
+            Event::Fetched { head } if self.seen_head.as_ref() != Some(&head) => {
+                self.seen_head = Some(head.clone());
+                vec![
+                    Effect::ShowSyncing,
+                    Effect::Adopt {
+                        commit: head,
+                        at_start: false,
+                    },
+                ]
+            }
+            Event::Fetched { .. } => {
+                let mut effects = vec![Effect::ShowSynced];
+                effects.extend(self.ready_if_idle());
+                effects
+            }
+            Event::FetchFailed => self.ready_if_idle(),
+            Event::Adopted {
+                commit,
+                deployments,
+            } => self.adopted(commit, deployments),
+            Event::NotAdopted { commit, error, why } => self.not_adopted(commit, error, why),
+            Event::Passed { pass, now } => self.passed(pass, now),
+            Event::Saved(state) => {
+                self.remembered = state;
+                Vec::new()
+            }
+            Event::RepairDue => self.converge(false).into_iter().collect(),
+            Event::LivenessActed => self.save(),
+        }
+    }
+
+    fn started(
+        &mut self,
+        remembered: Option<NodeState>,
+        checked_out: Option<String>,
+        clone_has_last_good: bool,
+    ) -> Vec<Effect> {
+        if let Some(state) = &remembered {
+            self.applied = state.applied_commit.clone();
+            self.remembered = state.clone();
+        }
+        let Some(start) = starting_point(
+            checked_out.as_deref(),
+            remembered.as_ref(),
+            clone_has_last_good,
+        ) else {
+            return Vec::new();
+        };
+        self.seen_head = Some(start.commit.clone());
+        let commit = start.commit.clone();
+        self.starting = Some((start, remembered));
+        vec![Effect::Adopt {
+            commit,
+            at_start: true,
+        }]
+    }
+
+    /// A new commit lifts quarantine and flapping and is planned as new until its pulls and
+    /// builds succeed; the revision the node starts from gets back what was remembered of it.
+    fn adopted(&mut self, commit: String, deployments: BTreeSet<String>) -> Vec<Effect> {
+        match self.starting.take() {
+            Some((start, remembered)) if start.commit == commit => {
+                if let Some(remembered) = &remembered {
+                    remembered.restore(&commit, &mut self.health);
+                }
+                self.new_commit_pending = start.new_commit;
+            }
+            _ => {
+                self.health.new_commit();
+                self.new_commit_pending = true;
+            }
+        }
+        self.health.retain(&deployments);
+        self.in_force = Some(commit);
+        let mut effects = self.save();
+        effects.extend(self.converge(true));
+        effects
+    }
+
+    /// An invalid fetched commit is shown and notified; the last good revision stays in force.
+    fn not_adopted(&mut self, commit: String, error: SyncError, why: NotAdopted) -> Vec<Effect> {
+        let at_start = self
+            .starting
+            .take()
+            .is_some_and(|(start, _)| start.commit == commit);
+        let mut effects = Vec::new();
+        if why == NotAdopted::Invalid && !at_start {
+            effects.push(Effect::NotifyAbout {
+                draft: NoticeDraft {
+                    event: NoticeEvent::RevisionInvalid,
+                    deployment: None,
+                    message: format!("{error}; the last good revision stays in force"),
+                },
+                commit: commit.clone(),
+            });
+        }
+        effects.push(Effect::ShowRejected { commit, error });
+        effects.extend(self.ready_if_idle());
+        effects
+    }
+
+    fn converge(&self, fresh: bool) -> Option<Effect> {
+        let commit = self.in_force.clone()?;
+        Some(Effect::Converge {
+            options: PlanOptions {
+                allow_empty: self.allow_empty,
+                new_commit: self.new_commit_pending,
+                held: self.health.held(&commit),
+            },
+            commit,
+            fresh,
+        })
+    }
+
+    /// A pass's rollouts and health changes are notified; a commit counts as applied only
+    /// without failures; it stays new while its pulls or builds fail; the node is up after its
+    /// first pass, whatever its result.
+    fn passed(&mut self, pass: PassReport, now: Instant) -> Vec<Effect> {
+        let mut effects: Vec<Effect> = events::of_outcomes(&pass.outcomes)
+            .into_iter()
+            .map(Effect::Notify)
+            .collect();
+        for event in self.health.record_pass(&pass.commit, &pass.outcomes, now) {
+            let notice = events::of_health_event(&event);
+            effects.push(Effect::Report {
+                event,
+                commit: pass.commit.clone(),
+            });
+            effects.extend(notice.map(Effect::Notify));
+        }
+        let preparation_failed = pass
+            .outcomes
+            .iter()
+            .any(|outcome| outcome.action.kind.prepares() && outcome.result.is_err());
+        self.new_commit_pending &= pass.error.is_some() || preparation_failed;
+        if !pass.failed() {
+            self.applied = Some(pass.commit.clone());
+        }
+        effects.push(Effect::Publish(pass));
+        effects.extend(self.save());
+        effects.extend(self.ready());
+        effects
+    }
+
+    /// Saves what the node must remember when it differs from what `state.json` holds; a save
+    /// that failed is tried again at the next change.
+    fn save(&self) -> Vec<Effect> {
+        let state = NodeState::capture(self.commit(), self.applied.as_deref(), &self.health);
+        if state == self.remembered {
+            return Vec::new();
+        }
+        vec![Effect::Save(state)]
+    }
+
+    /// With no revision in force there is nothing to reconcile (the remote is down, or HEAD is
+    /// invalid): the node is as up as it can be.
+    fn ready_if_idle(&mut self) -> Vec<Effect> {
+        if self.in_force.is_some() {
+            return Vec::new();
+        }
+        self.ready().into_iter().collect()
+    }
+
+    fn ready(&mut self) -> Option<Effect> {
+        if self.ready_sent {
+            return None;
+        }
+        self.ready_sent = true;
+        Some(Effect::Ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decisions::memory::Quarantined;
+    use crate::testing::outcome;
+    use engine::outcome::{ActionError, Previous};
+    use engine::plan::ActionKind;
+
+    fn deployments() -> BTreeSet<String> {
+        BTreeSet::from(["db".to_string(), "web".to_string()])
+    }
+
+    fn pass(commit: &str, outcomes: Vec<Outcome>) -> Event {
+        Event::Passed {
+            pass: PassReport {
+                commit: commit.to_string(),
+                outcomes,
+                observed: None,
+                error: None,
+            },
+            now: Instant::now(),
+        }
+    }
+
+    /// A loop that started with nothing to start from and has `commit` in force and passed.
+    fn in_force(commit: &str) -> NodeLoop {
+        let mut node = NodeLoop::new(false);
+        node.on(Event::Started {
+            remembered: None,
+            checked_out: None,
+            clone_has_last_good: false,
+        });
+        node.on(Event::Fetched {
+            head: commit.to_string(),
+        });
+        for effect in node.on(Event::Adopted {
+            commit: commit.to_string(),
+            deployments: deployments(),
+        }) {
+            if let Effect::Save(state) = effect {
+                node.on(Event::Saved(state));
+            }
+        }
+        for effect in node.on(pass(commit, Vec::new())) {
+            if let Effect::Save(state) = effect {
+                node.on(Event::Saved(state));
+            }
+        }
+        node
+    }
+
+    fn converge_options(effects: &[Effect]) -> Option<(&str, &PlanOptions)> {
+        effects.iter().find_map(|effect| match effect {
+            Effect::Converge {
+                commit, options, ..
+            } => Some((commit.as_str(), options)),
+            _ => None,
+        })
+    }
+
+    fn names(effects: &[Effect]) -> Vec<&'static str> {
+        effects
+            .iter()
+            .map(|effect| match effect {
+                Effect::ShowSyncing => "show syncing",
+                Effect::ShowSynced => "show synced",
+                Effect::Adopt { .. } => "adopt",
+                Effect::ShowRejected { .. } => "show rejected",
+                Effect::Converge { .. } => "converge",
+                Effect::Publish(_) => "publish",
+                Effect::Save(_) => "save",
+                Effect::Notify(_) => "notify",
+                Effect::NotifyAbout { .. } => "notify about",
+                Effect::Report { .. } => "report",
+                Effect::Ready => "ready",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_head_is_adopted_remembered_and_converged_as_a_new_commit() {
+        let mut node = NodeLoop::new(false);
+        let started = node.on(Event::Started {
+            remembered: None,
+            checked_out: None,
+            clone_has_last_good: false,
+        });
+        assert!(started.is_empty(), "nothing to start from");
+        let fetched = node.on(Event::Fetched { head: "c1".into() });
+        assert_eq!(names(&fetched), ["show syncing", "adopt"]);
+        let adopted = node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(names(&adopted), ["save", "converge"]);
+        let Effect::Save(state) = &adopted[0] else {
+            unreachable!()
+        };
+        assert_eq!(state.last_good_commit.as_deref(), Some("c1"));
+        let (commit, options) = converge_options(&adopted).unwrap();
+        assert_eq!(commit, "c1");
+        assert!(options.new_commit && options.held.is_empty());
+
+        let passed = node.on(pass("c1", Vec::new()));
+        assert_eq!(
+            names(&passed),
+            ["publish", "save", "ready"],
+            "the commit is applied and remembered as such; the node is up"
+        );
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert!(!options.new_commit, "drift repair of an applied commit");
+    }
+
+    #[test]
+    fn the_head_seen_before_changes_nothing() {
+        let mut node = in_force("c1");
+        assert_eq!(
+            names(&node.on(Event::Fetched { head: "c1".into() })),
+            ["show synced"]
+        );
+        assert!(node.on(Event::FetchFailed).is_empty());
+    }
+
+    #[test]
+    fn an_invalid_commit_is_notified_and_the_last_good_revision_stays_in_force() {
+        let mut node = in_force("c1");
+        node.on(Event::Fetched { head: "c2".into() });
+        let rejected = node.on(Event::NotAdopted {
+            commit: "c2".into(),
+            error: SyncError::Revision("deployments/web.yaml: bad".into()),
+            why: NotAdopted::Invalid,
+        });
+        assert_eq!(names(&rejected), ["notify about", "show rejected"]);
+        let Effect::NotifyAbout { draft, commit } = &rejected[0] else {
+            unreachable!()
+        };
+        assert_eq!(commit, "c2");
+        assert_eq!(draft.event, NoticeEvent::RevisionInvalid);
+        assert_eq!(
+            draft.message,
+            "deployments/web.yaml: bad; the last good revision stays in force"
+        );
+        assert_eq!(
+            converge_options(&node.on(Event::RepairDue)).unwrap().0,
+            "c1"
+        );
+        assert!(
+            node.on(Event::Fetched { head: "c2".into() }).len() == 1,
+            "the same invalid head is not tried again"
+        );
+    }
+
+    #[test]
+    fn a_commit_that_cannot_be_checked_out_is_shown_but_not_notified() {
+        let mut node = in_force("c1");
+        node.on(Event::Fetched { head: "c2".into() });
+        let rejected = node.on(Event::NotAdopted {
+            commit: "c2".into(),
+            error: SyncError::Revision("checkout failed".into()),
+            why: NotAdopted::Unreadable,
+        });
+        assert_eq!(names(&rejected), ["show rejected"]);
+    }
+
+    #[test]
+    fn with_nothing_to_reconcile_the_node_is_up_after_its_first_fetch_once() {
+        let mut node = NodeLoop::new(false);
+        node.on(Event::Started {
+            remembered: None,
+            checked_out: None,
+            clone_has_last_good: false,
+        });
+        assert_eq!(names(&node.on(Event::FetchFailed)), ["ready"]);
+        assert!(node.on(Event::FetchFailed).is_empty());
+    }
+
+    #[test]
+    fn a_rolled_back_rollout_is_notified_quarantined_remembered_and_held_until_a_new_commit() {
+        let mut node = in_force("c1");
+        let rolled_back = Err(ActionError::RolledBack {
+            previous: Previous::Restored,
+            error: "readiness probe of web failed".into(),
+        });
+        let passed = node.on(pass(
+            "c1",
+            vec![outcome("web", ActionKind::Recreate, rolled_back)],
+        ));
+        assert_eq!(
+            names(&passed),
+            ["notify", "report", "publish", "save"],
+            "the rollback is notified once; the quarantine is logged"
+        );
+        let Some(Effect::Save(state)) = passed.last() else {
+            unreachable!()
+        };
+        assert_eq!(
+            state.quarantined,
+            [Quarantined {
+                deployment: "web".into(),
+                commit: "c1".into(),
+                error: "the previous container was restored: readiness probe of web failed".into(),
+            }]
+        );
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert_eq!(options.held, BTreeSet::from(["web".to_string()]));
+
+        node.on(Event::Fetched { head: "c2".into() });
+        let adopted = node.on(Event::Adopted {
+            commit: "c2".into(),
+            deployments: deployments(),
+        });
+        let (_, options) = converge_options(&adopted).unwrap();
+        assert!(options.held.is_empty(), "a new commit lifts the quarantine");
+    }
+
+    #[test]
+    fn a_commit_stays_new_while_its_pulls_fail() {
+        let mut node = NodeLoop::new(false);
+        node.on(Event::Fetched { head: "c1".into() });
+        node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        let failed_pull = Err(ActionError::Failed("pull web: registry down".into()));
+        node.on(pass(
+            "c1",
+            vec![outcome("web", ActionKind::Pull, failed_pull)],
+        ));
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert!(options.new_commit, "the next pass pulls again");
+        node.on(pass("c1", vec![outcome("web", ActionKind::Pull, Ok(()))]));
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert!(!options.new_commit);
+    }
+
+    #[test]
+    fn a_restart_resumes_the_remembered_revision_with_its_quarantine_and_plans_it_new_until_applied(
+    ) {
+        let remembered = NodeState {
+            last_good_commit: Some("c2".into()),
+            applied_commit: Some("c1".into()),
+            quarantined: vec![Quarantined {
+                deployment: "web".into(),
+                commit: "c2".into(),
+                error: "rolled back".into(),
+            }],
+            ..NodeState::default()
+        };
+        let mut node = NodeLoop::new(false);
+        let started = node.on(Event::Started {
+            remembered: Some(remembered),
+            checked_out: Some("c1".into()),
+            clone_has_last_good: true,
+        });
+        assert!(matches!(
+            &started[..],
+            [Effect::Adopt { commit, at_start: true }] if commit == "c2"
+        ));
+        let adopted = node.on(Event::Adopted {
+            commit: "c2".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(names(&adopted), ["converge"], "nothing new to remember");
+        let (_, options) = converge_options(&adopted).unwrap();
+        assert!(options.new_commit, "c2 was never applied");
+        assert_eq!(options.held, BTreeSet::from(["web".to_string()]));
+        assert!(
+            node.on(Event::Fetched { head: "c2".into() }).len() == 1,
+            "the head it started from is not adopted again"
+        );
+    }
+
+    #[test]
+    fn a_save_that_failed_is_asked_for_again_at_the_next_change() {
+        let mut node = NodeLoop::new(false);
+        node.on(Event::Fetched { head: "c1".into() });
+        let adopted = node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(names(&adopted), ["save", "converge"]);
+        // No `Saved` came back: the file still holds the old state.
+        assert_eq!(names(&node.on(Event::LivenessActed)), ["save"]);
+    }
+}
