@@ -34,7 +34,7 @@ pub struct Metrics {
     pub restarts: Family<DeploymentLabels, Counter>,
     pub last_successful_sync: Gauge<f64, AtomicU64>,
     pub backoff_seconds: Gauge<f64, AtomicU64>,
-    /// Copied from the status document when metrics are read ([`Metrics::record_node`]).
+    /// Copied from the node's status when metrics are read ([`Metrics::record_node`]).
     healthy: Gauge,
     behind_head: Gauge,
 }
@@ -108,7 +108,7 @@ impl Metrics {
         }
     }
 
-    /// Copies the node's health and whether it is behind its branch from its status document.
+    /// Copies the node's health and whether it is behind its branch from its status.
     pub fn record_node(&self, node: &NodeStatus) {
         let behind = node.git_head.is_some() && node.git_head != node.applied_commit;
         self.healthy.set(i64::from(node.healthy));

@@ -94,7 +94,7 @@ fn fetched(node: &mut NodeStatus, head: &str, now: SystemTime) {
     node.fetch_ok = true;
     if node.sync_state == SyncState::Backoff {
         node.sync_state = SyncState::Synced;
-        node.set_sync_error(None);
+        node.sync_error = None;
     }
     // Under the same lock as the state it follows from: `/status` never shows one without the other.
     node.refresh_healthy();
@@ -104,7 +104,7 @@ fn fetched(node: &mut NodeStatus, head: &str, now: SystemTime) {
 fn fetch_failed(node: &mut NodeStatus, error: &GitError, failures: u32) {
     node.consecutive_failures = failures;
     node.sync_state = SyncState::Backoff;
-    node.set_sync_error(Some(SyncError::Git(error.clone())));
+    node.sync_error = Some(SyncError::Git(error.clone()));
     node.fetch_ok = false;
     node.refresh_healthy();
 }

@@ -1,11 +1,13 @@
-//! What the status API shows of the node's errors to anyone who can reach it: the same messages
-//! as the log, with the node's local paths replaced by the setting that names them
-//! (`<deployKeyPath>`, `<dataDir>`, …), credentials in URLs redacted, and a failed build's output
-//! left to the log. Pure: it rewrites a copy of the status document, never the node's own.
+//! What the status API shows to anyone who can reach it: the node's status projected into the
+//! status document (`status::wire`), its errors the same messages as the log, with the node's
+//! local paths replaced by the setting that names them (`<deployKeyPath>`, `<dataDir>`, …),
+//! credentials in URLs redacted, and a failed build's output left to the log. Pure: it reads the
+//! node's status and changes nothing.
 
 use std::path::Path;
 
-use super::status::Status;
+use super::status::wire::{DeploymentDocument, NodeDocument, StatusDocument};
+use super::status::{DeploymentStatus, NodeStatus, ServiceStatus, Status};
 use super::Settings;
 use adapters::docker::image::BUILD_OUTPUT_HEADING;
 
@@ -64,20 +66,72 @@ pub fn message(text: &str, paths: &LocalPaths) -> String {
     engine::redact::url_credentials(&shown).into_owned()
 }
 
-/// A copy of `status` for the status API: every error and note through [`message`].
-pub fn status(mut status: Status, paths: &LocalPaths) -> Status {
-    status.node.rewrite_sync_error(|text| message(text, paths));
-    for deployment in status.deployments.values_mut() {
-        if let Some(error) = &deployment.last_error {
-            deployment.last_error = Some(message(error, paths));
-        }
+/// The status document the API serves for `status`: every error and note through [`message`].
+pub fn document(status: &Status, paths: &LocalPaths) -> StatusDocument {
+    StatusDocument {
+        node: node(&status.node, paths),
+        deployments: status
+            .deployments
+            .iter()
+            .map(|(name, deployment)| (name.clone(), self::deployment(deployment, paths)))
+            .collect(),
+        services: status
+            .services
+            .iter()
+            .map(|(name, service)| {
+                let note = service.note.as_deref().map(|note| message(note, paths));
+                (
+                    name.clone(),
+                    ServiceStatus {
+                        note,
+                        ..service.clone()
+                    },
+                )
+            })
+            .collect(),
+        volumes: status.volumes.clone(),
     }
-    for service in status.services.values_mut() {
-        if let Some(note) = &service.note {
-            service.note = Some(message(note, paths));
-        }
+}
+
+fn node(node: &NodeStatus, paths: &LocalPaths) -> NodeDocument {
+    NodeDocument {
+        name: node.name.clone(),
+        environment: node.environment.clone(),
+        branch: node.branch.clone(),
+        started_at: node.started_at.clone(),
+        sync_state: node.sync_state.to_string(),
+        git_head: node.git_head.clone(),
+        applied_commit: node.applied_commit.clone(),
+        last_sync_time: node.last_sync_time.clone(),
+        last_reconcile_time: node.last_reconcile_time.clone(),
+        sync_error: node
+            .sync_error
+            .as_ref()
+            .map(|error| message(&error.to_string(), paths)),
+        consecutive_failures: node.consecutive_failures,
+        next_poll_at: node.next_poll_at.clone(),
+        healthy: node.healthy,
     }
-    status
+}
+
+fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDocument {
+    DeploymentDocument {
+        name: deployment.name.clone(),
+        image: deployment.image.clone(),
+        container_id: deployment.container_id.clone(),
+        state: deployment.state.to_string(),
+        ready: deployment.ready,
+        restarts: deployment.restarts,
+        last_action: deployment.last_action.map(|action| action.to_string()),
+        last_reason: deployment.last_reason.map(|reason| reason.to_string()),
+        last_error: deployment
+            .last_error
+            .as_deref()
+            .map(|error| message(error, paths)),
+        quarantined: deployment.quarantined,
+        flapping: deployment.flapping,
+        spec_hash: deployment.spec_hash.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -86,8 +140,11 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::status::{NodeStatus, SyncError};
+    use crate::status::{DeploymentState, LastAction, LastReason, SyncError};
     use adapters::git::{FetchFailure, GitError};
+    use engine::observed::ContainerState;
+    use engine::plan::{ActionKind, Reason};
+    use serde_json::json;
 
     fn paths() -> LocalPaths {
         LocalPaths::from_pairs([
@@ -144,29 +201,83 @@ mod tests {
             "main".to_string(),
             SystemTime::UNIX_EPOCH,
         );
-        node.set_sync_error(Some(SyncError::Git(GitError::Fetch {
+        node.sync_error = Some(SyncError::Git(GitError::Fetch {
             url: "https://***@git.example.com/infra.git".to_string(),
             branch: "main".to_string(),
             failure: FetchFailure::Remote(
                 "host key of git.example.com is unknown: it is not listed in /opt/orun/keys/known_hosts; see https://u:p@x/y".to_string(),
             ),
-        })));
+        }));
         let full = Status {
             node,
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
         };
-        let shown = status(full.clone(), &paths());
+        let shown = document(&full, &paths());
         assert_eq!(
-            shown.node.sync_error(),
+            shown.node.sync_error.as_deref(),
             Some("fetch https://***@git.example.com/infra.git (branch main): host key of git.example.com is unknown: it is not listed in <knownHostsPath>; see https://***@x/y")
         );
-        assert_eq!(shown.node.sync_failure(), full.node.sync_failure());
         assert!(full
             .node
-            .sync_error()
+            .sync_error
             .unwrap()
+            .to_string()
             .contains("/opt/orun/keys/known_hosts"));
+    }
+
+    #[test]
+    fn the_document_has_the_documented_keys_and_values() {
+        let mut status = Status {
+            node: NodeStatus::starting(
+                "a".to_string(),
+                "production".to_string(),
+                "main".to_string(),
+                SystemTime::UNIX_EPOCH,
+            ),
+            deployments: BTreeMap::new(),
+            services: BTreeMap::new(),
+            volumes: BTreeMap::new(),
+        };
+        status.deployments.insert(
+            "web".to_string(),
+            DeploymentStatus {
+                name: "web".to_string(),
+                image: "nginx:alpine".to_string(),
+                container_id: Some("4c01db0b339c".to_string()),
+                state: DeploymentState::Observed(ContainerState::Running),
+                ready: true,
+                restarts: 0,
+                last_action: Some(LastAction::Planned(ActionKind::Create)),
+                last_reason: Some(LastReason::Planned(Reason::Missing)),
+                last_error: None,
+                quarantined: false,
+                flapping: false,
+                spec_hash: "v1:abc".to_string(),
+            },
+        );
+        let shown = serde_json::to_value(document(&status, &paths())).unwrap();
+        assert_eq!(
+            shown,
+            json!({
+                "node": {
+                    "name": "a", "environment": "production", "branch": "main",
+                    "started_at": "1970-01-01T00:00:00Z", "sync_state": "starting",
+                    "git_head": null, "applied_commit": null,
+                    "last_sync_time": null, "last_reconcile_time": null,
+                    "sync_error": null, "consecutive_failures": 0, "next_poll_at": null,
+                    "healthy": false
+                },
+                "deployments": {
+                    "web": { "name": "web", "image": "nginx:alpine", "container_id": "4c01db0b339c",
+                             "state": "running", "ready": true, "restarts": 0,
+                             "last_action": "create", "last_reason": "missing", "last_error": null,
+                             "quarantined": false, "flapping": false, "spec_hash": "v1:abc" }
+                },
+                "services": {},
+                "volumes": {}
+            })
+        );
     }
 }

@@ -318,7 +318,8 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn status_document(State(state): State<ApiState>) -> Response {
-    Json(public::status(state.status.snapshot(), &state.paths)).into_response()
+    let document = public::document(&state.status.lock(), &state.paths);
+    Json(document).into_response()
 }
 
 async fn metrics_text(State(state): State<ApiState>, headers: HeaderMap) -> Response {

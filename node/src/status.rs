@@ -1,6 +1,11 @@
-//! The node's status document (docs/status-api.md) and the shared, lock-protected copy the loop
-//! updates and the status API reads. It holds no secret values: deployments appear by name, image
-//! and hash. It decides nothing; `status_projection.rs` fills it in.
+//! The node's own status: what the loop knows of its sync, deployments, services and volumes, typed,
+//! with what only the node needs (why a sync failed, whether the last fetch and reconcile
+//! succeeded), and the shared, lock-protected copy the loop updates and the status API reads.
+//! `wire.rs` is the document the API serves from it (docs/status-api.md). It holds no secret
+//! values: deployments appear by name, image and hash. It decides nothing;
+//! `status_projection.rs` fills it in.
+
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use adapters::git::GitError;
 
 /// `sync_state` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncState {
     Starting,
     Synced,
@@ -38,7 +42,7 @@ pub enum SyncError {
     Reconcile(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeStatus {
     pub name: String,
     pub environment: String,
@@ -49,19 +53,14 @@ pub struct NodeStatus {
     pub applied_commit: Option<String>,
     pub last_sync_time: Option<String>,
     pub last_reconcile_time: Option<String>,
-    /// The message of `sync_failure`; both change together in [`NodeStatus::set_sync_error`].
-    sync_error: Option<String>,
+    /// Why the last sync step failed; `sync_error` shows its message.
+    pub sync_error: Option<SyncError>,
     pub consecutive_failures: u32,
     pub next_poll_at: Option<String>,
     pub healthy: bool,
-    /// The last sync error, typed; a document read back from `/status` has only its message.
-    #[serde(skip)]
-    sync_failure: Option<SyncError>,
     /// The last fetch succeeded (part of `healthy`).
-    #[serde(skip)]
     pub fetch_ok: bool,
     /// The last reconcile had no failed action (part of `healthy`).
-    #[serde(skip)]
     pub reconcile_ok: bool,
 }
 
@@ -82,29 +81,9 @@ impl NodeStatus {
             consecutive_failures: 0,
             next_poll_at: None,
             healthy: false,
-            sync_failure: None,
             fetch_ok: false,
             reconcile_ok: true,
         }
-    }
-
-    /// `sync_error` as `/status` shows it.
-    pub fn sync_error(&self) -> Option<&str> {
-        self.sync_error.as_deref()
-    }
-
-    pub fn sync_failure(&self) -> Option<&SyncError> {
-        self.sync_failure.as_ref()
-    }
-
-    pub fn set_sync_error(&mut self, error: Option<SyncError>) {
-        self.sync_error = error.as_ref().map(ToString::to_string);
-        self.sync_failure = error;
-    }
-
-    /// Rewrites the text of `sync_error` alone, for a copy shown to others (`public.rs`).
-    pub fn rewrite_sync_error(&mut self, rewrite: impl FnOnce(&str) -> String) {
-        self.sync_error = self.sync_error.as_deref().map(rewrite);
     }
 
     /// Healthy: the last fetch succeeded and the last reconcile had no failed action.
@@ -113,7 +92,7 @@ impl NodeStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeploymentStatus {
     pub name: String,
     pub image: String,
@@ -130,32 +109,38 @@ pub struct DeploymentStatus {
 }
 
 /// A deployment's container as last observed: Docker's state, or `missing`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeploymentState {
     Missing,
-    #[serde(untagged)]
     Observed(ContainerState),
 }
 
 /// What orun last did to a deployment: a planned action, a rollout it rolled back, or a restart
 /// after failed liveness probes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LastAction {
     RolledBack,
     Restart,
-    #[serde(untagged)]
     Planned(ActionKind),
 }
 
 /// Why orun did it: a plan reason, or failed liveness probes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LastReason {
     LivenessFailed,
-    #[serde(untagged)]
     Planned(Reason),
+}
+
+impl fmt::Display for SyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncState::Starting => "starting",
+            SyncState::Synced => "synced",
+            SyncState::Syncing => "syncing",
+            SyncState::Backoff => "backoff",
+            SyncState::InvalidRevision => "invalid_revision",
+        })
+    }
 }
 
 impl fmt::Display for DeploymentState {
@@ -186,7 +171,9 @@ impl fmt::Display for LastReason {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A Service's route, shown in the document as it is: it holds nothing only the node needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ServiceStatus {
     pub name: String,
     pub deployment: String,
@@ -199,8 +186,10 @@ pub struct ServiceStatus {
     pub note: Option<String>,
 }
 
-/// A named volume of the environment, keyed by the name deployments give it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A named volume of the environment, keyed by the name deployments give it; shown in the
+/// document as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VolumeStatus {
     /// The name in `volumes[].name` (`data`).
     pub name: String,
@@ -211,13 +200,12 @@ pub struct VolumeStatus {
     pub in_use: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
     pub node: NodeStatus,
     pub deployments: BTreeMap<String, DeploymentStatus>,
     pub services: BTreeMap<String, ServiceStatus>,
     /// The environment's named volumes that exist in Docker.
-    #[serde(default)]
     pub volumes: BTreeMap<String, VolumeStatus>,
 }
 
@@ -241,55 +229,39 @@ impl SharedStatus {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    pub fn snapshot(&self) -> Status {
-        self.lock().clone()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
-
-    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + fmt::Display>(
-        value: T,
-        text: &str,
-    ) {
-        assert_eq!(serde_json::to_value(&value).unwrap(), json!(text));
-        assert_eq!(value.to_string(), text);
-        assert!(serde_json::from_value::<T>(json!(text)).unwrap() == value);
-    }
 
     #[test]
-    fn deployment_fields_serialise_as_plain_words() {
-        round_trip(DeploymentState::Missing, "missing");
-        round_trip(
-            DeploymentState::Observed(ContainerState::Running),
-            "running",
-        );
-        round_trip(DeploymentState::Observed(ContainerState::Exited), "exited");
-        round_trip(LastAction::RolledBack, "rolled_back");
-        round_trip(LastAction::Restart, "restart");
-        round_trip(LastAction::Planned(ActionKind::Recreate), "recreate");
-        round_trip(LastReason::LivenessFailed, "liveness_failed");
-        round_trip(LastReason::Planned(Reason::SpecChanged), "spec_changed");
-    }
-
-    #[test]
-    fn sync_error_serialises_as_its_message() {
-        let mut node = NodeStatus::starting(
-            "a".to_string(),
-            "production".to_string(),
-            "main".to_string(),
-            SystemTime::UNIX_EPOCH,
-        );
-        node.set_sync_error(Some(SyncError::Reconcile("docker is down".to_string())));
-        let document = serde_json::to_value(&node).unwrap();
-        assert_eq!(document["sync_error"], json!("reconcile: docker is down"));
-        assert_eq!(document.get("sync_failure"), None::<&Value>);
-        let read: NodeStatus = serde_json::from_value(document).unwrap();
-        assert_eq!(read.sync_error(), Some("reconcile: docker is down"));
-        assert_eq!(read.sync_failure(), None);
+    fn states_actions_and_reasons_are_plain_words() {
+        let words = [
+            (SyncState::InvalidRevision.to_string(), "invalid_revision"),
+            (DeploymentState::Missing.to_string(), "missing"),
+            (
+                DeploymentState::Observed(ContainerState::Running).to_string(),
+                "running",
+            ),
+            (
+                DeploymentState::Observed(ContainerState::Exited).to_string(),
+                "exited",
+            ),
+            (LastAction::RolledBack.to_string(), "rolled_back"),
+            (LastAction::Restart.to_string(), "restart"),
+            (
+                LastAction::Planned(ActionKind::Recreate).to_string(),
+                "recreate",
+            ),
+            (LastReason::LivenessFailed.to_string(), "liveness_failed"),
+            (
+                LastReason::Planned(Reason::SpecChanged).to_string(),
+                "spec_changed",
+            ),
+        ];
+        for (shown, word) in words {
+            assert_eq!(shown, word);
+        }
     }
 }

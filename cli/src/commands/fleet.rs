@@ -1,9 +1,9 @@
 //! `orun fleet status`: asks the status API of every node in the repository's `nodes/`, all at
 //! once with a short timeout, and sums the fleet up; exits 1 when a node is unreachable, unhealthy
-//! or behind its branch. It reads only the few facts it shows, so nodes that run another orun
-//! version still answer. It changes nothing, on the nodes or in the repository.
+//! or behind its branch. It reads the nodes' documents tolerantly (`node::status::wire`), so nodes
+//! that run another orun version still answer. It changes nothing, on the nodes or in the
+//! repository.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use adapters::revision::WorkTree;
 use anyhow::{anyhow, Context, Result};
 use engine::manifest::NodeSpec;
 use engine::Environment;
-use serde::Deserialize;
+use node::status::wire::StatusDocument;
 
 use super::status::{get_text, http_client, status_url};
 use crate::args::{FleetStatusArgs, OutputFormat};
@@ -20,28 +20,6 @@ use crate::render;
 
 /// How long one node may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The part of a node's `/status` document the fleet view uses.
-#[derive(Deserialize)]
-struct StatusAnswer {
-    node: NodeAnswer,
-    #[serde(default)]
-    deployments: BTreeMap<String, DeploymentAnswer>,
-}
-
-#[derive(Deserialize)]
-struct NodeAnswer {
-    environment: String,
-    sync_state: String,
-    git_head: Option<String>,
-    applied_commit: Option<String>,
-    healthy: bool,
-}
-
-#[derive(Deserialize)]
-struct DeploymentAnswer {
-    ready: bool,
-}
 
 pub fn run(args: &FleetStatusArgs) -> Result<ExitCode> {
     let manifests = engine::revision::manifests(&WorkTree::new(&args.repo, None))
@@ -90,7 +68,7 @@ async fn ask_node(client: reqwest::Client, name: String, spec: NodeSpec) -> Node
     let status_addr = spec.status_addr();
     let url = status_url(&status_addr);
     let answer = match get_text(&client, &url).await {
-        Ok(body) => serde_json::from_str::<StatusAnswer>(&body)
+        Ok(body) => serde_json::from_str::<StatusDocument>(&body)
             .with_context(|| format!("{url} did not return a node status")),
         Err(error) => Err(error),
     };

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use node::status::Status;
+use node::status::wire::StatusDocument;
 
 use crate::args::{OutputFormat, StatusArgs};
 use crate::render;
@@ -16,7 +16,7 @@ pub fn run(args: &StatusArgs) -> Result<ExitCode> {
         let client = http_client(Duration::from_secs(10))?;
         get_text(&client, &url).await
     })?;
-    let document: Status = serde_json::from_str(&body)
+    let document: StatusDocument = serde_json::from_str(&body)
         .with_context(|| format!("{url} did not return a node status"))?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&document)?),

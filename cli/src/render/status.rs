@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
-use node::status::Status;
+use node::status::wire::StatusDocument;
 
 use super::escaped;
 
@@ -28,22 +28,18 @@ fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
 }
 
-pub fn human(status: &Status) -> String {
+pub fn human(status: &StatusDocument) -> String {
     let node = &status.node;
     let mut out = String::new();
     let mut facts = table(&[
         "node",
         &escaped(&or_dash(Some(node.name.as_str()).filter(|n| !n.is_empty()))),
     ]);
-    let state = serde_json::to_value(node.sync_state)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-        .unwrap_or_default();
     for (key, value) in [
         ("environment", node.environment.clone()),
         ("branch", node.branch.clone()),
         ("healthy", node.healthy.to_string()),
-        ("sync_state", state),
+        ("sync_state", node.sync_state.clone()),
         ("git_head", or_dash(node.git_head.as_deref())),
         ("applied_commit", or_dash(node.applied_commit.as_deref())),
         ("last_sync_time", or_dash(node.last_sync_time.as_deref())),
@@ -56,7 +52,7 @@ pub fn human(status: &Status) -> String {
             "consecutive_failures",
             node.consecutive_failures.to_string(),
         ),
-        ("sync_error", or_dash(node.sync_error())),
+        ("sync_error", or_dash(node.sync_error.as_deref())),
         ("started_at", node.started_at.clone()),
     ] {
         facts.add_row(row(vec![key.to_string(), value]));
@@ -92,7 +88,7 @@ pub fn human(status: &Status) -> String {
             .collect();
             deployments.add_row(row(vec![
                 deployment.name.clone(),
-                deployment.state.to_string(),
+                deployment.state.clone(),
                 deployment.ready.to_string(),
                 deployment.restarts.to_string(),
                 or_dash(deployment.container_id.as_deref()),

@@ -1,4 +1,4 @@
-//! Status projection: the status document's node, deployment and volume entries from the node's
+//! Status projection: the node status's node, deployment and volume entries from the node's
 //! settings, the last good revision, an observed snapshot, the health tracker and a pass's
 //! outcomes. Pure: the reconciler observes Docker and holds the lock while it writes.
 
@@ -43,14 +43,14 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
 /// The newest commit could not be checked out or loaded: the last good revision stays in force.
 pub fn rejected(node: &mut NodeStatus, error: SyncError) {
     node.sync_state = SyncState::InvalidRevision;
-    node.set_sync_error(Some(error));
+    node.sync_error = Some(error);
 }
 
 /// A valid revision of `desired` is the last good one now.
 pub fn loaded(node: &mut NodeStatus, desired: &DesiredState) {
     node.environment = desired.environment.as_str().to_string();
     node.sync_state = SyncState::Synced;
-    node.set_sync_error(None);
+    node.sync_error = None;
 }
 
 /// A reconcile of `commit` ended at `now`: `failed` when an action failed or the pass could not
@@ -68,9 +68,9 @@ pub fn reconciled(
     if !failed {
         node.applied_commit = Some(commit.to_string());
     }
-    let stale = matches!(node.sync_failure(), Some(SyncError::Reconcile(_)));
+    let stale = matches!(node.sync_error, Some(SyncError::Reconcile(_)));
     if error.is_some() || stale {
-        node.set_sync_error(error);
+        node.sync_error = error;
     }
 }
 
@@ -199,6 +199,11 @@ mod tests {
     use engine::plan::{ActionKind, Reason};
     use engine::testing::{deployment, desired};
 
+    /// `sync_error` as the status document shows it.
+    fn shown(node: &NodeStatus) -> Option<String> {
+        node.sync_error.as_ref().map(ToString::to_string)
+    }
+
     fn node() -> NodeStatus {
         NodeStatus::starting(
             "a".to_string(),
@@ -227,13 +232,16 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let error = SyncError::Reconcile("cannot list containers".to_string());
         reconciled(&mut node, "c1", true, Some(error), now);
-        assert_eq!(node.sync_error(), Some("reconcile: cannot list containers"));
+        assert_eq!(
+            shown(&node).as_deref(),
+            Some("reconcile: cannot list containers")
+        );
         assert_eq!(
             (node.reconcile_ok, node.applied_commit.as_deref()),
             (false, None)
         );
         reconciled(&mut node, "c1", false, None, now);
-        assert_eq!(node.sync_error(), None);
+        assert_eq!(shown(&node), None);
         assert_eq!(node.applied_commit.as_deref(), Some("c1"));
         assert_eq!(
             node.last_reconcile_time.as_deref(),
@@ -247,23 +255,18 @@ mod tests {
         let error = SyncError::Revision("deployments/web.yaml: bad".to_string());
         rejected(&mut node, error.clone());
         assert_eq!(node.sync_state, SyncState::InvalidRevision);
-        assert_eq!(node.sync_failure(), Some(&error));
+        assert_eq!(node.sync_error, Some(error));
         loaded(&mut node, &desired("staging", &[deployment("web", "")]));
         assert_eq!(node.sync_state, SyncState::Synced);
-        assert_eq!(
-            (node.sync_error(), node.environment.as_str()),
-            (None, "staging")
-        );
+        assert_eq!((shown(&node), node.environment.as_str()), (None, "staging"));
     }
 
     #[test]
     fn a_pass_leaves_git_and_revision_errors_alone() {
         let mut node = node();
-        node.set_sync_error(Some(SyncError::Revision(
-            "deployments/web.yaml: bad".to_string(),
-        )));
+        node.sync_error = Some(SyncError::Revision("deployments/web.yaml: bad".to_string()));
         reconciled(&mut node, "c1", false, None, SystemTime::UNIX_EPOCH);
-        assert_eq!(node.sync_error(), Some("deployments/web.yaml: bad"));
+        assert_eq!(shown(&node).as_deref(), Some("deployments/web.yaml: bad"));
     }
 
     #[test]

@@ -1,0 +1,112 @@
+//! The status document as JSON (docs/status-api.md): what `/status` serves and what `orun status`
+//! and `orun fleet status` read. Read tolerantly, so that nodes and CLIs of other orun versions
+//! understand each other: unknown keys are ignored, a missing key takes its empty value (`""`,
+//! `false`, `0`, `null`, no entries), and the words of `sync_state`, `state`, `last_action` and
+//! `last_reason` are kept as sent, a newer node's included. Only `node` is required. It holds what
+//! the node shows, never how it got there: `public.rs` projects the node's own status into it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ServiceStatus, VolumeStatus};
+
+/// The whole document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusDocument {
+    pub node: NodeDocument,
+    #[serde(default)]
+    pub deployments: BTreeMap<String, DeploymentDocument>,
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceStatus>,
+    /// The environment's named volumes that exist in Docker.
+    #[serde(default)]
+    pub volumes: BTreeMap<String, VolumeStatus>,
+}
+
+/// `node`: the node's sync with its branch and its health.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NodeDocument {
+    pub name: String,
+    pub environment: String,
+    pub branch: String,
+    pub started_at: String,
+    /// `starting`, `synced`, `syncing`, `backoff` or `invalid_revision`.
+    pub sync_state: String,
+    pub git_head: Option<String>,
+    pub applied_commit: Option<String>,
+    pub last_sync_time: Option<String>,
+    pub last_reconcile_time: Option<String>,
+    pub sync_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_poll_at: Option<String>,
+    pub healthy: bool,
+}
+
+/// One entry of `deployments`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeploymentDocument {
+    pub name: String,
+    pub image: String,
+    pub container_id: Option<String>,
+    /// Docker's state of the container (`running`, `exited`, …), or `missing`.
+    pub state: String,
+    pub ready: bool,
+    pub restarts: u64,
+    /// A plan action kind, `rolled_back` or `restart`.
+    pub last_action: Option<String>,
+    /// A plan reason, or `liveness_failed`.
+    pub last_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub quarantined: bool,
+    pub flapping: bool,
+    pub spec_hash: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_document_of_another_version_is_read_with_what_it_has() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "environment": "production", "sync_state": "resting", "healthy": true,
+                      "added_later": { "nested": 1 } },
+            "deployments": { "web": { "name": "web", "ready": true, "state": "stopping" } },
+            "unknown": []
+        }))
+        .unwrap();
+        assert_eq!(document.node.environment, "production");
+        assert_eq!(document.node.sync_state, "resting");
+        assert!(document.node.healthy);
+        assert_eq!(document.node.git_head, None);
+        let web = &document.deployments["web"];
+        assert_eq!((web.state.as_str(), web.ready), ("stopping", true));
+        assert_eq!((web.image.as_str(), web.restarts), ("", 0));
+        assert!(document.services.is_empty() && document.volumes.is_empty());
+        assert!(serde_json::from_value::<StatusDocument>(json!({ "status": "ok" })).is_err());
+    }
+
+    #[test]
+    fn a_service_without_a_note_has_no_note_key() {
+        let service = ServiceStatus {
+            name: "web".to_string(),
+            deployment: "web".to_string(),
+            domain: None,
+            ssl: false,
+            upstream: None,
+            active: false,
+            note: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&service).unwrap(),
+            json!({ "name": "web", "deployment": "web", "domain": null, "ssl": false,
+                    "upstream": null, "active": false })
+        );
+        let read: ServiceStatus = serde_json::from_value(json!({ "name": "web" })).unwrap();
+        assert_eq!(read.deployment, "");
+    }
+}
