@@ -1,14 +1,27 @@
 //! One convergence pass, shared by `orun apply --once` and the node daemon: observe Docker, plan,
 //! apply, then observe again and apply what the first pass made visible (a pulled image whose
-//! digest moved, a rollback copy that can now go). It does not decide what runs; `engine` does.
+//! digest moved, a rollback copy that can now go). A pass that cannot act says why in a
+//! [`ConvergeError`]; the actions' own failures are in its report. It does not decide what runs;
+//! `engine` does.
 
-use engine::plan::{ActionKind, Plan};
+use engine::plan::{ActionKind, Plan, PlanError};
 use engine::{DesiredState, Observed, PlanOptions};
 
 use crate::apply::{self, ApplyOptions, DockerRuntime, Reporter};
 use crate::docker::observe::observe;
-use crate::docker::Docker;
+use crate::docker::{Docker, DockerError};
 use engine::outcome::ApplyReport;
+
+/// Why a pass could not act.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    /// Docker could not be observed.
+    #[error(transparent)]
+    Observe(#[from] DockerError),
+    /// The planner refused to plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
 
 /// What one pass did: its first plan and the outcome of every action, a follow-up's included.
 #[derive(Clone, Debug)]
@@ -32,7 +45,7 @@ pub async fn converge(
     options: PlanOptions,
     apply_options: &ApplyOptions,
     reporter: &dyn PlanObserver,
-) -> anyhow::Result<Pass> {
+) -> Result<Pass, ConvergeError> {
     let observed = observe(docker, desired).await?;
     let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);

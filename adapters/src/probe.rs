@@ -2,22 +2,45 @@
 //! address on its Docker network, falling back to the published host port), one check of each
 //! kind — HTTP 200–399 within the timeout and no proxy, a TCP connection that opens, a command
 //! that exits 0 inside the container — and waiting for readiness. Failure messages name the probe,
-//! its target (URL, `host:port` or command), the last status or error, and the limit that fired.
-//! Acting on failures is the caller's job.
+//! its target (URL, `host:port` or command), the last status or error, and the limit that fired;
+//! [`ReadinessError`] is why a container did not get ready. Acting on failures is the caller's
+//! job.
 
 use std::io::ErrorKind;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
 use engine::duration::Duration as ManifestDuration;
 use engine::manifest::{ExecCommand, HttpTarget, ProbeTarget, ReadinessProbe, TcpTarget};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::docker::container::{self, ContainerStatus};
-use crate::docker::Docker;
+use crate::docker::{Docker, DockerError};
 use engine::outcome::CheckFailure;
+
+/// Why a container did not get ready.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadinessError {
+    /// Docker could not say how the container is.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("readiness probe of {name}: the container disappeared")]
+    Disappeared { name: String },
+    #[error("readiness probe of {name} ({target}): the container stopped before it was ready (exit code {exit_code})")]
+    Stopped {
+        name: String,
+        target: ProbeTarget,
+        exit_code: i64,
+    },
+    /// The probe still failed when its deadline came; `last` is its last check.
+    #[error("readiness probe of {name} failed: {} last answered {}; not ready within the deadline {deadline}", .last.attempt, .last.detail)]
+    NotReady {
+        name: String,
+        last: CheckFailure,
+        deadline: ManifestDuration,
+    },
+}
 
 /// The most output of a failed exec probe a message quotes, from its end.
 const EXEC_OUTPUT_QUOTED: usize = 200;
@@ -219,7 +242,7 @@ async fn check_exec(
                     format!("exit code {}: {}", outcome.exit_code, &output[start..])
                 }
             }
-            Ok(Err(error)) => format!("{error:#}"),
+            Ok(Err(error)) => error.to_string(),
             Err(_) => format!(
                 "did not exit within the timeout {}",
                 ManifestDuration::from(timeout)
@@ -235,18 +258,21 @@ pub async fn wait_ready(
     client: &reqwest::Client,
     name: &str,
     probe: &ReadinessProbe,
-) -> Result<()> {
+) -> Result<(), ReadinessError> {
     let deadline = Instant::now() + probe.deadline.as_std();
     loop {
-        let status = container::inspect(docker, name)
-            .await?
-            .ok_or_else(|| anyhow!("readiness probe of {name}: the container disappeared"))?;
+        let status =
+            container::inspect(docker, name)
+                .await?
+                .ok_or_else(|| ReadinessError::Disappeared {
+                    name: name.to_string(),
+                })?;
         if !status.running {
-            return Err(anyhow!(
-                "readiness probe of {name} ({}): the container stopped before it was ready (exit code {})",
-                probe.target,
-                status.exit_code
-            ));
+            return Err(ReadinessError::Stopped {
+                name: name.to_string(),
+                target: probe.target.clone(),
+                exit_code: status.exit_code,
+            });
         }
         let context = CheckContext {
             docker,
@@ -258,12 +284,11 @@ pub async fn wait_ready(
             return Ok(());
         };
         if Instant::now() + probe.interval.as_std() > deadline {
-            return Err(anyhow!(
-                "readiness probe of {name} failed: {} last answered {}; not ready within the deadline {}",
-                last.attempt,
-                last.detail,
-                probe.deadline
-            ));
+            return Err(ReadinessError::NotReady {
+                name: name.to_string(),
+                last,
+                deadline: probe.deadline,
+            });
         }
         tokio::time::sleep(probe.interval.as_std()).await;
     }

@@ -1,6 +1,7 @@
-//! What became of a plan's actions when they ran: each action's outcome, why one failed, what a
-//! rollback put back, and a failed probe check. Plain data the executor produces and the node's
-//! decisions (health, events, the status) read; it runs nothing.
+//! What became of a plan's actions when they ran: each action's outcome, why one failed (a failed
+//! build with the builder's output apart), what a rollback put back, and a failed probe check.
+//! Plain data the executor produces and the node's decisions (health, events, the status) read;
+//! it runs nothing.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,11 +16,14 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
-/// Why an action did not succeed. A message is the failed call's error chain as `{:#}` prints it.
+/// Why an action did not succeed. A message is the failed call's error as it prints.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
     #[error("{0}")]
     Failed(String),
+    /// A build failed.
+    #[error(transparent)]
+    Build(BuildError),
     /// The new container failed; the previous one is in service, as `previous` tells.
     #[error("{previous}: {error}")]
     RolledBack { previous: Previous, error: String },
@@ -34,6 +38,31 @@ pub enum ActionError {
     #[error("not started: dependency {dependency} {problem}")]
     Dependency { dependency: String, problem: String },
 }
+
+/// A failed build: what failed, and the builder's last output lines, which only the log and the
+/// terminal show. It prints as both, the lines under `last build output:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    /// `build <tag>: ` and the builder's error, or why the build could not start.
+    pub message: String,
+    /// The builder's last output lines, oldest first; none when it wrote nothing.
+    pub output: Vec<String>,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.message)?;
+        if !self.output.is_empty() {
+            formatter.write_str("\nlast build output:")?;
+            for line in &self.output {
+                write!(formatter, "\n  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BuildError {}
 
 /// What became of the previous container when a rollout was rolled back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,4 +108,29 @@ impl ApplyReport {
 pub struct CheckFailure {
     pub attempt: String,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_build_prints_its_output_under_its_message() {
+        let failed = BuildError {
+            message: "build app:1: exit code 2".to_string(),
+            output: vec![
+                "Step 1/2 : RUN make".to_string(),
+                "make: *** Error 2".to_string(),
+            ],
+        };
+        assert_eq!(
+            ActionError::Build(failed.clone()).to_string(),
+            "build app:1: exit code 2\nlast build output:\n  Step 1/2 : RUN make\n  make: *** Error 2"
+        );
+        let silent = BuildError {
+            output: Vec::new(),
+            ..failed
+        };
+        assert_eq!(silent.to_string(), "build app:1: exit code 2");
+    }
 }

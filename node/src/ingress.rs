@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::anyhow;
 use engine::desired::DesiredService;
 use engine::{DesiredState, Observed};
 use futures_util::future::BoxFuture;
@@ -17,7 +16,7 @@ use super::status::SharedStatus;
 use super::Settings;
 use crate::decisions::health::Tracker;
 use crate::decisions::routes;
-use adapters::apply::{NoIngress, TrafficSwitch};
+use adapters::apply::{NoIngress, TrafficError, TrafficSwitch};
 use adapters::docker::container;
 use adapters::docker::Docker;
 use adapters::ingress::caddy::{Caddy, CaddyRoutes};
@@ -57,7 +56,7 @@ impl Ingress {
         if self.caddy.is_none() {
             match Caddy::start(&self.binary, &self.dir, self.settings.clone()).await {
                 Ok(caddy) => self.caddy = Some(caddy),
-                Err(error) => warn!(error = %format!("{error:#}"), "cannot start the ingress"),
+                Err(error) => warn!(%error, "cannot start the ingress"),
             }
         }
         let mut routing = routes::decide(desired, observed, health);
@@ -65,7 +64,7 @@ impl Ingress {
             Some(caddy) => caddy
                 .apply(&routing.routes)
                 .await
-                .map_err(|error| format!("{error:#}")),
+                .map_err(|error| error.to_string()),
             None => Err("Caddy is not running".to_string()),
         };
         routes::settle(&mut routing.services, &applied);
@@ -107,14 +106,14 @@ impl TrafficSwitch for RouteSwitch {
         &'a self,
         deployment: &'a str,
         container: &'a str,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
+    ) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async move {
             let found = container::inspect(&self.docker, container)
                 .await?
-                .ok_or_else(|| anyhow!("{container} disappeared before its routes could move"))?;
+                .ok_or_else(|| TrafficError::Gone(container.to_string()))?;
             let ip = found
                 .ip
-                .ok_or_else(|| anyhow!("{container} has no network address"))?;
+                .ok_or_else(|| TrafficError::NoAddress(container.to_string()))?;
             self.routes
                 .change(|current| routes::repoint(current, &self.services, deployment, &ip))
                 .await?;

@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Result;
 use engine::manifest::node_defaults::NodePaths;
 use engine::manifest::{Manifest, NodeSpec};
 use engine::Environment;
@@ -100,7 +99,7 @@ pub async fn run(
     settings: Settings,
     docker: Docker,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<(), server::ListenError> {
     let settings = Arc::new(settings);
     let status = SharedStatus::new(decisions::status_projection::initial(
         &settings,

@@ -6,10 +6,11 @@
 
 use std::path::Path;
 
+use engine::outcome::{ActionError, BuildError};
+
 use super::status::wire::{DeploymentDocument, NodeDocument, StatusDocument};
-use super::status::{DeploymentStatus, NodeStatus, ServiceStatus, Status};
+use super::status::{DeploymentStatus, LastError, NodeStatus, ServiceStatus, Status};
 use super::Settings;
-use adapters::docker::image::BUILD_OUTPUT_HEADING;
 
 /// The node's local paths, each with the placeholder shown instead, longest first so that a
 /// path inside another is replaced by its own name.
@@ -54,12 +55,11 @@ impl LocalPaths {
     }
 }
 
-/// `text` as others may read it: local paths by name, URL credentials redacted, build output cut.
+/// `text` as others may read it: local paths by name, URL credentials redacted. Paths are
+/// replaced in the text, not taken from the errors' fields: libgit2's, Docker's and the system's
+/// own messages name paths too.
 pub fn message(text: &str, paths: &LocalPaths) -> String {
-    let mut shown = match text.split_once(BUILD_OUTPUT_HEADING) {
-        Some((message, _output)) => format!("{message} (build output in the node's log)"),
-        None => text.to_string(),
-    };
+    let mut shown = text.to_string();
     for (path, name) in &paths.replacements {
         shown = shown.replace(path.as_str(), name);
     }
@@ -126,11 +126,23 @@ fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDo
         last_reason: deployment.last_reason.map(|reason| reason.to_string()),
         last_error: deployment
             .last_error
-            .as_deref()
-            .map(|error| message(error, paths)),
+            .as_ref()
+            .map(|error| message(&last_error(error), paths)),
         quarantined: deployment.quarantined,
         flapping: deployment.flapping,
         spec_hash: deployment.spec_hash.clone(),
+    }
+}
+
+/// A deployment's error without a failed build's output, which only the log shows.
+fn last_error(error: &LastError) -> String {
+    match error {
+        LastError::Action(ActionError::Build(BuildError { message, output }))
+            if !output.is_empty() =>
+        {
+            format!("{message} (build output in the node's log)")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -184,12 +196,26 @@ mod tests {
 
     #[test]
     fn build_output_stays_in_the_log() {
-        let error = format!(
-            "build orun.local/app:1a2b: The command '/bin/sh -c make' returned a non-zero code: 2{BUILD_OUTPUT_HEADING}\n  TOKEN=hunter2\n  make: *** [all] Error 2"
-        );
+        let failed = BuildError {
+            message: "build orun.local/app:1a2b: The command '/bin/sh -c make' returned a non-zero code: 2".to_string(),
+            output: vec!["TOKEN=hunter2".to_string(), "make: *** [all] Error 2".to_string()],
+        };
+        let error = LastError::Action(ActionError::Build(failed.clone()));
         assert_eq!(
-            message(&error, &paths()),
+            last_error(&error),
             "build orun.local/app:1a2b: The command '/bin/sh -c make' returned a non-zero code: 2 (build output in the node's log)"
+        );
+        assert!(
+            error.to_string().contains("TOKEN=hunter2"),
+            "the log's text"
+        );
+        let silent = LastError::Action(ActionError::Build(BuildError {
+            output: Vec::new(),
+            ..failed
+        }));
+        assert_eq!(
+            last_error(&silent),
+            "build orun.local/app:1a2b: The command '/bin/sh -c make' returned a non-zero code: 2"
         );
     }
 
@@ -222,6 +248,7 @@ mod tests {
         assert!(full
             .node
             .sync_error
+            .as_ref()
             .unwrap()
             .to_string()
             .contains("/opt/orun/keys/known_hosts"));

@@ -274,7 +274,7 @@ impl Reconciler {
             }
             Err(error) => {
                 warn!(%commit, %error, "the revision in the clone is not valid; waiting for a valid commit");
-                not_adopted(commit, error, NotAdopted::Invalid)
+                not_adopted(commit, error.into(), NotAdopted::Invalid)
             }
         }
     }
@@ -286,7 +286,7 @@ impl Reconciler {
             Ok(revision) => revision,
             Err(error) => {
                 warn!(commit = %head, %error, "revision rejected; the last good revision stays in force");
-                return not_adopted(head, error, NotAdopted::Invalid);
+                return not_adopted(head, error.into(), NotAdopted::Invalid);
             }
         };
         if let Err(error) = repo::check_out(&self.settings, &head).await {
@@ -409,12 +409,12 @@ impl Reconciler {
                 error: None,
             },
             Err(error) => {
-                warn!(error = %format!("{error:#}"), "reconcile failed");
+                warn!(%error, "reconcile failed");
                 PassReport {
                     commit,
                     outcomes: Vec::new(),
                     observed: None,
-                    error: Some(SyncError::Reconcile(format!("{error:#}"))),
+                    error: Some(SyncError::Reconcile(error)),
                 }
             }
         }

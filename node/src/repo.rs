@@ -2,25 +2,41 @@
 //! commit from its own files, checking out, reading the checked-out commit and loading its
 //! revision run on the blocking pool, never on an async worker thread. A revision load that takes
 //! longer than `LOAD_TIMEOUT` is reported as a rejected revision and left to finish on its own,
-//! so the reconciler goes on. Builds read the clone's contexts from the folder its revision is
-//! loaded with. It decides neither when to fetch nor which commit to check out.
+//! so the reconciler goes on; a [`LoadError`] says why a revision did not load. Builds read the
+//! clone's contexts from the folder its revision is loaded with. It decides neither when to fetch
+//! nor which commit to check out.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use engine::revision::{self, NodeAndEnvironment, Revision};
+use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
 
-use super::status::SyncError;
 use super::Settings;
 use adapters::git::{self, GitError};
-use adapters::revision::{AgeKey, CodeDir, WorkTree};
+use adapters::revision::{AgeKey, CodeDir, ReadError, WorkTree};
 
 /// The longest a revision may take to load and resolve. Within the input limits of
 /// `engine::limits` a revision loads in well under a second; this bounds what the limits cannot
 /// foresee (a huge build context on a slow disk, a parser bug), so drift repair goes on.
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a commit's revision did not load; the last good revision stays in force.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The commit's files could not be written into the candidate folder.
+    #[error(transparent)]
+    CheckOut(GitError),
+    /// Its files could not be read, or do not make a valid revision for this node.
+    #[error(transparent)]
+    Revision(#[from] RevisionError<ReadError>),
+    #[error("the revision did not load within {}: rejected; the last good revision stays in force", humantime::format_duration(*.0))]
+    TimedOut(Duration),
+    /// The blocking task loading it panicked or was cancelled.
+    #[error("revision task failed: {0}")]
+    Task(String),
+}
 
 /// Held while a validation uses the candidate folder: a load that timed out may still be reading
 /// it, and the next validation must not empty it under that load (nor be emptied by it).
@@ -61,7 +77,7 @@ pub async fn has_commit(settings: &Settings, commit: &str) -> bool {
 /// Loads and resolves the fetched commit `commit` from its own files, written into the candidate
 /// folder, with the same `codeDir` rules as the clone: the clone's work tree is not touched, so
 /// it keeps the last good revision whatever `commit` holds.
-pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, SyncError> {
+pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, LoadError> {
     let checkout = settings.checkout();
     let candidate = settings.paths().candidate();
     let tree = work_tree(settings, candidate.clone());
@@ -72,9 +88,8 @@ pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, Syn
         let held = folder.lock_owned().await;
         run_blocking(move || {
             let _held = held;
-            git::check_out_into(&checkout, &commit, &candidate).map_err(SyncError::from)?;
-            let loaded = revision::desired_state(&tree, &commit, &selection)
-                .map_err(|error| SyncError::Revision(error.to_string()));
+            git::check_out_into(&checkout, &commit, &candidate).map_err(LoadError::CheckOut)?;
+            let loaded = revision::desired_state(&tree, &commit, &selection).map_err(Into::into);
             // A failed removal only leaves files behind that the next validation wipes first.
             let _ = std::fs::remove_dir_all(&candidate);
             loaded
@@ -85,16 +100,13 @@ pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, Syn
 }
 
 /// Loads and resolves the revision `commit` checked out in the clone.
-pub async fn load(settings: &Settings, commit: &str) -> Result<Revision, SyncError> {
+pub async fn load(settings: &Settings, commit: &str) -> Result<Revision, LoadError> {
     let tree = work_tree(settings, settings.checkout());
     let selection = selection(settings);
     let commit = commit.to_string();
     within(
         LOAD_TIMEOUT,
-        run_blocking(move || {
-            revision::desired_state(&tree, &commit, &selection)
-                .map_err(|error| SyncError::Revision(error.to_string()))
-        }),
+        run_blocking(move || Ok(revision::desired_state(&tree, &commit, &selection)?)),
     )
     .await
 }
@@ -103,14 +115,11 @@ pub async fn load(settings: &Settings, commit: &str) -> Result<Revision, SyncErr
 /// left to finish on its own.
 async fn within(
     limit: Duration,
-    load: impl Future<Output = Result<Revision, SyncError>>,
-) -> Result<Revision, SyncError> {
-    tokio::time::timeout(limit, load).await.unwrap_or_else(|_| {
-        Err(SyncError::Revision(format!(
-            "the revision did not load within {}: rejected; the last good revision stays in force",
-            humantime::format_duration(limit)
-        )))
-    })
+    load: impl Future<Output = Result<Revision, LoadError>>,
+) -> Result<Revision, LoadError> {
+    tokio::time::timeout(limit, load)
+        .await
+        .unwrap_or(Err(LoadError::TimedOut(limit)))
 }
 
 /// The revision in `root`; build contexts under `codeDir`, by default `root` itself, so that build
@@ -138,15 +147,11 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
 }
 
 async fn run_blocking(
-    call: impl FnOnce() -> Result<Revision, SyncError> + Send + 'static,
-) -> Result<Revision, SyncError> {
+    call: impl FnOnce() -> Result<Revision, LoadError> + Send + 'static,
+) -> Result<Revision, LoadError> {
     tokio::task::spawn_blocking(call)
         .await
-        .unwrap_or_else(|error| {
-            Err(SyncError::Revision(format!(
-                "revision task failed: {error}"
-            )))
-        })
+        .unwrap_or_else(|error| Err(LoadError::Task(error.to_string())))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -165,7 +170,7 @@ mod tests {
     async fn a_load_that_outlasts_its_limit_is_rejected_and_not_waited_for() {
         let stuck = run_blocking(|| {
             std::thread::sleep(Duration::from_secs(3));
-            Err(SyncError::Revision("finished".into()))
+            Err(LoadError::Task("finished".into()))
         });
         let error = within(Duration::from_millis(20), stuck).await.unwrap_err();
         assert_eq!(

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode, Uri};
@@ -77,6 +76,14 @@ fn router(status: SharedStatus, metrics: Arc<Metrics>, paths: LocalPaths, hook: 
         })
 }
 
+/// The status API's address could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen for the status API on {addr}: {error}")]
+pub struct ListenError {
+    pub addr: SocketAddr,
+    pub error: io::Error,
+}
+
 /// Binds `addr` and serves the API until the process ends.
 pub async fn serve(
     addr: SocketAddr,
@@ -84,10 +91,10 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     paths: LocalPaths,
     hook: Hook,
-) -> Result<()> {
+) -> Result<(), ListenError> {
     let listener = TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen for the status API on {addr}"))?;
+        .map_err(|error| ListenError { addr, error })?;
     tokio::spawn(accept_loop(listener, router(status, metrics, paths, hook)));
     Ok(())
 }

@@ -13,9 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use engine::observed::ContainerState;
+use engine::outcome::ActionError;
 use engine::plan::{ActionKind, Reason};
 use serde::{Deserialize, Serialize};
 
+use crate::repo::LoadError;
+use adapters::converge::ConvergeError;
 use adapters::git::GitError;
 
 /// `sync_state` values.
@@ -29,20 +32,20 @@ pub enum SyncState {
 }
 
 /// Why the node's last sync step failed; `sync_error` is its message.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     /// Fetching the branch or checking a commit out failed.
     #[error(transparent)]
     Git(#[from] GitError),
     /// The newest commit was rejected; the last good revision stays in force.
-    #[error("{0}")]
-    Revision(String),
+    #[error(transparent)]
+    Revision(#[from] LoadError),
     /// A reconcile pass failed before it could act.
     #[error("reconcile: {0}")]
-    Reconcile(String),
+    Reconcile(ConvergeError),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct NodeStatus {
     pub name: String,
     pub environment: String,
@@ -102,10 +105,29 @@ pub struct DeploymentStatus {
     pub restarts: u64,
     pub last_action: Option<LastAction>,
     pub last_reason: Option<LastReason>,
-    pub last_error: Option<String>,
+    pub last_error: Option<LastError>,
     pub quarantined: bool,
     pub flapping: bool,
     pub spec_hash: String,
+}
+
+/// The error a deployment's entry shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LastError {
+    /// The error of the last action.
+    Action(ActionError),
+    /// A liveness probe's failure, or the failed restart after it; or, after a restart of the
+    /// node, the rollback behind a quarantine it remembered.
+    Message(String),
+}
+
+impl fmt::Display for LastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LastError::Action(error) => error.fmt(f),
+            LastError::Message(message) => f.write_str(message),
+        }
+    }
 }
 
 /// A deployment's container as last observed: Docker's state, or `missing`.
@@ -200,7 +222,7 @@ pub struct VolumeStatus {
     pub in_use: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Status {
     pub node: NodeStatus,
     pub deployments: BTreeMap<String, DeploymentStatus>,

@@ -8,22 +8,24 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
 use bollard::auth::DockerCredentials;
 use bollard::models::ContainerStateStatusEnum;
 use engine::desired::DesiredDeployment;
 use engine::manifest::ReadinessProbe;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedResource};
+use engine::outcome::{BuildError, CheckFailure};
 use engine::resources::Limits;
 use engine::spec::{CanonicalBuild, LABEL_SPEC_HASH};
 use engine::{Environment, Observed};
 use futures_util::future::BoxFuture;
 
 use super::runtime::Runtime;
-use super::TrafficSwitch;
+use super::{TrafficError, TrafficSwitch};
 use crate::docker::container::ContainerStatus;
 use crate::docker::credentials::Credentials;
-use crate::docker::image::PullProgress;
+use crate::docker::image::{PullError, PullProgress};
+use crate::docker::{Call, DockerError, Failure};
+use crate::probe::ReadinessError;
 
 /// One container of the fake engine.
 #[derive(Clone, Debug)]
@@ -147,24 +149,34 @@ impl FakeDocker {
     }
 
     /// Writes `line` to the journal and answers with what `act` makes of the engine, at once.
-    fn call<T: Send + 'static>(
+    fn call<T: Send + 'static, E: Send + 'static>(
         &self,
         line: String,
-        act: impl FnOnce(&mut Engine) -> Result<T>,
-    ) -> BoxFuture<'static, Result<T>> {
+        act: impl FnOnce(&mut Engine) -> Result<T, E>,
+    ) -> BoxFuture<'static, Result<T, E>> {
         let mut engine = self.engine.lock().unwrap();
         engine.journal.push(line);
         Box::pin(std::future::ready(act(&mut engine)))
     }
 }
 
-fn missing(name: &str) -> anyhow::Error {
-    anyhow!("{name}: no such container")
+/// Docker's answer to `call` when it names a container of a name that holds none.
+fn refused(call: Call, status: u16, message: &str) -> DockerError {
+    DockerError {
+        call,
+        failure: Failure::Answer {
+            status: Some(status),
+            message: message.to_string(),
+        },
+    }
 }
 
 impl Engine {
-    fn container(&mut self, name: &str) -> Result<&mut FakeContainer> {
-        self.containers.get_mut(name).ok_or_else(|| missing(name))
+    /// Container `name`, which `call` is about.
+    fn container(&mut self, name: &str, call: Call) -> Result<&mut FakeContainer, DockerError> {
+        self.containers
+            .get_mut(name)
+            .ok_or_else(|| refused(call, 404, "no such container"))
     }
 
     fn spec_hash(&self, name: &str) -> String {
@@ -177,7 +189,11 @@ impl Engine {
 }
 
 impl TrafficSwitch for FakeDocker {
-    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn switch<'a>(
+        &'a self,
+        deployment: &'a str,
+        container: &'a str,
+    ) -> BoxFuture<'a, Result<(), TrafficError>> {
         self.call(format!("route {deployment} {container}"), |_| Ok(()))
     }
 }
@@ -187,7 +203,7 @@ impl Runtime for FakeDocker {
         &'a self,
         name: &'a str,
         _environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("network {name}"), |engine| {
             engine.networks.insert(name.to_string());
             Ok(())
@@ -198,7 +214,7 @@ impl Runtime for FakeDocker {
         &'a self,
         name: &'a str,
         _environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("volume {name}"), |_| Ok(()))
     }
 
@@ -207,7 +223,7 @@ impl Runtime for FakeDocker {
         image: &'a str,
         _credentials: Option<&'a Credentials>,
         _progress: &'a (dyn Fn(PullProgress) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), PullError>> {
         self.call(format!("pull {image}"), |_| Ok(()))
     }
 
@@ -218,7 +234,7 @@ impl Runtime for FakeDocker {
         _build: &'a CanonicalBuild,
         _registries: HashMap<String, DockerCredentials>,
         _output: &'a (dyn Fn(&str) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), BuildError>> {
         self.call(format!("build {tag}"), |_| Ok(()))
     }
 
@@ -227,10 +243,11 @@ impl Runtime for FakeDocker {
         name: &'a str,
         desired: &'a DesiredDeployment,
         _environment: &'a Environment,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("create {name}"), |engine| {
             if engine.containers.contains_key(name) {
-                return Err(anyhow!("create {name}: the name is in use"));
+                let call = Call::Create(name.to_string());
+                return Err(refused(call, 409, "the name is in use"));
             }
             engine.addresses += 1;
             let container = FakeContainer {
@@ -243,53 +260,78 @@ impl Runtime for FakeDocker {
         })
     }
 
-    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("start {name}"), |engine| {
             let crashes = engine.crashing.contains(&engine.spec_hash(name));
-            engine.container(name)?.running = !crashes;
+            engine
+                .container(name, Call::Start(name.to_string()))?
+                .running = !crashes;
             Ok(())
         })
     }
 
-    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         self.start(name)
     }
 
-    fn stop<'a>(&'a self, name: &'a str, _grace: Duration) -> BoxFuture<'a, Result<()>> {
+    fn stop<'a>(
+        &'a self,
+        name: &'a str,
+        _grace: Duration,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("stop {name}"), |engine| {
-            engine.container(name)?.running = false;
+            engine
+                .container(name, Call::Stop(name.to_string()))?
+                .running = false;
             Ok(())
         })
     }
 
-    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn rename<'a>(
+        &'a self,
+        name: &'a str,
+        new_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("rename {name} {new_name}"), |engine| {
+            let call = Call::Rename {
+                from: name.to_string(),
+                to: new_name.to_string(),
+            };
             if engine.containers.contains_key(new_name) {
-                return Err(anyhow!("rename {name}: {new_name} is in use"));
+                return Err(refused(call, 409, "the name is in use"));
             }
             let container = engine
                 .containers
                 .remove(name)
-                .ok_or_else(|| missing(name))?;
+                .ok_or_else(|| refused(call, 404, "no such container"))?;
             engine.containers.insert(new_name.to_string(), container);
             Ok(())
         })
     }
 
-    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("remove {name}"), |engine| {
             engine.containers.remove(name);
             Ok(())
         })
     }
 
-    fn update<'a>(&'a self, name: &'a str, _limits: &'a Limits) -> BoxFuture<'a, Result<()>> {
+    fn update<'a>(
+        &'a self,
+        name: &'a str,
+        _limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("update {name}"), |engine| {
-            engine.container(name).map(|_| ())
+            engine
+                .container(name, Call::Update(name.to_string()))
+                .map(|_| ())
         })
     }
 
-    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>> {
+    fn inspect<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ContainerStatus>, DockerError>> {
         let engine = self.engine.lock().unwrap();
         let status = engine
             .containers
@@ -311,22 +353,39 @@ impl Runtime for FakeDocker {
         Box::pin(async move { Ok(status) })
     }
 
-    fn last_logs<'a>(&'a self, name: &'a str, _lines: usize) -> BoxFuture<'a, Result<String>> {
+    fn last_logs<'a>(
+        &'a self,
+        name: &'a str,
+        _lines: usize,
+    ) -> BoxFuture<'a, Result<String, DockerError>> {
         self.call(format!("logs {name}"), |_| Ok("listening\n".to_string()))
     }
 
     fn wait_ready<'a>(
         &'a self,
         name: &'a str,
-        _probe: &'a ReadinessProbe,
-    ) -> BoxFuture<'a, Result<()>> {
+        probe: &'a ReadinessProbe,
+    ) -> BoxFuture<'a, Result<(), ReadinessError>> {
         self.call(format!("probe {name}"), |engine| {
             let hash = engine.spec_hash(name);
             let never_ready = engine.never_ready.contains(&hash);
-            match engine.container(name)? {
-                container if !container.running => Err(anyhow!("{name} stopped")),
-                _ if never_ready => Err(anyhow!("readiness probe of {name} failed")),
-                _ => Ok(()),
+            let name = name.to_string();
+            match engine.containers.get(&name) {
+                None => Err(ReadinessError::Disappeared { name }),
+                Some(container) if !container.running => Err(ReadinessError::Stopped {
+                    name,
+                    target: probe.target.clone(),
+                    exit_code: 1,
+                }),
+                Some(_) if never_ready => Err(ReadinessError::NotReady {
+                    name,
+                    last: CheckFailure {
+                        attempt: format!("probe {}", probe.target),
+                        detail: "status 503".to_string(),
+                    },
+                    deadline: probe.deadline,
+                }),
+                Some(_) => Ok(()),
             }
         })
     }

@@ -3,8 +3,8 @@
 //! `after`, and a dependent starts only once its dependencies run and are ready); creates, starts
 //! and readiness gating here, the two recreate sequences (stop-first with `<name>.orun-old`,
 //! start-first with `<name>.orun-next` and the [`TrafficSwitch`]), retiring an interrupted
-//! rollout's copies and falling back in `rollout.rs`. It decides nothing: what to change, which
-//! sequence and which fallback come with each action of the plan.
+//! rollout's copies and falling back in `rollout.rs`; why a step failed in `error.rs`. It decides
+//! nothing: what to change, which sequence and which fallback come with each action of the plan.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
 use bollard::models::ContainerStateStatusEnum;
 use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredState};
@@ -26,7 +25,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::docker::container::ContainerStatus;
 use crate::docker::credentials::{registry_key, RegistryCredentials};
 use crate::docker::image::PullProgress;
+use crate::docker::DockerError;
 
+mod error;
 #[cfg(test)]
 mod fake;
 mod rollout;
@@ -34,6 +35,7 @@ pub mod runtime;
 #[cfg(test)]
 mod sequences;
 
+pub use error::{StepError, TrafficError};
 pub use runtime::{DockerRuntime, Runtime};
 
 /// How long a freshly started container must stay up to count as started.
@@ -65,7 +67,11 @@ pub struct ApplyOptions {
 pub trait TrafficSwitch: Send + Sync {
     /// Points every route of `deployment` at `container` and returns once the ingress serves
     /// them from it.
-    fn switch<'a>(&'a self, deployment: &'a str, container: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn switch<'a>(
+        &'a self,
+        deployment: &'a str,
+        container: &'a str,
+    ) -> BoxFuture<'a, Result<(), TrafficError>>;
 }
 
 impl fmt::Debug for dyn TrafficSwitch {
@@ -78,7 +84,7 @@ impl fmt::Debug for dyn TrafficSwitch {
 pub struct NoIngress;
 
 impl TrafficSwitch for NoIngress {
-    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -94,23 +100,23 @@ impl ApplyOptions {
     }
 }
 
-/// An adapter call's error as the executor reports it: its error chain, as `{:#}` prints it.
+/// A step's error as the executor reports it: [`ActionError::Failed`] with its message.
 pub(super) trait Failed {
     fn failed(self) -> ActionError;
 }
 
-impl Failed for anyhow::Error {
+impl<E: Into<StepError>> Failed for E {
     fn failed(self) -> ActionError {
-        ActionError::Failed(format!("{self:#}"))
+        ActionError::Failed(self.into().to_string())
     }
 }
 
-/// `?` on an adapter call inside the executor turns its error into [`ActionError::Failed`].
+/// `?` on a step inside the executor turns its error into [`ActionError::Failed`].
 pub(super) trait OrFailed<T> {
     fn or_failed(self) -> Result<T, ActionError>;
 }
 
-impl<T> OrFailed<T> for Result<T> {
+impl<T, E: Into<StepError>> OrFailed<T> for Result<T, E> {
     fn or_failed(self) -> Result<T, ActionError> {
         self.map_err(Failed::failed)
     }
@@ -297,22 +303,17 @@ impl Executor<'_> {
                 self.runtime
                     .wait_ready(name, readiness)
                     .await
-                    .map_err(|error| not_ready(format!("is not ready: {error:#}")))?;
+                    .map_err(|error| not_ready(format!("is not ready: {error}")))?;
             }
         }
         Ok(())
     }
 
-    fn deployment(&self, action: &Action) -> Result<&DesiredDeployment> {
+    fn deployment(&self, action: &Action) -> Result<&DesiredDeployment, StepError> {
         self.desired
             .deployments
             .get(&action.deployment)
-            .ok_or_else(|| {
-                anyhow!(
-                    "deployment {} is not in the desired state",
-                    action.deployment
-                )
-            })
+            .ok_or_else(|| StepError::NotDesired(action.deployment.clone()))
     }
 
     async fn execute(&self, action: &Action) -> Result<(), ActionError> {
@@ -321,7 +322,7 @@ impl Executor<'_> {
         match action.kind {
             ActionKind::Network => {
                 let network = action.network.as_deref().unwrap_or_default();
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime
                     .create_network(network, environment)
                     .await
@@ -329,7 +330,7 @@ impl Executor<'_> {
             }
             ActionKind::Volume => {
                 let volume = action.volume.as_deref().unwrap_or_default();
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime
                     .create_volume(volume, environment)
                     .await
@@ -341,9 +342,13 @@ impl Executor<'_> {
                     .registry_credentials
                     .for_registry(&registry_key(&action.image))
                     .await
-                    .with_context(|| format!("pull {}", action.image))
+                    .map_err(|error| StepError::Credentials {
+                        action: "pull",
+                        image: action.image.clone(),
+                        error: Box::new(error),
+                    })
                     .or_failed()?;
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime
                     .pull(&action.image, credentials.as_ref(), &|progress| {
                         self.reporter.pull_progress(&action.image, &progress)
@@ -357,16 +362,20 @@ impl Executor<'_> {
                     .spec
                     .build
                     .as_ref()
-                    .ok_or_else(|| anyhow!("deployment {} has no build section", action.deployment))
+                    .ok_or_else(|| StepError::NoBuild(action.deployment.clone()))
                     .or_failed()?;
                 let registries = self
                     .options
                     .registry_credentials
                     .all()
                     .await
-                    .with_context(|| format!("build {}", action.image))
+                    .map_err(|error| StepError::Credentials {
+                        action: "build",
+                        image: action.image.clone(),
+                        error: Box::new(error),
+                    })
                     .or_failed()?;
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime
                     .build(
                         &action.image,
@@ -376,7 +385,7 @@ impl Executor<'_> {
                         &|line| self.reporter.build_output(&action.deployment, line),
                     )
                     .await
-                    .or_failed()?;
+                    .map_err(ActionError::Build)?;
             }
             ActionKind::Remove => match &action.fallback {
                 Some(copy) => {
@@ -384,13 +393,13 @@ impl Executor<'_> {
                         .await?
                 }
                 None => {
-                    let _permit = self.permit().await.or_failed()?;
+                    let _permit = self.permit().await;
                     self.runtime.remove(name).await.or_failed()?;
                 }
             },
             ActionKind::Update => {
                 let deployment = self.deployment(action).or_failed()?;
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime
                     .update(name, &deployment.resources)
                     .await
@@ -441,7 +450,7 @@ impl Executor<'_> {
     async fn or_fall_back(
         &self,
         desired: &DesiredDeployment,
-        result: Result<()>,
+        result: Result<(), StepError>,
         fallback: Option<&Fallback>,
     ) -> Result<(), ActionError> {
         let Err(error) = result else {
@@ -460,20 +469,17 @@ impl Executor<'_> {
     /// A new container with a readiness probe and no previous copy that never became ready is
     /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
     /// One that was never created leaves nothing to keep.
-    async fn keep_stopped(&self, desired: &DesiredDeployment, error: anyhow::Error) -> ActionError {
+    async fn keep_stopped(&self, desired: &DesiredDeployment, error: StepError) -> ActionError {
         let name = desired.container.as_str();
         match self.inspect(name).await {
             Ok(Some(_)) => {}
             Ok(None) => return error.failed(),
-            Err(inspect) => return ActionError::Failed(format!("{error:#}; {inspect:#}")),
+            Err(inspect) => return ActionError::Failed(format!("{error}; {inspect}")),
         }
-        let _permit = match self.permit().await {
-            Ok(permit) => permit,
-            Err(permit) => return ActionError::Failed(format!("{error:#}; {permit:#}")),
-        };
+        let _permit = self.permit().await;
         let grace = desired.spec.stop_timeout.as_std();
         if let Err(stop) = self.runtime.stop(name, grace).await {
-            return ActionError::Failed(format!("{error:#}; then {stop:#}"));
+            return ActionError::Failed(format!("{error}; then {stop}"));
         }
         let logs = match self.runtime.last_logs(name, LOG_LINES_QUOTED).await {
             Ok(logs) if logs.trim().is_empty() => "it wrote no log lines".to_string(),
@@ -485,17 +491,20 @@ impl Executor<'_> {
                     .collect();
                 format!("its last log lines:\n{}", lines.join("\n"))
             }
-            Err(logs) => format!("its logs could not be read: {logs:#}"),
+            Err(logs) => format!("its logs could not be read: {logs}"),
         };
         ActionError::NeverReady(format!(
-            "{error:#}; {name} was stopped and kept for docker logs; {logs}"
+            "{error}; {name} was stopped and kept for docker logs; {logs}"
         ))
     }
 
-    pub(super) async fn create_and_start(&self, desired: &DesiredDeployment) -> Result<()> {
+    pub(super) async fn create_and_start(
+        &self,
+        desired: &DesiredDeployment,
+    ) -> Result<(), StepError> {
         let name = desired.container.as_str();
         {
-            let _permit = self.permit().await?;
+            let _permit = self.permit().await;
             self.runtime
                 .create(name, desired, &self.desired.environment)
                 .await?;
@@ -505,23 +514,29 @@ impl Executor<'_> {
     }
 
     /// Container `name` of `desired` stayed up, and passed its readiness probe if it has one.
-    pub(super) async fn check_ready(&self, name: &str, desired: &DesiredDeployment) -> Result<()> {
+    pub(super) async fn check_ready(
+        &self,
+        name: &str,
+        desired: &DesiredDeployment,
+    ) -> Result<(), StepError> {
         self.check_running(name).await?;
         match &desired.health.readiness {
-            Some(readiness) if self.options.wait => self.runtime.wait_ready(name, readiness).await,
+            Some(readiness) if self.options.wait => {
+                Ok(self.runtime.wait_ready(name, readiness).await?)
+            }
             _ => Ok(()),
         }
     }
 
-    async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<()> {
+    async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<(), StepError> {
         let name = desired.container.as_str();
         {
-            let _permit = self.permit().await?;
+            let _permit = self.permit().await;
             let status = self
                 .runtime
                 .inspect(name)
                 .await?
-                .ok_or_else(|| anyhow!("start {name}: no such container"))?;
+                .ok_or_else(|| StepError::NoContainer(name.to_string()))?;
             if status.status == ContainerStateStatusEnum::PAUSED {
                 self.runtime.unpause(name).await?;
             } else {
@@ -532,7 +547,7 @@ impl Executor<'_> {
     }
 
     /// A container that exits right after it started has failed to start.
-    async fn check_running(&self, name: &str) -> Result<()> {
+    async fn check_running(&self, name: &str) -> Result<(), StepError> {
         if !self.options.wait {
             return Ok(());
         }
@@ -540,39 +555,31 @@ impl Executor<'_> {
         let status = self
             .inspect(name)
             .await?
-            .ok_or_else(|| anyhow!("{name} disappeared right after it started"))?;
+            .ok_or_else(|| StepError::GoneAfterStart(name.to_string()))?;
         if status.running
             && status.status == ContainerStateStatusEnum::RUNNING
             && status.restart_count == 0
         {
             return Ok(());
         }
-        Err(anyhow!(
-            "{name} did not stay running: {}",
-            describe(&status)
-        ))
+        Err(StepError::NotRunning {
+            name: name.to_string(),
+            status: Box::new(status),
+        })
     }
 
     /// A slot for one Docker call of this phase.
-    pub(super) async fn permit(&self) -> Result<SemaphorePermit<'_>> {
-        Ok(self.permits.acquire().await?)
+    pub(super) async fn permit(&self) -> SemaphorePermit<'_> {
+        self.permits
+            .acquire()
+            .await
+            .expect("the executor never closes its semaphore")
     }
 
-    pub(super) async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>> {
-        let _permit = self.permit().await?;
+    pub(super) async fn inspect(&self, name: &str) -> Result<Option<ContainerStatus>, DockerError> {
+        let _permit = self.permit().await;
         self.runtime.inspect(name).await
     }
-}
-
-fn describe(status: &ContainerStatus) -> String {
-    let mut text = format!("state {}, exit code {}", status.status, status.exit_code);
-    if status.restart_count > 0 {
-        text.push_str(&format!(", restarted {} time(s)", status.restart_count));
-    }
-    if !status.error.is_empty() {
-        text.push_str(&format!(", {}", status.error));
-    }
-    text
 }
 
 #[cfg(test)]

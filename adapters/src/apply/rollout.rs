@@ -5,20 +5,20 @@
 //! a fallback copy back. It decides nothing: the plan's action says which sequence, which copies
 //! and which fallback.
 
-use anyhow::{anyhow, Context, Result};
 use engine::copies::{next_name, rollback_name, Fallback};
 use engine::desired::DesiredDeployment;
 
-use super::{Executor, Failed, OrFailed};
+use super::{Executor, Failed, OrFailed, StepError};
 use crate::docker::container::ContainerStatus;
+use crate::docker::DockerError;
 use engine::outcome::{ActionError, Previous};
 
 impl Executor<'_> {
     /// The container a recreate replaces, as it is now.
-    pub(super) async fn replaced(&self, name: &str) -> Result<ContainerStatus> {
-        self.inspect(name).await?.ok_or_else(|| {
-            anyhow!("recreate {name}: the container disappeared before it could be replaced")
-        })
+    pub(super) async fn replaced(&self, name: &str) -> Result<ContainerStatus, StepError> {
+        self.inspect(name)
+            .await?
+            .ok_or_else(|| StepError::GoneBeforeRecreate(name.to_string()))
     }
 
     /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
@@ -32,7 +32,7 @@ impl Executor<'_> {
         let name = desired.container.as_str();
         let rollback = rollback_name(name);
         {
-            let _permit = self.permit().await.or_failed()?;
+            let _permit = self.permit().await;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
             self.runtime.remove(&rollback).await.or_failed()?;
             self.runtime
@@ -44,7 +44,7 @@ impl Executor<'_> {
         if let Err(error) = self.create_and_start(desired).await {
             return Err(self.roll_back(error, name, fallback).await);
         }
-        let _permit = self.permit().await.or_failed()?;
+        let _permit = self.permit().await;
         self.runtime.remove(&rollback).await.or_failed()?;
         Ok(())
     }
@@ -64,16 +64,18 @@ impl Executor<'_> {
             return Err(self.abandon(&next, error, true).await);
         }
         if let Err(error) = self.options.traffic.switch(&desired.name, &next).await {
-            let error = error.context(format!(
-                "moving the routes of {} to {next} failed, {name} keeps serving",
-                desired.name
-            ));
+            let error = StepError::Traffic {
+                deployment: desired.name.clone(),
+                container: next.clone(),
+                serving: name.to_string(),
+                error: Box::new(error),
+            };
             return Err(self.abandon(&next, error, false).await);
         }
         self.drain_and_remove(desired, name, &previous)
             .await
             .or_failed()?;
-        let _permit = self.permit().await.or_failed()?;
+        let _permit = self.permit().await;
         self.runtime.rename(&next, name).await.or_failed()?;
         Ok(())
     }
@@ -85,21 +87,25 @@ impl Executor<'_> {
         desired: &DesiredDeployment,
         old: &str,
         status: &ContainerStatus,
-    ) -> Result<()> {
+    ) -> Result<(), DockerError> {
         tokio::time::sleep(desired.drain_timeout.as_std()).await;
         let grace = status
             .stop_timeout
             .unwrap_or(desired.spec.stop_timeout.as_std());
-        let _permit = self.permit().await?;
+        let _permit = self.permit().await;
         self.runtime.stop(old, grace).await?;
         self.runtime.remove(old).await
     }
 
     /// Creates and starts `next` for `desired`, replacing a stale one, and waits until it is
     /// started (running, and ready if it has a readiness probe).
-    pub(super) async fn start_beside(&self, desired: &DesiredDeployment, next: &str) -> Result<()> {
+    pub(super) async fn start_beside(
+        &self,
+        desired: &DesiredDeployment,
+        next: &str,
+    ) -> Result<(), StepError> {
         {
-            let _permit = self.permit().await?;
+            let _permit = self.permit().await;
             self.runtime.remove(next).await?;
             self.runtime
                 .create(next, desired, &self.desired.environment)
@@ -115,20 +121,20 @@ impl Executor<'_> {
     pub(super) async fn abandon(
         &self,
         next: &str,
-        error: anyhow::Error,
+        error: StepError,
         rolled_back: bool,
     ) -> ActionError {
         let removed = async {
-            let _permit = self.permit().await?;
+            let _permit = self.permit().await;
             self.runtime.remove(next).await
         };
         match removed.await {
-            Err(remove_error) => remove_error
-                .context(format!("{error:#}; removing {next} failed"))
-                .failed(),
+            Err(remove_error) => {
+                ActionError::Failed(format!("{error}; removing {next} failed: {remove_error}"))
+            }
             Ok(()) if rolled_back => ActionError::RolledBack {
                 previous: Previous::NeverStopped,
-                error: format!("{error:#}"),
+                error: error.to_string(),
             },
             Ok(()) => error.failed(),
         }
@@ -146,13 +152,13 @@ impl Executor<'_> {
         let primary = desired.container.as_str();
         if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
             if let Err(error) = self.runtime.wait_ready(primary, readiness).await {
-                return Err(self.roll_back(error, primary, copy).await);
+                return Err(self.roll_back(error.into(), primary, copy).await);
             }
         }
         let serving = match self.inspect(&copy.container).await.or_failed()? {
             Some(status) if !copy.start => status,
             _ => {
-                let _permit = self.permit().await.or_failed()?;
+                let _permit = self.permit().await;
                 self.runtime.remove(&copy.container).await.or_failed()?;
                 return Ok(());
             }
@@ -161,11 +167,11 @@ impl Executor<'_> {
             .traffic
             .switch(&desired.name, primary)
             .await
-            .with_context(|| {
-                format!(
-                    "moving the routes of {} to {primary} failed, {} keeps serving",
-                    desired.name, copy.container
-                )
+            .map_err(|error| StepError::Traffic {
+                deployment: desired.name.clone(),
+                container: primary.to_string(),
+                serving: copy.container.clone(),
+                error: Box::new(error),
             })
             .or_failed()?;
         self.drain_and_remove(desired, &copy.container, &serving)
@@ -178,28 +184,26 @@ impl Executor<'_> {
     /// if restoring fails too, it failed with both errors.
     pub(super) async fn roll_back(
         &self,
-        error: anyhow::Error,
+        error: StepError,
         name: &str,
         fallback: &Fallback,
     ) -> ActionError {
         match self.restore(name, fallback).await {
             Ok(()) => ActionError::RolledBack {
                 previous: Previous::Restored,
-                error: format!("{error:#}"),
+                error: error.to_string(),
             },
-            Err(restore_error) => restore_error
-                .context(format!(
-                    "{error:#}; restoring {} failed",
-                    fallback.container
-                ))
-                .failed(),
+            Err(restore_error) => ActionError::Failed(format!(
+                "{error}; restoring {} failed: {restore_error}",
+                fallback.container
+            )),
         }
     }
 
     /// Removes whatever holds `name`, renames the fallback copy back and starts it if it is a
     /// stopped one.
-    async fn restore(&self, name: &str, fallback: &Fallback) -> Result<()> {
-        let _permit = self.permit().await?;
+    async fn restore(&self, name: &str, fallback: &Fallback) -> Result<(), DockerError> {
+        let _permit = self.permit().await;
         self.runtime.remove(name).await?;
         self.runtime.rename(&fallback.container, name).await?;
         if fallback.start {

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
 use bollard::auth::DockerCredentials;
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
@@ -19,29 +18,30 @@ use futures_util::future::BoxFuture;
 
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::credentials::Credentials;
-use crate::docker::image::{self, PullProgress};
-use crate::docker::resource;
-use crate::probe;
+use crate::docker::image::{self, PullError, PullProgress};
+use crate::docker::{resource, DockerError};
+use crate::probe::{self, ReadinessError};
+use engine::outcome::BuildError;
 
 /// The container engine calls of the executor. Every call names its container, image, network or
-/// volume in its error.
+/// volume in its error: a [`DockerError`], or the pull's, build's or probe's own.
 pub trait Runtime: Send + Sync {
     fn create_network<'a>(
         &'a self,
         name: &'a str,
         environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
     fn create_volume<'a>(
         &'a self,
         name: &'a str,
         environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
     fn pull<'a>(
         &'a self,
         image: &'a str,
         credentials: Option<&'a Credentials>,
         progress: &'a (dyn Fn(PullProgress) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), PullError>>;
     fn build<'a>(
         &'a self,
         tag: &'a str,
@@ -49,32 +49,48 @@ pub trait Runtime: Send + Sync {
         build: &'a CanonicalBuild,
         registries: HashMap<String, DockerCredentials>,
         output: &'a (dyn Fn(&str) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), BuildError>>;
     /// Creates container `name` for `desired`, not started.
     fn create<'a>(
         &'a self,
         name: &'a str,
         desired: &'a DesiredDeployment,
         environment: &'a Environment,
-    ) -> BoxFuture<'a, Result<()>>;
-    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
-    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
-    fn stop<'a>(&'a self, name: &'a str, grace: Duration) -> BoxFuture<'a, Result<()>>;
-    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>>;
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>>;
+    fn stop<'a>(&'a self, name: &'a str, grace: Duration)
+        -> BoxFuture<'a, Result<(), DockerError>>;
+    fn rename<'a>(
+        &'a self,
+        name: &'a str,
+        new_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
     /// Removes the container, stopping it first; one that is already gone is not an error.
-    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>>;
     /// Sets the container's resource limits in place.
-    fn update<'a>(&'a self, name: &'a str, limits: &'a Limits) -> BoxFuture<'a, Result<()>>;
+    fn update<'a>(
+        &'a self,
+        name: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<(), DockerError>>;
     /// The container as it is now; `None` when there is none of that name.
-    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>>;
-    fn last_logs<'a>(&'a self, name: &'a str, lines: usize) -> BoxFuture<'a, Result<String>>;
+    fn inspect<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ContainerStatus>, DockerError>>;
+    fn last_logs<'a>(
+        &'a self,
+        name: &'a str,
+        lines: usize,
+    ) -> BoxFuture<'a, Result<String, DockerError>>;
     /// Polls `probe` until it passes or its deadline passes; a container that stops meanwhile
     /// fails at once.
     fn wait_ready<'a>(
         &'a self,
         name: &'a str,
         probe: &'a ReadinessProbe,
-    ) -> BoxFuture<'a, Result<()>>;
+    ) -> BoxFuture<'a, Result<(), ReadinessError>>;
 }
 
 /// The real engine: the Docker adapter, and the probes' HTTP client.
@@ -97,7 +113,7 @@ impl Runtime for DockerRuntime {
         &'a self,
         name: &'a str,
         environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(resource::create_network(&self.docker, name, environment))
     }
 
@@ -105,7 +121,7 @@ impl Runtime for DockerRuntime {
         &'a self,
         name: &'a str,
         environment: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(resource::create_volume(&self.docker, name, environment))
     }
 
@@ -114,7 +130,7 @@ impl Runtime for DockerRuntime {
         image: &'a str,
         credentials: Option<&'a Credentials>,
         progress: &'a (dyn Fn(PullProgress) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), PullError>> {
         Box::pin(image::pull(&self.docker, image, credentials, progress))
     }
 
@@ -125,7 +141,7 @@ impl Runtime for DockerRuntime {
         build: &'a CanonicalBuild,
         registries: HashMap<String, DockerCredentials>,
         output: &'a (dyn Fn(&str) + Send + Sync),
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), BuildError>> {
         Box::pin(image::build(
             &self.docker,
             tag,
@@ -141,42 +157,61 @@ impl Runtime for DockerRuntime {
         name: &'a str,
         desired: &'a DesiredDeployment,
         environment: &'a Environment,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(async move {
             container::create(&self.docker, name, desired, environment).await?;
             Ok(())
         })
     }
 
-    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::start(&self.docker, name))
     }
 
-    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn unpause<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::unpause(&self.docker, name))
     }
 
-    fn stop<'a>(&'a self, name: &'a str, grace: Duration) -> BoxFuture<'a, Result<()>> {
+    fn stop<'a>(
+        &'a self,
+        name: &'a str,
+        grace: Duration,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::stop(&self.docker, name, grace))
     }
 
-    fn rename<'a>(&'a self, name: &'a str, new_name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn rename<'a>(
+        &'a self,
+        name: &'a str,
+        new_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::rename(&self.docker, name, new_name))
     }
 
-    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<()>> {
+    fn remove<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::remove(&self.docker, name))
     }
 
-    fn update<'a>(&'a self, name: &'a str, limits: &'a Limits) -> BoxFuture<'a, Result<()>> {
+    fn update<'a>(
+        &'a self,
+        name: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(container::update(&self.docker, name, limits))
     }
 
-    fn inspect<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ContainerStatus>>> {
+    fn inspect<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ContainerStatus>, DockerError>> {
         Box::pin(container::inspect(&self.docker, name))
     }
 
-    fn last_logs<'a>(&'a self, name: &'a str, lines: usize) -> BoxFuture<'a, Result<String>> {
+    fn last_logs<'a>(
+        &'a self,
+        name: &'a str,
+        lines: usize,
+    ) -> BoxFuture<'a, Result<String, DockerError>> {
         Box::pin(container::last_logs(&self.docker, name, lines))
     }
 
@@ -184,7 +219,7 @@ impl Runtime for DockerRuntime {
         &'a self,
         name: &'a str,
         probe: &'a ReadinessProbe,
-    ) -> BoxFuture<'a, Result<()>> {
+    ) -> BoxFuture<'a, Result<(), ReadinessError>> {
         Box::pin(probe::wait_ready(&self.docker, &self.probes, name, probe))
     }
 }

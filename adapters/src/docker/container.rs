@@ -1,12 +1,11 @@
 //! Container operations on one named container (create from the desired spec, start, stop, rename,
 //! remove, inspect, run a command in it, read its last log lines), each bounded by a timeout and
-//! named in its errors. No sequencing here: the
+//! named in its [`DockerError`]. No sequencing here: the
 //! recreate-with-rollback sequence lives in `apply`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
@@ -24,7 +23,7 @@ use engine::resources::Limits;
 use engine::Environment;
 use futures_util::StreamExt;
 
-use super::{status_code, timed, CALL_TIMEOUT};
+use super::{timed, Call, DockerError, Failure, CALL_TIMEOUT};
 
 /// What `inspect` reports about a container.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,10 +203,10 @@ pub fn limits_of(host_config: &HostConfig) -> Limits {
 }
 
 /// Sets `name`'s resource limits in place: the container keeps its id and is not restarted.
-pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<()> {
+pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<(), DockerError> {
     timed(
         CALL_TIMEOUT,
-        &format!("update the resources of {name}"),
+        Call::Update(name.to_string()),
         docker.update_container(name, update_body(limits)),
     )
     .await?;
@@ -218,7 +217,7 @@ pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<()> 
 pub async fn limits_and_address(
     docker: &Docker,
     name: &str,
-) -> Result<Option<(Limits, Option<String>)>> {
+) -> Result<Option<(Limits, Option<String>)>, DockerError> {
     Ok(inspect_response(docker, name).await?.map(|info| {
         let address = address_of(&info);
         (limits_of(&info.host_config.unwrap_or_default()), address)
@@ -246,16 +245,15 @@ fn address_of(info: &ContainerInspectResponse) -> Option<String> {
 }
 
 /// Docker's inspect document of `name`, or `None` when no such container exists.
-async fn inspect_response(docker: &Docker, name: &str) -> Result<Option<ContainerInspectResponse>> {
+async fn inspect_response(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<ContainerInspectResponse>, DockerError> {
     let call = docker.inspect_container(name, None::<InspectContainerOptions>);
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(Ok(info)) => Ok(Some(info)),
-        Ok(Err(error)) if status_code(&error) == Some(404) => Ok(None),
-        Ok(Err(error)) => anyhow::bail!("inspect {name}: {}", super::docker_message(&error)),
-        Err(_) => anyhow::bail!(
-            "inspect {name}: no answer from Docker within {}s",
-            CALL_TIMEOUT.as_secs()
-        ),
+    match timed(CALL_TIMEOUT, Call::Inspect(name.to_string()), call).await {
+        Ok(info) => Ok(Some(info)),
+        Err(error) if error.status() == Some(404) => Ok(None),
+        Err(error) => Err(error),
     }
 }
 
@@ -272,7 +270,7 @@ pub async fn create(
     name: &str,
     desired: &DesiredDeployment,
     environment: &Environment,
-) -> Result<String> {
+) -> Result<String, DockerError> {
     for host_path in desired
         .spec
         .volumes
@@ -281,93 +279,97 @@ pub async fn create(
     {
         tokio::fs::create_dir_all(host_path)
             .await
-            .with_context(|| format!("create {name}: cannot create hostPath {host_path}"))?;
+            .map_err(|error| DockerError {
+                call: Call::Create(name.to_string()),
+                failure: Failure::HostPath {
+                    path: host_path.clone(),
+                    error,
+                },
+            })?;
     }
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let response = timed(
         CALL_TIMEOUT,
-        &format!("create {name}"),
+        Call::Create(name.to_string()),
         docker.create_container(Some(options), create_body(desired, environment)),
     )
     .await?;
     Ok(response.id)
 }
 
-pub async fn start(docker: &Docker, name: &str) -> Result<()> {
+pub async fn start(docker: &Docker, name: &str) -> Result<(), DockerError> {
     timed(
         CALL_TIMEOUT,
-        &format!("start {name}"),
+        Call::Start(name.to_string()),
         docker.start_container(name, None::<StartContainerOptions>),
     )
     .await
 }
 
-pub async fn unpause(docker: &Docker, name: &str) -> Result<()> {
+pub async fn unpause(docker: &Docker, name: &str) -> Result<(), DockerError> {
     timed(
         CALL_TIMEOUT,
-        &format!("unpause {name}"),
+        Call::Unpause(name.to_string()),
         docker.unpause_container(name),
     )
     .await
 }
 
 /// Stops `name`, giving it `grace` between SIGTERM and SIGKILL; stopping a stopped container is fine.
-pub async fn stop(docker: &Docker, name: &str, grace: Duration) -> Result<()> {
+pub async fn stop(docker: &Docker, name: &str, grace: Duration) -> Result<(), DockerError> {
     let seconds = stop_seconds(grace);
     let options = StopContainerOptionsBuilder::default()
         .t(i32::try_from(seconds).unwrap_or(i32::MAX))
         .build();
     timed(
         grace + CALL_TIMEOUT,
-        &format!("stop {name}"),
+        Call::Stop(name.to_string()),
         docker.stop_container(name, Some(options)),
     )
     .await
 }
 
 /// Restarts `name`, giving it `grace` between SIGTERM and SIGKILL.
-pub async fn restart(docker: &Docker, name: &str, grace: Duration) -> Result<()> {
+pub async fn restart(docker: &Docker, name: &str, grace: Duration) -> Result<(), DockerError> {
     let seconds = stop_seconds(grace);
     let options = RestartContainerOptionsBuilder::default()
         .t(i32::try_from(seconds).unwrap_or(i32::MAX))
         .build();
     timed(
         grace + CALL_TIMEOUT,
-        &format!("restart {name}"),
+        Call::Restart(name.to_string()),
         docker.restart_container(name, Some(options)),
     )
     .await
 }
 
-pub async fn rename(docker: &Docker, name: &str, new_name: &str) -> Result<()> {
+pub async fn rename(docker: &Docker, name: &str, new_name: &str) -> Result<(), DockerError> {
     let options = RenameContainerOptionsBuilder::default()
         .name(new_name)
         .build();
     timed(
         CALL_TIMEOUT,
-        &format!("rename {name} to {new_name}"),
+        Call::Rename {
+            from: name.to_string(),
+            to: new_name.to_string(),
+        },
         docker.rename_container(name, options),
     )
     .await
 }
 
 /// Removes `name` (stopping it if needed); a container that is already gone is not an error.
-pub async fn remove(docker: &Docker, name: &str) -> Result<()> {
+pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
     let call = docker.remove_container(name, Some(options));
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(Err(error)) if status_code(&error) == Some(404) => Ok(()),
-        Ok(result) => result
-            .map_err(|error| anyhow::anyhow!("remove {name}: {}", super::docker_message(&error))),
-        Err(_) => anyhow::bail!(
-            "remove {name}: no answer from Docker within {}s",
-            CALL_TIMEOUT.as_secs()
-        ),
+    match timed(CALL_TIMEOUT, Call::Remove(name.to_string()), call).await {
+        Err(error) if error.status() == Some(404) => Ok(()),
+        result => result,
     }
 }
 
 /// The state of `name`, or `None` when no such container exists.
-pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStatus>> {
+pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStatus>, DockerError> {
     let Some(info) = inspect_response(docker, name).await? else {
         return Ok(None);
     };
@@ -412,26 +414,31 @@ pub struct ExecOutcome {
 
 /// Runs `command` inside the running container `name` (Docker exec, no shell, no TTY) and waits
 /// for it to exit. The caller bounds the wait: Docker has no call to stop an exec'd process.
-pub async fn exec(docker: &Docker, name: &str, command: &[String]) -> Result<ExecOutcome> {
-    let what = format!("exec in {name}");
+pub async fn exec(
+    docker: &Docker,
+    name: &str,
+    command: &[String],
+) -> Result<ExecOutcome, DockerError> {
+    let call = || Call::Exec(name.to_string());
     let options = CreateExecOptions {
         cmd: Some(command.to_vec()),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         ..Default::default()
     };
-    let created = timed(CALL_TIMEOUT, &what, docker.create_exec(name, options)).await?;
-    let started = timed(CALL_TIMEOUT, &what, docker.start_exec(&created.id, None)).await?;
+    let created = timed(CALL_TIMEOUT, call(), docker.create_exec(name, options)).await?;
+    let started = timed(CALL_TIMEOUT, call(), docker.start_exec(&created.id, None)).await?;
     let mut output = String::new();
     if let StartExecResults::Attached {
         output: mut stream, ..
     } = started
     {
         while let Some(chunk) = stream.next().await {
-            output.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            let chunk = chunk.map_err(|error| DockerError::new(call(), &error))?;
+            output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
     }
-    let inspected = timed(CALL_TIMEOUT, &what, docker.inspect_exec(&created.id)).await?;
+    let inspected = timed(CALL_TIMEOUT, call(), docker.inspect_exec(&created.id)).await?;
     Ok(ExecOutcome {
         exit_code: inspected.exit_code.unwrap_or(-1),
         output,
@@ -439,7 +446,7 @@ pub async fn exec(docker: &Docker, name: &str, command: &[String]) -> Result<Exe
 }
 
 /// The last `lines` lines `name` wrote to stdout and stderr.
-pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<String> {
+pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<String, DockerError> {
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -453,7 +460,7 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
         }
         Ok::<_, bollard::errors::Error>(text)
     };
-    timed(CALL_TIMEOUT, &format!("read the logs of {name}"), read).await
+    timed(CALL_TIMEOUT, Call::Logs(name.to_string()), read).await
 }
 
 #[cfg(test)]

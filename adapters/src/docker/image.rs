@@ -1,23 +1,24 @@
 //! Image operations: pulling with streamed progress, an idle timeout and the registry's
-//! credentials, and building a build-mode image from a tar of its context, refused when the
-//! context no longer holds the files its tag was computed from. Deciding what to pull or build is
-//! the planner's job; finding credentials is `credentials`'.
+//! credentials ([`PullError`] names a refusing registry), and building a build-mode image from a
+//! tar of its context, refused when the context no longer holds the files its tag was computed
+//! from (a `BuildError` keeps the builder's last output lines apart from its message). Deciding
+//! what to pull or build is the planner's job; finding credentials is `credentials`'.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
 use bollard::Docker;
 use engine::build::{tag_matches, BuildInputs};
+use engine::outcome::BuildError;
 use engine::spec::CanonicalBuild;
 use futures_util::{Stream, StreamExt};
 
 use super::credentials::{self, Credentials};
-use super::docker_message;
-use crate::build_context::{read_context, ReadContext};
+use super::{Call, DockerError, Failure};
+use crate::build_context::{read_context, ContextError, ReadContext};
 
 /// A pull that sends nothing for this long has stalled and fails.
 pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -25,9 +26,42 @@ pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const BUILD_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How many of the builder's last output lines a failed build reports.
 const BUILD_ERROR_LINES: usize = 10;
-/// Starts the output lines in a failed build's message: what follows is the builder's raw output,
-/// for the log only (`node::public`).
-pub const BUILD_OUTPUT_HEADING: &str = "\nlast build output:";
+
+/// Why a pull failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// The registry refused to serve the image without (other) credentials.
+    #[error("pull of {reference} {refusal}")]
+    Refused {
+        reference: String,
+        refusal: RegistryRefusal,
+    },
+    /// Docker failed otherwise, or the pull stalled.
+    #[error(transparent)]
+    Docker(DockerError),
+}
+
+/// A registry's refusal to serve an image, as Docker reported it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refused by registry {registry}: {} ({message})", if *.sent_credentials { "credentials for it were rejected" } else { "no credentials configured for it" })]
+pub struct RegistryRefusal {
+    pub registry: String,
+    /// Credentials were sent with the request, so the registry rejected them.
+    pub sent_credentials: bool,
+    /// Docker's message.
+    pub message: String,
+}
+
+/// Why a build context could not be sent to Docker.
+#[derive(Debug, thiserror::Error)]
+enum ArchiveError {
+    #[error(transparent)]
+    Read(#[from] ContextError),
+    #[error("its files changed since the tag was computed from them: not building other files under it (a new plan, on a node a new commit, computes the tag again)")]
+    Changed,
+    #[error(transparent)]
+    Tar(#[from] std::io::Error),
+}
 
 /// One progress message of a pull: per layer (`id`) or for the whole image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +109,7 @@ pub async fn pull(
     reference: &str,
     credentials: Option<&Credentials>,
     mut progress: impl FnMut(PullProgress),
-) -> Result<()> {
+) -> Result<(), PullError> {
     let (repository, tag) = split_reference(reference);
     let options = CreateImageOptionsBuilder::default()
         .from_image(repository)
@@ -101,32 +135,33 @@ pub async fn pull(
         })
     })
     .await
-    .map_err(|error| pull_error(reference, credentials.is_some(), &error))
+    .map_err(|failure| pull_error(reference, credentials.is_some(), failure))
 }
 
-/// The error of a failed pull of `reference`; Docker's `message` says why.
-fn pull_error(reference: &str, sent_credentials: bool, message: &str) -> anyhow::Error {
-    match refusal(reference, sent_credentials, message) {
-        Some(refused) => anyhow!("pull of {reference} {refused}"),
-        None => anyhow!("pull {reference}: {message}"),
+/// The error of a failed pull of `reference`: a refusal when Docker's message says so.
+fn pull_error(reference: &str, sent_credentials: bool, failure: Failure) -> PullError {
+    if let Failure::Answer { message, .. } = &failure {
+        if let Some(refusal) = refusal(reference, sent_credentials, message) {
+            return PullError::Refused {
+                reference: reference.to_string(),
+                refusal,
+            };
+        }
     }
+    PullError::Docker(DockerError {
+        call: Call::Pull(reference.to_string()),
+        failure,
+    })
 }
 
 /// When Docker's `message` about pulling `reference` is a refusal: which registry refused, and
 /// whether credentials were missing or rejected.
-fn refusal(reference: &str, sent_credentials: bool, message: &str) -> Option<String> {
-    if !is_refusal(message) {
-        return None;
-    }
-    let why = if sent_credentials {
-        "credentials for it were rejected"
-    } else {
-        "no credentials configured for it"
-    };
-    Some(format!(
-        "refused by registry {}: {why} ({message})",
-        credentials::registry_name(reference)
-    ))
+fn refusal(reference: &str, sent_credentials: bool, message: &str) -> Option<RegistryRefusal> {
+    is_refusal(message).then(|| RegistryRefusal {
+        registry: credentials::registry_name(reference).to_string(),
+        sent_credentials,
+        message: message.to_string(),
+    })
 }
 
 /// The image of the builder's step line `Step 1/3 : FROM [--platform=…] IMAGE [AS NAME]`.
@@ -142,18 +177,19 @@ fn base_image_of_step(line: &str) -> Option<&str> {
         .filter(|image| !image.contains('$'))
 }
 
-/// What a failed build's `error` says: a base image's refusal (the builder's last line is the
+/// What a failed build's `failure` says: a base image's refusal (the builder's last line is the
 /// `FROM` step that pulled it) like a refused pull, else the builder's error.
-fn build_failure(error: &str, last_line: Option<&str>, sent_to: &[String]) -> String {
+fn build_failure(failure: &Failure, last_line: Option<&str>, sent_to: &[String]) -> String {
+    let error = failure.to_string();
     let Some(image) = last_line.and_then(base_image_of_step) else {
-        return error.to_string();
+        return error;
     };
     let host = credentials::config::hostname(&credentials::registry_key(image)).to_string();
     let sent = sent_to.contains(&host);
-    refusal(image, sent, error).map_or_else(
-        || error.to_string(),
-        |refused| format!("base image {image} {refused}"),
-    )
+    match refusal(image, sent, &error) {
+        Some(refused) => format!("base image {image} {refused}"),
+        None => error,
+    }
 }
 
 /// Consumes a Docker progress stream, failing on an error item or after `idle` without an item.
@@ -161,13 +197,13 @@ async fn drain<T>(
     stream: impl Stream<Item = Result<T, bollard::errors::Error>>,
     idle: Duration,
     mut each: impl FnMut(T),
-) -> std::result::Result<(), String> {
+) -> Result<(), Failure> {
     let mut stream = std::pin::pin!(stream);
     loop {
         match tokio::time::timeout(idle, stream.next()).await {
-            Err(_) => return Err(format!("stalled: no progress for {}s", idle.as_secs())),
+            Err(_) => return Err(Failure::Stalled { idle }),
             Ok(None) => return Ok(()),
-            Ok(Some(Err(error))) => return Err(docker_message(&error)),
+            Ok(Some(Err(error))) => return Err(Failure::of(&error)),
             Ok(Some(Ok(item))) => each(item),
         }
     }
@@ -185,7 +221,11 @@ pub async fn build(
     build: &CanonicalBuild,
     registries: HashMap<String, DockerCredentials>,
     mut output: impl FnMut(&str),
-) -> Result<()> {
+) -> Result<(), BuildError> {
+    let failed = |message: String| BuildError {
+        message,
+        output: Vec::new(),
+    };
     let context = code_dir.join(&build.context);
     let archive = {
         let code_dir = code_dir.to_path_buf();
@@ -194,12 +234,12 @@ pub async fn build(
         tokio::task::spawn_blocking(move || archive_context(&code_dir, &build, &tag))
     }
     .await
-    .context("build context task failed")?
-    .with_context(|| {
-        format!(
-            "build {tag}: cannot archive build context {}",
+    .map_err(|error| failed(format!("build context task failed: {error}")))?
+    .map_err(|error| {
+        failed(format!(
+            "build {tag}: cannot archive build context {}: {error}",
             context.display()
-        )
+        ))
     })?;
     let args: HashMap<String, String> = build.args.clone().into_iter().collect();
     let mut options = BuildImageOptionsBuilder::default()
@@ -241,24 +281,23 @@ pub async fn build(
         }
     })
     .await;
-    result.map_err(|error| {
-        let failure = build_failure(&error, last_lines.back().map(String::as_str), &sent_to);
-        let mut message = format!("build {tag}: {failure}");
-        if !last_lines.is_empty() {
-            message.push_str(BUILD_OUTPUT_HEADING);
-            for line in &last_lines {
-                message.push_str("\n  ");
-                message.push_str(line);
-            }
+    result.map_err(|failure| {
+        let failure = build_failure(&failure, last_lines.back().map(String::as_str), &sent_to);
+        BuildError {
+            message: format!("build {tag}: {failure}"),
+            output: last_lines.into(),
         }
-        anyhow!(message)
     })
 }
 
 /// The tar of `build`'s context under `code_dir` (`.dockerignore` applied) when its files are the
 /// ones `tag` was computed from; symlinks, which never lead outside `code_dir`, are archived as
 /// the files they point to.
-fn archive_context(code_dir: &Path, build: &CanonicalBuild, tag: &str) -> Result<Vec<u8>> {
+fn archive_context(
+    code_dir: &Path,
+    build: &CanonicalBuild,
+    tag: &str,
+) -> Result<Vec<u8>, ArchiveError> {
     let read = read_context(code_dir, &build.context, &build.dockerfile)?;
     let inputs = BuildInputs {
         files: &read.files,
@@ -267,9 +306,7 @@ fn archive_context(code_dir: &Path, build: &CanonicalBuild, tag: &str) -> Result
         target: build.target.as_deref(),
     };
     if !tag_matches(tag, &inputs) {
-        return Err(anyhow!(
-            "its files changed since the tag was computed from them: not building other files under it (a new plan, on a node a new commit, computes the tag again)"
-        ));
+        return Err(ArchiveError::Changed);
     }
     Ok(tar_context(&read)?)
 }
@@ -297,7 +334,7 @@ mod tests {
     use engine::manifest::BuildMode;
     use engine::spec::CanonicalBuild;
 
-    use super::{archive_context, build_failure, pull_error, split_reference};
+    use super::{archive_context, build_failure, pull_error, split_reference, Failure};
     use crate::build_context::read_context;
 
     fn app_build() -> CanonicalBuild {
@@ -374,15 +411,19 @@ mod tests {
 
     #[test]
     fn refused_base_images_name_the_registry_and_the_credentials() {
+        let answer = |message: &str| Failure::Answer {
+            status: None,
+            message: message.to_string(),
+        };
         let step = Some("Step 1/2 : FROM --platform=linux/amd64 127.0.0.1:5123/base:1 AS base");
         assert_eq!(
-            build_failure("unauthorized: authentication required", step, &["127.0.0.1:5123".to_string()]),
+            build_failure(&answer("unauthorized: authentication required"), step, &["127.0.0.1:5123".to_string()]),
             "base image 127.0.0.1:5123/base:1 refused by registry 127.0.0.1:5123: credentials for it were rejected \
              (unauthorized: authentication required)"
         );
         assert_eq!(
             build_failure(
-                "pull access denied for acme/base",
+                &answer("pull access denied for acme/base"),
                 Some("Step 1/4 : from acme/base"),
                 &[]
             ),
@@ -391,45 +432,53 @@ mod tests {
         );
         assert_eq!(
             build_failure(
-                "The command '/bin/sh -c make' returned a non-zero code: 2",
+                &answer("The command '/bin/sh -c make' returned a non-zero code: 2"),
                 Some("Step 3/4 : RUN make"),
                 &[]
             ),
             "The command '/bin/sh -c make' returned a non-zero code: 2"
         );
         assert_eq!(
-            build_failure("unauthorized", Some("Step 2/2 : FROM ${BASE}"), &[]),
+            build_failure(
+                &answer("unauthorized"),
+                Some("Step 2/2 : FROM ${BASE}"),
+                &[]
+            ),
             "unauthorized"
         );
     }
 
     #[test]
     fn refused_pulls_name_the_registry_and_the_credentials() {
+        let answer = |message: &str| Failure::Answer {
+            status: Some(500),
+            message: message.to_string(),
+        };
         let reference = "127.0.0.1:5123/app:1";
         assert_eq!(
             pull_error(
                 reference,
                 false,
-                "Head \"http://127.0.0.1:5123/v2/app/manifests/1\": no basic auth credentials"
+                answer("Head \"http://127.0.0.1:5123/v2/app/manifests/1\": no basic auth credentials")
             )
             .to_string(),
             "pull of 127.0.0.1:5123/app:1 refused by registry 127.0.0.1:5123: no credentials configured for it \
              (Head \"http://127.0.0.1:5123/v2/app/manifests/1\": no basic auth credentials)"
         );
         assert_eq!(
-            pull_error(reference, true, "unauthorized: authentication required").to_string(),
+            pull_error(reference, true, answer("unauthorized: authentication required")).to_string(),
             "pull of 127.0.0.1:5123/app:1 refused by registry 127.0.0.1:5123: credentials for it were rejected \
              (unauthorized: authentication required)"
         );
         assert_eq!(
-            pull_error("acme/private", false, "pull access denied for acme/private, repository does not exist or may require 'docker login': denied: requested access to the resource is denied").to_string()
+            pull_error("acme/private", false, answer("pull access denied for acme/private, repository does not exist or may require 'docker login': denied: requested access to the resource is denied")).to_string()
                 .split(" (")
                 .next()
                 .unwrap(),
             "pull of acme/private refused by registry docker.io: no credentials configured for it"
         );
         assert_eq!(
-            pull_error(reference, true, "manifest for 127.0.0.1:5123/app:1 not found: manifest unknown").to_string(),
+            pull_error(reference, true, answer("manifest for 127.0.0.1:5123/app:1 not found: manifest unknown")).to_string(),
             "pull 127.0.0.1:5123/app:1: manifest for 127.0.0.1:5123/app:1 not found: manifest unknown"
         );
     }

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
 use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bollard::Docker;
@@ -16,7 +15,7 @@ use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{container, resource, timed, CALL_TIMEOUT};
+use super::{container, resource, timed, Call, DockerError, CALL_TIMEOUT};
 
 /// How many containers are inspected at once while observing.
 const INSPECTS_IN_FLIGHT: usize = 4;
@@ -25,7 +24,7 @@ const INSPECTS_IN_FLIGHT: usize = 4;
 /// holding the names it wants (or those names with the rollout suffixes), all tagged local
 /// images, and orun's networks and volumes of its environment along with any of the names it
 /// wants.
-pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed> {
+pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed, DockerError> {
     let wanted_networks: Vec<String> = desired.network().into_iter().collect();
     let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
     let environment = desired.environment.as_str();
@@ -52,12 +51,15 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
 
 /// orun's containers and those holding a wanted name, sorted by name, with the resource limits of
 /// the wanted managed ones.
-async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<ObservedContainer>> {
+async fn containers(
+    docker: &Docker,
+    desired: &DesiredState,
+) -> Result<Vec<ObservedContainer>, DockerError> {
     let wanted_names = desired.container_names();
     let list = ListContainersOptionsBuilder::default().all(true).build();
     let summaries = timed(
         CALL_TIMEOUT,
-        "list containers",
+        Call::ListContainers,
         docker.list_containers(Some(list)),
     )
     .await?;
@@ -100,7 +102,7 @@ async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<Obser
                 c.resources = limits;
                 c.address = address;
             }
-            anyhow::Ok(())
+            Ok::<_, DockerError>(())
         })
         .buffer_unordered(INSPECTS_IN_FLIGHT)
         .try_collect::<()>()
@@ -109,9 +111,14 @@ async fn containers(docker: &Docker, desired: &DesiredState) -> Result<Vec<Obser
 }
 
 /// Every tagged local image, sorted by id.
-async fn images(docker: &Docker) -> Result<Vec<ObservedImage>> {
+async fn images(docker: &Docker) -> Result<Vec<ObservedImage>, DockerError> {
     let list = ListImagesOptionsBuilder::default().all(false).build();
-    let summaries = timed(CALL_TIMEOUT, "list images", docker.list_images(Some(list))).await?;
+    let summaries = timed(
+        CALL_TIMEOUT,
+        Call::ListImages,
+        docker.list_images(Some(list)),
+    )
+    .await?;
     let mut images: Vec<ObservedImage> = summaries
         .into_iter()
         .map(|image| ObservedImage {

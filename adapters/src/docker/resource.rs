@@ -4,14 +4,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Result;
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{ListNetworksOptions, ListVolumesOptions};
 use bollard::Docker;
 use engine::observed::ObservedResource;
 use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
-use super::{timed, CALL_TIMEOUT};
+use super::{timed, Call, DockerError, CALL_TIMEOUT};
 
 /// The labels of a network or volume orun creates for `environment`.
 fn labels(environment: &str) -> HashMap<String, String> {
@@ -22,7 +21,11 @@ fn labels(environment: &str) -> HashMap<String, String> {
 }
 
 /// Creates the bridge network `name` of `environment`.
-pub async fn create_network(docker: &Docker, name: &str, environment: &str) -> Result<()> {
+pub async fn create_network(
+    docker: &Docker,
+    name: &str,
+    environment: &str,
+) -> Result<(), DockerError> {
     let request = NetworkCreateRequest {
         name: name.to_string(),
         driver: Some("bridge".to_string()),
@@ -31,7 +34,7 @@ pub async fn create_network(docker: &Docker, name: &str, environment: &str) -> R
     };
     timed(
         CALL_TIMEOUT,
-        &format!("create network {name}"),
+        Call::CreateNetwork(name.to_string()),
         docker.create_network(request),
     )
     .await?;
@@ -39,7 +42,11 @@ pub async fn create_network(docker: &Docker, name: &str, environment: &str) -> R
 }
 
 /// Creates the named volume `name` of `environment` (Docker keeps an existing one as it is).
-pub async fn create_volume(docker: &Docker, name: &str, environment: &str) -> Result<()> {
+pub async fn create_volume(
+    docker: &Docker,
+    name: &str,
+    environment: &str,
+) -> Result<(), DockerError> {
     let request = VolumeCreateRequest {
         name: Some(name.to_string()),
         labels: Some(labels(environment)),
@@ -47,7 +54,7 @@ pub async fn create_volume(docker: &Docker, name: &str, environment: &str) -> Re
     };
     timed(
         CALL_TIMEOUT,
-        &format!("create volume {name}"),
+        Call::CreateVolume(name.to_string()),
         docker.create_volume(request),
     )
     .await?;
@@ -74,10 +81,10 @@ impl ResourceFilter<'_> {
 pub async fn networks(
     docker: &Docker,
     filter: &ResourceFilter<'_>,
-) -> Result<Vec<ObservedResource>> {
+) -> Result<Vec<ObservedResource>, DockerError> {
     let list = timed(
         CALL_TIMEOUT,
-        "list networks",
+        Call::ListNetworks,
         docker.list_networks(None::<ListNetworksOptions>),
     )
     .await?;
@@ -97,10 +104,10 @@ pub async fn networks(
 pub async fn volumes(
     docker: &Docker,
     filter: &ResourceFilter<'_>,
-) -> Result<Vec<ObservedResource>> {
+) -> Result<Vec<ObservedResource>, DockerError> {
     let list = timed(
         CALL_TIMEOUT,
-        "list volumes",
+        Call::ListVolumes,
         docker.list_volumes(None::<ListVolumesOptions>),
     )
     .await?;

@@ -2,15 +2,16 @@
 //! routes (so a restart restores them), restarted if it dies, reconfigured through the admin API
 //! (`POST /load`) one change at a time, and stopped on shutdown. The admin API listens on a unix
 //! socket that only orun's user may open (mode 0600, by default in Caddy's 0700 data folder, Caddy
-//! started with umask 077), spoken to with hyper's HTTP/1 client. It does not choose routes.
+//! started with umask 077), spoken to with hyper's HTTP/1 client. Its errors are a
+//! [`CaddyError`], naming the file, folder or socket involved. It does not choose routes.
 
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Method, Request, StatusCode};
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::UnixStream;
 use tokio::process::Command;
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{oneshot, watch, Mutex};
 use tracing::{info, warn};
 
 use engine::routes::Route;
@@ -35,6 +36,83 @@ const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const ADMIN_SOCKET_MODE: u32 = 0o600;
 /// The mode of Caddy's data folder and of the admin socket's folder.
 const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Why Caddy could not be started or given its routes.
+#[derive(Debug, thiserror::Error)]
+pub enum CaddyError {
+    #[error("cannot create {what} {}: {error}", .dir.display())]
+    CreateFolder {
+        what: &'static str,
+        dir: PathBuf,
+        error: io::Error,
+    },
+    #[error("cannot restrict {what} {} to its owner: {error}", .dir.display())]
+    RestrictFolder {
+        what: &'static str,
+        dir: PathBuf,
+        error: io::Error,
+    },
+    #[error("cannot restrict Caddy's admin socket {}: {error}", .socket.display())]
+    RestrictSocket { socket: PathBuf, error: io::Error },
+    #[error("cannot write the Caddy config {}: {error}", .path.display())]
+    WriteConfig { path: PathBuf, error: io::Error },
+    #[error("cannot start Caddy ({}): {error}", .binary.display())]
+    Spawn { binary: PathBuf, error: io::Error },
+    /// Caddy started but its admin API never answered: most likely it could not bind its ports.
+    #[error("Caddy ({}) did not answer on its admin socket {} within {}s; check that ports {} and {} are free", .binary.display(), .settings.admin.display(), ADMIN_WAIT.as_secs(), .settings.http_port, .settings.https_port)]
+    Silent {
+        binary: PathBuf,
+        settings: CaddySettings,
+    },
+    #[error("the Caddy supervisor stopped")]
+    SupervisorStopped,
+    #[error("Caddy admin API on {} unreachable: {error}", .socket.display())]
+    Unreachable { socket: PathBuf, error: AdminError },
+    #[error("Caddy admin API on {} refused the config: {status} {body}", .socket.display())]
+    Refused {
+        socket: PathBuf,
+        status: StatusCode,
+        /// Caddy's answer, trimmed.
+        body: String,
+    },
+}
+
+/// Why a request to Caddy's admin API got no answer. Each message is whole: no variant has a
+/// `source`, so nothing prints twice in a chain.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Connect(io::Error),
+    #[error("{}", with_causes(.0))]
+    Http(hyper::Error),
+    #[error("{0}")]
+    Request(hyper::http::Error),
+    #[error("no answer within {}s", ADMIN_REQUEST_TIMEOUT.as_secs())]
+    NoAnswer,
+}
+
+impl From<hyper::Error> for AdminError {
+    fn from(error: hyper::Error) -> Self {
+        AdminError::Http(error)
+    }
+}
+
+impl From<hyper::http::Error> for AdminError {
+    fn from(error: hyper::http::Error) -> Self {
+        AdminError::Request(error)
+    }
+}
+
+/// `error` and the errors that caused it on one line: hyper's own message names only the first.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(&format!(": {error}"));
+        cause = error.source();
+    }
+    text
+}
 
 /// A running, supervised Caddy.
 pub struct Caddy {
@@ -60,25 +138,30 @@ struct ServedRoutes {
 
 impl Caddy {
     /// Starts `binary` with its data under `dir` and waits until its admin API answers.
-    pub async fn start(binary: &Path, dir: &Path, settings: CaddySettings) -> Result<Caddy> {
+    pub async fn start(
+        binary: &Path,
+        dir: &Path,
+        settings: CaddySettings,
+    ) -> Result<Caddy, CaddyError> {
         private_dir(dir, "Caddy's data folder").await?;
         super::handover::enable().await;
         // Another folder named by `--caddy-admin` may be shared: it keeps its mode, the socket
         // in it is still its owner's alone.
         if let Some(parent) = settings.admin.parent().filter(|parent| *parent != dir) {
-            tokio::fs::create_dir_all(parent).await.with_context(|| {
-                format!(
-                    "cannot create the folder of Caddy's admin socket {}",
-                    parent.display()
-                )
-            })?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|error| CaddyError::CreateFolder {
+                    what: "the folder of Caddy's admin socket",
+                    dir: parent.to_path_buf(),
+                    error,
+                })?;
         }
         let served = Arc::new(Mutex::new(ServedRoutes {
             routes: Vec::new(),
             config: render(&settings, dir, &[]),
         }));
         let (stop, stop_rx) = watch::channel(false);
-        let (started_tx, mut started_rx) = watch::channel(None::<Result<(), String>>);
+        let (started_tx, started_rx) = oneshot::channel();
         let supervisor = tokio::spawn(supervise(
             binary.to_path_buf(),
             dir.to_path_buf(),
@@ -87,15 +170,9 @@ impl Caddy {
             stop_rx,
             started_tx,
         ));
-        let first = loop {
-            if let Some(result) = started_rx.borrow_and_update().clone() {
-                break result;
-            }
-            if started_rx.changed().await.is_err() {
-                break Err("the Caddy supervisor stopped".to_string());
-            }
-        };
-        first.map_err(|error| anyhow!(error))?;
+        started_rx
+            .await
+            .unwrap_or(Err(CaddyError::SupervisorStopped))?;
         let routes = CaddyRoutes {
             settings,
             dir: dir.to_path_buf(),
@@ -114,7 +191,7 @@ impl Caddy {
     }
 
     /// Makes `routes` Caddy's routes; nothing is sent when they are unchanged.
-    pub async fn apply(&self, routes: &[Route]) -> Result<()> {
+    pub async fn apply(&self, routes: &[Route]) -> Result<(), CaddyError> {
         self.routes.change(|_| routes.to_vec()).await
     }
 
@@ -128,7 +205,10 @@ impl Caddy {
 impl CaddyRoutes {
     /// Replaces Caddy's routes with what `change` makes of them, and returns once Caddy serves
     /// them; nothing is sent when they are unchanged.
-    pub async fn change(&self, change: impl FnOnce(&[Route]) -> Vec<Route>) -> Result<()> {
+    pub async fn change(
+        &self,
+        change: impl FnOnce(&[Route]) -> Vec<Route>,
+    ) -> Result<(), CaddyError> {
         let mut served = self.served.lock().await;
         let routes = change(&served.routes);
         let wanted = render(&self.settings, &self.dir, &routes);
@@ -150,35 +230,38 @@ fn config_path(dir: &Path) -> PathBuf {
     dir.join("orun-caddy.json")
 }
 
-async fn write_config(dir: &Path, config: &Value) -> Result<()> {
+async fn write_config(dir: &Path, config: &Value) -> Result<(), CaddyError> {
     let path = config_path(dir);
-    tokio::fs::write(&path, serde_json::to_vec_pretty(config).expect("json"))
-        .await
-        .with_context(|| format!("cannot write the Caddy config {}", path.display()))
+    match tokio::fs::write(&path, serde_json::to_vec_pretty(config).expect("json")).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(CaddyError::WriteConfig { path, error }),
+    }
 }
 
 /// Creates `dir` (and its parents) and makes it its owner's alone.
-async fn private_dir(dir: &Path, what: &str) -> Result<()> {
-    tokio::fs::create_dir_all(dir)
-        .await
-        .with_context(|| format!("cannot create {what} {}", dir.display()))?;
-    tokio::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-        .await
-        .with_context(|| format!("cannot restrict {what} {} to its owner", dir.display()))
+async fn private_dir(dir: &Path, what: &'static str) -> Result<(), CaddyError> {
+    let dir = dir.to_path_buf();
+    if let Err(error) = tokio::fs::create_dir_all(&dir).await {
+        return Err(CaddyError::CreateFolder { what, dir, error });
+    }
+    let mode = std::fs::Permissions::from_mode(PRIVATE_DIR_MODE);
+    match tokio::fs::set_permissions(&dir, mode).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(CaddyError::RestrictFolder { what, dir, error }),
+    }
 }
 
-async fn load(settings: &CaddySettings, config: &Value) -> Result<()> {
-    let socket = settings.admin.display();
-    let (status, body) = admin_request(&settings.admin, Method::POST, "/load", config.to_string())
-        .await
-        .with_context(|| format!("Caddy admin API on {socket} unreachable"))?;
-    if !status.is_success() {
-        bail!(
-            "Caddy admin API on {socket} refused the config: {status} {}",
-            body.trim()
-        );
+async fn load(settings: &CaddySettings, config: &Value) -> Result<(), CaddyError> {
+    let socket = settings.admin.clone();
+    match admin_request(&settings.admin, Method::POST, "/load", config.to_string()).await {
+        Err(error) => Err(CaddyError::Unreachable { socket, error }),
+        Ok((status, body)) if !status.is_success() => Err(CaddyError::Refused {
+            socket,
+            status,
+            body: body.trim().to_string(),
+        }),
+        Ok(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// One request to the admin API on its unix socket: the response's status and body.
@@ -187,9 +270,11 @@ async fn admin_request(
     method: Method,
     path: &str,
     body: String,
-) -> Result<(StatusCode, String)> {
+) -> Result<(StatusCode, String), AdminError> {
     let exchange = async {
-        let stream = UnixStream::connect(socket).await?;
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(AdminError::Connect)?;
         let (mut sender, connection) =
             hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let connection = tokio::spawn(connection);
@@ -204,11 +289,11 @@ async fn admin_request(
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
         connection.abort();
-        anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        Ok::<_, AdminError>((status, String::from_utf8_lossy(&body).into_owned()))
     };
     tokio::time::timeout(ADMIN_REQUEST_TIMEOUT, exchange)
         .await
-        .map_err(|_| anyhow!("no answer within {}s", ADMIN_REQUEST_TIMEOUT.as_secs()))?
+        .unwrap_or(Err(AdminError::NoAnswer))
 }
 
 async fn admin_answers(settings: &CaddySettings) -> bool {
@@ -223,15 +308,17 @@ async fn admin_stop(settings: &CaddySettings) {
 
 /// Makes the admin socket its owner's alone. Caddy created it under umask 077 already; this
 /// keeps it so whatever umask Caddy was given.
-async fn restrict_admin_socket(settings: &CaddySettings) -> Result<()> {
-    let socket = &settings.admin;
-    tokio::fs::set_permissions(socket, std::fs::Permissions::from_mode(ADMIN_SOCKET_MODE))
-        .await
-        .with_context(|| format!("cannot restrict Caddy's admin socket {}", socket.display()))
+async fn restrict_admin_socket(settings: &CaddySettings) -> Result<(), CaddyError> {
+    let socket = settings.admin.clone();
+    let mode = std::fs::Permissions::from_mode(ADMIN_SOCKET_MODE);
+    match tokio::fs::set_permissions(&socket, mode).await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(CaddyError::RestrictSocket { socket, error }),
+    }
 }
 
 /// Starts `caddy run` on the config file; Caddy gets SIGTERM if orun dies, so it never outlives it.
-fn spawn_caddy(binary: &Path, dir: &Path) -> Result<tokio::process::Child> {
+fn spawn_caddy(binary: &Path, dir: &Path) -> Result<tokio::process::Child, CaddyError> {
     let mut command = Command::new(binary);
     command
         .args(["run", "--config"])
@@ -253,9 +340,10 @@ fn spawn_caddy(binary: &Path, dir: &Path) -> Result<tokio::process::Child> {
             Ok(())
         });
     }
-    command
-        .spawn()
-        .with_context(|| format!("cannot start Caddy ({})", binary.display()))
+    command.spawn().map_err(|error| CaddyError::Spawn {
+        binary: binary.to_path_buf(),
+        error,
+    })
 }
 
 /// Runs Caddy, restarting it whenever it exits, until `stop` is set. The first start's result is
@@ -266,9 +354,9 @@ async fn supervise(
     settings: CaddySettings,
     served: Arc<Mutex<ServedRoutes>>,
     mut stop: watch::Receiver<bool>,
-    started: watch::Sender<Option<Result<(), String>>>,
+    started: oneshot::Sender<Result<(), CaddyError>>,
 ) {
-    let mut first = true;
+    let mut started = Some(started);
     loop {
         let current = served.lock().await.config.clone();
         // A Caddy left by an orun that was killed still answers on the admin socket and holds the ports.
@@ -284,11 +372,11 @@ async fn supervise(
         let mut child = match spawned {
             Ok(child) => child,
             Err(error) => {
-                if first {
-                    let _ = started.send(Some(Err(format!("{error:#}"))));
+                if let Some(started) = started.take() {
+                    let _ = started.send(Err(error));
                     return;
                 }
-                warn!(error = %format!("{error:#}"), "Caddy did not restart");
+                warn!(%error, "Caddy did not restart");
                 tokio::select! {
                     _ = tokio::time::sleep(RESTART_DELAY) => continue,
                     _ = stop.changed() => return,
@@ -301,7 +389,7 @@ async fn supervise(
             if admin_answers(&settings).await {
                 up = true;
                 if let Err(error) = restrict_admin_socket(&settings).await {
-                    warn!(error = %format!("{error:#}"), "Caddy's admin socket keeps the mode Caddy gave it (owner only, from umask 077)");
+                    warn!(%error, "Caddy's admin socket keeps the mode Caddy gave it (owner only, from umask 077)");
                 }
                 break;
             }
@@ -310,27 +398,17 @@ async fn supervise(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        if first {
-            first = false;
-            let result = if up {
-                info!(admin = %settings.admin.display(), "Caddy started");
-                Ok(())
-            } else {
+        if let Some(started) = started.take() {
+            if !up {
                 let _ = child.kill().await;
-                Err(format!(
-                    "Caddy ({}) did not answer on its admin socket {} within {}s; check that ports {} and {} are free",
-                    binary.display(),
-                    settings.admin.display(),
-                    ADMIN_WAIT.as_secs(),
-                    settings.http_port,
-                    settings.https_port
-                ))
-            };
-            let failed = result.is_err();
-            let _ = started.send(Some(result));
-            if failed {
+                let _ = started.send(Err(CaddyError::Silent {
+                    binary: binary.clone(),
+                    settings: settings.clone(),
+                }));
                 return;
             }
+            info!(admin = %settings.admin.display(), "Caddy started");
+            let _ = started.send(Ok(()));
         } else if up {
             info!("Caddy restarted; routes restored");
         }

@@ -62,7 +62,7 @@ pub fn read_observed(path: &Path) -> Result<Observed> {
 fn observe_docker(prepared: &Prepared) -> Result<Observed> {
     super::runtime()?.block_on(async {
         let docker = adapters::docker::connect().await?;
-        adapters::docker::observe::observe(&docker, &prepared.desired).await
+        Ok(adapters::docker::observe::observe(&docker, &prepared.desired).await?)
     })
 }
 

@@ -33,7 +33,7 @@ pub fn run(args: &StartArgs) -> Result<ExitCode> {
             data_dir = %settings.data_dir.display(),
             "orun node starting"
         );
-        node::run(settings, docker, shutdown_signal()).await
+        Ok::<_, anyhow::Error>(node::run(settings, docker, shutdown_signal()).await?)
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,7 +39,11 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
                     Event::RolledBack,
                     format!("{container} rolled back: {error}"),
                 ),
-                Err(ActionError::Failed(error) | ActionError::NeverReady(error)) => (
+                Err(
+                    error @ (ActionError::Failed(_)
+                    | ActionError::NeverReady(_)
+                    | ActionError::Build(_)),
+                ) => (
                     Event::RolloutFailed,
                     format!("{container} not {verb} ({reason}): {error}"),
                 ),

@@ -63,7 +63,7 @@ pub enum NotAdopted {
 
 /// What one convergence pass did: its outcomes, the snapshot it left (when its last observation
 /// came after its last action) and the error that stopped it before it could act.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct PassReport {
     pub commit: String,
     pub outcomes: Vec<Outcome>,
@@ -340,9 +340,12 @@ impl NodeLoop {
 mod tests {
     use super::*;
     use crate::decisions::memory::Quarantined;
+    use crate::repo::LoadError;
     use crate::testing::outcome;
+    use adapters::git::GitError;
     use engine::outcome::{ActionError, Previous};
     use engine::plan::ActionKind;
+    use engine::revision::RevisionError;
 
     fn deployments() -> BTreeSet<String> {
         BTreeSet::from(["db".to_string(), "web".to_string()])
@@ -466,7 +469,10 @@ mod tests {
         node.on(Event::Fetched { head: "c2".into() });
         let rejected = node.on(Event::NotAdopted {
             commit: "c2".into(),
-            error: SyncError::Revision("deployments/web.yaml: bad".into()),
+            error: SyncError::Revision(LoadError::Revision(RevisionError::UnknownNode {
+                name: "web-01".into(),
+                known: Vec::new(),
+            })),
             why: NotAdopted::Invalid,
         });
         assert_eq!(names(&rejected), ["notify about", "show rejected"]);
@@ -477,7 +483,7 @@ mod tests {
         assert_eq!(draft.event, NoticeEvent::RevisionInvalid);
         assert_eq!(
             draft.message,
-            "deployments/web.yaml: bad; the last good revision stays in force"
+            "no Node named \"web-01\" in nodes/ (found: none); the last good revision stays in force"
         );
         assert_eq!(
             converge_options(&node.on(Event::RepairDue)).unwrap().0,
@@ -495,7 +501,7 @@ mod tests {
         node.on(Event::Fetched { head: "c2".into() });
         let rejected = node.on(Event::NotAdopted {
             commit: "c2".into(),
-            error: SyncError::Revision("checkout failed".into()),
+            error: SyncError::Git(GitError::Task("checkout failed".into())),
             why: NotAdopted::Unreadable,
         });
         assert_eq!(names(&rejected), ["show rejected"]);

@@ -11,8 +11,8 @@ use engine::{DesiredState, Environment, Observed};
 
 use super::health::Tracker;
 use crate::status::{
-    timestamp, DeploymentState, DeploymentStatus, LastAction, LastReason, NodeStatus, Status,
-    SyncError, SyncState, VolumeStatus,
+    timestamp, DeploymentState, DeploymentStatus, LastAction, LastError, LastReason, NodeStatus,
+    Status, SyncError, SyncState, VolumeStatus,
 };
 use crate::Settings;
 use engine::outcome::{ActionError, Outcome};
@@ -113,7 +113,7 @@ pub fn deployments(
                 _ => LastAction::Planned(outcome.action.kind),
             });
             entry.last_reason = Some(LastReason::Planned(outcome.action.reason));
-            entry.last_error = outcome.result.as_ref().err().map(ToString::to_string);
+            entry.last_error = outcome.result.clone().err().map(LastError::Action);
         }
         let health = health.get(&deployment.name).cloned().unwrap_or_default();
         let quarantine = health
@@ -124,7 +124,7 @@ pub fn deployments(
         // A quarantine restored at start has no outcome of this run: show the rollback behind it.
         if let (None, Some((_, error))) = (entry.last_action, quarantine) {
             entry.last_action = Some(LastAction::RolledBack);
-            entry.last_error = Some(error.clone());
+            entry.last_error = Some(LastError::Message(error.clone()));
         }
         entry.flapping = health.flapping;
         entry.restarts = health.restarts;
@@ -186,14 +186,19 @@ pub fn restarted(
     if let Some(entry) = entries.get_mut(deployment) {
         entry.last_action = Some(LastAction::Restart);
         entry.last_reason = Some(LastReason::LivenessFailed);
-        entry.last_error = Some(error);
+        entry.last_error = Some(LastError::Message(error));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::repo::LoadError;
     use crate::testing::outcome;
+    use adapters::converge::ConvergeError;
+    use adapters::docker::{Call, DockerError, Failure};
     use engine::observed::{ObservedContainer, ObservedResource};
     use engine::outcome::Previous;
     use engine::plan::{ActionKind, Reason};
@@ -230,11 +235,16 @@ mod tests {
     fn a_pass_without_failures_applies_its_commit_and_clears_an_earlier_pass_error() {
         let mut node = node();
         let now = SystemTime::UNIX_EPOCH;
-        let error = SyncError::Reconcile("cannot list containers".to_string());
+        let error = SyncError::Reconcile(ConvergeError::Observe(DockerError {
+            call: Call::ListContainers,
+            failure: Failure::NoAnswer {
+                limit: Duration::from_secs(60),
+            },
+        }));
         reconciled(&mut node, "c1", true, Some(error), now);
         assert_eq!(
             shown(&node).as_deref(),
-            Some("reconcile: cannot list containers")
+            Some("reconcile: list containers: no answer from Docker within 60s")
         );
         assert_eq!(
             (node.reconcile_ok, node.applied_commit.as_deref()),
@@ -252,10 +262,12 @@ mod tests {
     #[test]
     fn a_rejected_commit_is_reported_until_a_valid_one_loads() {
         let mut node = node();
-        let error = SyncError::Revision("deployments/web.yaml: bad".to_string());
-        rejected(&mut node, error.clone());
+        rejected(&mut node, LoadError::Task("gone".to_string()).into());
         assert_eq!(node.sync_state, SyncState::InvalidRevision);
-        assert_eq!(node.sync_error, Some(error));
+        assert!(matches!(
+            node.sync_error,
+            Some(SyncError::Revision(LoadError::Task(_)))
+        ));
         loaded(&mut node, &desired("staging", &[deployment("web", "")]));
         assert_eq!(node.sync_state, SyncState::Synced);
         assert_eq!((shown(&node), node.environment.as_str()), (None, "staging"));
@@ -264,9 +276,9 @@ mod tests {
     #[test]
     fn a_pass_leaves_git_and_revision_errors_alone() {
         let mut node = node();
-        node.sync_error = Some(SyncError::Revision("deployments/web.yaml: bad".to_string()));
+        node.sync_error = Some(SyncError::Revision(LoadError::Task("gone".to_string())));
         reconciled(&mut node, "c1", false, None, SystemTime::UNIX_EPOCH);
-        assert_eq!(shown(&node).as_deref(), Some("deployments/web.yaml: bad"));
+        assert_eq!(shown(&node).as_deref(), Some("revision task failed: gone"));
     }
 
     #[test]
@@ -313,7 +325,7 @@ mod tests {
         assert_eq!(web.last_action, Some(LastAction::RolledBack));
         assert_eq!(web.last_reason, Some(LastReason::Planned(Reason::Missing)));
         assert_eq!(
-            web.last_error.as_deref(),
+            web.last_error.as_ref().map(ToString::to_string).as_deref(),
             Some("the previous container was restored: not ready")
         );
         assert_eq!(web.image, "busybox:latest");
@@ -334,7 +346,7 @@ mod tests {
         assert!(web.quarantined);
         assert_eq!(web.last_action, Some(LastAction::RolledBack));
         assert_eq!(
-            web.last_error.as_deref(),
+            web.last_error.as_ref().map(ToString::to_string).as_deref(),
             Some("the previous container was restored: not ready")
         );
         assert_eq!(web.last_reason, None);

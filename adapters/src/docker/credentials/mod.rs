@@ -2,17 +2,18 @@
 //! CLI finds them: `<folder>/config.json` of the Node's `dockerConfig`, else `$DOCKER_CONFIG`,
 //! else `~/.docker`; a registry's `credHelpers` helper, else the `credsStore` helper, else its
 //! `auths` entry. The file is read at every lookup, so a `docker login` takes effect without a
-//! restart. Credentials are handed to Docker only; they are never logged or put in a message.
+//! restart. Credentials are handed to Docker only; they are never logged or put in a message, a
+//! [`CredentialsError`] included.
 
 pub mod config;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::ErrorKind;
+use std::fmt;
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
 use bollard::auth::DockerCredentials;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
@@ -26,6 +27,73 @@ const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest part of a failed helper's output quoted in an error.
 const HELPER_OUTPUT_LIMIT: usize = 200;
+
+/// Why registry credentials could not be looked up. No variant holds a value of `config.json` or
+/// of a helper's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("cannot read {}: {error}", .path.display())]
+    Read { path: PathBuf, error: io::Error },
+    /// `config.json` is not a Docker client configuration, or its entry for a registry is not
+    /// usable; `problem` says where, never what the value is.
+    #[error("{}: {problem}", .path.display())]
+    Config { path: PathBuf, problem: String },
+    /// A credential helper could not be run, or its answer could not be read.
+    #[error("{helper}: {failure}")]
+    Helper {
+        helper: Helper,
+        failure: HelperFailure,
+    },
+    /// A credential helper exited with a failure; `output` is the first line it wrote.
+    #[error("{helper}{} failed ({status}): {output}", if matches!(.helper, Helper::List { .. }) { " list" } else { "" })]
+    HelperFailed {
+        helper: Helper,
+        status: ExitStatus,
+        output: String,
+    },
+}
+
+/// A credential helper, as asked: for one registry's credentials, or for the registries it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Helper {
+    Get { program: String, registry: String },
+    List { program: String },
+}
+
+/// Why a credential helper gave no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HelperFailure {
+    #[error("{program} is not on PATH")]
+    NotOnPath { program: String },
+    #[error("cannot run {program}: {error}")]
+    Run { program: String, error: io::Error },
+    #[error("cannot talk to {program}: {error}")]
+    Talk { program: String, error: io::Error },
+    #[error("{program} gave no answer within {}s", HELPER_TIMEOUT.as_secs())]
+    NoAnswer { program: String },
+    /// Its answer is not what the helper protocol says; the problem never quotes it.
+    #[error("{0}")]
+    Answer(String),
+}
+
+impl fmt::Display for Helper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Helper::Get { program, registry } => {
+                write!(f, "credential helper {program} for registry {registry}")
+            }
+            Helper::List { program } => write!(f, "credential helper {program}"),
+        }
+    }
+}
+
+impl Helper {
+    fn program(&self) -> &str {
+        match self {
+            Helper::Get { program, .. } | Helper::List { program } => program,
+        }
+    }
+}
 
 /// Where a node's registry credentials come from: the folder of a Docker client configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,25 +124,29 @@ impl RegistryCredentials {
     }
 
     /// The configuration; a missing file configures nothing.
-    async fn read(&self) -> Result<ConfigFile> {
+    async fn read(&self) -> Result<ConfigFile, CredentialsError> {
         let path = self.config_file();
         match tokio::fs::read_to_string(&path).await {
             Ok(text) => {
-                config::parse(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+                config::parse(&text).map_err(|problem| CredentialsError::Config { path, problem })
             }
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(ConfigFile::default()),
-            Err(error) => Err(anyhow!("cannot read {}: {error}", path.display())),
+            Err(error) => Err(CredentialsError::Read { path, error }),
         }
     }
 
     /// The credentials for the registry known as `key` (see [`registry_key`]), if any are
     /// configured.
-    pub async fn for_registry(&self, key: &str) -> Result<Option<Credentials>> {
+    pub async fn for_registry(&self, key: &str) -> Result<Option<Credentials>, CredentialsError> {
         let config = self.read().await?;
         self.lookup(&config, key).await
     }
 
-    async fn lookup(&self, config: &ConfigFile, key: &str) -> Result<Option<Credentials>> {
+    async fn lookup(
+        &self,
+        config: &ConfigFile,
+        key: &str,
+    ) -> Result<Option<Credentials>, CredentialsError> {
         if let Some(helper) = config.cred_helper(key) {
             return helper_get(helper, key).await;
         }
@@ -85,21 +157,22 @@ impl RegistryCredentials {
         }
         config
             .stored(key)
-            .map_err(|error| anyhow!("{}: {error}", self.config_file().display()))
+            .map_err(|problem| CredentialsError::Config {
+                path: self.config_file(),
+                problem,
+            })
     }
 
     /// The credentials of every registry the configuration knows, for a build whose base images
     /// may come from any of them. A registry whose lookup fails is left out with a warning: the
     /// build then fails only if it needs that registry, with the registry's own refusal.
-    pub async fn all(&self) -> Result<HashMap<String, DockerCredentials>> {
+    pub async fn all(&self) -> Result<HashMap<String, DockerCredentials>, CredentialsError> {
         let config = self.read().await?;
         let mut keys = config.registry_keys();
         if let Some(store) = config.creds_store() {
             match helper_list(store).await {
                 Ok(listed) => keys.extend(listed),
-                Err(error) => {
-                    warn!(error = %format!("{error:#}"), "registry credentials not listed")
-                }
+                Err(error) => warn!(%error, "registry credentials not listed"),
             }
         }
         let mut found = BTreeMap::new();
@@ -110,7 +183,7 @@ impl RegistryCredentials {
                 }
                 Ok(None) => {}
                 Err(error) => {
-                    warn!(registry = %key, error = %format!("{error:#}"), "registry credentials left out of a build")
+                    warn!(registry = %key, %error, "registry credentials left out of a build")
                 }
             }
         }
@@ -131,68 +204,93 @@ pub fn to_docker(credentials: &Credentials, key: &str) -> DockerCredentials {
 }
 
 /// `docker-credential-<helper> get` for `key`: its credentials, or none when it holds none.
-async fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>> {
-    let program = format!("docker-credential-{helper}");
-    let output = run_helper(&program, "get", key)
-        .await
-        .with_context(|| format!("credential helper {program} for registry {key}"))?;
+async fn helper_get(helper: &str, key: &str) -> Result<Option<Credentials>, CredentialsError> {
+    let helper = Helper::Get {
+        program: format!("docker-credential-{helper}"),
+        registry: key.to_string(),
+    };
+    let output = run_helper(&helper, "get", key).await?;
     if !output.status.success() {
         if helper_has_none(&String::from_utf8_lossy(&output.stdout)) {
             return Ok(None);
         }
-        bail!(
-            "credential helper {program} for registry {key} failed ({}): {}",
-            output.status,
-            failure_text(&output)
-        );
+        return Err(failed(helper, &output));
     }
     parse_helper_answer(&String::from_utf8_lossy(&output.stdout))
         .map(Some)
-        .map_err(|error| anyhow!("credential helper {program} for registry {key}: {error}"))
+        .map_err(|problem| CredentialsError::Helper {
+            helper,
+            failure: HelperFailure::Answer(problem),
+        })
 }
 
 /// `docker-credential-<helper> list`: the registry keys it holds credentials for.
-async fn helper_list(helper: &str) -> Result<Vec<String>> {
-    let program = format!("docker-credential-{helper}");
-    let output = run_helper(&program, "list", "")
-        .await
-        .with_context(|| format!("credential helper {program}"))?;
+async fn helper_list(helper: &str) -> Result<Vec<String>, CredentialsError> {
+    let helper = Helper::List {
+        program: format!("docker-credential-{helper}"),
+    };
+    let output = run_helper(&helper, "list", "").await?;
     if !output.status.success() {
-        bail!(
-            "credential helper {program} list failed ({}): {}",
-            output.status,
-            failure_text(&output)
-        );
+        return Err(failed(helper, &output));
     }
-    parse_helper_list(&String::from_utf8_lossy(&output.stdout))
-        .map_err(|error| anyhow!("credential helper {program}: {error}"))
+    parse_helper_list(&String::from_utf8_lossy(&output.stdout)).map_err(|problem| {
+        CredentialsError::Helper {
+            helper,
+            failure: HelperFailure::Answer(problem),
+        }
+    })
 }
 
-/// Runs a helper with `command` as its argument and `input` on standard input.
-async fn run_helper(program: &str, command: &str, input: &str) -> Result<std::process::Output> {
-    let mut child = Command::new(program)
+/// Runs `helper` with `command` as its argument and `input` on standard input.
+async fn run_helper(
+    helper: &Helper,
+    command: &str,
+    input: &str,
+) -> Result<std::process::Output, CredentialsError> {
+    let program = helper.program().to_string();
+    let failure = |failure: HelperFailure| CredentialsError::Helper {
+        helper: helper.clone(),
+        failure,
+    };
+    let mut child = Command::new(&program)
         .arg(command)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|error| match error.kind() {
-            ErrorKind::NotFound => anyhow!("{program} is not on PATH"),
-            _ => anyhow!("cannot run {program}: {error}"),
+        .map_err(|error| {
+            failure(match error.kind() {
+                ErrorKind::NotFound => HelperFailure::NotOnPath {
+                    program: program.clone(),
+                },
+                _ => HelperFailure::Run {
+                    program: program.clone(),
+                    error,
+                },
+            })
         })?;
-    let mut stdin = child.stdin.take().context("no standard input")?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .expect("the helper's standard input is piped");
     let conversation = async move {
         stdin.write_all(input.as_bytes()).await?;
         drop(stdin);
         child.wait_with_output().await
     };
     match tokio::time::timeout(HELPER_TIMEOUT, conversation).await {
-        Ok(result) => result.with_context(|| format!("cannot talk to {program}")),
-        Err(_) => bail!(
-            "{program} gave no answer within {}s",
-            HELPER_TIMEOUT.as_secs()
-        ),
+        Ok(result) => result.map_err(|error| failure(HelperFailure::Talk { program, error })),
+        Err(_) => Err(failure(HelperFailure::NoAnswer { program })),
+    }
+}
+
+/// The error of `helper`, which exited with a failure.
+fn failed(helper: Helper, output: &std::process::Output) -> CredentialsError {
+    CredentialsError::HelperFailed {
+        helper,
+        status: output.status,
+        output: failure_text(output),
     }
 }
 
