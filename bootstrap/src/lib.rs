@@ -10,17 +10,41 @@
 pub mod ssh;
 pub mod unit;
 
+use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
 use engine::manifest::NodeSpec;
 use engine::spec::sha256_hex;
 
-use ssh::{quote, Ssh};
+use ssh::{quote, Ssh, SshError};
 
 /// Where orun installs itself on a node.
 pub const REMOTE_BINARY: &str = "/usr/local/bin/orun";
 pub const REMOTE_UNIT: &str = "/etc/systemd/system/orun.service";
+
+/// A step that failed, on which node, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("step {step} failed on {destination}: {error}")]
+pub struct BootstrapError {
+    pub step: &'static str,
+    /// `user@host` of the node.
+    pub destination: String,
+    pub error: StepError,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("cannot read {}: {error}", .binary.display())]
+    Binary { binary: PathBuf, error: io::Error },
+    #[error("gitRepo: the Git host {0:?} must not start with '-': ssh-keyscan would read it as an option")]
+    GitHostOption(String),
+    /// The node could not scan the Git host's key; `answer` is what the command printed.
+    #[error("cannot read the host key of {pattern} from the node: {answer}")]
+    GitHostKey { pattern: String, answer: String },
+}
 
 /// What a step found or did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,7 +134,13 @@ impl Step {
         !matches!(self, Step::Docker | Step::DeployKey | Step::Systemd)
     }
 
-    fn run(self, node: &Node, ssh: &Ssh, binary: &Path, changes: Changes) -> Result<StepResult> {
+    fn run(
+        self,
+        node: &Node,
+        ssh: &Ssh,
+        binary: &Path,
+        changes: Changes,
+    ) -> Result<StepResult, StepError> {
         match self {
             Step::Docker => check_docker(ssh),
             Step::Binary => upload_binary(ssh, binary),
@@ -136,16 +166,16 @@ pub fn provision(
     ssh: &Ssh,
     binary: &Path,
     mut report: impl FnMut(usize, &str, &StepResult),
-) -> Result<()> {
+) -> Result<(), BootstrapError> {
     let mut changes = Changes::default();
     for (index, step) in Step::ALL.into_iter().enumerate() {
-        let result = step.run(node, ssh, binary, changes).map_err(|error| {
-            anyhow!(
-                "step {} failed on {}: {error:#}",
-                step.name(),
-                ssh.destination()
-            )
-        })?;
+        let result = step
+            .run(node, ssh, binary, changes)
+            .map_err(|error| BootstrapError {
+                step: step.name(),
+                destination: ssh.destination(),
+                error,
+            })?;
         if matches!(result, StepResult::Changed(_)) && step.needs_restart() {
             changes.restart = true;
             changes.reload |= step == Step::Unit;
@@ -155,7 +185,7 @@ pub fn provision(
     Ok(())
 }
 
-fn check_docker(ssh: &Ssh) -> Result<StepResult> {
+fn check_docker(ssh: &Ssh) -> Result<StepResult, StepError> {
     let output = ssh.run(
         "command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'",
         None,
@@ -163,7 +193,7 @@ fn check_docker(ssh: &Ssh) -> Result<StepResult> {
     Ok(StepResult::Unchanged(format!("Docker {}", output.trim())))
 }
 
-fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>> {
+fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>, SshError> {
     let output = ssh.run(
         &format!("sha256sum -- {} 2>/dev/null || true", quote(path)),
         None,
@@ -172,7 +202,7 @@ fn remote_sha256(ssh: &Ssh, path: &str) -> Result<Option<String>> {
 }
 
 /// Writes `content` to `path` with `mode`, atomically, unless it is already there.
-fn put_file(ssh: &Ssh, path: &str, mode: &str, content: &[u8]) -> Result<StepResult> {
+fn put_file(ssh: &Ssh, path: &str, mode: &str, content: &[u8]) -> Result<StepResult, StepError> {
     let wanted = sha256_hex(content);
     if remote_sha256(ssh, path)?.as_deref() == Some(wanted.as_str()) {
         return Ok(StepResult::Unchanged(format!("{path} is up to date")));
@@ -192,9 +222,11 @@ fn write_command(path: &str, mode: &str) -> String {
     format!("mkdir -p -- \"$(dirname -- {target})\" && cat > {temporary} && chmod {mode} -- {temporary} && mv -f -- {temporary} {target}")
 }
 
-fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult> {
-    let bytes = std::fs::read(binary)
-        .map_err(|error| anyhow!("cannot read {}: {error}", binary.display()))?;
+fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult, StepError> {
+    let bytes = std::fs::read(binary).map_err(|error| StepError::Binary {
+        binary: binary.to_path_buf(),
+        error,
+    })?;
     put_file(ssh, REMOTE_BINARY, "0755", &bytes)
 }
 
@@ -205,7 +237,7 @@ fn folders_command(keys: &str) -> String {
     format!("if [ -d {keys} ]; then echo present; else mkdir -p -- {keys} && echo created; fi; chmod 700 -- {keys}")
 }
 
-fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult, StepError> {
     let keys = node.spec.paths().keys().display().to_string();
     let output = ssh.run(&folders_command(&keys), None)?;
     Ok(if output.trim() == "created" {
@@ -217,7 +249,7 @@ fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult> {
 
 /// For SSH remotes: a read-only deploy key generated on the node (once); its public half is
 /// printed for the operator to add to the Git host.
-fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult, StepError> {
     if git_ssh_host(node.spec.git_repo.as_str()).is_none() {
         return Ok(StepResult::Unchanged(
             "not needed: the Git remote does not use SSH".to_string(),
@@ -248,16 +280,14 @@ fn deploy_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
 }
 
 /// For SSH remotes: the Git host's key recorded in the node's known-hosts file (once).
-fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
+fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult, StepError> {
     let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) else {
         return Ok(StepResult::Unchanged(
             "not needed: the Git remote does not use SSH".to_string(),
         ));
     };
     if host.starts_with('-') {
-        bail!(
-            "gitRepo: the Git host {host:?} must not start with '-': ssh-keyscan would read it as an option"
-        );
+        return Err(StepError::GitHostOption(host));
     }
     let known_hosts = node.spec.known_hosts_path().display().to_string();
     let pattern = if port == 22 {
@@ -282,11 +312,14 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult> {
         "added" => Ok(StepResult::Changed(format!(
             "recorded the host key of {pattern} in {known_hosts}"
         ))),
-        other => bail!("cannot read the host key of {pattern} from the node: {other}"),
+        other => Err(StepError::GitHostKey {
+            answer: other.to_string(),
+            pattern,
+        }),
     }
 }
 
-fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult> {
+fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult, StepError> {
     let mut commands = Vec::new();
     if changes.reload {
         commands.push("systemctl daemon-reload");

@@ -3,11 +3,30 @@
 //! through `sudo -n`. `--` ends ssh's options before the destination, so neither the user nor the
 //! host can be read as an option. It knows nothing about what the commands do.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use anyhow::{anyhow, Context, Result};
+/// Why a remote command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot run ssh (is the OpenSSH client installed?): {0}")]
+    Start(io::Error),
+    #[error("sending data to {destination}: {error}")]
+    Send {
+        destination: String,
+        error: io::Error,
+    },
+    #[error("waiting for ssh: {0}")]
+    Wait(io::Error),
+    /// The command ran and failed; `exit` is its exit code or `a signal`, `output` what it wrote.
+    #[error("`{command}` exited with {exit}: {output}")]
+    Failed {
+        command: String,
+        exit: String,
+        output: String,
+    },
+}
 
 /// How to reach one node.
 #[derive(Clone, Debug)]
@@ -76,7 +95,7 @@ impl Ssh {
     }
 
     /// Runs `command` on the node with `stdin`; its stdout on success, its output in the error.
-    pub fn run(&self, command: &str, stdin: Option<&[u8]>) -> Result<String> {
+    pub fn run(&self, command: &str, stdin: Option<&[u8]>) -> Result<String, SshError> {
         let mut child = Command::new("ssh")
             .args(self.arguments())
             .arg(self.remote_command(command))
@@ -84,28 +103,29 @@ impl Ssh {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .context("cannot run ssh (is the OpenSSH client installed?)")?;
+            .map_err(SshError::Start)?;
         let mut input = child.stdin.take().expect("piped stdin");
         if let Some(bytes) = stdin {
-            input
-                .write_all(bytes)
-                .with_context(|| format!("sending data to {}", self.destination()))?;
+            input.write_all(bytes).map_err(|error| SshError::Send {
+                destination: self.destination(),
+                error,
+            })?;
         }
         drop(input);
-        let output = child.wait_with_output().context("waiting for ssh")?;
+        let output = child.wait_with_output().map_err(SshError::Wait)?;
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         if output.status.success() {
             return Ok(stdout);
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
-        Err(anyhow!(
-            "`{command}` exited with {}: {}",
-            output
+        Err(SshError::Failed {
+            command: command.to_string(),
+            exit: output
                 .status
                 .code()
                 .map_or("a signal".to_string(), |code| code.to_string()),
-            format!("{}{}", stdout, stderr).trim()
-        ))
+            output: format!("{stdout}{stderr}").trim().to_string(),
+        })
     }
 }
 

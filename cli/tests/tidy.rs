@@ -1,9 +1,9 @@
 //! Mechanical checks of the invariants ARCHITECTURE.md states, run with every `cargo test`: the
 //! engine depends on nothing that does I/O and touches no filesystem, clock, environment or
-//! process; the CLI makes no Docker or Git calls of its own; rollout copies are decided in one
-//! place; no two modules of a crate use each other; every source file says what it is;
-//! the codemap names every source file; nothing cites documents outside the repository. It reads
-//! the repository's files only.
+//! process; only the CLI uses anyhow; the CLI makes no Docker or Git calls of its own; rollout
+//! copies are decided in one place; no two modules of a crate use each other; every source file
+//! says what it is; the codemap names every source file; nothing cites documents outside the
+//! repository. It reads the repository's files only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -133,6 +133,17 @@ fn bootstrap_does_not_depend_on_the_node_agent() {
 #[test]
 fn adapters_do_not_depend_on_the_node_daemon() {
     assert!(!dependencies("adapters").iter().any(|name| name == "node"));
+}
+
+/// The library crates' errors are typed: `anyhow` is for the CLI, which only prints them.
+#[test]
+fn only_the_cli_depends_on_anyhow() {
+    for krate in ["engine", "adapters", "node", "bootstrap"] {
+        assert!(
+            !dependencies(krate).iter().any(|name| name == "anyhow"),
+            "{krate} depends on anyhow"
+        );
+    }
 }
 
 #[test]
