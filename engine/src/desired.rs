@@ -131,9 +131,13 @@ impl DesiredState {
 /// likewise, one bind-mounted folder) — which makes it stop-first. A port without a host `port`
 /// is not published and does not count.
 pub fn rollout_of(spec: &DeploymentSpec) -> Rollout {
-    let binds_host_ports =
-        spec.ports.iter().any(|port| port.port.is_some()) || spec.network == NetworkMode::Host;
-    let writes_volumes = spec.volumes.iter().any(|volume| !volume.read_only);
+    let binds_host_ports = spec.container.ports.iter().any(|port| port.port.is_some())
+        || spec.container.network == NetworkMode::Host;
+    let writes_volumes = spec
+        .container
+        .volumes
+        .iter()
+        .any(|volume| !volume.read_only);
     match spec.rollout {
         Some(rollout) => rollout,
         None if binds_host_ports || writes_volumes => Rollout::StopFirst,
@@ -180,7 +184,7 @@ fn resolve_deployment(
 ) -> Result<DesiredDeployment, ManifestError> {
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
-    let image = match (&spec.image, &spec.build) {
+    let image = match (&spec.container.image, &spec.container.build) {
         (Some(image), _) => image::normalize(image.as_str()).into_owned(),
         (None, _) => input.build_tags.get(name).cloned().ok_or_else(|| {
             ManifestError::new(
@@ -196,7 +200,7 @@ fn resolve_deployment(
         .iter()
         .map(|(key, value)| (key.clone(), EnvValue::Secret(value.clone())))
         .collect();
-    for (key, value) in &spec.env.0 {
+    for (key, value) in &spec.container.env.0 {
         let value = if is_encrypted(&value.0) {
             let secret = input
                 .secrets
@@ -218,8 +222,9 @@ fn resolve_deployment(
     }
     let canonical = CanonicalSpec {
         image,
-        command: spec.command.clone(),
+        command: spec.container.command.clone(),
         ports: spec
+            .container
             .ports
             .iter()
             .map(|port| CanonicalPort {
@@ -230,6 +235,7 @@ fn resolve_deployment(
             })
             .collect(),
         volumes: spec
+            .container
             .volumes
             .iter()
             .map(|volume| {
@@ -246,8 +252,8 @@ fn resolve_deployment(
             })
             .collect(),
         env,
-        stop_timeout: spec.stop_timeout,
-        build: spec.build.as_ref().map(|build| CanonicalBuild {
+        stop_timeout: spec.container.stop_timeout(),
+        build: spec.container.build.as_ref().map(|build| CanonicalBuild {
             context: build.context.as_str().to_string(),
             dockerfile: build.dockerfile.as_str().to_string(),
             args: build
@@ -261,8 +267,9 @@ fn resolve_deployment(
                 .as_ref()
                 .map(|target| target.as_str().to_string()),
         }),
-        network: spec.network,
+        network: spec.container.network,
         tmpfs: spec
+            .container
             .tmpfs
             .iter()
             .map(|path| path.as_str().to_string())
@@ -272,7 +279,13 @@ fn resolve_deployment(
     let environment = input.environment.as_str();
     let spec_json = canonical.to_label_json();
     let spec_fields = changes::spec_fields(&spec_json);
-    let mut labels = spec::labels(environment, name, spec_json, &input.commit, &spec.labels.0);
+    let mut labels = spec::labels(
+        environment,
+        name,
+        spec_json,
+        &input.commit,
+        &spec.container.labels.0,
+    );
     let mut depends_on: Vec<String> = spec
         .depends_on
         .iter()
@@ -291,31 +304,31 @@ fn resolve_deployment(
         spec: canonical,
         spec_fields,
         labels,
-        pull_policy: spec.pull_policy,
+        pull_policy: spec.container.pull_policy,
         health: spec.health.clone(),
         rollout: rollout_of(spec),
         drain_timeout: spec.drain_timeout,
-        resources: Limits::of(&spec.resources),
+        resources: Limits::of(&spec.container.resources),
         depends_on,
     })
 }
 
 fn settings_of(spec: &DeploymentSpec) -> ContainerSettings {
     ContainerSettings {
-        entrypoint: spec.entrypoint.clone(),
-        working_dir: spec.working_dir.as_ref().map(ToString::to_string),
-        user: spec.user.as_ref().map(ToString::to_string),
-        hostname: spec.hostname.as_ref().map(ToString::to_string),
-        extra_hosts: texts(&spec.extra_hosts),
-        cap_add: texts(&spec.cap_add),
-        cap_drop: texts(&spec.cap_drop),
-        read_only_root_filesystem: spec.read_only_root_filesystem,
-        init: spec.init,
-        stop_signal: spec.stop_signal.as_ref().map(ToString::to_string),
-        labels: spec.labels.0.clone(),
-        sysctls: spec.sysctls.0.clone(),
-        shm_size: spec.shm_size.clone(),
-        logging: spec.logging.clone(),
+        entrypoint: spec.container.entrypoint.clone(),
+        working_dir: spec.container.working_dir.as_ref().map(ToString::to_string),
+        user: spec.container.user.as_ref().map(ToString::to_string),
+        hostname: spec.container.hostname.as_ref().map(ToString::to_string),
+        extra_hosts: texts(&spec.container.extra_hosts),
+        cap_add: texts(&spec.container.cap_add),
+        cap_drop: texts(&spec.container.cap_drop),
+        read_only_root_filesystem: spec.container.read_only_root_filesystem,
+        init: spec.container.init,
+        stop_signal: spec.container.stop_signal.as_ref().map(ToString::to_string),
+        labels: spec.container.labels.0.clone(),
+        sysctls: spec.container.sysctls.0.clone(),
+        shm_size: spec.container.shm_size.clone(),
+        logging: spec.container.logging.clone(),
     }
 }
 
@@ -357,7 +370,7 @@ fn resolve_service(
     let first_container_port = manifests
         .deployments
         .get(spec.deployment.as_str())
-        .and_then(|deployment| deployment.spec.ports.first())
+        .and_then(|deployment| deployment.spec.container.ports.first())
         .map(|port| port.container_port.0);
     let domain = if environment.is_production() {
         Some(spec.ingress.domain.default.as_str().to_string())

@@ -89,7 +89,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
         let file = deployment.file.as_str();
-        match (&spec.image, &spec.build) {
+        match (&spec.container.image, &spec.container.build) {
             (Some(_), Some(_)) => errors.push(ManifestError::new(
                 file,
                 Some("spec"),
@@ -102,7 +102,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             )),
             _ => {}
         }
-        if spec.command.as_ref().is_some_and(Vec::is_empty) {
+        if spec.container.command.as_ref().is_some_and(Vec::is_empty) {
             errors.push(ManifestError::new(
                 file,
                 Some("spec.command"),
@@ -110,6 +110,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ));
         }
         let published = spec
+            .container
             .ports
             .iter()
             .find_map(|port| port.port.map(|host_port| (host_port, port.protocol)));
@@ -170,8 +171,8 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 /// no network at all, so nothing to publish and nothing a Service could route to.
 fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
-        let network = deployment.spec.network;
-        if network != NetworkMode::Environment && !deployment.spec.ports.is_empty() {
+        let network = deployment.spec.container.network;
+        if network != NetworkMode::Environment && !deployment.spec.container.ports.is_empty() {
             let why = match network {
                 NetworkMode::Host => "the container uses the host's ports directly",
                 _ => "the container has no network to publish from",
@@ -187,7 +188,7 @@ fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
         let Some(deployment) = manifests.deployments.get(service.spec.deployment.as_str()) else {
             continue;
         };
-        if deployment.spec.network == NetworkMode::None {
+        if deployment.spec.container.network == NetworkMode::None {
             errors.push(ManifestError::new(
                 &service.file,
                 Some("spec.deployment"),
@@ -206,13 +207,19 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
         let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-        let volumes = spec.volumes.iter().enumerate().map(|(index, volume)| {
-            (
-                volume.container_path.as_str(),
-                format!("spec.volumes[{index}].containerPath"),
-            )
-        });
+        let volumes = spec
+            .container
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(index, volume)| {
+                (
+                    volume.container_path.as_str(),
+                    format!("spec.volumes[{index}].containerPath"),
+                )
+            });
         let tmpfs = spec
+            .container
             .tmpfs
             .iter()
             .enumerate()
@@ -246,7 +253,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     }
     let mut by_port: BTreeMap<(u16, Protocol), Vec<Binding>> = BTreeMap::new();
     for deployment in manifests.deployments.values() {
-        for (index, port) in deployment.spec.ports.iter().enumerate() {
+        for (index, port) in deployment.spec.container.ports.iter().enumerate() {
             let Some(host_port) = port.port else {
                 continue;
             };
@@ -350,7 +357,7 @@ fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     spec.deployment.as_str()
                 ),
             )),
-            Some(deployment) if spec.port.is_none() && deployment.spec.ports.is_empty() => {
+            Some(deployment) if spec.port.is_none() && deployment.spec.container.ports.is_empty() => {
                 errors.push(ManifestError::new(
                     file,
                     Some("spec.port"),
