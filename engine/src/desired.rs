@@ -17,7 +17,7 @@ use crate::manifest::{
 use crate::resources::Limits;
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
-    EnvValue, SecretValue,
+    EnvValue, LogRotation, SecretValue,
 };
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
@@ -231,7 +231,7 @@ fn resolve_deployment(
                 container_port: port.container_port.0,
                 port: port.port.map(|port| port.0),
                 protocol: port.protocol.as_str().to_string(),
-                host_ip: port.host_ip.0.to_string(),
+                host_ip: port.host_address().to_string(),
             })
             .collect(),
         volumes: spec
@@ -328,7 +328,7 @@ fn settings_of(spec: &DeploymentSpec) -> ContainerSettings {
         labels: spec.container.labels.0.clone(),
         sysctls: spec.container.sysctls.0.clone(),
         shm_size: spec.container.shm_size.clone(),
-        logging: spec.container.logging.clone(),
+        logging: LogRotation::from(&spec.container.logging),
     }
 }
 

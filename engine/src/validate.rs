@@ -5,11 +5,12 @@
 //! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
-use crate::manifest::{HostIp, Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{Manifests, NetworkMode, Protocol, Rollout};
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
@@ -240,8 +241,8 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 
 /// Two bindings clash on the same port and protocol when their addresses are equal or either is a
 /// wildcard of the same family (`0.0.0.0` takes the port on every IPv4 address).
-fn addresses_clash(a: HostIp, b: HostIp) -> bool {
-    a == b || (a.0.is_ipv4() == b.0.is_ipv4() && (a.0.is_unspecified() || b.0.is_unspecified()))
+fn addresses_clash(a: IpAddr, b: IpAddr) -> bool {
+    a == b || (a.is_ipv4() == b.is_ipv4() && (a.is_unspecified() || b.is_unspecified()))
 }
 
 fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
@@ -249,7 +250,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
         deployment: &'a str,
         file: &'a str,
         index: usize,
-        host_ip: HostIp,
+        host_ip: IpAddr,
     }
     let mut by_port: BTreeMap<(u16, Protocol), Vec<Binding>> = BTreeMap::new();
     for deployment in manifests.deployments.values() {
@@ -261,7 +262,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             let bindings = by_port.entry(key).or_default();
             if let Some(earlier) = bindings
                 .iter()
-                .find(|earlier| addresses_clash(earlier.host_ip, port.host_ip))
+                .find(|earlier| addresses_clash(earlier.host_ip, port.host_address()))
             {
                 let holder = if earlier.deployment == deployment.name {
                     format!("spec.ports[{}] of the same deployment", earlier.index)
@@ -278,7 +279,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                         "host port {}/{} on {} is already bound by {holder}",
                         host_port,
                         port.protocol.as_str(),
-                        port.host_ip.0
+                        port.host_address()
                     ),
                 ));
             }
@@ -286,7 +287,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 deployment: &deployment.name,
                 file: &deployment.file,
                 index,
-                host_ip: port.host_ip,
+                host_ip: port.host_address(),
             });
         }
     }

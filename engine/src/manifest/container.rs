@@ -1,56 +1,83 @@
 //! The fields of a container as a manifest writes them — image or build, command, env, ports,
 //! volumes, the container settings, resource limits, network — in one struct that every kind
 //! running a container reads its spec's container fields into, and the types of those fields.
-//! It does not resolve them into the container orun creates (see `desired`) nor read a kind's
-//! own fields (see `split`).
+//! They serialize as written, leaving out what is absent or at its default, so that
+//! `orun import compose` writes manifests with these types. It does not resolve them into the
+//! container orun creates (see `desired`) nor read a kind's own fields (see `split`).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::fields::{AbsolutePath, EnvMap, HostIp, ImageReference, InnerPath, Name, PortNumber};
 use super::fields::{ScalarText, Text};
+use super::is_default;
 use super::settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
 };
 use crate::duration::Duration;
 
-/// The container fields of a kind's spec (docs/manifests.md), each at its default when absent.
-/// `deny_unknown_fields` only guards reading this struct alone: a kind's spec names its unknown
-/// fields itself, listing its own fields too (see `split`).
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The container fields of a kind's spec (docs/manifests.md), each at its default when absent
+/// and left out when written. `deny_unknown_fields` only guards reading this struct alone: a
+/// kind's spec names its unknown fields itself, listing its own fields too (see `split`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerFields {
+    #[serde(skip_serializing_if = "is_default")]
     pub image: Option<ImageReference>,
+    #[serde(skip_serializing_if = "is_default")]
     pub build: Option<BuildSpec>,
+    #[serde(skip_serializing_if = "is_default")]
     pub pull_policy: PullPolicy,
+    #[serde(skip_serializing_if = "is_default")]
     pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_default")]
     pub ports: Vec<PortSpec>,
+    #[serde(skip_serializing_if = "is_default")]
     pub volumes: Vec<VolumeSpec>,
+    #[serde(skip_serializing_if = "is_default")]
     pub env: EnvMap,
     /// The grace period between SIGTERM and SIGKILL; see [`ContainerFields::stop_timeout`].
-    #[serde(deserialize_with = "written")]
+    #[serde(deserialize_with = "written", skip_serializing_if = "is_default")]
     pub stop_timeout: Option<Duration>,
+    #[serde(skip_serializing_if = "is_default")]
     pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "is_default")]
     pub working_dir: Option<AbsolutePath>,
+    #[serde(skip_serializing_if = "is_default")]
     pub user: Option<User>,
+    #[serde(skip_serializing_if = "is_default")]
     pub hostname: Option<Hostname>,
+    #[serde(skip_serializing_if = "is_default")]
     pub extra_hosts: Vec<ExtraHost>,
+    #[serde(skip_serializing_if = "is_default")]
     pub cap_add: Vec<Capability>,
+    #[serde(skip_serializing_if = "is_default")]
     pub cap_drop: Vec<Capability>,
+    #[serde(skip_serializing_if = "is_default")]
     pub read_only_root_filesystem: bool,
+    #[serde(skip_serializing_if = "is_default")]
     pub init: bool,
+    #[serde(skip_serializing_if = "is_default")]
     pub stop_signal: Option<Signal>,
+    #[serde(skip_serializing_if = "is_default")]
     pub labels: LabelMap,
+    #[serde(skip_serializing_if = "is_default")]
     pub sysctls: SysctlMap,
+    #[serde(skip_serializing_if = "is_default")]
     pub shm_size: Option<Size>,
+    #[serde(skip_serializing_if = "is_default")]
     pub logging: LoggingSpec,
     /// Limits Docker can change on a running container (docs/plans.md: `update`).
+    #[serde(skip_serializing_if = "is_default")]
     pub resources: ResourcesSpec,
     /// Which network the container joins (docs/manifests.md).
+    #[serde(skip_serializing_if = "is_default")]
     pub network: NetworkMode,
     /// Absolute container paths mounted as tmpfs.
+    #[serde(skip_serializing_if = "is_default")]
     pub tmpfs: Vec<AbsolutePath>,
 }
 
@@ -72,38 +99,40 @@ fn written<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     T::deserialize(deserializer).map(Some)
 }
 
-/// json-file log rotation; on by default so a chatty container cannot fill the disk.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// json-file log rotation as written; on by default (see [`LoggingSpec::max_size`] and
+/// [`LoggingSpec::max_files`]) so a chatty container cannot fill the disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoggingSpec {
-    #[serde(default = "default_log_max_size")]
-    pub max_size: Size,
-    #[serde(default = "default_log_max_files")]
-    pub max_files: LogFiles,
+    #[serde(deserialize_with = "written", skip_serializing_if = "is_default")]
+    pub max_size: Option<Size>,
+    #[serde(deserialize_with = "written", skip_serializing_if = "is_default")]
+    pub max_files: Option<LogFiles>,
 }
 
-impl Default for LoggingSpec {
-    fn default() -> Self {
-        LoggingSpec {
-            max_size: default_log_max_size(),
-            max_files: default_log_max_files(),
-        }
+impl LoggingSpec {
+    /// `maxSize`, 10m when absent.
+    pub fn max_size(&self) -> Size {
+        self.max_size
+            .clone()
+            .unwrap_or_else(|| Size::parse("10m").expect("constant size"))
     }
-}
 
-fn default_log_max_size() -> Size {
-    Size::parse("10m").expect("constant size")
-}
-fn default_log_max_files() -> LogFiles {
-    LogFiles(3)
+    /// `maxFiles`, 3 when absent.
+    pub fn max_files(&self) -> LogFiles {
+        self.max_files.unwrap_or(LogFiles(3))
+    }
 }
 
 /// Resource limits; each one absent means unlimited.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcesSpec {
+    #[serde(skip_serializing_if = "is_default")]
     pub memory: Option<MemoryLimit>,
+    #[serde(skip_serializing_if = "is_default")]
     pub cpus: Option<Cpus>,
+    #[serde(skip_serializing_if = "is_default")]
     pub pids: Option<PidsLimit>,
 }
 
@@ -142,18 +171,26 @@ pub enum PullPolicy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BuildSpec {
     pub context: InnerPath,
-    #[serde(default = "default_dockerfile")]
+    #[serde(
+        default = "default_dockerfile",
+        skip_serializing_if = "is_default_dockerfile"
+    )]
     pub dockerfile: InnerPath,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub args: BTreeMap<String, ScalarText>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub build_mode: BuildMode,
     /// The Dockerfile stage to build; the last stage when absent.
+    #[serde(skip_serializing_if = "is_default")]
     pub target: Option<Text>,
 }
 
 fn default_dockerfile() -> InnerPath {
     InnerPath::parse(crate::build::DEFAULT_DOCKERFILE).expect("constant path")
+}
+
+fn is_default_dockerfile(dockerfile: &InnerPath) -> bool {
+    dockerfile.as_str() == crate::build::DEFAULT_DOCKERFILE
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -169,11 +206,27 @@ pub enum BuildMode {
 pub struct PortSpec {
     pub container_port: PortNumber,
     /// The host port; without it the container port is not published on the host.
+    #[serde(skip_serializing_if = "is_default")]
     pub port: Option<PortNumber>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub protocol: Protocol,
-    #[serde(rename = "hostIP", default)]
-    pub host_ip: HostIp,
+    /// The address the host port is bound on; see [`PortSpec::host_address`].
+    #[serde(
+        rename = "hostIP",
+        default,
+        deserialize_with = "written",
+        skip_serializing_if = "is_default"
+    )]
+    pub host_ip: Option<HostIp>,
+}
+
+impl PortSpec {
+    /// `hostIP`, every IPv4 address (`0.0.0.0`) when absent.
+    pub fn host_address(&self) -> IpAddr {
+        self.host_ip
+            .as_ref()
+            .map_or(IpAddr::from([0, 0, 0, 0]), HostIp::address)
+    }
 }
 
 #[derive(
@@ -196,8 +249,8 @@ impl Protocol {
 }
 
 /// A `volumes[]` item: a bind mount of a host folder or a named volume of the environment.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "VolumeFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "VolumeFields", into = "VolumeFields")]
 pub struct VolumeSpec {
     pub source: VolumeSource,
     pub container_path: AbsolutePath,
@@ -214,14 +267,31 @@ pub enum VolumeSource {
 }
 
 /// A `volumes[]` item as written, before the exactly-one-source rule.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct VolumeFields {
+    #[serde(skip_serializing_if = "is_default")]
     host_path: Option<AbsolutePath>,
+    #[serde(skip_serializing_if = "is_default")]
     name: Option<Name>,
     container_path: AbsolutePath,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     read_only: bool,
+}
+
+impl From<VolumeSpec> for VolumeFields {
+    fn from(volume: VolumeSpec) -> Self {
+        let (host_path, name) = match volume.source {
+            VolumeSource::HostPath(path) => (Some(path), None),
+            VolumeSource::Named(name) => (None, Some(name)),
+        };
+        VolumeFields {
+            host_path,
+            name,
+            container_path: volume.container_path,
+            read_only: volume.read_only,
+        }
+    }
 }
 
 impl TryFrom<VolumeFields> for VolumeSpec {

@@ -34,6 +34,11 @@ use split::KindSpec;
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
 
+/// For `skip_serializing_if`: a field at its default is left out of a written manifest.
+pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// One parsed manifest: its `metadata.name`, the file it came from and its spec.
 #[derive(Clone, Debug)]
 pub struct Manifest<S> {
@@ -205,19 +210,26 @@ impl NodeSpec {
 
 /// A `Deployment` manifest (docs/manifests.md): a container, and how orun keeps it running and
 /// replaces it. Its spec is one mapping; the container's fields are read into `container`, the
-/// rest into the Deployment's own fields (see `split`).
-#[derive(Clone, Debug)]
+/// rest into the Deployment's own fields (see `split`). It serializes as one mapping too, without
+/// the fields at their default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
     /// What runs: image or build, command, env, ports, volumes and the container settings.
+    #[serde(flatten)]
     pub container: ContainerFields,
+    #[serde(skip_serializing_if = "is_default")]
     pub health: HealthSpec,
     /// How a recreate replaces the container; when absent, `desired` picks it from the ports and
     /// volumes (docs/manifests.md).
+    #[serde(skip_serializing_if = "is_default")]
     pub rollout: Option<Rollout>,
     /// How long the old container of a start-first rollout keeps running after the routes moved.
+    #[serde(skip_serializing_if = "is_two_seconds")]
     pub drain_timeout: Duration,
     /// Deployments this one needs running (and ready) before it is created, recreated or started
     /// (docs/manifests.md); checked against the revision in `validate`.
+    #[serde(skip_serializing_if = "is_default")]
     pub depends_on: Vec<Name>,
 }
 
@@ -303,16 +315,18 @@ pub enum Rollout {
     StopFirst,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
+    #[serde(skip_serializing_if = "is_default")]
     pub readiness: Option<ReadinessProbe>,
+    #[serde(skip_serializing_if = "is_default")]
     pub liveness: Option<LivenessProbe>,
 }
 
 /// A readiness probe (docs/health.md): what it checks, and how often and how long it may try.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "ReadinessFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "ReadinessFields", into = "ReadinessFields")]
 pub struct ReadinessProbe {
     pub target: ProbeTarget,
     pub interval: Duration,
@@ -321,11 +335,14 @@ pub struct ReadinessProbe {
 }
 
 /// A readiness probe as written, before the one kind of check is picked out.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ReadinessFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<HttpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exec: Option<ExecCommand>,
     #[serde(default = "two_seconds")]
     interval: Duration,
@@ -350,8 +367,8 @@ impl TryFrom<ReadinessFields> for ReadinessProbe {
 
 /// A liveness probe (docs/health.md): what it checks, how often, and after how many failures in a
 /// row the container is restarted.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "LivenessFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "LivenessFields", into = "LivenessFields")]
 pub struct LivenessProbe {
     pub target: ProbeTarget,
     pub interval: Duration,
@@ -360,11 +377,14 @@ pub struct LivenessProbe {
 }
 
 /// A liveness probe as written, before the one kind of check is picked out.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct LivenessFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<HttpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exec: Option<ExecCommand>,
     #[serde(default = "ten_seconds")]
     interval: Duration,
@@ -384,6 +404,45 @@ impl TryFrom<LivenessFields> for LivenessProbe {
             timeout: fields.timeout,
             failure_threshold: fields.failure_threshold,
         })
+    }
+}
+
+impl From<ReadinessProbe> for ReadinessFields {
+    fn from(probe: ReadinessProbe) -> Self {
+        let (http, tcp, exec) = probe_kinds(probe.target);
+        ReadinessFields {
+            http,
+            tcp,
+            exec,
+            interval: probe.interval,
+            timeout: probe.timeout,
+            deadline: probe.deadline,
+        }
+    }
+}
+
+impl From<LivenessProbe> for LivenessFields {
+    fn from(probe: LivenessProbe) -> Self {
+        let (http, tcp, exec) = probe_kinds(probe.target);
+        LivenessFields {
+            http,
+            tcp,
+            exec,
+            interval: probe.interval,
+            timeout: probe.timeout,
+            failure_threshold: probe.failure_threshold,
+        }
+    }
+}
+
+/// A probe's check as the field of its kind, for writing it back.
+fn probe_kinds(
+    target: ProbeTarget,
+) -> (Option<HttpTarget>, Option<TcpTarget>, Option<ExecCommand>) {
+    match target {
+        ProbeTarget::Http(http) => (Some(http), None, None),
+        ProbeTarget::Tcp(tcp) => (None, Some(tcp), None),
+        ProbeTarget::Exec(command) => (None, None, Some(command)),
     }
 }
 
@@ -424,6 +483,9 @@ fn probe_target(
 
 fn two_seconds() -> Duration {
     Duration::from_secs(2)
+}
+fn is_two_seconds(duration: &Duration) -> bool {
+    *duration == two_seconds()
 }
 fn ten_seconds() -> Duration {
     Duration::from_secs(10)
