@@ -11,13 +11,13 @@ use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::manifest::{
-    DeploymentSpec, HealthSpec, Manifest, Manifests, NetworkMode, PullPolicy, Rollout, ServiceSpec,
-    VolumeSource,
+    BuildSpec, ContainerFields, DeploymentSpec, HealthSpec, Manifest, Manifests, NetworkMode,
+    PortSpec, PullPolicy, Rollout, ServiceSpec, VolumeSource, VolumeSpec,
 };
 use crate::resources::Limits;
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
-    EnvValue, SecretValue,
+    EnvValue, LogRotation, SecretValue,
 };
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
@@ -131,9 +131,10 @@ impl DesiredState {
 /// likewise, one bind-mounted folder) — which makes it stop-first. A port without a host `port`
 /// is not published and does not count.
 pub fn rollout_of(spec: &DeploymentSpec) -> Rollout {
-    let binds_host_ports =
-        spec.ports.iter().any(|port| port.port.is_some()) || spec.network == NetworkMode::Host;
-    let writes_volumes = spec.volumes.iter().any(|volume| !volume.read_only);
+    let container = &spec.container;
+    let binds_host_ports = container.ports.iter().any(|port| port.port.is_some())
+        || container.network == NetworkMode::Host;
+    let writes_volumes = container.volumes.iter().any(|volume| !volume.read_only);
     match spec.rollout {
         Some(rollout) => rollout,
         None if binds_host_ports || writes_volumes => Rollout::StopFirst,
@@ -174,34 +175,76 @@ pub fn resolve(
     }
 }
 
+/// A deployment's desired container, step by step: the image, the environment with its secrets,
+/// the canonical container spec, the labels that carry it, and how a recreate replaces it.
 fn resolve_deployment(
     deployment: &Manifest<DeploymentSpec>,
     input: &ResolveInput,
 ) -> Result<DesiredDeployment, ManifestError> {
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
-    let image = match (&spec.image, &spec.build) {
-        (Some(image), _) => image::normalize(image.as_str()).into_owned(),
-        (None, _) => input.build_tags.get(name).cloned().ok_or_else(|| {
+    let image = image_of(deployment, input.build_tags)?;
+    let env = env_of(deployment, input.secrets)?;
+    let canonical = container_spec(&spec.container, image, env);
+    let spec_json = canonical.to_label_json();
+    let spec_fields = changes::spec_fields(&spec_json);
+    let depends_on = dependencies_of(spec);
+    let labels = Arc::new(labels_of(
+        name,
+        spec_json,
+        &spec.container,
+        &depends_on,
+        input,
+    ));
+    Ok(DesiredDeployment {
+        name: name.to_string(),
+        container: input.environment.container_name(name),
+        spec_hash: labels[spec::LABEL_SPEC_HASH].clone(),
+        spec: canonical,
+        spec_fields,
+        labels,
+        pull_policy: spec.container.pull_policy,
+        health: spec.health.clone(),
+        rollout: rollout_of(spec),
+        drain_timeout: spec.drain_timeout,
+        resources: Limits::of(&spec.container.resources),
+        depends_on,
+    })
+}
+
+/// The image the container runs: `image` normalized, or the content-addressed tag of its build.
+fn image_of(
+    deployment: &Manifest<DeploymentSpec>,
+    build_tags: &BTreeMap<String, String>,
+) -> Result<String, ManifestError> {
+    match &deployment.spec.container.image {
+        Some(image) => Ok(image::normalize(image.as_str()).into_owned()),
+        None => build_tags.get(&deployment.name).cloned().ok_or_else(|| {
             ManifestError::new(
                 &deployment.file,
                 Some("spec.build"),
                 "the build context was not hashed, so the image tag is unknown",
             )
-        })?,
-    };
-    let mut env: BTreeMap<String, EnvValue> = input
-        .secrets
+        }),
+    }
+}
+
+/// The container's environment: every key of `secrets.yaml`, then `env`, whose inline `ENC[…]`
+/// values are the deployment's decrypted secrets; `env` wins.
+fn env_of(
+    deployment: &Manifest<DeploymentSpec>,
+    secrets: &Secrets,
+) -> Result<BTreeMap<String, EnvValue>, ManifestError> {
+    let mut env: BTreeMap<String, EnvValue> = secrets
         .shared
         .iter()
         .map(|(key, value)| (key.clone(), EnvValue::Secret(value.clone())))
         .collect();
-    for (key, value) in &spec.env.0 {
+    for (key, value) in &deployment.spec.container.env.0 {
         let value = if is_encrypted(&value.0) {
-            let secret = input
-                .secrets
+            let secret = secrets
                 .inline
-                .get(name)
+                .get(&deployment.name)
                 .and_then(|values| values.get(key))
                 .ok_or_else(|| {
                     ManifestError::new(
@@ -216,111 +259,121 @@ fn resolve_deployment(
         };
         env.insert(key.clone(), value);
     }
-    let canonical = CanonicalSpec {
-        image,
-        command: spec.command.clone(),
-        ports: spec
-            .ports
-            .iter()
-            .map(|port| CanonicalPort {
-                container_port: port.container_port.0,
-                port: port.port.map(|port| port.0),
-                protocol: port.protocol.as_str().to_string(),
-                host_ip: port.host_ip.0.to_string(),
-            })
-            .collect(),
-        volumes: spec
-            .volumes
-            .iter()
-            .map(|volume| {
-                let (host_path, name) = match &volume.source {
-                    VolumeSource::HostPath(path) => (Some(path.as_str().to_string()), None),
-                    VolumeSource::Named(name) => (None, Some(name.as_str().to_string())),
-                };
-                CanonicalVolume {
-                    host_path,
-                    name,
-                    container_path: volume.container_path.as_str().to_string(),
-                    read_only: volume.read_only,
-                }
-            })
-            .collect(),
-        env,
-        stop_timeout: spec.stop_timeout,
-        build: spec.build.as_ref().map(|build| CanonicalBuild {
-            context: build.context.as_str().to_string(),
-            dockerfile: build.dockerfile.as_str().to_string(),
-            args: build
-                .args
-                .iter()
-                .map(|(key, value)| (key.clone(), value.0.clone()))
-                .collect(),
-            build_mode: build.build_mode,
-            target: build
-                .target
-                .as_ref()
-                .map(|target| target.as_str().to_string()),
-        }),
-        network: spec.network,
-        tmpfs: spec
-            .tmpfs
-            .iter()
-            .map(|path| path.as_str().to_string())
-            .collect(),
-        settings: settings_of(spec),
-    };
-    let environment = input.environment.as_str();
-    let spec_json = canonical.to_label_json();
-    let spec_fields = changes::spec_fields(&spec_json);
-    let mut labels = spec::labels(environment, name, spec_json, &input.commit, &spec.labels.0);
-    let mut depends_on: Vec<String> = spec
-        .depends_on
-        .iter()
-        .map(|dependency| dependency.as_str().to_string())
-        .collect();
-    depends_on.sort();
-    depends_on.dedup();
-    if !depends_on.is_empty() {
-        labels.insert(LABEL_DEPENDS_ON.to_string(), depends_on.join(","));
-    }
-    let labels = Arc::new(labels);
-    Ok(DesiredDeployment {
-        name: name.to_string(),
-        container: input.environment.container_name(name),
-        spec_hash: labels[spec::LABEL_SPEC_HASH].clone(),
-        spec: canonical,
-        spec_fields,
-        labels,
-        pull_policy: spec.pull_policy,
-        health: spec.health.clone(),
-        rollout: rollout_of(spec),
-        drain_timeout: spec.drain_timeout,
-        resources: Limits::of(&spec.resources),
-        depends_on,
-    })
+    Ok(env)
 }
 
-fn settings_of(spec: &DeploymentSpec) -> ContainerSettings {
+/// The canonical spec of a container with its image and environment resolved: what its label
+/// records and its hash covers. Resource limits stay out of it (see [`Limits`]).
+fn container_spec(
+    container: &ContainerFields,
+    image: String,
+    env: BTreeMap<String, EnvValue>,
+) -> CanonicalSpec {
+    CanonicalSpec {
+        image,
+        command: container.command.clone(),
+        ports: container.ports.iter().map(port_of).collect(),
+        volumes: container.volumes.iter().map(volume_of).collect(),
+        env,
+        stop_timeout: container.stop_timeout(),
+        build: container.build.as_ref().map(build_of),
+        network: container.network,
+        tmpfs: texts(&container.tmpfs),
+        settings: settings_of(container),
+    }
+}
+
+/// A port with its defaults written out: tcp, and every IPv4 address for a published one.
+fn port_of(port: &PortSpec) -> CanonicalPort {
+    CanonicalPort {
+        container_port: port.container_port.0,
+        port: port.port.map(|port| port.0),
+        protocol: port.protocol.as_str().to_string(),
+        host_ip: port.host_address().to_string(),
+    }
+}
+
+/// A volume as its source kind's field: `hostPath` for a bind mount, `name` for a named volume.
+fn volume_of(volume: &VolumeSpec) -> CanonicalVolume {
+    let (host_path, name) = match &volume.source {
+        VolumeSource::HostPath(path) => (Some(path.to_string()), None),
+        VolumeSource::Named(name) => (None, Some(name.to_string())),
+    };
+    CanonicalVolume {
+        host_path,
+        name,
+        container_path: volume.container_path.to_string(),
+        read_only: volume.read_only,
+    }
+}
+
+fn build_of(build: &BuildSpec) -> CanonicalBuild {
+    CanonicalBuild {
+        context: build.context.to_string(),
+        dockerfile: build.dockerfile.to_string(),
+        args: build
+            .args
+            .iter()
+            .map(|(key, value)| (key.clone(), value.0.clone()))
+            .collect(),
+        build_mode: build.build_mode,
+        target: build.target.as_ref().map(ToString::to_string),
+    }
+}
+
+/// The container settings, `logging` with its defaults filled in.
+fn settings_of(container: &ContainerFields) -> ContainerSettings {
     ContainerSettings {
-        entrypoint: spec.entrypoint.clone(),
-        working_dir: spec.working_dir.as_ref().map(ToString::to_string),
-        user: spec.user.as_ref().map(ToString::to_string),
-        hostname: spec.hostname.as_ref().map(ToString::to_string),
-        extra_hosts: texts(&spec.extra_hosts),
-        cap_add: texts(&spec.cap_add),
-        cap_drop: texts(&spec.cap_drop),
-        read_only_root_filesystem: spec.read_only_root_filesystem,
-        init: spec.init,
-        stop_signal: spec.stop_signal.as_ref().map(ToString::to_string),
-        labels: spec.labels.0.clone(),
-        sysctls: spec.sysctls.0.clone(),
-        shm_size: spec.shm_size.clone(),
-        logging: spec.logging.clone(),
+        entrypoint: container.entrypoint.clone(),
+        working_dir: container.working_dir.as_ref().map(ToString::to_string),
+        user: container.user.as_ref().map(ToString::to_string),
+        hostname: container.hostname.as_ref().map(ToString::to_string),
+        extra_hosts: texts(&container.extra_hosts),
+        cap_add: texts(&container.cap_add),
+        cap_drop: texts(&container.cap_drop),
+        read_only_root_filesystem: container.read_only_root_filesystem,
+        init: container.init,
+        stop_signal: container.stop_signal.as_ref().map(ToString::to_string),
+        labels: container.labels.0.clone(),
+        sysctls: container.sysctls.0.clone(),
+        shm_size: container.shm_size.clone(),
+        logging: LogRotation::from(&container.logging),
     }
 }
 
 fn texts<T: ToString>(items: &[T]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
+}
+
+/// `dependsOn`, sorted and without repeats.
+fn dependencies_of(spec: &DeploymentSpec) -> Vec<String> {
+    let mut depends_on = texts(&spec.depends_on);
+    depends_on.sort();
+    depends_on.dedup();
+    depends_on
+}
+
+/// The container's label set: the deployment's own `labels`, orun's (docs/manifests.md) with the
+/// spec's label JSON, and the dependencies when there are any.
+fn labels_of(
+    name: &str,
+    spec_json: String,
+    container: &ContainerFields,
+    depends_on: &[String],
+    input: &ResolveInput,
+) -> BTreeMap<String, String> {
+    let environment = input.environment.as_str();
+    let mut labels = spec::labels(
+        environment,
+        name,
+        spec_json,
+        &input.commit,
+        &container.labels.0,
+    );
+    if !depends_on.is_empty() {
+        labels.insert(LABEL_DEPENDS_ON.to_string(), depends_on.join(","));
+    }
+    labels
 }
 
 fn resolve_services(
@@ -357,7 +410,7 @@ fn resolve_service(
     let first_container_port = manifests
         .deployments
         .get(spec.deployment.as_str())
-        .and_then(|deployment| deployment.spec.ports.first())
+        .and_then(|deployment| deployment.spec.container.ports.first())
         .map(|port| port.container_port.0);
     let domain = if environment.is_production() {
         Some(spec.ingress.domain.default.as_str().to_string())

@@ -178,7 +178,7 @@ fn build_tags<S: RevisionSource>(
 ) -> Result<BTreeMap<String, String>, RevisionError<S::Error>> {
     let mut tags = BTreeMap::new();
     for deployment in manifests.deployments.values() {
-        let Some(build) = &deployment.spec.build else {
+        let Some(build) = &deployment.spec.container.build else {
             continue;
         };
         let files =

@@ -33,7 +33,7 @@ pub fn decrypt(
     let mut inline = BTreeMap::new();
     for deployment in manifests.deployments.values() {
         let mut values = BTreeMap::new();
-        for (name, value) in &deployment.spec.env.0 {
+        for (name, value) in &deployment.spec.container.env.0 {
             if !is_encrypted(&value.0) {
                 continue;
             }

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::manifest::{BuildMode, LoggingSpec, NetworkMode, Size};
+use crate::manifest::{BuildMode, LogFiles, LoggingSpec, NetworkMode, Size};
 
 pub const LABEL_MANAGED_BY: &str = "run.orcra.dev/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "run.orcra.dev/environment";
@@ -78,11 +78,34 @@ pub struct ContainerSettings {
     pub sysctls: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<Size>,
-    pub logging: LoggingSpec,
+    pub logging: LogRotation,
+}
+
+/// json-file log rotation as Docker gets it: a manifest's `logging` with its defaults filled in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogRotation {
+    pub max_size: Size,
+    pub max_files: LogFiles,
+}
+
+impl From<&LoggingSpec> for LogRotation {
+    fn from(logging: &LoggingSpec) -> Self {
+        LogRotation {
+            max_size: logging.max_size(),
+            max_files: logging.max_files(),
+        }
+    }
+}
+
+impl Default for LogRotation {
+    fn default() -> Self {
+        LogRotation::from(&LoggingSpec::default())
+    }
 }
 
 /// For `skip_serializing_if`: a `false` flag is left out of a written document.
-pub(crate) fn is_false(value: &bool) -> bool {
+fn is_false(value: &bool) -> bool {
     !value
 }
 

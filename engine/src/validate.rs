@@ -5,11 +5,12 @@
 //! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
-use crate::manifest::{HostIp, Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{Manifests, NetworkMode, Protocol, Rollout};
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
@@ -89,7 +90,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
         let file = deployment.file.as_str();
-        match (&spec.image, &spec.build) {
+        match (&spec.container.image, &spec.container.build) {
             (Some(_), Some(_)) => errors.push(ManifestError::new(
                 file,
                 Some("spec"),
@@ -102,7 +103,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             )),
             _ => {}
         }
-        if spec.command.as_ref().is_some_and(Vec::is_empty) {
+        if spec.container.command.as_ref().is_some_and(Vec::is_empty) {
             errors.push(ManifestError::new(
                 file,
                 Some("spec.command"),
@@ -110,6 +111,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ));
         }
         let published = spec
+            .container
             .ports
             .iter()
             .find_map(|port| port.port.map(|host_port| (host_port, port.protocol)));
@@ -170,8 +172,8 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 /// no network at all, so nothing to publish and nothing a Service could route to.
 fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
-        let network = deployment.spec.network;
-        if network != NetworkMode::Environment && !deployment.spec.ports.is_empty() {
+        let network = deployment.spec.container.network;
+        if network != NetworkMode::Environment && !deployment.spec.container.ports.is_empty() {
             let why = match network {
                 NetworkMode::Host => "the container uses the host's ports directly",
                 _ => "the container has no network to publish from",
@@ -187,7 +189,7 @@ fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
         let Some(deployment) = manifests.deployments.get(service.spec.deployment.as_str()) else {
             continue;
         };
-        if deployment.spec.network == NetworkMode::None {
+        if deployment.spec.container.network == NetworkMode::None {
             errors.push(ManifestError::new(
                 &service.file,
                 Some("spec.deployment"),
@@ -206,13 +208,19 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
         let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-        let volumes = spec.volumes.iter().enumerate().map(|(index, volume)| {
-            (
-                volume.container_path.as_str(),
-                format!("spec.volumes[{index}].containerPath"),
-            )
-        });
+        let volumes = spec
+            .container
+            .volumes
+            .iter()
+            .enumerate()
+            .map(|(index, volume)| {
+                (
+                    volume.container_path.as_str(),
+                    format!("spec.volumes[{index}].containerPath"),
+                )
+            });
         let tmpfs = spec
+            .container
             .tmpfs
             .iter()
             .enumerate()
@@ -233,8 +241,8 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 
 /// Two bindings clash on the same port and protocol when their addresses are equal or either is a
 /// wildcard of the same family (`0.0.0.0` takes the port on every IPv4 address).
-fn addresses_clash(a: HostIp, b: HostIp) -> bool {
-    a == b || (a.0.is_ipv4() == b.0.is_ipv4() && (a.0.is_unspecified() || b.0.is_unspecified()))
+fn addresses_clash(a: IpAddr, b: IpAddr) -> bool {
+    a == b || (a.is_ipv4() == b.is_ipv4() && (a.is_unspecified() || b.is_unspecified()))
 }
 
 fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
@@ -242,11 +250,11 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
         deployment: &'a str,
         file: &'a str,
         index: usize,
-        host_ip: HostIp,
+        host_ip: IpAddr,
     }
     let mut by_port: BTreeMap<(u16, Protocol), Vec<Binding>> = BTreeMap::new();
     for deployment in manifests.deployments.values() {
-        for (index, port) in deployment.spec.ports.iter().enumerate() {
+        for (index, port) in deployment.spec.container.ports.iter().enumerate() {
             let Some(host_port) = port.port else {
                 continue;
             };
@@ -254,7 +262,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             let bindings = by_port.entry(key).or_default();
             if let Some(earlier) = bindings
                 .iter()
-                .find(|earlier| addresses_clash(earlier.host_ip, port.host_ip))
+                .find(|earlier| addresses_clash(earlier.host_ip, port.host_address()))
             {
                 let holder = if earlier.deployment == deployment.name {
                     format!("spec.ports[{}] of the same deployment", earlier.index)
@@ -271,7 +279,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                         "host port {}/{} on {} is already bound by {holder}",
                         host_port,
                         port.protocol.as_str(),
-                        port.host_ip.0
+                        port.host_address()
                     ),
                 ));
             }
@@ -279,7 +287,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 deployment: &deployment.name,
                 file: &deployment.file,
                 index,
-                host_ip: port.host_ip,
+                host_ip: port.host_address(),
             });
         }
     }
@@ -350,7 +358,7 @@ fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     spec.deployment.as_str()
                 ),
             )),
-            Some(deployment) if spec.port.is_none() && deployment.spec.ports.is_empty() => {
+            Some(deployment) if spec.port.is_none() && deployment.spec.container.ports.is_empty() => {
                 errors.push(ManifestError::new(
                     file,
                     Some("spec.port"),

@@ -344,6 +344,45 @@ fn values_the_schema_refuses_are_untranslatable_and_the_rest_loads() {
 }
 
 #[test]
+fn paths_addresses_and_images_the_schema_refuses_are_untranslatable_too() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    working_dir: app\n    tmpfs: [run]\n    volumes:\n      - data:cache\n    ports:\n      - localhost:8080:80\n      - \"81\"\n    stop_grace_period: 48h\n  api:\n    image: Api\n",
+    );
+    assert_eq!(
+        paths(&translation.untranslatable),
+        [
+            "services.web.working_dir",
+            "services.web.tmpfs[0]",
+            "services.web.volumes[0]",
+            "services.web.ports[0]",
+            "services.web.stop_grace_period",
+            "services.api.image",
+        ]
+    );
+    assert_eq!(
+        translation.untranslatable[3].to_string(),
+        "services.web.ports[0]: invalid hostIP \"localhost\": expected an IP address"
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx\nports: [{containerPort: 81}]\n")
+    );
+    assert!(!translation.files.contains_key("deployments/api.yaml"));
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
+fn settings_written_at_their_default_stay_written() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    stop_grace_period: 10s\n    logging:\n      options:\n        max-file: \"3\"\n    ports:\n      - 0.0.0.0:8080:80\n      - \"[0:0:0:0:0:0:0:1]:8081:81\"\n",
+    );
+    assert_eq!(
+        translation.files["deployments/web.yaml"],
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  image: nginx\n  ports:\n  - containerPort: 80\n    port: 8080\n    hostIP: 0.0.0.0\n  - containerPort: 81\n    port: 8081\n    hostIP: 0:0:0:0:0:0:0:1\n  stopTimeout: 10s\n  logging:\n    maxFiles: 3\n"
+    );
+}
+
+#[test]
 fn environment_values_keep_their_text_as_written() {
     let translation = Import::new().ok(
         "services:\n  web:\n    image: nginx\n    environment:\n      VERSION: 1.10\n      MASK: 0x1F\n      COUNT: 1e3\n      ENABLED: yes\n      LIMIT: .inf\n      DEBUG: true\n      PORT: 8080\n    labels:\n      version: 1.10\n    build:\n      context: .\n      args:\n        RELEASE: 2.50\n",

@@ -20,6 +20,7 @@ use bollard::Docker;
 use engine::desired::DesiredDeployment;
 use engine::manifest::NetworkMode;
 use engine::resources::Limits;
+use engine::spec::{CanonicalPort, CanonicalSpec, CanonicalVolume, LogRotation};
 use engine::Environment;
 use futures_util::StreamExt;
 
@@ -42,79 +43,42 @@ pub struct ContainerStatus {
     pub stop_timeout: Option<Duration>,
 }
 
-/// The Docker create request for a desired deployment of `environment`: image, command, plaintext
-/// env, the full label set, ports (published when they have a host port), bind mounts, named
-/// volumes, tmpfs mounts, network, stop timeout, the container settings, json-file log rotation
-/// and resource limits. On the environment network the deployment's name is the container's
-/// alias, so other containers of the environment reach it by that name. No Docker restart policy:
-/// orun alone restarts containers (drift repair, liveness), so it can count restarts and detect
-/// flapping.
+/// The Docker create request for a desired deployment of `environment`: its container spec's
+/// body (see [`container_body`]) with the deployment's full label set, and the deployment's name
+/// as the container's alias on the environment network, so other containers of the environment
+/// reach it by that name.
 pub fn create_body(desired: &DesiredDeployment, environment: &Environment) -> ContainerCreateBody {
-    let spec = &desired.spec;
+    let labels = desired
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    container_body(
+        &desired.spec,
+        &desired.resources,
+        labels,
+        &desired.name,
+        environment,
+    )
+}
+
+/// Everything Docker's create request takes from a container spec, in one place: image,
+/// command, plaintext env, ports (published when they have a host port), bind mounts, named
+/// volumes, tmpfs mounts, network, stop timeout, the container settings, json-file log rotation
+/// and resource limits (as an in-place update sets them). No Docker restart policy: orun alone
+/// restarts containers (drift repair, liveness), so it can count restarts and detect flapping.
+fn container_body(
+    spec: &CanonicalSpec,
+    limits: &Limits,
+    labels: HashMap<String, String>,
+    alias: &str,
+    environment: &Environment,
+) -> ContainerCreateBody {
     let settings = &spec.settings;
-    let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
-    let mut exposed = Vec::new();
-    for port in &spec.ports {
-        let key = format!("{}/{}", port.container_port, port.protocol);
-        if !exposed.contains(&key) {
-            exposed.push(key.clone());
-        }
-        let Some(host_port) = port.port else {
-            continue;
-        };
-        bindings
-            .entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(PortBinding {
-                host_ip: Some(port.host_ip.clone()),
-                host_port: Some(host_port.to_string()),
-            });
-    }
-    let binds = spec
-        .volumes
-        .iter()
-        .map(|volume| {
-            let mode = if volume.read_only { ":ro" } else { "" };
-            let source = match (&volume.host_path, &volume.name) {
-                (Some(host_path), _) => host_path.clone(),
-                (None, name) => environment.volume_name(name.as_deref().unwrap_or_default()),
-            };
-            format!("{source}:{}{mode}", volume.container_path)
-        })
-        .collect();
+    let (exposed, bindings) = published_ports(&spec.ports);
+    let (network_mode, networking_config) = network(spec.network, alias, environment);
+    let limits = update_body(limits);
     let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
-    let log_options = HashMap::from([
-        (
-            "max-size".to_string(),
-            settings.logging.max_size.bytes().to_string(),
-        ),
-        (
-            "max-file".to_string(),
-            settings.logging.max_files.0.to_string(),
-        ),
-    ]);
-    let limits = update_body(&desired.resources);
-    let tmpfs = spec
-        .tmpfs
-        .iter()
-        .map(|path| (path.clone(), String::new()))
-        .collect();
-    let (network_mode, networking_config) = match spec.network {
-        NetworkMode::Environment => {
-            let network = environment.network_name();
-            let endpoint = EndpointSettings {
-                aliases: Some(vec![desired.name.clone()]),
-                ..Default::default()
-            };
-            let config = NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
-            };
-            (network, Some(config))
-        }
-        NetworkMode::Host => ("host".to_string(), None),
-        NetworkMode::None => ("none".to_string(), None),
-    };
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         cmd: spec.command.clone(),
@@ -124,18 +88,12 @@ pub fn create_body(desired: &DesiredDeployment, environment: &Environment) -> Co
         hostname: settings.hostname.clone(),
         stop_signal: settings.stop_signal.clone(),
         env: Some(spec.env_list()),
-        labels: Some(
-            desired
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
+        labels: Some(labels),
         exposed_ports: Some(exposed),
         stop_timeout: Some(stop_seconds(spec.stop_timeout.as_std())),
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
-            binds: Some(binds),
+            binds: Some(binds(&spec.volumes, environment)),
             extra_hosts: non_empty(&settings.extra_hosts),
             cap_add: non_empty(&settings.cap_add),
             cap_drop: non_empty(&settings.cap_drop),
@@ -152,20 +110,100 @@ pub fn create_body(desired: &DesiredDeployment, environment: &Environment) -> Co
                 .shm_size
                 .as_ref()
                 .map(|size| docker_int(size.bytes())),
-            log_config: Some(HostConfigLogConfig {
-                typ: Some("json-file".to_string()),
-                config: Some(log_options),
-            }),
+            log_config: Some(log_config(&settings.logging)),
             memory: limits.memory,
             memory_swap: limits.memory_swap,
             nano_cpus: limits.nano_cpus,
             pids_limit: limits.pids_limit,
-            tmpfs: Some(tmpfs),
+            tmpfs: Some(
+                spec.tmpfs
+                    .iter()
+                    .map(|path| (path.clone(), String::new()))
+                    .collect(),
+            ),
             network_mode: Some(network_mode),
             ..Default::default()
         }),
         networking_config,
         ..Default::default()
+    }
+}
+
+/// Docker's exposed ports (`80/tcp`, each once, in the spec's order) and the host bindings of
+/// those published on the host, several for a port published more than once.
+fn published_ports(ports: &[CanonicalPort]) -> (Vec<String>, PortBindings) {
+    let mut bindings: PortBindings = HashMap::new();
+    let mut exposed = Vec::new();
+    for port in ports {
+        let key = format!("{}/{}", port.container_port, port.protocol);
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
+        let Some(host_port) = port.port else {
+            continue;
+        };
+        bindings
+            .entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding {
+                host_ip: Some(port.host_ip.clone()),
+                host_port: Some(host_port.to_string()),
+            });
+    }
+    (exposed, bindings)
+}
+
+/// Docker's port bindings: `80/tcp` → where the host publishes it.
+type PortBindings = HashMap<String, Option<Vec<PortBinding>>>;
+
+/// `source:target[:ro]` for every volume: a bind mount's host folder, or the Docker name of the
+/// environment's named volume.
+fn binds(volumes: &[CanonicalVolume], environment: &Environment) -> Vec<String> {
+    volumes
+        .iter()
+        .map(|volume| {
+            let mode = if volume.read_only { ":ro" } else { "" };
+            let source = match (&volume.host_path, &volume.name) {
+                (Some(host_path), _) => host_path.clone(),
+                (None, name) => environment.volume_name(name.as_deref().unwrap_or_default()),
+            };
+            format!("{source}:{}{mode}", volume.container_path)
+        })
+        .collect()
+}
+
+/// json-file logging rotated by size in bytes and file count.
+fn log_config(logging: &LogRotation) -> HostConfigLogConfig {
+    HostConfigLogConfig {
+        typ: Some("json-file".to_string()),
+        config: Some(HashMap::from([
+            ("max-size".to_string(), logging.max_size.bytes().to_string()),
+            ("max-file".to_string(), logging.max_files.0.to_string()),
+        ])),
+    }
+}
+
+/// Docker's network mode and, on the environment network, the endpoint with `alias`.
+fn network(
+    mode: NetworkMode,
+    alias: &str,
+    environment: &Environment,
+) -> (String, Option<NetworkingConfig>) {
+    match mode {
+        NetworkMode::Environment => {
+            let network = environment.network_name();
+            let endpoint = EndpointSettings {
+                aliases: Some(vec![alias.to_string()]),
+                ..Default::default()
+            };
+            let config = NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
+            };
+            (network, Some(config))
+        }
+        NetworkMode::Host => ("host".to_string(), None),
+        NetworkMode::None => ("none".to_string(), None),
     }
 }
 
@@ -466,6 +504,39 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::testing::{deployment, desired};
+
+    #[test]
+    fn a_create_body_takes_ports_mounts_and_network_from_the_container_spec() {
+        let spec = "  ports:\n    - containerPort: 80\n      port: 8080\n    - containerPort: 80\n      port: 8081\n      hostIP: 127.0.0.1\n    - containerPort: 9000\n  volumes:\n    - hostPath: /srv/data\n      containerPath: /data\n      readOnly: true\n    - name: cache\n      containerPath: /cache\n  logging: {maxSize: 20m}\n";
+        let state = desired("staging", &[deployment("web", spec)]);
+        let body = create_body(&state.deployments["web"], &state.environment);
+        assert_eq!(
+            body.exposed_ports,
+            Some(vec!["80/tcp".to_string(), "9000/tcp".to_string()])
+        );
+        let host = body.host_config.unwrap();
+        let bindings = &host.port_bindings.unwrap()["80/tcp"];
+        assert_eq!(bindings.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            host.binds,
+            Some(vec![
+                "/srv/data:/data:ro".to_string(),
+                "staging.cache:/cache".to_string()
+            ])
+        );
+        let log = host.log_config.unwrap().config.unwrap();
+        assert_eq!(
+            (log["max-size"].as_str(), log["max-file"].as_str()),
+            ("20000000", "3")
+        );
+        assert_eq!(host.network_mode.as_deref(), Some("orun-staging"));
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["orun-staging"].aliases,
+            Some(vec!["web".to_string()])
+        );
+    }
 
     #[test]
     fn create_and_update_give_docker_the_same_limits_without_swap() {

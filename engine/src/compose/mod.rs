@@ -18,6 +18,7 @@ use std::fmt;
 use serde_yaml::{Mapping, Value};
 
 use crate::load::SourceFile;
+use crate::manifest::Name;
 pub use interpolate::{interpolate, parse_dotenv, DotenvLineError, InterpolationProblem};
 use output::{Envelope, NodeOut};
 use values::{key_text, Path};
@@ -135,6 +136,24 @@ impl Report {
     }
 }
 
+/// Runs a translated value through the check the manifest loader applies to its field, giving
+/// the manifest's type, so the written repository always loads; a value the schema refuses is
+/// listed as untranslatable with the loader's reason.
+pub(crate) fn checked<T>(
+    value: Option<String>,
+    check: fn(&str) -> Result<T, String>,
+    path: &Path,
+    report: &mut Report,
+) -> Option<T> {
+    match check(&value?) {
+        Ok(checked) => Some(checked),
+        Err(why) => {
+            report.untranslatable(path, why);
+            None
+        }
+    }
+}
+
 /// Translates a compose file into manifest files.
 pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     let mut document: Value =
@@ -197,7 +216,7 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         });
         translation
             .files
-            .insert(file, Envelope::new("Deployment", name, spec).to_yaml());
+            .insert(file, output::deployment_yaml(name.as_str(), &spec));
     }
     if let Some(host) = input.node_host {
         let name = dns_label(host);
@@ -304,21 +323,24 @@ pub fn dns_label(text: &str) -> String {
 }
 
 /// Each service's deployment name; a service whose name cannot become a distinct one is listed.
-fn deployment_names(services: &Mapping, report: &mut Report) -> BTreeMap<String, String> {
+fn deployment_names(services: &Mapping, report: &mut Report) -> BTreeMap<String, Name> {
     let mut names = BTreeMap::new();
     let mut taken = BTreeSet::new();
     for key in services.keys() {
         let service = key_text(key);
         let path = Path::root().key("services").key(&service);
-        let name = dns_label(&service);
-        if name.is_empty() || !taken.insert(name.clone()) {
+        let label = dns_label(&service);
+        let Some(name) = Name::parse(&label)
+            .ok()
+            .filter(|name| taken.insert(name.clone()))
+        else {
             report.untranslatable(
                 &path,
-                format!("the name does not make a distinct deployment name ({name:?})"),
+                format!("the name does not make a distinct deployment name ({label:?})"),
             );
             continue;
-        }
-        if name != service {
+        };
+        if label != service {
             report.note(&path, format!("deployment named {name}"));
         }
         names.insert(service, name);

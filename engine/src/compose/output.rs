@@ -1,12 +1,11 @@
-//! The Deployment and Node manifests the importer writes, as serializable structures in the
-//! order an operator reads them; fields at their default are left out. It does not check them:
-//! the written repository goes through the ordinary loader.
-
-use std::collections::BTreeMap;
+//! The files the importer writes: a Deployment is the manifest's own `DeploymentSpec`, written
+//! with its fields in the order an operator reads them; a Node only its `host` and `gitRepo`. It
+//! does not check them: the written repository goes through the ordinary loader.
 
 use serde::Serialize;
+use serde_yaml::{Mapping, Value};
 
-use crate::manifest::API_VERSION;
+use crate::manifest::{DeploymentSpec, API_VERSION};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,6 +38,9 @@ impl<S: Serialize> Envelope<S> {
     }
 }
 
+/// The Node `--node-host` asks for. Kept apart from `NodeSpec`, which has no `Serialize`: a Node
+/// also holds notification receivers whose URLs carry tokens, and nothing should make printing
+/// them easy. The importer writes only these two fields.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeOut {
@@ -46,129 +48,73 @@ pub struct NodeOut {
     pub git_repo: String,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub build: Option<BuildOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_policy: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<PortOut>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<VolumeOut>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tmpfs: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub health: Option<HealthOut>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub extra_hosts: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cap_add: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cap_drop: Vec<String>,
-    #[serde(skip_serializing_if = "crate::spec::is_false")]
-    pub read_only_root_filesystem: bool,
-    #[serde(skip_serializing_if = "crate::spec::is_false")]
-    pub init: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stop_timeout: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub sysctls: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shm_size: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logging: Option<LoggingOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resources: Option<ResourcesOut>,
+/// The order of a written Deployment's fields: what runs and from where, what it gets and
+/// stores, what it waits for, then the finer container settings. The schema declares its fields
+/// in another order, which its errors list; a field missing here is written last.
+const DEPLOYMENT_FIELDS: [&str; 29] = [
+    "image",
+    "build",
+    "pullPolicy",
+    "network",
+    "entrypoint",
+    "command",
+    "workingDir",
+    "user",
+    "hostname",
+    "env",
+    "ports",
+    "volumes",
+    "tmpfs",
+    "dependsOn",
+    "health",
+    "extraHosts",
+    "capAdd",
+    "capDrop",
+    "readOnlyRootFilesystem",
+    "init",
+    "stopSignal",
+    "stopTimeout",
+    "labels",
+    "sysctls",
+    "shmSize",
+    "logging",
+    "resources",
+    "rollout",
+    "drainTimeout",
+];
+
+/// The file of Deployment `name`.
+pub fn deployment_yaml(name: &str, spec: &DeploymentSpec) -> String {
+    Envelope::new("Deployment", name, in_reading_order(spec)).to_yaml()
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BuildOut {
-    pub context: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dockerfile: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub args: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+fn in_reading_order(spec: &DeploymentSpec) -> Mapping {
+    let Ok(Value::Mapping(mut fields)) = serde_yaml::to_value(spec) else {
+        unreachable!("a Deployment spec serializes as a mapping");
+    };
+    let mut ordered = Mapping::new();
+    for field in DEPLOYMENT_FIELDS {
+        if let Some((key, value)) = fields.remove_entry(field) {
+            ordered.insert(key, value);
+        }
+    }
+    ordered.extend(fields);
+    ordered
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PortOut {
-    pub container_port: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<&'static str>,
-    #[serde(rename = "hostIP", skip_serializing_if = "Option::is_none")]
-    pub host_ip: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VolumeOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub container_path: String,
-    #[serde(skip_serializing_if = "crate::spec::is_false")]
-    pub read_only: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HealthOut {
-    pub readiness: ProbeOut,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ProbeOut {
-    pub exec: Vec<String>,
-    pub interval: String,
-    pub timeout: String,
-    pub deadline: String,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoggingOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_size: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_files: Option<u32>,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ResourcesOut {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpus: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pids: Option<i64>,
+    #[test]
+    fn every_field_of_a_deployment_has_its_place() {
+        let text = "image: nginx\nbuild: {context: app, dockerfile: Dockerfile.prod, args: {A: '1'}, buildMode: always, target: run}\npullPolicy: Always\ncommand: [a]\nports: [{containerPort: 80, port: 8080, protocol: udp, hostIP: 127.0.0.1}]\nvolumes: [{name: data, containerPath: /data, readOnly: true}]\nenv: {A: '1'}\nhealth: {readiness: {tcp: 'localhost:80'}, liveness: {exec: [check]}}\nstopTimeout: 5s\nrollout: stopFirst\ndrainTimeout: 5s\ndependsOn: [db]\nentrypoint: [sh]\nworkingDir: /app\nuser: app\nhostname: web\nextraHosts: ['db:10.0.0.1']\ncapAdd: [NET_ADMIN]\ncapDrop: [ALL]\nreadOnlyRootFilesystem: true\ninit: true\nstopSignal: SIGQUIT\nlabels: {team: web}\nsysctls: {net.core.somaxconn: '1024'}\nshmSize: 64Mi\nlogging: {maxSize: 20m, maxFiles: 2}\nresources: {memory: 256Mi, cpus: '0.5', pids: 100}\nnetwork: host\ntmpfs: [/tmp]\n";
+        let spec: DeploymentSpec = serde_yaml::from_str(text).unwrap();
+        let written = in_reading_order(&spec);
+        let keys: Vec<&str> = written.keys().filter_map(Value::as_str).collect();
+        assert_eq!(keys, DEPLOYMENT_FIELDS);
+        let read: DeploymentSpec =
+            serde_yaml::from_str(&serde_yaml::to_string(&written).unwrap()).unwrap();
+        assert_eq!(read, spec, "a written Deployment reads back as it was");
+    }
 }

@@ -3,12 +3,12 @@
 
 use serde_yaml::Value;
 
-use super::output::PortOut;
 use super::values::{key_text, text, Path};
 use super::Report;
+use crate::manifest::{HostIp, PortNumber, PortSpec, Protocol};
 
 /// Translates `ports` items into `out`.
-pub fn published(value: &Value, path: &Path, out: &mut Vec<PortOut>, report: &mut Report) {
+pub fn published(value: &Value, path: &Path, out: &mut Vec<PortSpec>, report: &mut Report) {
     let Some(items) = value.as_sequence() else {
         report.untranslatable(path, "expected a list");
         return;
@@ -38,7 +38,7 @@ pub fn published(value: &Value, path: &Path, out: &mut Vec<PortOut>, report: &mu
 }
 
 /// Translates `expose` items into unpublished ports, skipping container ports already listed.
-pub fn exposed(value: &Value, path: &Path, out: &mut Vec<PortOut>, report: &mut Report) {
+pub fn exposed(value: &Value, path: &Path, out: &mut Vec<PortSpec>, report: &mut Report) {
     let Some(items) = value.as_sequence() else {
         report.untranslatable(path, "expected a list");
         return;
@@ -73,8 +73,8 @@ pub fn exposed(value: &Value, path: &Path, out: &mut Vec<PortOut>, report: &mut 
     }
 }
 
-fn unpublished(container_port: u16, protocol: Option<&'static str>) -> PortOut {
-    PortOut {
+fn unpublished(container_port: PortNumber, protocol: Protocol) -> PortSpec {
+    PortSpec {
         container_port,
         port: None,
         protocol,
@@ -82,29 +82,30 @@ fn unpublished(container_port: u16, protocol: Option<&'static str>) -> PortOut {
     }
 }
 
-/// `8080/udp` → (`8080`, `Some("udp")`); tcp is orun's default and left out.
-fn split_protocol(spec: &str) -> (&str, Result<Option<&'static str>, String>) {
+/// `8080/udp` → (`8080`, udp); tcp when none is given.
+fn split_protocol(spec: &str) -> (&str, Result<Protocol, String>) {
     match spec.rsplit_once('/') {
         Some((ports, protocol)) => (ports, protocol_name(protocol)),
-        None => (spec, Ok(None)),
+        None => (spec, Ok(Protocol::Tcp)),
     }
 }
 
-fn protocol_name(protocol: &str) -> Result<Option<&'static str>, String> {
+fn protocol_name(protocol: &str) -> Result<Protocol, String> {
     match protocol {
-        "tcp" => Ok(None),
-        "udp" => Ok(Some("udp")),
+        "tcp" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
         other => Err(format!("protocol {other:?}: orun publishes tcp and udp")),
     }
 }
 
 /// `8000` or `8000-8005`.
-fn range(spec: &str) -> Result<Vec<u16>, String> {
+fn range(spec: &str) -> Result<Vec<PortNumber>, String> {
     let number = |text: &str| {
         text.trim()
             .parse::<u16>()
             .ok()
             .filter(|port| *port > 0)
+            .map(PortNumber)
             .ok_or_else(|| format!("invalid port {text:?}"))
     };
     match spec.split_once('-') {
@@ -113,19 +114,20 @@ fn range(spec: &str) -> Result<Vec<u16>, String> {
             if first > last {
                 return Err(format!("invalid port range {spec:?}"));
             }
-            Ok((first..=last).collect())
+            Ok((first.0..=last.0).map(PortNumber).collect())
         }
         None => Ok(vec![number(spec)?]),
     }
 }
 
-/// Pairs host and container ports of equal-length ranges.
+/// Pairs host and container ports of equal-length ranges; the host IP counts only for ports
+/// published on the host.
 fn pair(
     host_ip: Option<String>,
     host: Option<&str>,
     container: &str,
-    protocol: Option<&'static str>,
-) -> Result<Vec<PortOut>, String> {
+    protocol: Protocol,
+) -> Result<Vec<PortSpec>, String> {
     let container_ports = range(container)?;
     let host_ports = match host {
         Some(host) if !host.is_empty() => range(host)?.into_iter().map(Some).collect(),
@@ -137,10 +139,14 @@ fn pair(
             host.unwrap_or_default()
         ));
     }
+    let host_ip = match host_ip {
+        Some(ip) if host_ports.iter().any(Option::is_some) => Some(HostIp::parse(&ip)?),
+        _ => None,
+    };
     Ok(container_ports
         .into_iter()
         .zip(host_ports)
-        .map(|(container_port, port)| PortOut {
+        .map(|(container_port, port)| PortSpec {
             container_port,
             port,
             protocol,
@@ -150,7 +156,7 @@ fn pair(
 }
 
 /// `[IP:][HOST:]CONTAINER[/PROTO]`, with `[::1]` for an IPv6 address.
-fn short_syntax(spec: &str) -> Result<Vec<PortOut>, String> {
+fn short_syntax(spec: &str) -> Result<Vec<PortSpec>, String> {
     let (addresses, protocol) = split_protocol(spec);
     let protocol = protocol?;
     let (host_ip, rest) = match addresses.strip_prefix('[') {
@@ -175,12 +181,12 @@ fn short_syntax(spec: &str) -> Result<Vec<PortOut>, String> {
 }
 
 /// `{target, published, host_ip, protocol, mode}`.
-fn long_syntax(item: &Value, path: &Path, report: &mut Report) -> Result<Vec<PortOut>, String> {
+fn long_syntax(item: &Value, path: &Path, report: &mut Report) -> Result<Vec<PortSpec>, String> {
     let mapping = item.as_mapping().expect("called with a mapping");
     let mut target = None;
     let mut published = None;
     let mut host_ip = None;
-    let mut protocol = None;
+    let mut protocol = Protocol::Tcp;
     for (key, value) in mapping {
         let key = key_text(key);
         match key.as_str() {
@@ -205,11 +211,11 @@ fn long_syntax(item: &Value, path: &Path, report: &mut Report) -> Result<Vec<Por
 mod tests {
     use super::*;
 
-    fn port(container_port: u16, port: Option<u16>) -> PortOut {
-        PortOut {
-            container_port,
-            port,
-            protocol: None,
+    fn port(container_port: u16, port: Option<u16>) -> PortSpec {
+        PortSpec {
+            container_port: PortNumber(container_port),
+            port: port.map(PortNumber),
+            protocol: Protocol::Tcp,
             host_ip: None,
         }
     }
@@ -220,16 +226,16 @@ mod tests {
         assert_eq!(short_syntax("8080:80"), Ok(vec![port(80, Some(8080))]));
         assert_eq!(
             short_syntax("127.0.0.1:8080:80/udp"),
-            Ok(vec![PortOut {
-                container_port: 80,
-                port: Some(8080),
-                protocol: Some("udp"),
-                host_ip: Some("127.0.0.1".to_string())
+            Ok(vec![PortSpec {
+                container_port: PortNumber(80),
+                port: Some(PortNumber(8080)),
+                protocol: Protocol::Udp,
+                host_ip: Some(HostIp::parse("127.0.0.1").unwrap())
             }])
         );
         assert_eq!(
-            short_syntax("[::1]:53:53").unwrap()[0].host_ip.as_deref(),
-            Some("::1")
+            short_syntax("[::1]:53:53").unwrap()[0].host_ip,
+            Some(HostIp::parse("::1").unwrap())
         );
         assert_eq!(
             short_syntax("9000-9001:8000-8001"),
@@ -238,5 +244,7 @@ mod tests {
         assert!(short_syntax("9000-9002:8000").is_err());
         assert!(short_syntax("80/sctp").is_err());
         assert!(short_syntax("http").is_err());
+        assert!(short_syntax("localhost:8080:80").is_err());
+        assert_eq!(short_syntax("localhost::80"), Ok(vec![port(80, None)]));
     }
 }

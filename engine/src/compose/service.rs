@@ -1,26 +1,30 @@
-//! One compose service as one Deployment spec: every setting the importer knows is translated or
-//! dropped with a note; every other one is listed as untranslatable with its path. It does not
-//! decide file names or what to do with the findings.
+//! One compose service as one Deployment spec, built from the manifest's own types: every
+//! setting the importer knows is translated or dropped with a note; every other one is listed as
+//! untranslatable with its path. It does not decide file names or what to do with the findings.
 
 use std::collections::BTreeMap;
 
 use serde_yaml::{Mapping, Value};
 
-use super::output::{BuildOut, DeploymentOut, HealthOut, LoggingOut, ProbeOut, ResourcesOut};
 use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
-use super::{parse_dotenv, ports, units, ComposeInput, Report};
+use super::{checked, parse_dotenv, ports, units, ComposeInput, Report};
 use crate::duration::Duration;
 use crate::manifest::fields::{check_env_name, check_env_value};
 use crate::manifest::settings::{LabelName, MIN_MEMORY};
-use crate::manifest::{Capability, Cpus, ExtraHost, Hostname, Signal, Size, User};
+use crate::manifest::{
+    AbsolutePath, BuildSpec, Capability, Cpus, DeploymentSpec, EnvMap, ExecCommand, ExtraHost,
+    HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles, LoggingSpec, MemoryLimit,
+    Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, ResourcesSpec,
+    ScalarText, Signal, Size, SysctlMap, Text, User,
+};
 
 /// What every service's translation shares.
 pub struct Context<'a> {
     pub input: &'a ComposeInput<'a>,
     pub variables: &'a BTreeMap<String, String>,
     /// Compose service name → deployment name.
-    pub deployments: &'a BTreeMap<String, String>,
+    pub deployments: &'a BTreeMap<String, Name>,
     /// Compose volume name → orun named volume.
     pub volumes: &'a BTreeMap<String, String>,
 }
@@ -30,28 +34,29 @@ pub struct Context<'a> {
 pub fn translate(
     context: &Context,
     service: &str,
-    name: &str,
+    name: &Name,
     settings: &Mapping,
     report: &mut Report,
-) -> Option<DeploymentOut> {
+) -> Option<DeploymentSpec> {
     let base = Path::root().key("services").key(service);
     let volume_context = VolumeContext {
         compose_dir: context.input.compose_dir,
         home: context.variables.get("HOME").map(String::as_str),
-        deployment: name,
+        deployment: name.as_str(),
         volume_names: context.volumes,
     };
-    let mut spec = DeploymentOut::default();
+    let mut deployment = DeploymentSpec::default();
+    let spec = &mut deployment.container;
     let mut mounts = Mounts::default();
     let mut env = BTreeMap::new();
     let mut environment = None;
     let mut expose = None;
-    let mut resources = ResourcesOut::default();
+    let mut image = None;
     for (key, value) in settings {
         let key = key_text(key);
         let path = base.key(&key);
         match key.as_str() {
-            "image" => spec.image = text(value),
+            "image" => image = text(value),
             "build" => spec.build = build(context, value, &path, report),
             "pull_policy" => spec.pull_policy = pull_policy(value, &path, report),
             "command" => spec.command = command(value, &path, report),
@@ -62,16 +67,18 @@ pub fn translate(
             "expose" => expose = Some((value, path)),
             "volumes" => volume_context.volumes(value, &path, &mut mounts, report),
             "tmpfs" => volume_context.tmpfs(value, &path, &mut mounts, report),
-            "depends_on" => spec.depends_on = depends_on(context, value, &path, report),
-            "healthcheck" => spec.health = healthcheck(value, &path, report),
+            "depends_on" => deployment.depends_on = depends_on(context, value, &path, report),
+            "healthcheck" => deployment.health = healthcheck(value, &path, report),
             "user" => spec.user = checked(text(value), User::parse, &path, report),
-            "working_dir" => spec.working_dir = text(value),
+            "working_dir" => {
+                spec.working_dir = checked(text(value), AbsolutePath::parse, &path, report)
+            }
             "hostname" => spec.hostname = checked(text(value), Hostname::parse, &path, report),
             "extra_hosts" => spec.extra_hosts = extra_hosts(value, &path, report),
             "cap_add" => spec.cap_add = capabilities(value, &path, report),
             "cap_drop" => spec.cap_drop = capabilities(value, &path, report),
-            "labels" => spec.labels = labels(value, &path, report),
-            "sysctls" => spec.sysctls = map(value, &path, report),
+            "labels" => spec.labels = LabelMap(labels(value, &path, report)),
+            "sysctls" => spec.sysctls = SysctlMap(map(value, &path, report)),
             "stop_signal" => {
                 let signal = text(value).map(|signal| signal_name(&signal));
                 spec.stop_signal = checked(signal, Signal::parse, &path, report);
@@ -81,10 +88,10 @@ pub fn translate(
             "read_only" => spec.read_only_root_filesystem = boolean(value, &path, report),
             "shm_size" => spec.shm_size = size(value, &path, report),
             "logging" => spec.logging = logging(value, &path, report),
-            "deploy" => deploy(value, &path, &mut resources, report),
-            "mem_limit" => resources.memory = memory(value, &path, report),
-            "cpus" => resources.cpus = checked(text(value), Cpus::parse, &path, report),
-            "pids_limit" => resources.pids = pids(value),
+            "deploy" => deploy(value, &path, &mut spec.resources, report),
+            "mem_limit" => spec.resources.memory = memory(value, &path, report),
+            "cpus" => spec.resources.cpus = checked(text(value), Cpus::parse, &path, report),
+            "pids_limit" => spec.resources.pids = pids(value),
             "network_mode" => spec.network = network_mode(value, &path, report),
             "networks" => {}
             "restart" => report.note(&path, "dropped, orun supervises containers"),
@@ -102,29 +109,36 @@ pub fn translate(
     if let Some((value, path)) = expose {
         ports::exposed(value, &path, &mut spec.ports, report);
     }
-    if spec.build.is_some() && spec.image.take().is_some() {
-        report.note(&base.key("image"), "dropped, build wins");
-    }
-    if spec.image.is_none() && spec.build.is_none() {
-        if !settings.contains_key("build") {
-            report.untranslatable(&base, "a service needs an image or a build");
+    let image_path = base.key("image");
+    match image {
+        Some(_) if spec.build.is_some() => report.note(&image_path, "dropped, build wins"),
+        Some(image) => {
+            let image = checked(Some(image), ImageReference::parse, &image_path, report)?;
+            spec.image = Some(image);
         }
-        return None;
+        None if spec.build.is_none() => {
+            if !settings.contains_key("build") {
+                report.untranslatable(&base, "a service needs an image or a build");
+            }
+            return None;
+        }
+        None => {}
     }
-    if spec.network.is_some() && !spec.ports.is_empty() {
+    if spec.network != NetworkMode::Environment && !spec.ports.is_empty() {
         report.note(
             &base.key("ports"),
             "dropped, a container outside the environment network publishes no ports",
         );
         spec.ports.clear();
     }
-    spec.env = env;
+    spec.env = EnvMap(
+        env.into_iter()
+            .map(|(key, value)| (key, ScalarText(value)))
+            .collect(),
+    );
     spec.volumes = mounts.volumes;
     spec.tmpfs = mounts.tmpfs;
-    let has_resources =
-        resources.memory.is_some() || resources.cpus.is_some() || resources.pids.is_some();
-    spec.resources = has_resources.then_some(resources);
-    Some(spec)
+    Some(deployment)
 }
 
 fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
@@ -134,27 +148,8 @@ fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
     })
 }
 
-/// Runs a translated value through the check the manifest loader applies to its field, so the
-/// written repository always loads; a value the schema refuses is listed as untranslatable with
-/// the loader's reason.
-fn checked<T>(
-    value: Option<String>,
-    check: fn(&str) -> Result<T, String>,
-    path: &Path,
-    report: &mut Report,
-) -> Option<String> {
-    let value = value?;
-    match check(&value) {
-        Ok(_) => Some(value),
-        Err(why) => {
-            report.untranslatable(path, why);
-            None
-        }
-    }
-}
-
 /// Capability names without Docker's optional `CAP_` prefix.
-fn capabilities(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+fn capabilities(value: &Value, path: &Path, report: &mut Report) -> Vec<Capability> {
     list(value, path, report)
         .into_iter()
         .enumerate()
@@ -201,7 +196,8 @@ fn boolean(value: &Value, path: &Path, report: &mut Report) -> bool {
     })
 }
 
-fn duration(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+/// A duration in orun's text, read back as the loader reads it.
+fn duration_text(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
     let translated = text(value).and_then(|text| units::duration(&text));
     if translated.is_none() {
         report.untranslatable(path, "expected a duration such as 10s or 1m30s");
@@ -209,7 +205,12 @@ fn duration(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
     translated
 }
 
-fn size(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+fn duration(value: &Value, path: &Path, report: &mut Report) -> Option<Duration> {
+    let parse = |text: &str| text.parse::<Duration>().map_err(|error| error.to_string());
+    checked(duration_text(value, path, report), parse, path, report)
+}
+
+fn size(value: &Value, path: &Path, report: &mut Report) -> Option<Size> {
     let translated = text(value).and_then(|text| units::binary_size(&text));
     if translated.is_none() {
         report.untranslatable(path, "expected a size such as 64m or 1g");
@@ -218,20 +219,21 @@ fn size(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
 }
 
 /// A memory limit: a size of at least Docker's minimum.
-fn memory(value: &Value, path: &Path, report: &mut Report) -> Option<String> {
+fn memory(value: &Value, path: &Path, report: &mut Report) -> Option<MemoryLimit> {
     let limit = size(value, path, report)?;
-    let bytes = Size::parse(&limit)
-        .map(|size| size.bytes())
-        .unwrap_or_default();
-    if bytes < MIN_MEMORY {
+    if limit.bytes() < MIN_MEMORY {
         report.untranslatable(path, format!("{limit} is below Docker's minimum of 6Mi"));
         return None;
     }
-    Some(limit)
+    Some(MemoryLimit(limit))
 }
 
-fn pids(value: &Value) -> Option<i64> {
-    value.as_i64().filter(|pids| *pids > 0)
+fn pids(value: &Value) -> Option<PidsLimit> {
+    value
+        .as_i64()
+        .and_then(|pids| u64::try_from(pids).ok())
+        .filter(|pids| *pids > 0)
+        .map(PidsLimit)
 }
 
 /// `TERM` and `SIGTERM` both name SIGTERM; orun wants the `SIG` form.
@@ -244,18 +246,18 @@ fn signal_name(signal: &str) -> String {
     }
 }
 
-fn pull_policy(value: &Value, path: &Path, report: &mut Report) -> Option<&'static str> {
+fn pull_policy(value: &Value, path: &Path, report: &mut Report) -> PullPolicy {
     match text(value).as_deref() {
-        Some("always") => Some("Always"),
-        Some("never") => Some("Never"),
-        Some("missing" | "if_not_present") => None,
+        Some("always") => PullPolicy::Always,
+        Some("never") => PullPolicy::Never,
+        Some("missing" | "if_not_present") => PullPolicy::IfNotPresent,
         Some("build") => {
             report.note(path, "dropped, orun builds a deployment that has a build");
-            None
+            PullPolicy::IfNotPresent
         }
         _ => {
             report.untranslatable(path, "orun pulls always, never or when missing");
-            None
+            PullPolicy::IfNotPresent
         }
     }
 }
@@ -281,9 +283,11 @@ fn command(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<String
 }
 
 /// `build`: a context path, or `{context, dockerfile, args, target}`.
-fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Option<BuildOut> {
-    let mut out = BuildOut::default();
+fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Option<BuildSpec> {
     let mut source = ".".to_string();
+    let mut dockerfile = None;
+    let mut target = None;
+    let mut args = BTreeMap::new();
     match value {
         Value::Mapping(settings) => {
             for (key, item) in settings {
@@ -291,40 +295,48 @@ fn build(context: &Context, value: &Value, path: &Path, report: &mut Report) -> 
                 let key_path = path.key(&key);
                 match key.as_str() {
                     "context" => source = text(item).unwrap_or_default(),
-                    "dockerfile" => out.dockerfile = text(item),
-                    "target" => out.target = text(item),
-                    "args" => out.args = build_args(context, item, &key_path, report),
+                    "dockerfile" => dockerfile = text(item),
+                    "target" => target = checked(text(item), Text::parse, &key_path, report),
+                    "args" => args = build_args(context, item, &key_path, report),
                     _ => report.untranslatable(&key_path, "orun has no equivalent"),
                 }
             }
         }
         _ => source = text(value).unwrap_or_default(),
     }
-    if let Some(dockerfile) = &out.dockerfile {
-        if dockerfile.starts_with('/') || escapes(dockerfile) {
+    let dockerfile_path = path.key("dockerfile");
+    let dockerfile = match dockerfile {
+        Some(file) if file.starts_with('/') || escapes(&file) => {
             report.untranslatable(
-                &path.key("dockerfile"),
+                &dockerfile_path,
                 "orun reads the Dockerfile from inside the build context",
-            );
-        }
-        if dockerfile == "Dockerfile" {
-            out.dockerfile = None;
-        }
-    }
-    let context_path = path.key("context");
-    match build_context(context.input, &source) {
-        Some(relative) => {
-            out.context = relative;
-            Some(out)
-        }
-        None => {
-            report.untranslatable(
-                &context_path,
-                format!("context {source:?} lies outside the output folder"),
             );
             None
         }
+        file => checked(file, InnerPath::parse, &dockerfile_path, report),
+    };
+    let context_path = path.key("context");
+    let Some(relative) = build_context(context.input, &source) else {
+        report.untranslatable(
+            &context_path,
+            format!("context {source:?} lies outside the output folder"),
+        );
+        return None;
+    };
+    let mut build = BuildSpec {
+        context: checked(Some(relative), InnerPath::parse, &context_path, report)?,
+        dockerfile: InnerPath::parse(crate::build::DEFAULT_DOCKERFILE).expect("constant path"),
+        args: args
+            .into_iter()
+            .map(|(key, value)| (key, ScalarText(value)))
+            .collect(),
+        build_mode: Default::default(),
+        target,
+    };
+    if let Some(dockerfile) = dockerfile {
+        build.dockerfile = dockerfile;
     }
+    Some(build)
 }
 
 /// Whether a relative path climbs above its base with `..`.
@@ -475,7 +487,7 @@ fn insert_env(
     }
 }
 
-fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<ExtraHost> {
     let entries = match value {
         Value::Mapping(_) => pairs(value, '='),
         _ => text_list(value).map(|items| {
@@ -523,7 +535,7 @@ fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
 }
 
 /// `depends_on`: a list of services, or a map of service → `{condition, restart, required}`.
-fn depends_on(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+fn depends_on(context: &Context, value: &Value, path: &Path, report: &mut Report) -> Vec<Name> {
     let services: Vec<String> = match value {
         Value::Sequence(_) => text_list(value).unwrap_or_default(),
         Value::Mapping(map) => {
@@ -579,7 +591,14 @@ const SHORTEST_DEADLINE: Duration = Duration::from_secs(60);
 /// `healthcheck` as a readiness `exec` probe. orun waits for readiness once per container, so
 /// Docker's `retries` become part of the deadline: the start period plus `retries` rounds of
 /// interval and timeout, never shorter than orun's default.
-fn healthcheck(value: &Value, path: &Path, report: &mut Report) -> Option<HealthOut> {
+fn healthcheck(value: &Value, path: &Path, report: &mut Report) -> HealthSpec {
+    HealthSpec {
+        readiness: readiness(value, path, report),
+        liveness: None,
+    }
+}
+
+fn readiness(value: &Value, path: &Path, report: &mut Report) -> Option<ReadinessProbe> {
     let Some(settings) = value.as_mapping() else {
         report.untranslatable(path, "expected a mapping");
         return None;
@@ -593,7 +612,7 @@ fn healthcheck(value: &Value, path: &Path, report: &mut Report) -> Option<Health
         let key = key_text(key);
         let key_path = path.key(&key);
         let read_duration = |report: &mut Report| {
-            duration(item, &key_path, report).and_then(|text| text.parse::<Duration>().ok())
+            duration_text(item, &key_path, report).and_then(|text| text.parse::<Duration>().ok())
         };
         match key.as_str() {
             "test" => exec = health_test(item, &key_path, report),
@@ -619,18 +638,27 @@ fn healthcheck(value: &Value, path: &Path, report: &mut Report) -> Option<Health
     let deadline = Duration::from(start_period.as_std() + rounds)
         .max(SHORTEST_DEADLINE)
         .min(Duration::MAX);
-    Some(HealthOut {
-        readiness: ProbeOut {
-            exec,
-            interval: interval.to_string(),
-            timeout: timeout.to_string(),
-            deadline: deadline.to_string(),
-        },
+    Some(ReadinessProbe {
+        target: ProbeTarget::Exec(exec),
+        interval,
+        timeout,
+        deadline,
     })
 }
 
 /// `["CMD", …]`, `["CMD-SHELL", "…"]`, a plain string (a shell command) or `["NONE"]`.
-fn health_test(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<String>> {
+fn health_test(value: &Value, path: &Path, report: &mut Report) -> Option<ExecCommand> {
+    let words = health_words(value, path, report)?;
+    match ExecCommand::new(words) {
+        Ok(command) => Some(command),
+        Err(why) => {
+            report.untranslatable(path, why);
+            None
+        }
+    }
+}
+
+fn health_words(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<String>> {
     let shell = |line: &str| vec!["/bin/sh".to_string(), "-c".to_string(), line.to_string()];
     if let Some(line) = value.as_str() {
         return Some(shell(line));
@@ -656,8 +684,8 @@ fn health_test(value: &Value, path: &Path, report: &mut Report) -> Option<Vec<St
 }
 
 /// `logging`: the json-file driver's `max-size` and `max-file`.
-fn logging(value: &Value, path: &Path, report: &mut Report) -> Option<LoggingOut> {
-    let mut out = LoggingOut::default();
+fn logging(value: &Value, path: &Path, report: &mut Report) -> LoggingSpec {
+    let mut out = LoggingSpec::default();
     for (key, item) in value.as_mapping().into_iter().flatten() {
         let key = key_text(key);
         let key_path = path.key(&key);
@@ -677,7 +705,8 @@ fn logging(value: &Value, path: &Path, report: &mut Report) -> Option<LoggingOut
                             out.max_size = checked(max_size, Size::parse, &option_path, report);
                         }
                         "max-file" => {
-                            out.max_files = setting.parse().ok();
+                            // Written as given, 0 included: the loader's own check then names it.
+                            out.max_files = setting.parse().ok().map(LogFiles);
                             if out.max_files.is_none() {
                                 report.untranslatable(&option_path, "expected a number");
                             }
@@ -695,11 +724,11 @@ fn logging(value: &Value, path: &Path, report: &mut Report) -> Option<LoggingOut
             ),
         }
     }
-    (out.max_size.is_some() || out.max_files.is_some()).then_some(out)
+    out
 }
 
 /// `deploy`: its resource limits; a single replica and the restart policy are dropped.
-fn deploy(value: &Value, path: &Path, resources: &mut ResourcesOut, report: &mut Report) {
+fn deploy(value: &Value, path: &Path, resources: &mut ResourcesSpec, report: &mut Report) {
     for (key, item) in value.as_mapping().into_iter().flatten() {
         let key = key_text(key);
         let key_path = path.key(&key);
@@ -740,20 +769,20 @@ fn deploy(value: &Value, path: &Path, resources: &mut ResourcesOut, report: &mut
     }
 }
 
-fn network_mode(value: &Value, path: &Path, report: &mut Report) -> Option<&'static str> {
+fn network_mode(value: &Value, path: &Path, report: &mut Report) -> NetworkMode {
     match text(value).as_deref() {
-        Some("host") => Some("host"),
-        Some("none") => Some("none"),
+        Some("host") => NetworkMode::Host,
+        Some("none") => NetworkMode::None,
         Some("bridge" | "default") => {
             report.note(path, "dropped, the environment network replaces it");
-            None
+            NetworkMode::Environment
         }
         _ => {
             report.untranslatable(
                 path,
                 "orun joins the environment network, the host's or none",
             );
-            None
+            NetworkMode::Environment
         }
     }
 }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::{Mapping, Value};
 
-use super::output::VolumeOut;
 use super::values::{flag, key_text, text, text_list, Path};
-use super::{dns_label, Report};
+use super::{checked, dns_label, Report};
+use crate::manifest::{AbsolutePath, Name, VolumeSource, VolumeSpec};
 
 /// What volumes need from the rest of the translation.
 pub struct VolumeContext<'a> {
@@ -21,8 +21,8 @@ pub struct VolumeContext<'a> {
 /// The mounts of one service.
 #[derive(Debug, Default)]
 pub struct Mounts {
-    pub volumes: Vec<VolumeOut>,
-    pub tmpfs: Vec<String>,
+    pub volumes: Vec<VolumeSpec>,
+    pub tmpfs: Vec<AbsolutePath>,
 }
 
 /// Every named volume the services mount, by its compose name.
@@ -84,13 +84,17 @@ impl VolumeContext<'_> {
             return;
         };
         for (index, entry) in entries.into_iter().enumerate() {
-            match entry.split_once(':') {
+            let path = path.index(index);
+            let target = match entry.split_once(':') {
                 Some((target, _)) => {
-                    report.untranslatable(&path.index(index), "orun mounts tmpfs without options");
-                    mounts.tmpfs.push(target.to_string());
+                    report.untranslatable(&path, "orun mounts tmpfs without options");
+                    target.to_string()
                 }
-                None => mounts.tmpfs.push(entry),
-            }
+                None => entry,
+            };
+            mounts
+                .tmpfs
+                .extend(checked(Some(target), AbsolutePath::parse, &path, report));
         }
     }
 
@@ -152,7 +156,10 @@ impl VolumeContext<'_> {
                 mounts,
                 report,
             ),
-            "tmpfs" => mounts.tmpfs.push(target),
+            "tmpfs" => {
+                let target = checked(Some(target), AbsolutePath::parse, path, report);
+                mounts.tmpfs.extend(target);
+            }
             other => report.untranslatable(
                 &path.key("type"),
                 format!("volume type {other:?}: orun mounts bind, named and tmpfs volumes"),
@@ -184,31 +191,23 @@ impl VolumeContext<'_> {
         mounts: &mut Mounts,
         report: &mut Report,
     ) {
-        let container_path = target.to_string();
-        let volume = match source {
+        let source = match source {
             Some(source) if is_host_path(source) => {
                 let Some(host_path) = self.host_path(source) else {
                     report.untranslatable(path, format!("cannot resolve host path {source:?}"));
                     return;
                 };
-                VolumeOut {
-                    host_path: Some(host_path),
-                    name: None,
-                    container_path,
-                    read_only,
-                }
+                checked(Some(host_path), AbsolutePath::parse, path, report)
+                    .map(VolumeSource::HostPath)
             }
-            Some(source) => VolumeOut {
-                host_path: None,
-                name: Some(
-                    self.volume_names
-                        .get(source)
-                        .cloned()
-                        .unwrap_or_else(|| dns_label(source)),
-                ),
-                container_path,
-                read_only,
-            },
+            Some(source) => {
+                let name = self
+                    .volume_names
+                    .get(source)
+                    .cloned()
+                    .unwrap_or_else(|| dns_label(source));
+                checked(Some(name), Name::parse, path, report).map(VolumeSource::Named)
+            }
             None => {
                 let label = format!("{}-{}", self.deployment, dns_label(target));
                 let name = dns_label(&label);
@@ -216,15 +215,17 @@ impl VolumeContext<'_> {
                     path,
                     format!("anonymous volume for {target} becomes the named volume {name}"),
                 );
-                VolumeOut {
-                    host_path: None,
-                    name: Some(name),
-                    container_path,
-                    read_only,
-                }
+                checked(Some(name), Name::parse, path, report).map(VolumeSource::Named)
             }
         };
-        mounts.volumes.push(volume);
+        let container_path = checked(Some(target.to_string()), AbsolutePath::parse, path, report);
+        if let (Some(source), Some(container_path)) = (source, container_path) {
+            mounts.volumes.push(VolumeSpec {
+                source,
+                container_path,
+                read_only,
+            });
+        }
     }
 
     /// A bind source as an absolute, normalised path.

@@ -259,28 +259,40 @@ impl fmt::Display for PortNumber {
     }
 }
 
-/// A host IP address to bind a published port on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostIp(pub IpAddr);
+/// A host IP address to bind a published port on, and its text as written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostIp {
+    address: IpAddr,
+    text: String,
+}
 
-impl Default for HostIp {
-    fn default() -> Self {
-        HostIp(IpAddr::from([0, 0, 0, 0]))
+impl HostIp {
+    /// Checks `text` as the manifest loader would.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let address = text
+            .parse()
+            .map_err(|_| format!("invalid hostIP {text:?}: expected an IP address"))?;
+        Ok(HostIp {
+            address,
+            text: text.to_string(),
+        })
+    }
+
+    pub fn address(&self) -> IpAddr {
+        self.address
     }
 }
 
 impl<'de> Deserialize<'de> for HostIp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.parse().map(HostIp).map_err(|_| {
-            de::Error::custom(format!("invalid hostIP {text:?}: expected an IP address"))
-        })
+        HostIp::parse(&text).map_err(de::Error::custom)
     }
 }
 
 impl Serialize for HostIp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
+        serializer.serialize_str(&self.text)
     }
 }
 
@@ -469,6 +481,12 @@ impl<'de> Deserialize<'de> for TcpTarget {
     }
 }
 
+impl Serialize for TcpTarget {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// The command of an exec probe, run inside the container without a shell: a program and its
 /// arguments, the program not empty.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -493,6 +511,12 @@ impl ExecCommand {
 impl<'de> Deserialize<'de> for ExecCommand {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         ExecCommand::new(Vec::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for ExecCommand {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 

@@ -1,17 +1,24 @@
 //! The manifest schema (docs/manifests.md) as typed, strictly parsed structures: every field, every default.
 //! It does not resolve environments or check rules that span fields or files (see `validate`).
 
+pub mod container;
 pub mod fields;
 pub mod node_defaults;
 pub mod notification;
 pub mod settings;
+mod split;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::de::MapAccess;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::Duration;
+pub use container::{
+    BuildMode, BuildSpec, ContainerFields, LoggingSpec, NetworkMode, PortSpec, Protocol,
+    PullPolicy, ResourcesSpec, VolumeSource, VolumeSpec,
+};
 pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
     ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
@@ -23,8 +30,14 @@ pub use settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
 };
+use split::KindSpec;
 
 pub const API_VERSION: &str = "run.orcra.dev/v0alpha";
+
+/// For `skip_serializing_if`: a field at its default is left out of a written manifest.
+pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
 
 /// One parsed manifest: its `metadata.name`, the file it came from and its spec.
 #[derive(Clone, Debug)]
@@ -195,128 +208,101 @@ impl NodeSpec {
     }
 }
 
-/// A `Deployment` manifest (docs/manifests.md).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// A `Deployment` manifest (docs/manifests.md): a container, and how orun keeps it running and
+/// replaces it. Its spec is one mapping; the container's fields are read into `container`, the
+/// rest into the Deployment's own fields (see `split`). It serializes as one mapping too, without
+/// the fields at their default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
-    pub image: Option<ImageReference>,
-    pub build: Option<BuildSpec>,
-    #[serde(default)]
-    pub pull_policy: PullPolicy,
-    pub command: Option<Vec<String>>,
-    #[serde(default)]
-    pub ports: Vec<PortSpec>,
-    #[serde(default)]
-    pub volumes: Vec<VolumeSpec>,
-    #[serde(default)]
-    pub env: EnvMap,
-    #[serde(default)]
+    /// What runs: image or build, command, env, ports, volumes and the container settings.
+    #[serde(flatten)]
+    pub container: ContainerFields,
+    #[serde(skip_serializing_if = "is_default")]
     pub health: HealthSpec,
-    #[serde(default = "default_stop_timeout")]
-    pub stop_timeout: Duration,
     /// How a recreate replaces the container; when absent, `desired` picks it from the ports and
     /// volumes (docs/manifests.md).
+    #[serde(skip_serializing_if = "is_default")]
     pub rollout: Option<Rollout>,
     /// How long the old container of a start-first rollout keeps running after the routes moved.
-    #[serde(default = "two_seconds")]
+    #[serde(skip_serializing_if = "is_two_seconds")]
     pub drain_timeout: Duration,
     /// Deployments this one needs running (and ready) before it is created, recreated or started
     /// (docs/manifests.md); checked against the revision in `validate`.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "is_default")]
     pub depends_on: Vec<Name>,
-    pub entrypoint: Option<Vec<String>>,
-    pub working_dir: Option<AbsolutePath>,
-    pub user: Option<User>,
-    pub hostname: Option<Hostname>,
-    #[serde(default)]
-    pub extra_hosts: Vec<ExtraHost>,
-    #[serde(default)]
-    pub cap_add: Vec<Capability>,
-    #[serde(default)]
-    pub cap_drop: Vec<Capability>,
-    #[serde(default)]
-    pub read_only_root_filesystem: bool,
-    #[serde(default)]
-    pub init: bool,
-    pub stop_signal: Option<Signal>,
-    #[serde(default)]
-    pub labels: LabelMap,
-    #[serde(default)]
-    pub sysctls: SysctlMap,
-    pub shm_size: Option<Size>,
-    #[serde(default)]
-    pub logging: LoggingSpec,
-    /// Limits Docker can change on a running container (docs/plans.md: `update`).
-    #[serde(default)]
-    pub resources: ResourcesSpec,
-    /// Which network the container joins (docs/manifests.md).
-    #[serde(default)]
-    pub network: NetworkMode,
-    /// Absolute container paths mounted as tmpfs.
-    #[serde(default)]
-    pub tmpfs: Vec<AbsolutePath>,
 }
 
-/// json-file log rotation; on by default so a chatty container cannot fill the disk.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LoggingSpec {
-    #[serde(default = "default_log_max_size")]
-    pub max_size: Size,
-    #[serde(default = "default_log_max_files")]
-    pub max_files: LogFiles,
-}
-
-impl Default for LoggingSpec {
+impl Default for DeploymentSpec {
     fn default() -> Self {
-        LoggingSpec {
-            max_size: default_log_max_size(),
-            max_files: default_log_max_files(),
+        DeploymentSpec {
+            container: ContainerFields::default(),
+            health: HealthSpec::default(),
+            rollout: None,
+            drain_timeout: two_seconds(),
+            depends_on: Vec::new(),
         }
     }
 }
 
-fn default_log_max_size() -> Size {
-    Size::parse("10m").expect("constant size")
-}
-fn default_log_max_files() -> LogFiles {
-    LogFiles(3)
-}
+impl KindSpec for DeploymentSpec {
+    const NAME: &'static str = "DeploymentSpec";
+    const FIELDS: &'static [&'static str] = &[
+        "image",
+        "build",
+        "pullPolicy",
+        "command",
+        "ports",
+        "volumes",
+        "env",
+        "health",
+        "stopTimeout",
+        "rollout",
+        "drainTimeout",
+        "dependsOn",
+        "entrypoint",
+        "workingDir",
+        "user",
+        "hostname",
+        "extraHosts",
+        "capAdd",
+        "capDrop",
+        "readOnlyRootFilesystem",
+        "init",
+        "stopSignal",
+        "labels",
+        "sysctls",
+        "shmSize",
+        "logging",
+        "resources",
+        "network",
+        "tmpfs",
+    ];
+    const OWN_FIELDS: &'static [&'static str] = &["health", "rollout", "drainTimeout", "dependsOn"];
 
-/// Resource limits; each one absent means unlimited.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResourcesSpec {
-    pub memory: Option<MemoryLimit>,
-    pub cpus: Option<Cpus>,
-    pub pids: Option<PidsLimit>,
-}
-
-/// The network a deployment's container joins.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// The environment's bridge network `orun-<env>`, reachable there by the deployment's name.
-    #[default]
-    Environment,
-    /// The host's network stack: no isolation, no published ports.
-    Host,
-    /// No network at all but loopback.
-    None,
-}
-
-impl NetworkMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NetworkMode::Environment => "environment",
-            NetworkMode::Host => "host",
-            NetworkMode::None => "none",
+    fn read_own<'de, A: MapAccess<'de>>(
+        &mut self,
+        field: &'static str,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        match field {
+            "health" => self.health = map.next_value()?,
+            "rollout" => self.rollout = map.next_value()?,
+            "drainTimeout" => self.drain_timeout = map.next_value()?,
+            _ => self.depends_on = map.next_value()?,
         }
+        Ok(())
+    }
+
+    fn container_mut(&mut self) -> &mut ContainerFields {
+        &mut self.container
     }
 }
 
-fn default_stop_timeout() -> Duration {
-    Duration::from_secs(10)
+impl<'de> Deserialize<'de> for DeploymentSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        split::deserialize(deserializer)
+    }
 }
 
 /// The order in which a recreate replaces a container (docs/plans.md).
@@ -329,134 +315,18 @@ pub enum Rollout {
     StopFirst,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum PullPolicy {
-    #[default]
-    IfNotPresent,
-    Always,
-    Never,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct BuildSpec {
-    pub context: InnerPath,
-    #[serde(default = "default_dockerfile")]
-    pub dockerfile: InnerPath,
-    #[serde(default)]
-    pub args: BTreeMap<String, ScalarText>,
-    #[serde(default)]
-    pub build_mode: BuildMode,
-    /// The Dockerfile stage to build; the last stage when absent.
-    pub target: Option<Text>,
-}
-
-fn default_dockerfile() -> InnerPath {
-    InnerPath::parse(crate::build::DEFAULT_DOCKERFILE).expect("constant path")
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BuildMode {
-    #[default]
-    BuildOnce,
-    Always,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PortSpec {
-    pub container_port: PortNumber,
-    /// The host port; without it the container port is not published on the host.
-    pub port: Option<PortNumber>,
-    #[serde(default)]
-    pub protocol: Protocol,
-    #[serde(rename = "hostIP", default)]
-    pub host_ip: HostIp,
-}
-
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    #[default]
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-/// A `volumes[]` item: a bind mount of a host folder or a named volume of the environment.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "VolumeFields")]
-pub struct VolumeSpec {
-    pub source: VolumeSource,
-    pub container_path: AbsolutePath,
-    pub read_only: bool,
-}
-
-/// Where a volume's data lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum VolumeSource {
-    /// `hostPath`: a folder of the host, bind-mounted.
-    HostPath(AbsolutePath),
-    /// `name`: a Docker named volume of the environment, created by orun and never removed.
-    Named(Name),
-}
-
-/// A `volumes[]` item as written, before the exactly-one-source rule.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct VolumeFields {
-    host_path: Option<AbsolutePath>,
-    name: Option<Name>,
-    container_path: AbsolutePath,
-    #[serde(default)]
-    read_only: bool,
-}
-
-impl TryFrom<VolumeFields> for VolumeSpec {
-    type Error = String;
-
-    fn try_from(fields: VolumeFields) -> Result<Self, String> {
-        let source = match (fields.host_path, fields.name) {
-            (Some(host_path), None) => VolumeSource::HostPath(host_path),
-            (None, Some(name)) => VolumeSource::Named(name),
-            (Some(_), Some(_)) => {
-                return Err("hostPath and name are mutually exclusive: set exactly one".into())
-            }
-            (None, None) => {
-                return Err(
-                    "one of hostPath (bind mount) or name (named volume) is required".into(),
-                )
-            }
-        };
-        Ok(VolumeSpec {
-            source,
-            container_path: fields.container_path,
-            read_only: fields.read_only,
-        })
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSpec {
+    #[serde(skip_serializing_if = "is_default")]
     pub readiness: Option<ReadinessProbe>,
+    #[serde(skip_serializing_if = "is_default")]
     pub liveness: Option<LivenessProbe>,
 }
 
 /// A readiness probe (docs/health.md): what it checks, and how often and how long it may try.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "ReadinessFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "ReadinessFields", into = "ReadinessFields")]
 pub struct ReadinessProbe {
     pub target: ProbeTarget,
     pub interval: Duration,
@@ -465,11 +335,14 @@ pub struct ReadinessProbe {
 }
 
 /// A readiness probe as written, before the one kind of check is picked out.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ReadinessFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<HttpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exec: Option<ExecCommand>,
     #[serde(default = "two_seconds")]
     interval: Duration,
@@ -494,8 +367,8 @@ impl TryFrom<ReadinessFields> for ReadinessProbe {
 
 /// A liveness probe (docs/health.md): what it checks, how often, and after how many failures in a
 /// row the container is restarted.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "LivenessFields")]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "LivenessFields", into = "LivenessFields")]
 pub struct LivenessProbe {
     pub target: ProbeTarget,
     pub interval: Duration,
@@ -504,11 +377,14 @@ pub struct LivenessProbe {
 }
 
 /// A liveness probe as written, before the one kind of check is picked out.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct LivenessFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<HttpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tcp: Option<TcpTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     exec: Option<ExecCommand>,
     #[serde(default = "ten_seconds")]
     interval: Duration,
@@ -528,6 +404,45 @@ impl TryFrom<LivenessFields> for LivenessProbe {
             timeout: fields.timeout,
             failure_threshold: fields.failure_threshold,
         })
+    }
+}
+
+impl From<ReadinessProbe> for ReadinessFields {
+    fn from(probe: ReadinessProbe) -> Self {
+        let (http, tcp, exec) = probe_kinds(probe.target);
+        ReadinessFields {
+            http,
+            tcp,
+            exec,
+            interval: probe.interval,
+            timeout: probe.timeout,
+            deadline: probe.deadline,
+        }
+    }
+}
+
+impl From<LivenessProbe> for LivenessFields {
+    fn from(probe: LivenessProbe) -> Self {
+        let (http, tcp, exec) = probe_kinds(probe.target);
+        LivenessFields {
+            http,
+            tcp,
+            exec,
+            interval: probe.interval,
+            timeout: probe.timeout,
+            failure_threshold: probe.failure_threshold,
+        }
+    }
+}
+
+/// A probe's check as the field of its kind, for writing it back.
+fn probe_kinds(
+    target: ProbeTarget,
+) -> (Option<HttpTarget>, Option<TcpTarget>, Option<ExecCommand>) {
+    match target {
+        ProbeTarget::Http(http) => (Some(http), None, None),
+        ProbeTarget::Tcp(tcp) => (None, Some(tcp), None),
+        ProbeTarget::Exec(command) => (None, None, Some(command)),
     }
 }
 
@@ -568,6 +483,9 @@ fn probe_target(
 
 fn two_seconds() -> Duration {
     Duration::from_secs(2)
+}
+fn is_two_seconds(duration: &Duration) -> bool {
+    *duration == two_seconds()
 }
 fn ten_seconds() -> Duration {
     Duration::from_secs(10)
