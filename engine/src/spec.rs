@@ -48,7 +48,9 @@ pub struct CanonicalSpec {
 
 /// The container settings added after the first release. Each is left out of the JSON while it
 /// has its default, so specs that do not use it keep their `v1` hash; `logging` is always there,
-/// because its default changed what Docker is asked for (json-file rotation).
+/// because its default changed what Docker is asked for (json-file rotation). This is the label's
+/// form of the settings of `manifest::ContainerFields`, kept apart from it: the hash fixes its
+/// keys, their order and what is left out, where the manifest writes back what was written.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerSettings {
