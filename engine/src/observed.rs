@@ -118,11 +118,6 @@ impl ObservedContainer {
         self.name.trim_start_matches('/')
     }
 
-    /// Whether Docker keeps the container up (see [`ContainerState::runs`]).
-    pub fn runs(&self) -> bool {
-        self.state.runs()
-    }
-
     /// True when orun manages this container for `environment` (docs/manifests.md ownership).
     pub fn is_owned_by(&self, environment: &str) -> bool {
         self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
@@ -130,6 +125,7 @@ impl ObservedContainer {
     }
 }
 
+/// Whether Docker keeps the container up (see [`ContainerState::runs`]).
 impl Runs for ObservedContainer {
     fn runs(&self) -> bool {
         self.state.runs()

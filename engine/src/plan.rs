@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{spec_changes, Change};
-use crate::copies::{Copies, Fallback, Role};
+use crate::copies::{Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{DesiredDeployment, DesiredState};
 use crate::manifest::{BuildMode, PullPolicy, Rollout};
