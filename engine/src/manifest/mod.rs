@@ -5,6 +5,7 @@ pub mod container;
 pub mod fields;
 pub mod node_defaults;
 pub mod notification;
+pub mod placement;
 pub mod settings;
 mod split;
 
@@ -26,6 +27,7 @@ pub use fields::{
 };
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
+pub use placement::{NodeLabels, Placement, Replicas};
 pub use settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
@@ -149,6 +151,9 @@ pub struct NodeSpec {
     pub notifications: Vec<NotificationSpec>,
     /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
     pub status_addr: Option<StatusAddr>,
+    /// Labels that deployments' `placement.labels` select this node by (docs/manifests.md).
+    #[serde(default)]
+    pub labels: NodeLabels,
 }
 
 fn default_user() -> String {
@@ -231,6 +236,12 @@ pub struct DeploymentSpec {
     /// (docs/manifests.md); checked against the revision in `validate`.
     #[serde(skip_serializing_if = "is_default")]
     pub depends_on: Vec<Name>,
+    /// The nodes that run it; every node of the environment without it (docs/manifests.md).
+    #[serde(skip_serializing_if = "is_default")]
+    pub placement: Option<Placement>,
+    /// How many containers of it run on each node of its share (docs/manifests.md).
+    #[serde(skip_serializing_if = "is_default")]
+    pub replicas: Replicas,
 }
 
 impl Default for DeploymentSpec {
@@ -241,6 +252,8 @@ impl Default for DeploymentSpec {
             rollout: None,
             drain_timeout: two_seconds(),
             depends_on: Vec::new(),
+            placement: None,
+            replicas: Replicas::default(),
         }
     }
 }
@@ -277,8 +290,17 @@ impl KindSpec for DeploymentSpec {
         "resources",
         "network",
         "tmpfs",
+        "placement",
+        "replicas",
     ];
-    const OWN_FIELDS: &'static [&'static str] = &["health", "rollout", "drainTimeout", "dependsOn"];
+    const OWN_FIELDS: &'static [&'static str] = &[
+        "health",
+        "rollout",
+        "drainTimeout",
+        "dependsOn",
+        "placement",
+        "replicas",
+    ];
 
     fn read_own<'de, A: MapAccess<'de>>(
         &mut self,
@@ -289,6 +311,8 @@ impl KindSpec for DeploymentSpec {
             "health" => self.health = map.next_value()?,
             "rollout" => self.rollout = map.next_value()?,
             "drainTimeout" => self.drain_timeout = map.next_value()?,
+            "placement" => self.placement = Some(map.next_value()?),
+            "replicas" => self.replicas = map.next_value()?,
             _ => self.depends_on = map.next_value()?,
         }
         Ok(())
