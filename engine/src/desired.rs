@@ -45,6 +45,9 @@ pub struct ResolveInput<'a> {
 pub struct DesiredState {
     pub environment: Environment,
     pub commit: String,
+    /// The node whose share this is (docs/manifests.md); `None` when placement was not applied
+    /// and every deployment of the environment is desired.
+    pub node: Option<String>,
     pub deployments: BTreeMap<String, DesiredDeployment>,
     pub services: BTreeMap<String, DesiredService>,
 }
@@ -166,6 +169,7 @@ pub fn resolve(
         Ok(DesiredState {
             environment: input.environment.clone(),
             commit: input.commit.clone(),
+            node: None,
             deployments,
             services,
         })

@@ -202,6 +202,9 @@ pub struct Plan {
     pub format_version: u32,
     pub environment: String,
     pub commit: String,
+    /// The node whose share was planned; absent when placement was not applied (docs/plans.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub summary: Summary,
     pub actions: Vec<Action>,
 }
@@ -556,6 +559,7 @@ impl Planner<'_> {
             format_version: FORMAT_VERSION,
             environment: desired.environment.as_str().to_string(),
             commit: desired.commit.clone(),
+            node: desired.node.clone(),
             summary,
             actions: self.actions,
         }
