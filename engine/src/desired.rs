@@ -55,7 +55,10 @@ pub struct DesiredState {
 #[derive(Clone, Debug)]
 pub struct DesiredDeployment {
     pub name: String,
+    /// The container of replica 1, which is `replicas[0]`.
     pub container: String,
+    /// Every container of the deployment, replica 1 first (docs/manifests.md).
+    pub replicas: Vec<DesiredReplica>,
     pub spec: CanonicalSpec,
     /// `spec`'s label JSON split into top-level fields (secrets fingerprinted), for field diffs.
     pub spec_fields: SpecFields,
@@ -74,6 +77,33 @@ pub struct DesiredDeployment {
     pub depends_on: Vec<String>,
 }
 
+/// One container of a deployment: replica `index`, its container name and labels.
+#[derive(Clone, Debug)]
+pub struct DesiredReplica {
+    pub index: u32,
+    pub container: String,
+    /// The deployment's labels; replicas 2 and up add their number.
+    pub labels: Arc<BTreeMap<String, String>>,
+}
+
+impl DesiredReplica {
+    /// The environment variable a replica's container gets besides the spec's: its number, for
+    /// replicas 2 and up; replica 1 is the deployment's container as it always was.
+    pub fn env(&self) -> Option<(&'static str, String)> {
+        (self.index > 1).then(|| (spec::REPLICA_ENV, self.index.to_string()))
+    }
+}
+
+impl DesiredDeployment {
+    /// The replica whose container is `container`, or one of its rollout copies.
+    pub fn replica_of(&self, container: &str) -> Option<&DesiredReplica> {
+        let primary = crate::copies::primary_name(container);
+        self.replicas
+            .iter()
+            .find(|replica| replica.container == primary)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct DesiredService {
     pub name: String,
@@ -89,7 +119,8 @@ impl DesiredState {
     pub fn container_names(&self) -> BTreeSet<String> {
         self.deployments
             .values()
-            .map(|deployment| deployment.container.clone())
+            .flat_map(|deployment| &deployment.replicas)
+            .map(|replica| replica.container.clone())
             .collect()
     }
 
@@ -200,9 +231,11 @@ fn resolve_deployment(
         &depends_on,
         input,
     ));
+    let replicas = replicas_of(name, spec.replicas.get(), &labels, &input.environment);
     Ok(DesiredDeployment {
         name: name.to_string(),
-        container: input.environment.container_name(name),
+        container: replicas[0].container.clone(),
+        replicas,
         spec_hash: labels[spec::LABEL_SPEC_HASH].clone(),
         spec: canonical,
         spec_fields,
@@ -378,6 +411,42 @@ fn labels_of(
         labels.insert(LABEL_DEPENDS_ON.to_string(), depends_on.join(","));
     }
     labels
+}
+
+/// The deployment's containers: replica 1 with the deployment's labels, the others with their
+/// number added. The spec, and so its hash, is the same for all of them.
+fn replicas_of(
+    name: &str,
+    count: u32,
+    labels: &Arc<BTreeMap<String, String>>,
+    environment: &Environment,
+) -> Vec<DesiredReplica> {
+    (1..=count.max(1))
+        .map(|index| {
+            let labels = if index == 1 {
+                labels.clone()
+            } else {
+                let mut own = (**labels).clone();
+                own.insert(spec::LABEL_REPLICA.to_string(), index.to_string());
+                Arc::new(own)
+            };
+            DesiredReplica {
+                index,
+                container: environment.replica_name(name, index),
+                labels,
+            }
+        })
+        .collect()
+}
+
+/// The replica number of container `name` (or of a rollout copy of it) when it is replica i ≥ 2
+/// of the deployment whose own container is `container`: `<container>.<i>`.
+pub fn replica_number(container: &str, name: &str) -> Option<u32> {
+    let number = crate::copies::primary_name(name)
+        .strip_prefix(container)?
+        .strip_prefix('.')?;
+    let index: u32 = number.parse().ok()?;
+    (index >= 2 && number == index.to_string()).then_some(index)
 }
 
 fn resolve_services(

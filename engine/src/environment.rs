@@ -99,6 +99,17 @@ impl Environment {
         }
     }
 
+    /// The container of replica `index` of `deployment`: replica 1 is the deployment's own
+    /// container, replica i ≥ 2 is `<container>.<i>` (docs/manifests.md).
+    pub fn replica_name(&self, deployment: &str, index: u32) -> String {
+        let container = self.container_name(deployment);
+        if index <= 1 {
+            container
+        } else {
+            format!("{container}.{index}")
+        }
+    }
+
     /// The environment's bridge network: `orun-<env>` (`orun-production` for production).
     pub fn network_name(&self) -> String {
         format!("orun-{}", self.0)
@@ -163,6 +174,9 @@ mod tests {
         assert_eq!(Environment::production().container_name("web"), "web");
         let env = Environment::from_branch("feat/auth").unwrap();
         assert_eq!(env.container_name("hello-world"), "feat-auth.hello-world");
+        assert_eq!(env.replica_name("web", 1), "feat-auth.web");
+        assert_eq!(env.replica_name("web", 3), "feat-auth.web.3");
+        assert_eq!(Environment::production().replica_name("web", 12), "web.12");
     }
 
     #[test]

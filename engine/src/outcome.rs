@@ -83,7 +83,9 @@ impl fmt::Display for Previous {
     }
 }
 
-/// Every action's outcome, in plan order; actions after a failed pull/build phase are `skipped`.
+/// Every action's outcome, in plan order. `skipped` are the actions not started: every one after
+/// a failed network, volume, pull or build, and a deployment's replicas after the one whose
+/// replacement failed (they keep the version they run).
 #[derive(Clone, Debug, Default)]
 pub struct ApplyReport {
     pub outcomes: Vec<Outcome>,

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changes::{spec_changes, Change};
-use crate::copies::{Copies, Fallback, Role, Runs};
+use crate::copies::{primary_name, Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
-use crate::desired::{DesiredDeployment, DesiredState};
+use crate::desired::{replica_number, DesiredDeployment, DesiredReplica, DesiredState};
 use crate::manifest::{BuildMode, PullPolicy, Rollout};
 use crate::observed::{ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
@@ -109,6 +109,7 @@ pub enum Reason {
     Missing,
     NotRunning,
     NameConflict,
+    ScaledDown,
 }
 
 impl Reason {
@@ -125,6 +126,7 @@ impl Reason {
             Reason::Missing => "missing",
             Reason::NotRunning => "not_running",
             Reason::NameConflict => "name_conflict",
+            Reason::ScaledDown => "scaled_down",
         }
     }
 }
@@ -277,13 +279,12 @@ pub fn plan(
     };
     planner.environment_resources(desired, observed);
     for deployment in desired.deployments.values() {
-        let conflict = foreign_names.contains(deployment.container.as_str());
         let mine = owned.remove(deployment.name.as_str()).unwrap_or_default();
         if planner.options.held.contains(&deployment.name) {
             planner.unchanged += 1;
             continue;
         }
-        planner.deployment(deployment, &mine, conflict);
+        planner.deployment(deployment, &mine, &foreign_names);
     }
     for (deployment, containers) in owned {
         for container in containers {
@@ -380,33 +381,82 @@ impl Planner<'_> {
         }
     }
 
+    /// Plans a deployment replica by replica: each replica's copies as one container's, then
+    /// the containers of the deployment that belong to no desired replica — a replica above
+    /// `replicas` is scaled down, anything else is a duplicate.
     fn deployment(
         &mut self,
         desired: &DesiredDeployment,
         mine: &[&ObservedContainer],
-        name_conflict: bool,
+        foreign_names: &HashSet<&str>,
     ) {
         let before = self.actions.len();
-        let name = desired.name.as_str();
-        let container_name = desired.container.as_str();
-        let image = desired.spec.image.as_str();
-        if name_conflict {
-            self.push(
-                ActionKind::Blocked,
-                name,
-                container_name,
-                image,
-                Reason::NameConflict,
-            );
-            return;
+        let image_id = self.images.id_of(&desired.spec.image);
+        let mut needs_container = false;
+        let mut any_unblocked = false;
+        for replica in &desired.replicas {
+            if foreign_names.contains(replica.container.as_str()) {
+                self.push(
+                    ActionKind::Blocked,
+                    &desired.name,
+                    &replica.container,
+                    &desired.spec.image,
+                    Reason::NameConflict,
+                );
+                continue;
+            }
+            let copies: Vec<&ObservedContainer> = mine
+                .iter()
+                .copied()
+                .filter(|container| primary_name(container.bare_name()) == replica.container)
+                .collect();
+            any_unblocked = true;
+            needs_container |= self.replica(desired, replica, &copies, image_id);
         }
+        for container in mine {
+            let name = container.bare_name();
+            if desired.replica_of(name).is_some() {
+                continue;
+            }
+            let reason = if replica_number(&desired.container, name).is_some() {
+                Reason::ScaledDown
+            } else {
+                Reason::Duplicate
+            };
+            self.push(
+                ActionKind::Remove,
+                &desired.name,
+                name,
+                &container.image,
+                reason,
+            );
+        }
+        if any_unblocked {
+            self.image_actions(desired, image_id.is_some(), needs_container);
+        }
+        if self.actions.len() == before {
+            self.unchanged += 1;
+        }
+    }
+
+    /// Plans one replica from its copies (`<name>`, `<name>.orun-old`, `<name>.orun-next`);
+    /// returns whether it needs a new container.
+    fn replica(
+        &mut self,
+        desired: &DesiredDeployment,
+        replica: &DesiredReplica,
+        mine: &[&ObservedContainer],
+        image_id: Option<&str>,
+    ) -> bool {
+        let name = desired.name.as_str();
+        let container_name = replica.container.as_str();
+        let image = desired.spec.image.as_str();
         let copies = Copies::of(
             container_name,
             mine.iter()
                 .map(|container| (container.bare_name(), *container)),
         );
         let primary = copies.primary;
-        let image_id = self.images.id_of(image);
         let resource_changes = primary
             .map(|container| desired.resources.changes_from(&container.resources))
             .unwrap_or_default();
@@ -427,7 +477,6 @@ impl Planner<'_> {
             }
             Some(_) => None,
         };
-        self.image_actions(desired, image_id.is_some(), replace.is_some());
 
         for duplicate in mine {
             let role = Role::of(duplicate.bare_name(), container_name);
@@ -449,7 +498,7 @@ impl Planner<'_> {
         match (replace, primary) {
             (Some((kind, reason)), _) => {
                 let action = self.push(kind, name, container_name, image, reason);
-                action.labels = Some(desired.labels.clone());
+                action.labels = Some(replica.labels.clone());
                 if kind == ActionKind::Recreate && reason == Reason::SpecChanged {
                     let old = primary
                         .and_then(|c| c.labels.get(LABEL_SPEC))
@@ -487,9 +536,7 @@ impl Planner<'_> {
             )
             .fallback = copies.fallback(container_name);
         }
-        if self.actions.len() == before {
-            self.unchanged += 1;
-        }
+        replace.is_some()
     }
 
     /// The pull or build a deployment needs before its container can be (re)created.
@@ -594,12 +641,25 @@ fn order_phase(actions: &mut [Action], graph: &DependencyGraph, kind: ActionKind
         })
         .collect();
     actions.sort_by(|a, b| {
-        (rank[&a.deployment], a.container.as_str())
-            .cmp(&(rank[&b.deployment], b.container.as_str()))
+        (rank[&a.deployment], replica_order(a), a.container.as_str()).cmp(&(
+            rank[&b.deployment],
+            replica_order(b),
+            b.container.as_str(),
+        ))
     });
     for action in actions {
         action.after = after[&action.deployment].clone();
     }
+}
+
+/// The replica an action's container is, or a copy of: 1 for the deployment's own container, so
+/// that replicas go in order (`web.2` before `web.10`).
+fn replica_order(action: &Action) -> u32 {
+    let container = primary_name(&action.container);
+    container
+        .rsplit_once('.')
+        .and_then(|(_, number)| number.parse().ok())
+        .unwrap_or(1)
 }
 
 /// Position of `kind` in [`PHASES`]; `blocked`, which is never executed, comes after them all.

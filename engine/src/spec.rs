@@ -17,6 +17,10 @@ pub const LABEL_DEPLOYMENT: &str = "run.orcra.dev/deployment";
 pub const LABEL_SPEC_HASH: &str = "run.orcra.dev/spec-hash";
 pub const LABEL_SPEC: &str = "run.orcra.dev/spec";
 pub const LABEL_COMMIT: &str = "run.orcra.dev/commit";
+/// The replica number of a deployment's second and further containers (docs/manifests.md).
+pub const LABEL_REPLICA: &str = "run.orcra.dev/replica";
+/// The environment variable telling replicas 2 and up their number; replica 1 has none.
+pub const REPLICA_ENV: &str = "ORUN_REPLICA";
 pub const MANAGED_BY_ORUN: &str = "orun";
 
 /// The prefix of hashes computed by this scheme. A later scheme gets a new prefix and must still

@@ -105,6 +105,7 @@ impl TrafficSwitch for RouteSwitch {
     fn switch<'a>(
         &'a self,
         deployment: &'a str,
+        _replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async move {

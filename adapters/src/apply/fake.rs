@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::Target;
 use bollard::auth::DockerCredentials;
 use bollard::models::ContainerStateStatusEnum;
 use engine::desired::DesiredDeployment;
@@ -192,6 +193,7 @@ impl TrafficSwitch for FakeDocker {
     fn switch<'a>(
         &'a self,
         deployment: &'a str,
+        _replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>> {
         self.call(format!("route {deployment} {container}"), |_| Ok(()))
@@ -241,7 +243,7 @@ impl Runtime for FakeDocker {
     fn create<'a>(
         &'a self,
         name: &'a str,
-        desired: &'a DesiredDeployment,
+        target: Target<'a>,
         _environment: &'a Environment,
     ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("create {name}"), |engine| {
@@ -251,7 +253,7 @@ impl Runtime for FakeDocker {
             }
             engine.addresses += 1;
             let container = FakeContainer {
-                labels: (*desired.labels).clone(),
+                labels: (*target.replica.labels).clone(),
                 running: false,
                 ip: format!("10.0.0.{}", engine.addresses),
             };

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bollard::models::ContainerStateStatusEnum;
 use engine::copies::{rollback_name, Fallback};
-use engine::desired::{DesiredDeployment, DesiredState};
+use engine::desired::{DesiredDeployment, DesiredReplica, DesiredState};
 use engine::manifest::Rollout;
 use engine::outcome::{ActionError, ApplyReport, Outcome};
 use engine::plan::{Action, ActionKind, Plan, PHASES};
@@ -62,14 +62,24 @@ pub struct ApplyOptions {
     pub registry_credentials: RegistryCredentials,
 }
 
+/// What a container action works on: a desired deployment and the replica whose container (or
+/// rollout copy of it) the action names.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub deployment: &'a DesiredDeployment,
+    pub replica: &'a DesiredReplica,
+}
+
 /// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
 /// `orun apply --once`, which runs none.
 pub trait TrafficSwitch: Send + Sync {
-    /// Points every route of `deployment` at `container` and returns once the ingress serves
-    /// them from it.
+    /// Points the routes of `deployment` that go to its replica `replica` (the replica's
+    /// container name) at `container` — a copy of that replica — and returns once the ingress
+    /// serves them from it. The other replicas' upstreams stay.
     fn switch<'a>(
         &'a self,
         deployment: &'a str,
+        replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>>;
 }
@@ -84,7 +94,12 @@ impl fmt::Debug for dyn TrafficSwitch {
 pub struct NoIngress;
 
 impl TrafficSwitch for NoIngress {
-    fn switch<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<(), TrafficError>> {
+    fn switch<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -158,14 +173,18 @@ pub async fn apply(
         let mut outcomes = Vec::with_capacity(actions.len());
         for wave in waves(&actions) {
             let finished = join_all(
-                wave.into_iter()
-                    .map(|action| executor.run(action, &settled)),
+                in_turn(wave)
+                    .into_iter()
+                    .map(|turn| executor.run_in_turn(turn, &settled)),
             )
             .await;
-            for outcome in &finished {
-                settle(&mut settled, outcome);
+            for (ran, held) in finished {
+                for outcome in &ran {
+                    settle(&mut settled, outcome);
+                }
+                outcomes.extend(ran);
+                report.skipped.extend(held);
             }
-            outcomes.extend(finished);
         }
         outcomes.sort_by_key(|outcome| outcome.action.step);
         // The phases up to pulls and builds prepare what containers need; nothing after them
@@ -215,7 +234,30 @@ fn waves<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
     waves
 }
 
-/// Records whether the deployment of `outcome` now runs and is ready, for its dependents.
+/// The actions of a wave as turns that run side by side, each turn's actions one after another:
+/// the recreates of one deployment's replicas form one turn, so that its replicas are replaced
+/// one at a time (in plan order, replica 1 first); every other action is a turn of its own.
+fn in_turn(wave: Vec<&Action>) -> Vec<Vec<&Action>> {
+    let mut turns: Vec<Vec<&Action>> = Vec::new();
+    let mut recreates: BTreeMap<&str, usize> = BTreeMap::new();
+    for action in wave {
+        if action.kind != ActionKind::Recreate {
+            turns.push(vec![action]);
+            continue;
+        }
+        match recreates.get(action.deployment.as_str()) {
+            Some(&turn) => turns[turn].push(action),
+            None => {
+                recreates.insert(&action.deployment, turns.len());
+                turns.push(vec![action]);
+            }
+        }
+    }
+    turns
+}
+
+/// Records whether the deployment of `outcome` now runs and is ready, for its dependents; a
+/// replica that failed marks its deployment failed even when another replica succeeded.
 fn settle(settled: &mut Settled, outcome: &Outcome) {
     if !matches!(
         outcome.action.kind,
@@ -227,7 +269,12 @@ fn settle(settled: &mut Settled, outcome: &Outcome) {
         Ok(()) | Err(ActionError::RolledBack { .. }) => Ok(()),
         Err(error) => Err(error.to_string()),
     };
-    settled.insert(outcome.action.deployment.clone(), result);
+    let entry = settled
+        .entry(outcome.action.deployment.clone())
+        .or_insert(Ok(()));
+    if entry.is_ok() {
+        *entry = result;
+    }
 }
 
 struct Executor<'a> {
@@ -239,6 +286,26 @@ struct Executor<'a> {
 }
 
 impl Executor<'_> {
+    /// Runs a turn's actions one after another; once one fails, the rest are not started and
+    /// come back apart (the replicas not yet replaced keep the version they run).
+    async fn run_in_turn(
+        &self,
+        turn: Vec<&Action>,
+        settled: &Settled,
+    ) -> (Vec<Outcome>, Vec<Action>) {
+        let mut ran = Vec::with_capacity(turn.len());
+        let mut actions = turn.into_iter();
+        for action in actions.by_ref() {
+            let outcome = self.run(action, settled).await;
+            let failed = outcome.result.is_err();
+            ran.push(outcome);
+            if failed {
+                break;
+            }
+        }
+        (ran, actions.cloned().collect())
+    }
+
     async fn run(&self, action: &Action, settled: &Settled) -> Outcome {
         let started = Instant::now();
         if self.options.cancelled() {
@@ -316,6 +383,18 @@ impl Executor<'_> {
             .ok_or_else(|| StepError::NotDesired(action.deployment.clone()))
     }
 
+    /// The deployment and replica whose container, or rollout copy of it, `action` names.
+    fn target(&self, action: &Action) -> Result<Target<'_>, StepError> {
+        let deployment = self.deployment(action)?;
+        let replica = deployment
+            .replica_of(&action.container)
+            .ok_or_else(|| StepError::NotDesired(action.container.clone()))?;
+        Ok(Target {
+            deployment,
+            replica,
+        })
+    }
+
     async fn execute(&self, action: &Action) -> Result<(), ActionError> {
         let name = action.container.as_str();
         let environment = self.desired.environment.as_str();
@@ -388,10 +467,7 @@ impl Executor<'_> {
                     .map_err(ActionError::Build)?;
             }
             ActionKind::Remove => match &action.fallback {
-                Some(copy) => {
-                    self.retire(self.deployment(action).or_failed()?, copy)
-                        .await?
-                }
+                Some(copy) => self.retire(self.target(action).or_failed()?, copy).await?,
                 None => {
                     let _permit = self.permit().await;
                     self.runtime.remove(name).await.or_failed()?;
@@ -406,13 +482,13 @@ impl Executor<'_> {
                     .or_failed()?;
             }
             ActionKind::Recreate => {
-                let deployment = self.deployment(action).or_failed()?;
+                let target = self.target(action).or_failed()?;
                 let previous = self.replaced(name).await.or_failed()?;
                 match (action.rollout, &action.fallback) {
                     (Some(Rollout::StartFirst), _) => {
-                        self.recreate_start_first(deployment, previous).await?
+                        self.recreate_start_first(target, previous).await?
                     }
-                    (_, Some(fallback)) => self.recreate_stop_first(deployment, fallback).await?,
+                    (_, Some(fallback)) => self.recreate_stop_first(target, fallback).await?,
                     // A plan saved before plans named the fallback: the old container, started
                     // again if it ran.
                     (_, None) => {
@@ -420,20 +496,20 @@ impl Executor<'_> {
                             container: rollback_name(name),
                             start: previous.running,
                         };
-                        self.recreate_stop_first(deployment, &fallback).await?
+                        self.recreate_stop_first(target, &fallback).await?
                     }
                 }
             }
             ActionKind::Create => {
-                let deployment = self.deployment(action).or_failed()?;
-                let result = self.create_and_start(deployment).await;
-                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                let target = self.target(action).or_failed()?;
+                let result = self.create_and_start(target).await;
+                self.or_fall_back(target, result, action.fallback.as_ref())
                     .await?
             }
             ActionKind::Start => {
-                let deployment = self.deployment(action).or_failed()?;
-                let result = self.start_and_check(deployment).await;
-                self.or_fall_back(deployment, result, action.fallback.as_ref())
+                let target = self.target(action).or_failed()?;
+                let result = self.start_and_check(target).await;
+                self.or_fall_back(target, result, action.fallback.as_ref())
                     .await?
             }
             ActionKind::Blocked => {
@@ -449,7 +525,7 @@ impl Executor<'_> {
     /// back in its place; without one, a new container with a readiness probe is kept stopped.
     async fn or_fall_back(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         result: Result<(), StepError>,
         fallback: Option<&Fallback>,
     ) -> Result<(), ActionError> {
@@ -457,11 +533,13 @@ impl Executor<'_> {
             return Ok(());
         };
         if let Some(fallback) = fallback {
-            return Err(self.roll_back(error, &desired.container, fallback).await);
+            return Err(self
+                .roll_back(error, &target.replica.container, fallback)
+                .await);
         }
         // Without a readiness probe a failed start is retried, and a crash loop ends up flapping.
-        if desired.health.readiness.is_some() && self.options.wait {
-            return Err(self.keep_stopped(desired, error).await);
+        if target.deployment.health.readiness.is_some() && self.options.wait {
+            return Err(self.keep_stopped(target, error).await);
         }
         Err(error.failed())
     }
@@ -469,15 +547,15 @@ impl Executor<'_> {
     /// A new container with a readiness probe and no previous copy that never became ready is
     /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
     /// One that was never created leaves nothing to keep.
-    async fn keep_stopped(&self, desired: &DesiredDeployment, error: StepError) -> ActionError {
-        let name = desired.container.as_str();
+    async fn keep_stopped(&self, target: Target<'_>, error: StepError) -> ActionError {
+        let name = target.replica.container.as_str();
         match self.inspect(name).await {
             Ok(Some(_)) => {}
             Ok(None) => return error.failed(),
             Err(inspect) => return ActionError::Failed(format!("{error}; {inspect}")),
         }
         let _permit = self.permit().await;
-        let grace = desired.spec.stop_timeout.as_std();
+        let grace = target.deployment.spec.stop_timeout.as_std();
         if let Err(stop) = self.runtime.stop(name, grace).await {
             return ActionError::Failed(format!("{error}; then {stop}"));
         }
@@ -498,29 +576,26 @@ impl Executor<'_> {
         ))
     }
 
-    pub(super) async fn create_and_start(
-        &self,
-        desired: &DesiredDeployment,
-    ) -> Result<(), StepError> {
-        let name = desired.container.as_str();
+    pub(super) async fn create_and_start(&self, target: Target<'_>) -> Result<(), StepError> {
+        let name = target.replica.container.as_str();
         {
             let _permit = self.permit().await;
             self.runtime
-                .create(name, desired, &self.desired.environment)
+                .create(name, target, &self.desired.environment)
                 .await?;
             self.runtime.start(name).await?;
         }
-        self.check_ready(name, desired).await
+        self.check_ready(name, target).await
     }
 
     /// Container `name` of `desired` stayed up, and passed its readiness probe if it has one.
     pub(super) async fn check_ready(
         &self,
         name: &str,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
     ) -> Result<(), StepError> {
         self.check_running(name).await?;
-        match &desired.health.readiness {
+        match &target.deployment.health.readiness {
             Some(readiness) if self.options.wait => {
                 Ok(self.runtime.wait_ready(name, readiness).await?)
             }
@@ -528,8 +603,8 @@ impl Executor<'_> {
         }
     }
 
-    async fn start_and_check(&self, desired: &DesiredDeployment) -> Result<(), StepError> {
-        let name = desired.container.as_str();
+    async fn start_and_check(&self, target: Target<'_>) -> Result<(), StepError> {
+        let name = target.replica.container.as_str();
         {
             let _permit = self.permit().await;
             let status = self
@@ -543,7 +618,7 @@ impl Executor<'_> {
                 self.runtime.start(name).await?;
             }
         }
-        self.check_ready(name, desired).await
+        self.check_ready(name, target).await
     }
 
     /// A container that exits right after it started has failed to start.

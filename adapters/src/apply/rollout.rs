@@ -6,9 +6,8 @@
 //! and which fallback.
 
 use engine::copies::{next_name, rollback_name, Fallback};
-use engine::desired::DesiredDeployment;
 
-use super::{Executor, Failed, OrFailed, StepError};
+use super::{Executor, Failed, OrFailed, StepError, Target};
 use crate::docker::container::ContainerStatus;
 use crate::docker::DockerError;
 use engine::outcome::{ActionError, Previous};
@@ -26,22 +25,22 @@ impl Executor<'_> {
     /// container, or the serving new copy of an interrupted rollout when the old one did not run.
     pub(super) async fn recreate_stop_first(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         fallback: &Fallback,
     ) -> Result<(), ActionError> {
-        let name = desired.container.as_str();
+        let name = target.replica.container.as_str();
         let rollback = rollback_name(name);
         {
             let _permit = self.permit().await;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
             self.runtime.remove(&rollback).await.or_failed()?;
             self.runtime
-                .stop(name, desired.spec.stop_timeout.as_std())
+                .stop(name, target.deployment.spec.stop_timeout.as_std())
                 .await
                 .or_failed()?;
             self.runtime.rename(name, &rollback).await.or_failed()?;
         }
-        if let Err(error) = self.create_and_start(desired).await {
+        if let Err(error) = self.create_and_start(target).await {
             return Err(self.roll_back(error, name, fallback).await);
         }
         let _permit = self.permit().await;
@@ -55,24 +54,29 @@ impl Executor<'_> {
     /// that never gets ready is removed, and the old one never stopped serving.
     pub(super) async fn recreate_start_first(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         previous: ContainerStatus,
     ) -> Result<(), ActionError> {
-        let name = desired.container.as_str();
+        let name = target.replica.container.as_str();
         let next = next_name(name);
-        if let Err(error) = self.start_beside(desired, &next).await {
+        if let Err(error) = self.start_beside(target, &next).await {
             return Err(self.abandon(&next, error, true).await);
         }
-        if let Err(error) = self.options.traffic.switch(&desired.name, &next).await {
+        if let Err(error) = self
+            .options
+            .traffic
+            .switch(&target.deployment.name, name, &next)
+            .await
+        {
             let error = StepError::Traffic {
-                deployment: desired.name.clone(),
+                deployment: target.deployment.name.clone(),
                 container: next.clone(),
                 serving: name.to_string(),
                 error: Box::new(error),
             };
             return Err(self.abandon(&next, error, false).await);
         }
-        self.drain_and_remove(desired, name, &previous)
+        self.drain_and_remove(target, name, &previous)
             .await
             .or_failed()?;
         let _permit = self.permit().await;
@@ -84,14 +88,14 @@ impl Executor<'_> {
     /// stops it with its own grace period, `status` as inspected, and removes it.
     pub(super) async fn drain_and_remove(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         old: &str,
         status: &ContainerStatus,
     ) -> Result<(), DockerError> {
-        tokio::time::sleep(desired.drain_timeout.as_std()).await;
+        tokio::time::sleep(target.deployment.drain_timeout.as_std()).await;
         let grace = status
             .stop_timeout
-            .unwrap_or(desired.spec.stop_timeout.as_std());
+            .unwrap_or(target.deployment.spec.stop_timeout.as_std());
         let _permit = self.permit().await;
         self.runtime.stop(old, grace).await?;
         self.runtime.remove(old).await
@@ -101,18 +105,18 @@ impl Executor<'_> {
     /// started (running, and ready if it has a readiness probe).
     pub(super) async fn start_beside(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         next: &str,
     ) -> Result<(), StepError> {
         {
             let _permit = self.permit().await;
             self.runtime.remove(next).await?;
             self.runtime
-                .create(next, desired, &self.desired.environment)
+                .create(next, target, &self.desired.environment)
                 .await?;
             self.runtime.start(next).await?;
         }
-        self.check_ready(next, desired).await
+        self.check_ready(next, target).await
     }
 
     /// Removes the new copy `next` of a start-first rollout after `error`; the old container was
@@ -146,11 +150,11 @@ impl Executor<'_> {
     /// `drainTimeout` for requests in flight before it stops.
     pub(super) async fn retire(
         &self,
-        desired: &DesiredDeployment,
+        target: Target<'_>,
         copy: &Fallback,
     ) -> Result<(), ActionError> {
-        let primary = desired.container.as_str();
-        if let (Some(readiness), true) = (&desired.health.readiness, self.options.wait) {
+        let primary = target.replica.container.as_str();
+        if let (Some(readiness), true) = (&target.deployment.health.readiness, self.options.wait) {
             if let Err(error) = self.runtime.wait_ready(primary, readiness).await {
                 return Err(self.roll_back(error.into(), primary, copy).await);
             }
@@ -165,16 +169,16 @@ impl Executor<'_> {
         };
         self.options
             .traffic
-            .switch(&desired.name, primary)
+            .switch(&target.deployment.name, primary, primary)
             .await
             .map_err(|error| StepError::Traffic {
-                deployment: desired.name.clone(),
+                deployment: target.deployment.name.clone(),
                 container: primary.to_string(),
                 serving: copy.container.clone(),
                 error: Box::new(error),
             })
             .or_failed()?;
-        self.drain_and_remove(desired, &copy.container, &serving)
+        self.drain_and_remove(target, &copy.container, &serving)
             .await
             .or_failed()?;
         Ok(())

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
 use bollard::Docker;
-use engine::desired::DesiredDeployment;
 use engine::manifest::ReadinessProbe;
 use engine::resources::Limits;
 use engine::spec::CanonicalBuild;
 use engine::Environment;
 use futures_util::future::BoxFuture;
 
+use super::Target;
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::credentials::Credentials;
 use crate::docker::image::{self, PullError, PullProgress};
@@ -54,7 +54,7 @@ pub trait Runtime: Send + Sync {
     fn create<'a>(
         &'a self,
         name: &'a str,
-        desired: &'a DesiredDeployment,
+        target: Target<'a>,
         environment: &'a Environment,
     ) -> BoxFuture<'a, Result<(), DockerError>>;
     fn start<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), DockerError>>;
@@ -155,11 +155,18 @@ impl Runtime for DockerRuntime {
     fn create<'a>(
         &'a self,
         name: &'a str,
-        desired: &'a DesiredDeployment,
+        target: Target<'a>,
         environment: &'a Environment,
     ) -> BoxFuture<'a, Result<(), DockerError>> {
         Box::pin(async move {
-            container::create(&self.docker, name, desired, environment).await?;
+            container::create(
+                &self.docker,
+                name,
+                target.deployment,
+                target.replica,
+                environment,
+            )
+            .await?;
             Ok(())
         })
     }

@@ -223,3 +223,64 @@ async fn a_new_container_that_never_gets_ready_without_a_copy_is_kept_stopped_wi
     assert!(message.contains("listening"), "{message}");
     assert!(!docker.containers()["web"].1, "kept, stopped");
 }
+
+/// Deployment `web` with 3 replicas at `version`, each running as an earlier apply left it.
+fn three_replicas(docker: &FakeDocker, version: &str) -> DesiredState {
+    let state = web(version, "  replicas: 3\n");
+    for replica in &the_web(&state).replicas {
+        docker.put(&replica.container, the_web(&state), true);
+    }
+    state
+}
+
+#[tokio::test(start_paused = true)]
+async fn replicas_are_replaced_one_at_a_time() {
+    let docker = FakeDocker::default();
+    three_replicas(&docker, "1");
+    let new = web("2", "  replicas: 3\n");
+    let (plan, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    let recreated: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::Recreate)
+        .map(|action| action.container.as_str())
+        .collect();
+    assert_eq!(recreated, ["web", "web.2", "web.3"]);
+    let journal = docker.journal();
+    assert!(at(&journal, "rename web.orun-next web") < at(&journal, "create web.2.orun-next"));
+    assert!(at(&journal, "rename web.2.orun-next web.2") < at(&journal, "create web.3.orun-next"));
+    let containers = docker.containers();
+    assert_eq!(containers.len(), 3, "{containers:?}");
+    assert!(containers
+        .values()
+        .all(|(hash, running)| *hash == the_web(&new).spec_hash && *running));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_fails_is_rolled_back_and_the_others_keep_the_old_version() {
+    let docker = FakeDocker::default();
+    let old = three_replicas(&docker, "1");
+    let new = web("2", "  replicas: 3\n");
+    docker.never_ready(the_web(&new));
+    let (_, report) = pass(&docker, &new).await;
+    assert!(matches!(
+        result_of(&report, ActionKind::Recreate),
+        Err(ActionError::RolledBack {
+            previous: Previous::NeverStopped,
+            ..
+        })
+    ));
+    let held: Vec<&str> = report
+        .skipped
+        .iter()
+        .map(|action| action.container.as_str())
+        .collect();
+    assert_eq!(held, ["web.2", "web.3"], "not started after web failed");
+    let journal = docker.journal();
+    assert!(!journal.iter().any(|line| line.contains("web.2.orun-next")));
+    let containers = docker.containers();
+    assert!(containers
+        .values()
+        .all(|(hash, running)| *hash == the_web(&old).spec_hash && *running));
+}

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
     StartContainerOptions, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
-use engine::desired::DesiredDeployment;
+use engine::desired::{DesiredDeployment, DesiredReplica};
 use engine::manifest::NetworkMode;
 use engine::resources::Limits;
 use engine::spec::{CanonicalPort, CanonicalSpec, CanonicalVolume, LogRotation};
@@ -43,23 +43,32 @@ pub struct ContainerStatus {
     pub stop_timeout: Option<Duration>,
 }
 
-/// The Docker create request for a desired deployment of `environment`: its container spec's
-/// body (see [`container_body`]) with the deployment's full label set, and the deployment's name
-/// as the container's alias on the environment network, so other containers of the environment
-/// reach it by that name.
-pub fn create_body(desired: &DesiredDeployment, environment: &Environment) -> ContainerCreateBody {
-    let labels = desired
+/// The Docker create request for replica `replica` of a desired deployment of `environment`: its
+/// container spec's body (see [`container_body`]) with the replica's full label set and its
+/// number in the environment, and the deployment's name as the container's alias on the
+/// environment network, so other containers of the environment reach it — every replica of it —
+/// by that name.
+pub fn create_body(
+    desired: &DesiredDeployment,
+    replica: &DesiredReplica,
+    environment: &Environment,
+) -> ContainerCreateBody {
+    let labels = replica
         .labels
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    container_body(
+    let mut body = container_body(
         &desired.spec,
         &desired.resources,
         labels,
         &desired.name,
         environment,
-    )
+    );
+    if let (Some((key, value)), Some(env)) = (replica.env(), body.env.as_mut()) {
+        env.push(format!("{key}={value}"));
+    }
+    body
 }
 
 /// Everything Docker's create request takes from a container spec, in one place: image,
@@ -301,12 +310,13 @@ pub fn stop_seconds(timeout: Duration) -> i64 {
     i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
-/// Creates the container for `desired` of `environment` under `name`; missing bind-mount sources
-/// are created first.
+/// Creates the container of `replica` of `desired` of `environment` under `name`; missing
+/// bind-mount sources are created first.
 pub async fn create(
     docker: &Docker,
     name: &str,
     desired: &DesiredDeployment,
+    replica: &DesiredReplica,
     environment: &Environment,
 ) -> Result<String, DockerError> {
     for host_path in desired
@@ -329,7 +339,7 @@ pub async fn create(
     let response = timed(
         CALL_TIMEOUT,
         Call::Create(name.to_string()),
-        docker.create_container(Some(options), create_body(desired, environment)),
+        docker.create_container(Some(options), create_body(desired, replica, environment)),
     )
     .await?;
     Ok(response.id)
@@ -510,7 +520,8 @@ mod tests {
     fn a_create_body_takes_ports_mounts_and_network_from_the_container_spec() {
         let spec = "  ports:\n    - containerPort: 80\n      port: 8080\n    - containerPort: 80\n      port: 8081\n      hostIP: 127.0.0.1\n    - containerPort: 9000\n  volumes:\n    - hostPath: /srv/data\n      containerPath: /data\n      readOnly: true\n    - name: cache\n      containerPath: /cache\n  logging: {maxSize: 20m}\n";
         let state = desired("staging", &[deployment("web", spec)]);
-        let body = create_body(&state.deployments["web"], &state.environment);
+        let web = &state.deployments["web"];
+        let body = create_body(web, &web.replicas[0], &state.environment);
         assert_eq!(
             body.exposed_ports,
             Some(vec!["80/tcp".to_string(), "9000/tcp".to_string()])

@@ -184,7 +184,7 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
         blocked.len()
     );
     writeln!(out, "{}", style.bold(&headline)).unwrap();
-    for outcome in failed {
+    for outcome in &failed {
         let error = outcome
             .result
             .as_ref()
@@ -200,7 +200,22 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
         )
         .unwrap();
     }
-    if !report.skipped.is_empty() {
+    let (held, after_preparation): (Vec<&Action>, Vec<&Action>) =
+        report.skipped.iter().partition(|action| {
+            action.kind == ActionKind::Recreate
+                && failed
+                    .iter()
+                    .any(|outcome| outcome.action.deployment == action.deployment)
+        });
+    for action in held {
+        writeln!(
+            out,
+            "  not replaced: {} keeps its version because another replica of {} failed",
+            action.container, action.deployment
+        )
+        .unwrap();
+    }
+    if !after_preparation.is_empty() {
         writeln!(
             out,
             "  skipped because a network, volume, pull or build failed; nothing was stopped or removed"

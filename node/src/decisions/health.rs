@@ -113,8 +113,8 @@ impl Tracker {
         self.entry(deployment).quarantine = Some((commit.to_string(), error.to_string()));
     }
 
-    /// Records the outcomes of a pass at `commit`, finished at `now`: every executed action counts
-    /// towards flapping, a rolled-back rollout quarantines the commit for its deployment, and a
+    /// Records the outcomes of a pass at `commit`, finished at `now`: a deployment the pass
+    /// changed counts once towards flapping, however many of its replicas changed; a rolled-back rollout quarantines the commit for its deployment, and a
     /// container that was (re)started and passed its checks counts as probed ok. Returns what
     /// changed, in outcome order.
     pub fn record_pass(
@@ -124,6 +124,8 @@ impl Tracker {
         now: Instant,
     ) -> Vec<HealthEvent> {
         let mut events = Vec::new();
+        // A pass acts on a deployment once, however many of its replicas it changed.
+        let mut counted = std::collections::BTreeSet::new();
         for outcome in outcomes {
             let action = &outcome.action;
             // An action held back for a dependency changed nothing.
@@ -132,7 +134,7 @@ impl Tracker {
                 continue;
             }
             let deployment = action.deployment.clone();
-            if self.acted(&deployment, now) {
+            if counted.insert(deployment.clone()) && self.acted(&deployment, now) {
                 events.push(HealthEvent::Flapping {
                     deployment: deployment.clone(),
                 });
