@@ -298,7 +298,7 @@ fn healthchecks_become_readiness_exec_probes() {
 #[test]
 fn container_settings() {
     let translation = Import::new().ok(
-        "services:\n  web:\n    image: nginx\n    user: \"1000:1000\"\n    working_dir: /srv\n    hostname: web\n    extra_hosts:\n      - \"db.local:10.0.0.2\"\n      - \"gateway=10.0.0.1\"\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    labels:\n      - com.example.team=shop\n    stop_signal: SIGQUIT\n    stop_grace_period: 1m30s\n    sysctls:\n      net.core.somaxconn: 1024\n    init: true\n    shm_size: 256m\n    logging:\n      driver: json-file\n      options:\n        max-size: 20m\n        max-file: \"5\"\n    mem_limit: 512m\n    cpus: 0.5\n    pids_limit: 100\n  worker:\n    image: worker\n    extra_hosts:\n      cache.local: 10.0.0.3\n    labels:\n      team: shop\n    deploy:\n      replicas: 1\n      resources:\n        limits:\n          memory: 1G\n          cpus: \"1.5\"\n          pids: 50\n        reservations:\n          memory: 256M\n",
+        "services:\n  web:\n    image: nginx\n    user: \"1000:1000\"\n    working_dir: /srv\n    hostname: web\n    extra_hosts:\n      - \"db.local:10.0.0.2\"\n      - \"gateway=10.0.0.1\"\n    cap_add: [NET_ADMIN]\n    cap_drop: [ALL]\n    labels:\n      - com.example.team=shop\n    stop_signal: SIGQUIT\n    stop_grace_period: 1m30s\n    sysctls:\n      net.core.somaxconn: 1024\n    init: true\n    shm_size: 256m\n    logging:\n      driver: json-file\n      options:\n        max-size: 20m\n        max-file: \"5\"\n    mem_limit: 512m\n    cpus: 0.5\n    pids_limit: 100\n  worker:\n    image: worker\n    extra_hosts:\n      cache.local: 10.0.0.3\n    labels:\n      team: shop\n    deploy:\n      replicas: 3\n      resources:\n        limits:\n          memory: 1G\n          cpus: \"1.5\"\n          pids: 50\n        reservations:\n          memory: 256M\n",
     );
     assert_eq!(
         spec(&translation, "web"),
@@ -306,14 +306,26 @@ fn container_settings() {
     );
     assert_eq!(
         spec(&translation, "worker"),
-        yaml("image: worker\nextraHosts: ['cache.local:10.0.0.3']\nlabels: {team: shop}\nresources: {memory: 1Gi, cpus: '1.5', pids: 50}\n")
+        yaml("image: worker\nextraHosts: ['cache.local:10.0.0.3']\nlabels: {team: shop}\nresources: {memory: 1Gi, cpus: '1.5', pids: 50}\nreplicas: 3\n")
     );
     assert_eq!(
         paths(&translation.notes),
-        [
-            "services.worker.deploy.replicas",
-            "services.worker.deploy.resources.reservations.memory"
-        ]
+        ["services.worker.deploy.resources.reservations.memory"]
+    );
+}
+
+#[test]
+fn replicas_and_scale_unless_they_would_share_a_host_port() {
+    let translation = Import::new().ok(
+        "services:\n  api:\n    image: api\n    scale: 2\n    expose: [\"8000\"]\n  web:\n    image: nginx\n    ports: [\"8080:80\"]\n    deploy:\n      replicas: 3\n  big:\n    image: big\n    deploy:\n      replicas: 500\n",
+    );
+    assert_eq!(
+        spec(&translation, "api"),
+        yaml("image: api\nports: [{containerPort: 8000}]\nreplicas: 2\n")
+    );
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.web.deploy.replicas", "services.big.deploy.replicas"]
     );
 }
 

@@ -15,7 +15,7 @@ use crate::manifest::settings::{LabelName, MIN_MEMORY};
 use crate::manifest::{
     AbsolutePath, BuildSpec, Capability, Cpus, DeploymentSpec, EnvMap, ExecCommand, ExtraHost,
     HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles, LoggingSpec, MemoryLimit,
-    Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, ResourcesSpec,
+    Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, Replicas, ResourcesSpec,
     ScalarText, Signal, Size, SysctlMap, Text, User,
 };
 
@@ -48,6 +48,7 @@ pub fn translate(
     let mut deployment = DeploymentSpec::default();
     let spec = &mut deployment.container;
     let mut mounts = Mounts::default();
+    let mut replicas: Option<(&Value, Path)> = None;
     let mut env = BTreeMap::new();
     let mut environment = None;
     let mut expose = None;
@@ -88,7 +89,8 @@ pub fn translate(
             "read_only" => spec.read_only_root_filesystem = boolean(value, &path, report),
             "shm_size" => spec.shm_size = size(value, &path, report),
             "logging" => spec.logging = logging(value, &path, report),
-            "deploy" => deploy(value, &path, &mut spec.resources, report),
+            "deploy" => deploy(value, &path, &mut spec.resources, &mut replicas, report),
+            "scale" => replicas = Some((value, path)),
             "mem_limit" => spec.resources.memory = memory(value, &path, report),
             "cpus" => spec.resources.cpus = checked(text(value), Cpus::parse, &path, report),
             "pids_limit" => spec.resources.pids = pids(value),
@@ -138,7 +140,37 @@ pub fn translate(
     );
     spec.volumes = mounts.volumes;
     spec.tmpfs = mounts.tmpfs;
+    if let Some((value, path)) = replicas {
+        let published = spec.ports.iter().any(|port| port.port.is_some());
+        deployment.replicas = replica_count(value, &path, published, report);
+    }
     Some(deployment)
+}
+
+/// `deploy.replicas` or `scale`: the deployment's `replicas`, unless its copies would all bind
+/// the same published host port, which only one container can.
+fn replica_count(value: &Value, path: &Path, published: bool, report: &mut Report) -> Replicas {
+    let count = value
+        .as_u64()
+        .or_else(|| text(value).and_then(|text| text.parse().ok()));
+    match count.map(|count| Replicas::new(u32::try_from(count).unwrap_or(u32::MAX))) {
+        Some(Ok(replicas)) if replicas.get() > 1 && published => {
+            report.untranslatable(
+                path,
+                "several replicas cannot publish the same host port; drop the host port and route through a Service",
+            );
+            Replicas::default()
+        }
+        Some(Ok(replicas)) => replicas,
+        Some(Err(problem)) => {
+            report.untranslatable(path, problem);
+            Replicas::default()
+        }
+        None => {
+            report.untranslatable(path, "expected a number of replicas");
+            Replicas::default()
+        }
+    }
 }
 
 fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
@@ -727,8 +759,15 @@ fn logging(value: &Value, path: &Path, report: &mut Report) -> LoggingSpec {
     out
 }
 
-/// `deploy`: its resource limits; a single replica and the restart policy are dropped.
-fn deploy(value: &Value, path: &Path, resources: &mut ResourcesSpec, report: &mut Report) {
+/// `deploy`: its resource limits and replicas (read by the caller once the ports are known); the
+/// restart policy is dropped.
+fn deploy<'v>(
+    value: &'v Value,
+    path: &Path,
+    resources: &mut ResourcesSpec,
+    replicas: &mut Option<(&'v Value, Path)>,
+    report: &mut Report,
+) {
     for (key, item) in value.as_mapping().into_iter().flatten() {
         let key = key_text(key);
         let key_path = path.key(&key);
@@ -759,12 +798,8 @@ fn deploy(value: &Value, path: &Path, resources: &mut ResourcesSpec, report: &mu
                 }
             }
             "restart_policy" => report.note(&key_path, "dropped, orun supervises containers"),
-            "replicas" if item.as_u64() == Some(1) => {
-                report.note(&key_path, "dropped, orun runs one container per deployment")
-            }
-            _ => {
-                report.untranslatable(&key_path, "orun runs one container per deployment and node")
-            }
+            "replicas" => *replicas = Some((item, key_path)),
+            _ => report.untranslatable(&key_path, "orun has no equivalent"),
         }
     }
 }
