@@ -284,7 +284,7 @@ fn validate_reports_every_problem_of_one_file() {
         "deployments/web.yaml",
         &deployment(
             "web",
-            "  image: nginx\n  replicas: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n",
+            "  image: nginx\n  replica: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n",
         ),
     );
     let output = orun(&["validate", "--repo", dir.path().to_str().unwrap()]);
@@ -292,7 +292,7 @@ fn validate_reports_every_problem_of_one_file() {
     let errors = stderr(&output);
     assert!(errors.contains("3 problems in the manifests"), "{errors}");
     for expected in [
-        "deployments/web.yaml:7:3: spec.replicas: unknown field `replicas`",
+        "deployments/web.yaml:7:3: spec.replica: unknown field `replica`",
         "deployments/web.yaml:10:13: spec.ports[0].port: port 99999 is out of range",
         "deployments/web.yaml:11:16: spec.stopTimeout: invalid duration \"10\"",
     ] {

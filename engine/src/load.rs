@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn every_problem_of_a_file_is_listed_in_order() {
         let text = format!(
-            "{HEADER}spec:\n  image: nginx\n  replicas: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n"
+            "{HEADER}spec:\n  image: nginx\n  replica: 2\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n"
         );
         let listed = problems("deployments/web.yaml", &text);
         let fields: Vec<&str> = listed
@@ -348,7 +348,7 @@ mod tests {
             .collect();
         assert_eq!(
             fields,
-            ["spec.replicas", "spec.ports[0].port", "spec.stopTimeout"],
+            ["spec.replica", "spec.ports[0].port", "spec.stopTimeout"],
             "{listed:#?}"
         );
         assert!(

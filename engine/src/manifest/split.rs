@@ -197,11 +197,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("duplicate field `dependsOn`"), "{error}");
-        let error = serde_yaml::from_str::<DeploymentSpec>("image: nginx\nreplicas: 2\n")
+        let error = serde_yaml::from_str::<DeploymentSpec>("image: nginx\nreplica: 2\n")
             .unwrap_err()
             .to_string();
         assert!(
-            error.starts_with("unknown field `replicas`, expected one of `image`, `build`")
+            error.starts_with("unknown field `replica`, expected one of `image`, `build`")
                 && error.ends_with("at line 2 column 1"),
             "{error}"
         );
