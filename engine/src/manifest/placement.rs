@@ -1,5 +1,6 @@
 //! The manifest fields that say where a deployment runs and how many copies of it: a Node's
-//! `labels`, a Deployment's `placement` and `replicas`, each checked while it is parsed. Which
+//! `labels`, a Deployment's `placement` and `replicas`, each checked while it is parsed, and the
+//! variable that tells a replica its number. Which
 //! deployments a node runs (its share) and the rules spanning files are `engine::placement`'s.
 
 use std::collections::BTreeMap;
@@ -8,6 +9,10 @@ use std::fmt;
 use serde::{de, Deserialize, Deserializer, Serialize};
 
 use super::fields::Name;
+
+/// The environment variable orun sets to a replica's number on replicas 2 and up; reserved, so
+/// a deployment's `env` cannot set it.
+pub const REPLICA_ENV: &str = "ORUN_REPLICA";
 
 /// The most replicas a deployment may ask for.
 pub const MAX_REPLICAS: u32 = 100;
