@@ -1,7 +1,8 @@
 //! The one pipeline from a revision's files to the desired state of one node: load the manifests,
 //! choose the node and its environment, cut the node's share, hash the build contexts of the
-//! share, take the secrets, resolve, find the node's notification receivers. The CLI, the daemon and the plan-case tests all call it. It reads nothing itself: a
-//! [`RevisionSource`] hands it the files, so it stays free of I/O.
+//! share, take the secrets, resolve, find the node's notification receivers. The CLI, the daemon
+//! and the plan-case tests all call it. It reads nothing itself: a [`RevisionSource`] hands it
+//! the files, so it stays free of I/O.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
