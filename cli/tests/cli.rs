@@ -384,6 +384,124 @@ fn validate_catches_a_domain_clash_that_only_appears_once_env_is_resolved() {
     assert!(stderr(&with_node).contains("staging.example.com"));
 }
 
+fn node(name: &str, labels: &str) -> String {
+    format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: {name}\nspec:\n  host: {name}.internal\n  gitRepo: /srv/infra.git\n  labels: {labels}\n"
+    )
+}
+
+#[test]
+fn validate_prints_placement_warnings_and_notes_and_still_succeeds() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    let quiet = orun(&["validate", "--repo", repo_arg]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert_eq!(
+        stderr(&quiet),
+        "",
+        "a revision without placement has nothing to say"
+    );
+
+    write(
+        dir.path(),
+        "nodes/web-01.yaml",
+        &node("web-01", "{role: web}"),
+    );
+    write(dir.path(), "nodes/db-01.yaml", &node("db-01", "{role: db}"));
+    write(
+        dir.path(),
+        "deployments/api.yaml",
+        &deployment(
+            "api",
+            "  image: traefik/whoami\n  dependsOn: [db]\n  placement:\n    labels: {role: web}\n",
+        ),
+    );
+    write(
+        dir.path(),
+        "deployments/db.yaml",
+        &deployment(
+            "db",
+            "  image: postgres:16\n  placement:\n    nodes: [db-01]\n",
+        ),
+    );
+    write(
+        dir.path(),
+        "deployments/gpu.yaml",
+        &deployment(
+            "gpu",
+            "  image: nginx:alpine\n  placement:\n    labels: {gpu: \"yes\"}\n",
+        ),
+    );
+    let output = orun(&["validate", "--repo", repo_arg]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("valid: 2 node(s), 4 deployment(s), 0 service(s)"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        stderr(&output),
+        "warning: deployments/gpu.yaml: spec.placement: no Node of the repository matches it \
+         (nodes/: db-01, web-01), so no node runs deployment \"gpu\"\n\
+         note: deployments/api.yaml: spec.dependsOn[0]: deployment \"api\" depends on \"db\", \
+         but no node that runs \"api\" (web-01) runs \"db\" (db-01): the dependency is ignored \
+         for ordering\n"
+    );
+}
+
+#[test]
+fn the_plan_header_names_the_node_or_says_placement_was_not_applied() {
+    let dir = repo();
+    let repo_arg = dir.path().to_str().unwrap();
+    let observed = dir.path().join("empty.json");
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--repo",
+            repo_arg,
+            "--observed",
+            observed.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let output = orun(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        stdout(&output)
+    };
+    let not_applied = "placement not applied: every deployment of the environment is planned; \
+                       pass --node NAME for one node's share";
+    let unplaced = plan(&[]);
+    assert!(
+        !unplaced.contains("placement") && !unplaced.contains("node:"),
+        "{unplaced}"
+    );
+
+    write(dir.path(), "nodes/web-01.yaml", &node("web-01", "{}"));
+    write(dir.path(), "nodes/db-01.yaml", &node("db-01", "{}"));
+    write(
+        dir.path(),
+        "deployments/api.yaml",
+        &deployment(
+            "api",
+            "  image: traefik/whoami\n  placement:\n    nodes: [db-01]\n",
+        ),
+    );
+    let every = plan(&[]);
+    assert_eq!(every.lines().nth(1), Some(not_applied), "{every}");
+    assert!(every.contains("┆ create  ┆ api "), "{every}");
+    let share = plan(&["--node", "web-01"]);
+    assert_eq!(share.lines().nth(1), Some("node: web-01"), "{share}");
+    assert!(
+        share.contains("┆ create  ┆ web ") && !share.contains("api"),
+        "{share}"
+    );
+    let json = plan(&["--node", "web-01", "--output", "json"]);
+    let document: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["node"], "web-01");
+    let json = plan(&["--output", "json"]);
+    let document: Value = serde_json::from_str(&json).unwrap();
+    assert!(document.get("node").is_none(), "{json}");
+}
+
 #[test]
 fn validate_reports_an_inventory() {
     let dir = repo();

@@ -1,5 +1,6 @@
-//! Problems found in a manifest revision, each located by file, line/column and field path.
-//! It only describes problems; finding them is `load` and `validate`.
+//! Problems found in a manifest revision, each located by file, line/column and field path, and
+//! findings that do not reject a revision (warnings and notes), located by file and field path.
+//! It only describes them; finding them is `load`, `validate` and `placement`.
 
 use std::fmt;
 
@@ -60,5 +61,41 @@ impl fmt::Display for ManifestErrors {
             write!(f, "\n  {error}")?;
         }
         Ok(())
+    }
+}
+
+/// How much a [`Finding`] matters; warnings come before notes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Probably not what was meant, such as a deployment that no node runs.
+    Warning,
+    /// Worth knowing about how orun reads the revision.
+    Note,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Warning => "warning",
+            Level::Note => "note",
+        }
+    }
+}
+
+/// Something to tell about a valid revision, which it does not reject. It displays as a
+/// [`ManifestError`] without a position does: `file: field: message`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub level: Level,
+    /// Path relative to the repository root, e.g. `deployments/web.yaml`.
+    pub file: String,
+    /// Field path as written in the manifest, e.g. `spec.dependsOn[0]`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.field, self.message)
     }
 }

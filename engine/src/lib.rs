@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod notify;
 pub mod observed;
 pub mod outcome;
+pub mod placement;
 pub mod plan;
 pub mod redact;
 pub mod resources;
@@ -33,7 +34,7 @@ mod validate;
 
 pub use desired::{resolve, DesiredState, ResolveInput, Secrets};
 pub use environment::Environment;
-pub use error::{ManifestError, ManifestErrors};
+pub use error::{Finding, Level, ManifestError, ManifestErrors};
 pub use load::{load, SourceFile};
 pub use manifest::Manifests;
 pub use observed::Observed;

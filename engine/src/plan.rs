@@ -231,10 +231,19 @@ pub struct SavedPlan {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "refusing to plan: no deployments are desired but environment {environment} has {managed} managed container(s), \
-         which would all be removed; pass --allow-empty (allowEmpty) if that is intended"
+        "refusing to plan: {} but environment {environment} has {managed} managed container(s), \
+         which would all be removed; pass --allow-empty (allowEmpty) if that is intended",
+        match node {
+            Some(node) => format!("no deployment is placed on node {node}"),
+            None => "no deployments are desired".to_string(),
+        }
     )]
-    EmptyDesired { environment: String, managed: usize },
+    EmptyDesired {
+        environment: String,
+        managed: usize,
+        /// The node whose share is empty, when placement was applied.
+        node: Option<String>,
+    },
 }
 
 /// Plans the actions that take `observed` to `desired` (docs/plans.md).
@@ -266,6 +275,7 @@ pub fn plan(
         return Err(PlanError::EmptyDesired {
             environment: environment.to_string(),
             managed,
+            node: desired.node.clone(),
         });
     }
 

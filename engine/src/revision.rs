@@ -1,8 +1,10 @@
 //! The one pipeline from a revision's files to the desired state of one node: load the manifests,
-//! choose the node and its environment, hash the build contexts, take the secrets, resolve, find
-//! the node's notification receivers. The CLI, the daemon and the plan-case tests all call it. It reads nothing itself: a
-//! [`RevisionSource`] hands it the files, so it stays free of I/O.
+//! choose the node and its environment, cut the node's share, hash the build contexts of the
+//! share, take the secrets, resolve, find the node's notification receivers. The CLI, the daemon
+//! and the plan-case tests all call it. It reads nothing itself: a [`RevisionSource`] hands it
+//! the files, so it stays free of I/O.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::build::{image_tag, BuildInputs, ContextFile};
@@ -10,8 +12,9 @@ use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
-use crate::manifest::{BuildSpec, Manifest, Manifests, NodeSpec, Text};
+use crate::manifest::{BuildSpec, Manifest, Manifests, NodeLabels, NodeSpec, Text};
 use crate::notify::{receivers, Receiver};
+use crate::placement::{self, listed};
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -43,10 +46,12 @@ pub trait RevisionSource {
 pub struct NodeAndEnvironment {
     /// An explicit environment (`--environment`, or the node's own settings): it wins.
     pub environment: Option<Environment>,
-    /// The node whose manifest in the revision picks the environment when none is explicit.
+    /// The node whose share is resolved and whose manifest in the revision picks the environment
+    /// when none is explicit; without one, every deployment is resolved.
     pub node: Option<String>,
     /// A node named in `node` that the revision lacks is an error (`--node`); otherwise the
-    /// environment falls back to `branch` (a daemon whose node file is not in the repository).
+    /// environment falls back to `branch` and the share is matched by the name alone (a daemon
+    /// whose node file is not in the repository).
     pub require_node: bool,
     /// The branch the node tracks; without it the fallback is production.
     pub branch: Option<String>,
@@ -55,6 +60,7 @@ pub struct NodeAndEnvironment {
 /// A valid revision resolved for one node.
 #[derive(Clone, Debug)]
 pub struct Revision {
+    /// Every manifest of the revision, the node's share or not.
     pub manifests: Manifests,
     /// The selected node's manifest, when the revision has it.
     pub node: Option<Manifest<NodeSpec>>,
@@ -73,7 +79,7 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     Read(E),
     #[error(transparent)]
     Invalid(#[from] ManifestErrors),
-    #[error("no Node named {name:?} in nodes/ (found: {})", known_list(.known))]
+    #[error("no Node named {name:?} in nodes/ (found: {})", listed(.known))]
     UnknownNode { name: String, known: Vec<String> },
     #[error("{}: {source}", .origin.as_deref().unwrap_or("environment"))]
     Environment {
@@ -85,14 +91,6 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     BuildContext { file: String, source: E },
     #[error(transparent)]
     Secrets(E),
-}
-
-fn known_list(known: &[String]) -> String {
-    if known.is_empty() {
-        "none".to_string()
-    } else {
-        known.join(", ")
-    }
 }
 
 /// Loads and validates the revision's manifests; every problem is reported at once.
@@ -128,7 +126,8 @@ pub fn desired_state<S: RevisionSource>(
             }),
         source,
     })?;
-    let build_tags = build_tags(source, &manifests, node_spec)?;
+    let share = share_of(&manifests, selection.node.as_deref(), node_spec);
+    let build_tags = build_tags(source, &share, node_spec)?;
     let secrets = source
         .secrets(&manifests, node_spec)
         .map_err(RevisionError::Secrets)?;
@@ -138,7 +137,8 @@ pub fn desired_state<S: RevisionSource>(
         secrets: &secrets,
         build_tags: &build_tags,
     };
-    let desired = resolve(&manifests, &input)?;
+    let mut desired = resolve(&share, &input)?;
+    desired.node = selection.node.clone();
     let receivers = match &node {
         Some(node) => receivers(&node.file, &node.spec.notifications, &secrets.shared)
             .map_err(ManifestErrors)?,
@@ -170,7 +170,23 @@ fn select_node<E: std::error::Error + 'static>(
     }
 }
 
-/// Content-addressed image tags of every build-mode deployment.
+/// What the node `name` runs: its share, matched by its manifest's labels, or by its name alone
+/// when the revision lacks its manifest (a daemon whose node file is not in the repository).
+/// Without a node, placement is not applied: every deployment.
+fn share_of<'a>(
+    manifests: &'a Manifests,
+    name: Option<&str>,
+    node: Option<&NodeSpec>,
+) -> Cow<'a, Manifests> {
+    let Some(name) = name else {
+        return Cow::Borrowed(manifests);
+    };
+    let unlabelled = NodeLabels::default();
+    let labels = node.map_or(&unlabelled, |node| &node.labels);
+    Cow::Owned(placement::share(manifests, name, labels))
+}
+
+/// Content-addressed image tags of every build-mode deployment of the share.
 fn build_tags<S: RevisionSource>(
     source: &S,
     manifests: &Manifests,
@@ -205,4 +221,133 @@ fn build_tags<S: RevisionSource>(
         );
     }
     Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::convert::Infallible;
+
+    use super::*;
+    use crate::load::SourceFile;
+
+    /// Manifest files in memory; every build context is empty, and the ones read are noted.
+    struct Files {
+        manifests: Vec<SourceFile>,
+        contexts_read: RefCell<Vec<String>>,
+    }
+
+    impl RevisionSource for Files {
+        type Error = Infallible;
+
+        fn manifest_files(&self) -> Result<Vec<SourceFile>, Infallible> {
+            Ok(self.manifests.clone())
+        }
+
+        fn build_context(
+            &self,
+            _: Option<&NodeSpec>,
+            build: &BuildSpec,
+        ) -> Result<Vec<ContextFile>, Infallible> {
+            self.contexts_read
+                .borrow_mut()
+                .push(build.context.to_string());
+            Ok(Vec::new())
+        }
+
+        fn secrets(&self, _: &Manifests, _: Option<&NodeSpec>) -> Result<Secrets, Infallible> {
+            Ok(Secrets::default())
+        }
+    }
+
+    fn file(path: &str, kind: &str, name: &str, spec: &str) -> SourceFile {
+        SourceFile {
+            path: path.to_string(),
+            text: format!(
+                "apiVersion: run.orcra.dev/v0alpha\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n{spec}"
+            ),
+        }
+    }
+
+    /// `web` on nodes labelled `role: web`, `site` (built) on `db-01`, `logs` everywhere.
+    fn fleet() -> Files {
+        let manifests = vec![
+            file(
+                "nodes/web-01.yaml",
+                "Node",
+                "web-01",
+                "  host: web-01.internal\n  gitRepo: /srv/infra.git\n  labels: {role: web}\n",
+            ),
+            file(
+                "nodes/db-01.yaml",
+                "Node",
+                "db-01",
+                "  host: db-01.internal\n  gitRepo: /srv/infra.git\n",
+            ),
+            file(
+                "deployments/web.yaml",
+                "Deployment",
+                "web",
+                "  image: nginx\n  placement:\n    labels: {role: web}\n",
+            ),
+            file(
+                "deployments/site.yaml",
+                "Deployment",
+                "site",
+                "  build:\n    context: site\n  placement:\n    nodes: [db-01]\n",
+            ),
+            file(
+                "deployments/logs.yaml",
+                "Deployment",
+                "logs",
+                "  image: busybox\n",
+            ),
+        ];
+        Files {
+            manifests,
+            contexts_read: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The deployments resolved for `node`, the node the desired state names, and the build
+    /// contexts read.
+    fn resolved(
+        node: Option<&str>,
+        require_node: bool,
+    ) -> (Vec<String>, Option<String>, Vec<String>) {
+        let files = fleet();
+        let selection = NodeAndEnvironment {
+            node: node.map(str::to_string),
+            require_node,
+            ..NodeAndEnvironment::default()
+        };
+        let desired = desired_state(&files, "c1", &selection).unwrap().desired;
+        let names = desired.deployments.keys().cloned().collect();
+        (names, desired.node, files.contexts_read.take())
+    }
+
+    #[test]
+    fn a_node_resolves_its_share_and_reads_only_the_share_s_build_contexts() {
+        let (names, node, contexts) = resolved(Some("web-01"), true);
+        assert_eq!(names, ["logs", "web"]);
+        assert_eq!(node.as_deref(), Some("web-01"));
+        assert!(contexts.is_empty(), "{contexts:?}");
+        let (names, _, contexts) = resolved(Some("db-01"), true);
+        assert_eq!(names, ["logs", "site"]);
+        assert_eq!(contexts, ["site"]);
+    }
+
+    #[test]
+    fn a_node_missing_from_the_revision_matches_by_name_without_labels() {
+        let (names, node, _) = resolved(Some("web-09"), false);
+        assert_eq!(names, ["logs"]);
+        assert_eq!(node.as_deref(), Some("web-09"));
+    }
+
+    #[test]
+    fn without_a_node_every_deployment_is_resolved() {
+        let (names, node, _) = resolved(None, false);
+        assert_eq!(names, ["logs", "site", "web"]);
+        assert_eq!(node, None);
+    }
 }

@@ -1,7 +1,9 @@
-//! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes, a
-//! start-first rollout with published ports, ports and Services of a deployment without its own
-//! network, mount points used twice, `dependsOn` names and cycles, dangling service references,
-//! domain clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
+//! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes
+//! between deployments that may share a node, a start-first rollout with published ports, ports
+//! and Services of a deployment without its own network, replicas that would bind one host port
+//! twice, the reserved `ORUN_REPLICA`, mount points used twice, `dependsOn` names and cycles,
+//! `placement.nodes` naming Nodes (`placement::check`), dangling service references, domain
+//! clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
 //! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
 use std::collections::BTreeMap;
@@ -10,17 +12,21 @@ use std::net::IpAddr;
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
-use crate::manifest::{Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
+use crate::placement;
+use crate::spec::REPLICA_ENV;
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     check_nodes(manifests, &mut errors);
     check_node_values(manifests, &mut errors);
     check_deployments(manifests, &mut errors);
+    check_replicas(manifests, &mut errors);
     check_networks(manifests, &mut errors);
     check_mount_points(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
     check_dependencies(manifests, &mut errors);
+    errors.extend(placement::check(manifests));
     check_services(manifests, &mut errors);
     errors
 }
@@ -168,6 +174,51 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     }
 }
 
+/// Every replica is a container of its own, so two of them cannot bind one host port: neither a
+/// published one nor, on the host's network, one the program opens. `ORUN_REPLICA` is orun's to
+/// set on replicas, so a deployment cannot set it itself, whatever its `replicas`.
+fn check_replicas(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let spec = &deployment.spec;
+        let file = deployment.file.as_str();
+        if spec.container.env.0.contains_key(REPLICA_ENV) {
+            errors.push(ManifestError::new(
+                file,
+                Some(&format!("spec.env.{REPLICA_ENV}")),
+                "is reserved for orun, which sets it to the replica's number on replicas 2 and up",
+            ));
+        }
+        let replicas = spec.replicas.get();
+        if replicas == 1 {
+            continue;
+        }
+        for (index, port) in spec.container.ports.iter().enumerate() {
+            let Some(host_port) = port.port else {
+                continue;
+            };
+            errors.push(ManifestError::new(
+                file,
+                Some(&format!("spec.ports[{index}].port")),
+                format!(
+                    "host port {host_port}/{} cannot be published by {replicas} replicas: each would bind it; \
+                     leave out spec.ports[].port and reach the deployment through a Service, or run one replica",
+                    port.protocol.as_str()
+                ),
+            ));
+        }
+        if spec.container.network == NetworkMode::Host {
+            errors.push(ManifestError::new(
+                file,
+                Some("spec.network"),
+                format!(
+                    "network: host cannot run {replicas} replicas: they would share the host's ports, so two \
+                     of them would bind the same ones; use network: environment, or run one replica"
+                ),
+            ));
+        }
+    }
+}
+
 /// `network: host` shares the host's ports, so there is nothing to publish; `network: none` has
 /// no network at all, so nothing to publish and nothing a Service could route to.
 fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
@@ -248,6 +299,7 @@ fn addresses_clash(a: IpAddr, b: IpAddr) -> bool {
 fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     struct Binding<'a> {
         deployment: &'a str,
+        spec: &'a DeploymentSpec,
         file: &'a str,
         index: usize,
         host_ip: IpAddr,
@@ -260,10 +312,13 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             };
             let key = (host_port.0, port.protocol);
             let bindings = by_port.entry(key).or_default();
-            if let Some(earlier) = bindings
-                .iter()
-                .find(|earlier| addresses_clash(earlier.host_ip, port.host_address()))
-            {
+            // Deployments that never run on one node do not compete for its ports.
+            let clashes = |earlier: &&Binding| {
+                addresses_clash(earlier.host_ip, port.host_address())
+                    && (earlier.deployment == deployment.name
+                        || placement::may_meet(manifests, earlier.spec, &deployment.spec))
+            };
+            if let Some(earlier) = bindings.iter().find(clashes) {
                 let holder = if earlier.deployment == deployment.name {
                     format!("spec.ports[{}] of the same deployment", earlier.index)
                 } else {
@@ -285,6 +340,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             }
             bindings.push(Binding {
                 deployment: &deployment.name,
+                spec: &deployment.spec,
                 file: &deployment.file,
                 index,
                 host_ip: port.host_address(),

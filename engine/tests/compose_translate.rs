@@ -325,7 +325,10 @@ fn replicas_and_scale_unless_they_would_share_a_host_port() {
     );
     assert_eq!(
         paths(&translation.untranslatable),
-        ["services.web.deploy.replicas", "services.big.deploy.replicas"]
+        [
+            "services.web.deploy.replicas",
+            "services.big.deploy.replicas"
+        ]
     );
 }
 

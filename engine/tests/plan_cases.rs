@@ -1,7 +1,8 @@
 //! Data-driven plan cases: every folder under `testdata/` holds a manifest repository (`repo/`),
 //! an observed snapshot (`observed.json`, empty when absent) and options (`case.yaml`). Each case
 //! goes through the same revision pipeline as the CLI and the node, and its plan document (or the
-//! error) is compared with `snapshots/<case>.snap`; every mismatch is reported, not only the first.
+//! error), followed by the desired Services when the case asks for them, is compared with
+//! `snapshots/<case>.snap`; every mismatch is reported, not only the first.
 //! A case's secrets are fingerprinted as if its `secrets.yaml` had the data key [`CASE_DATA_KEY`].
 
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ struct CaseOptions {
     new_commit: bool,
     #[serde(default)]
     secrets: CaseSecrets,
+    /// List the desired Services after the plan, which does not show them.
+    #[serde(default)]
+    show_services: bool,
 }
 
 /// Plaintext secrets, as if decrypted from the case's `secrets.yaml`.
@@ -144,10 +148,23 @@ fn run_case(case: &Path, options: &CaseOptions) -> String {
         new_commit: options.new_commit,
         ..PlanOptions::default()
     };
-    match engine::plan(&desired, &observed, &plan_options) {
+    let mut output = match engine::plan(&desired, &observed, &plan_options) {
         Ok(plan) => format!("{}\n", serde_json::to_string_pretty(&plan).unwrap()),
         Err(error) => format!("error: {error}\n"),
+    };
+    if options.show_services {
+        output.push_str("services:\n");
+        for service in desired.services.values() {
+            output.push_str(&format!(
+                "  {}: deployment {}, port {}, domain {}\n",
+                service.name,
+                service.deployment,
+                service.port,
+                service.domain.as_deref().unwrap_or("none")
+            ));
+        }
     }
+    output
 }
 
 /// The case's desired state, or the validation error its revision has.

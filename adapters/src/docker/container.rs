@@ -66,7 +66,10 @@ pub fn create_body(
         environment,
     );
     if let (Some((key, value)), Some(env)) = (replica.env(), body.env.as_mut()) {
-        env.push(format!("{key}={value}"));
+        // orun's number wins over a key of `secrets.yaml` by that name.
+        let prefix = format!("{key}=");
+        env.retain(|entry| !entry.starts_with(&prefix));
+        env.push(format!("{prefix}{value}"));
     }
     body
 }

@@ -33,7 +33,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
         traffic: Arc::new(NoIngress),
         registry_credentials: RegistryCredentials::locate(prepared.docker_config.as_deref()),
     };
-    let progress = render::apply::Progress::new(style);
+    let progress = render::apply::Progress::new(style, prepared.header);
     let (plan, report) = match &args.plan {
         Some(path) => {
             let observed = adapters::docker::observe::observe(&docker, &prepared.desired).await?;

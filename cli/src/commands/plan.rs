@@ -39,7 +39,10 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", render::plan::json(&plan)),
         OutputFormat::Human => {
             let style = render::Style::for_stdout();
-            print!("{}", render::plan::human(&plan, style));
+            print!(
+                "{}",
+                render::plan::human_with(&plan, style, prepared.header)
+            );
         }
     }
     let pending = !plan.is_empty();

@@ -6,17 +6,20 @@ use std::path::{Path, PathBuf};
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Result};
 use engine::manifest::NodeSpec;
+use engine::placement;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
-use engine::{DesiredState, Environment, Manifests};
+use engine::{DesiredState, Environment, Finding, Manifests};
 
 use crate::args::NodeOrEnvironmentArgs;
+use crate::render::plan::Header;
 
-/// The desired state of the selected environment, where its build contexts live, and the
-/// selected node's `dockerConfig`.
+/// The desired state of the selected environment, where its build contexts live, the
+/// selected node's `dockerConfig`, and what the plan header says about placement.
 pub struct Prepared {
     pub desired: DesiredState,
     pub code_dir: PathBuf,
     pub docker_config: Option<PathBuf>,
+    pub header: Header,
 }
 
 /// Resolves the revision at `repo` for `--node` or `--environment` (production without either).
@@ -45,17 +48,25 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
             error => anyhow!(error),
         })?;
     let node = revision.node.as_ref().map(|node| &node.spec);
+    // Only a revision that places deployments makes a plan of all of them worth a word.
+    let header = Header {
+        placement_not_applied: selection.node.is_none()
+            && placement::places_deployments(&revision.manifests),
+    };
     Ok(Prepared {
         code_dir: tree.code_dir(node),
         docker_config: node.and_then(NodeSpec::docker_config_dir),
         desired: revision.desired,
+        header,
     })
 }
 
-/// What `validate` checked: the manifests, and the environments they resolved for.
+/// What `validate` checked: the manifests, the environments they resolved for, and the
+/// warnings and notes of the valid revision.
 pub struct Checked {
     pub manifests: Manifests,
     pub environments: Vec<String>,
+    pub findings: Vec<Finding>,
 }
 
 /// Loads and validates the manifests at `repo`, decrypts its secrets, and resolves the revision
@@ -118,6 +129,7 @@ pub fn check(
         bail!("{}", failures.join("\n"));
     }
     Ok(Checked {
+        findings: placement::findings(&manifests),
         manifests,
         environments,
     })

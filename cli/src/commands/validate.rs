@@ -1,11 +1,13 @@
 //! `orun validate`: load every manifest, decrypt the secrets, resolve the revision for each
-//! environment it serves, and report all problems or a one-line inventory.
+//! environment it serves, and report all problems or a one-line inventory with the revision's
+//! warnings and notes, which do not fail it.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::args::ValidateArgs;
+use crate::render;
 
 pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
     let checked = super::revision::check(
@@ -13,6 +15,13 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
         args.environment.as_deref(),
         args.age_key_path.as_deref(),
     )?;
+    for finding in &checked.findings {
+        eprintln!(
+            "{}: {}",
+            finding.level.as_str(),
+            render::escaped(&finding.to_string())
+        );
+    }
     let manifests = &checked.manifests;
     println!(
         "{}: valid: {} node(s), {} deployment(s), {} service(s); environments: {}",

@@ -13,11 +13,14 @@ use engine::outcome::{ApplyReport, Outcome};
 use engine::plan::{Action, ActionKind, Plan};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::plan::Header;
 use super::{escaped, Style};
 
 /// Renders apply progress on stdout.
 pub struct Progress {
     style: Style,
+    /// What the header of each plan says besides the plan itself.
+    header: Header,
     bars: Option<MultiProgress>,
     pulls: Mutex<HashMap<String, PullBar>>,
 }
@@ -28,12 +31,13 @@ struct PullBar {
 }
 
 impl Progress {
-    pub fn new(style: Style) -> Self {
+    pub fn new(style: Style, header: Header) -> Self {
         let bars = std::io::stdout()
             .is_terminal()
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout()));
         Progress {
             style,
+            header,
             bars,
             pulls: Mutex::new(HashMap::new()),
         }
@@ -133,7 +137,7 @@ impl PlanObserver for Progress {
         if follow_up {
             self.line("\nFollow-up now that images and containers changed:");
         }
-        self.line(super::plan::human(plan, self.style).trim_end());
+        self.line(super::plan::human_with(plan, self.style, self.header).trim_end());
         if !plan.is_empty() {
             self.line("");
         }

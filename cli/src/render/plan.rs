@@ -15,7 +15,22 @@ pub fn json(plan: &Plan) -> String {
     serde_json::to_string_pretty(plan).expect("plan serializes")
 }
 
+/// What the header says besides the plan document: whether placement was left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    /// The revision places deployments on nodes, but the plan takes every deployment of the
+    /// environment because no node was named.
+    pub placement_not_applied: bool,
+}
+
+/// The plan as a table, with the header a plan document alone gives.
 pub fn human(plan: &Plan, style: Style) -> String {
+    human_with(plan, style, Header::default())
+}
+
+/// The plan as a table: the header (environment, commit, the node whose share it is or that
+/// placement was not applied), the actions, the field diffs and the summary line.
+pub fn human_with(plan: &Plan, style: Style, header: Header) -> String {
     let mut out = String::new();
     let commit = short_commit(&plan.commit);
     writeln!(
@@ -24,6 +39,16 @@ pub fn human(plan: &Plan, style: Style) -> String {
         plan.environment
     )
     .unwrap();
+    if let Some(node) = &plan.node {
+        writeln!(out, "node: {}", escaped(node)).unwrap();
+    } else if header.placement_not_applied {
+        writeln!(
+            out,
+            "placement not applied: every deployment of the environment is planned; \
+             pass --node NAME for one node's share"
+        )
+        .unwrap();
+    }
     if plan.is_empty() {
         writeln!(out).unwrap();
         writeln!(out, "No changes. Node is converged.").unwrap();

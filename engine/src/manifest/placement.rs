@@ -1,5 +1,6 @@
 //! The manifest fields that say where a deployment runs and how many copies of it: a Node's
-//! `labels`, a Deployment's `placement` and `replicas`, each checked while it is parsed. Which
+//! `labels`, a Deployment's `placement` and `replicas`, each checked while it is parsed, and the
+//! variable that tells a replica its number. Which
 //! deployments a node runs (its share) and the rules spanning files are `engine::placement`'s.
 
 use std::collections::BTreeMap;
