@@ -553,6 +553,34 @@ mod tests {
     }
 
     #[test]
+    fn replicas_from_2_on_carry_their_number_and_share_the_alias() {
+        let state = desired(
+            "production",
+            &[deployment("web", "  replicas: 2\n  env:\n    A: b\n")],
+        );
+        let web = &state.deployments["web"];
+        let first = create_body(web, &web.replicas[0], &state.environment);
+        let second = create_body(web, &web.replicas[1], &state.environment);
+        assert!(!first
+            .env
+            .unwrap()
+            .iter()
+            .any(|e| e.starts_with("ORUN_REPLICA=")));
+        assert!(second.env.unwrap().contains(&"ORUN_REPLICA=2".to_string()));
+        assert_eq!(second.labels.unwrap()["run.orcra.dev/replica"], "2");
+        assert!(!first.labels.unwrap().contains_key("run.orcra.dev/replica"));
+        let alias = |body: ContainerCreateBody| {
+            body.networking_config.unwrap().endpoints_config.unwrap()["orun-production"]
+                .aliases
+                .clone()
+        };
+        assert_eq!(
+            alias(create_body(web, &web.replicas[1], &state.environment)),
+            Some(vec!["web".to_string()])
+        );
+    }
+
+    #[test]
     fn create_and_update_give_docker_the_same_limits_without_swap() {
         let limits = Limits {
             memory: Some(128 << 20),
