@@ -25,7 +25,8 @@ pub enum Command {
     /// Show what would change on this node, with reasons and field diffs
     #[command(
         after_help = "Examples:\n  orun plan --repo examples/hello --observed examples/hello/observed.json\n  \
-                            orun plan --repo ./infra --environment staging --observed snapshot.json --output json"
+                            orun plan --repo ./infra --environment staging --observed snapshot.json --output json\n  \
+                            orun plan --repo ./infra --node web-01 --observed http://10.0.0.5:9100/observed"
     )]
     Plan(PlanArgs),
     /// Converge this node once: plan against Docker, then pull, build, remove, recreate, create, start
