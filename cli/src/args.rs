@@ -25,7 +25,8 @@ pub enum Command {
     /// Show what would change on this node, with reasons and field diffs
     #[command(
         after_help = "Examples:\n  orun plan --repo examples/hello --observed examples/hello/observed.json\n  \
-                            orun plan --repo ./infra --environment staging --observed snapshot.json --output json"
+                            orun plan --repo ./infra --environment staging --observed snapshot.json --output json\n  \
+                            orun plan --repo ./infra --node web-01 --observed http://10.0.0.5:9100/observed"
     )]
     Plan(PlanArgs),
     /// Converge this node once: plan against Docker, then pull, build, remove, recreate, create, start
@@ -111,8 +112,9 @@ pub struct PlanArgs {
     pub repo: PathBuf,
     #[command(flatten)]
     pub selection: NodeOrEnvironmentArgs,
-    /// Plan against this observed snapshot (JSON, docs/plans.md) instead of the local Docker engine
-    #[arg(long)]
+    /// Plan against this observed snapshot instead of the local Docker engine: a JSON file
+    /// (docs/plans.md), or a node's http(s)://HOST:PORT/observed
+    #[arg(long, value_name = "FILE|URL")]
     pub observed: Option<PathBuf>,
     /// Also write the observed snapshot that was planned against to FILE
     #[arg(long, value_name = "FILE")]
@@ -227,6 +229,17 @@ pub enum FleetCommand {
                       Examples:\n  orun fleet status --repo ./infra\n  orun fleet status --output json | jq '.nodes[] | select(.healthy != true)'"
     )]
     Status(FleetStatusArgs),
+    /// Plan every node in nodes/ against what its Docker runs now (its status API's /observed):
+    /// what the working tree would change on each node
+    #[command(
+        after_help = "Each node's snapshot is fetched from its statusAddr (default: its host, port 9100), all \
+                      at once, with a 3 s timeout; each node is planned for its own share, as \
+                      `orun plan --node NAME` plans it. Exits 1 when a node is unreachable or its plan \
+                      fails; with --detailed-exitcode, 2 when any node has changes.\n\n\
+                      Examples:\n  orun fleet plan --repo ./infra\n  \
+                      orun fleet plan --output json | jq '.nodes[] | {name, summary: .plan.summary}'"
+    )]
+    Plan(FleetPlanArgs),
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +250,26 @@ pub struct FleetStatusArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetPlanArgs {
+    /// Manifest repository root, whose nodes/ lists the fleet and whose files are planned
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key
+    /// under each node's dataDir or /opt/orun/)
+    #[arg(long, value_name = "F")]
+    pub age_key_path: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Exit 2 when any node has changes pending (0 when all are converged, 1 on error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Allow plans that remove every managed container of a node whose share is empty
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
-//! `orun fleet status` against fake status APIs on loopback ports (no Docker, no daemon): the
-//! table, the JSON document, the exit code for unreachable, unhealthy and behind nodes, the
-//! timeout, and the default status address.
+//! `orun fleet status`, `orun fleet plan` and `orun plan --observed URL` against fake status APIs
+//! on loopback ports (no Docker, no daemon): the tables, the JSON documents, the exit codes for
+//! unreachable, unhealthy and behind nodes and for pending changes, the timeout, and the default
+//! status address. The fake `/observed` serves snapshots that `orun plan` itself derived.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -306,4 +307,278 @@ fn a_repository_without_nodes_is_an_error() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{error}");
     assert!(error.contains("no Node manifests in nodes/"), "{error}");
+}
+
+/// `deployments/web.yaml` running `image`.
+fn web(repo: &Path, image: &str) {
+    let path = repo.join("deployments/web.yaml");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(
+        path,
+        format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  \
+             image: {image}\n  network: none\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// The plan document of `orun plan --node NODE --observed SOURCE --output json`.
+fn plan_json(repo: &Path, node: &str, source: &str) -> Value {
+    let output = orun(&[
+        "plan",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--node",
+        node,
+        "--observed",
+        source,
+        "--output",
+        "json",
+    ]);
+    let text = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
+}
+
+/// The snapshot of a node on which `node`'s plan for `repo` was applied: every created container
+/// running with the labels the plan gives it, its image present.
+fn converged_snapshot(repo: &Path, node: &str) -> Value {
+    let empty = repo.join("empty.json");
+    fs::write(&empty, "{}").unwrap();
+    let plan = plan_json(repo, node, empty.to_str().unwrap());
+    let mut containers = Vec::new();
+    let mut images = Vec::new();
+    for (index, action) in plan["actions"].as_array().unwrap().iter().enumerate() {
+        if action["kind"] != "create" {
+            continue;
+        }
+        let image_id = format!("sha256:{index:064x}");
+        containers.push(json!({
+            "id": format!("{index:012x}"), "name": action["container"],
+            "image": action["image"], "image_id": image_id, "state": "running",
+            "labels": action["labels"],
+        }));
+        images.push(json!({ "id": image_id, "tags": [action["image"]] }));
+    }
+    json!({ "containers": containers, "images": images })
+}
+
+fn fleet_plan(repo: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["fleet", "plan", "--repo", repo.to_str().unwrap()];
+    args.extend(extra);
+    orun(&args)
+}
+
+fn fleet_plan_json(repo: &Path, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["--output", "json"];
+    args.extend(extra);
+    let output = fleet_plan(repo, &args);
+    let text = stdout(&output);
+    let document = serde_json::from_str(&text).unwrap_or_else(|error| {
+        panic!("{error}: {text}{}", String::from_utf8_lossy(&output.stderr))
+    });
+    (output.status.code(), document)
+}
+
+#[test]
+fn fleet_plan_reports_every_node_and_fails_for_an_unreachable_one() {
+    let repo = TempDir::new().unwrap();
+    web(repo.path(), "busybox:1.36");
+    node(repo.path(), "web-01", "");
+    let converged = fake_status_api(converged_snapshot(repo.path(), "web-01"));
+    let empty = fake_status_api(json!({}));
+    let gone = closed_port();
+    node(
+        repo.path(),
+        "web-01",
+        &format!("  statusAddr: {converged}\n"),
+    );
+    node(repo.path(), "web-02", &format!("  statusAddr: {empty}\n"));
+    node(repo.path(), "web-03", &format!("  statusAddr: {gone}\n"));
+
+    let (code, document) = fleet_plan_json(repo.path(), &[]);
+    assert_eq!(code, Some(1), "{document:#}");
+    let nodes = document["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{document:#}");
+    for entry in nodes {
+        let mut keys: Vec<&String> = entry.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["error", "name", "plan", "reachable", "status_addr"],
+            "{entry:#}"
+        );
+    }
+    let first = by_name(&document, "web-01");
+    assert_eq!(first["reachable"], true);
+    assert_eq!(first["error"], Value::Null);
+    assert_eq!(first["status_addr"], converged.as_str());
+    assert_eq!(first["plan"]["actions"], json!([]), "{document:#}");
+    // Each node's plan is the document `orun plan` makes from the same snapshot.
+    let second = by_name(&document, "web-02");
+    let url = format!("http://{empty}/observed");
+    assert_eq!(second["plan"], plan_json(repo.path(), "web-02", &url));
+    assert_eq!(second["plan"]["summary"]["create"], 1, "{document:#}");
+    let third = by_name(&document, "web-03");
+    assert_eq!(third["reachable"], false);
+    assert_eq!(third["plan"], Value::Null);
+    let error = third["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("http://{gone}/observed")),
+        "{error}"
+    );
+
+    let output = fleet_plan(repo.path(), &[]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for expected in [
+        format!("=== node web-01 ({converged}) ==="),
+        "No changes. Node is converged.".to_string(),
+        format!("=== node web-02 ({empty}) ==="),
+        "┆ create ".to_string(),
+        format!("unreachable: {error}"),
+        "Fleet plan:".to_string(),
+        "  web-01  No changes.".to_string(),
+        "  web-02  Plan: 1 to create, 0 to recreate, 0 to remove, 0 unchanged.".to_string(),
+        format!("  web-03  unreachable: {error}"),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} missing:\n{text}");
+    }
+}
+
+#[test]
+fn fleet_plan_exits_0_when_converged_and_2_for_changes_only_when_asked() {
+    let repo = TempDir::new().unwrap();
+    web(repo.path(), "busybox:1.36");
+    node(repo.path(), "web-01", "");
+    let converged = fake_status_api(converged_snapshot(repo.path(), "web-01"));
+    node(
+        repo.path(),
+        "web-01",
+        &format!("  statusAddr: {converged}\n"),
+    );
+    node(
+        repo.path(),
+        "web-02",
+        &format!("  statusAddr: {converged}\n"),
+    );
+    assert_eq!(
+        fleet_plan(repo.path(), &["--detailed-exitcode"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    web(repo.path(), "busybox:1.37");
+    let (code, document) = fleet_plan_json(repo.path(), &["--detailed-exitcode"]);
+    assert_eq!(code, Some(2), "{document:#}");
+    let recreate = &by_name(&document, "web-02")["plan"]["actions"][1];
+    assert_eq!(recreate["kind"], "recreate", "{document:#}");
+    assert_eq!(
+        recreate["changes"][0]["new"], "busybox:1.37",
+        "{document:#}"
+    );
+    assert_eq!(fleet_plan(repo.path(), &[]).status.code(), Some(0));
+}
+
+#[test]
+fn fleet_plan_reports_a_refused_plan_as_a_failed_node() {
+    let repo = TempDir::new().unwrap();
+    web(repo.path(), "busybox:1.36");
+    node(repo.path(), "web-01", "");
+    let running = fake_status_api(converged_snapshot(repo.path(), "web-01"));
+    node(repo.path(), "web-01", &format!("  statusAddr: {running}\n"));
+    fs::remove_file(repo.path().join("deployments/web.yaml")).unwrap();
+
+    let (code, document) = fleet_plan_json(repo.path(), &[]);
+    assert_eq!(code, Some(1), "{document:#}");
+    let node = by_name(&document, "web-01");
+    assert_eq!(node["reachable"], true);
+    assert_eq!(node["plan"], Value::Null);
+    assert!(node["error"].is_string(), "{document:#}");
+    let (code, document) = fleet_plan_json(repo.path(), &["--allow-empty"]);
+    assert_eq!(code, Some(0), "{document:#}");
+    assert_eq!(by_name(&document, "web-01")["plan"]["summary"]["remove"], 1);
+}
+
+#[test]
+fn fleet_plan_of_an_invalid_repository_fails_like_plan_without_asking_the_nodes() {
+    let repo = TempDir::new().unwrap();
+    let (_silent, silent) = silent_status_api();
+    node(repo.path(), "web-01", &format!("  statusAddr: {silent}\n"));
+    fs::create_dir_all(repo.path().join("deployments")).unwrap();
+    fs::write(
+        repo.path().join("deployments/web.yaml"),
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  imgae: busybox\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let fleet = fleet_plan(repo.path(), &[]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "a node was asked"
+    );
+    let plan = orun(&[
+        "plan",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--node",
+        "web-01",
+    ]);
+    assert_eq!(fleet.status.code(), Some(1));
+    assert_eq!(plan.status.code(), Some(1));
+    let error = String::from_utf8_lossy(&fleet.stderr);
+    assert_eq!(error, String::from_utf8_lossy(&plan.stderr));
+    assert!(
+        error.contains("deployments/web.yaml:6:3: spec.imgae"),
+        "{error}"
+    );
+    assert!(fleet.stdout.is_empty());
+}
+
+#[test]
+fn plan_reads_a_snapshot_from_a_url_as_from_a_file() {
+    let repo = TempDir::new().unwrap();
+    web(repo.path(), "busybox:1.37");
+    node(repo.path(), "web-01", "");
+    let snapshot = converged_snapshot(repo.path(), "web-01");
+    web(repo.path(), "busybox:1.38");
+    let file = repo.path().join("snapshot.json");
+    fs::write(&file, snapshot.to_string()).unwrap();
+    let url = format!("http://{}/observed", fake_status_api(snapshot));
+    let from_url = plan_json(repo.path(), "web-01", &url);
+    assert_eq!(
+        from_url,
+        plan_json(repo.path(), "web-01", file.to_str().unwrap())
+    );
+    assert_eq!(from_url["summary"]["recreate"], 1, "{from_url:#}");
+}
+
+#[test]
+fn plan_names_an_unreachable_or_silent_url_and_fails() {
+    let repo = TempDir::new().unwrap();
+    web(repo.path(), "busybox:1.36");
+    let (_silent, silent) = silent_status_api();
+    for (addr, limit) in [(closed_port(), 3), (silent, 6)] {
+        let url = format!("http://{addr}/observed");
+        let started = Instant::now();
+        let output = orun(&[
+            "plan",
+            "--repo",
+            repo.path().to_str().unwrap(),
+            "--observed",
+            &url,
+        ]);
+        let took = started.elapsed();
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{error}");
+        assert!(error.contains(&url), "{error}");
+        assert!(took < Duration::from_secs(limit), "{took:?}");
+    }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::copies::{primary_name, Runs};
 use crate::desired::DesiredState;
 use crate::image;
+use crate::manifest::settings::RESERVED_LABEL_PREFIX;
 use crate::resources::Limits;
 use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
@@ -191,6 +192,24 @@ impl Observed {
         format!("sha256:{}", crate::spec::sha256_hex(json.as_bytes()))
     }
 
+    /// The snapshot as plans read it, for readers outside the node (`GET /observed`): only
+    /// labels under orun's prefix, which plans read and where the canonical spec shows secrets
+    /// as fingerprints, while other tools' labels may hold anything; and no container addresses,
+    /// which plans never read. A plan against it is the plan against the whole snapshot.
+    pub fn for_plans(mut self) -> Observed {
+        let keep_orun_labels = |labels: &mut BTreeMap<String, String>| {
+            labels.retain(|key, _| key.starts_with(RESERVED_LABEL_PREFIX));
+        };
+        for container in &mut self.containers {
+            keep_orun_labels(&mut container.labels);
+            container.address = None;
+        }
+        for resource in self.networks.iter_mut().chain(&mut self.volumes) {
+            keep_orun_labels(&mut resource.labels);
+        }
+        self
+    }
+
     pub fn image_index(&self) -> ImageIndex<'_> {
         let mut ids = BTreeMap::new();
         for image in &self.images {
@@ -220,6 +239,34 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Observed>("{}").unwrap(),
             Observed::default()
+        );
+    }
+
+    #[test]
+    fn for_plans_keeps_orun_labels_and_drops_addresses() {
+        let observed: Observed = serde_json::from_str(
+            r#"{"containers":[{"id":"1","name":"web","image":"nginx","image_id":"sha256:1",
+                "state":"running","address":"172.17.0.2",
+                "resources":{"memory":1048576},
+                "labels":{"run.orcra.dev/managed-by":"orun","run.orcra.dev/spec":"{}",
+                          "com.example.token":"hunter2"}}],
+                "images":[{"id":"sha256:1","tags":["nginx:latest"]}],
+                "volumes":[{"name":"data","labels":{"com.docker.compose.project":"x",
+                            "run.orcra.dev/environment":"production"}}]}"#,
+        )
+        .unwrap();
+        let shown = observed.clone().for_plans();
+        let container = &shown.containers[0];
+        assert_eq!(
+            container.labels.keys().collect::<Vec<_>>(),
+            ["run.orcra.dev/managed-by", "run.orcra.dev/spec"]
+        );
+        assert_eq!(container.address, None);
+        assert_eq!(container.resources, observed.containers[0].resources);
+        assert_eq!(shown.images, observed.images);
+        assert_eq!(
+            shown.volumes[0].labels.keys().collect::<Vec<_>>(),
+            ["run.orcra.dev/environment"]
         );
     }
 

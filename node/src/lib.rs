@@ -9,6 +9,7 @@ pub mod decisions;
 mod ingress;
 pub mod metrics;
 mod notifier;
+pub mod observation;
 mod poller;
 mod prober;
 pub mod public;
@@ -40,6 +41,7 @@ use adapters::ingress::config::CaddySettings;
 use decisions::settings::{effective_settings, InForce, StartFlags};
 use metrics::Metrics;
 use notifier::Notifier;
+use observation::Observations;
 use reconciler::Reconciler;
 use status::SharedStatus;
 use webhook::{Hook, WebhookSecret};
@@ -108,6 +110,7 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let (webhook_secret, secret) = watch::channel(settings.webhook_secret.clone());
     let fetch_now = Arc::new(Notify::new());
+    let (in_force, in_force_rx) = watch::channel(None);
     server::serve(
         settings.status_addr,
         status.clone(),
@@ -117,6 +120,7 @@ pub async fn run(
             secret,
             fetch: fetch_now.clone(),
         },
+        Arc::new(Observations::of_docker(docker.clone(), in_force_rx)),
     )
     .await?;
     let node_name = status.lock().node.name.clone();
@@ -154,6 +158,7 @@ pub async fn run(
         notifier,
         interval: interval_tx,
         webhook_secret,
+        in_force,
     };
     Reconciler::new(settings, docker, outputs, cancel)
         .run(polls_rx, stop_rx)

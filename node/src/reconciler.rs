@@ -49,7 +49,7 @@ const LIVENESS_TICK: Duration = Duration::from_secs(1);
 /// the driver keeps the data it converges on.
 struct LastGoodRevision {
     commit: String,
-    desired: DesiredState,
+    desired: Arc<DesiredState>,
     registry_credentials: RegistryCredentials,
 }
 
@@ -62,6 +62,8 @@ pub struct ReconcilerOutputs {
     pub interval: watch::Sender<Duration>,
     /// The webhook secret in force, for the status API.
     pub webhook_secret: watch::Sender<Option<WebhookSecret>>,
+    /// The desired state in force, which the status API's `/observed` observes Docker for.
+    pub in_force: watch::Sender<Option<Arc<DesiredState>>>,
 }
 
 pub struct Reconciler {
@@ -73,6 +75,7 @@ pub struct Reconciler {
     cancel: Arc<AtomicBool>,
     interval: watch::Sender<Duration>,
     webhook_secret: watch::Sender<Option<WebhookSecret>>,
+    in_force: watch::Sender<Option<Arc<DesiredState>>>,
     last_good: Option<LastGoodRevision>,
     decisions: NodeLoop,
     prober: Prober,
@@ -95,6 +98,7 @@ impl Reconciler {
             notifier,
             interval,
             webhook_secret,
+            in_force,
         } = outputs;
         let ingress = Ingress::new(&settings);
         let state_file = StateFile::new(settings.paths().state());
@@ -116,6 +120,7 @@ impl Reconciler {
             cancel,
             interval,
             webhook_secret,
+            in_force,
             last_good: None,
             decisions,
             prober,
@@ -335,9 +340,11 @@ impl Reconciler {
             .configure(receivers, revision.desired.environment.as_str(), &commit);
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         let deployments: BTreeSet<String> = revision.desired.deployments.keys().cloned().collect();
+        let desired = Arc::new(revision.desired);
+        self.in_force.send_replace(Some(desired.clone()));
         self.last_good = Some(LastGoodRevision {
             commit: commit.clone(),
-            desired: revision.desired,
+            desired,
             registry_credentials: RegistryCredentials::locate(settings.docker_config.as_deref()),
         });
         Event::Adopted {

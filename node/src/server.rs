@@ -1,5 +1,6 @@
 //! The status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
-//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network; and
+//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network;
+//! `/observed`, Docker observed now as plans read it (`observation.rs`); and
 //! `POST /hooks/git`, its only path that is not a read: with a proof of the webhook secret
 //! (`webhook.rs`) it asks the poller for a fetch, nothing more. Its own
 //! accept loop on hyper bounds what clients can hold, so a flood of slow connections cannot take
@@ -37,6 +38,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::metrics::Metrics;
+use super::observation::Observations;
 use super::public::{self, LocalPaths};
 use super::status::SharedStatus;
 use super::webhook::{self, Hook};
@@ -58,12 +60,20 @@ struct ApiState {
     metrics: Arc<Metrics>,
     paths: Arc<LocalPaths>,
     hook: Hook,
+    observations: Arc<Observations>,
 }
 
-fn router(status: SharedStatus, metrics: Arc<Metrics>, paths: LocalPaths, hook: Hook) -> Router {
+fn router(
+    status: SharedStatus,
+    metrics: Arc<Metrics>,
+    paths: LocalPaths,
+    hook: Hook,
+    observations: Arc<Observations>,
+) -> Router {
     Router::new()
         .route("/healthz", get(healthz).post(healthz))
         .route("/status", get(status_document).post(status_document))
+        .route("/observed", get(observed_snapshot))
         .route("/metrics", get(metrics_text))
         .route(webhook::PATH, any(git_hook))
         .fallback(not_found)
@@ -73,6 +83,7 @@ fn router(status: SharedStatus, metrics: Arc<Metrics>, paths: LocalPaths, hook: 
             metrics,
             paths: Arc::new(paths),
             hook,
+            observations,
         })
 }
 
@@ -91,11 +102,13 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     paths: LocalPaths,
     hook: Hook,
+    observations: Arc<Observations>,
 ) -> Result<(), ListenError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|error| ListenError { addr, error })?;
-    tokio::spawn(accept_loop(listener, router(status, metrics, paths, hook)));
+    let router = router(status, metrics, paths, hook, observations);
+    tokio::spawn(accept_loop(listener, router));
     Ok(())
 }
 
@@ -329,6 +342,20 @@ async fn status_document(State(state): State<ApiState>) -> Response {
     Json(document).into_response()
 }
 
+/// `/observed`: Docker observed now for the revision in force, as plans read it; 503 when Docker
+/// does not answer in time, with the error as the status shows errors.
+async fn observed_snapshot(State(state): State<ApiState>, uri: Uri) -> Response {
+    let environment = state.status.lock().node.environment.clone();
+    match state.observations.current(&environment).await {
+        Ok(observed) => Json(observed).into_response(),
+        Err(error) => {
+            warn!(%error, "/observed: no snapshot");
+            let shown = public::message(&error.to_string(), &state.paths);
+            error_response(StatusCode::SERVICE_UNAVAILABLE, &shown, &uri)
+        }
+    }
+}
+
 async fn metrics_text(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let accept = headers
         .get(header::ACCEPT)
@@ -444,11 +471,15 @@ mod tests {
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let observations = Observations::new(watch::channel(None).1, |_| {
+            Box::pin(async { Ok(engine::Observed::default()) })
+        });
         let router = router(
             status,
             Arc::new(Metrics::new()),
             LocalPaths::default(),
             hook,
+            Arc::new(observations),
         );
         tokio::spawn(accept_loop(listener, router));
         (addr, fetch)
@@ -526,6 +557,17 @@ mod tests {
         assert!(woken.is_err(), "a refused request woke the poller");
         let exactly = vec![b' '; limit];
         assert_eq!(request(addr, &post(limit, bearer), &exactly).await, 202);
+    }
+
+    #[tokio::test]
+    async fn the_observed_snapshot_is_read_with_get_only() {
+        let (addr, _) = serve_local(None).await;
+        assert_eq!(
+            request(addr, "GET /observed HTTP/1.1\r\nHost: a", b"").await,
+            200
+        );
+        let post = "POST /observed HTTP/1.1\r\nHost: a\r\nContent-Length: 0";
+        assert_eq!(request(addr, post, b"").await, 405);
     }
 
     #[test]

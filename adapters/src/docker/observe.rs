@@ -11,6 +11,7 @@ use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsB
 use bollard::Docker;
 use engine::copies::primary_name;
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
+use engine::resources::Limits;
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -91,22 +92,28 @@ async fn containers(
     containers.sort_by(|a, b| a.name.cmp(&b.name));
     // Limits changed in place are only visible in the container's host config, and addresses
     // only in its network settings: the environment's containers and their rollout copies are
-    // inspected once for both.
-    stream::iter(containers.iter_mut())
-        .filter(|c| {
-            let wanted = managed_by_orun(&c.labels) && wanted_names.contains(primary_name(&c.name));
-            async move { wanted }
-        })
-        .map(|c| async {
-            if let Some((limits, address)) = container::limits_and_address(docker, &c.name).await? {
-                c.resources = limits;
-                c.address = address;
-            }
-            Ok::<_, DockerError>(())
+    // inspected once for both. The inspects own the names they ask about, so the observation is
+    // a future the status API can serve from another task.
+    let inspected: Vec<String> = containers
+        .iter()
+        .filter(|c| managed_by_orun(&c.labels) && wanted_names.contains(primary_name(&c.name)))
+        .map(|c| c.name.clone())
+        .collect();
+    let mut found: BTreeMap<String, (Limits, Option<String>)> = stream::iter(inspected)
+        .map(|name| async move {
+            let found = container::limits_and_address(docker, &name).await?;
+            Ok::<_, DockerError>(found.map(|found| (name, found)))
         })
         .buffer_unordered(INSPECTS_IN_FLIGHT)
-        .try_collect::<()>()
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
         .await?;
+    for container in &mut containers {
+        if let Some((limits, address)) = found.remove(&container.name) {
+            container.resources = limits;
+            container.address = address;
+        }
+    }
     Ok(containers)
 }
 

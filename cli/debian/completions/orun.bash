@@ -55,11 +55,17 @@ _orun() {
             orun__subcmd__fleet,help)
                 cmd="orun__subcmd__fleet__subcmd__help"
                 ;;
+            orun__subcmd__fleet,plan)
+                cmd="orun__subcmd__fleet__subcmd__plan"
+                ;;
             orun__subcmd__fleet,status)
                 cmd="orun__subcmd__fleet__subcmd__status"
                 ;;
             orun__subcmd__fleet__subcmd__help,help)
                 cmd="orun__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            orun__subcmd__fleet__subcmd__help,plan)
+                cmd="orun__subcmd__fleet__subcmd__help__subcmd__plan"
                 ;;
             orun__subcmd__fleet__subcmd__help,status)
                 cmd="orun__subcmd__fleet__subcmd__help__subcmd__status"
@@ -99,6 +105,9 @@ _orun() {
                 ;;
             orun__subcmd__help,validate)
                 cmd="orun__subcmd__help__subcmd__validate"
+                ;;
+            orun__subcmd__help__subcmd__fleet,plan)
+                cmd="orun__subcmd__help__subcmd__fleet__subcmd__plan"
                 ;;
             orun__subcmd__help__subcmd__fleet,status)
                 cmd="orun__subcmd__help__subcmd__fleet__subcmd__status"
@@ -220,7 +229,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__fleet)
-            opts="-h --help status help"
+            opts="-h --help status plan help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,7 +243,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__fleet__subcmd__help)
-            opts="status help"
+            opts="status plan help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +270,20 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orun__subcmd__fleet__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orun__subcmd__fleet__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -268,6 +291,32 @@ _orun() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__fleet__subcmd__plan)
+            opts="-h --repo --age-key-path --output --detailed-exitcode --allow-empty --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --age-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -354,8 +403,22 @@ _orun() {
             return 0
             ;;
         orun__subcmd__help__subcmd__fleet)
-            opts="status"
+            opts="status plan"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__help__subcmd__fleet__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -46,7 +46,7 @@ complete -c orun -n "__fish_orun_using_subcommand plan" -l repo -d 'Manifest rep
 complete -c orun -n "__fish_orun_using_subcommand plan" -l node -d 'Plan for the node with this metadata.name (its environment and codeDir)' -r
 complete -c orun -n "__fish_orun_using_subcommand plan" -l environment -d 'Plan for this environment (default: production)' -r
 complete -c orun -n "__fish_orun_using_subcommand plan" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key under the --node\'s dataDir or /opt/orun/)' -r -F
-complete -c orun -n "__fish_orun_using_subcommand plan" -l observed -d 'Plan against this observed snapshot (JSON, docs/plans.md) instead of the local Docker engine' -r -F
+complete -c orun -n "__fish_orun_using_subcommand plan" -l observed -d 'Plan against this observed snapshot instead of the local Docker engine: a JSON file (docs/plans.md), or a node\'s http(s)://HOST:PORT/observed' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l save-observed -d 'Also write the observed snapshot that was planned against to FILE' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l out -d 'Save the plan with fingerprints of its inputs, for `orun apply --plan FILE`' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l output -d 'Output format' -r -f -a "human\t''
@@ -106,14 +106,23 @@ complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcom
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "compose" -d 'Write deployments/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -s h -l help -d 'Print help'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from status" -l repo -d 'Manifest repository root, whose nodes/ lists the fleet' -r -F
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from status" -l output -d 'Output format' -r -f -a "human\t''
 json\t''"
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l repo -d 'Manifest repository root, whose nodes/ lists the fleet and whose files are planned' -r -F
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key under each node\'s dataDir or /opt/orun/)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l output -d 'Output format' -r -f -a "human\t''
+json\t''"
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l detailed-exitcode -d 'Exit 2 when any node has changes pending (0 when all are converged, 1 on error)'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l allow-empty -d 'Allow plans that remove every managed container of a node whose share is empty'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "validate" -d 'Check every manifest of a repository and report all problems at once'
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "plan" -d 'Show what would change on this node, with reasons and field diffs'
@@ -130,3 +139,4 @@ complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subc
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "encrypt" -d 'Encrypt a value read on standard input for spec.env.NAME, with the data key of secrets.yaml'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "compose" -d 'Write deployments/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
+complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'

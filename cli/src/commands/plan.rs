@@ -1,14 +1,18 @@
-//! `orun plan`: resolve the desired state, observe Docker (or read a snapshot), plan and render.
+//! `orun plan`: resolve the desired state, observe Docker (or read a snapshot from a file or a
+//! node's `/observed`), plan and render. Also the fetch of `/observed` that `orun fleet plan`
+//! shares.
 
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use engine::plan::SavedPlan;
 use engine::{Observed, PlanOptions};
 
 use super::revision::{prepare, Prepared};
+use super::status::{get_text, http_client};
 use crate::args::{OutputFormat, PlanArgs};
 use crate::render;
 
@@ -53,12 +57,32 @@ pub fn run(args: &PlanArgs) -> Result<ExitCode> {
     })
 }
 
-/// Reads an observed snapshot (docs/plans.md) from `path`.
-pub fn read_observed(path: &Path) -> Result<Observed> {
-    let text = fs::read_to_string(path)
-        .with_context(|| format!("cannot read observed snapshot {}", path.display()))?;
+/// How long a node's `/observed` may take to answer.
+pub(super) const OBSERVED_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Reads an observed snapshot (docs/plans.md) from the file at `source`, or from a node's status
+/// API when `source` is an `http://` or `https://` URL.
+fn read_observed(source: &Path) -> Result<Observed> {
+    let url = source
+        .to_str()
+        .filter(|text| text.starts_with("http://") || text.starts_with("https://"));
+    if let Some(url) = url {
+        return super::runtime()?.block_on(async {
+            let client = http_client(OBSERVED_TIMEOUT)?;
+            fetch_observed(&client, url).await
+        });
+    }
+    let text = fs::read_to_string(source)
+        .with_context(|| format!("cannot read observed snapshot {}", source.display()))?;
     serde_json::from_str(&text)
-        .with_context(|| format!("{}: invalid observed snapshot", path.display()))
+        .with_context(|| format!("{}: invalid observed snapshot", source.display()))
+}
+
+/// The snapshot a node's status API serves at `url`.
+pub(super) async fn fetch_observed(client: &reqwest::Client, url: &str) -> Result<Observed> {
+    let body = get_text(client, url).await?;
+    serde_json::from_str(&body)
+        .with_context(|| format!("{url} did not return an observed snapshot"))
 }
 
 /// Observes the local Docker engine for the prepared desired state.

@@ -1,12 +1,13 @@
-//! The fleet view of `orun fleet status` as one table, a line per node that needs attention and a
-//! summary; it decides nothing (the problems come with the report).
+//! The fleet views: `orun fleet status` as one table, a line per node that needs attention and a
+//! summary; `orun fleet plan` as each node's plan as `orun plan` prints it, then a line per node.
+//! They decide nothing (the problems and plans come with the reports).
 
 use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 
-use super::escaped;
-use crate::fleet_report::FleetReport;
+use super::{escaped, Style};
+use crate::fleet_report::{FleetPlanReport, FleetReport};
 
 /// Commits are shown by their first 12 hex digits, as `git log --oneline` would.
 fn short_commit(commit: Option<&str>) -> String {
@@ -78,4 +79,52 @@ pub fn human(report: &FleetReport) -> String {
         writeln!(out, "{troubled} of {total} node(s) need attention").unwrap();
     }
     out
+}
+
+/// One section per node (its plan as `orun plan` prints it, or why there is none), then one line
+/// per node.
+pub fn plans(report: &FleetPlanReport, style: Style) -> String {
+    let mut out = String::new();
+    for node in &report.nodes {
+        let title = format!("=== node {} ({}) ===", node.name, node.status_addr);
+        writeln!(out, "{}", style.bold(&escaped(&title))).unwrap();
+        match (&node.plan, &node.error) {
+            (Some(plan), _) => write!(out, "{}", super::plan::human(plan, style)).unwrap(),
+            (None, error) => {
+                let error = error.as_deref().unwrap_or_default();
+                writeln!(
+                    out,
+                    "{}",
+                    style.removed(&escaped(&outcome(node.reachable, error)))
+                )
+                .unwrap();
+            }
+        }
+        writeln!(out).unwrap();
+    }
+    writeln!(out, "Fleet plan:").unwrap();
+    let width = report
+        .nodes
+        .iter()
+        .map(|node| node.name.chars().count())
+        .max()
+        .unwrap_or_default();
+    for node in &report.nodes {
+        let line = match (&node.plan, &node.error) {
+            (Some(plan), _) if plan.is_empty() => "No changes.".to_string(),
+            (Some(plan), _) => super::plan::summary_line(plan),
+            (None, error) => outcome(node.reachable, error.as_deref().unwrap_or_default()),
+        };
+        writeln!(out, "  {:width$}  {}", escaped(&node.name), escaped(&line)).unwrap();
+    }
+    out
+}
+
+/// Why a node has no plan.
+fn outcome(reachable: bool, error: &str) -> String {
+    if reachable {
+        format!("plan failed: {error}")
+    } else {
+        format!("unreachable: {error}")
+    }
 }

@@ -1,7 +1,7 @@
 //! A node with secrets against the real engine: the decrypted values reach the container's
-//! environment and nothing else (labels, status, metrics, log), and a `secrets.yaml` the node
-//! cannot decrypt keeps the last good revision running. The Docker-free secrets tests are in
-//! `tests/secrets.rs`.
+//! environment and nothing else (labels, status, `/observed`, metrics, log), and a `secrets.yaml`
+//! the node cannot decrypt keeps the last good revision running. The Docker-free secrets tests
+//! are in `tests/secrets.rs`.
 
 use std::time::Duration;
 
@@ -60,6 +60,10 @@ fn a_node_gives_secrets_to_the_container_only_and_keeps_the_last_good_revision_o
     assert_no_plaintext(&labels);
     assert_no_plaintext(&status.to_string());
     assert_no_plaintext(&node.get("/metrics").unwrap());
+    // The snapshot a fleet preview reads holds the fingerprints of the spec label, no value.
+    let observed = node.get("/observed").unwrap();
+    assert!(observed.contains("secret:"), "{observed}");
+    assert_no_plaintext(&observed);
     let id = container["Id"].clone();
 
     // A secrets.yaml this node cannot decrypt is rejected; the running container stays.
