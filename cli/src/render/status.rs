@@ -162,3 +162,37 @@ pub fn human(status: &StatusDocument) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replicas_and_every_upstream_are_shown_and_an_older_node_shows_what_it_sent() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "name": "a" },
+            "deployments": {
+                "web": { "name": "web", "replicas": 3, "replicas_ready": 2 },
+                "old": { "name": "old" }
+            },
+            "services": {
+                "web": { "name": "web", "upstream": "10.0.0.2:80",
+                         "upstreams": ["10.0.0.2:80", "10.0.0.3:80"] },
+                "old": { "name": "old", "upstream": "10.0.0.9:80" }
+            }
+        }))
+        .unwrap();
+        let shown = human(&document);
+        let line = |name: &str| {
+            shown
+                .lines()
+                .filter(|line| line.contains(&format!(" {name} ")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(line("web").contains("2/3"), "{shown}");
+        assert!(line("web").contains("10.0.0.2:80, 10.0.0.3:80"), "{shown}");
+        assert!(line("old").contains("10.0.0.9:80"), "{shown}");
+    }
+}
