@@ -1,7 +1,8 @@
 //! The node's ingress: starts Caddy the first time a revision has Services, loads the routes
 //! `routes.rs` decides from the pass's observed snapshot and publishes the Services' status;
-//! during a pass, it moves a deployment's routes to the new container of a start-first rollout.
-//! It decides no route itself.
+//! during a pass, it moves a replica's upstream to the new container of a start-first rollout,
+//! and takes a replica out of the routes while a stop-first rollout or a scale-down stops it. It
+//! decides no route itself.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,8 +41,8 @@ impl Ingress {
         }
     }
 
-    /// Points one Caddy route per Service at its deployment's container, once that container runs
-    /// and is ready, as `observed` shows it.
+    /// Points one Caddy route per Service at its deployment's replicas that run and are ready, as
+    /// `observed` and `health` show them.
     pub async fn update(
         &mut self,
         observed: &Observed,
@@ -74,14 +75,26 @@ impl Ingress {
         status.lock().services = routing.services;
     }
 
-    /// What start-first rollouts of a pass for `desired` move their routes with: Caddy's routes,
-    /// or nothing while Caddy is not running (then no route exists yet).
+    /// What rollouts of a pass for `desired` move their routes with: Caddy's routes, or nothing
+    /// while Caddy is not running (then no route exists yet).
     pub fn traffic(&self, docker: &Docker, desired: &DesiredState) -> Arc<dyn TrafficSwitch> {
         match &self.caddy {
             Some(caddy) => Arc::new(RouteSwitch {
                 docker: docker.clone(),
                 routes: caddy.routes(),
                 services: desired.services.clone(),
+                replicas: desired
+                    .deployments
+                    .values()
+                    .map(|deployment| {
+                        let containers = deployment
+                            .replicas
+                            .iter()
+                            .map(|replica| replica.container.clone())
+                            .collect();
+                        (deployment.name.clone(), containers)
+                    })
+                    .collect(),
             }),
             None => Arc::new(NoIngress),
         }
@@ -94,18 +107,47 @@ impl Ingress {
     }
 }
 
-/// Moves a deployment's Caddy routes to the new container of a start-first rollout.
+/// Moves one replica's upstream in a deployment's Caddy routes during a rollout: to the new
+/// container of a start-first rollout, out of the routes before a stop-first one, and back.
 struct RouteSwitch {
     docker: Docker,
     routes: CaddyRoutes,
     services: BTreeMap<String, DesiredService>,
+    /// Each deployment's replica containers, in replica order.
+    replicas: BTreeMap<String, Vec<String>>,
+}
+
+impl RouteSwitch {
+    /// Loads the routes with `replica`'s upstream at `ip`, or without it; true when they changed.
+    async fn change(
+        &self,
+        deployment: &str,
+        replica: &str,
+        ip: Option<&str>,
+    ) -> Result<bool, TrafficError> {
+        let replicas = self
+            .replicas
+            .get(deployment)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mut changed = false;
+        self.routes
+            .change(|current| {
+                let routes =
+                    routes::repoint(current, &self.services, deployment, replicas, replica, ip);
+                changed = routes != current;
+                routes
+            })
+            .await?;
+        Ok(changed)
+    }
 }
 
 impl TrafficSwitch for RouteSwitch {
     fn switch<'a>(
         &'a self,
         deployment: &'a str,
-        _replica: &'a str,
+        replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async move {
@@ -115,11 +157,26 @@ impl TrafficSwitch for RouteSwitch {
             let ip = found
                 .ip
                 .ok_or_else(|| TrafficError::NoAddress(container.to_string()))?;
-            self.routes
-                .change(|current| routes::repoint(current, &self.services, deployment, &ip))
-                .await?;
-            info!(deployment, container, "routes moved to the new container");
+            self.change(deployment, replica, Some(&ip)).await?;
+            info!(
+                deployment,
+                replica, container, "routes moved to the new container"
+            );
             Ok(())
+        })
+    }
+
+    fn withdraw<'a>(
+        &'a self,
+        deployment: &'a str,
+        replica: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TrafficError>> {
+        Box::pin(async move {
+            let withdrawn = self.change(deployment, replica, None).await?;
+            if withdrawn {
+                info!(deployment, replica, "replica taken out of the routes");
+            }
+            Ok(withdrawn)
         })
     }
 }

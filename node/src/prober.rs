@@ -1,8 +1,9 @@
-//! The liveness prober: on each tick, inspects and probes the containers whose liveness probe is
+//! The liveness prober: on each tick, inspects and probes the replicas whose liveness probe is
 //! due, and restarts those that reached `failureThreshold`, counting failures and restarts in the
 //! metrics and telling the notifier. It only does I/O; `liveness.rs` decides what is due and what
 //! a result means.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use engine::DesiredState;
@@ -29,10 +30,12 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// Runs the probes of `desired` (at `commit`) that are due; true when one failed, so the
-    /// deployments' status is worth refreshing.
+    /// Runs the probes of `desired` (at `commit`) that are due; true when one failed, or passed
+    /// after failing, so the deployments' status and routes are worth refreshing.
     pub async fn tick(&self, desired: &DesiredState, commit: &str, health: &mut Tracker) -> bool {
-        let mut failed = false;
+        let mut changed = false;
+        // A deployment counts once towards flapping, however many of its replicas restarted.
+        let mut restarted = BTreeSet::new();
         for target in liveness::targets(desired, &health.held(commit)) {
             if !liveness::due(
                 health.entry(&target.deployment),
@@ -56,22 +59,34 @@ impl Prober {
             };
             let timeout = target.probe.timeout.as_std();
             let result = probe::check_target(&context, &target.probe.target, timeout).await;
-            let verdict = liveness::judge(health.entry(&target.deployment), &target, result);
-            let Verdict::Failed { message, restart } = verdict else {
+            let entry = health.entry(&target.deployment);
+            let failed_before = !entry.probe_ok(&target.container);
+            let Verdict::Failed { message, restart } = liveness::judge(entry, &target, result)
+            else {
+                changed |= failed_before;
                 continue;
             };
-            failed = true;
+            changed = true;
             self.metrics.probe_failures.inc();
-            warn!(deployment = %target.deployment, error = %message, "liveness probe failed");
+            warn!(deployment = %target.deployment, container = %target.container, error = %message, "liveness probe failed");
             if restart {
-                self.restart(&target, commit, health, message).await;
+                let first = restarted.insert(target.deployment.clone());
+                self.restart(&target, commit, health, message, first).await;
             }
         }
-        failed
+        changed
     }
 
-    /// Restarts `target`'s container after `message`, the probe failure that reached the threshold.
-    async fn restart(&self, target: &Target, commit: &str, health: &mut Tracker, message: String) {
+    /// Restarts `target`'s container after `message`, the probe failure that reached the
+    /// threshold; the `first` restart of its deployment in a tick counts towards flapping.
+    async fn restart(
+        &self,
+        target: &Target,
+        commit: &str,
+        health: &mut Tracker,
+        message: String,
+        first: bool,
+    ) {
         let name = &target.deployment;
         let labels = DeploymentLabels {
             deployment: name.clone(),
@@ -93,7 +108,7 @@ impl Prober {
                 target.container
             ),
         });
-        if health.acted(name, Instant::now().into_std()) {
+        if first && health.acted(name, Instant::now().into_std()) {
             let event = HealthEvent::Flapping {
                 deployment: name.clone(),
             };

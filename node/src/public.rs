@@ -121,6 +121,8 @@ fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDo
         container_id: deployment.container_id.clone(),
         state: deployment.state.to_string(),
         ready: deployment.ready,
+        replicas: deployment.replicas,
+        replicas_ready: deployment.replicas_ready,
         restarts: deployment.restarts,
         last_action: deployment.last_action.map(|action| action.to_string()),
         last_reason: deployment.last_reason.map(|reason| reason.to_string()),
@@ -275,6 +277,8 @@ mod tests {
                 container_id: Some("4c01db0b339c".to_string()),
                 state: DeploymentState::Observed(ContainerState::Running),
                 ready: true,
+                replicas: 1,
+                replicas_ready: 1,
                 restarts: 0,
                 last_action: Some(LastAction::Planned(ActionKind::Create)),
                 last_reason: Some(LastReason::Planned(Reason::Missing)),
@@ -298,7 +302,8 @@ mod tests {
                 },
                 "deployments": {
                     "web": { "name": "web", "image": "nginx:alpine", "container_id": "4c01db0b339c",
-                             "state": "running", "ready": true, "restarts": 0,
+                             "state": "running", "ready": true,
+                             "replicas": 1, "replicas_ready": 1, "restarts": 0,
                              "last_action": "create", "last_reason": "missing", "last_error": null,
                              "quarantined": false, "flapping": false, "spec_hash": "v1:abc" }
                 },

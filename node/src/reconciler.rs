@@ -434,8 +434,13 @@ impl Reconciler {
         let observed = self
             .refresh_status(&pass.outcomes, pass.observed, Some((failed, pass.error)))
             .await;
-        // Without a snapshot (Docker did not answer) the routes stay as they are.
-        if let (Some(last_good), Some(observed)) = (&self.last_good, &observed) {
+        self.update_routes(observed.as_ref()).await;
+    }
+
+    /// Loads the routes `observed` and the health call for; without a snapshot (Docker did not
+    /// answer) the routes stay as they are.
+    async fn update_routes(&mut self, observed: Option<&Observed>) {
+        if let (Some(last_good), Some(observed)) = (&self.last_good, observed) {
             self.ingress
                 .update(
                     observed,
@@ -483,8 +488,9 @@ impl Reconciler {
         observed
     }
 
-    /// Runs the liveness probes that are due, and shows failures and restarts in the status;
-    /// true when one of them changed a deployment's health (a restart counts toward flapping).
+    /// Runs the liveness probes that are due, and shows failures, recoveries and restarts in the
+    /// status and the routes (a replica failing liveness gets no traffic); true when one of them
+    /// changed a deployment's health (a restart counts toward flapping).
     async fn check_liveness(&mut self) -> bool {
         let Some(last_good) = &self.last_good else {
             return false;
@@ -498,7 +504,8 @@ impl Reconciler {
             )
             .await;
         if acted {
-            self.refresh_status(&[], None, None).await;
+            let observed = self.refresh_status(&[], None, None).await;
+            self.update_routes(observed.as_ref()).await;
         }
         acted
     }

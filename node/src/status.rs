@@ -101,7 +101,12 @@ pub struct DeploymentStatus {
     pub image: String,
     pub container_id: Option<String>,
     pub state: DeploymentState,
+    /// Every replica runs and its last probe did not fail.
     pub ready: bool,
+    /// The replicas the revision asks for.
+    pub replicas: u32,
+    /// The replicas whose serving container runs and whose last probe did not fail.
+    pub replicas_ready: u32,
     pub restarts: u64,
     pub last_action: Option<LastAction>,
     pub last_reason: Option<LastReason>,
@@ -201,7 +206,11 @@ pub struct ServiceStatus {
     pub deployment: String,
     pub domain: Option<String>,
     pub ssl: bool,
+    /// The first of `upstreams`, as nodes showed before deployments had replicas.
     pub upstream: Option<String>,
+    /// Every address the route sends requests to, one per serving replica, in replica order;
+    /// empty from a node older than replicas (then `upstream` is its one address).
+    pub upstreams: Vec<String>,
     pub active: bool,
     /// Why the service has no route, when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,6 +38,22 @@ pub enum StepError {
         serving: String,
         error: Box<TrafficError>,
     },
+    /// Replica `container` of `deployment` could not be taken out of its routes before it was
+    /// stopped, so it was not stopped.
+    #[error("taking {container} out of the routes of {deployment} failed: {error}")]
+    Withdraw {
+        deployment: String,
+        container: String,
+        error: Box<TrafficError>,
+    },
+    /// The new container of replica `container` of `deployment` is ready, but could not be put
+    /// back into its routes; the other replicas keep serving them.
+    #[error("putting {container} back into the routes of {deployment} failed, its other replicas keep serving: {error}")]
+    Rejoin {
+        deployment: String,
+        container: String,
+        error: Box<TrafficError>,
+    },
     #[error("deployment {0} is not in the desired state")]
     NotDesired(String),
     #[error("deployment {0} has no build section")]
@@ -56,7 +72,7 @@ pub enum StepError {
     },
 }
 
-/// Why a start-first rollout's routes could not move to the new container.
+/// Why a rollout's routes could not move to the new container, or leave or take back a replica.
 #[derive(Debug, thiserror::Error)]
 pub enum TrafficError {
     #[error(transparent)]

@@ -1,7 +1,7 @@
 //! An in-memory container engine for the executor's unit tests: containers by name with their
-//! labels and whether they run, every call written to a journal, readiness as a test sets it, and
-//! the observed snapshot the planner reads. Compiled for tests only; it asserts nothing and
-//! decides nothing about rollouts.
+//! labels and whether they run, every call (route changes included) written to a journal,
+//! readiness as a test sets it, and the observed snapshot the planner reads. Compiled for tests
+//! only; it asserts nothing and decides nothing about rollouts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -190,13 +190,23 @@ impl Engine {
 }
 
 impl TrafficSwitch for FakeDocker {
+    /// Journalled as `route <replica> <container>`.
     fn switch<'a>(
         &'a self,
-        deployment: &'a str,
-        _replica: &'a str,
+        _deployment: &'a str,
+        replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>> {
-        self.call(format!("route {deployment} {container}"), |_| Ok(()))
+        self.call(format!("route {replica} {container}"), |_| Ok(()))
+    }
+
+    /// Journalled as `withdraw <replica>`; always changes a route.
+    fn withdraw<'a>(
+        &'a self,
+        _deployment: &'a str,
+        replica: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TrafficError>> {
+        self.call(format!("withdraw {replica}"), |_| Ok(true))
     }
 }
 

@@ -18,7 +18,7 @@ use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredReplica, DesiredState};
 use engine::manifest::Rollout;
 use engine::outcome::{ActionError, ApplyReport, Outcome};
-use engine::plan::{Action, ActionKind, Plan, PHASES};
+use engine::plan::{Action, ActionKind, Plan, Reason, PHASES};
 use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -70,18 +70,29 @@ pub struct Target<'a> {
     pub replica: &'a DesiredReplica,
 }
 
-/// Where a start-first rollout moves a deployment's traffic: the node's ingress, or nothing for
+/// Where a rollout moves a deployment's traffic: the node's ingress, or nothing for
 /// `orun apply --once`, which runs none.
 pub trait TrafficSwitch: Send + Sync {
-    /// Points the routes of `deployment` that go to its replica `replica` (the replica's
-    /// container name) at `container` — a copy of that replica — and returns once the ingress
-    /// serves them from it. The other replicas' upstreams stay.
+    /// Points the upstream of replica `replica` (the replica's container name) in the routes of
+    /// `deployment` at `container` — a ready copy of that replica, or the replica's own new
+    /// container — adding it where it had none, and returns once the ingress serves them so. The
+    /// other replicas' upstreams stay.
     fn switch<'a>(
         &'a self,
         deployment: &'a str,
         replica: &'a str,
         container: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>>;
+
+    /// Takes replica `replica` out of the routes of `deployment`, unless it is the last upstream
+    /// of one, and returns once the ingress sends it no new request: before a stop-first
+    /// recreate or a scale-down stops it, while the other replicas serve. True when a route
+    /// changed, so that requests already sent to the replica are worth waiting for.
+    fn withdraw<'a>(
+        &'a self,
+        deployment: &'a str,
+        replica: &'a str,
+    ) -> BoxFuture<'a, Result<bool, TrafficError>>;
 }
 
 impl fmt::Debug for dyn TrafficSwitch {
@@ -101,6 +112,10 @@ impl TrafficSwitch for NoIngress {
         _: &'a str,
     ) -> BoxFuture<'a, Result<(), TrafficError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn withdraw<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<bool, TrafficError>> {
+        Box::pin(async { Ok(false) })
     }
 }
 
@@ -469,6 +484,11 @@ impl Executor<'_> {
             ActionKind::Remove => match &action.fallback {
                 Some(copy) => self.retire(self.target(action).or_failed()?, copy).await?,
                 None => {
+                    // A replica scaled away may serve: the others take its requests first.
+                    if action.reason == Reason::ScaledDown {
+                        self.withdraw(self.deployment(action).or_failed()?, name)
+                            .await?;
+                    }
                     let _permit = self.permit().await;
                     self.runtime.remove(name).await.or_failed()?;
                 }

@@ -1,11 +1,13 @@
 //! The two recreate sequences of the executor and how they fall back: stop-first, which keeps
-//! `<name>.orun-old` until the new container runs and restores it on failure; start-first, which
-//! starts `<name>.orun-next` beside the old container, moves the routes to it and drains the old
-//! one; retiring the copies an interrupted rollout left, only once `<name>` is ready; and putting
-//! a fallback copy back. It decides nothing: the plan's action says which sequence, which copies
-//! and which fallback.
+//! `<name>.orun-old` until the new container runs and restores it on failure, and takes a replica
+//! of a deployment with several out of the routes while it is replaced; start-first, which starts
+//! `<name>.orun-next` beside the old container, moves the replica's upstream to it and drains the
+//! old one; retiring the copies an interrupted rollout left, only once `<name>` is ready; and
+//! putting a fallback copy back. It decides nothing: the plan's action says which sequence, which
+//! copies and which fallback.
 
 use engine::copies::{next_name, rollback_name, Fallback};
+use engine::desired::DesiredDeployment;
 
 use super::{Executor, Failed, OrFailed, StepError, Target};
 use crate::docker::container::ContainerStatus;
@@ -23,6 +25,9 @@ impl Executor<'_> {
     /// Stop the old container, keep it as `<name>.orun-old`, create and start the new one, and
     /// remove the old one only once the new one runs; otherwise put `fallback` back: the old
     /// container, or the serving new copy of an interrupted rollout when the old one did not run.
+    /// A replica of a deployment with several is first taken out of the routes, so the others
+    /// serve while it is replaced, and put back once its new container is ready; one that was
+    /// rolled back comes back with the routes loaded after the pass.
     pub(super) async fn recreate_stop_first(
         &self,
         target: Target<'_>,
@@ -30,6 +35,10 @@ impl Executor<'_> {
     ) -> Result<(), ActionError> {
         let name = target.replica.container.as_str();
         let rollback = rollback_name(name);
+        let shared = target.deployment.replicas.len() > 1;
+        if shared {
+            self.withdraw(target.deployment, name).await?;
+        }
         {
             let _permit = self.permit().await;
             // A rollback copy left by an earlier interrupted run is older than `name`: drop it.
@@ -43,8 +52,47 @@ impl Executor<'_> {
         if let Err(error) = self.create_and_start(target).await {
             return Err(self.roll_back(error, name, fallback).await);
         }
-        let _permit = self.permit().await;
-        self.runtime.remove(&rollback).await.or_failed()?;
+        {
+            let _permit = self.permit().await;
+            self.runtime.remove(&rollback).await.or_failed()?;
+        }
+        if shared {
+            let deployment = &target.deployment.name;
+            self.options
+                .traffic
+                .switch(deployment, name, name)
+                .await
+                .map_err(|error| StepError::Rejoin {
+                    deployment: deployment.clone(),
+                    container: name.to_string(),
+                    error: Box::new(error),
+                })
+                .or_failed()?;
+        }
+        Ok(())
+    }
+
+    /// Takes replica `name` of `deployment` out of its routes and, when that changed a route,
+    /// gives it `drainTimeout` for the requests already sent to it, before it is stopped.
+    pub(super) async fn withdraw(
+        &self,
+        deployment: &DesiredDeployment,
+        name: &str,
+    ) -> Result<(), ActionError> {
+        let withdrawn = self
+            .options
+            .traffic
+            .withdraw(&deployment.name, name)
+            .await
+            .map_err(|error| StepError::Withdraw {
+                deployment: deployment.name.clone(),
+                container: name.to_string(),
+                error: Box::new(error),
+            })
+            .or_failed()?;
+        if withdrawn {
+            tokio::time::sleep(deployment.drain_timeout.as_std()).await;
+        }
         Ok(())
     }
 

@@ -61,6 +61,15 @@ fn result_of(report: &ApplyReport, kind: ActionKind) -> Result<(), ActionError> 
         .expect("an outcome of that kind")
 }
 
+/// What became of the previous container when the action of `kind` was rolled back; `None` when
+/// it was not.
+fn rolled_back(report: &ApplyReport, kind: ActionKind) -> Option<Previous> {
+    match result_of(report, kind) {
+        Err(ActionError::RolledBack { previous, .. }) => Some(previous),
+        _ => None,
+    }
+}
+
 /// The position of `line` in the journal.
 fn at(journal: &[String], line: &str) -> usize {
     journal
@@ -106,13 +115,10 @@ async fn a_start_first_recreate_that_never_gets_ready_never_stops_the_old_contai
     let new = web("2", "");
     docker.never_ready(the_web(&new));
     let (_, report) = pass(&docker, &new).await;
-    assert!(matches!(
-        result_of(&report, ActionKind::Recreate),
-        Err(ActionError::RolledBack {
-            previous: Previous::NeverStopped,
-            ..
-        })
-    ));
+    assert_eq!(
+        rolled_back(&report, ActionKind::Recreate),
+        Some(Previous::NeverStopped)
+    );
     let journal = docker.journal();
     assert!(!journal.contains(&"stop web".to_string()), "{journal:#?}");
     assert!(!journal.iter().any(|line| line.starts_with("route")));
@@ -127,13 +133,10 @@ async fn a_stop_first_recreate_whose_new_container_crashes_restores_the_old_one(
     let new = web("2", "  rollout: stopFirst\n");
     docker.crash(the_web(&new));
     let (_, report) = pass(&docker, &new).await;
-    assert!(matches!(
-        result_of(&report, ActionKind::Recreate),
-        Err(ActionError::RolledBack {
-            previous: Previous::Restored,
-            ..
-        })
-    ));
+    assert_eq!(
+        rolled_back(&report, ActionKind::Recreate),
+        Some(Previous::Restored)
+    );
     let journal = docker.journal();
     assert!(at(&journal, "rename web web.orun-old") < at(&journal, "create web"));
     assert!(at(&journal, "remove web") < at(&journal, "rename web.orun-old web"));
@@ -201,13 +204,10 @@ async fn a_failed_container_beside_a_rollback_copy_puts_the_copy_back_and_starts
 
     let (plan, report) = pass(&docker, &broken).await;
     assert!(action_of(&plan, ActionKind::Create).fallback.is_some());
-    assert!(matches!(
-        result_of(&report, ActionKind::Create),
-        Err(ActionError::RolledBack {
-            previous: Previous::Restored,
-            ..
-        })
-    ));
+    assert_eq!(
+        rolled_back(&report, ActionKind::Create),
+        Some(Previous::Restored)
+    );
     runs_only(&docker, &old);
 }
 
@@ -226,7 +226,11 @@ async fn a_new_container_that_never_gets_ready_without_a_copy_is_kept_stopped_wi
 
 /// Deployment `web` with 3 replicas at `version`, each running as an earlier apply left it.
 fn three_replicas(docker: &FakeDocker, version: &str) -> DesiredState {
-    let state = web(version, "  replicas: 3\n");
+    running(docker, web(version, "  replicas: 3\n"))
+}
+
+/// `state`, each replica of its `web` running as an earlier apply left it.
+fn running(docker: &FakeDocker, state: DesiredState) -> DesiredState {
     for replica in &the_web(&state).replicas {
         docker.put(&replica.container, the_web(&state), true);
     }
@@ -264,13 +268,10 @@ async fn a_replica_that_fails_is_rolled_back_and_the_others_keep_the_old_version
     let new = web("2", "  replicas: 3\n");
     docker.never_ready(the_web(&new));
     let (_, report) = pass(&docker, &new).await;
-    assert!(matches!(
-        result_of(&report, ActionKind::Recreate),
-        Err(ActionError::RolledBack {
-            previous: Previous::NeverStopped,
-            ..
-        })
-    ));
+    assert_eq!(
+        rolled_back(&report, ActionKind::Recreate),
+        Some(Previous::NeverStopped)
+    );
     let held: Vec<&str> = report
         .skipped
         .iter()
@@ -283,4 +284,92 @@ async fn a_replica_that_fails_is_rolled_back_and_the_others_keep_the_old_version
     assert!(containers
         .values()
         .all(|(hash, running)| *hash == the_web(&old).spec_hash && *running));
+}
+
+const STOP_FIRST_REPLICAS: &str = "  rollout: stopFirst\n  replicas: 3\n";
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_first_replica_leaves_the_routes_before_it_stops_and_comes_back_once_ready() {
+    let docker = FakeDocker::default();
+    running(&docker, web("1", STOP_FIRST_REPLICAS));
+    let new = web("2", STOP_FIRST_REPLICAS);
+    let (_, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    let journal = docker.journal();
+    for replica in ["web", "web.2", "web.3"] {
+        let withdraw = at(&journal, &format!("withdraw {replica}"));
+        let stop = at(&journal, &format!("stop {replica}"));
+        let probe = at(&journal, &format!("probe {replica}"));
+        let back = at(&journal, &format!("route {replica} {replica}"));
+        assert!(
+            withdraw < stop && stop < probe && probe < back,
+            "{replica} leaves, stops, gets ready and comes back: {journal:#?}"
+        );
+    }
+    assert!(
+        at(&journal, "route web web") < at(&journal, "withdraw web.2"),
+        "one replica is out of the routes at a time"
+    );
+    assert!(at(&journal, "route web.2 web.2") < at(&journal, "withdraw web.3"));
+    assert_eq!(docker.containers().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_first_replica_that_fails_stays_out_of_the_routes_until_the_pass_ends() {
+    let docker = FakeDocker::default();
+    let old = running(&docker, web("1", STOP_FIRST_REPLICAS));
+    let new = web("2", STOP_FIRST_REPLICAS);
+    docker.crash(the_web(&new));
+    let (_, report) = pass(&docker, &new).await;
+    assert_eq!(
+        rolled_back(&report, ActionKind::Recreate),
+        Some(Previous::Restored)
+    );
+    let journal = docker.journal();
+    assert!(at(&journal, "withdraw web") < at(&journal, "stop web"));
+    assert!(
+        !journal
+            .iter()
+            .any(|line| line.starts_with("route") || line.starts_with("withdraw web.")),
+        "the restored web comes back with the pass's routes, the others never left: {journal:#?}"
+    );
+    assert!(docker
+        .containers()
+        .values()
+        .all(|(hash, running)| *hash == the_web(&old).spec_hash && *running));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_first_deployment_with_one_replica_keeps_its_routes() {
+    let docker = FakeDocker::default();
+    docker.put("web", the_web(&web("1", "  rollout: stopFirst\n")), true);
+    let new = web("2", "  rollout: stopFirst\n");
+    let (_, report) = pass(&docker, &new).await;
+    assert!(report.is_success(), "{report:?}");
+    let journal = docker.journal();
+    assert!(
+        !journal
+            .iter()
+            .any(|line| line.starts_with("route") || line.starts_with("withdraw")),
+        "nothing could take its requests over: {journal:#?}"
+    );
+    runs_only(&docker, &new);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_scaled_away_leaves_the_routes_before_it_is_removed() {
+    let docker = FakeDocker::default();
+    three_replicas(&docker, "1");
+    let one = web("1", "");
+    let (_, report) = pass(&docker, &one).await;
+    assert!(report.is_success(), "{report:?}");
+    let journal = docker.journal();
+    for replica in ["web.2", "web.3"] {
+        assert!(
+            at(&journal, &format!("withdraw {replica}"))
+                < at(&journal, &format!("remove {replica}"))
+        );
+    }
+    assert!(!journal.contains(&"withdraw web".to_string()));
+    runs_only(&docker, &one);
 }

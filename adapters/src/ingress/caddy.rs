@@ -213,6 +213,9 @@ impl CaddyRoutes {
         let routes = change(&served.routes);
         let wanted = render(&self.settings, &self.dir, &routes);
         if served.config == wanted {
+            // The same config can stand for other routes (an upstream named after another
+            // replica); the next change starts from these.
+            served.routes = routes;
             return Ok(());
         }
         write_config(&self.dir, &wanted).await?;

@@ -1,7 +1,8 @@
-//! Caddy's JSON config for a set of routes: one route per Service, host = domain, reverse proxy to
-//! the container's address. Plain-HTTP routes live on a server of the HTTP port with automatic
-//! HTTPS off; `ssl: true` routes on a server of the HTTPS port, where Caddy obtains certificates.
-//! Pure: it renders, it does not talk to Caddy.
+//! Caddy's JSON config for a set of routes: one route per Service, host = domain, reverse proxy
+//! to the addresses of the deployment's serving replicas, round robin, with requests that could
+//! not reach one replica tried again on another. Plain-HTTP routes live on a server of the HTTP
+//! port with automatic HTTPS off; `ssl: true` routes on a server of the HTTPS port, where Caddy
+//! obtains certificates. Pure: it renders, it does not talk to Caddy.
 
 use std::path::{Path, PathBuf};
 
@@ -18,12 +19,50 @@ pub struct CaddySettings {
     pub admin: PathBuf,
 }
 
+/// How long Caddy keeps trying upstreams for one request. Caddy always tries again after an
+/// upstream could not be reached (a dial error: the request never left), and a GET after any
+/// error; so a request that meets a replica that just went away is served by another. Longer than
+/// Caddy's dial timeout (3 s), which is what an address that stopped answering costs.
+pub const TRY_DURATION: &str = "5s";
+
+/// The pause between two tries of one request.
+pub const TRY_INTERVAL: &str = "100ms";
+
+/// How long an upstream that failed a request is left out of a route with several upstreams
+/// (Caddy's passive health check), so that the requests after it do not each pay for it. A route
+/// with one upstream has nowhere else to send them, so it keeps trying that one.
+pub const FAIL_DURATION: &str = "5s";
+
+/// The reverse proxy of one route: its upstreams, round robin, with tries and, when there are
+/// several, the passive health check.
+fn reverse_proxy(route: &Route) -> Value {
+    let upstreams: Vec<Value> = route
+        .dials()
+        .into_iter()
+        .map(|dial| json!({ "dial": dial }))
+        .collect();
+    let mut handler = json!({
+        "handler": "reverse_proxy",
+        "upstreams": upstreams,
+        "load_balancing": {
+            "selection_policy": { "policy": "round_robin" },
+            "try_duration": TRY_DURATION,
+            "try_interval": TRY_INTERVAL
+        }
+    });
+    if route.upstreams.len() > 1 {
+        handler["health_checks"] =
+            json!({ "passive": { "fail_duration": FAIL_DURATION, "max_fails": 1 } });
+    }
+    handler
+}
+
 /// The whole Caddy config for `routes` (sorted by the caller for a stable document).
 pub fn render(settings: &CaddySettings, storage: &Path, routes: &[Route]) -> Value {
     let route = |route: &Route| {
         json!({
             "match": [{ "host": [route.domain] }],
-            "handle": [{ "handler": "reverse_proxy", "upstreams": [{ "dial": route.upstream }] }],
+            "handle": [reverse_proxy(route)],
             "terminal": true
         })
     };
@@ -69,6 +108,22 @@ pub fn render(settings: &CaddySettings, storage: &Path, routes: &[Route]) -> Val
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engine::routes::Upstream;
+
+    fn route(domain: &str, dials: &[&str], ssl: bool) -> Route {
+        Route {
+            domain: domain.into(),
+            upstreams: dials
+                .iter()
+                .enumerate()
+                .map(|(index, dial)| Upstream {
+                    replica: format!("web.{}", index + 1),
+                    dial: dial.to_string(),
+                })
+                .collect(),
+            ssl,
+        }
+    }
 
     fn settings() -> CaddySettings {
         CaddySettings {
@@ -81,16 +136,8 @@ mod tests {
     #[test]
     fn plain_and_tls_routes_go_to_separate_servers() {
         let routes = vec![
-            Route {
-                domain: "a.example.com".into(),
-                upstream: "172.17.0.2:80".into(),
-                ssl: false,
-            },
-            Route {
-                domain: "b.example.com".into(),
-                upstream: "172.17.0.3:8080".into(),
-                ssl: true,
-            },
+            route("a.example.com", &["172.17.0.2:80"], false),
+            route("b.example.com", &["172.17.0.3:8080"], true),
         ];
         let config = render(&settings(), Path::new("/opt/orun/caddy"), &routes);
         let servers = &config["apps"]["http"]["servers"];
@@ -108,6 +155,41 @@ mod tests {
         assert!(servers["orun-https"]["automatic_https"].is_null());
         assert_eq!(config["storage"]["root"], "/opt/orun/caddy");
         assert_eq!(config["admin"]["listen"], "unix//opt/orun/caddy/admin.sock");
+    }
+
+    #[test]
+    fn several_upstreams_are_balanced_round_robin_and_a_failed_one_is_left_out() {
+        let routes = [route(
+            "a.example.com",
+            &["10.0.0.2:80", "10.0.0.3:80", "10.0.0.4:80"],
+            false,
+        )];
+        let config = render(&settings(), Path::new("/x"), &routes);
+        let proxy = &config["apps"]["http"]["servers"]["orun-http"]["routes"][0]["handle"][0];
+        assert_eq!(
+            proxy["upstreams"],
+            json!([{ "dial": "10.0.0.2:80" }, { "dial": "10.0.0.3:80" }, { "dial": "10.0.0.4:80" }])
+        );
+        assert_eq!(
+            proxy["load_balancing"],
+            json!({ "selection_policy": { "policy": "round_robin" },
+                    "try_duration": "5s", "try_interval": "100ms" })
+        );
+        assert_eq!(
+            proxy["health_checks"],
+            json!({ "passive": { "fail_duration": "5s", "max_fails": 1 } })
+        );
+        let single = render(
+            &settings(),
+            Path::new("/x"),
+            &[route("a.example.com", &["10.0.0.2:80"], false)],
+        );
+        let proxy = &single["apps"]["http"]["servers"]["orun-http"]["routes"][0]["handle"][0];
+        assert_eq!(proxy["load_balancing"]["try_duration"], "5s");
+        assert!(
+            proxy["health_checks"].is_null(),
+            "one upstream is never left out"
+        );
     }
 
     #[test]

@@ -204,12 +204,15 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
         )
         .unwrap();
     }
+    // A recreate held back after another replica's recreate failed, as opposed to one skipped
+    // after a failed build or pull of the same deployment.
     let (held, after_preparation): (Vec<&Action>, Vec<&Action>) =
         report.skipped.iter().partition(|action| {
             action.kind == ActionKind::Recreate
-                && failed
-                    .iter()
-                    .any(|outcome| outcome.action.deployment == action.deployment)
+                && failed.iter().any(|outcome| {
+                    outcome.action.kind == ActionKind::Recreate
+                        && outcome.action.deployment == action.deployment
+                })
         });
     for action in held {
         writeln!(

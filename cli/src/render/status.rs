@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
-use node::status::wire::StatusDocument;
+use node::status::wire::{DeploymentDocument, StatusDocument};
+use node::status::ServiceStatus;
 
 use super::escaped;
 
@@ -26,6 +27,23 @@ fn table(header: &[&str]) -> Table {
 
 fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
+}
+
+/// `ready/desired` replicas; `-` from a node older than replicas, which does not say.
+fn replicas(deployment: &DeploymentDocument) -> String {
+    match deployment.replicas {
+        0 => "-".to_string(),
+        desired => format!("{}/{desired}", deployment.replicas_ready),
+    }
+}
+
+/// Every address a Service's route sends requests to; an older node names one.
+fn upstreams(service: &ServiceStatus) -> String {
+    if service.upstreams.is_empty() {
+        or_dash(service.upstream.as_deref())
+    } else {
+        service.upstreams.join(", ")
+    }
 }
 
 pub fn human(status: &StatusDocument) -> String {
@@ -67,6 +85,7 @@ pub fn human(status: &StatusDocument) -> String {
             "deployment",
             "state",
             "ready",
+            "replicas",
             "restarts",
             "container",
             "image",
@@ -90,6 +109,7 @@ pub fn human(status: &StatusDocument) -> String {
                 deployment.name.clone(),
                 deployment.state.clone(),
                 deployment.ready.to_string(),
+                replicas(deployment),
                 deployment.restarts.to_string(),
                 or_dash(deployment.container_id.as_deref()),
                 deployment.image.clone(),
@@ -112,7 +132,7 @@ pub fn human(status: &StatusDocument) -> String {
             "deployment",
             "domain",
             "ssl",
-            "upstream",
+            "upstreams",
             "active",
         ]);
         for service in status.services.values() {
@@ -121,7 +141,7 @@ pub fn human(status: &StatusDocument) -> String {
                 service.deployment.clone(),
                 or_dash(service.domain.as_deref()),
                 service.ssl.to_string(),
-                or_dash(service.upstream.as_deref()),
+                upstreams(service),
                 service.active.to_string(),
             ]));
         }
@@ -141,4 +161,38 @@ pub fn human(status: &StatusDocument) -> String {
         writeln!(out, "{volumes}").unwrap();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn replicas_and_every_upstream_are_shown_and_an_older_node_shows_what_it_sent() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "name": "a" },
+            "deployments": {
+                "web": { "name": "web", "replicas": 3, "replicas_ready": 2 },
+                "old": { "name": "old" }
+            },
+            "services": {
+                "web": { "name": "web", "upstream": "10.0.0.2:80",
+                         "upstreams": ["10.0.0.2:80", "10.0.0.3:80"] },
+                "old": { "name": "old", "upstream": "10.0.0.9:80" }
+            }
+        }))
+        .unwrap();
+        let shown = human(&document);
+        let line = |name: &str| {
+            shown
+                .lines()
+                .filter(|line| line.contains(&format!(" {name} ")))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(line("web").contains("2/3"), "{shown}");
+        assert!(line("web").contains("10.0.0.2:80, 10.0.0.3:80"), "{shown}");
+        assert!(line("old").contains("10.0.0.9:80"), "{shown}");
+    }
 }

@@ -20,6 +20,7 @@ mod node_state;
 mod notifications;
 mod probes;
 mod registries;
+mod replicas;
 mod rollout;
 mod secrets;
 mod settings;

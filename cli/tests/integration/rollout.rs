@@ -4,140 +4,53 @@
 //! `orun apply --once` replaces a container start-first and resolves the new copy an interrupted
 //! rollout left: kept while the deployment's container does not run, removed once it does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::ingress::{request, service_manifest, IngressPorts};
+use crate::support::ingress::{service_manifest, IngressPorts, Load};
 use crate::support::node::{Node, Origin};
 use crate::support::{container_names, docker, eventually, inspect, test_image, text, Scenario};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Bounds of the load thread, whatever happens to the test driving it.
-const MAX_REQUESTS: usize = 500_000;
-const MAX_LOAD_TIME: Duration = Duration::from_secs(300);
-
 /// The test image, publishing no host port (so start-first by default), serving its `VERSION`
 /// at `/version`, with a readiness probe on `readiness_path`.
-fn versioned_spec(version: &str, readiness_path: &str, deadline: &str) -> String {
+pub fn versioned_spec(version: &str, readiness_path: &str, deadline: &str) -> String {
     format!(
         "  image: {}\n  command: [\"sh\", \"-c\", \"echo $VERSION > /www/version && exec /bin/busybox httpd -f -p 80 -h /www\"]\n  env:\n    VERSION: {version}\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80{readiness_path}\n      interval: 200ms\n      deadline: {deadline}\n",
         test_image()
     )
 }
 
-fn deployment_manifest(name: &str, spec: &str) -> String {
+pub fn deployment_manifest(name: &str, spec: &str) -> String {
     format!("apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n{spec}")
-}
-
-/// What the load thread saw: successful requests, failures with when and why, and the versions
-/// that answered, in the order they first did.
-#[derive(Clone, Debug, Default)]
-struct Tally {
-    ok: usize,
-    failures: Vec<String>,
-    versions: Vec<String>,
-}
-
-/// A thread sending GET `/version` through Caddy back to back until stopped (or its bounds).
-struct Load {
-    tally: Arc<Mutex<Tally>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, host: &str) -> Self {
-        let tally = Arc::new(Mutex::new(Tally::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (tally, stop, host) = (tally.clone(), stop.clone(), host.to_string());
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                for _ in 0..MAX_REQUESTS {
-                    if stop.load(Ordering::SeqCst) || started.elapsed() > MAX_LOAD_TIME {
-                        break;
-                    }
-                    let result = request(port, &host, "/version");
-                    let mut tally = tally.lock().unwrap();
-                    match result {
-                        Ok((200, body)) if !body.trim().is_empty() => {
-                            tally.ok += 1;
-                            let version = body.trim().to_string();
-                            if !tally.versions.contains(&version) {
-                                tally.versions.push(version);
-                            }
-                        }
-                        other => {
-                            let at = started.elapsed().as_secs_f64();
-                            tally.failures.push(format!("at {at:.3}s: {other:?}"));
-                        }
-                    }
-                }
-            })
-        };
-        Load {
-            tally,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn snapshot(&self) -> Tally {
-        self.tally.lock().unwrap().clone()
-    }
-
-    /// Waits until `version` has answered through Caddy.
-    fn wait_for_version(&self, version: &str) {
-        assert!(
-            eventually(Duration::from_secs(20), || self
-                .snapshot()
-                .versions
-                .iter()
-                .any(|seen| seen == version)),
-            "{version} never answered through Caddy: {:?}",
-            self.snapshot()
-        );
-    }
-
-    /// Stops the thread and returns what it saw.
-    fn finish(mut self) -> Tally {
-        self.halt();
-        self.snapshot()
-    }
-
-    fn halt(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.halt();
-    }
 }
 
 /// A node with Caddy serving deployment `web` (version v1) at `$ENV.rollout.example.com`, and
 /// the Host header that reaches it.
 fn node_with_service(test: &str, origin: &Origin, ingress: &IngressPorts) -> (Node, String) {
-    origin.write(
-        "deployments/web.yaml",
-        &deployment_manifest("web", &versioned_spec("v1", "/version", "20s")),
-    );
+    let web = deployment_manifest("web", &versioned_spec("v1", "/version", "20s"));
+    node_serving(test, origin, ingress, &web, "rollout")
+}
+
+/// A node with Caddy serving deployment `web` (`manifest`) at `$ENV.<domain>.example.com` once
+/// its first commit is applied and routed, and the Host header that reaches it.
+pub fn node_serving(
+    test: &str,
+    origin: &Origin,
+    ingress: &IngressPorts,
+    manifest: &str,
+    domain: &str,
+) -> (Node, String) {
+    origin.write("deployments/web.yaml", manifest);
     origin.write(
         "services/web.yaml",
         &service_manifest(
             "web",
             "web",
-            "rollout.example.com",
-            "$ENV.rollout.example.com",
+            &format!("{domain}.example.com"),
+            &format!("$ENV.{domain}.example.com"),
             "  port: 80\n",
         ),
     );
@@ -152,7 +65,7 @@ fn node_with_service(test: &str, origin: &Origin, ingress: &IngressPorts) -> (No
     node.wait_for("v1 routed", LIMIT, |s| {
         s["node"]["applied_commit"] == first.as_str() && s["services"]["web"]["active"] == true
     });
-    let host = format!("{}.rollout.example.com", node.environment);
+    let host = format!("{}.{domain}.example.com", node.environment);
     (node, host)
 }
 

@@ -1,12 +1,14 @@
 //! What the node remembers about each deployment between passes (docs/node.md): quarantine after a
-//! rolled-back rollout (per commit), flapping (its container changed 5 times within 10 minutes;
-//! pulls and builds do not count), liveness failures and restarts, and the last probe result. A
-//! new commit lifts quarantine and flapping; `state.rs` keeps those two across restarts.
-//! It decides what to hold; it does not talk to Docker and does not log.
+//! rolled-back rollout (per commit), flapping (its containers changed 5 times within 10 minutes;
+//! pulls and builds do not count), liveness restarts, and, for each of its replicas, liveness
+//! failures and the last probe result. A new commit lifts quarantine and flapping; `state.rs`
+//! keeps those two across restarts. It decides what to hold; it does not talk to Docker and does
+//! not log.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
+use engine::copies::primary_name;
 use engine::plan::ActionKind;
 use std::time::Instant;
 
@@ -23,13 +25,38 @@ pub struct DeploymentHealth {
     pub flapping: bool,
     /// When orun acted on the deployment, oldest first, within the flap window.
     acted: VecDeque<Instant>,
+    /// Containers of the deployment restarted after failing liveness, all replicas together.
+    pub restarts: u64,
+    /// The probes of each replica, by the replica's container name.
+    replicas: BTreeMap<String, ReplicaHealth>,
+}
+
+/// The probes of one replica of a deployment: one failing replica gets no traffic while the
+/// others serve.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaHealth {
     pub liveness_failures: u32,
     pub next_liveness: Option<Instant>,
-    /// Containers restarted after failing liveness.
-    pub restarts: u64,
     pub last_probe_error: Option<String>,
     /// The last probe (readiness or liveness) passed; `None` before any probe ran.
     pub probe_ok: Option<bool>,
+}
+
+impl DeploymentHealth {
+    /// The probes of the replica whose container is `container`, if any ran or were scheduled.
+    pub fn replica(&self, container: &str) -> Option<&ReplicaHealth> {
+        self.replicas.get(container)
+    }
+
+    pub fn replica_mut(&mut self, container: &str) -> &mut ReplicaHealth {
+        self.replicas.entry(container.to_string()).or_default()
+    }
+
+    /// Whether the last probe of replica `container` did not fail (none ran counts as passed).
+    pub fn probe_ok(&self, container: &str) -> bool {
+        self.replica(container)
+            .is_none_or(|replica| replica.probe_ok != Some(false))
+    }
 }
 
 /// A change in a deployment's health worth telling the operator about.
@@ -114,9 +141,10 @@ impl Tracker {
     }
 
     /// Records the outcomes of a pass at `commit`, finished at `now`: a deployment the pass
-    /// changed counts once towards flapping, however many of its replicas changed; a rolled-back rollout quarantines the commit for its deployment, and a
-    /// container that was (re)started and passed its checks counts as probed ok. Returns what
-    /// changed, in outcome order.
+    /// changed counts once towards flapping, however many of its replicas changed; a rolled-back
+    /// rollout quarantines the commit for its deployment, and a replica whose container was
+    /// (re)started and passed its checks counts as probed ok. Returns what changed, in outcome
+    /// order.
     pub fn record_pass(
         &mut self,
         commit: &str,
@@ -125,7 +153,7 @@ impl Tracker {
     ) -> Vec<HealthEvent> {
         let mut events = Vec::new();
         // A pass acts on a deployment once, however many of its replicas it changed.
-        let mut counted = std::collections::BTreeSet::new();
+        let mut counted = BTreeSet::new();
         for outcome in outcomes {
             let action = &outcome.action;
             // An action held back for a dependency changed nothing.
@@ -151,10 +179,12 @@ impl Tracker {
                         ActionKind::Create | ActionKind::Recreate | ActionKind::Start
                     ) =>
                 {
-                    let health = self.entry(&deployment);
-                    health.probe_ok = Some(true);
-                    health.liveness_failures = 0;
-                    health.next_liveness = None;
+                    let replica = self
+                        .entry(&deployment)
+                        .replica_mut(primary_name(&action.container));
+                    replica.probe_ok = Some(true);
+                    replica.liveness_failures = 0;
+                    replica.next_liveness = None;
                 }
                 _ => {}
             }
@@ -255,13 +285,25 @@ mod tests {
     #[test]
     fn a_started_container_counts_as_probed_ok_and_blocked_actions_do_not_count() {
         let mut tracker = Tracker::default();
-        tracker.entry("web").probe_ok = Some(false);
-        tracker.entry("web").liveness_failures = 2;
+        for replica in ["web", "web.2"] {
+            let probes = tracker.entry("web").replica_mut(replica);
+            probes.probe_ok = Some(false);
+            probes.liveness_failures = 2;
+        }
         let now = Instant::now();
         let started = [outcome("web", ActionKind::Start, Ok(()))];
         assert!(tracker.record_pass("c1", &started, now).is_empty());
         let web = tracker.get("web").unwrap();
-        assert_eq!((web.probe_ok, web.liveness_failures), (Some(true), 0));
+        let probes = web.replica("web").unwrap();
+        assert_eq!((probes.probe_ok, probes.liveness_failures), (Some(true), 0));
+        assert!(
+            web.probe_ok("web") && !web.probe_ok("web.2"),
+            "only web started"
+        );
+        assert!(
+            web.probe_ok("web.3"),
+            "a replica never probed has not failed"
+        );
         let blocked = [outcome(
             "api",
             ActionKind::Blocked,

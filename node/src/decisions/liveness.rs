@@ -1,6 +1,6 @@
-//! Liveness policy (docs/health.md): which deployments have a liveness probe, when each is due,
-//! and what one probe result means: a failure counts, `failureThreshold` failures in a row call
-//! for a restart. Pure: the reconciler inspects, probes and restarts.
+//! Liveness policy (docs/health.md): which replicas have a liveness probe, when each is due, and
+//! what one probe result means: a failure counts, `failureThreshold` failures in a row of one
+//! replica call for a restart of that replica. Pure: the reconciler inspects, probes and restarts.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -12,10 +12,11 @@ use std::time::Instant;
 use super::health::DeploymentHealth;
 use engine::outcome::CheckFailure;
 
-/// A deployment whose container has a liveness probe.
+/// A replica of a deployment with a liveness probe.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub deployment: String,
+    /// The replica's container.
     pub container: String,
     pub probe: LivenessProbe,
     /// Grace period of a restart.
@@ -33,18 +34,22 @@ pub enum Verdict {
     },
 }
 
-/// The deployments with a liveness probe, except those `held` (quarantined or flapping).
+/// Every replica of the deployments with a liveness probe, except those `held` (quarantined or
+/// flapping), replica 1 first.
 pub fn targets(desired: &DesiredState, held: &BTreeSet<String>) -> Vec<Target> {
     desired
         .deployments
         .values()
         .filter(|deployment| !held.contains(&deployment.name))
-        .filter_map(|deployment| {
-            Some(Target {
-                deployment: deployment.name.clone(),
-                container: deployment.container.clone(),
-                probe: deployment.health.liveness.clone()?,
-                stop_timeout: deployment.spec.stop_timeout.as_std(),
+        .flat_map(|deployment| {
+            let probe = deployment.health.liveness.clone();
+            deployment.replicas.iter().filter_map(move |replica| {
+                Some(Target {
+                    deployment: deployment.name.clone(),
+                    container: replica.container.clone(),
+                    probe: probe.clone()?,
+                    stop_timeout: deployment.spec.stop_timeout.as_std(),
+                })
             })
         })
         .collect()
@@ -54,44 +59,47 @@ pub fn targets(desired: &DesiredState, held: &BTreeSet<String>) -> Vec<Target> {
 /// scheduled an interval later. The first check comes one interval after the first look.
 pub fn due(health: &mut DeploymentHealth, target: &Target, now: Instant) -> bool {
     let next = now + target.probe.interval.as_std();
-    match health.next_liveness {
+    let replica = health.replica_mut(&target.container);
+    match replica.next_liveness {
         Some(due) if due > now => false,
         None => {
-            health.next_liveness = Some(next);
+            replica.next_liveness = Some(next);
             false
         }
         Some(_) => {
-            health.next_liveness = Some(next);
+            replica.next_liveness = Some(next);
             true
         }
     }
 }
 
-/// Counts one probe result into `health`. A restart starts the count over and adds to `restarts`.
+/// Counts one probe result of `target`'s replica into `health`. A restart starts the replica's
+/// count over and adds to the deployment's `restarts`.
 pub fn judge(
     health: &mut DeploymentHealth,
     target: &Target,
     result: Result<(), CheckFailure>,
 ) -> Verdict {
+    let replica = health.replica_mut(&target.container);
     let failure = match result {
         Ok(()) => {
-            health.liveness_failures = 0;
-            health.probe_ok = Some(true);
+            replica.liveness_failures = 0;
+            replica.probe_ok = Some(true);
             return Verdict::Passed;
         }
         Err(failure) => failure,
     };
-    health.liveness_failures += 1;
-    health.probe_ok = Some(false);
+    replica.liveness_failures += 1;
+    replica.probe_ok = Some(false);
     let threshold = target.probe.failure_threshold;
     let message = format!(
         "liveness probe of {} failed: {} answered {} ({} of failureThreshold {threshold})",
-        target.container, failure.attempt, failure.detail, health.liveness_failures
+        target.container, failure.attempt, failure.detail, replica.liveness_failures
     );
-    health.last_probe_error = Some(message.clone());
-    let restart = health.liveness_failures >= threshold;
+    replica.last_probe_error = Some(message.clone());
+    let restart = replica.liveness_failures >= threshold;
     if restart {
-        health.liveness_failures = 0;
+        replica.liveness_failures = 0;
         health.restarts += 1;
     }
     Verdict::Failed { message, restart }
@@ -119,6 +127,20 @@ mod tests {
     }
 
     #[test]
+    fn every_replica_is_a_target() {
+        let spec = format!("{LIVENESS}  replicas: 3\n");
+        let desired = desired("staging", &[deployment("web", &spec)]);
+        let containers: Vec<String> = targets(&desired, &BTreeSet::new())
+            .into_iter()
+            .map(|target| target.container)
+            .collect();
+        assert_eq!(
+            containers,
+            ["staging.web", "staging.web.2", "staging.web.3"]
+        );
+    }
+
+    #[test]
     fn only_deployments_with_a_probe_that_are_not_held_are_probed() {
         let desired = desired(
             "production",
@@ -141,7 +163,10 @@ mod tests {
         assert!(!due(&mut health, &target, start));
         assert!(!due(&mut health, &target, start + Duration::from_secs(4)));
         assert!(due(&mut health, &target, start + Duration::from_secs(5)));
-        assert_eq!(health.next_liveness, Some(start + Duration::from_secs(10)));
+        assert_eq!(
+            health.replica("web").unwrap().next_liveness,
+            Some(start + Duration::from_secs(10))
+        );
     }
 
     #[test]
@@ -156,9 +181,10 @@ mod tests {
                 restart: false,
             }
         );
-        assert_eq!(health.probe_ok, Some(false));
+        assert!(!health.probe_ok("web"));
         assert_eq!(judge(&mut health, &target, Ok(())), Verdict::Passed);
-        assert_eq!((health.liveness_failures, health.probe_ok), (0, Some(true)));
+        let probes = health.replica("web").unwrap();
+        assert_eq!((probes.liveness_failures, probes.probe_ok), (0, Some(true)));
 
         judge(&mut health, &target, refused());
         let Verdict::Failed { message, restart } = judge(&mut health, &target, refused()) else {
@@ -166,7 +192,24 @@ mod tests {
         };
         assert!(restart);
         assert!(message.ends_with("(2 of failureThreshold 2)"), "{message}");
-        assert_eq!(health.last_probe_error.as_deref(), Some(message.as_str()));
-        assert_eq!((health.liveness_failures, health.restarts), (0, 1));
+        let probes = health.replica("web").unwrap();
+        assert_eq!(probes.last_probe_error.as_deref(), Some(message.as_str()));
+        assert_eq!((probes.liveness_failures, health.restarts), (0, 1));
+    }
+
+    #[test]
+    fn each_replica_counts_its_own_failures() {
+        let spec = format!("{LIVENESS}  replicas: 2\n");
+        let desired = desired("production", &[deployment("web", &spec)]);
+        let [first, second] = <[Target; 2]>::try_from(targets(&desired, &BTreeSet::new())).unwrap();
+        let mut health = DeploymentHealth::default();
+        judge(&mut health, &second, refused());
+        judge(&mut health, &first, Ok(()));
+        let Verdict::Failed { restart, .. } = judge(&mut health, &second, refused()) else {
+            panic!("web.2 failed twice");
+        };
+        assert!(restart, "web.2 reached its threshold on its own");
+        assert!(health.probe_ok("web") && !health.probe_ok("web.2"));
+        assert_eq!(health.restarts, 1);
     }
 }

@@ -1,7 +1,8 @@
 //! Ingress routing decisions (docs/ingress.md): from the desired Services, the observed snapshot
-//! (which copy of a deployment serves, and its address) and the health tracker, the Caddy routes
-//! and each Service's status entry; and the routes a start-first rollout moves to its new
-//! container. Pure: the node observes Docker beforehand and loads the routes into Caddy
+//! (which copy of each replica serves, and its address) and the health tracker, the Caddy routes
+//! — one upstream per replica that runs and is ready — and each Service's status entry; and how a
+//! rollout changes one replica's upstream: moved to its new container, or withdrawn while the
+//! replica is replaced. Pure: the node observes Docker beforehand and loads the routes into Caddy
 //! afterwards.
 
 use std::collections::BTreeMap;
@@ -11,9 +12,9 @@ use engine::desired::DesiredService;
 use engine::observed::ObservedContainer;
 use engine::{DesiredState, Observed};
 
-use super::health::Tracker;
+use super::health::{DeploymentHealth, Tracker};
 use crate::status::ServiceStatus;
-use engine::routes::Route;
+use engine::routes::{Route, Upstream};
 
 /// The routes to load into Caddy, sorted, and the entry of every Service.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,13 +23,18 @@ pub struct Routing {
     pub services: BTreeMap<String, ServiceStatus>,
 }
 
-/// The container a deployment's routes point at: the copy that serves (`engine::copies`) among
-/// the environment's observed containers.
-fn serving<'a>(
+/// The container a replica's upstream points at: the copy of container `name` that serves
+/// (`engine::copies`) among the environment's observed containers, if its last probe did not
+/// fail (`health`, its deployment's).
+pub fn ready_copy<'a>(
     observed: &'a Observed,
     environment: &str,
     name: &str,
+    health: Option<&DeploymentHealth>,
 ) -> Option<&'a ObservedContainer> {
+    if health.is_some_and(|health| !health.probe_ok(name)) {
+        return None;
+    }
     let copies = Copies::of(
         name,
         observed
@@ -40,8 +46,28 @@ fn serving<'a>(
     copies.serving().and_then(|role| copies.get(role).copied())
 }
 
-/// One route per Service whose deployment's container (see [`serving`]) runs, is ready and has an
-/// address.
+/// The upstream of replica `name` at `port`, or why it gets no traffic.
+fn upstream(
+    observed: &Observed,
+    environment: &str,
+    name: &str,
+    health: Option<&DeploymentHealth>,
+    port: u16,
+) -> Result<Upstream, String> {
+    let container = ready_copy(observed, environment, name, health)
+        .ok_or_else(|| format!("{name} is not running and ready"))?;
+    let ip = container
+        .address
+        .as_ref()
+        .ok_or_else(|| format!("{name} has no network address"))?;
+    Ok(Upstream {
+        replica: name.to_string(),
+        dial: format!("{ip}:{port}"),
+    })
+}
+
+/// One route per Service whose deployment has a replica that serves (see [`ready_copy`]) and has
+/// an address; each such replica is one of the route's upstreams.
 pub fn decide(desired: &DesiredState, observed: &Observed, health: &Tracker) -> Routing {
     let environment = desired.environment.as_str();
     let mut routing = Routing::default();
@@ -52,12 +78,10 @@ pub fn decide(desired: &DesiredState, observed: &Observed, health: &Tracker) -> 
             domain: service.domain.clone(),
             ssl: service.ssl,
             upstream: None,
+            upstreams: Vec::new(),
             active: false,
             note: None,
         };
-        let ready = health
-            .get(&service.deployment)
-            .is_none_or(|health| health.probe_ok != Some(false));
         match (
             &service.domain,
             desired.deployments.get(&service.deployment),
@@ -71,26 +95,34 @@ pub fn decide(desired: &DesiredState, observed: &Observed, health: &Tracker) -> 
                 entry.note = Some(format!("deployment {} does not exist", service.deployment))
             }
             (Some(domain), Some(deployment)) => {
-                match serving(observed, environment, &deployment.container) {
-                    Some(container) if ready => match &container.address {
-                        Some(ip) => {
-                            let upstream = format!("{ip}:{}", service.port);
-                            entry.upstream = Some(upstream.clone());
-                            routing.routes.push(Route {
-                                domain: domain.clone(),
-                                upstream,
-                                ssl: service.ssl,
-                            });
-                        }
-                        None => {
-                            entry.note =
-                                Some(format!("{} has no network address", deployment.container))
-                        }
-                    },
-                    _ => {
-                        entry.note =
-                            Some(format!("{} is not running and ready", deployment.container))
-                    }
+                let health = health.get(&deployment.name);
+                let (upstreams, problems): (Vec<_>, Vec<_>) = deployment
+                    .replicas
+                    .iter()
+                    .map(|replica| {
+                        upstream(
+                            observed,
+                            environment,
+                            &replica.container,
+                            health,
+                            service.port,
+                        )
+                    })
+                    .partition(Result::is_ok);
+                let upstreams: Vec<Upstream> = upstreams.into_iter().flatten().collect();
+                if upstreams.is_empty() {
+                    let problems: Vec<String> =
+                        problems.into_iter().filter_map(Result::err).collect();
+                    entry.note = Some(problems.join("; "));
+                } else {
+                    let route = Route {
+                        domain: domain.clone(),
+                        upstreams,
+                        ssl: service.ssl,
+                    };
+                    entry.upstreams = route.dials();
+                    entry.upstream = entry.upstreams.first().cloned();
+                    routing.routes.push(route);
                 }
             }
         }
@@ -100,32 +132,57 @@ pub fn decide(desired: &DesiredState, observed: &Observed, health: &Tracker) -> 
     routing
 }
 
-/// `current` with every route of `deployment`'s Services pointing at `ip`, the address of its new
-/// container, which passed readiness; a Service that had no route yet gets one. Other routes stay.
+/// `current` with the upstream of replica `replica` in every route of `deployment`'s Services
+/// pointing at `ip`, the address of a copy of that replica which passed readiness (a Service that
+/// had no route yet gets one); or, without `ip`, withdrawn from them, unless it is the last
+/// upstream of a route, which nothing could take over. Upstreams are kept in the order of
+/// `replicas`, the deployment's replica containers, and a replica no longer among them is
+/// dropped; other routes stay.
 pub fn repoint(
     current: &[Route],
     services: &BTreeMap<String, DesiredService>,
     deployment: &str,
-    ip: &str,
+    replicas: &[String],
+    replica: &str,
+    ip: Option<&str>,
 ) -> Vec<Route> {
-    let moved: Vec<Route> = services
+    let changed: Vec<Route> = services
         .values()
         .filter(|service| service.deployment == deployment)
         .filter_map(|service| {
             let domain = service.domain.clone()?;
+            let existing = current.iter().find(|route| route.domain == domain);
+            let upstreams: Vec<Upstream> = replicas
+                .iter()
+                .filter_map(|name| match (name == replica, ip) {
+                    (true, Some(ip)) => Some(Upstream {
+                        replica: name.clone(),
+                        dial: format!("{ip}:{}", service.port),
+                    }),
+                    (true, None) => None,
+                    (false, _) => existing?
+                        .upstreams
+                        .iter()
+                        .find(|upstream| &upstream.replica == name)
+                        .cloned(),
+                })
+                .collect();
+            if upstreams.is_empty() {
+                return existing.cloned();
+            }
             Some(Route {
                 domain,
-                upstream: format!("{ip}:{}", service.port),
+                upstreams,
                 ssl: service.ssl,
             })
         })
         .collect();
     let mut routes: Vec<Route> = current
         .iter()
-        .filter(|route| !moved.iter().any(|new| new.domain == route.domain))
+        .filter(|route| !changed.iter().any(|new| new.domain == route.domain))
         .cloned()
         .collect();
-    routes.extend(moved);
+    routes.extend(changed);
     routes.sort();
     routes
 }
@@ -195,6 +252,155 @@ mod tests {
         routing.services[service].note.clone()
     }
 
+    fn upstream(replica: &str, dial: &str) -> Upstream {
+        Upstream {
+            replica: replica.to_string(),
+            dial: dial.to_string(),
+        }
+    }
+
+    fn route(domain: &str, upstreams: &[(&str, &str)]) -> Route {
+        Route {
+            domain: domain.to_string(),
+            upstreams: upstreams
+                .iter()
+                .map(|(replica, dial)| upstream(replica, dial))
+                .collect(),
+            ssl: false,
+        }
+    }
+
+    /// Deployment `web` with three replicas behind Service `web`, in production.
+    fn three_replicas() -> DesiredState {
+        desired(
+            "production",
+            &[
+                deployment("web", "  replicas: 3\n"),
+                service("web", "web", "web.example.com", None),
+            ],
+        )
+    }
+
+    #[test]
+    fn every_replica_that_runs_and_is_ready_is_an_upstream() {
+        let desired = three_replicas();
+        let all = observed(
+            "production",
+            &[
+                ("web", true, Some("10.0.0.2")),
+                ("web.2", true, Some("10.0.0.3")),
+                ("web.3", true, Some("10.0.0.4")),
+            ],
+        );
+        let routing = decide(&desired, &all, &Tracker::default());
+        assert_eq!(
+            routing.routes,
+            [route(
+                "web.example.com",
+                &[
+                    ("web", "10.0.0.2:8080"),
+                    ("web.2", "10.0.0.3:8080"),
+                    ("web.3", "10.0.0.4:8080")
+                ]
+            )]
+        );
+        let entry = &routing.services["web"];
+        assert_eq!(
+            entry.upstreams,
+            ["10.0.0.2:8080", "10.0.0.3:8080", "10.0.0.4:8080"]
+        );
+        assert_eq!(entry.upstream.as_deref(), Some("10.0.0.2:8080"));
+
+        let mut health = Tracker::default();
+        health.entry("web").replica_mut("web.2").probe_ok = Some(false);
+        let some = observed(
+            "production",
+            &[
+                ("web", true, Some("10.0.0.2")),
+                ("web.2", true, Some("10.0.0.3")),
+                ("web.3", false, Some("10.0.0.4")),
+            ],
+        );
+        let routing = decide(&desired, &some, &health);
+        assert_eq!(
+            routing.routes,
+            [route("web.example.com", &[("web", "10.0.0.2:8080")])],
+            "web.2 failed its probe and web.3 does not run: neither gets traffic"
+        );
+        assert_eq!(note(&routing, "web"), None);
+
+        let mut failing = Tracker::default();
+        for replica in ["web", "web.2", "web.3"] {
+            failing.entry("web").replica_mut(replica).probe_ok = Some(false);
+        }
+        let routing = decide(&desired, &all, &failing);
+        assert!(routing.routes.is_empty());
+        assert_eq!(
+            note(&routing, "web").unwrap(),
+            "web is not running and ready; web.2 is not running and ready; web.3 is not running and ready"
+        );
+    }
+
+    #[test]
+    fn a_replica_moves_alone_and_is_withdrawn_only_while_another_serves() {
+        let desired = three_replicas();
+        let replicas: Vec<String> = ["web", "web.2", "web.3"].map(String::from).to_vec();
+        let current = [route(
+            "web.example.com",
+            &[
+                ("web", "10.0.0.2:8080"),
+                ("web.2", "10.0.0.3:8080"),
+                ("web.3", "10.0.0.4:8080"),
+            ],
+        )];
+        let change = |current: &[Route], replicas: &[String], replica: &str, ip: Option<&str>| {
+            repoint(current, &desired.services, "web", replicas, replica, ip)
+        };
+        assert_eq!(
+            change(&current, &replicas, "web.2", Some("10.0.0.9")),
+            [route(
+                "web.example.com",
+                &[
+                    ("web", "10.0.0.2:8080"),
+                    ("web.2", "10.0.0.9:8080"),
+                    ("web.3", "10.0.0.4:8080")
+                ]
+            )],
+            "only web.2's upstream moves"
+        );
+        let withdrawn = change(&current, &replicas, "web.2", None);
+        assert_eq!(
+            withdrawn,
+            [route(
+                "web.example.com",
+                &[("web", "10.0.0.2:8080"), ("web.3", "10.0.0.4:8080")]
+            )]
+        );
+        assert_eq!(
+            change(&withdrawn, &replicas, "web.2", Some("10.0.0.9")),
+            [route(
+                "web.example.com",
+                &[
+                    ("web", "10.0.0.2:8080"),
+                    ("web.2", "10.0.0.9:8080"),
+                    ("web.3", "10.0.0.4:8080")
+                ]
+            )],
+            "added back in its place"
+        );
+        let last = [route("web.example.com", &[("web.3", "10.0.0.4:8080")])];
+        assert_eq!(
+            change(&last, &replicas, "web.3", None),
+            last,
+            "the last upstream stays"
+        );
+        assert_eq!(
+            change(&current, &replicas[..1], "web.3", None),
+            [route("web.example.com", &[("web", "10.0.0.2:8080")])],
+            "a replica scaled away goes, and so do the others no longer desired"
+        );
+    }
+
     #[test]
     fn a_running_ready_container_with_an_address_gets_a_route() {
         let desired = web_in("production", None);
@@ -202,7 +408,7 @@ mod tests {
         let mut routing = decide(&desired, &containers, &Tracker::default());
         let route = Route {
             domain: "web.example.com".to_string(),
-            upstream: "172.17.0.3:8080".to_string(),
+            upstreams: vec![upstream("web", "172.17.0.3:8080")],
             ssl: false,
         };
         assert_eq!(routing.routes, [route]);
@@ -253,7 +459,7 @@ mod tests {
         assert_eq!(note(&routing, "web").unwrap(), expected);
 
         let mut failing = Tracker::default();
-        failing.entry("web").probe_ok = Some(false);
+        failing.entry("web").replica_mut("staging.web").probe_ok = Some(false);
         let running = observed("staging", &[("staging.web", true, Some("10.0.0.2"))]);
         let routing = decide(&desired, &running, &failing);
         assert!(routing.routes.is_empty());
@@ -276,7 +482,7 @@ mod tests {
                 &observed("production", containers),
                 &Tracker::default(),
             );
-            routing.routes.first().map(|route| route.upstream.clone())
+            routing.routes.first().map(|route| route.dials().join(" "))
         };
         let next = ("web.orun-next", true, Some("172.17.0.4"));
         assert_eq!(
@@ -334,27 +540,44 @@ mod tests {
                 service("old", "web", "old.example.com", None),
             ],
         );
-        let route = |domain: &str, upstream: &str| Route {
-            domain: domain.to_string(),
-            upstream: upstream.to_string(),
-            ssl: false,
-        };
         let current = [
-            route("staging.api.example.com", "10.0.0.5:8080"),
-            route("staging.web.example.com", "10.0.0.2:8080"),
+            route(
+                "staging.api.example.com",
+                &[("staging.api", "10.0.0.5:8080")],
+            ),
+            route(
+                "staging.web.example.com",
+                &[("staging.web", "10.0.0.2:8080")],
+            ),
         ];
-        let moved = repoint(&current, &desired.services, "web", "10.0.0.9");
+        let web = ["staging.web".to_string()];
+        let moved = repoint(
+            &current,
+            &desired.services,
+            "web",
+            &web,
+            "staging.web",
+            Some("10.0.0.9"),
+        );
         assert_eq!(
             moved,
             [
-                route("staging.api.example.com", "10.0.0.5:8080"),
-                route("staging.web.example.com", "10.0.0.9:8080"),
-                route("staging.www.example.com", "10.0.0.9:8080"),
+                route("staging.api.example.com", &[("staging.api", "10.0.0.5:8080")]),
+                route("staging.web.example.com", &[("staging.web", "10.0.0.9:8080")]),
+                route("staging.www.example.com", &[("staging.web", "10.0.0.9:8080")]),
             ],
             "the api route stays, both web routes move, the service without a domain here gets none"
         );
+        let worker = ["staging.worker".to_string()];
         assert_eq!(
-            repoint(&current, &desired.services, "worker", "10.0.0.9"),
+            repoint(
+                &current,
+                &desired.services,
+                "worker",
+                &worker,
+                "staging.worker",
+                Some("10.0.0.9")
+            ),
             current,
             "a deployment without Services moves nothing"
         );

@@ -10,6 +10,7 @@ use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Environment, Observed};
 
 use super::health::Tracker;
+use super::routes::ready_copy;
 use crate::status::{
     timestamp, DeploymentState, DeploymentStatus, LastAction, LastError, LastReason, NodeStatus,
     Status, SyncError, SyncState, VolumeStatus,
@@ -94,6 +95,8 @@ pub fn deployments(
                 container_id: None,
                 state: DeploymentState::Missing,
                 ready: false,
+                replicas: 0,
+                replicas_ready: 0,
                 restarts: 0,
                 last_action: None,
                 last_reason: None,
@@ -115,7 +118,8 @@ pub fn deployments(
             entry.last_reason = Some(LastReason::Planned(outcome.action.reason));
             entry.last_error = outcome.result.clone().err().map(LastError::Action);
         }
-        let health = health.get(&deployment.name).cloned().unwrap_or_default();
+        let tracked = health.get(&deployment.name);
+        let health = tracked.cloned().unwrap_or_default();
         let quarantine = health
             .quarantine
             .as_ref()
@@ -128,6 +132,7 @@ pub fn deployments(
         }
         entry.flapping = health.flapping;
         entry.restarts = health.restarts;
+        entry.replicas = u32::try_from(deployment.replicas.len()).unwrap_or(u32::MAX);
         if let Some(observed) = observed {
             let container = observed
                 .containers
@@ -137,9 +142,19 @@ pub fn deployments(
             entry.state = container.map_or(DeploymentState::Missing, |c| {
                 DeploymentState::Observed(c.state)
             });
+            let environment = desired.environment.as_str();
+            let ready = deployment
+                .replicas
+                .iter()
+                .filter(|replica| {
+                    ready_copy(observed, environment, &replica.container, tracked).is_some()
+                })
+                .count();
+            entry.replicas_ready = u32::try_from(ready).unwrap_or(u32::MAX);
         }
         entry.ready = entry.state == DeploymentState::Observed(ContainerState::Running)
-            && health.probe_ok != Some(false);
+            && health.probe_ok(&deployment.container)
+            && entry.replicas_ready == entry.replicas;
     }
 }
 
@@ -225,7 +240,10 @@ mod tests {
             image: "busybox".to_string(),
             image_id: "sha256:1".to_string(),
             state,
-            labels: BTreeMap::new(),
+            labels: BTreeMap::from([
+                (LABEL_MANAGED_BY.to_string(), MANAGED_BY_ORUN.to_string()),
+                (LABEL_ENVIRONMENT.to_string(), "production".to_string()),
+            ]),
             resources: Default::default(),
             address: None,
         }
@@ -365,10 +383,14 @@ mod tests {
             ..Observed::default()
         };
         let mut tracker = Tracker::default();
-        tracker.entry("web").probe_ok = Some(false);
+        tracker.entry("web").replica_mut("web").probe_ok = Some(false);
         let mut entries = BTreeMap::new();
         deployments(&mut entries, &desired, "c1", Some(&observed), &tracker, &[]);
         assert!(!entries["web"].ready);
+        assert_eq!(
+            (entries["web"].replicas, entries["web"].replicas_ready),
+            (1, 0)
+        );
         restarted(
             &mut entries,
             "web",
@@ -376,6 +398,35 @@ mod tests {
         );
         assert_eq!(entries["web"].last_action, Some(LastAction::Restart));
         assert_eq!(entries["web"].last_reason, Some(LastReason::LivenessFailed));
+    }
+
+    #[test]
+    fn replicas_are_counted_desired_and_ready() {
+        let desired = desired("production", &[deployment("web", "  replicas: 3\n")]);
+        let observed = Observed {
+            containers: vec![
+                container("web", ContainerState::Running),
+                container("web.2", ContainerState::Running),
+                container("web.3", ContainerState::Exited),
+            ],
+            ..Observed::default()
+        };
+        let mut entries = BTreeMap::new();
+        let tracker = Tracker::default();
+        deployments(&mut entries, &desired, "c1", Some(&observed), &tracker, &[]);
+        let web = &entries["web"];
+        assert_eq!((web.replicas, web.replicas_ready), (3, 2));
+        assert!(!web.ready, "web.3 does not run");
+        assert_eq!(
+            web.state,
+            DeploymentState::Observed(ContainerState::Running),
+            "the state is replica 1's"
+        );
+
+        let mut failing = Tracker::default();
+        failing.entry("web").replica_mut("web.2").probe_ok = Some(false);
+        deployments(&mut entries, &desired, "c1", Some(&observed), &failing, &[]);
+        assert_eq!(entries["web"].replicas_ready, 1);
     }
 
     #[test]

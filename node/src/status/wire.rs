@@ -54,6 +54,10 @@ pub struct DeploymentDocument {
     /// Docker's state of the container (`running`, `exited`, …), or `missing`.
     pub state: String,
     pub ready: bool,
+    /// The replicas the revision asks for; `0` from a node older than replicas.
+    pub replicas: u32,
+    /// The replicas that run and are ready.
+    pub replicas_ready: u32,
     pub restarts: u64,
     /// A plan action kind, `rolled_back` or `restart`.
     pub last_action: Option<String>,
@@ -86,6 +90,11 @@ mod tests {
         let web = &document.deployments["web"];
         assert_eq!((web.state.as_str(), web.ready), ("stopping", true));
         assert_eq!((web.image.as_str(), web.restarts), ("", 0));
+        assert_eq!(
+            (web.replicas, web.replicas_ready),
+            (0, 0),
+            "older than replicas"
+        );
         assert!(document.services.is_empty() && document.volumes.is_empty());
         assert!(serde_json::from_value::<StatusDocument>(json!({ "status": "ok" })).is_err());
     }
@@ -98,15 +107,18 @@ mod tests {
             domain: None,
             ssl: false,
             upstream: None,
+            upstreams: Vec::new(),
             active: false,
             note: None,
         };
         assert_eq!(
             serde_json::to_value(&service).unwrap(),
             json!({ "name": "web", "deployment": "web", "domain": null, "ssl": false,
-                    "upstream": null, "active": false })
+                    "upstream": null, "upstreams": [], "active": false })
         );
-        let read: ServiceStatus = serde_json::from_value(json!({ "name": "web" })).unwrap();
+        let read: ServiceStatus =
+            serde_json::from_value(json!({ "name": "web", "upstream": "10.0.0.2:80" })).unwrap();
         assert_eq!(read.deployment, "");
+        assert!(read.upstreams.is_empty(), "a node older than replicas");
     }
 }
