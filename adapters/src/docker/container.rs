@@ -459,8 +459,40 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecOutcome {
     pub exit_code: i64,
-    /// Its stdout and stderr, interleaved as they came.
+    /// The end of its stdout and stderr, interleaved as they came: at most [`EXEC_OUTPUT_KEPT`]
+    /// bytes, so a command that prints without end cannot grow the daemon.
     pub output: String,
+}
+
+/// How much of an exec'd command's output is kept, from its end.
+pub const EXEC_OUTPUT_KEPT: usize = 4 * 1024;
+
+/// The last `limit` bytes of a stream: older bytes are dropped as new ones come.
+#[derive(Debug)]
+struct Tail {
+    bytes: std::collections::VecDeque<u8>,
+    limit: usize,
+}
+
+impl Tail {
+    fn new(limit: usize) -> Self {
+        Tail {
+            bytes: std::collections::VecDeque::with_capacity(limit),
+            limit,
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        let chunk = &chunk[chunk.len().saturating_sub(self.limit)..];
+        let overflow = (self.bytes.len() + chunk.len()).saturating_sub(self.limit);
+        self.bytes.drain(..overflow);
+        self.bytes.extend(chunk);
+    }
+
+    /// The kept bytes as text; a character cut at the start shows as U+FFFD.
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.iter().copied().collect::<Vec<_>>()).into_owned()
+    }
 }
 
 /// Runs `command` inside the running container `name` (Docker exec, no shell, no TTY) and waits
@@ -479,20 +511,20 @@ pub async fn exec(
     };
     let created = timed(CALL_TIMEOUT, call(), docker.create_exec(name, options)).await?;
     let started = timed(CALL_TIMEOUT, call(), docker.start_exec(&created.id, None)).await?;
-    let mut output = String::new();
+    let mut output = Tail::new(EXEC_OUTPUT_KEPT);
     if let StartExecResults::Attached {
         output: mut stream, ..
     } = started
     {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| DockerError::new(call(), &error))?;
-            output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            output.push(&chunk.into_bytes());
         }
     }
     let inspected = timed(CALL_TIMEOUT, call(), docker.inspect_exec(&created.id)).await?;
     Ok(ExecOutcome {
         exit_code: inspected.exit_code.unwrap_or(-1),
-        output,
+        output: output.text(),
     })
 }
 
@@ -517,6 +549,26 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_output_keeps_only_its_last_bytes_however_much_comes() {
+        let mut tail = Tail::new(8);
+        tail.push(b"abc");
+        assert_eq!(tail.text(), "abc");
+        tail.push(b"defghij");
+        assert_eq!(tail.text(), "cdefghij");
+        for _ in 0..10_000 {
+            tail.push(b"y\n");
+        }
+        assert_eq!(tail.text(), "y\ny\ny\ny\n");
+        assert_eq!(tail.bytes.len(), 8);
+        tail.push(b"0123456789-the-end");
+        assert_eq!(tail.text(), "-the-end");
+        assert!(
+            tail.bytes.capacity() < 64,
+            "the buffer stays near its limit"
+        );
+    }
     use engine::testing::{deployment, desired};
 
     #[test]
