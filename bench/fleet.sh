@@ -75,7 +75,7 @@ for i in $(seq -w 1 "$nodes"); do
   node_manifest "$i" > "$work/node-$i/node.yaml"
   port=$(free_port)
   status_ports+=("$port")
-  RUST_LOG=info,node::poller=debug "$orun" start --config "$work/node-$i/node.yaml" \
+  RUST_LOG=info,node::poller=debug "$orun" start --allow-insecure-transport --config "$work/node-$i/node.yaml" \
     --status-addr 127.0.0.1 --status-port "$port" --log-format json > "$work/node-$i.log" 2>&1 &
   pids+=($!)
 done

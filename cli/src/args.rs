@@ -177,6 +177,10 @@ pub struct StartArgs {
     /// This node's metadata.name, whose manifest is re-read from each revision
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// Accept a git:// or plain http:// manifest repository, which anyone on the network path
+    /// can change; like allowInsecureTransport: true
+    #[arg(long)]
+    pub allow_insecure_transport: bool,
     /// Git poll interval such as 5s or 1m30s; overrides pollInterval, also from later revisions
     #[arg(long, value_name = "D")]
     pub poll_interval: Option<String>,

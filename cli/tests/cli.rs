@@ -829,3 +829,39 @@ fn packaged_man_page_and_completions_match_the_binary() {
         );
     }
 }
+
+#[test]
+fn start_refuses_an_insecure_transport_unless_told_to_accept_it() {
+    let data = TempDir::new().unwrap();
+    let data_dir = data.path().to_str().unwrap();
+    for url in ["git://127.0.0.1:9/x.git", "http://127.0.0.1:9/x.git"] {
+        let refused = orun(&["start", "--repo", url, "--data-dir", data_dir]);
+        assert_eq!(refused.status.code(), Some(1), "{url}");
+        assert!(
+            stderr(&refused).contains(&format!("--repo: {url} uses an insecure transport"))
+                && stderr(&refused)
+                    .contains("allowInsecureTransport: true (--allow-insecure-transport)"),
+            "{}",
+            stderr(&refused)
+        );
+        // A poll interval of 0s is refused after the transport check: reaching it proves the
+        // opt-in let the URL through, without starting a daemon.
+        let accepted = orun(&[
+            "start",
+            "--repo",
+            url,
+            "--data-dir",
+            data_dir,
+            "--allow-insecure-transport",
+            "--poll-interval",
+            "0s",
+        ]);
+        assert_eq!(accepted.status.code(), Some(1), "{url}");
+        assert!(
+            !stderr(&accepted).contains("insecure transport")
+                && stderr(&accepted).contains("--poll-interval"),
+            "{}",
+            stderr(&accepted)
+        );
+    }
+}

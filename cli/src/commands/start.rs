@@ -78,6 +78,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         .clone()
         .or_else(|| spec.map(|spec| spec.git_repo.as_str().to_string()))
         .ok_or_else(|| anyhow!("no manifest repository: pass --repo URL or --config FILE"))?;
+    check_transport(args, &url, spec)?;
     let branch = args
         .branch
         .clone()
@@ -157,6 +158,24 @@ fn settings(args: &StartArgs) -> Result<Settings> {
         webhook_secret,
         config,
     })
+}
+
+/// Refuses a `git://` or plain `http://` repository unless the flag or the node file opts in.
+fn check_transport(args: &StartArgs, url: &str, spec: Option<&NodeSpec>) -> Result<()> {
+    let Some(transport) = engine::manifest::insecure_transport(url) else {
+        return Ok(());
+    };
+    if args.allow_insecure_transport || spec.is_some_and(|spec| spec.allow_insecure_transport) {
+        return Ok(());
+    }
+    let source = match (&args.repo, &args.config) {
+        (None, Some(config)) => format!("{}: spec.gitRepo", config.display()),
+        _ => "--repo".to_string(),
+    };
+    bail!(
+        "{source}: {} uses an insecure transport ({transport}): anyone on the network path could change what this node runs; use https or ssh, or set allowInsecureTransport: true (--allow-insecure-transport) to accept it",
+        engine::redact::url_credentials(url)
+    )
 }
 
 fn read_config(path: &Path) -> Result<Manifest<NodeSpec>> {

@@ -144,6 +144,9 @@ pub struct NodeSpec {
     /// Let this node remove every managed container when a revision has no deployments (docs/plans.md).
     #[serde(default)]
     pub allow_empty: bool,
+    /// Accept a `git://` or plain `http://` remote (docs/node.md).
+    #[serde(default)]
+    pub allow_insecure_transport: bool,
     /// The file holding the secret that proves a `POST /hooks/git` (docs/node.md).
     pub webhook_secret_file: Option<String>,
     /// Where to report rollouts and sync trouble (docs/node.md).
@@ -170,6 +173,18 @@ fn default_poll_interval() -> Duration {
 }
 fn default_data_dir() -> String {
     node_defaults::DATA_DIR.to_string()
+}
+
+/// The insecure transport a remote URL uses (`git://` or plain `http://`), where anyone on the
+/// network path can change what is fetched; `None` for https, ssh (also `git@host:path`), file
+/// URLs and local paths.
+pub fn insecure_transport(url: &str) -> Option<&'static str> {
+    let scheme = url.split_once("://")?.0.to_ascii_lowercase();
+    match scheme.as_str() {
+        "git" => Some("git://"),
+        "http" => Some("http://"),
+        _ => None,
+    }
 }
 
 impl NodeSpec {
@@ -543,4 +558,31 @@ pub struct IngressSpec {
 pub struct DomainSpec {
     pub default: Domain,
     pub environment: Option<Domain>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insecure_transport;
+
+    #[test]
+    fn only_git_and_plain_http_remotes_are_insecure_transports() {
+        assert_eq!(
+            insecure_transport("git://git.example.com/infra.git"),
+            Some("git://")
+        );
+        assert_eq!(
+            insecure_transport("HTTP://git.example.com/infra.git"),
+            Some("http://")
+        );
+        for secure in [
+            "https://deploy:token@git.example.com/infra.git",
+            "ssh://git@git.example.com:2222/infra.git",
+            "git@git.example.com:ops/infra.git",
+            "file:///srv/infra.git",
+            "/srv/infra.git",
+            "infra",
+        ] {
+            assert_eq!(insecure_transport(secure), None, "{secure}");
+        }
+    }
 }

@@ -177,6 +177,8 @@ impl Node {
         };
         let child = command
             .args(["start", "--config", self.config.to_str().unwrap()])
+            // The tests serve their remotes over git:// on the loopback interface.
+            .arg("--allow-insecure-transport")
             .args([
                 "--status-addr",
                 "127.0.0.1",
