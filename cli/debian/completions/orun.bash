@@ -801,7 +801,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__start)
-            opts="-h --config --repo --branch --data-dir --node --poll-interval --status-port --status-addr --age-key-path --log-format --caddy-bin --ingress-http-port --ingress-https-port --caddy-admin --webhook-secret-file --help"
+            opts="-h --config --repo --branch --data-dir --node --allow-insecure-transport --poll-interval --status-port --status-addr --age-key-path --log-format --caddy-bin --ingress-http-port --ingress-https-port --caddy-admin --webhook-secret-file --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

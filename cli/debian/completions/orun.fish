@@ -79,6 +79,7 @@ complete -c orun -n "__fish_orun_using_subcommand start" -l ingress-http-port -d
 complete -c orun -n "__fish_orun_using_subcommand start" -l ingress-https-port -d 'Port Caddy serves HTTPS on (services with ssl: true)' -r
 complete -c orun -n "__fish_orun_using_subcommand start" -l caddy-admin -d 'Unix socket of Caddy\'s admin API, open to orun\'s user alone (default: <dataDir>/caddy/admin.sock)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand start" -l webhook-secret-file -d 'File holding the secret that proves POST /hooks/git; overrides webhookSecretFile' -r -F
+complete -c orun -n "__fish_orun_using_subcommand start" -l allow-insecure-transport -d 'Accept a git:// or plain http:// manifest repository, which anyone on the network path can change; like allowInsecureTransport: true'
 complete -c orun -n "__fish_orun_using_subcommand start" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand bootstrap" -l ssh-option -d 'Extra ssh option, as for ssh -o (repeatable), e.g. UserKnownHostsFile=/tmp/known_hosts' -r
 complete -c orun -n "__fish_orun_using_subcommand bootstrap" -l dry-run -d 'Print every remote command without running anything'
