@@ -16,12 +16,7 @@ environment_prefix=orun-bench-fleet
 
 command -v git >/dev/null || { echo "git is required" >&2; exit 1; }
 . bench/lib.sh
-# ORUN=PATH runs an orun binary built elsewhere instead of building the release one.
-orun=${ORUN:-}
-if [ -z "$orun" ]; then
-  cargo build --release -q -p orun
-  orun=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/orun
-fi
+orun=$(release_orun)
 
 work=$(mktemp -d)
 pids=()

@@ -48,6 +48,16 @@ init_origin() {
 g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
 
 # A free TCP port on 127.0.0.1.
+# The orun binary to bench: $ORUN, a binary built elsewhere, else the release build, built now.
+release_orun() {
+  if [ -n "${ORUN:-}" ]; then
+    echo "$ORUN"
+    return
+  fi
+  cargo build --release -q -p orun
+  echo "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/orun"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Removes every container orun made for each ENVIRONMENT.
