@@ -86,6 +86,7 @@ fn observed(state: &DesiredState) -> Observed {
             labels: BTreeMap::new(),
         }],
         volumes: vec![],
+        services: vec![],
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::manifest::{
     BuildSpec, ContainerFields, DeploymentSpec, HealthSpec, Manifest, Manifests, NetworkMode,
-    PortSpec, PullPolicy, Rollout, ServiceSpec, VolumeSource, VolumeSpec,
+    NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, VolumeSource, VolumeSpec,
 };
 use crate::resources::Limits;
 use crate::spec::{
@@ -48,6 +48,8 @@ pub struct DesiredState {
     /// The node whose share this is (docs/manifests.md); `None` when placement was not applied
     /// and every deployment of the environment is desired.
     pub node: Option<String>,
+    /// Whether the deployments run as containers of this host or as services of its Swarm.
+    pub engine: NodeEngine,
     pub deployments: BTreeMap<String, DesiredDeployment>,
     pub services: BTreeMap<String, DesiredService>,
 }
@@ -75,6 +77,10 @@ pub struct DesiredDeployment {
     pub resources: Limits,
     /// The deployments this one needs running and ready first, sorted (docs/manifests.md).
     pub depends_on: Vec<String>,
+    /// Where it may run; on a swarm node, the service's placement constraints (docs/swarm.md).
+    pub placement: Placement,
+    /// Its Swarm service's name (see `Environment::service_name`), used on swarm nodes only.
+    pub service: String,
 }
 
 /// One container of a deployment: replica `index`, its container name and labels.
@@ -201,6 +207,7 @@ pub fn resolve(
             environment: input.environment.clone(),
             commit: input.commit.clone(),
             node: None,
+            engine: NodeEngine::Docker,
             deployments,
             services,
         })
@@ -246,6 +253,8 @@ fn resolve_deployment(
         drain_timeout: spec.drain_timeout,
         resources: Limits::of(&spec.container.resources),
         depends_on,
+        placement: spec.placement.clone().unwrap_or_default(),
+        service: input.environment.service_name(name),
     })
 }
 
@@ -327,6 +336,7 @@ fn port_of(port: &PortSpec) -> CanonicalPort {
         port: port.port.map(|port| port.0),
         protocol: port.protocol.as_str().to_string(),
         host_ip: port.host_address().to_string(),
+        mode: port.mode.map(|mode| mode.as_str().to_string()),
     }
 }
 

@@ -110,6 +110,16 @@ impl Environment {
         }
     }
 
+    /// The Swarm service of a deployment: `<deployment>` in production, `<env>_<deployment>`
+    /// elsewhere, because Swarm refuses a `.` in a service name (docs/swarm.md).
+    pub fn service_name(&self, deployment: &str) -> String {
+        if self.is_production() {
+            deployment.to_string()
+        } else {
+            format!("{}_{deployment}", self.0)
+        }
+    }
+
     /// The environment's bridge network: `orun-<env>` (`orun-production` for production).
     pub fn network_name(&self) -> String {
         format!("orun-{}", self.0)
@@ -177,6 +187,8 @@ mod tests {
         assert_eq!(env.replica_name("web", 1), "feat-auth.web");
         assert_eq!(env.replica_name("web", 3), "feat-auth.web.3");
         assert_eq!(Environment::production().replica_name("web", 12), "web.12");
+        assert_eq!(env.service_name("web"), "feat-auth_web");
+        assert_eq!(Environment::production().service_name("web"), "web");
     }
 
     #[test]

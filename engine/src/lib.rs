@@ -28,6 +28,7 @@ pub mod routes;
 pub mod secrets;
 pub mod sops;
 pub mod spec;
+pub mod swarm;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod validate;

@@ -33,6 +33,43 @@ pub struct Observed {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub volumes: Vec<ObservedResource>,
+    /// The swarm's services labelled as orun's or named as a wanted service; only a swarm
+    /// node's snapshot has them (docs/swarm.md).
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub services: Vec<ObservedService>,
+}
+
+/// A Swarm service: its name, labels, the replicas it asks for and the tasks running.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedService {
+    pub name: String,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The replicas of a replicated service; `None` for a global one.
+    #[serde(default)]
+    pub replicas: Option<u64>,
+    /// Tasks whose container runs (and, with a health check, is healthy).
+    #[serde(default)]
+    pub running_tasks: u64,
+    /// The tasks' resource limits; absent means unlimited.
+    #[serde(default, skip_serializing_if = "Limits::is_unlimited")]
+    pub resources: Limits,
+}
+
+impl ObservedService {
+    /// True when orun manages this service for `environment`.
+    pub fn is_owned_by(&self, environment: &str) -> bool {
+        owned_by(&self.labels, environment)
+    }
+}
+
+fn owned_by(labels: &BTreeMap<String, String>, environment: &str) -> bool {
+    labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
+        && labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
 }
 
 /// A Docker network or volume: its name and labels.
@@ -121,8 +158,7 @@ impl ObservedContainer {
 
     /// True when orun manages this container for `environment` (docs/manifests.md ownership).
     pub fn is_owned_by(&self, environment: &str) -> bool {
-        self.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
-            && self.labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
+        owned_by(&self.labels, environment)
     }
 }
 
@@ -188,6 +224,15 @@ impl Observed {
         canonical.images.sort_by(|a, b| a.id.cmp(&b.id));
         canonical.networks.sort_by(|a, b| a.name.cmp(&b.name));
         canonical.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        let services: BTreeSet<&str> = desired
+            .deployments
+            .values()
+            .map(|deployment| deployment.service.as_str())
+            .collect();
+        canonical.services.retain(|service| {
+            service.is_owned_by(environment) || services.contains(service.name.as_str())
+        });
+        canonical.services.sort_by(|a, b| a.name.cmp(&b.name));
         let json = serde_json::to_string(&canonical).expect("snapshot serializes");
         format!("sha256:{}", crate::spec::sha256_hex(json.as_bytes()))
     }
@@ -206,6 +251,9 @@ impl Observed {
         }
         for resource in self.networks.iter_mut().chain(&mut self.volumes) {
             keep_orun_labels(&mut resource.labels);
+        }
+        for service in &mut self.services {
+            keep_orun_labels(&mut service.labels);
         }
         self
     }

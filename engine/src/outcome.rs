@@ -72,6 +72,8 @@ pub enum Previous {
     Restored,
     /// Start-first: it was never stopped, so it served throughout.
     NeverStopped,
+    /// A swarm service: Swarm rolled it back to its previous spec.
+    SwarmRolledBack,
 }
 
 impl fmt::Display for Previous {
@@ -79,6 +81,7 @@ impl fmt::Display for Previous {
         formatter.write_str(match self {
             Previous::Restored => "the previous container was restored",
             Previous::NeverStopped => "the previous container was never stopped",
+            Previous::SwarmRolledBack => "Swarm rolled the service back to its previous version",
         })
     }
 }

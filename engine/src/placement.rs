@@ -89,6 +89,10 @@ fn runners<'a>(manifests: &'a Manifests, deployment: &DeploymentSpec) -> BTreeSe
 /// most likely a typo, which would quietly run the deployment nowhere.
 pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
+    // On a swarm, `placement.nodes` names the swarm's hosts, not Node manifests.
+    if manifests.swarm_node().is_some() {
+        return errors;
+    }
     for deployment in manifests.deployments.values() {
         let Some(placement) = &deployment.spec.placement else {
             continue;
@@ -115,6 +119,10 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
 /// whose dependency runs on none of the nodes that run its dependent, so that no node orders by
 /// it. A dependent that runs nowhere gets its warning only.
 pub fn findings(manifests: &Manifests) -> Vec<Finding> {
+    // A swarm places every deployment itself; no Node runs a share.
+    if manifests.swarm_node().is_some() {
+        return Vec::new();
+    }
     let runners: BTreeMap<&str, BTreeSet<&str>> = manifests
         .deployments
         .values()

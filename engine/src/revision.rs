@@ -12,7 +12,7 @@ use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
-use crate::manifest::{BuildSpec, Manifest, Manifests, NodeLabels, NodeSpec, Text};
+use crate::manifest::{BuildSpec, Manifest, Manifests, NodeEngine, NodeLabels, NodeSpec, Text};
 use crate::notify::{receivers, Receiver};
 use crate::placement::{self, listed};
 
@@ -126,7 +126,12 @@ pub fn desired_state<S: RevisionSource>(
             }),
         source,
     })?;
-    let share = share_of(&manifests, selection.node.as_deref(), node_spec);
+    let engine = node_spec.map_or(NodeEngine::Docker, |node| node.engine);
+    // A swarm schedules every deployment itself: placement becomes its constraints, not a share.
+    let share = match engine {
+        NodeEngine::Docker => share_of(&manifests, selection.node.as_deref(), node_spec),
+        NodeEngine::Swarm => Cow::Borrowed(&manifests),
+    };
     let build_tags = build_tags(source, &share, node_spec)?;
     let secrets = source
         .secrets(&manifests, node_spec)
@@ -139,6 +144,7 @@ pub fn desired_state<S: RevisionSource>(
     };
     let mut desired = resolve(&share, &input)?;
     desired.node = selection.node.clone();
+    desired.engine = engine;
     let receivers = match &node {
         Some(node) => receivers(&node.file, &node.spec.notifications, &secrets.shared)
             .map_err(ManifestErrors)?,

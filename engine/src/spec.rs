@@ -125,6 +125,10 @@ pub struct CanonicalPort {
     pub protocol: String,
     #[serde(rename = "hostIP")]
     pub host_ip: String,
+    /// How a swarm publishes the port, as written; left out when not written, so ports keep
+    /// their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -2,7 +2,8 @@
 //! between deployments that may share a node, a start-first rollout with published ports, ports
 //! and Services of a deployment without its own network, replicas that would bind one host port
 //! twice, the reserved `ORUN_REPLICA`, mount points used twice, `dependsOn` names and cycles,
-//! `placement.nodes` naming Nodes (`placement::check`), dangling service references, domain
+//! `placement.nodes` naming Nodes (`placement::check`), what a swarm cannot run
+//! (`swarm::check`), dangling service references, domain
 //! clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
 //! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
@@ -15,6 +16,7 @@ use crate::error::ManifestError;
 use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
+use crate::swarm;
 
 pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     let mut errors = Vec::new();
@@ -27,6 +29,7 @@ pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     check_host_ports(manifests, &mut errors);
     check_dependencies(manifests, &mut errors);
     errors.extend(placement::check(manifests));
+    errors.extend(swarm::check(manifests));
     check_services(manifests, &mut errors);
     errors
 }
@@ -189,7 +192,8 @@ fn check_replicas(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ));
         }
         let replicas = spec.replicas.get();
-        if replicas == 1 {
+        // A swarm spreads replicas over its hosts or publishes through its routing mesh.
+        if replicas == 1 || manifests.swarm_node().is_some() {
             continue;
         }
         for (index, port) in spec.container.ports.iter().enumerate() {

@@ -110,6 +110,7 @@ fn nothing_desired(environment: &str) -> Result<DesiredState, ObserveError> {
         environment,
         commit: String::new(),
         node: None,
+        engine: engine::manifest::NodeEngine::Docker,
         deployments: BTreeMap::new(),
         services: BTreeMap::new(),
     })

@@ -12,7 +12,7 @@ use super::Target;
 use bollard::auth::DockerCredentials;
 use bollard::models::ContainerStateStatusEnum;
 use engine::desired::DesiredDeployment;
-use engine::manifest::ReadinessProbe;
+use engine::manifest::{NodeEngine, ReadinessProbe};
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedResource};
 use engine::outcome::{BuildError, CheckFailure};
 use engine::resources::Limits;
@@ -20,11 +20,12 @@ use engine::spec::{CanonicalBuild, LABEL_SPEC_HASH};
 use engine::{Environment, Observed};
 use futures_util::future::BoxFuture;
 
-use super::runtime::Runtime;
+use super::runtime::{Runtime, ServiceChange};
 use super::{TrafficError, TrafficSwitch};
 use crate::docker::container::ContainerStatus;
 use crate::docker::credentials::Credentials;
 use crate::docker::image::{PullError, PullProgress};
+use crate::docker::service::Settled;
 use crate::docker::{Call, DockerError, Failure};
 use crate::probe::ReadinessError;
 
@@ -141,6 +142,7 @@ impl FakeDocker {
             images,
             networks,
             volumes: Vec::new(),
+            services: Vec::new(),
         }
     }
 
@@ -215,6 +217,7 @@ impl Runtime for FakeDocker {
         &'a self,
         name: &'a str,
         _environment: &'a str,
+        _engine: NodeEngine,
     ) -> BoxFuture<'a, Result<(), DockerError>> {
         self.call(format!("network {name}"), |engine| {
             engine.networks.insert(name.to_string());
@@ -400,5 +403,25 @@ impl Runtime for FakeDocker {
                 Some(_) => Ok(()),
             }
         })
+    }
+
+    fn service<'a>(
+        &'a self,
+        change: ServiceChange<'a>,
+        _credentials: Option<DockerCredentials>,
+    ) -> BoxFuture<'a, Result<Settled, DockerError>> {
+        let line = match change {
+            ServiceChange::Create(desired, _) => format!("service create {}", desired.service),
+            ServiceChange::Update(desired, _) => format!("service update {}", desired.service),
+            ServiceChange::Scale(desired) => {
+                format!(
+                    "service scale {} {}",
+                    desired.service,
+                    desired.replicas.len()
+                )
+            }
+            ServiceChange::Remove(name) => format!("service remove {name}"),
+        };
+        self.call(line, |_| Ok(Settled::Converged))
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerStateStatusEnum;
 use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredReplica, DesiredState};
-use engine::manifest::Rollout;
+use engine::manifest::{NodeEngine, Rollout};
 use engine::outcome::{ActionError, ApplyReport, Outcome};
 use engine::plan::{Action, ActionKind, Plan, Reason, PHASES};
 use futures_util::future::{join_all, BoxFuture};
@@ -34,6 +34,7 @@ mod rollout;
 pub mod runtime;
 #[cfg(test)]
 mod sequences;
+mod swarm;
 
 pub use error::{StepError, TrafficError};
 pub use runtime::{DockerRuntime, Runtime};
@@ -372,6 +373,10 @@ impl Executor<'_> {
             let Some(wanted) = self.desired.deployments.get(dependency) else {
                 continue;
             };
+            // Swarm keeps a service's tasks running; this apply waited for those it changed.
+            if self.desired.engine == NodeEngine::Swarm {
+                continue;
+            }
             let name = wanted.container.as_str();
             if !self
                 .inspect(name)
@@ -413,12 +418,15 @@ impl Executor<'_> {
     async fn execute(&self, action: &Action) -> Result<(), ActionError> {
         let name = action.container.as_str();
         let environment = self.desired.environment.as_str();
+        if self.desired.engine == NodeEngine::Swarm && action.kind.changes_container() {
+            return self.on_swarm(action).await;
+        }
         match action.kind {
             ActionKind::Network => {
                 let network = action.network.as_deref().unwrap_or_default();
                 let _permit = self.permit().await;
                 self.runtime
-                    .create_network(network, environment)
+                    .create_network(network, environment, self.desired.engine)
                     .await
                     .or_failed()?;
             }
@@ -493,6 +501,11 @@ impl Executor<'_> {
                     self.runtime.remove(name).await.or_failed()?;
                 }
             },
+            ActionKind::Scale => {
+                return Err(ActionError::Failed(format!(
+                    "{name}: only a swarm node scales services"
+                )))
+            }
             ActionKind::Update => {
                 let deployment = self.deployment(action).or_failed()?;
                 let _permit = self.permit().await;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
 use bollard::Docker;
-use engine::manifest::ReadinessProbe;
+use engine::desired::DesiredDeployment;
+use engine::manifest::{NodeEngine, ReadinessProbe};
 use engine::resources::Limits;
 use engine::spec::CanonicalBuild;
 use engine::Environment;
@@ -19,6 +20,7 @@ use super::Target;
 use crate::docker::container::{self, ContainerStatus};
 use crate::docker::credentials::Credentials;
 use crate::docker::image::{self, PullError, PullProgress};
+use crate::docker::service::{self, Settled};
 use crate::docker::{resource, DockerError};
 use crate::probe::{self, ReadinessError};
 use engine::outcome::BuildError;
@@ -26,10 +28,12 @@ use engine::outcome::BuildError;
 /// The container engine calls of the executor. Every call names its container, image, network or
 /// volume in its error: a [`DockerError`], or the pull's, build's or probe's own.
 pub trait Runtime: Send + Sync {
+    /// Creates the environment's network: a bridge, or an overlay network on a swarm node.
     fn create_network<'a>(
         &'a self,
         name: &'a str,
         environment: &'a str,
+        engine: NodeEngine,
     ) -> BoxFuture<'a, Result<(), DockerError>>;
     fn create_volume<'a>(
         &'a self,
@@ -91,6 +95,22 @@ pub trait Runtime: Send + Sync {
         name: &'a str,
         probe: &'a ReadinessProbe,
     ) -> BoxFuture<'a, Result<(), ReadinessError>>;
+    /// Carries a swarm service change out and waits until Swarm has settled it.
+    fn service<'a>(
+        &'a self,
+        change: ServiceChange<'a>,
+        credentials: Option<DockerCredentials>,
+    ) -> BoxFuture<'a, Result<Settled, DockerError>>;
+}
+
+/// A change to a swarm service (docs/swarm.md).
+#[derive(Clone, Copy, Debug)]
+pub enum ServiceChange<'a> {
+    Create(&'a DesiredDeployment, &'a Environment),
+    Update(&'a DesiredDeployment, &'a Environment),
+    Scale(&'a DesiredDeployment),
+    /// Removes the service of this name.
+    Remove(&'a str),
 }
 
 /// The real engine: the Docker adapter, and the probes' HTTP client.
@@ -113,8 +133,14 @@ impl Runtime for DockerRuntime {
         &'a self,
         name: &'a str,
         environment: &'a str,
+        engine: NodeEngine,
     ) -> BoxFuture<'a, Result<(), DockerError>> {
-        Box::pin(resource::create_network(&self.docker, name, environment))
+        Box::pin(resource::create_network(
+            &self.docker,
+            name,
+            environment,
+            engine,
+        ))
     }
 
     fn create_volume<'a>(
@@ -228,5 +254,28 @@ impl Runtime for DockerRuntime {
         probe: &'a ReadinessProbe,
     ) -> BoxFuture<'a, Result<(), ReadinessError>> {
         Box::pin(probe::wait_ready(&self.docker, &self.probes, name, probe))
+    }
+
+    fn service<'a>(
+        &'a self,
+        change: ServiceChange<'a>,
+        credentials: Option<DockerCredentials>,
+    ) -> BoxFuture<'a, Result<Settled, DockerError>> {
+        let docker = &self.docker;
+        Box::pin(async move {
+            match change {
+                ServiceChange::Create(desired, environment) => {
+                    service::create(docker, desired, environment, credentials).await
+                }
+                ServiceChange::Update(desired, environment) => {
+                    service::update(docker, desired, environment, credentials).await
+                }
+                ServiceChange::Scale(desired) => service::scale(docker, desired).await,
+                ServiceChange::Remove(name) => {
+                    service::remove(docker, name).await?;
+                    Ok(Settled::Converged)
+                }
+            }
+        })
     }
 }

@@ -189,11 +189,16 @@ fn binds(volumes: &[CanonicalVolume], environment: &Environment) -> Vec<String> 
 fn log_config(logging: &LogRotation) -> HostConfigLogConfig {
     HostConfigLogConfig {
         typ: Some("json-file".to_string()),
-        config: Some(HashMap::from([
-            ("max-size".to_string(), logging.max_size.bytes().to_string()),
-            ("max-file".to_string(), logging.max_files.0.to_string()),
-        ])),
+        config: Some(log_options(logging)),
     }
+}
+
+/// The json-file driver's rotation options: size in bytes and file count.
+pub(super) fn log_options(logging: &LogRotation) -> HashMap<String, String> {
+    HashMap::from([
+        ("max-size".to_string(), logging.max_size.bytes().to_string()),
+        ("max-file".to_string(), logging.max_files.0.to_string()),
+    ])
 }
 
 /// Docker's network mode and, on the environment network, the endpoint with `alias`.

@@ -1,5 +1,5 @@
 //! The Docker adapter (bollard): connecting, observing the engine into the snapshot of docs/plans.md,
-//! and the container and image operations the executor needs, each with a timeout, and
+//! and the container, image and Swarm service operations the executor needs, each with a timeout, and
 //! [`DockerError`], which names the call and what it was about. It makes no decisions about what
 //! to change; that is `engine::plan`.
 
@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod image;
 pub mod observe;
 pub mod resource;
+pub mod service;
 
 use std::fmt;
 use std::future::Future;
@@ -49,6 +50,14 @@ pub enum Call {
     Update(String),
     Exec(String),
     Logs(String),
+    Info,
+    InspectNode(String),
+    ListServices,
+    ListTasks(String),
+    CreateService(String),
+    InspectService(String),
+    UpdateService(String),
+    RemoveService(String),
 }
 
 /// Why a Docker call failed.
@@ -135,6 +144,14 @@ impl fmt::Display for Call {
             Call::Update(name) => write!(f, "update the resources of {name}"),
             Call::Exec(name) => write!(f, "exec in {name}"),
             Call::Logs(name) => write!(f, "read the logs of {name}"),
+            Call::Info => f.write_str("read the engine's swarm state"),
+            Call::InspectNode(id) => write!(f, "inspect swarm node {id}"),
+            Call::ListServices => f.write_str("list services"),
+            Call::ListTasks(name) => write!(f, "list the tasks of service {name}"),
+            Call::CreateService(name) => write!(f, "create service {name}"),
+            Call::InspectService(name) => write!(f, "inspect service {name}"),
+            Call::UpdateService(name) => write!(f, "update service {name}"),
+            Call::RemoveService(name) => write!(f, "remove service {name}"),
         }
     }
 }

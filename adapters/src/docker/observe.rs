@@ -2,7 +2,8 @@
 //! volume lists, and an inspect of each managed container holding a name orun wants, for the
 //! resource limits the list does not show. It keeps orun's containers and any container holding a
 //! name orun wants, and orun's networks and volumes of the planned environment and those of the
-//! names orun wants; every other container, network and volume on the host is left out.
+//! names orun wants, and on a swarm node orun's services; every other container, network, volume
+//! and service on the host is left out.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +11,14 @@ use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bollard::Docker;
 use engine::copies::primary_name;
-use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
+use engine::manifest::NodeEngine;
+use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedService};
 use engine::resources::Limits;
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::{container, resource, timed, Call, DockerError, CALL_TIMEOUT};
+use super::{container, resource, service, timed, Call, DockerError, CALL_TIMEOUT};
 
 /// How many containers are inspected at once while observing.
 const INSPECTS_IN_FLIGHT: usize = 4;
@@ -36,18 +38,37 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
     let (networks_wanted, volumes_wanted) = (filter(&wanted_networks), filter(&wanted_volumes));
     // The lists are independent, so they go to Docker at once: a no-op pass costs about one
     // round trip plus the inspects, not five.
-    let (containers, images, networks, volumes) = tokio::try_join!(
+    let (containers, images, networks, volumes, services) = tokio::try_join!(
         containers(docker, desired),
         images(docker),
         resource::networks(docker, &networks_wanted),
         resource::volumes(docker, &volumes_wanted),
+        services(docker, desired),
     )?;
     Ok(Observed {
         containers,
         images,
         networks,
         volumes,
+        services,
     })
+}
+
+/// On a swarm node, orun's services of the environment and those holding a wanted name; none on
+/// a Docker node, which runs no services.
+async fn services(
+    docker: &Docker,
+    desired: &DesiredState,
+) -> Result<Vec<ObservedService>, DockerError> {
+    if desired.engine != NodeEngine::Swarm {
+        return Ok(Vec::new());
+    }
+    let wanted = desired
+        .deployments
+        .values()
+        .map(|deployment| deployment.service.clone())
+        .collect();
+    service::list(docker, desired.environment.as_str(), &wanted).await
 }
 
 /// orun's containers and those holding a wanted name, sorted by name, with the resource limits of
@@ -162,6 +183,6 @@ fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
     }
 }
 
-fn managed_by_orun(labels: &BTreeMap<String, String>) -> bool {
+pub(super) fn managed_by_orun(labels: &BTreeMap<String, String>) -> bool {
     labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
 }

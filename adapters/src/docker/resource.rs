@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{ListNetworksOptions, ListVolumesOptions};
 use bollard::Docker;
+use engine::manifest::NodeEngine;
 use engine::observed::ObservedResource;
 use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
@@ -20,15 +21,22 @@ fn labels(environment: &str) -> HashMap<String, String> {
     ])
 }
 
-/// Creates the bridge network `name` of `environment`.
+/// Creates the network `name` of `environment`: a bridge network on a Docker node, an attachable
+/// overlay network spanning the swarm on a swarm node.
 pub async fn create_network(
     docker: &Docker,
     name: &str,
     environment: &str,
+    engine: NodeEngine,
 ) -> Result<(), DockerError> {
+    let (driver, attachable) = match engine {
+        NodeEngine::Docker => ("bridge", None),
+        NodeEngine::Swarm => ("overlay", Some(true)),
+    };
     let request = NetworkCreateRequest {
         name: name.to_string(),
-        driver: Some("bridge".to_string()),
+        driver: Some(driver.to_string()),
+        attachable,
         labels: Some(labels(environment)),
         ..Default::default()
     };

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Result};
 use engine::manifest::NodeSpec;
-use engine::placement;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
+use engine::{placement, swarm};
 use engine::{DesiredState, Environment, Finding, Manifests};
 
 use crate::args::NodeOrEnvironmentArgs;
@@ -128,8 +128,11 @@ pub fn check(
     if !failures.is_empty() {
         bail!("{}", failures.join("\n"));
     }
+    let mut findings = placement::findings(&manifests);
+    findings.extend(swarm::findings(&manifests));
+    findings.sort();
     Ok(Checked {
-        findings: placement::findings(&manifests),
+        findings,
         manifests,
         environments,
     })

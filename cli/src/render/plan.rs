@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, ContentArrangement, Table};
 use engine::changes::Change;
+use engine::manifest::NodeEngine;
 use engine::plan::{ActionKind, Plan};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
@@ -58,7 +59,7 @@ pub fn human_with(plan: &Plan, style: Style, header: Header) -> String {
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
-        .set_header(["step", "action", "container", "image", "reason"]);
+        .set_header(["step", "action", subject_header(plan), "image", "reason"]);
     for action in &plan.actions {
         table.add_row([
             action.step.to_string(),
@@ -86,11 +87,12 @@ pub fn human_with(plan: &Plan, style: Style, header: Header) -> String {
         )
         .unwrap();
     }
-    for action in plan
-        .actions
-        .iter()
-        .filter(|a| matches!(a.kind, ActionKind::Recreate | ActionKind::Update))
-    {
+    for action in plan.actions.iter().filter(|a| {
+        matches!(
+            a.kind,
+            ActionKind::Recreate | ActionKind::Update | ActionKind::Scale
+        )
+    }) {
         writeln!(out).unwrap();
         let title = format!(
             "~ {} (step {}, {})",
@@ -152,10 +154,38 @@ fn short_commit(commit: &str) -> &str {
     }
 }
 
+/// What a plan's actions work on: a swarm node's services, or containers.
+fn subject_header(plan: &Plan) -> &'static str {
+    match plan.engine {
+        NodeEngine::Swarm => "service",
+        NodeEngine::Docker => "container",
+    }
+}
+
 /// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus networks, volumes, pulls,
-/// builds, in-place updates, starts and blocked entries when there are any.
+/// builds, in-place updates, starts and blocked entries when there are any; a swarm node's
+/// services are created, updated, scaled and removed.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
+    if plan.engine == NodeEngine::Swarm {
+        let mut line = format!(
+            "Plan: {} service(s) to create, {} to update, {} to scale, {} to remove, {} unchanged.",
+            s.create, s.update, s.scale, s.remove, s.unchanged
+        );
+        let extras: Vec<String> = [
+            (s.network, "network(s) to create"),
+            (s.volume, "volume(s) to create"),
+            (s.blocked, "blocked"),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+        if !extras.is_empty() {
+            write!(line, " Also {}.", extras.join(", ")).unwrap();
+        }
+        return line;
+    }
     let mut line = format!(
         "Plan: {} to create, {} to recreate, {} to remove, {} unchanged.",
         s.create, s.recreate, s.remove, s.unchanged

@@ -79,6 +79,7 @@ fn unpublished(container_port: PortNumber, protocol: Protocol) -> PortSpec {
         port: None,
         protocol,
         host_ip: None,
+        mode: None,
     }
 }
 
@@ -151,6 +152,7 @@ fn pair(
             port,
             protocol,
             host_ip: host_ip.clone().filter(|_| port.is_some()),
+            mode: None,
         })
         .collect())
 }
@@ -217,6 +219,7 @@ mod tests {
             port: port.map(PortNumber),
             protocol: Protocol::Tcp,
             host_ip: None,
+            mode: None,
         }
     }
 
@@ -230,7 +233,8 @@ mod tests {
                 container_port: PortNumber(80),
                 port: Some(PortNumber(8080)),
                 protocol: Protocol::Udp,
-                host_ip: Some(HostIp::parse("127.0.0.1").unwrap())
+                host_ip: Some(HostIp::parse("127.0.0.1").unwrap()),
+                mode: None,
             }])
         );
         assert_eq!(

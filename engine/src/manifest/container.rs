@@ -218,6 +218,30 @@ pub struct PortSpec {
         skip_serializing_if = "is_default"
     )]
     pub host_ip: Option<HostIp>,
+    /// How a swarm node publishes the port: through the routing mesh (`ingress`, Swarm's
+    /// default) or on the host running the task (`host`). Containers of a Docker node always
+    /// publish on their host.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub mode: Option<PortMode>,
+}
+
+/// How Swarm publishes a port (docs/swarm.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortMode {
+    /// The routing mesh: every node of the swarm answers on the port.
+    Ingress,
+    /// Only the node running the task answers, like a container's published port.
+    Host,
+}
+
+impl PortMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortMode::Ingress => "ingress",
+            PortMode::Host => "host",
+        }
+    }
 }
 
 impl PortSpec {

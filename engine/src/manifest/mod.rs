@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::Duration;
 pub use container::{
-    BuildMode, BuildSpec, ContainerFields, LoggingSpec, NetworkMode, PortSpec, Protocol,
+    BuildMode, BuildSpec, ContainerFields, LoggingSpec, NetworkMode, PortMode, PortSpec, Protocol,
     PullPolicy, ResourcesSpec, VolumeSource, VolumeSpec,
 };
 pub use fields::{
@@ -55,6 +55,16 @@ pub struct Manifests {
     pub nodes: BTreeMap<String, Manifest<NodeSpec>>,
     pub deployments: BTreeMap<String, Manifest<DeploymentSpec>>,
     pub services: BTreeMap<String, Manifest<ServiceSpec>>,
+}
+
+impl Manifests {
+    /// The first Node with `engine: swarm`. With one, every deployment of the repository is a
+    /// service of that swarm, and placement is the swarm's to apply (docs/swarm.md).
+    pub fn swarm_node(&self) -> Option<&Manifest<NodeSpec>> {
+        self.nodes
+            .values()
+            .find(|node| node.spec.engine == NodeEngine::Swarm)
+    }
 }
 
 /// The envelope every manifest file shares.
@@ -157,6 +167,29 @@ pub struct NodeSpec {
     /// Labels that deployments' `placement.labels` select this node by (docs/manifests.md).
     #[serde(default)]
     pub labels: NodeLabels,
+    /// What runs the deployments: containers on this host, or services of a Swarm (docs/swarm.md).
+    #[serde(default)]
+    pub engine: NodeEngine,
+}
+
+/// What a node runs its deployments as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeEngine {
+    /// Containers of the host's Docker engine.
+    #[default]
+    Docker,
+    /// Services of the Docker Swarm the host manages (docs/swarm.md).
+    Swarm,
+}
+
+impl NodeEngine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeEngine::Docker => "docker",
+            NodeEngine::Swarm => "swarm",
+        }
+    }
 }
 
 fn default_user() -> String {

@@ -1,5 +1,6 @@
 //! The planner (docs/plans.md): `plan(desired, observed, options)` compares the desired state with a
-//! Docker snapshot and returns ordered actions with reasons. Pure and deterministic; it executes nothing.
+//! Docker snapshot and returns ordered actions with reasons; a swarm node's services are planned
+//! by `services.rs`. Pure and deterministic; it executes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -10,9 +11,11 @@ use crate::changes::{spec_changes, Change};
 use crate::copies::{primary_name, Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{replica_number, DesiredDeployment, DesiredReplica, DesiredState};
-use crate::manifest::{BuildMode, PullPolicy, Rollout};
+use crate::manifest::{BuildMode, NodeEngine, PullPolicy, Rollout};
 use crate::observed::{ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
+
+mod services;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -24,7 +27,7 @@ pub const PHASES: [&[ActionKind]; 7] = [
     &[ActionKind::Network, ActionKind::Volume],
     &[ActionKind::Pull, ActionKind::Build],
     &[ActionKind::Remove],
-    &[ActionKind::Update],
+    &[ActionKind::Update, ActionKind::Scale],
     &[ActionKind::Recreate],
     &[ActionKind::Create],
     &[ActionKind::Start],
@@ -50,6 +53,8 @@ pub enum ActionKind {
     Build,
     Remove,
     Update,
+    /// A swarm service's replica count changes, nothing else (docs/swarm.md).
+    Scale,
     Recreate,
     Create,
     Start,
@@ -65,6 +70,7 @@ impl ActionKind {
             ActionKind::Build => "build",
             ActionKind::Remove => "remove",
             ActionKind::Update => "update",
+            ActionKind::Scale => "scale",
             ActionKind::Recreate => "recreate",
             ActionKind::Create => "create",
             ActionKind::Start => "start",
@@ -88,6 +94,7 @@ impl ActionKind {
             self,
             ActionKind::Remove
                 | ActionKind::Update
+                | ActionKind::Scale
                 | ActionKind::Recreate
                 | ActionKind::Create
                 | ActionKind::Start
@@ -110,6 +117,7 @@ pub enum Reason {
     NotRunning,
     NameConflict,
     ScaledDown,
+    ReplicasChanged,
 }
 
 impl Reason {
@@ -127,6 +135,7 @@ impl Reason {
             Reason::NotRunning => "not_running",
             Reason::NameConflict => "name_conflict",
             Reason::ScaledDown => "scaled_down",
+            Reason::ReplicasChanged => "replicas_changed",
         }
     }
 }
@@ -192,11 +201,22 @@ pub struct Summary {
     pub remove: usize,
     #[serde(default)]
     pub update: usize,
+    /// Swarm services only; left out at zero, so plans of Docker nodes keep their keys.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scale: usize,
     pub recreate: usize,
     pub create: usize,
     pub start: usize,
     pub blocked: usize,
     pub unchanged: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
+}
+
+fn is_docker(engine: &NodeEngine) -> bool {
+    *engine == NodeEngine::Docker
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +227,9 @@ pub struct Plan {
     /// The node whose share was planned; absent when placement was not applied (docs/plans.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// `swarm` for a swarm node's plan of services; left out for a Docker node's.
+    #[serde(default, skip_serializing_if = "is_docker")]
+    pub engine: NodeEngine,
     pub summary: Summary,
     pub actions: Vec<Action>,
 }
@@ -252,6 +275,9 @@ pub fn plan(
     observed: &Observed,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    if desired.engine == NodeEngine::Swarm {
+        return services::plan(desired, observed, options);
+    }
     let environment = desired.environment.as_str();
     let images = observed.image_index();
     // Hash maps are only looked up; anything produced from iterating them is sorted in `finish`.
@@ -605,6 +631,7 @@ impl Planner<'_> {
                 ActionKind::Build => &mut summary.build,
                 ActionKind::Remove => &mut summary.remove,
                 ActionKind::Update => &mut summary.update,
+                ActionKind::Scale => &mut summary.scale,
                 ActionKind::Recreate => &mut summary.recreate,
                 ActionKind::Create => &mut summary.create,
                 ActionKind::Start => &mut summary.start,
@@ -617,6 +644,7 @@ impl Planner<'_> {
             environment: desired.environment.as_str().to_string(),
             commit: desired.commit.clone(),
             node: desired.node.clone(),
+            engine: desired.engine,
             summary,
             actions: self.actions,
         }
