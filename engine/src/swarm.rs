@@ -204,10 +204,11 @@ pub fn update_policy(deployment: &DesiredDeployment) -> UpdatePolicy {
 }
 
 /// How long the executor waits for a created, updated or scaled service to settle before it
-/// calls the change failed: for each task, its image pull, its readiness deadline and health
-/// retries, the monitor, and the old task's stop timeout.
-pub fn settle_limit(deployment: &DesiredDeployment) -> Duration {
-    const PULL_AND_START: u64 = 120;
+/// calls the change failed: for each task, its image pull and start, its readiness deadline and
+/// health retries, the monitor, and the old task's stop timeout. An update replaces one task at
+/// a time (`rolling`); a create or a scale starts every task at once.
+pub fn settle_limit(deployment: &DesiredDeployment, rolling: bool) -> Duration {
+    const PULL_AND_START: u64 = 60;
     let readiness = deployment.health.readiness.as_ref();
     let deadline = readiness.map_or(0, |readiness| readiness.deadline.as_std().as_secs());
     let retries = readiness.map_or(0, |readiness| {
@@ -216,7 +217,11 @@ pub fn settle_limit(deployment: &DesiredDeployment) -> Duration {
     let monitor = update_policy(deployment).monitor.as_std().as_secs();
     let stop = deployment.spec.stop_timeout.as_std().as_secs();
     let per_task = PULL_AND_START + deadline + retries + monitor + stop;
-    let tasks = deployment.replicas.len() as u64;
+    let tasks = if rolling {
+        deployment.replicas.len() as u64
+    } else {
+        1
+    };
     Duration::from_secs(per_task * tasks.max(1))
 }
 

@@ -320,7 +320,8 @@ pub async fn create(
         docker.create_service(service_spec(desired, environment), credentials),
     )
     .await?;
-    settle(docker, name, None, swarm::settle_limit(desired).as_std()).await
+    let limit = swarm::settle_limit(desired, false).as_std();
+    settle(docker, name, None, limit).await
 }
 
 /// Replaces the service's spec with that of `desired` and waits until Swarm has updated every
@@ -348,13 +349,8 @@ pub async fn update(
         ),
     )
     .await?;
-    settle(
-        docker,
-        name,
-        Some(before),
-        swarm::settle_limit(desired).as_std(),
-    )
-    .await
+    let limit = swarm::settle_limit(desired, true).as_std();
+    settle(docker, name, Some(before), limit).await
 }
 
 /// Sets the service's replica count, leaving the rest of its spec as it is, and waits until that
@@ -378,7 +374,8 @@ pub async fn scale(docker: &Docker, desired: &DesiredDeployment) -> Result<Settl
         docker.update_service(name, spec, options, None),
     )
     .await?;
-    settle(docker, name, None, swarm::settle_limit(desired).as_std()).await
+    let limit = swarm::settle_limit(desired, false).as_std();
+    settle(docker, name, None, limit).await
 }
 
 /// Removes the service; one that is already gone is not an error.
