@@ -4,12 +4,16 @@
 //! symlink to a file counts as that file only when its real path stays inside the walk's boundary
 //! (the repository, or `codeDir` for build contexts); one that leads outside, that cannot be
 //! resolved, or a FIFO, socket or device is an error naming the file, so that a revision can
-//! neither read the node's own files nor block the reader. It decides nothing about contents.
+//! neither read the node's own files nor block the reader. Files a node setting names
+//! (`webhookSecretFile`, `dockerConfig`'s `config.json`) are read the same way — regular files only,
+//! within a size cap — on the blocking pool and within a time limit. It decides nothing about
+//! contents.
 
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ignore::WalkBuilder;
 
@@ -47,6 +51,15 @@ pub enum Refusal {
     TooLarge { file: String, limit: usize },
     #[error("cannot read {file}: {error}")]
     Io { file: String, error: std::io::Error },
+    #[error("{file}: not read within {}: refusing to wait for it", engine::duration::Duration::from(*.limit))]
+    TimedOut { file: String, limit: Duration },
+}
+
+impl Refusal {
+    /// Whether nothing is at the path read.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Refusal::Io { error, .. } if error.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 /// Regular files under `root`, sorted by relative path. `root` itself and every symlink taken
@@ -187,13 +200,61 @@ pub fn read_regular_with_metadata(
     file: &str,
     limit: Option<usize>,
 ) -> Result<(Vec<u8>, fs::Metadata), Refusal> {
+    read_opened(path, file, limit, libc::O_NOFOLLOW | libc::O_NONBLOCK)
+}
+
+/// The contents of the file a node setting names (`file`: the setting and the path, as errors
+/// name it), at most `limit` bytes, read on the blocking pool within `timeout`, so that an async
+/// worker never waits on it. Symlinks are followed — the setting, not a revision's tree, chose the
+/// path — but only a regular file is read: it is opened without blocking, so a FIFO or device is
+/// refused rather than waited on or read without end.
+pub async fn read_setting_file(
+    path: &Path,
+    file: &str,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u8>, Refusal> {
+    let (owned_path, owned_file) = (path.to_path_buf(), file.to_string());
+    let read = tokio::task::spawn_blocking(move || {
+        read_opened(&owned_path, &owned_file, Some(limit), libc::O_NONBLOCK)
+    });
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(read)) => read.map(|(contents, _)| contents),
+        Ok(Err(task)) => Err(Refusal::Io {
+            file: file.to_string(),
+            error: std::io::Error::other(task.to_string()),
+        }),
+        Err(_) => Err(Refusal::TimedOut {
+            file: file.to_string(),
+            limit: timeout,
+        }),
+    }
+}
+
+/// [`read_setting_file`] for callers that run outside the async runtime (before it starts).
+pub fn read_setting_file_blocking(
+    path: &Path,
+    file: &str,
+    limit: usize,
+) -> Result<Vec<u8>, Refusal> {
+    read_opened(path, file, Some(limit), libc::O_NONBLOCK).map(|(contents, _)| contents)
+}
+
+/// Opens `path` with `flags` (always without blocking) and reads it once its metadata says it is
+/// a regular file, at most `limit` bytes when one is given.
+fn read_opened(
+    path: &Path,
+    file: &str,
+    limit: Option<usize>,
+    flags: libc::c_int,
+) -> Result<(Vec<u8>, fs::Metadata), Refusal> {
     let io = |error| Refusal::Io {
         file: file.to_string(),
         error,
     };
     let mut opened = File::options()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags(flags | libc::O_NONBLOCK)
         .open(path)
         .map_err(io)?;
     let metadata = opened.metadata().map_err(io)?;
@@ -351,6 +412,63 @@ mod tests {
                 .to_string(),
             "big: larger than 10 bytes, the limit for this file: refusing to read it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_setting_file_is_read_only_when_regular_and_within_its_cap() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let limit = Duration::from_secs(5);
+        let name = |path: &Path| {
+            format!(
+                "nodes/web-01.yaml: spec.webhookSecretFile: {}",
+                path.display()
+            )
+        };
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        // Nothing ever writes to the FIFO: a blocking open would wait forever.
+        let started = std::time::Instant::now();
+        let error = read_setting_file(&fifo, &name(&fifo), 1024, limit)
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(1), "{error}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{}: not a regular file (a FIFO, socket or device): refusing to read it",
+                name(&fifo)
+            )
+        );
+        let zero = Path::new("/dev/zero");
+        let error = read_setting_file(zero, &name(zero), 1024, limit)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Refusal::NotRegular { .. }), "{error}");
+
+        let big = dir.path().join("big");
+        fs::write(&big, "x".repeat(1025)).unwrap();
+        let error = read_setting_file(&big, &name(&big), 1024, limit)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Refusal::TooLarge { limit: 1024, .. }),
+            "{error}"
+        );
+
+        let secret = dir.path().join("secret");
+        fs::write(&secret, "s3cret\n").unwrap();
+        let link = dir.path().join("link");
+        symlink(&secret, &link).unwrap();
+        let read = read_setting_file(&link, &name(&link), 1024, limit).await;
+        assert_eq!(read.unwrap(), b"s3cret\n");
+        let missing = dir.path().join("missing");
+        let error = read_setting_file(&missing, &name(&missing), 1024, limit)
+            .await
+            .unwrap_err();
+        assert!(error.is_not_found(), "{error}");
+        assert!(read_setting_file_blocking(&fifo, "pipe", 1024)
+            .is_err_and(|error| matches!(error, Refusal::NotRegular { .. })));
     }
 
     #[test]

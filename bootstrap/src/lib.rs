@@ -1,6 +1,7 @@
 //! orun's operator-side provisioning, `orun bootstrap` (docs/bootstrap.md): turns a Node manifest
 //! into the idempotent steps that provision the node over SSH (Docker check, binary, folders,
-//! `node.yaml`, deploy key, Git host key, systemd unit, `systemctl`), and runs them through the
+//! `node.yaml`, deploy key, Git host key, systemd unit, sysctl drop-in, `systemctl`), and runs
+//! them through the
 //! system's OpenSSH client. Every step reports whether it changed anything, so a second run changes
 //! nothing. Every value from the manifest reaches the remote shell quoted (`ssh::quote`), after
 //! the loader refused control characters and a leading `-` in it. It is no part of the node
@@ -21,6 +22,12 @@ use ssh::{quote, Ssh, SshError};
 /// Where orun installs itself on a node.
 pub const REMOTE_BINARY: &str = "/usr/local/bin/orun";
 pub const REMOTE_UNIT: &str = "/etc/systemd/system/orun.service";
+/// The sysctl drop-in, beside the binary under `/usr/local`: the operator's file of the same name in
+/// `/etc/sysctl.d` overrides it.
+pub const REMOTE_SYSCTL: &str = "/usr/local/lib/sysctl.d/60-orun.conf";
+
+/// Applies the drop-in now when systemd can, printing `applied` or `later` (at the next boot).
+const APPLY_SYSCTL: &str = "r=later; for s in /lib/systemd/systemd-sysctl /usr/lib/systemd/systemd-sysctl; do if [ -x \"$s\" ]; then \"$s\" 60-orun.conf 2>/dev/null && r=applied; break; fi; done; echo $r";
 
 /// A step that failed, on which node, and why.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +98,7 @@ pub enum Step {
     DeployKey,
     GitHostKey,
     Unit,
+    Sysctl,
     Systemd,
 }
 
@@ -105,7 +113,7 @@ struct Changes {
 
 impl Step {
     /// Every step, in the order `provision` runs them.
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 9] = [
         Step::Docker,
         Step::Binary,
         Step::Folders,
@@ -113,6 +121,7 @@ impl Step {
         Step::DeployKey,
         Step::GitHostKey,
         Step::Unit,
+        Step::Sysctl,
         Step::Systemd,
     ];
 
@@ -125,13 +134,18 @@ impl Step {
             Step::DeployKey => "deploy key",
             Step::GitHostKey => "git host key",
             Step::Unit => "systemd unit",
+            Step::Sysctl => "sysctl",
             Step::Systemd => "systemd",
         }
     }
 
     /// Whether a change in this step means the running service must restart.
     fn needs_restart(self) -> bool {
-        !matches!(self, Step::Docker | Step::DeployKey | Step::Systemd)
+        // The kernel reads the sysctl at each Caddy reload: the running daemon needs no restart.
+        !matches!(
+            self,
+            Step::Docker | Step::DeployKey | Step::Sysctl | Step::Systemd
+        )
     }
 
     fn run(
@@ -154,6 +168,7 @@ impl Step {
             Step::DeployKey => deploy_key(ssh, node),
             Step::GitHostKey => git_host_key(ssh, node),
             Step::Unit => put_file(ssh, REMOTE_UNIT, "0644", unit::render(node).as_bytes()),
+            Step::Sysctl => sysctl(ssh),
             Step::Systemd => systemd(ssh, changes),
         }
     }
@@ -215,11 +230,12 @@ fn put_file(ssh: &Ssh, path: &str, mode: &str, content: &[u8]) -> Result<StepRes
 }
 
 /// Writes standard input to `path` with `mode` through a temporary file, so a reader never sees
-/// half a file.
+/// half a file. `umask 077` comes first: the temporary file is created readable by its owner
+/// only, so `node.yaml` is never readable by others, not even until `chmod`.
 fn write_command(path: &str, mode: &str) -> String {
     let temporary = quote(&format!("{path}.orun-new"));
     let target = quote(path);
-    format!("mkdir -p -- \"$(dirname -- {target})\" && cat > {temporary} && chmod {mode} -- {temporary} && mv -f -- {temporary} {target}")
+    format!("umask 077 && mkdir -p -- \"$(dirname -- {target})\" && cat > {temporary} && chmod {mode} -- {temporary} && mv -f -- {temporary} {target}")
 }
 
 fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult, StepError> {
@@ -231,15 +247,16 @@ fn upload_binary(ssh: &Ssh, binary: &Path) -> Result<StepResult, StepError> {
 }
 
 /// Creates `keys` (and its parents) unless it exists, prints whether it did, and restricts it
-/// to its owner.
-fn folders_command(keys: &str) -> String {
-    let keys = quote(keys);
-    format!("if [ -d {keys} ]; then echo present; else mkdir -p -- {keys} && echo created; fi; chmod 700 -- {keys}")
+/// and the data folder `data_dir` holding it to their owner.
+fn folders_command(data_dir: &str, keys: &str) -> String {
+    let (data_dir, keys) = (quote(data_dir), quote(keys));
+    format!("if [ -d {keys} ]; then echo present; else umask 077 && mkdir -p -- {keys} && echo created; fi; chmod 700 -- {data_dir} {keys}")
 }
 
 fn make_folders(ssh: &Ssh, node: &Node) -> Result<StepResult, StepError> {
-    let keys = node.spec.paths().keys().display().to_string();
-    let output = ssh.run(&folders_command(&keys), None)?;
+    let paths = node.spec.paths();
+    let keys = paths.keys().display().to_string();
+    let output = ssh.run(&folders_command(&node.spec.data_dir, &keys), None)?;
     Ok(if output.trim() == "created" {
         StepResult::Changed(format!("created {keys}"))
     } else {
@@ -319,6 +336,20 @@ fn git_host_key(ssh: &Ssh, node: &Node) -> Result<StepResult, StepError> {
     }
 }
 
+/// The sysctl drop-in, applied at once when it changed and systemd can.
+fn sysctl(ssh: &Ssh) -> Result<StepResult, StepError> {
+    let written = put_file(ssh, REMOTE_SYSCTL, "0644", unit::SYSCTL_DROP_IN.as_bytes())?;
+    let StepResult::Changed(message) = written else {
+        return Ok(written);
+    };
+    let applied = ssh.run(APPLY_SYSCTL, None)?;
+    Ok(StepResult::Changed(if applied.trim() == "applied" {
+        format!("{message}; applied")
+    } else {
+        format!("{message}; in force from the next boot")
+    }))
+}
+
 fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult, StepError> {
     let mut commands = Vec::new();
     if changes.reload {
@@ -340,7 +371,7 @@ fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult, StepError> {
 /// The commands a run would send, for `--dry-run`: nothing is executed.
 pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
     let paths = node.spec.paths();
-    let keys = quote(&paths.keys().display().to_string());
+    let keys = paths.keys().display().to_string();
     let config = paths.config().display().to_string();
     let mut lines = vec![
         ssh.describe("command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'"),
@@ -350,7 +381,7 @@ pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
             write_command(REMOTE_BINARY, "0755"),
             binary.display()
         )),
-        ssh.describe(&format!("mkdir -p -- {keys} && chmod 700 -- {keys}")),
+        ssh.describe(&folders_command(&node.spec.data_dir, &keys)),
         ssh.describe(&format!(
             "{}   # stdin: the node manifest, when it differs",
             write_command(&config, "0600")
@@ -373,6 +404,11 @@ pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
         "{}   # stdin: the unit, when it differs",
         write_command(REMOTE_UNIT, "0644")
     )));
+    lines.push(ssh.describe(&format!(
+        "{}   # stdin: the sysctl drop-in, when it differs",
+        write_command(REMOTE_SYSCTL, "0644")
+    )));
+    lines.push(ssh.describe(&format!("{APPLY_SYSCTL}   # when it changed")));
     lines.push(ssh.describe("systemctl daemon-reload   # when the unit changed"));
     lines.push(ssh.describe("systemctl enable --now orun"));
     lines.push(ssh.describe("systemctl restart orun   # when anything changed"));
@@ -415,13 +451,59 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("it's a $(touch pwned) `touch pwned2`; dir");
         let keys = base.join("keys").display().to_string();
-        assert_eq!(sh(dir.path(), &folders_command(&keys), b""), "created\n");
-        assert_eq!(sh(dir.path(), &folders_command(&keys), b""), "present\n");
+        let data_dir = base.display().to_string();
+        assert_eq!(
+            sh(dir.path(), &folders_command(&data_dir, &keys), b""),
+            "created\n"
+        );
+        assert_eq!(
+            sh(dir.path(), &folders_command(&data_dir, &keys), b""),
+            "present\n"
+        );
         let config = base.join("node.yaml").display().to_string();
         sh(dir.path(), &write_command(&config, "0600"), b"kind: Node\n");
         assert_eq!(std::fs::read_to_string(&config).unwrap(), "kind: Node\n");
         assert!(!dir.path().join("pwned").exists());
         assert!(!dir.path().join("pwned2").exists());
+    }
+
+    #[test]
+    fn the_data_folder_and_keys_are_private_and_node_yaml_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let base = dir.path().join("opt/orun");
+        let keys = base.join("keys");
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let folders = folders_command(&base.display().to_string(), &keys.display().to_string());
+        sh(dir.path(), &format!("umask 022; {folders}"), b"");
+        assert_eq!((mode(&base), mode(&keys)), (0o700, 0o700));
+
+        // While `cat` still waits for the manifest, the temporary file already exists: it must
+        // be readable by its owner only, whatever the login shell's umask.
+        let config = base.join("node.yaml");
+        let command = format!(
+            "umask 022; {}",
+            write_command(&config.display().to_string(), "0600")
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &command])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"kind: Node\n").unwrap();
+        let temporary = base.join("node.yaml.orun-new");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !temporary.exists() {
+            assert!(std::time::Instant::now() < deadline, "no temporary file");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(mode(&temporary), 0o600);
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+        assert_eq!(mode(&config), 0o600);
     }
 
     #[test]

@@ -1,8 +1,20 @@
 //! The systemd unit of a node: `Type=notify`, `Restart=always`, room for many open files, and
-//! hardening that still lets orun reach Docker's socket, its data folder and bind-mount sources.
-//! Values from the manifest are escaped as systemd reads them. Rendering only.
+//! hardening that still lets orun reach Docker's socket, its data folder and bind-mount sources;
+//! and the sysctl drop-in that turns the kernel's listener handover on at boot, which the unit's
+//! read-only `/proc/sys` keeps the daemon from doing. Values from the manifest are escaped as
+//! systemd reads them. Rendering only.
 
 use crate::{Node, REMOTE_BINARY};
+
+/// The sysctl drop-in, the same as the Debian package's `cli/debian/60-orun.conf`: Caddy's reloads
+/// hand queued connections over instead of resetting them.
+pub const SYSCTL_DROP_IN: &str = "# orun: Caddy's config reloads hand the connections queued on a listener they close to the listener
+# that stays, instead of resetting them. orun's systemd unit keeps /proc/sys read-only
+# (ProtectKernelTunables=yes), so the daemon cannot turn this on itself. To keep it off, override
+# this file: /etc/sysctl.d/60-orun.conf holding net.ipv4.tcp_migrate_req = 0, or a link to
+# /dev/null.
+net.ipv4.tcp_migrate_req = 1
+";
 
 /// Open files allowed to the node: status API connections, Git, Docker and Caddy share them.
 pub const OPEN_FILES_LIMIT: u32 = 65536;
@@ -116,6 +128,40 @@ mod tests {
             .replace(REMOTE_BINARY, "/usr/bin/orun")
             .replace(" (edge)", "");
         assert_eq!(packaged_settings, bootstrapped.lines().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_sysctl_drop_in_sets_what_the_units_read_only_proc_sys_keeps_the_daemon_from_setting() {
+        let unit = render(&node("/opt/orun/"));
+        let service: Vec<&str> = unit
+            .split("[Service]")
+            .nth(1)
+            .unwrap()
+            .split("\n[")
+            .next()
+            .unwrap()
+            .lines()
+            .collect();
+        assert!(service.contains(&"ProtectKernelTunables=yes"), "{unit}");
+        let settings: Vec<(&str, &str)> = SYSCTL_DROP_IN
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(|line| {
+                let (key, value) = line.split_once('=').unwrap();
+                (key.trim(), value.trim())
+            })
+            .collect();
+        assert_eq!(settings, [("net.ipv4.tcp_migrate_req", "1")]);
+        assert_eq!(
+            include_str!("../../cli/debian/60-orun.conf"),
+            SYSCTL_DROP_IN,
+            "the package ships the same drop-in"
+        );
+        let package = include_str!("../../cli/Cargo.toml");
+        assert!(
+            package.contains(r#"["debian/60-orun.conf", "usr/lib/sysctl.d/60-orun.conf", "644"]"#),
+            "the package installs the drop-in"
+        );
     }
 
     #[test]

@@ -595,6 +595,41 @@ fn bootstrap_refuses_node_values_that_would_escape_into_a_command() {
     assert!(stdout(&output).is_empty(), "{}", stdout(&output));
 }
 
+#[test]
+fn bootstrap_refuses_an_insecure_transport_before_reaching_the_node_unless_the_node_accepts_it() {
+    let dir = TempDir::new().unwrap();
+    for url in [
+        "git://git.example.com/infra.git",
+        "http://u:t0ken@git.example.com/infra.git",
+    ] {
+        let manifest = format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: edge\nspec:\n  host: 10.0.0.1\n  gitRepo: {url}\n"
+        );
+        write(dir.path(), "nodes/edge.yaml", &manifest);
+        let node = dir.path().join("nodes/edge.yaml");
+        let refused = orun(&["bootstrap", "--dry-run", node.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1), "{url}");
+        let error = stderr(&refused);
+        assert!(
+            error.contains(&format!("{}: spec.gitRepo: ", node.display()))
+                && error.contains("uses an insecure transport")
+                && error.contains("allowInsecureTransport: true")
+                && !error.contains("t0ken"),
+            "{error}"
+        );
+        assert!(stdout(&refused).is_empty(), "{}", stdout(&refused));
+
+        write(
+            dir.path(),
+            "nodes/edge.yaml",
+            &format!("{manifest}  allowInsecureTransport: true\n"),
+        );
+        let accepted = orun(&["bootstrap", "--dry-run", node.to_str().unwrap()]);
+        assert!(accepted.status.success(), "{}", stderr(&accepted));
+        assert!(stdout(&accepted).contains("Would run on"));
+    }
+}
+
 /// `orun start` with `flag value` and a repository that does not exist: what start checks before
 /// it ever reads the repository.
 fn start_with(data: &TempDir, flag: &str, value: &str) -> std::process::Output {
@@ -639,14 +674,17 @@ fn an_unreadable_or_empty_webhook_secret_file_stops_start_naming_the_file() {
     let missing = data.path().join("missing-secret");
     let output = start(&missing);
     assert_eq!(output.status.code(), Some(1));
-    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    let expected = format!("cannot read --webhook-secret-file: {}: ", missing.display());
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
 
     let empty = data.path().join("empty-secret");
     fs::write(&empty, " \n\n").unwrap();
     let output = start(&empty);
     assert_eq!(output.status.code(), Some(1));
-    let expected = format!("the webhook secret file {} is empty", empty.display());
+    let expected = format!(
+        "--webhook-secret-file: {}: the webhook secret file is empty",
+        empty.display()
+    );
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
 
     let config = data.path().join("node.yaml");
@@ -660,7 +698,23 @@ fn an_unreadable_or_empty_webhook_secret_file_stops_start_naming_the_file() {
     .unwrap();
     let output = orun(&["start", "--config", config.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1));
-    let expected = format!("cannot read the webhook secret file {}", missing.display());
+    let expected = format!(
+        "cannot read {}: spec.webhookSecretFile: {}: ",
+        config.display(),
+        missing.display()
+    );
+    assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
+
+    // A FIFO nothing writes to is refused at once instead of holding start for ever.
+    let fifo = data.path().join("fifo-secret");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    let output = start(&fifo);
+    assert_eq!(output.status.code(), Some(1));
+    let expected = format!(
+        "--webhook-secret-file: {}: not a regular file (a FIFO, socket or device)",
+        fifo.display()
+    );
     assert!(stderr(&output).contains(&expected), "{}", stderr(&output));
 }
 

@@ -31,7 +31,8 @@ pub enum ActionError {
     #[error("not started: orun is shutting down")]
     ShuttingDown,
     /// A new container with a readiness probe and no previous copy never became ready; it was
-    /// stopped and kept for `docker logs`, and the message quotes its last log lines.
+    /// stopped and kept for `docker logs`, which the message names. It never quotes the
+    /// container's output, which may hold secrets.
     #[error("{0}")]
     NeverReady(String),
     /// Not started because a deployment it depends on does not run or is not ready.

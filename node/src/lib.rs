@@ -23,8 +23,11 @@ pub mod status;
 pub(crate) mod testing;
 pub mod webhook;
 
+use std::fs::{self, DirBuilder, Permissions};
+use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -33,7 +36,7 @@ use engine::manifest::node_defaults::NodePaths;
 use engine::manifest::{Manifest, NodeSpec};
 use engine::Environment;
 use tokio::sync::{mpsc, watch, Notify};
-use tracing::info;
+use tracing::{info, warn};
 
 use adapters::docker::Docker;
 use adapters::git::Remote;
@@ -103,6 +106,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), server::ListenError> {
     let settings = Arc::new(settings);
+    if let Err(error) = private_data_dir(&settings.data_dir) {
+        warn!(data_dir = %settings.data_dir.display(), %error, "cannot make the data folder private");
+    }
     let status = SharedStatus::new(decisions::status_projection::initial(
         &settings,
         SystemTime::now(),
@@ -165,4 +171,35 @@ pub async fn run(
         .await;
     info!("stopped");
     Ok(())
+}
+
+/// Creates `dir` with mode 700, or takes the access of others away from an existing one: it
+/// holds the clone, the keys, the node's state and Caddy's files.
+fn private_data_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, Permissions::from_mode(mode & 0o700))?;
+        info!(data_dir = %dir.display(), "took the access of other users away from the data folder");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_folder_is_created_or_kept_private() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let created = dir.path().join("a/orun");
+        private_data_dir(&created).unwrap();
+        assert_eq!(mode(&created), 0o700);
+        let existing = dir.path().join("opt-orun");
+        fs::create_dir(&existing).unwrap();
+        fs::set_permissions(&existing, Permissions::from_mode(0o755)).unwrap();
+        private_data_dir(&existing).unwrap();
+        assert_eq!(mode(&existing), 0o700);
+    }
 }

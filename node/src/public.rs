@@ -23,7 +23,7 @@ impl LocalPaths {
     /// The paths `settings` names: the key files, the code folder, the Docker client
     /// configuration folder and the data folder.
     pub fn new(settings: &Settings) -> Self {
-        let docker_config = settings.at_start().docker_config;
+        let docker_config = settings.at_start().docker_config.map(|folder| folder.path);
         let mut paths = vec![
             (settings.remote.deploy_key.as_path(), "<deployKeyPath>"),
             (settings.remote.known_hosts.as_path(), "<knownHostsPath>"),

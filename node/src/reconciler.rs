@@ -7,7 +7,6 @@
 //! `node/src/decisions/`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -29,7 +28,7 @@ use super::webhook::WebhookSecret;
 use super::{repo, Settings};
 use crate::decisions::memory::NodeState;
 use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassReport};
-use crate::decisions::settings::effective_settings;
+use crate::decisions::settings::{effective_settings, SettingPath};
 use crate::decisions::status_projection;
 use adapters::apply::ApplyOptions;
 use adapters::converge::converge;
@@ -275,7 +274,7 @@ impl Reconciler {
         match repo::load(&self.settings, &commit).await {
             Ok(revision) => {
                 info!(%commit, "starting from the last good revision in the clone");
-                self.use_revision(commit, revision)
+                self.use_revision(commit, revision).await
             }
             Err(error) => {
                 warn!(%commit, %error, "the revision in the clone is not valid; waiting for a valid commit");
@@ -304,12 +303,12 @@ impl Reconciler {
             }
             return not_adopted(head, error.into(), NotAdopted::Unreadable);
         }
-        self.use_revision(head, revision)
+        self.use_revision(head, revision).await
     }
 
     /// Puts `revision`, valid and checked out at `commit`, in force with the settings
     /// `effective_settings` gives it.
-    fn use_revision(&mut self, commit: String, revision: Revision) -> Event {
+    async fn use_revision(&mut self, commit: String, revision: Revision) -> Event {
         let settings = effective_settings(
             &self.settings.flags,
             self.settings.config.as_ref(),
@@ -319,7 +318,8 @@ impl Reconciler {
             info!(poll_interval = %humantime::format_duration(settings.poll_interval), "poll interval changed by the node manifest");
             let _ = self.interval.send(settings.poll_interval);
         }
-        self.use_webhook_secret(settings.webhook_secret_file.as_deref());
+        self.use_webhook_secret(settings.webhook_secret_file.as_ref())
+            .await;
         // The revision checked its node's receivers; those of the `--config` node, in force while
         // the revision has no manifest of this node, are looked up in its secrets here.
         let receivers = match (&self.settings.config, settings.notifications_from_revision) {
@@ -345,7 +345,12 @@ impl Reconciler {
         self.last_good = Some(LastGoodRevision {
             commit: commit.clone(),
             desired,
-            registry_credentials: RegistryCredentials::locate(settings.docker_config.as_deref()),
+            registry_credentials: RegistryCredentials::locate(
+                settings
+                    .docker_config
+                    .as_ref()
+                    .map(|folder| (folder.setting.as_str(), folder.path.as_path())),
+            ),
         });
         Event::Adopted {
             commit,
@@ -354,15 +359,19 @@ impl Reconciler {
     }
 
     /// Puts the secret in `file` (a revision's `webhookSecretFile`) in force for the webhook, or
-    /// turns the webhook off without one; a file that cannot be read keeps the secret in force.
-    fn use_webhook_secret(&self, file: Option<&Path>) {
-        let secret = match file.map(WebhookSecret::read) {
+    /// turns the webhook off without one; a file that cannot be read — missing, not a regular
+    /// file, too large, or slower than `webhook::SECRET_READ_TIMEOUT` — keeps the secret in force,
+    /// and the reconcile goes on.
+    async fn use_webhook_secret(&self, file: Option<&SettingPath>) {
+        let secret = match file {
             None => None,
-            Some(Ok(secret)) => Some(secret),
-            Some(Err(error)) => {
-                warn!(%error, "the webhook keeps its secret");
-                return;
-            }
+            Some(file) => match WebhookSecret::load(file).await {
+                Ok(secret) => Some(secret),
+                Err(error) => {
+                    warn!(%error, "the webhook keeps its secret");
+                    return;
+                }
+            },
         };
         self.webhook_secret.send_if_modified(|current| {
             if *current == secret {

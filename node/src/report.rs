@@ -1,5 +1,6 @@
 //! What the node tells its log about a pass: each plan, each action (kind, container, reason,
-//! duration, result) counted in the action metrics, build output, and health events. It renders
+//! duration, result) counted in the action metrics, build output, the last log lines of a new
+//! container that never became ready (which only the log keeps), and health events. It renders
 //! nothing for terminals and changes no state besides the counters.
 
 use engine::plan::Plan;
@@ -55,6 +56,13 @@ impl Reporter for LogReporter<'_> {
 
     fn build_output(&self, deployment: &str, line: &str) {
         info!(deployment, line, "build");
+    }
+
+    fn container_log(&self, container: &str, line: &str) {
+        warn!(
+            container,
+            line, "log of a container that never became ready"
+        );
     }
 }
 

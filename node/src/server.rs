@@ -449,7 +449,11 @@ mod tests {
             let dir = tempfile::TempDir::new().unwrap();
             let path = dir.path().join("secret");
             std::fs::write(&path, text).unwrap();
-            WebhookSecret::read(&path).unwrap()
+            WebhookSecret::read(&crate::decisions::settings::SettingPath {
+                path,
+                setting: "--webhook-secret-file".to_string(),
+            })
+            .unwrap()
         });
         let node = NodeStatus::starting(
             "a".to_string(),

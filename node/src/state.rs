@@ -2,11 +2,13 @@
 //! commit, quarantined (deployment, commit, error) triples and flapping marks, so that a restart,
 //! even after SIGKILL, keeps what the node had learnt. Written atomically (temporary file, fsync,
 //! rename, fsync of the folder); a file that cannot be read is moved aside and the node starts
-//! from Git alone. What to remember and where to start from are `decisions/memory.rs`; when to
-//! save is the node loop's call, and this module does not log.
+//! from Git alone. The file is mode 600 (it names commits and the errors of quarantined
+//! deployments) and a folder it creates mode 700. What to remember and where to start from are
+//! `decisions/memory.rs`; when to save is the node loop's call, and this module does not log.
 
-use std::fs::{self, File};
+use std::fs::{self, DirBuilder, File, Permissions};
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -100,11 +102,24 @@ impl StateFile {
             .map_err(failed)?;
         text.push(b'\n');
         let folder = self.path.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(folder).map_err(failed)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .map_err(failed)?;
         let mut temporary = self.path.clone().into_os_string();
         temporary.push(".tmp");
         let temporary = PathBuf::from(temporary);
-        let mut file = File::create(&temporary).map_err(failed)?;
+        let mut file = File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(failed)?;
+        // A temporary file left by an earlier crash keeps its mode when reopened.
+        file.set_permissions(Permissions::from_mode(0o600))
+            .map_err(failed)?;
         file.write_all(&text).map_err(failed)?;
         file.sync_all().map_err(failed)?;
         fs::rename(&temporary, &self.path).map_err(failed)?;
@@ -134,6 +149,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn only_the_owner_may_read_the_file_and_a_folder_it_creates() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let folder = dir.path().join("data");
+        let path = folder.join("state.json");
+        fs::create_dir(&folder).unwrap();
+        // A temporary file left behind by a crash, readable by everyone.
+        fs::write(folder.join("state.json.tmp"), "").unwrap();
+        fs::set_permissions(folder.join("state.json.tmp"), Permissions::from_mode(0o644)).unwrap();
+        StateFile::new(path.clone()).save(&remembered()).unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+
+        let created = dir.path().join("new/data/state.json");
+        StateFile::new(created.clone()).save(&remembered()).unwrap();
+        assert_eq!(mode(&created), 0o600);
+        assert_eq!(mode(created.parent().unwrap()), 0o700);
     }
 
     #[test]

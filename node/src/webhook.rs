@@ -1,22 +1,32 @@
 //! The Git webhook (docs/node.md): `POST /hooks/git` with a proof of the node's webhook secret asks
 //! the poller for an immediate fetch. It reads at most [`MAX_BODY_BYTES`] of body, compares every
 //! proof in constant time and answers 202 at once; it carries nothing from the request into the
-//! node, which fetches and verifies from its remote as on any poll. It does not fetch itself.
+//! node, which fetches and verifies from its remote as on any poll. It does not fetch itself. The
+//! secret file is read as a regular file of at most [`MAX_SECRET_FILE_BYTES`], and from async
+//! code off the async workers within [`SECRET_READ_TIMEOUT`].
 
 use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::{watch, Notify};
 
+use crate::decisions::settings::SettingPath;
+use adapters::files::{self, Refusal};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The largest request body read; a longer one is answered 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The largest webhook secret file read.
+pub const MAX_SECRET_FILE_BYTES: usize = 64 * 1024;
+
+/// How long reading the webhook secret file may take.
+pub const SECRET_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The path the webhook answers on.
 pub const PATH: &str = "/hooks/git";
@@ -35,24 +45,41 @@ pub struct Hook {
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookSecret(Vec<u8>);
 
+/// Why the webhook secret file gave no secret; both name the setting and the path.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
-    #[error("cannot read the webhook secret file {}: {source}", .path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error("the webhook secret file {} is empty", .path.display())]
-    Empty { path: PathBuf },
+    /// It could not be read, or is not a regular file within the size and time limits.
+    #[error(transparent)]
+    Read(Refusal),
+    #[error("{file}: the webhook secret file is empty")]
+    Empty { file: String },
 }
 
 impl WebhookSecret {
-    /// Reads the secret from `path`.
-    pub fn read(path: &Path) -> Result<Self, SecretFileError> {
-        let bytes = std::fs::read(path).map_err(|source| SecretFileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_file_content(&bytes).ok_or_else(|| SecretFileError::Empty {
-            path: path.to_path_buf(),
-        })
+    /// Reads the secret from the file `file` names, outside the async runtime (at start).
+    pub fn read(file: &SettingPath) -> Result<Self, SecretFileError> {
+        let bytes =
+            files::read_setting_file_blocking(&file.path, &file.named(), MAX_SECRET_FILE_BYTES)
+                .map_err(SecretFileError::Read)?;
+        Self::from_read(&bytes, file)
+    }
+
+    /// Reads the secret from the file `file` names, from async code: on the blocking pool, within
+    /// [`SECRET_READ_TIMEOUT`].
+    pub async fn load(file: &SettingPath) -> Result<Self, SecretFileError> {
+        let bytes = files::read_setting_file(
+            &file.path,
+            &file.named(),
+            MAX_SECRET_FILE_BYTES,
+            SECRET_READ_TIMEOUT,
+        )
+        .await
+        .map_err(SecretFileError::Read)?;
+        Self::from_read(&bytes, file)
+    }
+
+    fn from_read(bytes: &[u8], file: &SettingPath) -> Result<Self, SecretFileError> {
+        Self::from_file_content(bytes).ok_or_else(|| SecretFileError::Empty { file: file.named() })
     }
 
     /// The secret in a file's `content`; `None` when only whitespace is left.
@@ -251,20 +278,65 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "WebhookSecret(***)");
     }
 
+    fn setting(path: &std::path::Path) -> SettingPath {
+        SettingPath {
+            path: path.to_path_buf(),
+            setting: "nodes/web-01.yaml: spec.webhookSecretFile".to_string(),
+        }
+    }
+
     #[test]
     fn an_unreadable_or_empty_secret_file_is_named() {
         let dir = tempfile::TempDir::new().unwrap();
-        let missing = dir.path().join("missing");
+        let missing = setting(&dir.path().join("missing"));
         let error = WebhookSecret::read(&missing).unwrap_err();
-        assert!(error.to_string().starts_with(&format!(
-            "cannot read the webhook secret file {}: ",
-            missing.display()
-        )));
-        let empty = dir.path().join("empty");
-        std::fs::write(&empty, "\n").unwrap();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot read {}: ", missing.named())),
+            "{error}"
+        );
+        let empty = setting(&dir.path().join("empty"));
+        std::fs::write(&empty.path, "\n").unwrap();
         assert_eq!(
             WebhookSecret::read(&empty).unwrap_err().to_string(),
-            format!("the webhook secret file {} is empty", empty.display())
+            format!(
+                "nodes/web-01.yaml: spec.webhookSecretFile: {}: the webhook secret file is empty",
+                empty.path.display()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fifo_or_device_is_refused_at_once_naming_the_field() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let fifo = setting(&dir.path().join("hook"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo.path)
+            .status();
+        assert!(made.unwrap().success());
+        // Nothing writes to the FIFO: a blocking read would hold the reconciler for ever.
+        let loaded = tokio::time::timeout(Duration::from_secs(2), WebhookSecret::load(&fifo));
+        let error = loaded.await.expect("not stalled").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "nodes/web-01.yaml: spec.webhookSecretFile: {}: not a regular file (a FIFO, socket or device): refusing to read it",
+                fifo.path.display()
+            )
+        );
+        let zero = setting(std::path::Path::new("/dev/zero"));
+        let error = WebhookSecret::load(&zero).await.unwrap_err();
+        assert!(
+            matches!(error, SecretFileError::Read(Refusal::NotRegular { .. })),
+            "{error}"
+        );
+        let large = setting(&dir.path().join("large"));
+        std::fs::write(&large.path, vec![b'x'; MAX_SECRET_FILE_BYTES + 1]).unwrap();
+        let error = WebhookSecret::load(&large).await.unwrap_err();
+        assert!(
+            matches!(error, SecretFileError::Read(Refusal::TooLarge { .. })),
+            "{error}"
         );
     }
 }

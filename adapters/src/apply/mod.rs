@@ -42,8 +42,9 @@ pub use runtime::{DockerRuntime, Runtime};
 /// How long a freshly started container must stay up to count as started.
 pub const SETTLE_TIME: Duration = Duration::from_millis(500);
 
-/// How many of its last log lines the error of a never-ready new container quotes.
-pub const LOG_LINES_QUOTED: usize = 20;
+/// How many of its last log lines a never-ready new container hands the reporter (the CLI's
+/// terminal, the node's log); its error never quotes them.
+pub const LOG_LINES_REPORTED: usize = 20;
 
 /// What became of each deployment whose container this apply created, recreated or started: `Ok`
 /// once it runs and is ready (or a rollback put its previous copy back), else why not.
@@ -159,6 +160,9 @@ pub trait Reporter: Send + Sync {
     fn action_finished(&self, _outcome: &Outcome) {}
     fn pull_progress(&self, _image: &str, _progress: &PullProgress) {}
     fn build_output(&self, _deployment: &str, _line: &str) {}
+    /// A log line of `container`, a new container that never became ready. Only the terminal and
+    /// the node's log get it: what a program prints may hold secrets.
+    fn container_log(&self, _container: &str, _line: &str) {}
 }
 
 /// Applies `plan` for `desired`. The environment's network and volumes are created first, then
@@ -578,8 +582,9 @@ impl Executor<'_> {
     }
 
     /// A new container with a readiness probe and no previous copy that never became ready is
-    /// stopped and kept, so that `docker logs` can tell why; the error quotes its last log lines.
-    /// One that was never created leaves nothing to keep.
+    /// stopped and kept, so that `docker logs` can tell why; its last log lines go to the reporter
+    /// only, and the error says where to read them. One that was never created leaves nothing to
+    /// keep.
     async fn keep_stopped(&self, target: Target<'_>, error: StepError) -> ActionError {
         let name = target.replica.container.as_str();
         match self.inspect(name).await {
@@ -592,20 +597,17 @@ impl Executor<'_> {
         if let Err(stop) = self.runtime.stop(name, grace).await {
             return ActionError::Failed(format!("{error}; then {stop}"));
         }
-        let logs = match self.runtime.last_logs(name, LOG_LINES_QUOTED).await {
-            Ok(logs) if logs.trim().is_empty() => "it wrote no log lines".to_string(),
+        let unread = match self.runtime.last_logs(name, LOG_LINES_REPORTED).await {
             Ok(logs) => {
-                let lines: Vec<String> = logs
-                    .trim_end()
-                    .lines()
-                    .map(|line| format!("  {line}"))
-                    .collect();
-                format!("its last log lines:\n{}", lines.join("\n"))
+                for line in logs.trim_end().lines() {
+                    self.reporter.container_log(name, line);
+                }
+                String::new()
             }
-            Err(logs) => format!("its logs could not be read: {logs}"),
+            Err(logs) => format!(" (its logs could not be read: {logs})"),
         };
         ActionError::NeverReady(format!(
-            "{error}; {name} was stopped and kept for docker logs; {logs}"
+            "{error}; {name} was stopped and kept: see docker logs {name}{unread}"
         ))
     }
 

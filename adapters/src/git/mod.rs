@@ -1,10 +1,12 @@
 //! Git (git2): the HEAD commit of a checkout, and the node's manifest clone: fetching the tracked
 //! branch from `origin`, writing a fetched commit's files into a separate folder to validate them,
 //! and checking a commit out over whatever the work tree holds. SSH remotes use the deploy key and
-//! accept only host keys listed in the node's known-hosts file (`known_hosts.rs`). Errors and
-//! `Debug` show the remote with its credentials redacted (`engine::redact`). It decides neither
-//! which commit to check out nor when. Blocking: call it from a blocking thread, never from an
-//! async worker.
+//! accept only host keys listed in the node's known-hosts file (`known_hosts.rs`). Credentials
+//! written into an `http(s)` URL never reach a file: the clone's `origin` is the URL without
+//! them, they are handed to libgit2 through its credential callback, and a clone whose `origin`
+//! still carries them is rewritten (`credentials.rs`). Errors and `Debug` show the remote with its
+//! credentials redacted (`engine::redact`). It decides neither which commit to check out nor
+//! when. Blocking: call it from a blocking thread, never from an async worker.
 
 use std::cell::{Cell, RefCell};
 use std::fs;
@@ -18,9 +20,11 @@ use git2::{
     Repository,
 };
 
+use credentials::UrlCredentials;
 pub use known_hosts::HostKeyRefusal;
 use known_hosts::{check_host_key, ssh_port};
 
+mod credentials;
 mod known_hosts;
 
 /// Commit id recorded for revisions that are not in a Git repository.
@@ -121,13 +125,21 @@ fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, FetchFailure>
     let message = |error: git2::Error| {
         FetchFailure::Remote(redact::url_credentials(error.message()).into_owned())
     };
+    let (url, in_url) = credentials::split(&remote.url);
     match repo.find_remote("origin") {
-        Ok(origin) if origin.url().ok() == Some(remote.url.as_str()) => {}
-        Ok(_) => repo
-            .remote_set_url("origin", &remote.url)
-            .map_err(message)?,
+        Ok(origin) if origin.url().ok() == Some(url.as_str()) => {}
+        Ok(origin) => {
+            let carried_credentials = origin
+                .url()
+                .is_ok_and(|old| credentials::split(old).1.is_some());
+            repo.remote_set_url("origin", &url).map_err(message)?;
+            if carried_credentials {
+                // The last fetch recorded the old URL there; the next one writes it anew.
+                let _ = fs::remove_file(repo.path().join("FETCH_HEAD"));
+            }
+        }
         Err(_) => {
-            repo.remote("origin", &remote.url).map_err(message)?;
+            repo.remote("origin", &url).map_err(message)?;
         }
     }
     let mut origin = repo.find_remote("origin").map_err(message)?;
@@ -138,13 +150,22 @@ fn fetch_inner(checkout: &Path, remote: &Remote) -> Result<String, FetchFailure>
     callbacks.credentials(|_url, username, allowed| {
         // libgit2 asks again after a rejection; answering twice would loop on a bad key.
         attempts.set(attempts.get() + 1);
+        let by_url = allowed
+            .contains(CredentialType::USER_PASS_PLAINTEXT)
+            .then_some(in_url.as_ref())
+            .flatten();
         if attempts.get() > 1 {
-            return Err(git2::Error::from_str(&format!(
-                "the remote rejected the deploy key {}",
-                remote.deploy_key.display()
-            )));
+            return Err(git2::Error::from_str(&match by_url {
+                Some(_) => "the remote rejected the credentials in the URL".to_string(),
+                None => format!(
+                    "the remote rejected the deploy key {}",
+                    remote.deploy_key.display()
+                ),
+            }));
         }
-        if allowed.contains(CredentialType::SSH_KEY) {
+        if let Some(UrlCredentials { username, password }) = by_url {
+            Cred::userpass_plaintext(username, password)
+        } else if allowed.contains(CredentialType::SSH_KEY) {
             Cred::ssh_key(username.unwrap_or("git"), None, &remote.deploy_key, None)
         } else if allowed.contains(CredentialType::DEFAULT) {
             Cred::default()
@@ -331,6 +352,154 @@ mod tests {
         }
         let prefix = format!("fetch https://***@127.0.0.1:{port}/infra.git (branch main): ");
         assert!(error.to_string().starts_with(&prefix), "{error}");
+    }
+
+    /// A smart-HTTP Git server on a loopback port serving the repositories under `root` through
+    /// `git http-backend`, answering 401 to any request without Basic `user:password`.
+    fn http_git_server(root: &Path, user: &str, password: &str) -> u16 {
+        use base64::Engine;
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let root = root.to_path_buf();
+        let wanted = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let target = line.split(' ').nth(1).unwrap_or("/").to_string();
+                let method = line.split(' ').next().unwrap_or("GET").to_string();
+                let (mut length, mut authorized, mut kind) = (0, false, String::new());
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    let header = header.trim_end();
+                    if header.is_empty() {
+                        break;
+                    }
+                    let (name, value) = header.split_once(':').unwrap();
+                    let value = value.trim();
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.parse().unwrap(),
+                        "authorization" => authorized = value == wanted,
+                        "content-type" => kind = value.to_string(),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let mut stream = stream;
+                if !authorized {
+                    let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let mut backend = std::process::Command::new("git")
+                    .arg("http-backend")
+                    .env("GIT_PROJECT_ROOT", &root)
+                    .env("GIT_HTTP_EXPORT_ALL", "1")
+                    .env("REQUEST_METHOD", &method)
+                    .env("PATH_INFO", path)
+                    .env("QUERY_STRING", query)
+                    .env("CONTENT_TYPE", &kind)
+                    .env("CONTENT_LENGTH", length.to_string())
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                backend.stdin.take().unwrap().write_all(&body).unwrap();
+                let output = backend.wait_with_output().unwrap().stdout;
+                let split = output.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                let head = String::from_utf8_lossy(&output[..split]).to_string();
+                let status = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Status: "))
+                    .unwrap_or("200 OK")
+                    .to_string();
+                let payload = &output[split + 4..];
+                let mut answer = format!("HTTP/1.1 {status}\r\n");
+                for line in head.lines().filter(|line| !line.starts_with("Status:")) {
+                    answer.push_str(&format!("{line}\r\n"));
+                }
+                answer.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    payload.len()
+                ));
+                let _ = stream.write_all(answer.as_bytes());
+                let _ = stream.write_all(payload);
+            }
+        });
+        port
+    }
+
+    /// The files under `dir` (all of them, `.git` included) whose bytes contain `needle`.
+    fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+        crate::files::files_under(dir, dir, |_| true, |_| true)
+            .unwrap()
+            .into_iter()
+            .filter(|file| {
+                fs::read(&file.path)
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|window| window == needle.as_bytes())
+            })
+            .map(|file| file.relative)
+            .collect()
+    }
+
+    #[test]
+    fn credentials_in_an_http_url_authenticate_the_fetch_and_reach_no_file() {
+        const TOKEN: &str = "t0ken-Zq81-never-on-disk";
+        let dir = tempfile::tempdir().unwrap();
+        let served = dir.path().join("served");
+        let source = Repository::init(served.join("source")).unwrap();
+        let first = commit_files(&source, &[("a.txt", Some("a1"))]);
+        let bare = served.join("infra.git");
+        let cloned = std::process::Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(served.join("source"))
+            .arg(&bare)
+            .status()
+            .unwrap();
+        assert!(cloned.success());
+        let port = http_git_server(&served, "deploy", TOKEN);
+        let data_dir = dir.path().join("data");
+        let checkout = data_dir.join("repo");
+        let remote = |url: String| Remote {
+            url,
+            branch: source.head().unwrap().shorthand().unwrap().to_string(),
+            deploy_key: dir.path().join("key"),
+            known_hosts: dir.path().join("known_hosts"),
+        };
+        let with_token = remote(format!("http://deploy:{TOKEN}@127.0.0.1:{port}/infra.git"));
+
+        // Without the credentials the server refuses: the fetch below did send them.
+        let refused = fetch(
+            &dir.path().join("anonymous"),
+            &remote(format!("http://127.0.0.1:{port}/infra.git")),
+        );
+        assert!(refused.is_err());
+
+        assert_eq!(fetch(&checkout, &with_token).unwrap(), first);
+        check_out(&checkout, &first).unwrap();
+        assert_eq!(fetch(&checkout, &with_token).unwrap(), first);
+        assert_eq!(files_containing(&data_dir, TOKEN), Vec::<String>::new());
+        let origin = Repository::open(&checkout).unwrap();
+        assert_eq!(
+            origin.find_remote("origin").unwrap().url().ok(),
+            Some(format!("http://127.0.0.1:{port}/infra.git").as_str())
+        );
+
+        // A clone an earlier orun left with the token in its configuration is scrubbed.
+        origin.remote_set_url("origin", &with_token.url).unwrap();
+        fs::write(checkout.join(".git/FETCH_HEAD"), &with_token.url).unwrap();
+        assert!(!files_containing(&data_dir, TOKEN).is_empty());
+        assert_eq!(fetch(&checkout, &with_token).unwrap(), first);
+        assert_eq!(files_containing(&data_dir, TOKEN), Vec::<String>::new());
     }
 
     /// Commits `files` (path, contents; `None` removes) in `repo`; the new commit id.

@@ -31,7 +31,12 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
         wait: !args.no_wait,
         cancel: None,
         traffic: Arc::new(NoIngress),
-        registry_credentials: RegistryCredentials::locate(prepared.docker_config.as_deref()),
+        registry_credentials: RegistryCredentials::locate(
+            prepared
+                .docker_config
+                .as_ref()
+                .map(|(setting, folder)| (setting.as_str(), folder.as_path())),
+        ),
     };
     let progress = render::apply::Progress::new(style, prepared.header);
     let (plan, report) = match &args.plan {

@@ -21,6 +21,7 @@ pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
         None => ask_for_node(&mut std::io::stdin().lock(), &mut std::io::stdout())?,
     };
     let node = read_node(&path)?;
+    check_transport(&path, &node)?;
     let ssh = Ssh::new(
         node.spec.host.as_str(),
         &node.spec.user,
@@ -53,6 +54,24 @@ pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
         node.name
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses, before anything reaches the node, a `git://` or plain `http://` repository that the
+/// manifest does not accept with `allowInsecureTransport: true`: the node would refuse to start.
+fn check_transport(path: &Path, node: &Node) -> Result<()> {
+    let url = node.spec.git_repo.as_str();
+    let Some(transport) = engine::manifest::insecure_transport(url) else {
+        return Ok(());
+    };
+    if node.spec.allow_insecure_transport {
+        return Ok(());
+    }
+    bail!(
+        "{}: spec.gitRepo: {} uses an insecure transport ({transport}): anyone on the network path could change what this node runs; use https or ssh, or set allowInsecureTransport: true in {} to accept it",
+        path.display(),
+        engine::redact::url_credentials(url),
+        path.display()
+    )
 }
 
 fn read_node(path: &Path) -> Result<Node> {

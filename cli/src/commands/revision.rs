@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Result};
-use engine::manifest::NodeSpec;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::{placement, swarm};
 use engine::{DesiredState, Environment, Finding, Manifests};
@@ -18,7 +17,8 @@ use crate::render::plan::Header;
 pub struct Prepared {
     pub desired: DesiredState,
     pub code_dir: PathBuf,
-    pub docker_config: Option<PathBuf>,
+    /// The folder, and the file and field naming it.
+    pub docker_config: Option<(String, PathBuf)>,
     pub header: Header,
 }
 
@@ -47,6 +47,10 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
             ),
             error => anyhow!(error),
         })?;
+    let docker_config = revision.node.as_ref().and_then(|node| {
+        let folder = node.spec.docker_config_dir()?;
+        Some((format!("{}: spec.dockerConfig", node.file), folder))
+    });
     let node = revision.node.as_ref().map(|node| &node.spec);
     // Only a revision that places deployments makes a plan of all of them worth a word.
     let header = Header {
@@ -55,7 +59,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
     };
     Ok(Prepared {
         code_dir: tree.code_dir(node),
-        docker_config: node.and_then(NodeSpec::docker_config_dir),
+        docker_config,
         desired: revision.desired,
         header,
     })

@@ -126,7 +126,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
     // Read at start, so that a secret file the node cannot read stops it here.
     let webhook_secret = effective_settings(&flags, config.as_ref(), None)
         .webhook_secret_file
-        .as_deref()
+        .as_ref()
         .map(WebhookSecret::read)
         .transpose()?;
     Ok(Settings {

@@ -1,5 +1,6 @@
 //! Progress and results of `orun apply`: a line per finished action with its duration, pull
-//! progress bars on a terminal (log lines otherwise), build output, and the closing summary.
+//! progress bars on a terminal (log lines otherwise), build output, the last log lines of a new
+//! container that never became ready, and the closing summary.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -117,6 +118,10 @@ impl Reporter for Progress {
 
     fn build_output(&self, deployment: &str, line: &str) {
         self.line(&format!("  build {deployment} | {}", escaped(line)));
+    }
+
+    fn container_log(&self, container: &str, line: &str) {
+        self.line(&format!("  logs {container} | {}", escaped(line)));
     }
 
     fn action_finished(&self, outcome: &Outcome) {

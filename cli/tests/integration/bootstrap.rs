@@ -239,6 +239,13 @@ fn bootstrap_provisions_a_node_and_a_second_run_changes_nothing() {
         "systemctl daemon-reload\nsystemctl enable --now orun\nsystemctl restart orun\n"
     );
     assert!(host.exec("ls /opt/orun/keys").contains("deploy_key"));
+    assert_eq!(
+        host.exec("stat -c %a /opt/orun /opt/orun/keys /opt/orun/node.yaml"),
+        "700\n700\n600\n"
+    );
+    assert!(host
+        .exec("cat /usr/local/lib/sysctl.d/60-orun.conf")
+        .contains("\nnet.ipv4.tcp_migrate_req = 1\n"));
     assert!(host
         .exec("cat /opt/orun/keys/known_hosts")
         .contains("127.0.0.1 ssh-ed25519 "));

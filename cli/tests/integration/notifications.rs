@@ -2,7 +2,8 @@
 //! `revision_invalid` with their documented JSON bodies, `rollout_failed`, `liveness_restart` and
 //! `flapping` from real containers, `sync_failing` and `sync_recovered` around a remote that goes
 //! away, the Slack format, and receivers that never answer or refuse connections, which must not
-//! slow convergence down.
+//! slow convergence down; what a container that never gets ready prints reaches the node's log
+//! only, never a notification, the status or the node's state.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -193,6 +194,71 @@ fn rollouts_and_rejected_commits_are_reported_with_the_documented_body() {
             .contains("deployments/web.yaml"),
         "{rejected}"
     );
+}
+
+#[test]
+fn a_never_ready_containers_output_stays_out_of_notifications_status_and_state() {
+    const SECRET: &str = "DB_PASSWORD=hunter2-never-published";
+    let origin = Origin::new();
+    let receiver = Receiver::start();
+    origin.write(
+        "deployments/leaky.yaml",
+        &manifest(
+            "leaky",
+            &format!(
+                "  image: {}\n  command: [sh, -c, \"echo starting with {SECRET}; exec /bin/busybox httpd -f -p 80 -h /www\"]\n  stopTimeout: 1s\n  health:\n    readiness:\n      http: localhost:80/missing\n      interval: 500ms\n      deadline: 3s\n",
+                test_image()
+            ),
+        ),
+    );
+    let commit = origin.commit("prints a secret");
+    let node = Node::start_with(
+        "leaky",
+        origin.bare().to_str().unwrap(),
+        &format!("  notifications:\n    - url: {}\n", receiver.url("/orun")),
+    );
+    let failed = receiver.wait_for_all(
+        &[("event", "rollout_failed"), ("deployment", "leaky")],
+        &node,
+    );
+    let container = node.container("leaky");
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("see docker logs {container}")),
+        "{failed}"
+    );
+    let status = node.wait_for("leaky quarantined", LIMIT, |s| {
+        s["deployments"]["leaky"]["quarantined"] == true
+    });
+    assert!(
+        status["deployments"]["leaky"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("see docker logs {container}")),
+        "{status}"
+    );
+    let state = node.data_dir().join("state.json");
+    assert!(
+        eventually(LIMIT, || std::fs::read_to_string(&state)
+            .is_ok_and(|text| text.contains(&commit) && text.contains("leaky"))),
+        "the quarantine was not saved"
+    );
+
+    let published = [
+        serde_json::to_string(&*receiver.bodies.lock().unwrap()).unwrap(),
+        node.get("/status").unwrap(),
+        std::fs::read_to_string(&state).unwrap(),
+    ];
+    for text in published {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    // The node's log and docker logs keep it.
+    assert!(node.log_text().contains(SECRET), "{}", node.log_text());
+    let logs = std::process::Command::new("docker")
+        .args(["logs", &container])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&logs.stdout).contains(SECRET));
 }
 
 #[test]

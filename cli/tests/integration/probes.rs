@@ -1,6 +1,7 @@
 //! TCP and exec probes against the real engine: each gates readiness, an exec liveness probe
 //! restarts its container, and a new container that never gets ready is stopped and kept, its last
-//! log lines in the error; the node quarantines it for the commit instead of starting it again.
+//! log lines on the terminal (never in the error, which names `docker logs`); the node quarantines
+//! it for the commit instead of starting it again.
 
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ fn a_tcp_probe_holds_the_apply_until_the_port_accepts_connections() {
 }
 
 #[test]
-fn a_new_container_that_never_gets_ready_is_stopped_and_kept_with_its_logs_in_the_error() {
+fn a_new_container_that_never_gets_ready_is_stopped_and_kept_with_its_logs_on_the_terminal() {
     let scenario = Scenario::new("probe-never");
     scenario.deployment(
         "web",
@@ -77,12 +78,16 @@ fn a_new_container_that_never_gets_ready_is_stopped_and_kept_with_its_logs_in_th
     let stdout = text(&output.stdout);
     assert!(stdout.contains("readiness probe of"), "{stdout}");
     assert!(stdout.contains(":9 last answered"), "{stdout}");
+    let web = scenario.container("web");
     assert!(
-        stdout.contains("stopped and kept for docker logs"),
+        stdout.contains(&format!("stopped and kept: see docker logs {web}")),
         "{stdout}"
     );
-    assert!(stdout.contains("listening nowhere today"), "{stdout}");
-    let web = inspect(&scenario.container("web")).expect("the container is kept");
+    assert!(
+        stdout.contains(&format!("logs {web} | listening nowhere today")),
+        "{stdout}"
+    );
+    let web = inspect(&web).expect("the container is kept");
     assert_eq!(web["State"]["Running"], false);
 }
 
@@ -105,12 +110,13 @@ fn the_node_quarantines_a_never_ready_new_container_and_leaves_it_stopped() {
         s["deployments"]["web"]["quarantined"] == true
     });
     let error = status["deployments"]["web"]["last_error"].as_str().unwrap();
+    let name = node.container("web");
     assert!(
         error.contains("exec /bin/busybox test -f /www/never")
-            && error.contains("exec probe will fail"),
+            && error.contains(&format!("see docker logs {name}"))
+            && !error.contains("exec probe will fail"),
         "{error}"
     );
-    let name = node.container("web");
     assert_eq!(inspect(&name).unwrap()["State"]["Running"], false);
 
     // Later passes of the same commit leave the kept container alone.

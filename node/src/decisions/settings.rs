@@ -17,14 +17,30 @@ pub struct StartFlags {
     pub webhook_secret_file: Option<PathBuf>,
 }
 
+/// A path a setting names, with the setting as errors name it: `--webhook-secret-file`, or the
+/// manifest's file and field (`nodes/web-01.yaml: spec.webhookSecretFile`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingPath {
+    pub path: PathBuf,
+    pub setting: String,
+}
+
+impl SettingPath {
+    /// The setting and the path, as an error names the file: `nodes/web-01.yaml:
+    /// spec.webhookSecretFile: /etc/orun/hook`.
+    pub fn named(&self) -> String {
+        format!("{}: {}", self.setting, self.path.display())
+    }
+}
+
 /// The settings in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InForce {
     pub poll_interval: Duration,
     /// The file holding the webhook secret; without one, `/hooks/git` answers 404.
-    pub webhook_secret_file: Option<PathBuf>,
+    pub webhook_secret_file: Option<SettingPath>,
     /// The Docker client configuration folder holding registry credentials.
-    pub docker_config: Option<PathBuf>,
+    pub docker_config: Option<SettingPath>,
     /// Whose `notifications` are in force: the revision's manifest of this node (`true`), else
     /// the `--config` file's.
     pub notifications_from_revision: bool,
@@ -37,17 +53,32 @@ pub fn effective_settings(
     config: Option<&Manifest<NodeSpec>>,
     revision: Option<&Manifest<NodeSpec>>,
 ) -> InForce {
-    let node = revision.or(config).map(|manifest| &manifest.spec);
+    let manifest = revision.or(config);
+    let node = manifest.map(|manifest| &manifest.spec);
+    let field = |field: &str, path: PathBuf| SettingPath {
+        path,
+        setting: format!(
+            "{}: spec.{field}",
+            manifest.map_or("", |manifest| manifest.file.as_str())
+        ),
+    };
     InForce {
         poll_interval: flags.poll_interval.unwrap_or_else(|| {
             node.map_or(node_defaults::POLL_INTERVAL, |spec| spec.poll_interval)
                 .as_std()
         }),
-        webhook_secret_file: flags.webhook_secret_file.clone().or_else(|| {
-            node.and_then(|spec| spec.webhook_secret_file.as_ref())
-                .map(PathBuf::from)
-        }),
-        docker_config: node.and_then(NodeSpec::docker_config_dir),
+        webhook_secret_file: match &flags.webhook_secret_file {
+            Some(path) => Some(SettingPath {
+                path: path.clone(),
+                setting: "--webhook-secret-file".to_string(),
+            }),
+            None => node
+                .and_then(|spec| spec.webhook_secret_file.as_ref())
+                .map(|path| field("webhookSecretFile", PathBuf::from(path))),
+        },
+        docker_config: node
+            .and_then(NodeSpec::docker_config_dir)
+            .map(|path| field("dockerConfig", path)),
         notifications_from_revision: revision.is_some(),
     }
 }
@@ -75,6 +106,10 @@ mod tests {
             "  pollInterval: 30s\n  webhookSecretFile: /etc/orun/hook\n  dockerConfig: /etc/orun/docker\n",
         );
         let revision = node("nodes/web-01.yaml", "  pollInterval: 10s\n");
+        let revision_with_files = node(
+            "nodes/web-01.yaml",
+            "  webhookSecretFile: /run/web-hook\n  dockerConfig: /run/docker\n",
+        );
         let none = StartFlags::default();
 
         let defaults = effective_settings(&none, None, None);
@@ -87,12 +122,12 @@ mod tests {
         let at_start = effective_settings(&none, Some(&config), None);
         assert_eq!(at_start.poll_interval, Duration::from_secs(30));
         assert_eq!(
-            at_start.webhook_secret_file,
-            Some(PathBuf::from("/etc/orun/hook"))
+            at_start.webhook_secret_file.unwrap().named(),
+            "/etc/orun/node.yaml: spec.webhookSecretFile: /etc/orun/hook"
         );
         assert_eq!(
-            at_start.docker_config,
-            Some(PathBuf::from("/etc/orun/docker"))
+            at_start.docker_config.unwrap().named(),
+            "/etc/orun/node.yaml: spec.dockerConfig: /etc/orun/docker"
         );
         assert!(!at_start.notifications_from_revision);
 
@@ -104,6 +139,15 @@ mod tests {
         );
         assert_eq!(in_revision.docker_config, None);
         assert!(in_revision.notifications_from_revision);
+        let with_files = effective_settings(&none, Some(&config), Some(&revision_with_files));
+        assert_eq!(
+            with_files.webhook_secret_file.unwrap().named(),
+            "nodes/web-01.yaml: spec.webhookSecretFile: /run/web-hook"
+        );
+        assert_eq!(
+            with_files.docker_config.unwrap().named(),
+            "nodes/web-01.yaml: spec.dockerConfig: /run/docker"
+        );
 
         let flags = StartFlags {
             poll_interval: Some(Duration::from_secs(5)),
@@ -111,6 +155,9 @@ mod tests {
         };
         let fixed = effective_settings(&flags, Some(&config), Some(&revision));
         assert_eq!(fixed.poll_interval, Duration::from_secs(5));
-        assert_eq!(fixed.webhook_secret_file, Some(PathBuf::from("/run/hook")));
+        assert_eq!(
+            fixed.webhook_secret_file.unwrap().named(),
+            "--webhook-secret-file: /run/hook"
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! CLI finds them: `<folder>/config.json` of the Node's `dockerConfig`, else `$DOCKER_CONFIG`,
 //! else `~/.docker`; a registry's `credHelpers` helper, else the `credsStore` helper, else its
 //! `auths` entry. The file is read at every lookup, so a `docker login` takes effect without a
-//! restart. Credentials are handed to Docker only; they are never logged or put in a message, a
+//! restart, as a regular file of at most [`CONFIG_LIMIT`] bytes, off the async workers and within
+//! [`CONFIG_READ_TIMEOUT`] (`files::read_setting_file`), so a FIFO or device there cannot stall a
+//! pull. Credentials are handed to Docker only; they are never logged or put in a message, a
 //! [`CredentialsError`] included.
 
 pub mod config;
@@ -19,8 +21,15 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tracing::warn;
 
+use crate::files::{self, Refusal};
 use config::{helper_has_none, parse_helper_answer, parse_helper_list, ConfigFile};
 pub use config::{registry_key, registry_name, Credentials};
+
+/// The largest `config.json` read.
+pub const CONFIG_LIMIT: usize = 1024 * 1024;
+
+/// How long reading `config.json` may take.
+pub const CONFIG_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a credential helper may take to answer.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,8 +41,9 @@ const HELPER_OUTPUT_LIMIT: usize = 200;
 /// of a helper's answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    #[error("cannot read {}: {error}", .path.display())]
-    Read { path: PathBuf, error: io::Error },
+    /// `config.json` could not be read, or is not a regular file within the size and time limits.
+    #[error(transparent)]
+    Read(Refusal),
     /// `config.json` is not a Docker client configuration, or its entry for a registry is not
     /// usable; `problem` says where, never what the value is.
     #[error("{}: {problem}", .path.display())]
@@ -95,27 +105,37 @@ impl Helper {
     }
 }
 
-/// Where a node's registry credentials come from: the folder of a Docker client configuration.
+/// Where a node's registry credentials come from: the folder of a Docker client configuration,
+/// and the setting that named it, if one did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistryCredentials {
     folder: PathBuf,
+    setting: Option<String>,
 }
 
 impl RegistryCredentials {
-    /// The folder of `docker_config` (the Node's `dockerConfig`), else `$DOCKER_CONFIG`, else
-    /// `.docker` in the home folder of the user orun runs as.
-    pub fn locate(docker_config: Option<&Path>) -> Self {
-        let folder = docker_config.map(Path::to_path_buf).unwrap_or_else(|| {
-            std::env::var_os("DOCKER_CONFIG")
+    /// The folder of `docker_config` (the Node's `dockerConfig`, with the setting as errors name
+    /// it: `nodes/web-01.yaml: spec.dockerConfig`), else `$DOCKER_CONFIG`, else `.docker` in the
+    /// home folder of the user orun runs as.
+    pub fn locate(docker_config: Option<(&str, &Path)>) -> Self {
+        let Some((setting, folder)) = docker_config else {
+            let folder = std::env::var_os("DOCKER_CONFIG")
                 .filter(|value| !value.is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
                     std::env::home_dir()
                         .unwrap_or_else(|| PathBuf::from("/root"))
                         .join(".docker")
-                })
-        });
-        RegistryCredentials { folder }
+                });
+            return RegistryCredentials {
+                folder,
+                setting: None,
+            };
+        };
+        RegistryCredentials {
+            folder: folder.to_path_buf(),
+            setting: Some(setting.to_string()),
+        }
     }
 
     /// The configuration file credentials are read from.
@@ -126,13 +146,20 @@ impl RegistryCredentials {
     /// The configuration; a missing file configures nothing.
     async fn read(&self) -> Result<ConfigFile, CredentialsError> {
         let path = self.config_file();
-        match tokio::fs::read_to_string(&path).await {
-            Ok(text) => {
-                config::parse(&text).map_err(|problem| CredentialsError::Config { path, problem })
-            }
-            Err(error) if error.kind() == ErrorKind::NotFound => Ok(ConfigFile::default()),
-            Err(error) => Err(CredentialsError::Read { path, error }),
-        }
+        let file = match &self.setting {
+            Some(setting) => format!("{setting}: {}", path.display()),
+            None => path.display().to_string(),
+        };
+        let text =
+            match files::read_setting_file(&path, &file, CONFIG_LIMIT, CONFIG_READ_TIMEOUT).await {
+                Ok(bytes) => String::from_utf8(bytes).map_err(|_| CredentialsError::Config {
+                    path: path.clone(),
+                    problem: "not UTF-8 text".to_string(),
+                })?,
+                Err(refusal) if refusal.is_not_found() => return Ok(ConfigFile::default()),
+                Err(refusal) => return Err(CredentialsError::Read(refusal)),
+            };
+        config::parse(&text).map_err(|problem| CredentialsError::Config { path, problem })
     }
 
     /// The credentials for the registry known as `key` (see [`registry_key`]), if any are
@@ -314,7 +341,10 @@ mod tests {
 
     #[test]
     fn the_node_field_comes_first() {
-        let located = RegistryCredentials::locate(Some(Path::new("/etc/orun/docker")));
+        let located = RegistryCredentials::locate(Some((
+            "nodes/web-01.yaml: spec.dockerConfig",
+            Path::new("/etc/orun/docker"),
+        )));
         assert_eq!(
             located.config_file(),
             Path::new("/etc/orun/docker/config.json")
@@ -324,7 +354,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_file_configures_nothing() {
         let folder = tempfile::TempDir::new().unwrap();
-        let located = RegistryCredentials::locate(Some(folder.path()));
+        let located = RegistryCredentials::locate(Some(("dockerConfig", folder.path())));
         assert_eq!(located.for_registry("ghcr.io").await.unwrap(), None);
         assert!(located.all().await.unwrap().is_empty());
     }
@@ -333,12 +363,41 @@ mod tests {
     async fn a_broken_file_is_named() {
         let folder = tempfile::TempDir::new().unwrap();
         std::fs::write(folder.path().join("config.json"), "{\"auths\": [").unwrap();
-        let located = RegistryCredentials::locate(Some(folder.path()));
+        let located = RegistryCredentials::locate(Some(("dockerConfig", folder.path())));
         let error = located.for_registry("ghcr.io").await.unwrap_err();
         let message = format!("{error:#}");
         assert!(
             message.starts_with(&located.config_file().display().to_string()),
             "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fifo_or_device_as_config_json_is_refused_at_once_naming_the_setting() {
+        let folder = tempfile::TempDir::new().unwrap();
+        let config = folder.path().join("config.json");
+        let made = std::process::Command::new("mkfifo").arg(&config).status();
+        assert!(made.unwrap().success());
+        let setting = "nodes/web-01.yaml: spec.dockerConfig";
+        let located = RegistryCredentials::locate(Some((setting, folder.path())));
+        // Nothing writes to the FIFO: a blocking read would wait for ever.
+        let lookup = tokio::time::timeout(Duration::from_secs(2), located.for_registry("ghcr.io"));
+        let error = lookup.await.expect("not stalled").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{setting}: {}: not a regular file (a FIFO, socket or device): refusing to read it",
+                config.display()
+            )
+        );
+
+        let devices = tempfile::TempDir::new().unwrap();
+        std::os::unix::fs::symlink("/dev/zero", devices.path().join("config.json")).unwrap();
+        let located = RegistryCredentials::locate(Some((setting, devices.path())));
+        let error = located.all().await.unwrap_err();
+        assert!(
+            matches!(error, CredentialsError::Read(Refusal::NotRegular { .. })),
+            "{error}"
         );
     }
 
@@ -350,7 +409,7 @@ mod tests {
             r#"{"credHelpers": {"ghcr.io": "orun-absent-helper"}}"#,
         )
         .unwrap();
-        let located = RegistryCredentials::locate(Some(folder.path()));
+        let located = RegistryCredentials::locate(Some(("dockerConfig", folder.path())));
         let error = located.for_registry("ghcr.io").await.unwrap_err();
         assert_eq!(
             format!("{error:#}"),
