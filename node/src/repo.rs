@@ -143,6 +143,7 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
         node: settings.node_name.clone(),
         require_node: false,
         branch: Some(settings.remote.branch.clone()),
+        policy: settings.policy(),
     }
 }
 

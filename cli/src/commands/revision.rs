@@ -1,14 +1,16 @@
 //! The revision of `--repo` for `validate`, `plan` and `apply`: the CLI's flags mapped onto the
 //! one pipeline of `engine::revision`, reading the work tree through `adapters::revision::WorkTree`.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use adapters::revision::WorkTree;
-use anyhow::{anyhow, bail, Result};
-use engine::manifest::NodeSpec;
+use anyhow::{anyhow, bail, Context, Result};
+use engine::load::load_node;
+use engine::manifest::{NodePolicy, NodeSpec};
 use engine::placement;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
-use engine::{DesiredState, Environment, Finding, Manifests};
+use engine::{DesiredState, Environment, Finding, Manifests, SourceFile};
 
 use crate::args::NodeOrEnvironmentArgs;
 use crate::render::plan::Header;
@@ -36,6 +38,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
         node: selection.node.clone(),
         require_node: true,
         branch: None,
+        policy: read_policy(selection.policy.as_deref())?,
     };
     let commit = adapters::git::head_commit(repo);
     let revision =
@@ -77,7 +80,9 @@ pub fn check(
     repo: &Path,
     environment: Option<&str>,
     age_key_flag: Option<&Path>,
+    policy_file: Option<&Path>,
 ) -> Result<Checked> {
+    let policy = read_policy(policy_file)?;
     let tree = WorkTree::new(repo, age_key_flag);
     let manifests = revision::manifests(&tree)?;
     tree.secrets(&manifests, None)?;
@@ -90,6 +95,7 @@ pub fn check(
                 format!("environment {environment}"),
                 NodeAndEnvironment {
                     environment: Some(environment),
+                    policy: policy.clone(),
                     ..NodeAndEnvironment::default()
                 },
             ));
@@ -97,7 +103,10 @@ pub fn check(
         None => {
             selections.push((
                 "environment production".to_string(),
-                NodeAndEnvironment::default(),
+                NodeAndEnvironment {
+                    policy: policy.clone(),
+                    ..NodeAndEnvironment::default()
+                },
             ));
             for name in manifests.nodes.keys() {
                 selections.push((
@@ -105,6 +114,7 @@ pub fn check(
                     NodeAndEnvironment {
                         node: Some(name.clone()),
                         require_node: true,
+                        policy: policy.clone(),
                         ..NodeAndEnvironment::default()
                     },
                 ));
@@ -133,4 +143,20 @@ pub fn check(
         manifests,
         environments,
     })
+}
+
+/// The operator policy of the Node file `--policy` names; permissive without one. The file is
+/// read as a node's `--config` is: a whole Node manifest, checked like one.
+fn read_policy(path: Option<&Path>) -> Result<NodePolicy> {
+    let Some(path) = path else {
+        return Ok(NodePolicy::default());
+    };
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read --policy {}", path.display()))?;
+    let node = load_node(&SourceFile {
+        path: path.display().to_string(),
+        text,
+    })
+    .map_err(|errors| anyhow!("--policy {}: {errors}", path.display()))?;
+    Ok(node.spec.policy)
 }

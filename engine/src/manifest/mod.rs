@@ -6,6 +6,8 @@ pub mod fields;
 pub mod node_defaults;
 pub mod notification;
 pub mod placement;
+pub mod policy;
+pub mod secret_env;
 pub mod settings;
 mod split;
 
@@ -28,6 +30,8 @@ pub use fields::{
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
 pub use placement::{NodeLabels, Placement, Replicas};
+pub use policy::{NodePolicy, Permission};
+pub use secret_env::SecretEnv;
 pub use settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
@@ -157,6 +161,10 @@ pub struct NodeSpec {
     /// Labels that deployments' `placement.labels` select this node by (docs/manifests.md).
     #[serde(default)]
     pub labels: NodeLabels,
+    /// What a revision may ask of this node; in force only from the node's `--config` file
+    /// (docs/node.md).
+    #[serde(default)]
+    pub policy: NodePolicy,
 }
 
 fn default_user() -> String {
@@ -257,6 +265,9 @@ pub struct DeploymentSpec {
     /// How many containers of it run on each node of its share (docs/manifests.md).
     #[serde(skip_serializing_if = "is_default")]
     pub replicas: Replicas,
+    /// Which keys of `secrets.yaml` become its environment variables (docs/secrets.md).
+    #[serde(skip_serializing_if = "is_default")]
+    pub secret_env: SecretEnv,
 }
 
 impl Default for DeploymentSpec {
@@ -269,6 +280,7 @@ impl Default for DeploymentSpec {
             depends_on: Vec::new(),
             placement: None,
             replicas: Replicas::default(),
+            secret_env: SecretEnv::All,
         }
     }
 }
@@ -307,6 +319,7 @@ impl KindSpec for DeploymentSpec {
         "tmpfs",
         "placement",
         "replicas",
+        "secretEnv",
     ];
     const OWN_FIELDS: &'static [&'static str] = &[
         "health",
@@ -315,6 +328,7 @@ impl KindSpec for DeploymentSpec {
         "dependsOn",
         "placement",
         "replicas",
+        "secretEnv",
     ];
 
     fn read_own<'de, A: MapAccess<'de>>(
@@ -328,6 +342,7 @@ impl KindSpec for DeploymentSpec {
             "drainTimeout" => self.drain_timeout = map.next_value()?,
             "placement" => self.placement = Some(map.next_value()?),
             "replicas" => self.replicas = map.next_value()?,
+            "secretEnv" => self.secret_env = map.next_value()?,
             _ => self.depends_on = map.next_value()?,
         }
         Ok(())
