@@ -84,7 +84,7 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,
     /// Check every deployment against the operator policy of this Node file, such as a node's
-    /// --config /opt/orun/node.yaml (only its policy is read)
+    /// --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
@@ -102,7 +102,7 @@ pub struct NodeOrEnvironmentArgs {
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,
     /// Refuse deployments that break the operator policy of this Node file, such as the node's
-    /// --config /opt/orun/node.yaml (only its policy is read)
+    /// --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }

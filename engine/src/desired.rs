@@ -187,9 +187,19 @@ pub fn resolve(
     manifests: &Manifests,
     input: &ResolveInput,
 ) -> Result<DesiredState, ManifestErrors> {
+    resolve_with(manifests, input, &NodeKeys::default())
+}
+
+/// [`resolve`], with `node_keys` — the keys the node's own settings outside the revision read
+/// (its `--config` file) — kept from containers besides those the revision's Nodes read.
+pub fn resolve_with(
+    manifests: &Manifests,
+    input: &ResolveInput,
+    node_keys: &NodeKeys,
+) -> Result<DesiredState, ManifestErrors> {
     let mut errors = Vec::new();
     let mut deployments = BTreeMap::new();
-    let node_keys = NodeKeys::of(manifests);
+    let node_keys = NodeKeys::of(manifests).and(node_keys);
     for deployment in manifests.deployments.values() {
         match resolve_deployment(deployment, input, &node_keys) {
             Ok(desired) => {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::build::{image_tag, BuildInputs, ContextFile};
-use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
+use crate::desired::{resolve_with, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
@@ -16,6 +16,7 @@ use crate::manifest::{BuildSpec, Manifest, Manifests, NodeLabels, NodePolicy, No
 use crate::notify::{receivers, Receiver};
 use crate::placement::{self, listed};
 use crate::policy;
+use crate::secret_env::NodeKeys;
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -59,6 +60,9 @@ pub struct NodeAndEnvironment {
     /// The operator policy of the node's `--config` file (docs/node.md), which the share must
     /// keep; a Node manifest's own `policy` in the revision is never read here.
     pub policy: NodePolicy,
+    /// The keys of `secrets.yaml` that the node's `--config` file reads (`urlFrom`), kept from
+    /// containers like those the revision's Nodes read.
+    pub node_keys: NodeKeys,
 }
 
 /// A valid revision resolved for one node.
@@ -145,7 +149,7 @@ pub fn desired_state<S: RevisionSource>(
         secrets: &secrets,
         build_tags: &build_tags,
     };
-    let mut desired = resolve(&share, &input)?;
+    let mut desired = resolve_with(&share, &input, &selection.node_keys)?;
     desired.node = selection.node.clone();
     let receivers = match &node {
         Some(node) => receivers(&node.file, &node.spec.notifications, &secrets.shared)

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::ManifestError;
-use crate::manifest::{DeploymentSpec, Manifest, Manifests, SecretEnv};
+use crate::manifest::{DeploymentSpec, Manifest, Manifests, NodeSpec, SecretEnv};
 use crate::secrets::SECRETS_FILE;
 use crate::spec::SecretValue;
 
@@ -19,17 +19,33 @@ impl NodeKeys {
     /// The keys every Node of `manifests` reads, whichever node the revision is resolved for: a
     /// key one node keeps to itself is no deployment's on any node.
     pub fn of(manifests: &Manifests) -> Self {
+        manifests
+            .nodes
+            .values()
+            .fold(NodeKeys::default(), |keys, node| {
+                keys.and(&NodeKeys::of_node(node))
+            })
+    }
+
+    /// The keys the settings of `node` read: a node's `--config` file, or a Node of a revision.
+    pub fn of_node(node: &Manifest<NodeSpec>) -> Self {
         let mut keys = BTreeMap::new();
-        for node in manifests.nodes.values() {
-            for (index, notification) in node.spec.notifications.iter().enumerate() {
-                if let Some(key) = &notification.url_from {
-                    keys.entry(key.clone()).or_insert_with(|| {
-                        format!("{}: spec.notifications[{index}].urlFrom", node.file)
-                    });
-                }
+        for (index, notification) in node.spec.notifications.iter().enumerate() {
+            if let Some(key) = &notification.url_from {
+                keys.entry(key.clone()).or_insert_with(|| {
+                    format!("{}: spec.notifications[{index}].urlFrom", node.file)
+                });
             }
         }
         NodeKeys(keys)
+    }
+
+    /// These keys and `other`'s; a key both read keeps its reader here.
+    pub fn and(mut self, other: &NodeKeys) -> Self {
+        for (key, reader) in &other.0 {
+            self.0.entry(key.clone()).or_insert_with(|| reader.clone());
+        }
+        self
     }
 
     /// The setting that reads `key`, if a Node setting does.
@@ -141,6 +157,24 @@ mod tests {
             keys("  secretEnv: all\n").unwrap(),
             ["DB_PASSWORD", "SMTP_TOKEN"]
         );
+    }
+
+    #[test]
+    fn the_keys_of_the_node_s_config_file_are_its_own_too() {
+        let manifests = revision("");
+        let config = crate::load::load_node(&SourceFile {
+            path: "/opt/orun/node.yaml".into(),
+            text: "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: a\nspec:\n  host: a\n  gitRepo: /srv/infra.git\n  notifications:\n    - urlFrom: SMTP_TOKEN\n".into(),
+        })
+        .unwrap();
+        let node_keys = NodeKeys::of(&manifests).and(&NodeKeys::of_node(&config));
+        assert_eq!(
+            node_keys.reader("SMTP_TOKEN"),
+            Some("/opt/orun/node.yaml: spec.notifications[0].urlFrom")
+        );
+        let shared = shared();
+        let scoped = scoped(&manifests.deployments["a"], &shared, &node_keys).unwrap();
+        assert_eq!(scoped.keys().collect::<Vec<_>>(), [&"DB_PASSWORD"]);
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Context, Result};
 use engine::load::load_node;
-use engine::manifest::{NodePolicy, NodeSpec};
+use engine::manifest::NodeSpec;
 use engine::placement;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
+use engine::secret_env::NodeKeys;
 use engine::{DesiredState, Environment, Finding, Manifests, SourceFile};
 
 use crate::args::NodeOrEnvironmentArgs;
@@ -38,7 +39,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
         node: selection.node.clone(),
         require_node: true,
         branch: None,
-        policy: read_policy(selection.policy.as_deref())?,
+        ..operator_settings(selection.policy.as_deref())?
     };
     let commit = adapters::git::head_commit(repo);
     let revision =
@@ -82,7 +83,7 @@ pub fn check(
     age_key_flag: Option<&Path>,
     policy_file: Option<&Path>,
 ) -> Result<Checked> {
-    let policy = read_policy(policy_file)?;
+    let operator = operator_settings(policy_file)?;
     let tree = WorkTree::new(repo, age_key_flag);
     let manifests = revision::manifests(&tree)?;
     tree.secrets(&manifests, None)?;
@@ -95,27 +96,19 @@ pub fn check(
                 format!("environment {environment}"),
                 NodeAndEnvironment {
                     environment: Some(environment),
-                    policy: policy.clone(),
-                    ..NodeAndEnvironment::default()
+                    ..operator.clone()
                 },
             ));
         }
         None => {
-            selections.push((
-                "environment production".to_string(),
-                NodeAndEnvironment {
-                    policy: policy.clone(),
-                    ..NodeAndEnvironment::default()
-                },
-            ));
+            selections.push(("environment production".to_string(), operator.clone()));
             for name in manifests.nodes.keys() {
                 selections.push((
                     format!("node {name}"),
                     NodeAndEnvironment {
                         node: Some(name.clone()),
                         require_node: true,
-                        policy: policy.clone(),
-                        ..NodeAndEnvironment::default()
+                        ..operator.clone()
                     },
                 ));
             }
@@ -145,11 +138,12 @@ pub fn check(
     })
 }
 
-/// The operator policy of the Node file `--policy` names; permissive without one. The file is
-/// read as a node's `--config` is: a whole Node manifest, checked like one.
-fn read_policy(path: Option<&Path>) -> Result<NodePolicy> {
+/// What the Node file `--policy` names holds for every node it is: its operator policy, and the
+/// keys of `secrets.yaml` its settings read, which no container gets; nothing without one. The
+/// file is read as a node's `--config` is: a whole Node manifest, checked like one.
+fn operator_settings(path: Option<&Path>) -> Result<NodeAndEnvironment> {
     let Some(path) = path else {
-        return Ok(NodePolicy::default());
+        return Ok(NodeAndEnvironment::default());
     };
     let text = fs::read_to_string(path)
         .with_context(|| format!("cannot read --policy {}", path.display()))?;
@@ -158,5 +152,9 @@ fn read_policy(path: Option<&Path>) -> Result<NodePolicy> {
         text,
     })
     .map_err(|errors| anyhow!("--policy {}: {errors}", path.display()))?;
-    Ok(node.spec.policy)
+    Ok(NodeAndEnvironment {
+        node_keys: NodeKeys::of_node(&node),
+        policy: node.spec.policy,
+        ..NodeAndEnvironment::default()
+    })
 }
