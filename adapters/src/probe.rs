@@ -312,6 +312,7 @@ mod tests {
                 .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
                 .collect(),
             stop_timeout: None,
+            labels: Default::default(),
         }
     }
 

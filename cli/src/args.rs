@@ -83,6 +83,10 @@ pub struct ValidateArgs {
     /// The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,
+    /// Check every deployment against the operator policy of this Node file, such as a node's
+    /// --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -97,6 +101,10 @@ pub struct NodeOrEnvironmentArgs {
     /// under the --node's dataDir or /opt/orun/)
     #[arg(long, value_name = "F")]
     pub age_key_path: Option<PathBuf>,
+    /// Refuse deployments that break the operator policy of this Node file, such as the node's
+    /// --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

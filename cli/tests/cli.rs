@@ -919,3 +919,76 @@ fn start_refuses_an_insecure_transport_unless_told_to_accept_it() {
         );
     }
 }
+
+/// A Node file with `policy`, as a node's `--config` file holds it.
+fn policy_file(dir: &Path, policy: &str) -> String {
+    write(
+        dir,
+        "node.yaml",
+        &format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: web-01\nspec:\n  host: 10.0.0.1\n  gitRepo: /srv/infra.git\n  policy:\n{policy}"
+        ),
+    );
+    dir.join("node.yaml").display().to_string()
+}
+
+#[test]
+fn validate_plan_and_apply_refuse_what_the_policy_file_denies_one_error_per_field() {
+    let repo = TempDir::new().unwrap();
+    write(
+        repo.path(),
+        "deployments/x.yaml",
+        &deployment(
+            "x",
+            "  image: docker:cli\n  network: host\n  capAdd: [NET_ADMIN]\n  volumes:\n    - hostPath: /var/run/docker.sock\n      containerPath: /var/run/docker.sock\n    - hostPath: /srv/x\n      containerPath: /data\n",
+        ),
+    );
+    write(repo.path(), "empty.json", "{}");
+    let config = TempDir::new().unwrap();
+    let strict = policy_file(
+        config.path(),
+        "    hostNetwork: deny\n    dockerSocket: deny\n    hostPathPrefixes: [/srv]\n    capAdd: [NET_BIND_SERVICE]\n",
+    );
+    let repo_path = repo.path().to_str().unwrap();
+    let observed = repo.path().join("empty.json");
+    let observed = observed.to_str().unwrap();
+    let expected = [
+        "deployments/x.yaml: spec.capAdd[0]: NET_ADMIN is denied by the node policy (capAdd: [NET_BIND_SERVICE])",
+        "deployments/x.yaml: spec.network: host is denied by the node policy (hostNetwork: deny)",
+        "deployments/x.yaml: spec.volumes[0].hostPath: /var/run/docker.sock is denied by the node policy (dockerSocket: deny)",
+    ];
+    let plan = |policy: &[&str]| {
+        let args = ["plan", "--repo", repo_path, "--observed", observed];
+        orun(&[&args[..], policy].concat())
+    };
+    let runs = [
+        orun(&["validate", "--repo", repo_path, "--policy", &strict]),
+        plan(&["--policy", &strict]),
+        orun(&["apply", "--once", "--repo", repo_path, "--policy", &strict]),
+    ];
+    for output in &runs {
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+        let error = stderr(output);
+        for line in expected {
+            assert_eq!(error.matches(line).count(), 1, "{line} in {error}");
+        }
+        assert!(
+            !error.contains("spec.volumes[1]"),
+            "/srv/x is allowed: {error}"
+        );
+    }
+
+    let permissive = policy_file(config.path(), "    privileged: allow\n");
+    for output in [plan(&["--policy", &permissive]), plan(&[])] {
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+
+    let broken = policy_file(config.path(), "    dockerSocket: never\n");
+    let output = orun(&["validate", "--repo", repo_path, "--policy", &broken]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("--policy {broken}")),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -15,6 +15,7 @@ use crate::manifest::{
     NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, VolumeSource, VolumeSpec,
 };
 use crate::resources::Limits;
+use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
     EnvValue, LogRotation, SecretValue,
@@ -24,7 +25,8 @@ use crate::spec::{
 /// fingerprinted with the data key of `secrets.yaml`.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
-    /// Key/value pairs of `secrets.yaml`, given to every deployment.
+    /// Key/value pairs of `secrets.yaml`, given to the deployments whose `secretEnv` scopes them,
+    /// except the keys Node settings read (see `secret_env`).
     pub shared: BTreeMap<String, SecretValue>,
     /// Inline `ENC[…]` values: deployment → variable → value.
     pub inline: BTreeMap<String, BTreeMap<String, SecretValue>>,
@@ -191,14 +193,25 @@ pub fn resolve(
     manifests: &Manifests,
     input: &ResolveInput,
 ) -> Result<DesiredState, ManifestErrors> {
+    resolve_with(manifests, input, &NodeKeys::default())
+}
+
+/// [`resolve`], with `node_keys` — the keys the node's own settings outside the revision read
+/// (its `--config` file) — kept from containers besides those the revision's Nodes read.
+pub fn resolve_with(
+    manifests: &Manifests,
+    input: &ResolveInput,
+    node_keys: &NodeKeys,
+) -> Result<DesiredState, ManifestErrors> {
     let mut errors = Vec::new();
     let mut deployments = BTreeMap::new();
+    let node_keys = NodeKeys::of(manifests).and(node_keys);
     for deployment in manifests.deployments.values() {
-        match resolve_deployment(deployment, input) {
+        match resolve_deployment(deployment, input, &node_keys) {
             Ok(desired) => {
                 deployments.insert(desired.name.clone(), desired);
             }
-            Err(error) => errors.push(error),
+            Err(mut problems) => errors.append(&mut problems),
         }
     }
     let services = resolve_services(manifests, &input.environment, &mut errors);
@@ -222,11 +235,12 @@ pub fn resolve(
 fn resolve_deployment(
     deployment: &Manifest<DeploymentSpec>,
     input: &ResolveInput,
-) -> Result<DesiredDeployment, ManifestError> {
+    node_keys: &NodeKeys,
+) -> Result<DesiredDeployment, Vec<ManifestError>> {
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
-    let image = image_of(deployment, input.build_tags)?;
-    let env = env_of(deployment, input.secrets)?;
+    let image = image_of(deployment, input.build_tags).map_err(|error| vec![error])?;
+    let env = env_of(deployment, input.secrets, node_keys)?;
     let canonical = container_spec(&spec.container, image, env);
     let spec_json = canonical.to_label_json();
     let spec_fields = changes::spec_fields(&spec_json);
@@ -275,17 +289,19 @@ fn image_of(
     }
 }
 
-/// The container's environment: every key of `secrets.yaml`, then `env`, whose inline `ENC[…]`
-/// values are the deployment's decrypted secrets; `env` wins.
+/// The container's environment: the keys of `secrets.yaml` its `secretEnv` scopes (never the
+/// node's own), then `env`, whose inline `ENC[…]` values are the deployment's decrypted secrets;
+/// `env` wins.
 fn env_of(
     deployment: &Manifest<DeploymentSpec>,
     secrets: &Secrets,
-) -> Result<BTreeMap<String, EnvValue>, ManifestError> {
-    let mut env: BTreeMap<String, EnvValue> = secrets
-        .shared
-        .iter()
-        .map(|(key, value)| (key.clone(), EnvValue::Secret(value.clone())))
-        .collect();
+    node_keys: &NodeKeys,
+) -> Result<BTreeMap<String, EnvValue>, Vec<ManifestError>> {
+    let mut env: BTreeMap<String, EnvValue> =
+        secret_env::scoped(deployment, &secrets.shared, node_keys)?
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), EnvValue::Secret(value.clone())))
+            .collect();
     for (key, value) in &deployment.spec.container.env.0 {
         let value = if is_encrypted(&value.0) {
             let secret = secrets
@@ -293,11 +309,11 @@ fn env_of(
                 .get(&deployment.name)
                 .and_then(|values| values.get(key))
                 .ok_or_else(|| {
-                    ManifestError::new(
+                    vec![ManifestError::new(
                         &deployment.file,
                         Some(&format!("spec.env.{key}")),
                         "encrypted value could not be decrypted: no secrets.yaml data key is available",
-                    )
+                    )]
                 })?;
             EnvValue::Secret(secret.clone())
         } else {

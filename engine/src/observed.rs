@@ -11,7 +11,6 @@ use crate::desired::DesiredState;
 use crate::image;
 use crate::manifest::settings::RESERVED_LABEL_PREFIX;
 use crate::resources::Limits;
-use crate::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observed {
@@ -63,13 +62,8 @@ pub struct ObservedService {
 impl ObservedService {
     /// True when orun manages this service for `environment`.
     pub fn is_owned_by(&self, environment: &str) -> bool {
-        owned_by(&self.labels, environment)
+        crate::spec::owned_by(&self.labels, environment)
     }
-}
-
-fn owned_by(labels: &BTreeMap<String, String>, environment: &str) -> bool {
-    labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
-        && labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
 }
 
 /// A Docker network or volume: its name and labels.
@@ -158,7 +152,7 @@ impl ObservedContainer {
 
     /// True when orun manages this container for `environment` (docs/manifests.md ownership).
     pub fn is_owned_by(&self, environment: &str) -> bool {
-        owned_by(&self.labels, environment)
+        crate::spec::owned_by(&self.labels, environment)
     }
 }
 

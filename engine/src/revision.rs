@@ -1,20 +1,24 @@
 //! The one pipeline from a revision's files to the desired state of one node: load the manifests,
-//! choose the node and its environment, cut the node's share, hash the build contexts of the
-//! share, take the secrets, resolve, find the node's notification receivers. The CLI, the daemon
-//! and the plan-case tests all call it. It reads nothing itself: a [`RevisionSource`] hands it
-//! the files, so it stays free of I/O.
+//! choose the node and its environment, cut the node's share, check it against the node's
+//! operator policy, hash the build contexts of the share, take the secrets, resolve, find the
+//! node's notification receivers. The CLI, the daemon and the plan-case tests all call it. It
+//! reads nothing itself: a [`RevisionSource`] hands it the files, so it stays free of I/O.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::build::{image_tag, BuildInputs, ContextFile};
-use crate::desired::{resolve, DesiredState, ResolveInput, Secrets};
+use crate::desired::{resolve_with, DesiredState, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
-use crate::manifest::{BuildSpec, Manifest, Manifests, NodeEngine, NodeLabels, NodeSpec, Text};
+use crate::manifest::{
+    BuildSpec, Manifest, Manifests, NodeEngine, NodeLabels, NodePolicy, NodeSpec, Text,
+};
 use crate::notify::{receivers, Receiver};
 use crate::placement::{self, listed};
+use crate::policy;
+use crate::secret_env::NodeKeys;
 
 /// Where a revision's files come from: a work tree, the node's clone, a test case folder.
 pub trait RevisionSource {
@@ -55,6 +59,12 @@ pub struct NodeAndEnvironment {
     pub require_node: bool,
     /// The branch the node tracks; without it the fallback is production.
     pub branch: Option<String>,
+    /// The operator policy of the node's `--config` file (docs/node.md), which the share must
+    /// keep; a Node manifest's own `policy` in the revision is never read here.
+    pub policy: NodePolicy,
+    /// The keys of `secrets.yaml` that the node's `--config` file reads (`urlFrom`), kept from
+    /// containers like those the revision's Nodes read.
+    pub node_keys: NodeKeys,
 }
 
 /// A valid revision resolved for one node.
@@ -132,6 +142,10 @@ pub fn desired_state<S: RevisionSource>(
         NodeEngine::Docker => share_of(&manifests, selection.node.as_deref(), node_spec),
         NodeEngine::Swarm => Cow::Borrowed(&manifests),
     };
+    let denied = policy::check(&share, &selection.policy);
+    if !denied.is_empty() {
+        return Err(ManifestErrors(denied).into());
+    }
     let build_tags = build_tags(source, &share, node_spec)?;
     let secrets = source
         .secrets(&manifests, node_spec)
@@ -142,7 +156,7 @@ pub fn desired_state<S: RevisionSource>(
         secrets: &secrets,
         build_tags: &build_tags,
     };
-    let mut desired = resolve(&share, &input)?;
+    let mut desired = resolve_with(&share, &input, &selection.node_keys)?;
     desired.node = selection.node.clone();
     desired.engine = engine;
     let receivers = match &node {
@@ -348,6 +362,43 @@ mod tests {
         let (names, node, _) = resolved(Some("web-09"), false);
         assert_eq!(names, ["logs"]);
         assert_eq!(node.as_deref(), Some("web-09"));
+    }
+
+    #[test]
+    fn the_policy_is_kept_by_the_node_s_share_only() {
+        let mut files = fleet();
+        files.manifests.push(file(
+            "deployments/tools.yaml",
+            "Deployment",
+            "tools",
+            "  image: busybox
+  network: host
+  placement:
+    nodes: [db-01]
+",
+        ));
+        let selection = |node: &str| NodeAndEnvironment {
+            node: Some(node.to_string()),
+            require_node: true,
+            policy: serde_yaml::from_str(
+                "hostNetwork: deny
+",
+            )
+            .unwrap(),
+            ..NodeAndEnvironment::default()
+        };
+        assert!(desired_state(&files, "c1", &selection("web-01")).is_ok());
+        let error = desired_state(&files, "c1", &selection("db-01"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "1 problem in the manifests\n  deployments/tools.yaml: spec.network: host is denied by the node policy (hostNetwork: deny)"
+        );
+        assert!(
+            files.contexts_read.take().is_empty(),
+            "a denied share's build contexts are not read"
+        );
     }
 
     #[test]

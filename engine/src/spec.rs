@@ -23,6 +23,13 @@ pub const LABEL_REPLICA: &str = "run.orcra.dev/replica";
 pub const REPLICA_ENV: &str = "ORUN_REPLICA";
 pub const MANAGED_BY_ORUN: &str = "orun";
 
+/// Whether a container with `labels` is orun's in `environment` (docs/manifests.md ownership):
+/// the only containers orun ever stops, renames, changes or removes.
+pub fn owned_by(labels: &BTreeMap<String, String>, environment: &str) -> bool {
+    labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
+        && labels.get(LABEL_ENVIRONMENT).map(String::as_str) == Some(environment)
+}
+
 /// The prefix of hashes computed by this scheme. A later scheme gets a new prefix and must still
 /// accept `v1:` hashes, so an upgrade never recreates every container.
 pub const HASH_SCHEME: &str = "v1:";

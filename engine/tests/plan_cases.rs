@@ -180,7 +180,7 @@ fn case_desired_state(case: &Path, options: &CaseOptions) -> Result<DesiredState
             .map(|name| Environment::named(name).expect("valid case environment")),
         node: options.node.clone(),
         require_node: true,
-        branch: None,
+        ..NodeAndEnvironment::default()
     };
     match revision::desired_state(&source, CASE_COMMIT, &selection) {
         Ok(revision) => Ok(revision.desired),

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use engine::manifest::node_defaults::NodePaths;
-use engine::manifest::{Manifest, NodeSpec};
+use engine::manifest::{Manifest, NodePolicy, NodeSpec};
 use engine::Environment;
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{info, warn};
@@ -87,6 +87,15 @@ impl Settings {
     /// The settings in force until a revision is: the flags over the `--config` node file.
     pub fn at_start(&self) -> InForce {
         effective_settings(&self.flags, self.config.as_ref(), None)
+    }
+
+    /// The operator policy every revision must keep: the `--config` node file's, permissive
+    /// without one. A revision's own Node manifest never sets it.
+    pub fn policy(&self) -> NodePolicy {
+        self.config
+            .as_ref()
+            .map(|config| config.spec.policy.clone())
+            .unwrap_or_default()
     }
 
     /// The local clone of the manifest repository.

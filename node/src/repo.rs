@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
+use engine::secret_env::NodeKeys;
 
 use super::Settings;
 use adapters::git::{self, GitError};
@@ -143,6 +144,12 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
         node: settings.node_name.clone(),
         require_node: false,
         branch: Some(settings.remote.branch.clone()),
+        policy: settings.policy(),
+        node_keys: settings
+            .config
+            .as_ref()
+            .map(NodeKeys::of_node)
+            .unwrap_or_default(),
     }
 }
 

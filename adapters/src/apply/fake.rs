@@ -69,6 +69,22 @@ impl FakeDocker {
         engine.containers.insert(name.to_string(), container);
     }
 
+    /// A running container that an earlier apply of this environment did not leave: one of
+    /// another program, or of another environment, with only `labels`.
+    pub fn put_foreign(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut engine = self.engine.lock().unwrap();
+        engine.addresses += 1;
+        let container = FakeContainer {
+            labels: labels
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+            running: true,
+            ip: format!("10.0.0.{}", engine.addresses),
+        };
+        engine.containers.insert(name.to_string(), container);
+    }
+
     /// New containers of `desired` exit right after they start.
     pub fn crash(&self, desired: &DesiredDeployment) {
         let mut engine = self.engine.lock().unwrap();
@@ -364,6 +380,7 @@ impl Runtime for FakeDocker {
                 ip: Some(container.ip.clone()),
                 published: Vec::new(),
                 stop_timeout: None,
+                labels: container.labels.clone(),
             });
         Box::pin(async move { Ok(status) })
     }
@@ -420,7 +437,7 @@ impl Runtime for FakeDocker {
                     desired.replicas.len()
                 )
             }
-            ServiceChange::Remove(name) => format!("service remove {name}"),
+            ServiceChange::Remove(name, _) => format!("service remove {name}"),
         };
         self.call(line, |_| Ok(Settled::Converged))
     }

@@ -3,8 +3,9 @@
 //! `after`, and a dependent starts only once its dependencies run and are ready); creates, starts
 //! and readiness gating here, the two recreate sequences (stop-first with `<name>.orun-old`,
 //! start-first with `<name>.orun-next` and the [`TrafficSwitch`]), retiring an interrupted
-//! rollout's copies and falling back in `rollout.rs`; why a step failed in `error.rs`. It decides
-//! nothing: what to change, which sequence and which fallback come with each action of the plan.
+//! rollout's copies and falling back in `rollout.rs`; why a step failed in `error.rs`; every call
+//! changing a container held to orun's own in `guard.rs`. It decides nothing: what to change,
+//! which sequence and which fallback come with each action of the plan.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -30,6 +31,7 @@ use crate::docker::DockerError;
 mod error;
 #[cfg(test)]
 mod fake;
+mod guard;
 mod rollout;
 pub mod runtime;
 #[cfg(test)]
@@ -167,7 +169,8 @@ pub trait Reporter: Send + Sync {
 
 /// Applies `plan` for `desired`. The environment's network and volumes are created first, then
 /// pulls and builds run; if one of these fails, nothing else runs and nothing is stopped or
-/// removed. `blocked` actions are never executed.
+/// removed. `blocked` actions are never executed, and no call changes a container that is not
+/// orun's in `desired`'s environment, whatever the plan says (`guard.rs`).
 pub async fn apply(
     runtime: &dyn Runtime,
     plan: &Plan,
@@ -175,8 +178,9 @@ pub async fn apply(
     options: &ApplyOptions,
     reporter: &dyn Reporter,
 ) -> ApplyReport {
+    let owned = guard::Owned::new(runtime, desired.environment.as_str());
     let executor = Executor {
-        runtime,
+        runtime: &owned,
         desired,
         options,
         reporter,

@@ -109,8 +109,8 @@ pub enum ServiceChange<'a> {
     Create(&'a DesiredDeployment, &'a Environment),
     Update(&'a DesiredDeployment, &'a Environment),
     Scale(&'a DesiredDeployment),
-    /// Removes the service of this name.
-    Remove(&'a str),
+    /// Removes the service of this name, of this environment.
+    Remove(&'a str, &'a str),
 }
 
 /// The real engine: the Docker adapter, and the probes' HTTP client.
@@ -271,8 +271,8 @@ impl Runtime for DockerRuntime {
                     service::update(docker, desired, environment, credentials).await
                 }
                 ServiceChange::Scale(desired) => service::scale(docker, desired).await,
-                ServiceChange::Remove(name) => {
-                    service::remove(docker, name).await?;
+                ServiceChange::Remove(name, environment) => {
+                    service::remove(docker, name, environment).await?;
                     Ok(Settled::Converged)
                 }
             }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use engine::desired::DesiredDeployment;
 use engine::manifest::Rollout;
 use engine::plan::{Action, ActionKind, Plan};
-use engine::{DesiredState, PlanOptions};
+use engine::{DesiredState, Observed, PlanOptions};
 
 use super::fake::FakeDocker;
 use super::{apply, ApplyOptions, Reporter};
@@ -43,6 +43,22 @@ async fn pass_reporting(
 ) -> (Plan, ApplyReport) {
     let observed = docker.observed(&["busybox"]);
     let plan = engine::plan(desired, &observed, &PlanOptions::default()).expect("a plan");
+    let report = apply_reporting(docker, &plan, desired, reporter).await;
+    (plan, report)
+}
+
+/// Applies `plan` for `desired` against the fake engine, whatever made the plan.
+async fn apply_plan(docker: &FakeDocker, plan: &Plan, desired: &DesiredState) -> ApplyReport {
+    apply_reporting(docker, plan, desired, &Quiet).await
+}
+
+/// [`apply_plan`], with its progress told to `reporter`.
+async fn apply_reporting(
+    docker: &FakeDocker,
+    plan: &Plan,
+    desired: &DesiredState,
+    reporter: &dyn Reporter,
+) -> ApplyReport {
     let options = ApplyOptions {
         code_dir: PathBuf::from("."),
         wait: true,
@@ -50,8 +66,7 @@ async fn pass_reporting(
         traffic: docker.traffic(),
         registry_credentials: RegistryCredentials::locate(None),
     };
-    let report = apply(docker, &plan, desired, &options, reporter).await;
-    (plan, report)
+    apply(docker, plan, desired, &options, reporter).await
 }
 
 fn action_of(plan: &Plan, kind: ActionKind) -> &Action {
@@ -399,4 +414,69 @@ async fn a_replica_scaled_away_leaves_the_routes_before_it_is_removed() {
     }
     assert!(!journal.contains(&"withdraw web".to_string()));
     runs_only(&docker, &one);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_never_stops_or_removes_a_container_that_is_not_orun_s_in_its_environment() {
+    let docker = FakeDocker::default();
+    let desired = web("1", "  rollout: stopFirst\n");
+    docker.put_foreign("cache", &[]);
+    docker.put_foreign(
+        "staging.web",
+        &[
+            ("run.orcra.dev/managed-by", "orun"),
+            ("run.orcra.dev/environment", "staging"),
+        ],
+    );
+    docker.put_foreign("web", &[("run.orcra.dev/managed-by", "someone-else")]);
+    // What a tampered plan file could ask for: remove the others, recreate the foreign `web`.
+    let mut recreate = engine::testing::action(
+        "web",
+        ActionKind::Recreate,
+        engine::plan::Reason::SpecChanged,
+    );
+    recreate.rollout = Some(Rollout::StopFirst);
+    let removals = ["cache", "staging.web"].map(|name| {
+        let mut removal =
+            engine::testing::action(name, ActionKind::Remove, engine::plan::Reason::Orphaned);
+        removal.container = name.to_string();
+        removal
+    });
+    let plan = Plan {
+        actions: [removals.to_vec(), vec![recreate]].concat(),
+        ..engine::plan(&desired, &Observed::default(), &PlanOptions::default()).unwrap()
+    };
+
+    let report = apply_plan(&docker, &plan, &desired).await;
+
+    let containers = docker.containers();
+    for name in ["cache", "staging.web", "web"] {
+        assert!(containers[name].1, "{name} still runs: {containers:?}");
+    }
+    assert!(
+        !containers["web"].0.starts_with("v1:"),
+        "web is still the foreign one"
+    );
+    let journal = docker.journal();
+    for name in ["cache", "staging.web", "web"] {
+        let touched = |line: &String| {
+            ["stop", "remove", "rename"].iter().any(|call| {
+                line.starts_with(&format!("{call} {name}"))
+                    && !line.starts_with(&format!("{call} {name}."))
+            })
+        };
+        assert!(!journal.iter().any(touched), "{journal:#?}");
+    }
+    let errors: Vec<String> = report
+        .outcomes
+        .iter()
+        .map(|outcome| outcome.result.clone().unwrap_err().to_string())
+        .collect();
+    assert_eq!(errors.len(), 3, "{report:?}");
+    for error in &errors {
+        assert!(
+            error.contains("not touched: the container is not orun's in environment production"),
+            "{error}"
+        );
+    }
 }

@@ -15,7 +15,7 @@ impl Executor<'_> {
     pub(super) async fn on_swarm(&self, action: &Action) -> Result<(), ActionError> {
         let environment = &self.desired.environment;
         let change = match action.kind {
-            ActionKind::Remove => ServiceChange::Remove(&action.container),
+            ActionKind::Remove => ServiceChange::Remove(&action.container, environment.as_str()),
             ActionKind::Create => {
                 ServiceChange::Create(self.deployment(action).or_failed()?, environment)
             }
@@ -47,7 +47,7 @@ impl Executor<'_> {
                     .or_failed()?
                     .map(|credentials| to_docker(&credentials, &key))
             }
-            ServiceChange::Scale(_) | ServiceChange::Remove(_) => None,
+            ServiceChange::Scale(_) | ServiceChange::Remove(..) => None,
         };
         match self
             .runtime

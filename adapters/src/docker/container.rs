@@ -3,7 +3,7 @@
 //! named in its [`DockerError`]. No sequencing here: the
 //! recreate-with-rollback sequence lives in `apply`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
@@ -41,6 +41,8 @@ pub struct ContainerStatus {
     pub published: Vec<(String, String, String)>,
     /// The grace period the container was created with, between SIGTERM and SIGKILL.
     pub stop_timeout: Option<Duration>,
+    /// Its labels, which say whether it is orun's (`engine::spec::owned_by`).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The Docker create request for replica `replica` of a desired deployment of `environment`: its
@@ -431,11 +433,12 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
     };
     let ip = address_of(&info);
     let state = info.state.unwrap_or_default();
-    let stop_timeout = info
-        .config
-        .and_then(|config| config.stop_timeout)
+    let config = info.config.unwrap_or_default();
+    let stop_timeout = config
+        .stop_timeout
         .and_then(|seconds| u64::try_from(seconds).ok())
         .map(Duration::from_secs);
+    let labels = config.labels.unwrap_or_default().into_iter().collect();
     let network = info.network_settings.unwrap_or_default();
     let mut published = Vec::new();
     for (port, bindings) in network.ports.unwrap_or_default() {
@@ -457,6 +460,7 @@ pub async fn inspect(docker: &Docker, name: &str) -> Result<Option<ContainerStat
         ip,
         published,
         stop_timeout,
+        labels,
     }))
 }
 

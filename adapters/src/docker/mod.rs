@@ -79,6 +79,9 @@ pub enum Failure {
     /// The host folder of a bind mount could not be created before the container.
     #[error("cannot create hostPath {path}: {error}")]
     HostPath { path: String, error: std::io::Error },
+    /// The container is not orun's in `environment`, so the executor did not make the call.
+    #[error("not touched: the container is not orun's in environment {environment} (it lacks the labels run.orcra.dev/managed-by=orun and run.orcra.dev/environment={environment})")]
+    NotOwned { environment: String },
 }
 
 impl DockerError {

@@ -183,6 +183,6 @@ fn state(state: Option<ContainerSummaryStateEnum>) -> ContainerState {
     }
 }
 
-pub(super) fn managed_by_orun(labels: &BTreeMap<String, String>) -> bool {
+fn managed_by_orun(labels: &BTreeMap<String, String>) -> bool {
     labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_ORUN)
 }

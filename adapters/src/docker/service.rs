@@ -30,7 +30,6 @@ use engine::swarm::{self, Role};
 use engine::Environment;
 
 use super::container::{log_options, update_body};
-use super::observe::managed_by_orun;
 use super::{timed, Call, DockerError, Failure, CALL_TIMEOUT};
 
 /// How often a change is looked at while it settles.
@@ -250,11 +249,7 @@ pub async fn list(
                 .unwrap_or_default()
                 .into_iter()
                 .collect();
-            let ours = managed_by_orun(&labels)
-                && labels
-                    .get(engine::spec::LABEL_ENVIRONMENT)
-                    .map(String::as_str)
-                    == Some(environment);
+            let ours = engine::spec::owned_by(&labels, environment);
             (ours || wanted.contains(&name)).then(|| ObservedService {
                 replicas: replicas_of(spec),
                 running_tasks: service
@@ -334,6 +329,11 @@ pub async fn update(
 ) -> Result<Settled, DockerError> {
     let name = desired.service.as_str();
     let current = inspect(docker, name).await?;
+    owned(
+        &current,
+        environment.as_str(),
+        Call::UpdateService(name.to_string()),
+    )?;
     let before = update_started(&current);
     let options = UpdateServiceOptionsBuilder::default()
         .version(version_of(&current))
@@ -358,6 +358,8 @@ pub async fn update(
 pub async fn scale(docker: &Docker, desired: &DesiredDeployment) -> Result<Settled, DockerError> {
     let name = desired.service.as_str();
     let current = inspect(docker, name).await?;
+    let environment = desired.labels[engine::spec::LABEL_ENVIRONMENT].as_str();
+    owned(&current, environment, Call::UpdateService(name.to_string()))?;
     let mut spec = current.spec.clone().unwrap_or_default();
     spec.mode = Some(ServiceSpecMode {
         replicated: Some(ServiceSpecModeReplicated {
@@ -378,8 +380,15 @@ pub async fn scale(docker: &Docker, desired: &DesiredDeployment) -> Result<Settl
     settle(docker, name, None, limit).await
 }
 
-/// Removes the service; one that is already gone is not an error.
-pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
+/// Removes the service, which must be orun's in `environment`; one that is already gone is not
+/// an error.
+pub async fn remove(docker: &Docker, name: &str, environment: &str) -> Result<(), DockerError> {
+    let call = Call::RemoveService(name.to_string());
+    match inspect(docker, name).await {
+        Ok(current) => owned(&current, environment, call)?,
+        Err(error) if error.status() == Some(404) => return Ok(()),
+        Err(error) => return Err(error),
+    }
     match timed(
         CALL_TIMEOUT,
         Call::RemoveService(name.to_string()),
@@ -395,6 +404,26 @@ pub async fn remove(docker: &Docker, name: &str) -> Result<(), DockerError> {
         }) => Ok(()),
         other => other,
     }
+}
+
+/// Refuses `call` on a service that is not orun's in `environment`, whatever a plan says.
+fn owned(service: &Service, environment: &str, call: Call) -> Result<(), DockerError> {
+    let labels: BTreeMap<String, String> = service
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    if engine::spec::owned_by(&labels, environment) {
+        return Ok(());
+    }
+    Err(DockerError {
+        call,
+        failure: Failure::NotOwned {
+            environment: environment.to_string(),
+        },
+    })
 }
 
 async fn inspect(docker: &Docker, name: &str) -> Result<Service, DockerError> {

@@ -163,7 +163,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__apply)
-            opts="-h --once --repo --node --environment --age-key-path --plan --allow-empty --no-wait --help"
+            opts="-h --once --repo --node --environment --age-key-path --policy --plan --allow-empty --no-wait --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +182,10 @@ _orun() {
                     return 0
                     ;;
                 --age-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -677,7 +681,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__plan)
-            opts="-h --repo --node --environment --age-key-path --observed --save-observed --out --output --detailed-exitcode --allow-empty --help"
+            opts="-h --repo --node --environment --age-key-path --policy --observed --save-observed --out --output --detailed-exitcode --allow-empty --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -696,6 +700,10 @@ _orun() {
                     return 0
                     ;;
                 --age-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -897,7 +905,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__validate)
-            opts="-h --repo --environment --age-key-path --help"
+            opts="-h --repo --environment --age-key-path --policy --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -912,6 +920,10 @@ _orun() {
                     return 0
                     ;;
                 --age-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,11 +41,13 @@ complete -c orun -n "__fish_orun_needs_command" -f -a "help" -d 'Print this mess
 complete -c orun -n "__fish_orun_using_subcommand validate" -l repo -d 'Manifest repository root' -r -F
 complete -c orun -n "__fish_orun_using_subcommand validate" -l environment -d 'Validate for this environment only (default: production and every node\'s environment)' -r
 complete -c orun -n "__fish_orun_using_subcommand validate" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then /opt/orun/keys/age.key)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand validate" -l policy -d 'Check every deployment against the operator policy of this Node file, such as a node\'s --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand validate" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand plan" -l repo -d 'Manifest repository root' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l node -d 'Plan for the node with this metadata.name (its environment and codeDir)' -r
 complete -c orun -n "__fish_orun_using_subcommand plan" -l environment -d 'Plan for this environment (default: production)' -r
 complete -c orun -n "__fish_orun_using_subcommand plan" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key under the --node\'s dataDir or /opt/orun/)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand plan" -l policy -d 'Refuse deployments that break the operator policy of this Node file, such as the node\'s --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l observed -d 'Plan against this observed snapshot instead of the local Docker engine: a JSON file (docs/plans.md), or a node\'s http(s)://HOST:PORT/observed' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l save-observed -d 'Also write the observed snapshot that was planned against to FILE' -r -F
 complete -c orun -n "__fish_orun_using_subcommand plan" -l out -d 'Save the plan with fingerprints of its inputs, for `orun apply --plan FILE`' -r -F
@@ -58,6 +60,7 @@ complete -c orun -n "__fish_orun_using_subcommand apply" -l repo -d 'Manifest re
 complete -c orun -n "__fish_orun_using_subcommand apply" -l node -d 'Plan for the node with this metadata.name (its environment and codeDir)' -r
 complete -c orun -n "__fish_orun_using_subcommand apply" -l environment -d 'Plan for this environment (default: production)' -r
 complete -c orun -n "__fish_orun_using_subcommand apply" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key under the --node\'s dataDir or /opt/orun/)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand apply" -l policy -d 'Refuse deployments that break the operator policy of this Node file, such as the node\'s --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand apply" -l plan -d 'Apply exactly this saved plan (`orun plan --out`); refused if the manifests or Docker moved since' -r -F
 complete -c orun -n "__fish_orun_using_subcommand apply" -l once -d 'Converge once and exit (the long-running node agent is `orun start`)'
 complete -c orun -n "__fish_orun_using_subcommand apply" -l allow-empty -d 'Allow removing every managed container when nothing is desired'

@@ -1,5 +1,5 @@
 //! `orun apply --once`: one convergence pass against the local Docker engine (plan, print, execute,
-//! follow up), or exactly a saved plan.
+//! follow up), or exactly a saved plan, once planning again gives the same actions.
 
 use std::fs;
 use std::path::Path;
@@ -42,7 +42,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
     let (plan, report) = match &args.plan {
         Some(path) => {
             let observed = adapters::docker::observe::observe(&docker, &prepared.desired).await?;
-            let plan = saved_plan(path, prepared, &observed)?;
+            let plan = saved_plan(path, prepared, &observed, args.allow_empty)?;
             progress.plan_ready(&plan, false);
             let report = adapters::apply::apply(
                 &adapters::apply::DockerRuntime::new(&docker),
@@ -90,8 +90,14 @@ fn exit_code(plan: &Plan, report: &ApplyReport) -> ExitCode {
     }
 }
 
-/// Reads a plan saved by `orun plan --out` and refuses it if the manifests or Docker moved since.
-fn saved_plan(path: &Path, prepared: &Prepared, observed: &Observed) -> Result<Plan> {
+/// Reads a plan saved by `orun plan --out` and refuses it if the manifests or Docker moved since,
+/// or if it is not the plan orun makes now from them: the plan made now is what runs.
+fn saved_plan(
+    path: &Path,
+    prepared: &Prepared,
+    observed: &Observed,
+    allow_empty: bool,
+) -> Result<Plan> {
     let text =
         fs::read_to_string(path).with_context(|| format!("cannot read plan {}", path.display()))?;
     let saved: SavedPlan = serde_json::from_str(&text)
@@ -110,5 +116,18 @@ fn saved_plan(path: &Path, prepared: &Prepared, observed: &Observed) -> Result<P
             path.display()
         ));
     }
-    Ok(saved.plan)
+    let options = PlanOptions {
+        allow_empty,
+        new_commit: true,
+        ..PlanOptions::default()
+    };
+    let now = engine::plan(&prepared.desired, observed, &options)?;
+    if let Err(mismatch) = engine::saved_plan::compare(&saved.plan, &now) {
+        bail!(
+            "{} is not the plan orun makes now: {}; it is stale or was altered after orun plan --out wrote it; nothing was changed, run orun plan again",
+            path.display(),
+            render::escaped(&mismatch.to_string())
+        );
+    }
+    Ok(now)
 }

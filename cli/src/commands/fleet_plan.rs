@@ -85,6 +85,7 @@ fn resolve_shares(args: &FleetPlanArgs, nodes: &[(String, String)]) -> Result<Ve
             node: Some(name.clone()),
             environment: None,
             age_key_path: args.age_key_path.clone(),
+            policy: None,
         };
         match prepare(&args.repo, &selection) {
             Ok(share) => shares.push(share),

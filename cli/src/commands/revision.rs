@@ -1,13 +1,16 @@
 //! The revision of `--repo` for `validate`, `plan` and `apply`: the CLI's flags mapped onto the
 //! one pipeline of `engine::revision`, reading the work tree through `adapters::revision::WorkTree`.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use adapters::revision::WorkTree;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use engine::load::load_node;
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
+use engine::secret_env::NodeKeys;
 use engine::{placement, swarm};
-use engine::{DesiredState, Environment, Finding, Manifests};
+use engine::{DesiredState, Environment, Finding, Manifests, SourceFile};
 
 use crate::args::NodeOrEnvironmentArgs;
 use crate::render::plan::Header;
@@ -36,6 +39,7 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
         node: selection.node.clone(),
         require_node: true,
         branch: None,
+        ..operator_settings(selection.policy.as_deref())?
     };
     let commit = adapters::git::head_commit(repo);
     let revision =
@@ -81,7 +85,9 @@ pub fn check(
     repo: &Path,
     environment: Option<&str>,
     age_key_flag: Option<&Path>,
+    policy_file: Option<&Path>,
 ) -> Result<Checked> {
+    let operator = operator_settings(policy_file)?;
     let tree = WorkTree::new(repo, age_key_flag);
     let manifests = revision::manifests(&tree)?;
     tree.secrets(&manifests, None)?;
@@ -94,22 +100,19 @@ pub fn check(
                 format!("environment {environment}"),
                 NodeAndEnvironment {
                     environment: Some(environment),
-                    ..NodeAndEnvironment::default()
+                    ..operator.clone()
                 },
             ));
         }
         None => {
-            selections.push((
-                "environment production".to_string(),
-                NodeAndEnvironment::default(),
-            ));
+            selections.push(("environment production".to_string(), operator.clone()));
             for name in manifests.nodes.keys() {
                 selections.push((
                     format!("node {name}"),
                     NodeAndEnvironment {
                         node: Some(name.clone()),
                         require_node: true,
-                        ..NodeAndEnvironment::default()
+                        ..operator.clone()
                     },
                 ));
             }
@@ -139,5 +142,26 @@ pub fn check(
         findings,
         manifests,
         environments,
+    })
+}
+
+/// What the Node file `--policy` names holds for every node it is: its operator policy, and the
+/// keys of `secrets.yaml` its settings read, which no container gets; nothing without one. The
+/// file is read as a node's `--config` is: a whole Node manifest, checked like one.
+fn operator_settings(path: Option<&Path>) -> Result<NodeAndEnvironment> {
+    let Some(path) = path else {
+        return Ok(NodeAndEnvironment::default());
+    };
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read --policy {}", path.display()))?;
+    let node = load_node(&SourceFile {
+        path: path.display().to_string(),
+        text,
+    })
+    .map_err(|errors| anyhow!("--policy {}: {errors}", path.display()))?;
+    Ok(NodeAndEnvironment {
+        node_keys: NodeKeys::of_node(&node),
+        policy: node.spec.policy,
+        ..NodeAndEnvironment::default()
     })
 }

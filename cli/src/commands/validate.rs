@@ -14,6 +14,7 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
         &args.repo,
         args.environment.as_deref(),
         args.age_key_path.as_deref(),
+        args.policy.as_deref(),
     )?;
     for finding in &checked.findings {
         eprintln!(

@@ -352,15 +352,22 @@ fn sigkill_during_a_recreate_then_apply_again_converges() {
     assert!(again.contains("No changes. Node is converged."), "{again}");
 }
 
-#[test]
-fn a_stale_saved_plan_is_refused_and_changes_nothing() {
-    let scenario = Scenario::new("stale");
+/// Applies `web` greeting `hello`, changes it to `changed` and saves the plan of the change
+/// (`orun plan --out`); the plan file.
+fn saved_change(scenario: &Scenario) -> std::path::PathBuf {
     scenario.deployment("web", &web_spec(test_image(), free_port(), "hello"));
     scenario.apply();
     scenario.deployment("web", &web_spec(test_image(), free_port(), "changed"));
     let plan_file = scenario.repo().join("plan.json");
     let output = scenario.orun(&["plan", "--out", plan_file.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+    plan_file
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_and_changes_nothing() {
+    let scenario = Scenario::new("stale");
+    let plan_file = saved_change(&scenario);
 
     docker(&["stop", "-t", "1", &scenario.container("web")]);
     let before = inspect(&scenario.container("web")).unwrap();
@@ -382,6 +389,48 @@ fn a_stale_saved_plan_is_refused_and_changes_nothing() {
     assert!(output.status.success(), "{}", text(&output.stdout));
     assert!(env_of(&inspect(&scenario.container("web")).unwrap())
         .contains(&"GREETING=changed".to_string()));
+}
+
+#[test]
+fn a_saved_plan_altered_to_remove_a_container_is_refused_and_removes_nothing() {
+    let scenario = Scenario::new("tampered");
+    let bystander = format!("{}-bystander", scenario.environment);
+    docker(&["run", "-d", "--name", &bystander, test_image()]);
+    let bystander_id = inspect(&bystander).unwrap()["Id"].clone();
+    let plan_file = saved_change(&scenario);
+    let web = inspect(&scenario.container("web")).unwrap();
+
+    // Add a removal of the container orun does not own, and leave the summary saying 0 to remove.
+    let mut saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    let actions = saved["actions"].as_array_mut().unwrap();
+    let step = actions.len() + 1;
+    actions.push(json!({
+        "step": step, "kind": "remove", "deployment": "web", "container": bystander,
+        "image": test_image(), "reason": "orphaned", "changes": []
+    }));
+    std::fs::write(&plan_file, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+
+    let output = scenario.orun(&["apply", "--once", "--plan", plan_file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stdout));
+    let error = text(&output.stderr);
+    assert!(
+        error.contains(&format!(
+            "is not the plan orun makes now: it has step {step} remove {bystander} (orphaned), which orun does not plan now"
+        )) && error.contains("run orun plan again"),
+        "{error}"
+    );
+    let after = inspect(&bystander).unwrap();
+    assert_eq!(after["Id"], bystander_id);
+    assert_eq!(after["State"]["Running"], true, "the bystander was stopped");
+    let unchanged = inspect(&scenario.container("web")).unwrap();
+    assert_eq!(unchanged["Id"], web["Id"], "nothing of the plan ran");
+    docker(&["rm", "-f", &bystander]);
+
+    let output = scenario.orun(&["plan", "--out", plan_file.to_str().unwrap()]);
+    assert!(output.status.success());
+    let output = scenario.orun(&["apply", "--once", "--plan", plan_file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stdout));
 }
 
 #[test]

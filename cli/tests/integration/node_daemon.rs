@@ -1,6 +1,6 @@
 //! `orun start` against a real bare repository as `origin` and the real Docker engine, with a 1 s
-//! poll interval: deploy on commit, invalid revisions, a dead remote with backoff, force-pushes,
-//! SIGTERM, and `git://` and SSH remotes.
+//! poll interval: deploy on commit, invalid revisions, revisions the node's policy denies, a dead
+//! remote with backoff, force-pushes, SIGTERM, and `git://` and SSH remotes.
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
@@ -30,6 +30,23 @@ fn rfc3339_seconds(text: &str) -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// Waits until `node` reports `commit` as an invalid revision, checks that `good` stays applied
+/// and that the container of `web` (`id`) keeps running, not replaced, and returns the error.
+fn rejected(node: &Node, commit: &str, good: &str, id: &Value) -> String {
+    let status = node.wait_for("invalid revision reported", DEPLOY_LIMIT, |s| {
+        s["node"]["sync_state"] == "invalid_revision" && s["node"]["git_head"] == commit
+    });
+    assert_eq!(status["node"]["applied_commit"], good);
+    std::thread::sleep(Duration::from_secs(3));
+    let web = inspect(&node.container("web")).unwrap();
+    assert_eq!(
+        &web["Id"], id,
+        "the container of the last good revision was replaced"
+    );
+    assert_eq!(web["State"]["Running"], true);
+    status["node"]["sync_error"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -122,22 +139,11 @@ fn an_invalid_revision_is_skipped_and_the_last_good_one_stays() {
         &web_manifest("web", port, "hello").replace("image:", "imgae:"),
     );
     let bad = origin.commit("typo");
-    let status = node.wait_for("invalid revision reported", DEPLOY_LIMIT, |s| {
-        s["node"]["sync_state"] == "invalid_revision" && s["node"]["git_head"] == bad.as_str()
-    });
-    let error = status["node"]["sync_error"].as_str().unwrap();
+    let error = rejected(&node, &bad, &good, &id);
     assert!(
         error.contains("deployments/web.yaml") && error.contains("imgae"),
         "{error}"
     );
-    assert_eq!(status["node"]["applied_commit"], good.as_str());
-    std::thread::sleep(Duration::from_secs(3));
-    let web = inspect(&node.container("web")).unwrap();
-    assert_eq!(
-        web["Id"], id,
-        "the container of the last good revision was replaced"
-    );
-    assert_eq!(web["State"]["Running"], true);
 
     origin.write("deployments/web.yaml", &web_manifest("web", port, "fixed"));
     let fixed = origin.commit("fix");
@@ -147,6 +153,39 @@ fn an_invalid_revision_is_skipped_and_the_last_good_one_stays() {
     assert_eq!(status["node"]["sync_state"], "synced");
     assert!(status["node"]["sync_error"].is_null());
     assert!(running_with(&node.container("web"), "fixed"));
+}
+
+#[test]
+fn a_revision_the_node_policy_denies_is_refused_and_the_old_container_keeps_running() {
+    let origin = Origin::new();
+    let port = free_port();
+    origin.write("deployments/web.yaml", &web_manifest("web", port, "hello"));
+    let good = origin.commit("web");
+    let policy = "  policy:\n    dockerSocket: deny\n    hostNetwork: deny\n";
+    let node = Node::start_with("policy", origin.bare().to_str().unwrap(), policy);
+    node.wait_for("first commit applied", DEPLOY_LIMIT, |s| {
+        s["node"]["applied_commit"] == good.as_str()
+    });
+    let id = inspect(&node.container("web")).unwrap()["Id"].clone();
+
+    // The revision asks for Docker's socket and, through its own Node manifest, for a policy that
+    // allows it: only the --config file's policy counts.
+    let socket = format!(
+        "{}  volumes:\n    - hostPath: /var/run/docker.sock\n      containerPath: /var/run/docker.sock\n",
+        web_manifest("web", port, "pwned")
+    );
+    origin.write("deployments/web.yaml", &socket);
+    origin.write(
+        "nodes/policy.yaml",
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: policy\nspec:\n  host: 127.0.0.1\n  gitRepo: /srv/infra.git\n  pollInterval: 1s\n  policy:\n    dockerSocket: allow\n",
+    );
+    let denied = origin.commit("mount the docker socket");
+    let error = rejected(&node, &denied, &good, &id);
+    assert!(
+        error.contains("deployments/web.yaml: spec.volumes[0].hostPath: /var/run/docker.sock is denied by the node policy (dockerSocket: deny)"),
+        "{error}"
+    );
+    assert!(running_with(&node.container("web"), "hello"));
 }
 
 #[test]

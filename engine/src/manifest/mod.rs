@@ -6,6 +6,8 @@ pub mod fields;
 pub mod node_defaults;
 pub mod notification;
 pub mod placement;
+pub mod policy;
+pub mod secret_env;
 pub mod settings;
 mod split;
 
@@ -28,6 +30,8 @@ pub use fields::{
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
 pub use placement::{NodeLabels, Placement, Replicas};
+pub use policy::{NodePolicy, Permission};
+pub use secret_env::SecretEnv;
 pub use settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
@@ -170,6 +174,10 @@ pub struct NodeSpec {
     /// What runs the deployments: containers on this host, or services of a Swarm (docs/swarm.md).
     #[serde(default)]
     pub engine: NodeEngine,
+    /// What a revision may ask of this node; in force only from the node's `--config` file
+    /// (docs/node.md).
+    #[serde(default)]
+    pub policy: NodePolicy,
 }
 
 /// What a node runs its deployments as.
@@ -290,6 +298,9 @@ pub struct DeploymentSpec {
     /// How many containers of it run on each node of its share (docs/manifests.md).
     #[serde(skip_serializing_if = "is_default")]
     pub replicas: Replicas,
+    /// Which keys of `secrets.yaml` become its environment variables (docs/secrets.md).
+    #[serde(skip_serializing_if = "is_default")]
+    pub secret_env: SecretEnv,
 }
 
 impl Default for DeploymentSpec {
@@ -302,6 +313,7 @@ impl Default for DeploymentSpec {
             depends_on: Vec::new(),
             placement: None,
             replicas: Replicas::default(),
+            secret_env: SecretEnv::All,
         }
     }
 }
@@ -340,6 +352,7 @@ impl KindSpec for DeploymentSpec {
         "tmpfs",
         "placement",
         "replicas",
+        "secretEnv",
     ];
     const OWN_FIELDS: &'static [&'static str] = &[
         "health",
@@ -348,6 +361,7 @@ impl KindSpec for DeploymentSpec {
         "dependsOn",
         "placement",
         "replicas",
+        "secretEnv",
     ];
 
     fn read_own<'de, A: MapAccess<'de>>(
@@ -361,6 +375,7 @@ impl KindSpec for DeploymentSpec {
             "drainTimeout" => self.drain_timeout = map.next_value()?,
             "placement" => self.placement = Some(map.next_value()?),
             "replicas" => self.replicas = map.next_value()?,
+            "secretEnv" => self.secret_env = map.next_value()?,
             _ => self.depends_on = map.next_value()?,
         }
         Ok(())
