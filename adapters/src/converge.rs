@@ -1,14 +1,18 @@
 //! One convergence pass, shared by `orun apply --once` and the node daemon: observe Docker, plan,
 //! apply, then observe again and apply what the first pass made visible (a pulled image whose
-//! digest moved, a rollback copy that can now go). A pass that cannot act says why in a
+//! digest moved, a rollback copy that can now go). On a swarm node only the swarm's leader
+//! applies; another manager stands by with its plan. A pass that cannot act says why in a
 //! [`ConvergeError`]; the actions' own failures are in its report. It does not decide what runs;
 //! `engine` does.
 
+use engine::manifest::NodeEngine;
 use engine::plan::{ActionKind, Plan, PlanError};
+use engine::swarm::Role;
 use engine::{DesiredState, Observed, PlanOptions};
 
 use crate::apply::{self, ApplyOptions, DockerRuntime, Reporter};
 use crate::docker::observe::observe;
+use crate::docker::service;
 use crate::docker::{Docker, DockerError};
 use engine::outcome::ApplyReport;
 
@@ -21,6 +25,12 @@ pub enum ConvergeError {
     /// The planner refused to plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A swarm node's host manages no swarm.
+    #[error(
+        "this node has engine: swarm but its Docker engine is not a manager of a swarm: run \
+         docker swarm init, or join the swarm as a manager"
+    )]
+    NotSwarmManager,
 }
 
 /// What one pass did: its first plan and the outcome of every action, a follow-up's included.
@@ -30,6 +40,8 @@ pub struct Pass {
     pub report: ApplyReport,
     /// The engine as the pass left it, when its last observation came after its last action.
     pub observed: Option<Observed>,
+    /// On a swarm node, this manager's part: a standby plans and applies nothing.
+    pub role: Option<Role>,
 }
 
 /// Receives the plans of a pass before they are applied.
@@ -46,14 +58,22 @@ pub async fn converge(
     apply_options: &ApplyOptions,
     reporter: &dyn PlanObserver,
 ) -> Result<Pass, ConvergeError> {
+    let role = match desired.engine {
+        NodeEngine::Docker => None,
+        NodeEngine::Swarm => Some(service::role(docker).await?),
+    };
+    if role == Some(Role::NotManager) {
+        return Err(ConvergeError::NotSwarmManager);
+    }
     let observed = observe(docker, desired).await?;
     let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);
-    if plan.is_empty() {
+    if plan.is_empty() || role.is_some_and(|role| !role.acts()) {
         return Ok(Pass {
             plan,
             report: ApplyReport::default(),
             observed: Some(observed),
+            role,
         });
     }
     let runtime = DockerRuntime::new(docker);
@@ -83,5 +103,6 @@ pub async fn converge(
         plan,
         report,
         observed: last_observed,
+        role,
     })
 }

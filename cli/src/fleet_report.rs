@@ -25,6 +25,14 @@ pub struct NodeReport {
     pub healthy: Option<bool>,
     pub deployments_ready: Option<usize>,
     pub deployments_total: Option<usize>,
+    /// A swarm node's part in its swarm: `leader` or `standby`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A swarm node's tasks, over every service: running, and asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_running: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_desired: Option<u64>,
     /// Why the node could not be read.
     pub error: Option<String>,
 }

@@ -65,6 +65,9 @@ pub struct NodeAndEnvironment {
     /// The keys of `secrets.yaml` that the node's `--config` file reads (`urlFrom`), kept from
     /// containers like those the revision's Nodes read.
     pub node_keys: NodeKeys,
+    /// The engine the node's own settings name, for a node whose manifest the revision lacks;
+    /// the revision's manifest wins.
+    pub engine: Option<NodeEngine>,
 }
 
 /// A valid revision resolved for one node.
@@ -136,7 +139,10 @@ pub fn desired_state<S: RevisionSource>(
             }),
         source,
     })?;
-    let engine = node_spec.map_or(NodeEngine::Docker, |node| node.engine);
+    let engine = node_spec
+        .map(|node| node.engine)
+        .or(selection.engine)
+        .unwrap_or_default();
     // A swarm schedules every deployment itself: placement becomes its constraints, not a share.
     let share = match engine {
         NodeEngine::Docker => share_of(&manifests, selection.node.as_deref(), node_spec),

@@ -246,6 +246,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Whether this manager carries plans out: only the leader does.
+    pub fn acts(self) -> bool {
+        self == Role::Leader
+    }
+
     /// The word `/status` shows.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -111,6 +111,7 @@ fn node(node: &NodeStatus, paths: &LocalPaths) -> NodeDocument {
         consecutive_failures: node.consecutive_failures,
         next_poll_at: node.next_poll_at.clone(),
         healthy: node.healthy,
+        role: node.role.map(|role| role.as_str().to_string()),
     }
 }
 
@@ -133,6 +134,8 @@ fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDo
         quarantined: deployment.quarantined,
         flapping: deployment.flapping,
         spec_hash: deployment.spec_hash.clone(),
+        tasks_desired: deployment.tasks.map(|tasks| tasks.desired),
+        tasks_running: deployment.tasks.map(|tasks| tasks.running),
     }
 }
 
@@ -286,6 +289,7 @@ mod tests {
                 quarantined: false,
                 flapping: false,
                 spec_hash: "v1:abc".to_string(),
+                tasks: None,
             },
         );
         let shown = serde_json::to_value(document(&status, &paths())).unwrap();

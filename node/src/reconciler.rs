@@ -418,12 +418,17 @@ impl Reconciler {
         .instrument(span)
         .await;
         match result {
-            Ok(pass) => PassReport {
-                commit,
-                outcomes: pass.report.outcomes,
-                observed: pass.observed,
-                error: None,
-            },
+            Ok(pass) => {
+                if let Some(role) = pass.role {
+                    self.status.lock().node.role = Some(role);
+                }
+                PassReport {
+                    commit,
+                    outcomes: pass.report.outcomes,
+                    observed: pass.observed,
+                    error: None,
+                }
+            }
             Err(error) => {
                 warn!(%error, "reconcile failed");
                 PassReport {

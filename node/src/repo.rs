@@ -145,6 +145,7 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
         require_node: false,
         branch: Some(settings.remote.branch.clone()),
         policy: settings.policy(),
+        engine: settings.config.as_ref().map(|config| config.spec.engine),
         node_keys: settings
             .config
             .as_ref()

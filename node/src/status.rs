@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use engine::observed::ContainerState;
 use engine::outcome::ActionError;
 use engine::plan::{ActionKind, Reason};
+use engine::swarm::Role;
 use serde::{Deserialize, Serialize};
 
 use crate::repo::LoadError;
@@ -65,6 +66,8 @@ pub struct NodeStatus {
     pub fetch_ok: bool,
     /// The last reconcile had no failed action (part of `healthy`).
     pub reconcile_ok: bool,
+    /// On a swarm node, this manager's part in the swarm, as its last pass found it.
+    pub role: Option<Role>,
 }
 
 impl NodeStatus {
@@ -86,6 +89,7 @@ impl NodeStatus {
             healthy: false,
             fetch_ok: false,
             reconcile_ok: true,
+            role: None,
         }
     }
 
@@ -114,6 +118,15 @@ pub struct DeploymentStatus {
     pub quarantined: bool,
     pub flapping: bool,
     pub spec_hash: String,
+    /// On a swarm node, the service's tasks: how many it asks for and how many run.
+    pub tasks: Option<Tasks>,
+}
+
+/// A swarm service's task counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tasks {
+    pub desired: u64,
+    pub running: u64,
 }
 
 /// The error a deployment's entry shows.

@@ -68,6 +68,14 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
                 &progress,
             )
             .await?;
+            if let Some(role) = pass.role.filter(|role| !role.acts()) {
+                progress.finish();
+                println!(
+                    "This manager is {}: only the swarm's leader applies a plan; nothing was changed.",
+                    role.as_str()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             (pass.plan, pass.report)
         }
     };

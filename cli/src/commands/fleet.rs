@@ -11,7 +11,7 @@ use adapters::revision::WorkTree;
 use anyhow::{anyhow, Context, Result};
 use engine::manifest::NodeSpec;
 use engine::Environment;
-use node::status::wire::StatusDocument;
+use node::status::wire::{DeploymentDocument, StatusDocument};
 
 use super::status::{get_text, http_client, status_url};
 use crate::args::{FleetStatusArgs, OutputFormat};
@@ -74,6 +74,9 @@ async fn ask_node(client: reqwest::Client, name: String, spec: NodeSpec) -> Node
     };
     match answer {
         Ok(answer) => NodeReport {
+            tasks_running: tasks(&answer, |d| d.tasks_running),
+            tasks_desired: tasks(&answer, |d| d.tasks_desired),
+            role: answer.node.role.clone(),
             name,
             status_addr,
             reachable: true,
@@ -100,7 +103,24 @@ async fn ask_node(client: reqwest::Client, name: String, spec: NodeSpec) -> Node
             healthy: None,
             deployments_ready: None,
             deployments_total: None,
+            role: None,
+            tasks_running: None,
+            tasks_desired: None,
             error: Some(format!("{error:#}")),
         },
     }
+}
+
+/// The sum of a swarm node's task counts over its services; `None` from a Docker node, whose
+/// deployments have none.
+fn tasks(
+    answer: &StatusDocument,
+    count: impl Fn(&DeploymentDocument) -> Option<u64>,
+) -> Option<u64> {
+    answer
+        .deployments
+        .values()
+        .map(count)
+        .reduce(|sum, tasks| Some(sum? + tasks?))
+        .flatten()
 }

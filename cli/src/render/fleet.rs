@@ -39,13 +39,22 @@ pub fn human(report: &FleetReport) -> String {
             node.name.clone(),
             node.status_addr.clone(),
             node.environment.clone().unwrap_or_else(|| "-".to_string()),
-            node.sync_state.clone().unwrap_or_else(|| "-".to_string()),
+            match (&node.sync_state, &node.role) {
+                (Some(state), Some(role)) => format!("{state} ({role})"),
+                (Some(state), None) => state.clone(),
+                (None, _) => "-".to_string(),
+            },
             short_commit(node.git_head.as_deref()),
             short_commit(node.applied_commit.as_deref()),
             node.healthy
                 .map_or_else(|| "-".to_string(), |healthy| healthy.to_string()),
             match (node.deployments_ready, node.deployments_total) {
-                (Some(ready), Some(total)) => format!("{ready}/{total}"),
+                (Some(ready), Some(total)) => match (node.tasks_running, node.tasks_desired) {
+                    (Some(running), Some(desired)) => {
+                        format!("{ready}/{total}, tasks {running}/{desired}")
+                    }
+                    _ => format!("{ready}/{total}"),
+                },
                 _ => "-".to_string(),
             },
             if problems.is_empty() {

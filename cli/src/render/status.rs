@@ -29,8 +29,12 @@ fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
 }
 
-/// `ready/desired` replicas; `-` from a node older than replicas, which does not say.
+/// `ready/desired` replicas, or a swarm service's `running/desired tasks`; `-` from a node older
+/// than replicas, which does not say.
 fn replicas(deployment: &DeploymentDocument) -> String {
+    if let (Some(running), Some(desired)) = (deployment.tasks_running, deployment.tasks_desired) {
+        return format!("{running}/{desired} tasks");
+    }
     match deployment.replicas {
         0 => "-".to_string(),
         desired => format!("{}/{desired}", deployment.replicas_ready),
@@ -74,6 +78,9 @@ pub fn human(status: &StatusDocument) -> String {
         ("started_at", node.started_at.clone()),
     ] {
         facts.add_row(row(vec![key.to_string(), value]));
+    }
+    if let Some(role) = &node.role {
+        facts.add_row(row(vec!["role".to_string(), role.clone()]));
     }
     writeln!(out, "{facts}").unwrap();
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use engine::manifest::LivenessProbe;
+use engine::manifest::NodeEngine;
 use engine::DesiredState;
 use std::time::Instant;
 
@@ -35,8 +36,12 @@ pub enum Verdict {
 }
 
 /// Every replica of the deployments with a liveness probe, except those `held` (quarantined or
-/// flapping), replica 1 first.
+/// flapping), replica 1 first; none on a swarm node, where Swarm runs the health checks and
+/// replaces failing tasks itself.
 pub fn targets(desired: &DesiredState, held: &BTreeSet<String>) -> Vec<Target> {
+    if desired.engine == NodeEngine::Swarm {
+        return Vec::new();
+    }
     desired
         .deployments
         .values()

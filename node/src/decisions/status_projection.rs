@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use engine::desired::DesiredDeployment;
+use engine::manifest::NodeEngine;
 use engine::observed::ContainerState;
 use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Environment, Observed};
@@ -13,7 +15,7 @@ use super::health::Tracker;
 use super::routes::ready_copy;
 use crate::status::{
     timestamp, DeploymentState, DeploymentStatus, LastAction, LastError, LastReason, NodeStatus,
-    Status, SyncError, SyncState, VolumeStatus,
+    Status, SyncError, SyncState, Tasks, VolumeStatus,
 };
 use crate::Settings;
 use engine::outcome::{ActionError, Outcome};
@@ -104,6 +106,7 @@ pub fn deployments(
                 quarantined: false,
                 flapping: false,
                 spec_hash: String::new(),
+                tasks: None,
             });
         entry.image = deployment.spec.image.clone();
         entry.spec_hash = deployment.spec_hash.clone();
@@ -133,6 +136,15 @@ pub fn deployments(
         entry.flapping = health.flapping;
         entry.restarts = health.restarts;
         entry.replicas = u32::try_from(deployment.replicas.len()).unwrap_or(u32::MAX);
+        if desired.engine == NodeEngine::Swarm {
+            if let Some(observed) = observed {
+                service_entry(entry, deployment, observed);
+            }
+            entry.ready = entry
+                .tasks
+                .is_some_and(|tasks| tasks.running == tasks.desired);
+            continue;
+        }
         if let Some(observed) = observed {
             let container = observed
                 .containers
@@ -156,6 +168,31 @@ pub fn deployments(
             && health.probe_ok(&deployment.container)
             && entry.replicas_ready == entry.replicas;
     }
+}
+
+/// A swarm node's entry: the service's tasks as Swarm counts them; its state `running` while a
+/// task runs, `missing` without the service or without a running task.
+fn service_entry(
+    entry: &mut DeploymentStatus,
+    deployment: &DesiredDeployment,
+    observed: &Observed,
+) {
+    let service = observed
+        .services
+        .iter()
+        .find(|service| service.name == deployment.service);
+    entry.container_id = None;
+    entry.tasks = service.map(|service| Tasks {
+        desired: service.replicas.unwrap_or_default(),
+        running: service.running_tasks,
+    });
+    let running = service.map_or(0, |service| service.running_tasks);
+    entry.replicas_ready = u32::try_from(running).unwrap_or(u32::MAX);
+    entry.state = if running > 0 {
+        DeploymentState::Observed(ContainerState::Running)
+    } else {
+        DeploymentState::Missing
+    };
 }
 
 /// The environment's named volumes in `observed`: those labelled for the environment and those

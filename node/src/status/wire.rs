@@ -42,6 +42,9 @@ pub struct NodeDocument {
     pub consecutive_failures: u32,
     pub next_poll_at: Option<String>,
     pub healthy: bool,
+    /// On a swarm node: `leader` (it applies) or `standby` (another manager does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// One entry of `deployments`.
@@ -67,6 +70,12 @@ pub struct DeploymentDocument {
     pub quarantined: bool,
     pub flapping: bool,
     pub spec_hash: String,
+    /// On a swarm node: the tasks the service asks for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_desired: Option<u64>,
+    /// On a swarm node: the service's tasks that run (and pass their health check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_running: Option<u64>,
 }
 
 #[cfg(test)]
