@@ -4,6 +4,7 @@
 //! the filesystem; callers pass the files in. Every file passes the input limits of `limits`
 //! before it is parsed.
 
+mod positions;
 mod prune;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -222,6 +223,7 @@ fn parse_every_problem<S: DeserializeOwned>(
     let mut hidden_fields = BTreeSet::new();
     let mut errors = Vec::new();
     let limit = problem_limit(source.text.len());
+    let mut places = None;
     loop {
         let mut track = serde_path_to_error::Track::new();
         let deserializer = serde_path_to_error::Deserializer::new(
@@ -234,7 +236,9 @@ fn parse_every_problem<S: DeserializeOwned>(
             Err(failure) => failure,
         };
         let field = track.path().to_string();
-        let error = yaml_error(source, Some(field.clone()), &error);
+        let mut error = yaml_error(source, Some(field.clone()), &error);
+        let places = places.get_or_insert_with(|| positions::places(&source.text));
+        at_own_place(&mut error, places);
         if !is_missing_because_hidden(&error, &field, &hidden_fields) {
             if errors.len() == limit {
                 errors.push(ManifestError::new(
@@ -251,6 +255,22 @@ fn parse_every_problem<S: DeserializeOwned>(
         if !culprit.is_some_and(|node| hidden.insert(node)) {
             return Err(errors);
         }
+    }
+}
+
+/// Moves `error` to its field's own place when the parser located it before the field, at the
+/// mapping or sequence that encloses it.
+fn at_own_place(error: &mut ManifestError, places: &BTreeMap<String, positions::Place>) {
+    let (Some(field), Some(line), Some(column)) = (&error.field, error.line, error.column) else {
+        return;
+    };
+    let Some(place) = places.get(field) else {
+        return;
+    };
+    if (line, column) < place.key.unwrap_or(place.value) {
+        let (own_line, own_column) = place.start();
+        error.line = Some(own_line);
+        error.column = Some(own_column);
     }
 }
 
@@ -354,6 +374,30 @@ mod tests {
         assert!(
             listed[1].starts_with("deployments/web.yaml:10:13: "),
             "{listed:#?}"
+        );
+    }
+
+    #[test]
+    fn errors_raised_after_a_value_is_read_point_at_the_field_itself() {
+        let text = format!(
+            "{HEADER}spec:\n  image: nginx\n  user: root\n  workingDir: relative\n  health:\n    readiness:\n      tcp: localhost:80\n    liveness: {{}}\n  volumes:\n    - hostPath: /srv/a\n      containerPath: /a\n    - hostPath: /srv/b\n      containerPath: b\n    - containerPath: /c\n    - name: data\n      containerPath: /d\n      extra: 1\n"
+        );
+        assert_eq!(
+            problems("deployments/web.yaml", &text),
+            [
+                "deployments/web.yaml:8:15: spec.workingDir: path \"relative\" must be absolute",
+                "deployments/web.yaml:12:15: spec.health.liveness: a probe needs one of http, tcp or exec",
+                "deployments/web.yaml:17:22: spec.volumes[1].containerPath: path \"b\" must be absolute",
+                "deployments/web.yaml:18:7: spec.volumes[2]: one of hostPath (bind mount) or name (named volume) is required",
+                "deployments/web.yaml:21:7: spec.volumes[3].extra: unknown field `extra`, expected one of `hostPath`, `name`, `containerPath`, `readOnly`",
+            ]
+        );
+        let block = format!(
+            "{HEADER}spec:\n  image: nginx\n  health:\n    readiness:\n      tcp: localhost:80\n    liveness:\n      interval: 5s\n"
+        );
+        assert_eq!(
+            problems("deployments/web.yaml", &block),
+            ["deployments/web.yaml:10:5: spec.health.liveness: a probe needs one of http, tcp or exec"]
         );
     }
 
