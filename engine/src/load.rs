@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
 use crate::manifest::{Kind, Manifest, Manifests, NodeSpec, Resource, NO_PROBE_KIND, PROBE_KINDS};
-use crate::validate;
+use crate::validate::{self, Unloaded};
 
 /// One file of the manifest repository: its path relative to the root (with `/`) and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +43,7 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         .collect();
     sorted.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
     check_revision_size(&sorted)?;
+    let mut unloaded = Unloaded::default();
     for (source, kind) in sorted {
         let result = match kind {
             Kind::Node => parse_into(source, kind, &mut manifests.nodes),
@@ -51,9 +52,10 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         };
         if let Err(problems) = result {
             errors.extend(problems);
+            unloaded.add(kind, declared_name(source), &source.path);
         }
     }
-    errors.extend(validate::validate(&manifests));
+    errors.extend(validate::validate(&manifests, &unloaded));
     if errors.is_empty() {
         Ok(manifests)
     } else {
@@ -61,6 +63,27 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         errors.dedup();
         Err(ManifestErrors(errors))
     }
+}
+
+/// The name a file that failed to load meant to define: its `metadata.name` when the file is YAML
+/// that says, else the file's name without `.yaml` or `.yml`.
+fn declared_name(source: &SourceFile) -> String {
+    let written = limits::check(&source.text)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+        .and_then(|document| {
+            document
+                .get("metadata")?
+                .get("name")?
+                .as_str()
+                .map(str::to_string)
+        });
+    written.unwrap_or_else(|| {
+        let file = source.path.rsplit('/').next().unwrap_or(&source.path);
+        file.trim_end_matches(".yaml")
+            .trim_end_matches(".yml")
+            .to_string()
+    })
 }
 
 /// Refuses a revision whose manifests add up to more than `MAX_REVISION_BYTES`, naming the file
@@ -90,7 +113,7 @@ pub fn load_node(source: &SourceFile) -> Result<Manifest<NodeSpec>, ManifestErro
         nodes,
         ..Manifests::default()
     };
-    let errors = validate::validate(&manifests);
+    let errors = validate::validate(&manifests, &Unloaded::default());
     if !errors.is_empty() {
         return Err(ManifestErrors(errors));
     }
@@ -398,6 +421,49 @@ mod tests {
         assert_eq!(
             problems("deployments/web.yaml", &block),
             ["deployments/web.yaml:10:5: spec.health.liveness: a probe needs one of http, tcp or exec"]
+        );
+    }
+
+    #[test]
+    fn a_reference_to_a_file_that_failed_to_load_names_that_file() {
+        let source = |path: &str, text: String| SourceFile {
+            path: path.into(),
+            text,
+        };
+        let db = "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: db\nspec:\n  image: postgres\n  bogus: 1\n";
+        let web = format!("{HEADER}spec:\n  image: nginx\n  dependsOn: [db, cache]\n  placement:\n    nodes: [n1]\n");
+        let service = "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: db\nspec:\n  deployment: db\n  port: 5432\n  ingress:\n    domain:\n      default: db.example.com\n";
+        let listed: Vec<String> = load(&[
+            source("deployments/db.yaml", db.to_string()),
+            source(
+                "deployments/cache.yaml",
+                "kind: Deployment\n: [".to_string(),
+            ),
+            source("deployments/web.yaml", web),
+            source(
+                "nodes/n1.yaml",
+                "kind: Node\nmetadata: {name: n1}\nspec: {}\n".to_string(),
+            ),
+            source("services/db.yaml", service.to_string()),
+        ])
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        for expected in [
+            "deployments/web.yaml: spec.dependsOn[0]: deployment \"db\" is defined in deployments/db.yaml, which failed to load (see its errors)",
+            "deployments/web.yaml: spec.dependsOn[1]: deployment \"cache\" is defined in deployments/cache.yaml, which failed to load (see its errors)",
+            "deployments/web.yaml: spec.placement.nodes[0]: Node \"n1\" is defined in nodes/n1.yaml, which failed to load (see its errors)",
+            "services/db.yaml: spec.deployment: deployment \"db\" is defined in deployments/db.yaml, which failed to load (see its errors)",
+        ] {
+            assert!(listed.iter().any(|line| line == expected), "{expected}\n{listed:#?}");
+        }
+        assert!(
+            !listed
+                .iter()
+                .any(|line| line.contains("does not exist") || line.contains("no Node named")),
+            "{listed:#?}"
         );
     }
 

@@ -12,11 +12,49 @@ use std::net::IpAddr;
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::ManifestError;
-use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{DeploymentSpec, Kind, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
 
-pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
+/// The files of a revision that failed to load, by the name each meant to define, so that a
+/// reference to one names the file at fault rather than calling the name unknown.
+#[derive(Debug, Default)]
+pub struct Unloaded {
+    deployments: BTreeMap<String, String>,
+    nodes: BTreeMap<String, String>,
+}
+
+impl Unloaded {
+    /// Records that `file`, of `kind`, meant to define `name` and did not load.
+    pub fn add(&mut self, kind: Kind, name: String, file: &str) {
+        let names = match kind {
+            Kind::Deployment => &mut self.deployments,
+            Kind::Node => &mut self.nodes,
+            Kind::Service => return,
+        };
+        names.entry(name).or_insert_with(|| file.to_string());
+    }
+
+    /// Why a reference to the deployment `name`, which did not load, fails: its file failed.
+    fn deployment(&self, name: &str) -> Option<String> {
+        self.deployments
+            .get(name)
+            .map(|file| failed_file("deployment", name, file))
+    }
+
+    /// Why a reference to the Node `name`, which did not load, fails: its file failed.
+    pub(crate) fn node(&self, name: &str) -> Option<String> {
+        self.nodes
+            .get(name)
+            .map(|file| failed_file("Node", name, file))
+    }
+}
+
+fn failed_file(kind: &str, name: &str, file: &str) -> String {
+    format!("{kind} {name:?} is defined in {file}, which failed to load (see its errors)")
+}
+
+pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     check_nodes(manifests, &mut errors);
     check_node_values(manifests, &mut errors);
@@ -25,9 +63,9 @@ pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     check_networks(manifests, &mut errors);
     check_mount_points(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
-    check_dependencies(manifests, &mut errors);
-    errors.extend(placement::check(manifests));
-    check_services(manifests, &mut errors);
+    check_dependencies(manifests, unloaded, &mut errors);
+    errors.extend(placement::check(manifests, unloaded));
+    check_services(manifests, unloaded, &mut errors);
     errors
 }
 
@@ -351,7 +389,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 
 /// Every `dependsOn` entry names another deployment of the revision, once, and no chain of them
 /// comes back to where it started.
-fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+fn check_dependencies(manifests: &Manifests, unloaded: &Unloaded, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let mut seen = Vec::new();
         for (index, dependency) in deployment.spec.depends_on.iter().enumerate() {
@@ -361,9 +399,9 @@ fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     "deployment {dependency:?} cannot depend on itself (dependsOn cycle: {dependency} -> {dependency})"
                 ))
             } else if !manifests.deployments.contains_key(dependency) {
-                Some(format!(
-                    "deployment {dependency:?} does not exist in this revision"
-                ))
+                Some(unloaded.deployment(dependency).unwrap_or_else(|| {
+                    format!("deployment {dependency:?} does not exist in this revision")
+                }))
             } else if seen.contains(&dependency) {
                 Some(format!("deployment {dependency:?} is listed twice"))
             } else {
@@ -399,7 +437,7 @@ fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     }
 }
 
-fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+fn check_services(manifests: &Manifests, unloaded: &Unloaded, errors: &mut Vec<ManifestError>) {
     let mut default_domains: BTreeMap<&str, &str> = BTreeMap::new();
     let mut templates: BTreeMap<&str, &str> = BTreeMap::new();
     for service in manifests.services.values() {
@@ -409,10 +447,14 @@ fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             None => errors.push(ManifestError::new(
                 file,
                 Some("spec.deployment"),
-                format!(
-                    "deployment {:?} does not exist in this revision",
-                    spec.deployment.as_str()
-                ),
+                unloaded
+                    .deployment(spec.deployment.as_str())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "deployment {:?} does not exist in this revision",
+                            spec.deployment.as_str()
+                        )
+                    }),
             )),
             Some(deployment) if spec.port.is_none() && deployment.spec.container.ports.is_empty() => {
                 errors.push(ManifestError::new(
