@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{ManifestError, ManifestErrors};
+use crate::error::{ManifestError, ManifestErrors, Unloaded};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
 use crate::manifest::{Kind, Manifest, Manifests, NodeSpec, Resource, NO_PROBE_KIND, PROBE_KINDS};
-use crate::validate::{self, Unloaded};
+use crate::validate;
 
 /// One file of the manifest repository: its path relative to the root (with `/`) and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]

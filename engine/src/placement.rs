@@ -7,9 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::{Finding, Level, ManifestError};
+use crate::error::{Finding, Level, ManifestError, Unloaded};
 use crate::manifest::{DeploymentSpec, Manifests, NodeLabels};
-use crate::validate::Unloaded;
 
 /// Whether the node `name` carrying `labels` runs `deployment`; every node runs a deployment
 /// without `placement`.

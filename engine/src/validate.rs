@@ -11,48 +11,10 @@ use std::net::IpAddr;
 
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
-use crate::error::ManifestError;
-use crate::manifest::{DeploymentSpec, Kind, Manifests, NetworkMode, Protocol, Rollout};
+use crate::error::{ManifestError, Unloaded};
+use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
-
-/// The files of a revision that failed to load, by the name each meant to define, so that a
-/// reference to one names the file at fault rather than calling the name unknown.
-#[derive(Debug, Default)]
-pub struct Unloaded {
-    deployments: BTreeMap<String, String>,
-    nodes: BTreeMap<String, String>,
-}
-
-impl Unloaded {
-    /// Records that `file`, of `kind`, meant to define `name` and did not load.
-    pub fn add(&mut self, kind: Kind, name: String, file: &str) {
-        let names = match kind {
-            Kind::Deployment => &mut self.deployments,
-            Kind::Node => &mut self.nodes,
-            Kind::Service => return,
-        };
-        names.entry(name).or_insert_with(|| file.to_string());
-    }
-
-    /// Why a reference to the deployment `name`, which did not load, fails: its file failed.
-    fn deployment(&self, name: &str) -> Option<String> {
-        self.deployments
-            .get(name)
-            .map(|file| failed_file("deployment", name, file))
-    }
-
-    /// Why a reference to the Node `name`, which did not load, fails: its file failed.
-    pub(crate) fn node(&self, name: &str) -> Option<String> {
-        self.nodes
-            .get(name)
-            .map(|file| failed_file("Node", name, file))
-    }
-}
-
-fn failed_file(kind: &str, name: &str, file: &str) -> String {
-    format!("{kind} {name:?} is defined in {file}, which failed to load (see its errors)")
-}
 
 pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
     let mut errors = Vec::new();
