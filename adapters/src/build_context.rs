@@ -1,8 +1,9 @@
 //! The files of a build context as Docker sees them: everything under the context folder except
 //! what `.dockerignore` excludes (patterns anchored at the context root, `!` exceptions, `**`),
 //! with the Dockerfile and `.dockerignore` always included, and read once: the content hash of
-//! the image tag and the tar sent to Docker are made from the same bytes. It does not hash or
-//! archive, and it walks with `files`, the one walker, so nothing outside `codeDir` is ever taken.
+//! the image tag and the tar sent to Docker are made from the same bytes. Each file and the whole
+//! context are read within caps, since they are held in memory. It does not hash or archive, and
+//! it walks with `files`, the one walker, so nothing outside `codeDir` is ever taken.
 
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
@@ -18,12 +19,27 @@ use crate::files::{
 /// The largest `.dockerignore` read, in bytes.
 const MAX_DOCKERIGNORE_BYTES: usize = 1024 * 1024;
 
+/// The largest file of a build context, in bytes (64 MiB).
+pub const MAX_CONTEXT_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The largest build context, all its files together, in bytes (256 MiB).
+pub const MAX_CONTEXT_BYTES: usize = 256 * 1024 * 1024;
+
+/// How much of a build context is read at most: per file and in all.
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    file: usize,
+    total: usize,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     #[error(transparent)]
     Walk(#[from] WalkError),
     #[error(transparent)]
     Read(#[from] Refusal),
+    #[error("{file}: the build context's files up to this one add up to more than {limit} bytes, the limit for a build context: leave files out with .dockerignore")]
+    TooLarge { file: String, limit: usize },
     #[error("{}: invalid pattern {pattern:?}: {source}", .file.display())]
     Pattern {
         file: PathBuf,
@@ -40,19 +56,54 @@ pub struct ReadContext {
 }
 
 /// Reads the files of `<code_dir>/<context>` that Docker would receive, each opened once, in path
-/// order. `dockerfile` is relative to the context.
+/// order, refusing a file over [`MAX_CONTEXT_FILE_BYTES`] or a context over
+/// [`MAX_CONTEXT_BYTES`]. `dockerfile` is relative to the context.
 pub fn read_context(
     code_dir: &Path,
     context: &str,
     dockerfile: &str,
+) -> Result<ReadContext, ContextError> {
+    let caps = Caps {
+        file: MAX_CONTEXT_FILE_BYTES,
+        total: MAX_CONTEXT_BYTES,
+    };
+    read_within(code_dir, context, dockerfile, caps)
+}
+
+fn read_within(
+    code_dir: &Path,
+    context: &str,
+    dockerfile: &str,
+    caps: Caps,
 ) -> Result<ReadContext, ContextError> {
     let found = context_files(&code_dir.join(context), code_dir, dockerfile)?;
     let mut read = ReadContext {
         files: Vec::with_capacity(found.len()),
         metadata: Vec::with_capacity(found.len()),
     };
+    let mut total = 0usize;
     for file in found {
-        let (contents, metadata) = read_regular_with_metadata(&file.path, &file.relative, None)?;
+        let left = caps.total - total;
+        // Within the file cap, unless what is left of the total cap is smaller.
+        let per_file = caps.file <= left;
+        let limit = if per_file { caps.file } else { left + 1 };
+        let (contents, metadata) =
+            read_regular_with_metadata(&file.path, &file.relative, Some(limit)).map_err(
+                |refusal| match refusal {
+                    Refusal::TooLarge { file, .. } if !per_file => ContextError::TooLarge {
+                        file,
+                        limit: caps.total,
+                    },
+                    refusal => refusal.into(),
+                },
+            )?;
+        total += contents.len();
+        if total > caps.total {
+            return Err(ContextError::TooLarge {
+                file: file.relative,
+                limit: caps.total,
+            });
+        }
         read.files.push(ContextFile {
             path: file.relative,
             contents,
@@ -171,6 +222,31 @@ mod tests {
                 "logs/keep.log"
             ]
         );
+    }
+
+    #[test]
+    fn a_file_or_a_context_over_its_cap_is_refused_by_name() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("app")).unwrap();
+        fs::write(root.join("app/Dockerfile"), "FROM scratch\n").unwrap();
+        fs::write(root.join("app/a.bin"), vec![b'a'; 600]).unwrap();
+        fs::write(root.join("app/b.bin"), vec![b'b'; 500]).unwrap();
+        let read = |file, total| {
+            read_within(root, "app", "Dockerfile", Caps { file, total })
+                .map(|read| read.files.len())
+                .map_err(|error| error.to_string())
+        };
+        assert_eq!(read(600, 1113), Ok(3));
+        assert_eq!(
+            read(599, 10_000),
+            Err(
+                "a.bin: larger than 599 bytes, the limit for this file: refusing to read it".into()
+            )
+        );
+        let over = "b.bin: the build context's files up to this one add up to more than 1112 bytes, the limit for a build context: leave files out with .dockerignore";
+        assert_eq!(read(600, 1112), Err(over.into()));
+        assert_eq!(read(10_000, 1112), Err(over.into()));
     }
 
     #[test]

@@ -13,3 +13,4 @@ pub mod ingress;
 pub mod probe;
 pub mod revision;
 pub mod secrets;
+pub mod write;

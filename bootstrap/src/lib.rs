@@ -368,51 +368,88 @@ fn systemd(ssh: &Ssh, changes: Changes) -> Result<StepResult, StepError> {
     })
 }
 
-/// The commands a run would send, for `--dry-run`: nothing is executed.
-pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Vec<String> {
+/// The commands a run would send, for `--dry-run`: nothing is executed. Each is a command line
+/// for the operator's shell, quoted word by word, followed by a comment where it needs one.
+pub fn dry_run(node: &Node, ssh: &Ssh, binary: &Path) -> Result<Vec<String>, SshError> {
     let paths = node.spec.paths();
     let keys = paths.keys().display().to_string();
     let config = paths.config().display().to_string();
-    let mut lines = vec![
-        ssh.describe("command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'"),
-        ssh.describe(&format!("sha256sum -- {REMOTE_BINARY}")),
-        ssh.describe(&format!(
-            "{}   # stdin: {}, when it differs",
+    let mut commands = vec![
+        (
+            "command -v docker >/dev/null && docker info --format '{{.ServerVersion}}'".to_string(),
+            None,
+        ),
+        (format!("sha256sum -- {REMOTE_BINARY}"), None),
+        (
             write_command(REMOTE_BINARY, "0755"),
-            binary.display()
-        )),
-        ssh.describe(&folders_command(&node.spec.data_dir, &keys)),
-        ssh.describe(&format!(
-            "{}   # stdin: the node manifest, when it differs",
-            write_command(&config, "0600")
-        )),
+            Some(format!("stdin: {}, when it differs", binary.display())),
+        ),
+        (folders_command(&node.spec.data_dir, &keys), None),
+        (
+            write_command(&config, "0600"),
+            Some("stdin: the node manifest, when it differs".to_string()),
+        ),
     ];
     if let Some((host, port)) = git_ssh_host(node.spec.git_repo.as_str()) {
         let key = node.spec.deploy_key_path().display().to_string();
-        lines.push(ssh.describe(&format!(
-            "[ -f {quoted} ] || ssh-keygen -q -t ed25519 -N '' -f {quoted}; cat -- {public}",
-            quoted = quote(&key),
-            public = quote(&format!("{key}.pub"))
-        )));
-        lines.push(ssh.describe(&format!(
-            "ssh-keyscan -p {port} -- {} >> {}   # when not yet listed",
-            quote(&host),
-            quote(&node.spec.known_hosts_path().display().to_string())
-        )));
+        commands.push((
+            format!(
+                "[ -f {quoted} ] || ssh-keygen -q -t ed25519 -N '' -f {quoted}; cat -- {public}",
+                quoted = quote(&key),
+                public = quote(&format!("{key}.pub"))
+            ),
+            None,
+        ));
+        commands.push((
+            format!(
+                "ssh-keyscan -p {port} -- {} >> {}",
+                quote(&host),
+                quote(&node.spec.known_hosts_path().display().to_string())
+            ),
+            Some("when not yet listed".to_string()),
+        ));
     }
-    lines.push(ssh.describe(&format!(
-        "{}   # stdin: the unit, when it differs",
-        write_command(REMOTE_UNIT, "0644")
-    )));
-    lines.push(ssh.describe(&format!(
-        "{}   # stdin: the sysctl drop-in, when it differs",
-        write_command(REMOTE_SYSCTL, "0644")
-    )));
-    lines.push(ssh.describe(&format!("{APPLY_SYSCTL}   # when it changed")));
-    lines.push(ssh.describe("systemctl daemon-reload   # when the unit changed"));
-    lines.push(ssh.describe("systemctl enable --now orun"));
-    lines.push(ssh.describe("systemctl restart orun   # when anything changed"));
-    lines
+    commands.extend([
+        (
+            write_command(REMOTE_UNIT, "0644"),
+            Some("stdin: the unit, when it differs".to_string()),
+        ),
+        (
+            write_command(REMOTE_SYSCTL, "0644"),
+            Some("stdin: the sysctl drop-in, when it differs".to_string()),
+        ),
+        (
+            APPLY_SYSCTL.to_string(),
+            Some("when it changed".to_string()),
+        ),
+        (
+            "systemctl daemon-reload".to_string(),
+            Some("when the unit changed".to_string()),
+        ),
+        ("systemctl enable --now orun".to_string(), None),
+        (
+            "systemctl restart orun".to_string(),
+            Some("when anything changed".to_string()),
+        ),
+    ]);
+    commands
+        .into_iter()
+        .map(|(command, note)| {
+            let line = ssh.describe(&command)?;
+            Ok(match note {
+                Some(note) => format!("{line}   # {}", comment(&note)),
+                None => line,
+            })
+        })
+        .collect()
+}
+
+/// `text` as a shell comment's text: a control character, which could end the comment and start
+/// a command, becomes `?`.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Expands a leading `~/` with `$HOME`, as the operator's shell would.

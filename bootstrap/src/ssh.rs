@@ -1,7 +1,9 @@
 //! Remote commands through the system's OpenSSH client (`ssh`), so the operator's ssh config,
 //! agent and known hosts apply, and quoting for the remote shell. Non-root users run commands
 //! through `sudo -n`. `--` ends ssh's options before the destination, so neither the user nor the
-//! host can be read as an option. It knows nothing about what the commands do.
+//! host can be read as an option. A command line shown for `--dry-run` is quoted for the
+//! operator's shell word by word, so pasting it runs exactly what bootstrap would run. It knows
+//! nothing about what the commands do.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ pub enum SshError {
     },
     #[error("waiting for ssh: {0}")]
     Wait(io::Error),
+    #[error("cannot show the ssh command line: {0}")]
+    Quote(shlex::QuoteError),
     /// The command ran and failed; `exit` is its exit code or `a signal`, `output` what it wrote.
     #[error("`{command}` exited with {exit}: {output}")]
     Failed {
@@ -85,13 +89,13 @@ impl Ssh {
         }
     }
 
-    /// The command line that would run `command`, for `--dry-run`.
-    pub fn describe(&self, command: &str) -> String {
-        format!(
-            "ssh {} {}",
-            self.arguments().join(" "),
-            self.remote_command(command)
-        )
+    /// The command line that would run `command`, for `--dry-run`: every word quoted for a POSIX
+    /// shell, so that a path or option holding shell syntax stays one word when pasted.
+    pub fn describe(&self, command: &str) -> Result<String, SshError> {
+        let mut words = vec!["ssh".to_string()];
+        words.extend(self.arguments());
+        words.push(self.remote_command(command));
+        shlex::try_join(words.iter().map(String::as_str)).map_err(SshError::Quote)
     }
 
     /// Runs `command` on the node with `stdin`; its stdout on success, its output in the error.
@@ -193,9 +197,26 @@ mod tests {
         let args = ssh.arguments();
         let end = args.iter().position(|arg| arg == "--").unwrap();
         assert_eq!(args[end + 1..], ["-oProxyCommand=x@10.0.0.5".to_string()]);
-        assert!(ssh
-            .describe("id")
-            .ends_with("-- -oProxyCommand=x@10.0.0.5 sudo -n sh -c id"));
+        let words = shell_words(&ssh.describe("id").unwrap());
+        assert_eq!(
+            words[words.len() - 3..],
+            ["--", "-oProxyCommand=x@10.0.0.5", "sudo -n sh -c id"]
+        );
+    }
+
+    #[test]
+    fn a_described_command_line_is_the_words_ssh_would_get() {
+        let ssh = Ssh::new(
+            "10.0.0.5",
+            "deploy",
+            PathBuf::from("/keys/id; touch /tmp/orun-pwned $(id) `id`"),
+            vec!["ProxyCommand=nc %h %p; id".to_string()],
+        );
+        let command = "mkdir -p -- '/srv/a b' && echo $HOME";
+        let mut expected = vec!["ssh".to_string()];
+        expected.extend(ssh.arguments());
+        expected.push(ssh.remote_command(command));
+        assert_eq!(shell_words(&ssh.describe(command).unwrap()), expected);
     }
 
     #[test]

@@ -645,6 +645,20 @@ fn start_with(data: &TempDir, flag: &str, value: &str) -> std::process::Output {
 }
 
 #[test]
+fn a_poll_interval_under_one_second_is_refused() {
+    let data = TempDir::new().unwrap();
+    for short in ["200ms", "0s"] {
+        let output = start_with(&data, "--poll-interval", short);
+        assert_eq!(output.status.code(), Some(1), "{short}");
+        assert!(
+            stderr(&output).contains(&format!("--poll-interval {short}: must be at least 1s")),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
 fn caddy_admin_takes_a_unix_socket_path_only() {
     let data = TempDir::new().unwrap();
     let start = |admin: &str| start_with(&data, "--caddy-admin", admin);

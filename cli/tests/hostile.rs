@@ -1,8 +1,10 @@
 //! Hostile input: a corpus of repositories written to stall, crash, exhaust or mislead the loader
 //! — YAML bombs, deep nesting, huge files, other encodings, control characters, symlinks out of the
 //! repository, FIFOs and devices, overflowing numbers and durations, bad secrets files, hostile
-//! Node values. Each case runs the real `orun validate` and `orun plan --observed` on a generated
-//! repository. Every run must end by itself with exit 0 or 1, stay under a 2 s and 200 MB guard
+//! Node values, huge build contexts. Each case runs the real `orun validate` and `orun plan
+//! --observed` on a generated repository; compose projects run `orun import compose` the same way
+//! (deep nesting, alias bombs, `env_file`s outside the project or that are FIFOs, symlinks where
+//! it writes), and a hostile `sshKeyPath` goes through `orun bootstrap --dry-run`. Every run must end by itself with exit 0 or 1, stay under a 2 s and 200 MB guard
 //! (limits that catch a hang or a blow-up, far above what a run needs; not a measurement), print
 //! no raw control character, and on exit 1 name the file at fault. No Docker is involved.
 
@@ -40,6 +42,8 @@ enum Expect {
     Valid,
     /// Exit 1, with this file named in the error.
     Invalid(&'static str),
+    /// Exit 1, with this text (a path and why it was refused) printed on stdout or stderr.
+    Refused(&'static str),
 }
 
 struct Case {
@@ -817,6 +821,27 @@ fn corpus() -> Vec<Case> {
             fs::create_dir_all(root.join("secrets.yaml")).unwrap();
         }),
     ];
+    cases.push(case(
+        "a build context file of 1 GiB",
+        Expect::Invalid("big.bin: larger than 67108864 bytes"),
+        |root| {
+            build_app(root);
+            let file = fs::File::create(root.join("app/big.bin")).unwrap();
+            file.set_len(1 << 30).unwrap();
+        },
+    ));
+    cases.push(case(
+        "a dependency whose file fails to load",
+        Expect::Invalid("deployment \"db\" is defined in deployments/db.yaml, which failed to load"),
+        |root| {
+            web(root, "  image: nginx\n  dependsOn: [db]\n");
+            write(
+                root,
+                "deployments/db.yaml",
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: db\nspec:\n  image: [postgres\n",
+            );
+        },
+    ));
     cases.extend(secret_cases());
     cases.extend(bootstrap_cases());
     cases.push(Case {
@@ -1007,17 +1032,39 @@ fn problems(case: &Case, command: &str, run: &Run) -> Vec<String> {
         (Expect::Invalid(file), Some(1)) => {
             fail(format!("exit 1 without naming {file}: {}", run.stderr))
         }
+        (Expect::Refused(text), Some(1)) if output.contains(text) => {}
+        (Expect::Refused(text), Some(1)) => {
+            fail(format!("exit 1 without saying {text:?}: {output}"))
+        }
         (_, code) => fail(format!(
             "ended with {code:?} (signal {:?}), expected {}: {}",
             run.status.signal(),
             match case.expect {
                 Expect::Valid => "exit 0",
-                Expect::Invalid(_) => "exit 1",
+                Expect::Invalid(_) | Expect::Refused(_) => "exit 1",
             },
             run.stderr
         )),
     }
     found
+}
+
+/// A temporary folder holding `folder` as `case` builds it, and that folder's path.
+fn built(case: &Case, folder: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let root = dir.path().join(folder);
+    fs::create_dir_all(&root).unwrap();
+    (case.build)(&root);
+    (dir, root)
+}
+
+fn assert_kept_the_rules(report: &[String], cases: usize) {
+    assert!(
+        report.is_empty(),
+        "{} of {cases} cases broke the rules:\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }
 
 #[test]
@@ -1035,10 +1082,7 @@ fn every_hostile_repository_ends_in_time_with_a_clear_answer() {
     identity(keys.path(), "age.key");
     let mut report = Vec::new();
     for case in &cases {
-        let dir = TempDir::new().unwrap();
-        let root: PathBuf = dir.path().join("repo");
-        fs::create_dir_all(&root).unwrap();
-        (case.build)(&root);
+        let (_dir, root) = built(case, "repo");
         let key = root.join(".keys/age.key");
         let key = if key.exists() {
             key
@@ -1060,11 +1104,196 @@ fn every_hostile_repository_ends_in_time_with_a_clear_answer() {
         ]);
         report.extend(problems(case, "plan --observed", &plan));
     }
-    assert!(
-        report.is_empty(),
-        "{} of {} cases broke the rules:\n{}",
-        report.len(),
-        cases.len(),
-        report.join("\n")
+    assert_kept_the_rules(&report, cases.len());
+}
+
+/// A `compose.yaml` with one service `web` and `service` lines after its image.
+fn compose(root: &Path, service: &str) {
+    write(
+        root,
+        "compose.yaml",
+        format!("services:\n  web:\n    image: nginx\n{service}"),
+    );
+}
+
+/// Compose projects written to make `orun import compose` hang, exhaust memory, read files outside
+/// the project or write through symlinks. The compose file is `compose.yaml` at the case's root;
+/// the case's temporary folder around it stands for the rest of the machine.
+fn import_cases() -> Vec<Case> {
+    let mut cases = vec![
+        case(
+            "a compose file nested 200000 levels deep",
+            Expect::Refused("nested more than 64 levels deep"),
+            |root| {
+                let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+                write(
+                    root,
+                    "compose.yaml",
+                    format!("services:\n  web:\n    labels: {deep}\n"),
+                );
+            },
+        ),
+        case(
+            "a compose file of aliases expanding each other",
+            Expect::Refused("YAML nodes once its aliases are expanded"),
+            |root| {
+                let bomb = laughs(10);
+                write(
+                    root,
+                    "compose.yaml",
+                    format!("x-bomb:\n{bomb}services:\n  web:\n    image: nginx\n"),
+                );
+            },
+        ),
+        case(
+            "a compose file of 2 MiB",
+            Expect::Refused("more than the limit of 1048576 bytes"),
+            |root| compose(root, &format!("# {}\n", "x".repeat(2 * 1024 * 1024))),
+        ),
+        Case {
+            forbidden: &["outside-secret"],
+            ..case(
+                "an env_file above the compose folder",
+                Expect::Refused("../x: outside the compose file's folder"),
+                move |root| {
+                    fs::write(root.parent().unwrap().join("x"), "STOLEN=outside-secret\n").unwrap();
+                    compose(root, "    env_file: ../x\n");
+                },
+            )
+        },
+        case(
+            "an env_file with an absolute path",
+            Expect::Refused("/etc/hostname: outside the compose file's folder"),
+            move |root| compose(root, "    env_file: /etc/hostname\n"),
+        ),
+        case(
+            "an env_file that is a FIFO",
+            Expect::Refused("web.env: not a regular file"),
+            move |root| {
+                fifo(root, "web.env");
+                compose(root, "    env_file: web.env\n");
+            },
+        ),
+        case(
+            "a .env that is a FIFO",
+            Expect::Refused(".env: not a regular file"),
+            move |root| {
+                fifo(root, ".env");
+                compose(root, "");
+            },
+        ),
+        case(
+            "a written file that is a symlink out of the project",
+            Expect::Refused("deployments/web.yaml: a symlink: refusing to write through it"),
+            move |root| {
+                compose(root, "");
+                let target = root.parent().unwrap().join("authorized_keys");
+                link(root, "deployments/web.yaml", target.to_str().unwrap());
+            },
+        ),
+        case(
+            "a deployments folder that is a symlink",
+            Expect::Refused("deployments: a symlink: refusing to write through it"),
+            move |root| {
+                compose(root, "");
+                let elsewhere = root.parent().unwrap().join("elsewhere");
+                fs::create_dir_all(&elsewhere).unwrap();
+                link(root, "deployments", elsewhere.to_str().unwrap());
+            },
+        ),
+        case("a plain compose file", Expect::Valid, move |root| {
+            compose(root, "")
+        }),
+    ];
+    // `env_file`s linking to the node's files: refused by name, never read.
+    let links = [
+        ("an env_file linking to /etc/passwd", "/etc/passwd"),
+        ("an env_file linking to /dev/zero", "/dev/zero"),
+    ];
+    cases.extend(links.into_iter().map(|(name, target)| Case {
+        forbidden: &["root:"],
+        ..case(
+            name,
+            Expect::Refused("linked.env: outside the compose file's folder"),
+            move |root| {
+                link(root, "linked.env", target);
+                compose(root, "    env_file: linked.env\n");
+            },
+        )
+    }));
+    cases
+}
+
+#[test]
+fn every_hostile_compose_project_imports_in_time_with_a_clear_answer() {
+    let cases = import_cases();
+    let mut report = Vec::new();
+    for case in &cases {
+        let (dir, root) = built(case, "project");
+        let file = root.join("compose.yaml");
+        let import = run(&["import", "compose", file.to_str().unwrap()]);
+        report.extend(problems(case, "import compose", &import));
+        let elsewhere = dir.path().join("elsewhere");
+        let outside: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|name| !["project", "x", "elsewhere"].contains(&name.as_str()))
+            .chain(
+                fs::read_dir(&elsewhere)
+                    .into_iter()
+                    .flatten()
+                    .map(|entry| format!("elsewhere/{:?}", entry.unwrap().file_name())),
+            )
+            .collect();
+        if !outside.is_empty() {
+            report.push(format!(
+                "{}: wrote outside the project: {outside:?}",
+                case.name
+            ));
+        }
+    }
+    assert_kept_the_rules(&report, cases.len());
+}
+
+#[test]
+fn bootstrap_dry_run_prints_lines_a_shell_reads_as_written() {
+    let dir = TempDir::new().unwrap();
+    let key = "/keys/id; touch pwned $(touch pwned2) `touch pwned3`";
+    node(
+        dir.path(),
+        &format!(
+            "  sshKeyPath: \"{key}\"\n  user: deploy\n  dataDir: \"/opt/orun $(touch pwned4)\"\n"
+        ),
+    );
+    let nodes = dir.path().join("nodes/n1.yaml");
+    let dry = run(&["bootstrap", "--dry-run", nodes.to_str().unwrap()]);
+    assert_eq!(dry.status.code(), Some(0), "{}", dry.stderr);
+    let lines: Vec<&str> = dry
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("ssh "))
+        .collect();
+    assert!(lines.len() >= 8, "{}", dry.stdout);
+    let shell = TempDir::new().unwrap();
+    for line in lines {
+        let output = Command::new("sh")
+            .args(["-c", &format!("printf '%s\\0' {line}")])
+            .current_dir(shell.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{line}");
+        let words: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .split_terminator('\0')
+            .map(str::to_string)
+            .collect();
+        assert!(words.iter().any(|word| word == key), "{line}: {words:?}");
+        assert_eq!(words[0], "ssh", "{line}");
+    }
+    assert_eq!(
+        fs::read_dir(shell.path()).unwrap().count(),
+        0,
+        "pasting a dry-run line ran a command"
     );
 }

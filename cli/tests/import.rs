@@ -348,3 +348,107 @@ fn refused_values_are_listed_and_env_keeps_its_text() {
     assert!(web.contains("MASK: '0x1F'"), "{web}");
     assert!(!web.contains("hostname"), "{web}");
 }
+
+#[test]
+fn symlinks_under_out_are_never_written_through() {
+    let dir = TempDir::new().unwrap();
+    let compose = dir.path().join("app");
+    write(
+        &compose,
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n",
+    );
+    let victim = dir.path().join("authorized_keys");
+    fs::write(&victim, "ssh-ed25519 AAAA operator\n").unwrap();
+    fs::create_dir_all(compose.join("deployments")).unwrap();
+    let link = compose.join("deployments/web.yaml");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let file = path(&compose, "compose.yaml");
+    let output = orun(&["import", "compose", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let real_link = fs::canonicalize(&compose)
+        .unwrap()
+        .join("deployments/web.yaml");
+    assert!(
+        stderr(&output).contains(&format!(
+            "{}: a symlink: refusing to write through it",
+            real_link.display()
+        )),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "ssh-ed25519 AAAA operator\n"
+    );
+
+    // A dangling symlink would create its target.
+    fs::remove_file(&link).unwrap();
+    let created = dir.path().join("created-by-import");
+    std::os::unix::fs::symlink(&created, &link).unwrap();
+    assert_eq!(orun(&["import", "compose", &file]).status.code(), Some(1));
+    assert!(!created.exists());
+
+    // A folder symlink would write anywhere.
+    fs::remove_dir_all(compose.join("deployments")).unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, compose.join("deployments")).unwrap();
+    let output = orun(&["import", "compose", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("deployments: a symlink: refusing to write through it"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+#[test]
+fn env_files_outside_the_compose_folder_or_not_regular_are_refused_by_name() {
+    let dir = TempDir::new().unwrap();
+    let compose = dir.path().join("app");
+    fs::create_dir_all(&compose).unwrap();
+    fs::write(dir.path().join("x"), "STOLEN=outside-secret\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("x"), compose.join("linked.env")).unwrap();
+    fs::create_dir_all(compose.join("folder.env")).unwrap();
+    let real = fs::canonicalize(&compose).unwrap();
+    for (env_file, expected) in [
+        (
+            "../x",
+            format!("{}/../x: outside the compose file's folder", real.display()),
+        ),
+        (
+            "/etc/hostname",
+            "/etc/hostname: outside the compose file's folder".to_string(),
+        ),
+        (
+            "linked.env",
+            format!(
+                "{}/linked.env: outside the compose file's folder",
+                real.display()
+            ),
+        ),
+        (
+            "folder.env",
+            format!("{}/folder.env: not a regular file", real.display()),
+        ),
+    ] {
+        write(
+            &compose,
+            "compose.yaml",
+            &format!("services:\n  web:\n    image: nginx\n    env_file:\n      - path: {env_file}\n        required: false\n"),
+        );
+        let output = orun(&["import", "compose", &path(&compose, "compose.yaml")]);
+        assert_eq!(output.status.code(), Some(1), "{env_file}");
+        let printed = stdout(&output);
+        assert!(
+            printed.contains(&format!(
+                "services.web.env_file: cannot be translated: cannot read {env_file}: "
+            )) && printed.contains(&expected),
+            "{env_file}: {printed}"
+        );
+        assert!(!printed.contains("outside-secret"), "{printed}");
+        assert!(!compose.join("deployments").exists());
+    }
+}

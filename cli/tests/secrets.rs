@@ -174,6 +174,34 @@ fn the_key_is_found_through_sops_age_key_file() {
 }
 
 #[test]
+fn an_age_key_other_users_can_read_is_warned_about_on_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+    let fixture = fixture();
+    let repo = fixture.repo();
+    let empty = fixture.empty();
+    let warning = format!(
+        "warning: the age identity {} can be read by other users (mode 644)",
+        fixture.key
+    );
+    for private in [false, true] {
+        let mode = if private { 0o600 } else { 0o644 };
+        fs::set_permissions(&fixture.key, fs::Permissions::from_mode(mode)).unwrap();
+        for mut args in [
+            vec!["plan", "--repo", &repo, "--observed", &empty],
+            vec!["validate", "--repo", &repo],
+        ] {
+            let command = args[0];
+            args.extend(["--age-key-path", &fixture.key]);
+            let output = orun(&args, None);
+            let stderr = text(&output.stderr);
+            assert!(output.status.success(), "{command}: {stderr}");
+            assert_eq!(stderr.contains(&warning), !private, "{command}: {stderr}");
+            assert!(!text(&output.stdout).contains("warning:"), "{command}");
+        }
+    }
+}
+
+#[test]
 fn a_wrong_age_key_rejects_the_revision_without_plaintext() {
     let fixture = fixture();
     let repo = fixture.repo();

@@ -35,7 +35,8 @@ impl Environment {
 
     /// The environment a branch serves: `main`/`master` are production; any other branch is
     /// lowercased, runs outside `[a-z0-9-]` become `-`, `-` is trimmed at both ends, and the
-    /// result is cut to 40 characters.
+    /// result is cut to 40 characters, less any `-` the cut leaves at its end, so that the name is
+    /// one `--environment` and the `environment` field accept.
     pub fn from_branch(branch: &str) -> Result<Self, EnvironmentError> {
         if branch == "main" || branch == "master" {
             return Ok(Self::production());
@@ -51,7 +52,8 @@ impl Environment {
                 in_run = true;
             }
         }
-        let name: String = name.trim_matches('-').chars().take(40).collect();
+        let cut: String = name.trim_matches('-').chars().take(40).collect();
+        let name = cut.trim_end_matches('-').to_string();
         if name.is_empty() {
             return Err(EnvironmentError::EmptyFromBranch(branch.to_string()));
         }
@@ -159,6 +161,16 @@ mod tests {
         assert_eq!(derived("--x--"), "x");
         assert_eq!(derived("staging"), "staging");
         assert_eq!(derived(&"a".repeat(50)).len(), 40);
+    }
+
+    #[test]
+    fn a_cut_that_ends_in_a_dash_loses_it() {
+        let branch = format!("{}/{}", "a".repeat(39), "b".repeat(10));
+        let name = derived(&branch);
+        assert_eq!(name, "a".repeat(39));
+        assert!(Environment::named(&name).is_ok(), "{name}");
+        let runs = format!("{}-__x", "a".repeat(38));
+        assert_eq!(derived(&runs), "a".repeat(38));
     }
 
     #[test]

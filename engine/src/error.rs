@@ -1,8 +1,12 @@
 //! Problems found in a manifest revision, each located by file, line/column and field path, and
-//! findings that do not reject a revision (warnings and notes), located by file and field path.
-//! It only describes them; finding them is `load`, `validate` and `placement`.
+//! findings that do not reject a revision (warnings and notes), located by file and field path,
+//! and the names that files which failed to load meant to define, so that references to them name
+//! those files. It only describes them; finding them is `load`, `validate` and `placement`.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::manifest::Kind;
 
 /// One problem in one manifest file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -98,4 +102,42 @@ impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}: {}", self.file, self.field, self.message)
     }
+}
+
+/// The files of a revision that failed to load, by the name each meant to define, so that a
+/// reference to one names the file at fault rather than calling the name unknown.
+#[derive(Debug, Default)]
+pub struct Unloaded {
+    deployments: BTreeMap<String, String>,
+    nodes: BTreeMap<String, String>,
+}
+
+impl Unloaded {
+    /// Records that `file`, of `kind`, meant to define `name` and did not load.
+    pub fn add(&mut self, kind: Kind, name: String, file: &str) {
+        let names = match kind {
+            Kind::Deployment => &mut self.deployments,
+            Kind::Node => &mut self.nodes,
+            Kind::Service => return,
+        };
+        names.entry(name).or_insert_with(|| file.to_string());
+    }
+
+    /// Why a reference to the deployment `name`, which did not load, fails: its file failed.
+    pub(crate) fn deployment(&self, name: &str) -> Option<String> {
+        self.deployments
+            .get(name)
+            .map(|file| failed_file("deployment", name, file))
+    }
+
+    /// Why a reference to the Node `name`, which did not load, fails: its file failed.
+    pub(crate) fn node(&self, name: &str) -> Option<String> {
+        self.nodes
+            .get(name)
+            .map(|file| failed_file("Node", name, file))
+    }
+}
+
+fn failed_file(kind: &str, name: &str, file: &str) -> String {
+    format!("{kind} {name:?} is defined in {file}, which failed to load (see its errors)")
 }

@@ -2,7 +2,8 @@
 //! the YAML parser: its size, how deep it nests and how many nodes its aliases expand to. The
 //! parser's time grows with the square of the nesting and alias expansion multiplies the work of
 //! every later pass, so a small hostile file could otherwise stall the node. A leading UTF-8 byte
-//! order mark is dropped here too. It reads no file: callers that read from disk also stop reading
+//! order mark is dropped here too. The walk over the parser's events is shared with the loader,
+//! which locates fields with it. It reads no file: callers that read from disk also stop reading
 //! at [`MAX_FILE_BYTES`].
 
 use std::collections::BTreeMap;
@@ -63,65 +64,125 @@ pub fn check(text: &str) -> Result<&str, LimitError> {
     Ok(text)
 }
 
-/// Walks the parser's events (the same libyaml parser, configured as `serde_yaml` configures it,
-/// so both read the same structure) and stops at the first event past a limit. Stopping there
-/// keeps the scan linear: the parser's quadratic cost only sets in at deep nesting.
+/// Walks the parser's events and stops at the first event past a limit. Stopping there keeps the
+/// scan linear: the parser's quadratic cost only sets in at deep nesting.
 fn scan(text: &str) -> Result<(), LimitError> {
-    let mut parser = Box::<yaml_unsafe::yaml_parser_t>::new_uninit();
-    let parser = parser.as_mut_ptr();
-    let mut event = MaybeUninit::<yaml_unsafe::yaml_event_t>::uninit();
-    let event = event.as_mut_ptr();
     let mut count = NodeCount::default();
-    // SAFETY: `parser` points to memory owned by the box above, initialized by
-    // `yaml_parser_initialize` before any other use and released by `yaml_parser_delete` on
-    // every path after a successful initialization. The input string outlives the parser. Each
-    // event is read only between a successful `yaml_parser_parse` and its `yaml_event_delete`;
-    // anchor names are NUL-terminated strings owned by that event and copied before deletion.
-    unsafe {
-        if yaml_unsafe::yaml_parser_initialize(parser).fail {
-            return Ok(());
-        }
-        yaml_unsafe::yaml_parser_set_encoding(parser, yaml_unsafe::YAML_UTF8_ENCODING);
-        yaml_unsafe::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
-        let mut result = Ok(());
-        while yaml_unsafe::yaml_parser_parse(parser, event).ok {
-            let kind = (*event).type_;
-            let mark = (*event).start_mark;
-            let at = || (mark.line as usize + 1, mark.column as usize + 1);
-            let node = match kind {
-                yaml_unsafe::YAML_SCALAR_EVENT => {
-                    Some(Node::Scalar(anchor((*event).data.scalar.anchor)))
-                }
-                yaml_unsafe::YAML_SEQUENCE_START_EVENT => {
-                    Some(Node::Start(anchor((*event).data.sequence_start.anchor)))
-                }
-                yaml_unsafe::YAML_MAPPING_START_EVENT => {
-                    Some(Node::Start(anchor((*event).data.mapping_start.anchor)))
-                }
-                yaml_unsafe::YAML_SEQUENCE_END_EVENT | yaml_unsafe::YAML_MAPPING_END_EVENT => {
-                    Some(Node::End)
-                }
-                yaml_unsafe::YAML_ALIAS_EVENT => {
-                    Some(Node::Alias(anchor((*event).data.alias.anchor)))
-                }
-                _ => None,
-            };
-            yaml_unsafe::yaml_event_delete(event);
-            if kind == yaml_unsafe::YAML_STREAM_END_EVENT {
-                break;
+    let mut result = Ok(());
+    walk(text, |event| {
+        let node = match event.kind {
+            EventKind::Scalar { anchor, .. } => Node::Scalar(anchor),
+            EventKind::SequenceStart { anchor } | EventKind::MappingStart { anchor } => {
+                Node::Start(anchor)
             }
-            let Some(node) = node else { continue };
-            if let Err(limit) = count.add(node) {
-                let (line, column) = at();
+            EventKind::SequenceEnd | EventKind::MappingEnd => Node::End,
+            EventKind::Alias { anchor } => Node::Alias(anchor),
+        };
+        match count.add(node) {
+            Ok(()) => true,
+            Err(limit) => {
+                let (line, column) = (event.line, event.column);
                 result = Err(match limit {
                     Limit::Depth => LimitError::TooDeep { line, column },
                     Limit::Nodes => LimitError::TooManyNodes { line, column },
                 });
+                false
+            }
+        }
+    });
+    result
+}
+
+/// One structural event of the YAML parser, where it starts (1-based line and column).
+pub(crate) struct Event {
+    pub kind: EventKind,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// What an [`Event`] is, with the anchor it defines or refers to and a scalar's text.
+pub(crate) enum EventKind {
+    Scalar {
+        anchor: Option<Vec<u8>>,
+        value: Vec<u8>,
+    },
+    SequenceStart {
+        anchor: Option<Vec<u8>>,
+    },
+    MappingStart {
+        anchor: Option<Vec<u8>>,
+    },
+    SequenceEnd,
+    MappingEnd,
+    Alias {
+        anchor: Option<Vec<u8>>,
+    },
+}
+
+/// Hands the parser's structural events of `text` to `on` in order until it answers `false`, the
+/// document ends or the parser fails (a file the parser cannot read is left to it to report). The
+/// parser is the libyaml parser, configured as `serde_yaml` configures it, so both read the same
+/// structure.
+pub(crate) fn walk(text: &str, mut on: impl FnMut(Event) -> bool) {
+    let mut parser = Box::<yaml_unsafe::yaml_parser_t>::new_uninit();
+    let parser = parser.as_mut_ptr();
+    let mut event = MaybeUninit::<yaml_unsafe::yaml_event_t>::uninit();
+    let event = event.as_mut_ptr();
+    // SAFETY: `parser` points to memory owned by the box above, initialized by
+    // `yaml_parser_initialize` before any other use and released by `yaml_parser_delete` on
+    // every path after a successful initialization. The input string outlives the parser. Each
+    // event is read only between a successful `yaml_parser_parse` and its `yaml_event_delete`;
+    // anchor names and scalar values are owned by that event and copied before deletion.
+    unsafe {
+        if yaml_unsafe::yaml_parser_initialize(parser).fail {
+            return;
+        }
+        yaml_unsafe::yaml_parser_set_encoding(parser, yaml_unsafe::YAML_UTF8_ENCODING);
+        yaml_unsafe::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as u64);
+        while yaml_unsafe::yaml_parser_parse(parser, event).ok {
+            let type_ = (*event).type_;
+            let mark = (*event).start_mark;
+            let kind = match type_ {
+                yaml_unsafe::YAML_SCALAR_EVENT => {
+                    let scalar = &(*event).data.scalar;
+                    let value = if scalar.value.is_null() {
+                        Vec::new()
+                    } else {
+                        std::slice::from_raw_parts(scalar.value, scalar.length as usize).to_vec()
+                    };
+                    Some(EventKind::Scalar {
+                        anchor: anchor(scalar.anchor),
+                        value,
+                    })
+                }
+                yaml_unsafe::YAML_SEQUENCE_START_EVENT => Some(EventKind::SequenceStart {
+                    anchor: anchor((*event).data.sequence_start.anchor),
+                }),
+                yaml_unsafe::YAML_MAPPING_START_EVENT => Some(EventKind::MappingStart {
+                    anchor: anchor((*event).data.mapping_start.anchor),
+                }),
+                yaml_unsafe::YAML_SEQUENCE_END_EVENT => Some(EventKind::SequenceEnd),
+                yaml_unsafe::YAML_MAPPING_END_EVENT => Some(EventKind::MappingEnd),
+                yaml_unsafe::YAML_ALIAS_EVENT => Some(EventKind::Alias {
+                    anchor: anchor((*event).data.alias.anchor),
+                }),
+                _ => None,
+            };
+            yaml_unsafe::yaml_event_delete(event);
+            if type_ == yaml_unsafe::YAML_STREAM_END_EVENT {
+                break;
+            }
+            let Some(kind) = kind else { continue };
+            let event = Event {
+                kind,
+                line: mark.line as usize + 1,
+                column: mark.column as usize + 1,
+            };
+            if !on(event) {
                 break;
             }
         }
         yaml_unsafe::yaml_parser_delete(parser);
-        result
     }
 }
 

@@ -4,13 +4,14 @@
 //! the filesystem; callers pass the files in. Every file passes the input limits of `limits`
 //! before it is parsed.
 
+mod positions;
 mod prune;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{ManifestError, ManifestErrors};
+use crate::error::{ManifestError, ManifestErrors, Unloaded};
 use crate::limits::{self, LimitError, MAX_REVISION_BYTES};
 use crate::manifest::{Kind, Manifest, Manifests, NodeSpec, Resource, NO_PROBE_KIND, PROBE_KINDS};
 use crate::validate;
@@ -42,6 +43,7 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         .collect();
     sorted.sort_by(|(a, _), (b, _)| a.path.cmp(&b.path));
     check_revision_size(&sorted)?;
+    let mut unloaded = Unloaded::default();
     for (source, kind) in sorted {
         let result = match kind {
             Kind::Node => parse_into(source, kind, &mut manifests.nodes),
@@ -50,9 +52,10 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         };
         if let Err(problems) = result {
             errors.extend(problems);
+            unloaded.add(kind, declared_name(source), &source.path);
         }
     }
-    errors.extend(validate::validate(&manifests));
+    errors.extend(validate::validate(&manifests, &unloaded));
     if errors.is_empty() {
         Ok(manifests)
     } else {
@@ -60,6 +63,27 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
         errors.dedup();
         Err(ManifestErrors(errors))
     }
+}
+
+/// The name a file that failed to load meant to define: its `metadata.name` when the file is YAML
+/// that says, else the file's name without `.yaml` or `.yml`.
+fn declared_name(source: &SourceFile) -> String {
+    let written = limits::check(&source.text)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(text).ok())
+        .and_then(|document| {
+            document
+                .get("metadata")?
+                .get("name")?
+                .as_str()
+                .map(str::to_string)
+        });
+    written.unwrap_or_else(|| {
+        let file = source.path.rsplit('/').next().unwrap_or(&source.path);
+        file.trim_end_matches(".yaml")
+            .trim_end_matches(".yml")
+            .to_string()
+    })
 }
 
 /// Refuses a revision whose manifests add up to more than `MAX_REVISION_BYTES`, naming the file
@@ -89,7 +113,7 @@ pub fn load_node(source: &SourceFile) -> Result<Manifest<NodeSpec>, ManifestErro
         nodes,
         ..Manifests::default()
     };
-    let errors = validate::validate(&manifests);
+    let errors = validate::validate(&manifests, &Unloaded::default());
     if !errors.is_empty() {
         return Err(ManifestErrors(errors));
     }
@@ -222,6 +246,7 @@ fn parse_every_problem<S: DeserializeOwned>(
     let mut hidden_fields = BTreeSet::new();
     let mut errors = Vec::new();
     let limit = problem_limit(source.text.len());
+    let mut places = None;
     loop {
         let mut track = serde_path_to_error::Track::new();
         let deserializer = serde_path_to_error::Deserializer::new(
@@ -234,7 +259,9 @@ fn parse_every_problem<S: DeserializeOwned>(
             Err(failure) => failure,
         };
         let field = track.path().to_string();
-        let error = yaml_error(source, Some(field.clone()), &error);
+        let mut error = yaml_error(source, Some(field.clone()), &error);
+        let places = places.get_or_insert_with(|| positions::places(&source.text));
+        at_own_place(&mut error, places);
         if !is_missing_because_hidden(&error, &field, &hidden_fields) {
             if errors.len() == limit {
                 errors.push(ManifestError::new(
@@ -251,6 +278,22 @@ fn parse_every_problem<S: DeserializeOwned>(
         if !culprit.is_some_and(|node| hidden.insert(node)) {
             return Err(errors);
         }
+    }
+}
+
+/// Moves `error` to its field's own place when the parser located it before the field, at the
+/// mapping or sequence that encloses it.
+fn at_own_place(error: &mut ManifestError, places: &BTreeMap<String, positions::Place>) {
+    let (Some(field), Some(line), Some(column)) = (&error.field, error.line, error.column) else {
+        return;
+    };
+    let Some(place) = places.get(field) else {
+        return;
+    };
+    if (line, column) < place.key.unwrap_or(place.value) {
+        let (own_line, own_column) = place.start();
+        error.line = Some(own_line);
+        error.column = Some(own_column);
     }
 }
 
@@ -353,6 +396,73 @@ mod tests {
         );
         assert!(
             listed[1].starts_with("deployments/web.yaml:10:13: "),
+            "{listed:#?}"
+        );
+    }
+
+    #[test]
+    fn errors_raised_after_a_value_is_read_point_at_the_field_itself() {
+        let text = format!(
+            "{HEADER}spec:\n  image: nginx\n  user: root\n  workingDir: relative\n  health:\n    readiness:\n      tcp: localhost:80\n    liveness: {{}}\n  volumes:\n    - hostPath: /srv/a\n      containerPath: /a\n    - hostPath: /srv/b\n      containerPath: b\n    - containerPath: /c\n    - name: data\n      containerPath: /d\n      extra: 1\n"
+        );
+        assert_eq!(
+            problems("deployments/web.yaml", &text),
+            [
+                "deployments/web.yaml:8:15: spec.workingDir: path \"relative\" must be absolute",
+                "deployments/web.yaml:12:15: spec.health.liveness: a probe needs one of http, tcp or exec",
+                "deployments/web.yaml:17:22: spec.volumes[1].containerPath: path \"b\" must be absolute",
+                "deployments/web.yaml:18:7: spec.volumes[2]: one of hostPath (bind mount) or name (named volume) is required",
+                "deployments/web.yaml:21:7: spec.volumes[3].extra: unknown field `extra`, expected one of `hostPath`, `name`, `containerPath`, `readOnly`",
+            ]
+        );
+        let block = format!(
+            "{HEADER}spec:\n  image: nginx\n  health:\n    readiness:\n      tcp: localhost:80\n    liveness:\n      interval: 5s\n"
+        );
+        assert_eq!(
+            problems("deployments/web.yaml", &block),
+            ["deployments/web.yaml:10:5: spec.health.liveness: a probe needs one of http, tcp or exec"]
+        );
+    }
+
+    #[test]
+    fn a_reference_to_a_file_that_failed_to_load_names_that_file() {
+        let source = |path: &str, text: String| SourceFile {
+            path: path.into(),
+            text,
+        };
+        let db = "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: db\nspec:\n  image: postgres\n  bogus: 1\n";
+        let web = format!("{HEADER}spec:\n  image: nginx\n  dependsOn: [db, cache]\n  placement:\n    nodes: [n1]\n");
+        let service = "apiVersion: run.orcra.dev/v0alpha\nkind: Service\nmetadata:\n  name: db\nspec:\n  deployment: db\n  port: 5432\n  ingress:\n    domain:\n      default: db.example.com\n";
+        let listed: Vec<String> = load(&[
+            source("deployments/db.yaml", db.to_string()),
+            source(
+                "deployments/cache.yaml",
+                "kind: Deployment\n: [".to_string(),
+            ),
+            source("deployments/web.yaml", web),
+            source(
+                "nodes/n1.yaml",
+                "kind: Node\nmetadata: {name: n1}\nspec: {}\n".to_string(),
+            ),
+            source("services/db.yaml", service.to_string()),
+        ])
+        .unwrap_err()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        for expected in [
+            "deployments/web.yaml: spec.dependsOn[0]: deployment \"db\" is defined in deployments/db.yaml, which failed to load (see its errors)",
+            "deployments/web.yaml: spec.dependsOn[1]: deployment \"cache\" is defined in deployments/cache.yaml, which failed to load (see its errors)",
+            "deployments/web.yaml: spec.placement.nodes[0]: Node \"n1\" is defined in nodes/n1.yaml, which failed to load (see its errors)",
+            "services/db.yaml: spec.deployment: deployment \"db\" is defined in deployments/db.yaml, which failed to load (see its errors)",
+        ] {
+            assert!(listed.iter().any(|line| line == expected), "{expected}\n{listed:#?}");
+        }
+        assert!(
+            !listed
+                .iter()
+                .any(|line| line.contains("does not exist") || line.contains("no Node named")),
             "{listed:#?}"
         );
     }

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::{Finding, Level, ManifestError};
+use crate::error::{Finding, Level, ManifestError, Unloaded};
 use crate::manifest::{DeploymentSpec, Manifests, NodeLabels};
 
 /// Whether the node `name` carrying `labels` runs `deployment`; every node runs a deployment
@@ -87,7 +87,7 @@ fn runners<'a>(manifests: &'a Manifests, deployment: &DeploymentSpec) -> BTreeSe
 
 /// Every `placement.nodes` entry names a Node of the repository: a name that matches nothing is
 /// most likely a typo, which would quietly run the deployment nowhere.
-pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
+pub fn check(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     // On a swarm, `placement.nodes` names the swarm's hosts, not Node manifests.
     if manifests.swarm_node().is_some() {
@@ -102,11 +102,13 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
                 errors.push(ManifestError::new(
                     &deployment.file,
                     Some(&format!("spec.placement.nodes[{index}]")),
-                    format!(
-                        "no Node named {:?} in nodes/ (found: {})",
-                        node.as_str(),
-                        listed(manifests.nodes.keys())
-                    ),
+                    unloaded.node(node.as_str()).unwrap_or_else(|| {
+                        format!(
+                            "no Node named {:?} in nodes/ (found: {})",
+                            node.as_str(),
+                            listed(manifests.nodes.keys())
+                        )
+                    }),
                 ));
             }
         }

@@ -12,13 +12,13 @@ use std::net::IpAddr;
 
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
-use crate::error::ManifestError;
+use crate::error::{ManifestError, Unloaded};
 use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
 use crate::swarm;
 
-pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
+pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
     let mut errors = Vec::new();
     check_nodes(manifests, &mut errors);
     check_node_values(manifests, &mut errors);
@@ -27,10 +27,10 @@ pub fn validate(manifests: &Manifests) -> Vec<ManifestError> {
     check_networks(manifests, &mut errors);
     check_mount_points(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
-    check_dependencies(manifests, &mut errors);
-    errors.extend(placement::check(manifests));
+    check_dependencies(manifests, unloaded, &mut errors);
+    errors.extend(placement::check(manifests, unloaded));
     errors.extend(swarm::check(manifests));
-    check_services(manifests, &mut errors);
+    check_services(manifests, unloaded, &mut errors);
     errors
 }
 
@@ -355,7 +355,7 @@ fn check_host_ports(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
 
 /// Every `dependsOn` entry names another deployment of the revision, once, and no chain of them
 /// comes back to where it started.
-fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+fn check_dependencies(manifests: &Manifests, unloaded: &Unloaded, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let mut seen = Vec::new();
         for (index, dependency) in deployment.spec.depends_on.iter().enumerate() {
@@ -365,9 +365,9 @@ fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                     "deployment {dependency:?} cannot depend on itself (dependsOn cycle: {dependency} -> {dependency})"
                 ))
             } else if !manifests.deployments.contains_key(dependency) {
-                Some(format!(
-                    "deployment {dependency:?} does not exist in this revision"
-                ))
+                Some(unloaded.deployment(dependency).unwrap_or_else(|| {
+                    format!("deployment {dependency:?} does not exist in this revision")
+                }))
             } else if seen.contains(&dependency) {
                 Some(format!("deployment {dependency:?} is listed twice"))
             } else {
@@ -403,7 +403,7 @@ fn check_dependencies(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     }
 }
 
-fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+fn check_services(manifests: &Manifests, unloaded: &Unloaded, errors: &mut Vec<ManifestError>) {
     let mut default_domains: BTreeMap<&str, &str> = BTreeMap::new();
     let mut templates: BTreeMap<&str, &str> = BTreeMap::new();
     for service in manifests.services.values() {
@@ -413,10 +413,14 @@ fn check_services(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             None => errors.push(ManifestError::new(
                 file,
                 Some("spec.deployment"),
-                format!(
-                    "deployment {:?} does not exist in this revision",
-                    spec.deployment.as_str()
-                ),
+                unloaded
+                    .deployment(spec.deployment.as_str())
+                    .unwrap_or_else(|| {
+                        format!(
+                            "deployment {:?} does not exist in this revision",
+                            spec.deployment.as_str()
+                        )
+                    }),
             )),
             Some(deployment) if spec.port.is_none() && deployment.spec.container.ports.is_empty() => {
                 errors.push(ManifestError::new(

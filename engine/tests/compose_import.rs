@@ -13,8 +13,7 @@ fn import(project: &Path, environment: &BTreeMap<String, String>) -> Translation
     let name = project.file_name().unwrap().to_string_lossy().to_string();
     let text = fs::read_to_string(project.join("docker-compose.yml")).unwrap();
     let dotenv = fs::read_to_string(project.join(".env")).ok();
-    let read_env_file =
-        |file: &str| fs::read_to_string(project.join(file)).map_err(|error| error.to_string());
+    let read_env_file = |file: &str| Ok(fs::read_to_string(project.join(file)).ok());
     let compose_dir = format!("/srv/{name}");
     let input = ComposeInput {
         text: &text,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use engine::compose::{translate, ComposeError, ComposeInput, Translation};
+use engine::limits::{LimitError, MAX_FILE_BYTES};
 
 /// The inputs of one translation; `env_files` stands in for the compose folder's files.
 struct Import {
@@ -27,12 +28,7 @@ impl Import {
     }
 
     fn run(&self, text: &str) -> Result<Translation, ComposeError> {
-        let read = |name: &str| {
-            self.env_files
-                .get(name)
-                .cloned()
-                .ok_or_else(|| "No such file or directory (os error 2)".to_string())
-        };
+        let read = |name: &str| Ok(self.env_files.get(name).cloned());
         translate(&ComposeInput {
             text,
             environment: &self.environment,
@@ -190,7 +186,7 @@ fn missing_env_file_is_untranslatable_unless_optional() {
     );
     assert_eq!(
         translation.untranslatable[0].to_string(),
-        "services.web.env_file: cannot read missing.env: No such file or directory (os error 2)"
+        "services.web.env_file: cannot read missing.env: no such file"
     );
 }
 
@@ -509,5 +505,68 @@ fn unreadable_files_are_errors() {
     assert_eq!(
         Import::new().run("image: nginx\n").unwrap_err(),
         ComposeError::NotCompose
+    );
+}
+
+#[test]
+fn a_compose_file_over_the_input_limits_is_refused_before_parsing() {
+    let started = std::time::Instant::now();
+    let deep = format!(
+        "services:\n  web:\n    image: nginx\n    labels: {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    assert_eq!(
+        Import::new().run(&deep).unwrap_err().to_string(),
+        "line 4 column 74: nested more than 64 levels deep"
+    );
+    let mut laughs = String::from("x-a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let items = vec![format!("*a{}", level - 1); 10].join(", ");
+        laughs.push_str(&format!("x-a{level}: &a{level} [{items}]\n"));
+    }
+    laughs.push_str("services:\n  web:\n    image: nginx\n");
+    assert!(matches!(
+        Import::new().run(&laughs),
+        Err(ComposeError::Limit(LimitError::TooManyNodes { .. }))
+    ));
+    let huge = format!("services: {{}}\n{}", "#".repeat(MAX_FILE_BYTES));
+    assert!(matches!(
+        Import::new().run(&huge),
+        Err(ComposeError::Limit(LimitError::TooLarge { .. }))
+    ));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn an_env_file_the_reader_refuses_is_untranslatable_even_when_optional() {
+    let read = |name: &str| {
+        Err(format!(
+            "{name}: outside the compose file's folder: refusing to read it"
+        ))
+    };
+    let environment = BTreeMap::new();
+    let translation = translate(&ComposeInput {
+        text: "services:\n  web:\n    image: nginx\n    env_file:\n      - path: ../x\n        required: false\n",
+        environment: &environment,
+        dotenv: None,
+        read_env_file: &read,
+        compose_dir: "/srv/app",
+        compose_dir_from_out: Some(""),
+        node_host: None,
+        git_repo: "/srv/app",
+    })
+    .unwrap();
+    assert!(translation
+        .notes
+        .iter()
+        .all(|note| !note.message.contains("../x")));
+    assert_eq!(
+        translation.untranslatable[0].to_string(),
+        "services.web.env_file: cannot read ../x: ../x: outside the compose file's folder: refusing to read it"
     );
 }

@@ -1,10 +1,12 @@
 //! Robustness: arbitrary bytes, mutated valid manifests and hostile fragments (deep nesting,
 //! alias bombs, control characters, byte order marks, overflowing numbers and durations) fed to
-//! the loader (and, when they load, to resolution and planning) never panic. Fixed seeds keep the
+//! the loader (and, when they load, to resolution and planning) and to the compose importer never
+//! panic, and the importer refuses what is over the input limits before parsing it. Fixed seeds keep the
 //! run reproducible; `cargo test` runs it, so CI fuzzes the loader for a bounded number of cases.
 
 use std::collections::BTreeMap;
 
+use engine::compose::{translate, ComposeInput};
 use engine::observed::{ContainerState, ObservedContainer};
 use engine::sops::DataKey;
 use engine::spec::SecretValue;
@@ -321,5 +323,46 @@ proptest! {
         texts[target] = apply(&texts[target], &insert);
         let [node, deployment, service] = texts;
         exercise(&files(node, deployment, service));
+    }
+}
+
+const COMPOSE: &str = "services:
+  web:
+    image: nginx:${TAG:-alpine}
+    ports:
+      - \"8080:80\"
+    env_file: web.env
+    volumes:
+      - ./data:/data
+    healthcheck:
+      test: [\"CMD\", \"true\"]
+";
+
+/// Imports `text` as a compose file; only panics matter here.
+fn import(text: &str) {
+    let environment = BTreeMap::new();
+    let read = |_: &str| Ok(Some("A=1\n".to_string()));
+    let _ = translate(&ComposeInput {
+        text,
+        environment: &environment,
+        dotenv: None,
+        read_env_file: &read,
+        compose_dir: "/srv/app",
+        compose_dir_from_out: Some(""),
+        node_host: Some("10.0.0.5"),
+        git_repo: "/srv/app",
+    });
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 300, ..config(0x636f_6d70) })]
+
+    #[test]
+    fn hostile_compose_files_never_panic(fragment in hostile_fragment(), mutations in prop::collection::vec(mutation(), 0..4), at in any::<usize>()) {
+        let mut text = apply(COMPOSE, &Mutation::Insert { at, text: fragment });
+        for mutation in &mutations {
+            text = apply(&text, mutation);
+        }
+        import(&text);
     }
 }

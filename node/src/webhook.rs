@@ -5,6 +5,7 @@
 //! secret file is read as a regular file of at most [`MAX_SECRET_FILE_BYTES`], and from async
 //! code off the async workers within [`SECRET_READ_TIMEOUT`].
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,16 +96,6 @@ impl WebhookSecret {
         HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length")
     }
 
-    /// Whether `body` signed with the secret gives the hex digest `signature`.
-    fn signed(&self, body: &[u8], signature: &str) -> bool {
-        let Ok(signature) = hex::decode(signature) else {
-            return false;
-        };
-        let mut mac = self.mac();
-        mac.update(body);
-        mac.verify_slice(&signature).is_ok()
-    }
-
     /// Whether `token` is the secret itself, compared in constant time: both are signed with the
     /// secret and the digests compared.
     fn is(&self, token: &[u8]) -> bool {
@@ -150,43 +141,57 @@ impl Proof {
 }
 
 /// The first proof among `headers` that holds for `body`; `None` when none does (or none is there).
+/// Only the first header of each kind counts, and the body is signed at most once, however many
+/// signature headers a request repeats: a request costs one pass over its body.
 pub fn verify(secret: &WebhookSecret, headers: &HeaderMap, body: &[u8]) -> Option<Proof> {
     let header = |name: &str| {
         headers
-            .get_all(name)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
+            .get(name)
+            .and_then(|value| value.to_str().ok())
             .map(str::trim)
-            .collect::<Vec<&str>>()
     };
-    let github = header("x-hub-signature-256").into_iter().any(|value| {
-        value
-            .strip_prefix("sha256=")
-            .is_some_and(|hex| secret.signed(body, hex))
-    });
-    let signature = |name: &str| {
-        header(name)
-            .into_iter()
-            .any(|value| secret.signed(body, value))
+    let body_mac = OnceCell::new();
+    let signed = |signature: &str| {
+        let Ok(signature) = hex::decode(signature) else {
+            return false;
+        };
+        body_mac
+            .get_or_init(|| {
+                let mut mac = secret.mac();
+                mac.update(body);
+                mac
+            })
+            .clone()
+            .verify_slice(&signature)
+            .is_ok()
     };
-    let gitlab = header("x-gitlab-token")
-        .into_iter()
-        .any(|value| secret.is(value.as_bytes()));
-    let bearer = header("authorization").into_iter().any(|value| {
-        value
-            .split_once(' ')
+    let github = || {
+        header("x-hub-signature-256")
+            .and_then(|value| value.strip_prefix("sha256="))
+            .is_some_and(signed)
+    };
+    let gitea = || header("x-gitea-signature").is_some_and(signed);
+    let forgejo = || header("x-forgejo-signature").is_some_and(signed);
+    let gitlab = || header("x-gitlab-token").is_some_and(|value| secret.is(value.as_bytes()));
+    let bearer = || {
+        header("authorization")
+            .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .is_some_and(|(_, token)| secret.is(token.trim().as_bytes()))
-    });
-    [
-        (github, Proof::GitHub),
-        (signature("x-gitea-signature"), Proof::Gitea),
-        (signature("x-forgejo-signature"), Proof::Forgejo),
-        (gitlab, Proof::GitLab),
-        (bearer, Proof::Bearer),
-    ]
-    .into_iter()
-    .find_map(|(holds, proof)| holds.then_some(proof))
+    };
+    if github() {
+        Some(Proof::GitHub)
+    } else if gitea() {
+        Some(Proof::Gitea)
+    } else if forgejo() {
+        Some(Proof::Forgejo)
+    } else if gitlab() {
+        Some(Proof::GitLab)
+    } else if bearer() {
+        Some(Proof::Bearer)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +272,50 @@ mod tests {
             ("authorization", "Bearer s3cret"),
         ]);
         assert_eq!(verify(&secret(), &request, BODY), Some(Proof::Bearer));
+    }
+
+    #[test]
+    fn only_the_first_header_of_each_kind_counts() {
+        let good = hex_signature(b"s3cret", BODY);
+        let cases: [&[(&'static str, &str)]; 4] = [
+            &[("x-gitea-signature", "00"), ("x-gitea-signature", &good)],
+            &[
+                ("x-hub-signature-256", "sha256=00"),
+                ("x-hub-signature-256", &format!("sha256={good}")),
+            ],
+            &[("x-gitlab-token", "wrong"), ("x-gitlab-token", "s3cret")],
+            &[
+                ("authorization", "Bearer wrong"),
+                ("authorization", "Bearer s3cret"),
+            ],
+        ];
+        for case in cases {
+            assert_eq!(verify(&secret(), &headers(case), BODY), None, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_signature_headers_do_not_sign_the_body_again() {
+        // A thousand wrong signatures over a megabyte: checked like one, or this takes seconds.
+        let body = vec![b'x'; MAX_BODY_BYTES];
+        let mut request = HeaderMap::new();
+        let wrong = [
+            ("x-hub-signature-256", "sha256=00"),
+            ("x-gitea-signature", "00"),
+            ("x-forgejo-signature", "00"),
+        ];
+        for (name, value) in wrong {
+            for _ in 0..1000 {
+                request.append(name, HeaderValue::from_static(value));
+            }
+        }
+        let started = std::time::Instant::now();
+        assert_eq!(verify(&secret(), &request, &body), None);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use engine::manifest::node_defaults;
 use engine::SourceFile;
 
 use crate::args::BootstrapArgs;
+use crate::render::escaped;
 
 pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
     let path = match &args.node {
@@ -31,8 +32,8 @@ pub fn run(args: &BootstrapArgs) -> Result<ExitCode> {
     let binary = std::env::current_exe().context("cannot locate the running orun binary")?;
     if args.dry_run {
         println!("Would run on {} (nothing is executed):", ssh.destination());
-        for line in dry_run(&node, &ssh, &binary) {
-            println!("  {line}");
+        for line in dry_run(&node, &ssh, &binary)? {
+            println!("  {}", escaped(&line));
         }
         return Ok(ExitCode::SUCCESS);
     }

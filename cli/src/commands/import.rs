@@ -1,16 +1,23 @@
 //! `orun import compose`: reads a compose file, its `.env` and `env_file`s, hands them to the
 //! engine's translation, prints every line of the result, checks the manifests it would write
 //! with the ordinary loader, and writes them unless something could not be translated (or they
-//! would not load, which even `--force` does not override). The translation itself lives in
-//! `engine::compose`.
+//! would not load, which even `--force` does not override). `.env` and `env_file`s are read like
+//! a revision's files: regular files inside the compose file's folder, at most 1 MiB. Files are
+//! written without following a symlink under `--out`, and only new ones: a file that already holds
+//! what the import writes is left alone, one that holds anything else stops the import before it
+//! writes anything. The translation itself lives in `engine::compose`.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use adapters::files::{self, Refusal};
+use adapters::write::{self, Existing};
+use anyhow::{anyhow, bail, Context, Result};
 use engine::compose::{self, ComposeInput, Translation};
+use engine::limits::MAX_FILE_BYTES;
 
 use crate::args::{ImportCommand, ImportComposeArgs};
 use crate::render::escaped;
@@ -23,8 +30,7 @@ pub fn run(command: &ImportCommand) -> Result<ExitCode> {
 
 fn compose(args: &ImportComposeArgs) -> Result<ExitCode> {
     let file = &args.file;
-    let text = fs::read_to_string(file)
-        .with_context(|| format!("cannot read compose file {}", file.display()))?;
+    let text = read_compose_file(file)?;
     let compose_dir = absolute(
         file.parent()
             .filter(|parent| !parent.as_os_str().is_empty()),
@@ -33,17 +39,9 @@ fn compose(args: &ImportComposeArgs) -> Result<ExitCode> {
         Some(out) => absolute(Some(out))?,
         None => compose_dir.clone(),
     };
-    let dotenv_path = compose_dir.join(".env");
-    let dotenv = match fs::read_to_string(&dotenv_path) {
-        Ok(text) => Some(text),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot read {}", dotenv_path.display()))
-        }
-    };
+    let dotenv = read_beside(&compose_dir, ".env").map_err(|error| anyhow!(error))?;
     let environment: BTreeMap<String, String> = std::env::vars().collect();
-    let read_env_file =
-        |name: &str| fs::read_to_string(compose_dir.join(name)).map_err(|error| error.to_string());
+    let read_env_file = |name: &str| read_beside(&compose_dir, name);
     let compose_dir_text = text_of(&compose_dir)?;
     let from_out = compose_dir
         .strip_prefix(&out)
@@ -106,26 +104,84 @@ fn check(translation: &Translation) -> Vec<String> {
     }
 }
 
-/// Writes every file, refusing to replace one that already holds something else.
+/// The compose file's text, at most 1 MiB read (the limit the translation enforces).
+fn read_compose_file(file: &Path) -> Result<String> {
+    let context = || format!("cannot read compose file {}", file.display());
+    let opened = fs::File::open(file).with_context(context)?;
+    let mut bytes = Vec::new();
+    opened
+        .take(u64::try_from(MAX_FILE_BYTES).unwrap_or(u64::MAX) + 1)
+        .read_to_end(&mut bytes)
+        .with_context(context)?;
+    String::from_utf8(bytes).with_context(context)
+}
+
+/// The text of `name` (relative to the compose folder): `None` when nothing is there; an error
+/// naming it when it is outside the compose folder, not a regular file (a FIFO, a device, a
+/// folder), larger than 1 MiB or not UTF-8.
+fn read_beside(compose_dir: &Path, name: &str) -> Result<Option<String>, String> {
+    let path = compose_dir.join(name);
+    let outside = || {
+        format!(
+            "{}: outside the compose file's folder {}: refusing to read it",
+            path.display(),
+            compose_dir.display()
+        )
+    };
+    if !stays_inside(Path::new(name)) {
+        return Err(outside());
+    }
+    let found = files::file_inside(&path, compose_dir, name).map_err(|refusal| match refusal {
+        Refusal::Outside { .. } => outside(),
+        refusal => refusal.to_string(),
+    })?;
+    let Some(found) = found else {
+        return match fs::symlink_metadata(&path) {
+            Ok(_) => Err(format!(
+                "{}: not a regular file: refusing to read it",
+                path.display()
+            )),
+            Err(_) => Ok(None),
+        };
+    };
+    let bytes = files::read_regular(&found, name, Some(MAX_FILE_BYTES))
+        .map_err(|refusal| refusal.to_string())?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| format!("{name}: not valid UTF-8"))
+}
+
+/// Whether the relative path `name` stays inside its folder as written: not absolute, and no
+/// `..` leading above where it starts. Symlinks are checked when the file is opened.
+fn stays_inside(name: &Path) -> bool {
+    let mut depth = 0usize;
+    name.components().all(|component| match component {
+        Component::Normal(_) => {
+            depth += 1;
+            true
+        }
+        Component::CurDir => true,
+        Component::ParentDir => depth.checked_sub(1).map(|up| depth = up).is_some(),
+        Component::RootDir | Component::Prefix(_) => false,
+    })
+}
+
+/// Writes every new file: nothing is written if any file exists with other content or cannot be
+/// written without following a symlink.
 fn write(out: &Path, translation: &Translation) -> Result<()> {
+    let mut new = Vec::new();
     for (name, text) in &translation.files {
-        let path = out.join(name);
-        if let Ok(existing) = fs::read_to_string(&path) {
-            if existing != *text {
-                bail!(
-                    "{} already exists with other content; remove it or choose another --out",
-                    path.display()
-                );
-            }
+        match write::compare(out, name, text.as_bytes())? {
+            Existing::Absent => new.push((name, text)),
+            Existing::Same => {}
+            Existing::Different => bail!(
+                "{} already exists with other content; remove it or choose another --out",
+                out.join(name).display()
+            ),
         }
     }
-    for (name, text) in &translation.files {
-        let path = out.join(name);
-        if let Some(folder) = path.parent() {
-            fs::create_dir_all(folder)
-                .with_context(|| format!("cannot create {}", folder.display()))?;
-        }
-        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    for (name, text) in new {
+        write::create_new(out, name, text.as_bytes())?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod secret;
 mod start;
 mod status;
 mod validate;
+mod warnings;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,16 @@ use anyhow::{Context, Result};
 use crate::args::{Cli, Command, FleetCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    if matches!(
+        cli.command,
+        Command::Validate(_)
+            | Command::Plan(_)
+            | Command::Apply(_)
+            | Command::Secret(_)
+            | Command::Fleet(FleetCommand::Plan(_))
+    ) {
+        warnings::to_stderr();
+    }
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),

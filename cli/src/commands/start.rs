@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use adapters::git::Remote;
 use adapters::ingress::config::CaddySettings;
 use anyhow::{anyhow, bail, Context, Result};
+use engine::backoff::MIN_POLL_INTERVAL;
 use engine::duration::Duration;
 use engine::load::load_node;
 use engine::manifest::node_defaults::{self, NodePaths};
@@ -97,8 +98,8 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             let parsed: Duration = text
                 .parse()
                 .map_err(|error| anyhow!("--poll-interval: {error}"))?;
-            if parsed.is_zero() {
-                bail!("--poll-interval: must be longer than 0s");
+            if parsed.as_std() < MIN_POLL_INTERVAL {
+                bail!("--poll-interval {text}: must be at least 1s");
             }
             Ok(parsed.as_std())
         })

@@ -1,7 +1,8 @@
 //! Importing a docker compose file: a pure translation of its text (with the process environment,
 //! the `.env` beside it and the `env_file`s it names) into a manifest repository's files, the
-//! notes an operator should read, and the settings orun cannot express. It does not read or write
-//! files, nor decide whether to write: the CLI does both.
+//! notes an operator should read, and the settings orun cannot express. The compose file passes the
+//! manifest loader's input limits (size, nesting, alias expansion) before it is parsed. It does
+//! not read or write files, nor decide whether to write: the CLI does both.
 
 mod interpolate;
 mod output;
@@ -17,6 +18,7 @@ use std::fmt;
 
 use serde_yaml::{Mapping, Value};
 
+use crate::limits::{self, LimitError};
 use crate::load::SourceFile;
 use crate::manifest::Name;
 pub use interpolate::{interpolate, parse_dotenv, DotenvLineError, InterpolationProblem};
@@ -31,8 +33,9 @@ pub struct ComposeInput<'a> {
     pub environment: &'a BTreeMap<String, String>,
     /// The `.env` file beside the compose file, when there is one.
     pub dotenv: Option<&'a str>,
-    /// Reads an `env_file` named relative to the compose file's folder; the error says why not.
-    pub read_env_file: &'a dyn Fn(&str) -> Result<String, String>,
+    /// Reads an `env_file` named relative to the compose file's folder: `None` when there is no
+    /// such file; the error says why it cannot be read (outside the folder, not a regular file).
+    pub read_env_file: &'a dyn Fn(&str) -> Result<Option<String>, String>,
     /// The compose file's folder as an absolute path: relative bind mounts start there.
     pub compose_dir: &'a str,
     /// The compose file's folder relative to the output folder (`""` when they are the same), or
@@ -103,6 +106,8 @@ impl Translation {
 /// A compose file that cannot be read at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ComposeError {
+    #[error("{}", located(.0))]
+    Limit(LimitError),
     #[error("invalid YAML: {0}")]
     Yaml(String),
     #[error("expected a mapping with a services key at the top level")]
@@ -111,6 +116,14 @@ pub enum ComposeError {
     ServiceNotMapping(String),
     #[error("{path}: {message}")]
     Variable { path: String, message: String },
+}
+
+/// A limit error with the place where the file crossed it, when it is one.
+fn located(error: &LimitError) -> String {
+    match error.location() {
+        Some((line, column)) => format!("line {line} column {column}: {error}"),
+        None => error.to_string(),
+    }
 }
 
 /// Notes and untranslatable settings, gathered while walking the file.
@@ -156,12 +169,13 @@ pub(crate) fn checked<T>(
 
 /// Translates a compose file into manifest files.
 pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
+    let text = limits::check(input.text).map_err(ComposeError::Limit)?;
     let mut document: Value =
-        serde_yaml::from_str(input.text).map_err(|error| ComposeError::Yaml(error.to_string()))?;
+        serde_yaml::from_str(text).map_err(|error| ComposeError::Yaml(error.to_string()))?;
     document
         .apply_merge()
         .map_err(|error| ComposeError::Yaml(error.to_string()))?;
-    written::restore(input.text, &mut document);
+    written::restore(text, &mut document);
     let variables = variables(input)?;
     let mut report = Report::default();
     interpolate_tree(&mut document, &Path::root(), &variables, &mut report)?;

@@ -446,9 +446,13 @@ fn env_files(
     };
     for (file, required) in entries {
         let content = match (context.input.read_env_file)(&file) {
-            Ok(content) => content,
-            Err(_) if !required => {
+            Ok(Some(content)) => content,
+            Ok(None) if !required => {
                 report.note(path, format!("{file} is optional and missing, skipped"));
+                continue;
+            }
+            Ok(None) => {
+                report.untranslatable(path, format!("cannot read {file}: no such file"));
                 continue;
             }
             Err(error) => {

@@ -54,7 +54,8 @@ pub enum CredentialsError {
         helper: Helper,
         failure: HelperFailure,
     },
-    /// A credential helper exited with a failure; `output` is the first line it wrote.
+    /// A credential helper exited with a failure; `output` is the first line of its standard
+    /// error.
     #[error("{helper}{} failed ({status}): {output}", if matches!(.helper, Helper::List { .. }) { " list" } else { "" })]
     HelperFailed {
         helper: Helper,
@@ -321,17 +322,15 @@ fn failed(helper: Helper, output: &std::process::Output) -> CredentialsError {
     }
 }
 
-/// The first line a failed helper wrote (its error), bounded; a helper prints no secret when it
-/// fails.
+/// The first line a failed helper wrote on its standard error, bounded. Its standard output is
+/// never quoted: a helper that fails half-way may have printed the credentials there.
 fn failure_text(output: &std::process::Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stderr
         .lines()
-        .chain(stdout.lines())
         .map(str::trim)
         .find(|line| !line.is_empty())
-        .unwrap_or("no output");
+        .unwrap_or("no output on standard error");
     line.chars().take(HELPER_OUTPUT_LIMIT).collect()
 }
 
@@ -370,6 +369,24 @@ mod tests {
             message.starts_with(&located.config_file().display().to_string()),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_failed_helper_is_quoted_from_its_standard_error_only() {
+        use std::os::unix::process::ExitStatusExt;
+        let output = |stdout: &str, stderr: &str| std::process::Output {
+            status: std::process::ExitStatus::from_raw(1 << 8),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        let secret = r#"{"ServerURL":"ghcr.io","Username":"u","Secret":"hunter2"}"#;
+        assert_eq!(
+            failure_text(&output(secret, "\n  keychain locked\nmore\n")),
+            "keychain locked"
+        );
+        let quiet = failure_text(&output(secret, ""));
+        assert_eq!(quiet, "no output on standard error");
+        assert!(!quiet.contains("hunter2"));
     }
 
     #[tokio::test]
