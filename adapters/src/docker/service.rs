@@ -502,12 +502,17 @@ async fn settle(
         if updated && running == wanted {
             return Ok(Settled::Converged);
         }
-        if started.elapsed() >= limit {
+        // A rollback Swarm started gets as long again to finish: it is the way back.
+        let rolling_back = ours
+            && status.and_then(|status| status.state)
+                == Some(ServiceUpdateStatusStateEnum::ROLLBACK_STARTED);
+        let allowed = if rolling_back { limit * 2 } else { limit };
+        if started.elapsed() >= allowed {
             let why =
                 last_error.map_or(String::new(), |error| format!("; last task error: {error}"));
             return Ok(Settled::Failed(format!(
                 "service {name} did not settle within {}s: {running} of {wanted} tasks running{why}",
-                limit.as_secs()
+                allowed.as_secs()
             )));
         }
         tokio::time::sleep(SETTLE_POLL).await;

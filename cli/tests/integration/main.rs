@@ -25,5 +25,6 @@ mod rollout;
 mod secrets;
 mod settings;
 mod support;
+mod swarm;
 mod two_tier;
 mod webhook;
