@@ -328,9 +328,10 @@ fn a_swarm_node_daemon_leads_reports_tasks_and_repairs_a_deleted_service() {
     docker(&["service", "rm", &service]);
     let filter = format!("name={service}");
     assert!(
-        eventually(LIMIT, || docker(&[
+        eventually(LIMIT, || !docker(&[
             "service", "ls", "-q", "--filter", &filter
-        ]) != ""),
+        ])
+        .is_empty()),
         "the daemon did not create the deleted service again"
     );
     node.wait_for("the repaired service's tasks run", LIMIT, |status| {
