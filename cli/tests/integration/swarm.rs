@@ -242,9 +242,15 @@ fn a_swarm_node_creates_updates_scales_repairs_rolls_back_and_removes_services()
         [triple("update", &worker_service, "spec_changed")]
     );
     applied(&scenario);
-    let envs = running_task_envs(&worker_service);
-    assert_eq!(envs.len(), 1, "{envs:?}");
-    assert!(envs[0].contains("VERSION=2"), "{envs:?}");
+    // The replaced task's container may take a moment to stop after Swarm calls the update done.
+    assert!(
+        eventually(LIMIT, || {
+            let envs = running_task_envs(&worker_service);
+            envs.len() == 1 && envs[0].contains("VERSION=2")
+        }),
+        "{:?}",
+        running_task_envs(&worker_service)
+    );
 
     // Scale: only the replica count changed.
     scenario.deployment("worker", &worker("2", 3));
@@ -254,7 +260,9 @@ fn a_swarm_node_creates_updates_scales_repairs_rolls_back_and_removes_services()
     );
     applied(&scenario);
     assert_eq!(replicas(&worker_service), 3);
-    assert_eq!(running_task_envs(&worker_service).len(), 3);
+    assert!(eventually(LIMIT, || running_task_envs(&worker_service)
+        .len()
+        == 3));
 
     // Drift: a service scaled by hand is scaled back, one deleted by hand is created again.
     docker(&[
@@ -280,9 +288,14 @@ fn a_swarm_node_creates_updates_scales_repairs_rolls_back_and_removes_services()
     let (ok, out) = apply(&scenario);
     assert!(!ok, "a failing readiness must fail the apply:\n{out}");
     assert!(out.contains("rolled the service back"), "{out}");
-    let envs = running_task_envs(&worker_service);
-    assert_eq!(envs.len(), 3, "{envs:?}");
-    assert!(envs.iter().all(|env| env.contains("VERSION=2")), "{envs:?}");
+    assert!(
+        eventually(LIMIT, || {
+            let envs = running_task_envs(&worker_service);
+            envs.len() == 3 && envs.iter().all(|env| env.contains("VERSION=2"))
+        }),
+        "{:?}",
+        running_task_envs(&worker_service)
+    );
 
     // Remove: a deployment gone from the revision takes its service with it.
     scenario.remove_deployment("worker");
