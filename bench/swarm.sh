@@ -5,7 +5,10 @@
 # swarm in this one run: cold (no service of either) and the no-op re-run. orun returns once Swarm
 # runs every task; `docker stack deploy` returns once the services are created, so its cold start
 # is timed twice: until it returns, and until `docker service ls` shows every service's replicas
-# running (polled every 0.1 s). Prints medians and the orun/stack ratios.
+# running (polled every 0.25 s, as orun polls each service it changed). For both, the cold start
+# is also taken from Swarm's own timestamps (first service created to last task running), which
+# neither tool's polling affects. Each goes first in every other run. Prints medians and the
+# orun/stack ratios, and each run's cold figures on standard error.
 #
 # The overlay network `orun-<environment>` is made once before the runs (by a first orun apply)
 # and kept until the end; the stack joins it as an external network, so neither tool's cold start
@@ -148,13 +151,13 @@ stack_cold() {
   start=$(date +%s.%N)
   stack_deploy
   returned=$(date +%s.%N)
-  for _ in $(seq 1 1200); do
+  for _ in $(seq 1 480); do
     if all_running "$stack_filter"; then
       deployed=$(echo "$returned - $start" | bc -l)
       running=$(echo "$(date +%s.%N) - $start" | bc -l)
       return 0
     fi
-    sleep 0.1
+    sleep 0.25
   done
   echo "the stack's tasks were not all running 120 s after it was deployed"
   exit 1
@@ -164,26 +167,57 @@ check() { # FILTER WHO
   all_running "$1" || { echo "$2 did not leave all $count services running"; exit 1; }
 }
 
+# Seconds from the first of the services matching FILTER being created to the last of their
+# running tasks starting to run, by Swarm's own timestamps: the same span for both tools, whatever
+# their polling.
+swarm_span() { # FILTER
+  python3 - "$1" <<'PY'
+import datetime, json, subprocess, sys
+def docker(*args):
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+def seconds(stamp):  # RFC 3339 with nanoseconds, in UTC
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.datetime.fromisoformat(whole + "+00:00").timestamp() + float("0." + (fraction or "0"))
+ids = docker("service", "ls", "-q", "--filter", sys.argv[1]).split()
+services = json.loads(docker("service", "inspect", *ids))
+tasks = json.loads(docker("inspect", *docker("service", "ps", "-q", "--filter", "desired-state=running", *ids).split()))
+created = min(seconds(service["CreatedAt"]) for service in services)
+print(f"{max(seconds(task['Status']['Timestamp']) for task in tasks) - created:.3f}")
+PY
+}
+
+measure_orun() {
+  orun_cold+=("$(timed orun_apply)")
+  check "$orun_filter" "orun apply --once"
+  orun_span+=("$(swarm_span "$orun_filter")")
+  orun_noop+=("$(timed orun_apply)")
+  check "$orun_filter" "the no-op orun apply --once"
+  remove_services
+}
+
+measure_stack() {
+  stack_cold
+  stack_deployed+=("$deployed")
+  stack_running+=("$running")
+  stack_span+=("$(swarm_span "$stack_filter")")
+  stack_noop+=("$(timed stack_deploy)")
+  check "$stack_filter" "the no-op docker stack deploy"
+  remove_services
+}
+
 # The environment's overlay network, made once by orun, as on a node that ran before.
 remove_services
 orun_apply
 check "$orun_filter" "the first orun apply"
 remove_services
 
-orun_cold=() orun_noop=() stack_deployed=() stack_running=() stack_noop=()
+orun_cold=() orun_span=() orun_noop=() stack_deployed=() stack_running=() stack_span=() stack_noop=()
 for run in $(seq 1 "$runs"); do
-  orun_cold+=("$(timed orun_apply)")
-  check "$orun_filter" "orun apply --once"
-  orun_noop+=("$(timed orun_apply)")
-  check "$orun_filter" "the no-op orun apply --once"
-  remove_services
-  stack_cold
-  stack_deployed+=("$deployed")
-  stack_running+=("$running")
-  stack_noop+=("$(timed stack_deploy)")
-  check "$stack_filter" "the no-op docker stack deploy"
-  remove_services
-  echo "run $run/$runs done" >&2
+  # Each goes first in every other run, so that neither always follows the other's teardown.
+  if [ $((run % 2)) -eq 1 ]; then measure_orun; measure_stack; else measure_stack; measure_orun; fi
+  printf 'run %s/%s: cold orun %.2f s (swarm %.2f s), stack %.2f s returned, %.2f s running (swarm %.2f s)\n' \
+    "$run" "$runs" "${orun_cold[-1]}" "${orun_span[-1]}" "${stack_deployed[-1]}" "${stack_running[-1]}" \
+    "${stack_span[-1]}" >&2
 done
 
 median_of() { printf '%s\n' "$@" | median; }
@@ -199,4 +233,6 @@ echo "| measurement | orun apply --once | docker stack deploy | orun/stack |"
 echo "|---|---:|---:|---:|"
 row "cold, until the command returns" "$orun_cold_median" "$(median_of "${stack_deployed[@]}")" "%.2f"
 row "cold, until every task runs" "$orun_cold_median" "$(median_of "${stack_running[@]}")" "%.2f"
+row "cold, Swarm's span: first service created to last task running" "$(median_of "${orun_span[@]}")" \
+  "$(median_of "${stack_span[@]}")" "%.2f"
 row "no-op re-run" "$(median_of "${orun_noop[@]}")" "$(median_of "${stack_noop[@]}")" "%.3f"
