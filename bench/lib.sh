@@ -47,7 +47,6 @@ init_origin() {
 # Git in the clone at $work/work, as the bench's author.
 g() { git -C "$work/work" -c user.name=bench -c user.email=bench@orun.invalid "$@"; }
 
-# A free TCP port on 127.0.0.1.
 # The orun binary to bench: $ORUN, a binary built elsewhere, else the release build, built now.
 release_orun() {
   if [ -n "${ORUN:-}" ]; then
@@ -58,6 +57,7 @@ release_orun() {
   echo "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/orun"
 }
 
+# A free TCP port on 127.0.0.1.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Removes every container orun made for each ENVIRONMENT.
@@ -69,11 +69,11 @@ remove_environments() { # ENVIRONMENT...
   done
 }
 
-# Seconds taken by "$@".
+# Seconds taken by "$@"; fails when it fails (a command substitution does not inherit set -e).
 timed() {
   local start end
   start=$(date +%s.%N)
-  "$@"
+  "$@" || return
   end=$(date +%s.%N)
   echo "$end - $start" | bc -l
 }
