@@ -247,15 +247,29 @@ fn docker_int(value: u64) -> i64 {
 
 /// The limits Docker reports in a container's host config; 0 and negative values are unlimited.
 pub fn limits_of(host_config: &HostConfig) -> Limits {
+    reported_limits(
+        host_config.memory,
+        host_config.nano_cpus,
+        host_config.pids_limit,
+    )
+}
+
+/// Limits as Docker reports them (memory bytes, CPUs in billionths, pids), for a container or a
+/// service's tasks: 0, negative and absent values are unlimited.
+pub(super) fn reported_limits(
+    memory: Option<i64>,
+    nano_cpus: Option<i64>,
+    pids: Option<i64>,
+) -> Limits {
     let limit = |value: Option<i64>| {
         value
             .and_then(|value| u64::try_from(value).ok())
             .filter(|value| *value > 0)
     };
     Limits {
-        memory: limit(host_config.memory),
-        nano_cpus: limit(host_config.nano_cpus),
-        pids: limit(host_config.pids_limit),
+        memory: limit(memory),
+        nano_cpus: limit(nano_cpus),
+        pids: limit(pids),
     }
 }
 

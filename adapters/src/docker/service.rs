@@ -29,7 +29,7 @@ use engine::spec::{CanonicalSpec, REPLICA_ENV};
 use engine::swarm::{self, Role};
 use engine::Environment;
 
-use super::container::{log_options, update_body};
+use super::container::{log_options, reported_limits, update_body};
 use super::{timed, Call, DockerError, Failure, CALL_TIMEOUT};
 
 /// How often a change is looked at while it settles.
@@ -278,16 +278,11 @@ fn limits_of(spec: &ServiceSpec) -> Limits {
         .as_ref()
         .and_then(|task| task.resources.as_ref())
         .and_then(|resources| resources.limits.as_ref());
-    let limit = |value: Option<i64>| {
-        value
-            .and_then(|value| u64::try_from(value).ok())
-            .filter(|value| *value > 0)
-    };
-    Limits {
-        memory: limit(limits.and_then(|limits| limits.memory_bytes)),
-        nano_cpus: limit(limits.and_then(|limits| limits.nano_cpus)),
-        pids: limit(limits.and_then(|limits| limits.pids)),
-    }
+    reported_limits(
+        limits.and_then(|limits| limits.memory_bytes),
+        limits.and_then(|limits| limits.nano_cpus),
+        limits.and_then(|limits| limits.pids),
+    )
 }
 
 /// What became of a change once Swarm was done with it.

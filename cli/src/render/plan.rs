@@ -167,42 +167,39 @@ fn subject_header(plan: &Plan) -> &'static str {
 /// services are created, updated, scaled and removed.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
-    if plan.engine == NodeEngine::Swarm {
-        let mut line = format!(
-            "Plan: {} service(s) to create, {} to update, {} to scale, {} to remove, {} unchanged.",
-            s.create, s.update, s.scale, s.remove, s.unchanged
-        );
-        let extras: Vec<String> = [
-            (s.network, "network(s) to create"),
-            (s.volume, "volume(s) to create"),
-            (s.blocked, "blocked"),
-        ]
+    let (mut line, extras) = match plan.engine {
+        NodeEngine::Swarm => (
+            format!(
+                "Plan: {} service(s) to create, {} to update, {} to scale, {} to remove, {} unchanged.",
+                s.create, s.update, s.scale, s.remove, s.unchanged
+            ),
+            vec![
+                (s.network, "network(s) to create"),
+                (s.volume, "volume(s) to create"),
+                (s.blocked, "blocked"),
+            ],
+        ),
+        NodeEngine::Docker => (
+            format!(
+                "Plan: {} to create, {} to recreate, {} to remove, {} unchanged.",
+                s.create, s.recreate, s.remove, s.unchanged
+            ),
+            vec![
+                (s.network, "network(s) to create"),
+                (s.volume, "volume(s) to create"),
+                (s.pull, "to pull"),
+                (s.build, "to build"),
+                (s.update, "to update in place"),
+                (s.start, "to start"),
+                (s.blocked, "blocked"),
+            ],
+        ),
+    };
+    let extras: Vec<String> = extras
         .into_iter()
         .filter(|(count, _)| *count > 0)
         .map(|(count, what)| format!("{count} {what}"))
         .collect();
-        if !extras.is_empty() {
-            write!(line, " Also {}.", extras.join(", ")).unwrap();
-        }
-        return line;
-    }
-    let mut line = format!(
-        "Plan: {} to create, {} to recreate, {} to remove, {} unchanged.",
-        s.create, s.recreate, s.remove, s.unchanged
-    );
-    let extras: Vec<String> = [
-        (s.network, "network(s) to create"),
-        (s.volume, "volume(s) to create"),
-        (s.pull, "to pull"),
-        (s.build, "to build"),
-        (s.update, "to update in place"),
-        (s.start, "to start"),
-        (s.blocked, "blocked"),
-    ]
-    .into_iter()
-    .filter(|(count, _)| *count > 0)
-    .map(|(count, what)| format!("{count} {what}"))
-    .collect();
     if !extras.is_empty() {
         write!(line, " Also {}.", extras.join(", ")).unwrap();
     }
