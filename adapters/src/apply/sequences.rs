@@ -1,12 +1,15 @@
 //! The executor's rollout sequences against the in-memory engine of `fake.rs`: what each plan
-//! makes it do, in which order, and what runs afterwards. Unit tests only; the Docker-backed
-//! tests check the same against the real engine.
+//! makes it do, in which order, and what runs afterwards (on a swarm node, which service calls).
+//! Unit tests only; the Docker-backed tests check the same against the real engine.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use engine::desired::DesiredDeployment;
-use engine::manifest::Rollout;
+use engine::manifest::{NodeEngine, Rollout};
+use engine::observed::{ObservedResource, ObservedService};
 use engine::plan::{Action, ActionKind, Plan};
+use engine::spec::LABEL_DEPLOYMENT;
 use engine::{DesiredState, Observed, PlanOptions};
 
 use super::fake::FakeDocker;
@@ -479,4 +482,64 @@ async fn a_plan_never_stops_or_removes_a_container_that_is_not_orun_s_in_its_env
             "{error}"
         );
     }
+}
+
+/// `web` (3 replicas, needing `db`) and `db` as a swarm node resolves them.
+fn on_a_swarm() -> DesiredState {
+    let mut state = desired(
+        "production",
+        &[
+            deployment("db", ""),
+            deployment("web", "  replicas: 3\n  dependsOn: [db]\n"),
+        ],
+    );
+    state.engine = NodeEngine::Swarm;
+    state
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_swarm_node_creates_the_overlay_network_then_services_in_dependency_order() {
+    let docker = FakeDocker::default();
+    let state = on_a_swarm();
+    let (_, report) = pass(&docker, &state).await;
+    assert!(report.is_success(), "{report:?}");
+    let journal = docker.journal();
+    assert!(at(&journal, "network orun-production") < at(&journal, "service create db"));
+    assert!(at(&journal, "service create db") < at(&journal, "service create web"));
+    assert!(
+        docker.containers().is_empty(),
+        "a swarm node creates no container: {journal:#?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_swarm_node_scales_a_service_and_removes_an_orphaned_one() {
+    let docker = FakeDocker::default();
+    let state = on_a_swarm();
+    let service = |name: &str, labels: &BTreeMap<String, String>, replicas| ObservedService {
+        name: name.to_string(),
+        labels: labels.clone(),
+        replicas: Some(replicas),
+        running_tasks: replicas,
+        resources: Default::default(),
+    };
+    let mut orphan = (*state.deployments["db"].labels).clone();
+    orphan.insert(LABEL_DEPLOYMENT.to_string(), "old".to_string());
+    let mut observed = docker.observed(&["busybox"]);
+    observed.networks = vec![ObservedResource {
+        name: "orun-production".to_string(),
+        labels: BTreeMap::new(),
+    }];
+    observed.services = vec![
+        service("db", &state.deployments["db"].labels, 1),
+        service("web", &state.deployments["web"].labels, 1),
+        service("old", &orphan, 1),
+    ];
+    let plan = engine::plan(&state, &observed, &PlanOptions::default()).expect("a plan");
+    let report = apply_plan(&docker, &plan, &state).await;
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!(
+        docker.journal(),
+        ["service remove old", "service scale web 3"]
+    );
 }
