@@ -333,9 +333,8 @@ fn refused_values_are_listed_and_env_keeps_its_text() {
     let output = orun(&["import", "compose", &file]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stdout(&output).contains(
-            "services.web.hostname: cannot be translated: invalid hostname \"web_1\""
-        ),
+        stdout(&output)
+            .contains("services.web.hostname: cannot be translated: invalid hostname \"web_1\""),
         "{}",
         stdout(&output)
     );
