@@ -82,25 +82,28 @@ impl Serialize for UlimitValue {
     }
 }
 
+/// Reads a limit's value from a number or its text.
+struct ValueVisitor;
+
+impl de::Visitor<'_> for ValueVisitor {
+    type Value = UlimitValue;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a whole number, or -1 for no limit")
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<UlimitValue, E> {
+        self.visit_str(&value.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<UlimitValue, E> {
+        self.visit_str(&value.to_string())
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<UlimitValue, E> {
+        UlimitValue::parse(text).map_err(E::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for UlimitValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl de::Visitor<'_> for Visitor {
-            type Value = UlimitValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a whole number, or -1 for no limit")
-            }
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<UlimitValue, E> {
-                self.visit_str(&value.to_string())
-            }
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<UlimitValue, E> {
-                self.visit_str(&value.to_string())
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<UlimitValue, E> {
-                UlimitValue::parse(text).map_err(E::custom)
-            }
-        }
-        deserializer.deserialize_any(Visitor)
+        deserializer.deserialize_any(ValueVisitor)
     }
 }
 
@@ -146,15 +149,13 @@ impl<'de> Deserialize<'de> for Ulimit {
                 f.write_str("a number, or a mapping with soft and hard")
             }
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<Ulimit, E> {
-                self.visit_str(&value.to_string())
+                ValueVisitor.visit_i64(value).map(Ulimit::Both)
             }
             fn visit_u64<E: de::Error>(self, value: u64) -> Result<Ulimit, E> {
-                self.visit_str(&value.to_string())
+                ValueVisitor.visit_u64(value).map(Ulimit::Both)
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Ulimit, E> {
-                UlimitValue::parse(text)
-                    .map(Ulimit::Both)
-                    .map_err(E::custom)
+                ValueVisitor.visit_str(text).map(Ulimit::Both)
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Ulimit, A::Error> {
                 let pair = UlimitPair::deserialize(de::value::MapAccessDeserializer::new(map))?;

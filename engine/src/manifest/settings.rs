@@ -390,7 +390,7 @@ fn check_signal(text: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "unknown signal {text:?}: expected a signal name in upper case with its SIG prefix (SIGTERM, SIGQUIT), a real-time signal SIGRTMIN+1 to SIGRTMIN+15 or SIGRTMAX-14 to SIGRTMAX-1, or a signal number from 1 to {HIGHEST_SIGNAL}"
+            "unknown signal {text:?}: expected a signal name in upper case with its SIG prefix (SIGTERM, SIGQUIT), a real-time signal (SIGRTMIN, SIGRTMIN+1 to SIGRTMIN+15, SIGRTMAX-14 to SIGRTMAX-1, SIGRTMAX), or a signal number from 1 to {HIGHEST_SIGNAL}"
         ))
     }
 }
