@@ -11,14 +11,15 @@ use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
 use crate::manifest::{
-    BuildSpec, ContainerFields, DeploymentSpec, HealthSpec, Manifest, Manifests, NetworkMode,
-    NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, VolumeSource, VolumeSpec,
+    BuildSpec, ContainerFields, DeploymentSpec, ExtraHost, HealthSpec, Manifest, Manifests,
+    NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, TmpfsMount,
+    VolumeSource, VolumeSpec,
 };
 use crate::resources::Limits;
 use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
-    self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalVolume, ContainerSettings,
-    EnvValue, LogRotation, SecretValue,
+    self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit,
+    CanonicalVolume, ContainerSettings, EnvValue, LogRotation, SecretValue,
 };
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
@@ -340,7 +341,7 @@ fn container_spec(
         stop_timeout: container.stop_timeout(),
         build: container.build.as_ref().map(build_of),
         network: container.network,
-        tmpfs: texts(&container.tmpfs),
+        tmpfs: container.tmpfs.iter().map(tmpfs_of).collect(),
         settings: settings_of(container),
     }
 }
@@ -367,6 +368,16 @@ fn volume_of(volume: &VolumeSpec) -> CanonicalVolume {
         name,
         container_path: volume.container_path.to_string(),
         read_only: volume.read_only,
+        selinux: volume.selinux,
+        propagation: volume.propagation,
+    }
+}
+
+fn tmpfs_of(tmpfs: &TmpfsMount) -> CanonicalTmpfs {
+    CanonicalTmpfs {
+        path: tmpfs.path.to_string(),
+        size: tmpfs.size.clone(),
+        mode: tmpfs.mode.clone(),
     }
 }
 
@@ -391,7 +402,11 @@ fn settings_of(container: &ContainerFields) -> ContainerSettings {
         working_dir: container.working_dir.as_ref().map(ToString::to_string),
         user: container.user.as_ref().map(ToString::to_string),
         hostname: container.hostname.as_ref().map(ToString::to_string),
-        extra_hosts: texts(&container.extra_hosts),
+        extra_hosts: container
+            .extra_hosts
+            .iter()
+            .map(ExtraHost::docker_form)
+            .collect(),
         cap_add: texts(&container.cap_add),
         cap_drop: texts(&container.cap_drop),
         read_only_root_filesystem: container.read_only_root_filesystem,
@@ -400,6 +415,34 @@ fn settings_of(container: &ContainerFields) -> ContainerSettings {
         labels: container.labels.0.clone(),
         sysctls: container.sysctls.0.clone(),
         shm_size: container.shm_size.clone(),
+        interactive: container.interactive,
+        tty: container.tty,
+        ulimits: container
+            .ulimits
+            .0
+            .iter()
+            .map(|(name, limit)| {
+                let limit = CanonicalUlimit {
+                    soft: limit.soft().get(),
+                    hard: limit.hard().get(),
+                };
+                (name.to_string(), limit)
+            })
+            .collect(),
+        security_opt: texts(&container.security_opt),
+        devices: container
+            .devices
+            .iter()
+            .map(|device| {
+                let mapping = device.mapping();
+                format!(
+                    "{}:{}:{}",
+                    mapping.host, mapping.container, mapping.permissions
+                )
+            })
+            .collect(),
+        group_add: texts(&container.group_add),
+        gpus: container.gpus,
         logging: LogRotation::from(&container.logging),
     }
 }

@@ -412,7 +412,7 @@ mod tests {
                 "deployments/web.yaml:12:15: spec.health.liveness: a probe needs one of http, tcp or exec",
                 "deployments/web.yaml:17:22: spec.volumes[1].containerPath: path \"b\" must be absolute",
                 "deployments/web.yaml:18:7: spec.volumes[2]: one of hostPath (bind mount) or name (named volume) is required",
-                "deployments/web.yaml:21:7: spec.volumes[3].extra: unknown field `extra`, expected one of `hostPath`, `name`, `containerPath`, `readOnly`",
+                "deployments/web.yaml:21:7: spec.volumes[3].extra: unknown field `extra`, expected one of `hostPath`, `name`, `containerPath`, `readOnly`, `selinux`, `propagation`",
             ]
         );
         let block = format!(

@@ -7,6 +7,16 @@
 use crate::error::ManifestError;
 use crate::manifest::{Capability, Manifests, NetworkMode, NodePolicy, Permission, VolumeSource};
 
+/// Security options that lift a confinement Docker puts every container under, as a privileged
+/// container has none of them.
+const UNCONFINED: [&str; 5] = [
+    "seccomp=unconfined",
+    "apparmor=unconfined",
+    "label=disable",
+    "systempaths=unconfined",
+    "writable-cgroups=true",
+];
+
 /// Where Docker's socket is on a standard installation (`/var/run` is a link to `/run`).
 const DOCKER_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
 
@@ -40,6 +50,33 @@ pub fn check(manifests: &Manifests, policy: &NodePolicy) -> Vec<ManifestError> {
                 if !allowed {
                     let listed = listed(prefixes.iter().map(|prefix| prefix.as_str()));
                     deny(field, path.as_str(), format!("hostPathPrefixes: {listed}"));
+                }
+            }
+        }
+        if let Some(prefixes) = &policy.host_path_prefixes {
+            for (index, device) in container.devices.iter().enumerate() {
+                let host = device.mapping().host;
+                let allowed = prefixes
+                    .iter()
+                    .any(|prefix| is_under(&normalized(&host), &normalized(prefix.as_str())));
+                if !allowed {
+                    let listed = listed(prefixes.iter().map(|prefix| prefix.as_str()));
+                    deny(
+                        format!("spec.devices[{index}]"),
+                        &host,
+                        format!("hostPathPrefixes: {listed}"),
+                    );
+                }
+            }
+        }
+        if policy.privileged == Permission::Deny {
+            for (index, option) in container.security_opt.iter().enumerate() {
+                if UNCONFINED.contains(&option.as_str()) {
+                    deny(
+                        format!("spec.securityOpt[{index}]"),
+                        option.as_str(),
+                        "privileged: deny".into(),
+                    );
                 }
             }
         }
@@ -153,6 +190,29 @@ mod tests {
             ["deployments/x.yaml: spec.capAdd[1]: ALL is denied by the node policy (privileged: deny)"]
         );
         assert!(denied(spec, "privileged: allow\n").is_empty());
+    }
+
+    #[test]
+    fn privileged_deny_refuses_security_options_that_lift_confinement() {
+        let spec = "  securityOpt: [no-new-privileges, seccomp=unconfined, label=disable]\n";
+        assert_eq!(
+            denied(spec, "privileged: deny\n"),
+            [
+                "deployments/x.yaml: spec.securityOpt[1]: seccomp=unconfined is denied by the node policy (privileged: deny)",
+                "deployments/x.yaml: spec.securityOpt[2]: label=disable is denied by the node policy (privileged: deny)",
+            ]
+        );
+        assert!(denied(spec, "{}").is_empty());
+    }
+
+    #[test]
+    fn host_path_prefixes_hold_devices_too() {
+        let spec = "  devices: [/dev/dri/renderD128, /dev/sda:/dev/xvda]\n";
+        assert_eq!(
+            denied(spec, "hostPathPrefixes: [/srv, /dev/dri]\n"),
+            ["deployments/x.yaml: spec.devices[1]: /dev/sda is denied by the node policy (hostPathPrefixes: [/srv, /dev/dri])"]
+        );
+        assert!(denied(spec, "{}").is_empty());
     }
 
     #[test]

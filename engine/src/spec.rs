@@ -9,7 +9,9 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
-use crate::manifest::{BuildMode, LogFiles, LoggingSpec, NetworkMode, Size};
+use crate::manifest::{
+    BuildMode, FileMode, Gpus, LogFiles, LoggingSpec, NetworkMode, Propagation, Selinux, Size,
+};
 
 pub const LABEL_MANAGED_BY: &str = "run.orcra.dev/managed-by";
 pub const LABEL_ENVIRONMENT: &str = "run.orcra.dev/environment";
@@ -52,7 +54,7 @@ pub struct CanonicalSpec {
     pub network: NetworkMode,
     /// Left out when empty, so specs without tmpfs mounts keep their hash.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tmpfs: Vec<String>,
+    pub tmpfs: Vec<CanonicalTmpfs>,
     #[serde(flatten)]
     pub settings: ContainerSettings,
 }
@@ -91,7 +93,63 @@ pub struct ContainerSettings {
     pub sysctls: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<Size>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub interactive: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, CanonicalUlimit>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    /// `host:container:permissions`, defaults filled in, so `/dev/fuse` and
+    /// `/dev/fuse:/dev/fuse:rwm` are one spec.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<Gpus>,
     pub logging: LogRotation,
+}
+
+/// A resource limit with both values, `-1` for none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct CanonicalUlimit {
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// A tmpfs mount: its path alone while it has no options, so specs written before tmpfs options
+/// existed keep their hash, else the path with its size and mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanonicalTmpfs {
+    pub path: String,
+    pub size: Option<Size>,
+    pub mode: Option<FileMode>,
+}
+
+/// The mapping form of [`CanonicalTmpfs`].
+#[derive(Serialize)]
+struct TmpfsWithOptions<'a> {
+    path: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<&'a Size>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'a FileMode>,
+}
+
+impl Serialize for CanonicalTmpfs {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.size.is_none() && self.mode.is_none() {
+            return serializer.serialize_str(&self.path);
+        }
+        TmpfsWithOptions {
+            path: &self.path,
+            size: self.size.as_ref(),
+            mode: self.mode.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// json-file log rotation as Docker gets it: a manifest's `logging` with its defaults filled in.
@@ -150,6 +208,12 @@ pub struct CanonicalVolume {
     pub name: Option<String>,
     pub container_path: String,
     pub read_only: bool,
+    /// `shared` or `private`; left out when absent, so volumes keep their hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selinux: Option<Selinux>,
+    /// A bind mount's propagation; left out when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propagation: Option<Propagation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -366,6 +430,35 @@ mod tests {
         assert_ne!(with_init.hash(), spec(&[]).hash());
     }
 
+    #[test]
+    fn host_access_and_mount_options_enter_the_spec_only_when_set() {
+        let plain = spec(&[]);
+        let mut with = spec(&[]);
+        with.settings.tty = true;
+        with.settings.ulimits = BTreeMap::from([(
+            "nofile".to_string(),
+            CanonicalUlimit {
+                soft: 1024,
+                hard: -1,
+            },
+        )]);
+        with.settings.gpus = Some(Gpus::All);
+        with.tmpfs = vec![CanonicalTmpfs {
+            path: "/cache".into(),
+            size: Some(Size::parse("8Mi").unwrap()),
+            mode: Some(FileMode::parse("1777").unwrap()),
+        }];
+        let json = with.to_label_json();
+        assert!(
+            json.contains(r#""tmpfs":[{"path":"/cache","size":"8Mi","mode":"1777"}]"#)
+                && json.ends_with(
+                    r#""tty":true,"ulimits":{"nofile":{"soft":1024,"hard":-1}},"gpus":"all","logging":{"maxSize":"10m","maxFiles":3}}"#
+                ),
+            "{json}"
+        );
+        assert_ne!(with.hash(), plain.hash());
+    }
+
     fn key(byte: u8) -> FingerprintKey {
         FingerprintKey::derive(&[byte; 32])
     }
@@ -416,10 +509,16 @@ mod tests {
             name: name.map(str::to_string),
             container_path: "/data".into(),
             read_only: false,
+            selinux: None,
+            propagation: None,
         };
         let mut with_volumes = spec(&[]);
         with_volumes.volumes = vec![volume(Some("/srv/data"), None), volume(None, Some("data"))];
-        with_volumes.tmpfs = vec!["/tmp".into()];
+        with_volumes.tmpfs = vec![CanonicalTmpfs {
+            path: "/tmp".into(),
+            size: None,
+            mode: None,
+        }];
         let json = with_volumes.to_label_json();
         assert!(json.contains(r#""volumes":[{"hostPath":"/srv/data","containerPath":"/data","readOnly":false},{"name":"data","containerPath":"/data","readOnly":false}]"#), "{json}");
         assert!(

@@ -8,7 +8,8 @@ use crate::desired::DesiredDeployment;
 use crate::duration::Duration;
 use crate::error::{Finding, Level, ManifestError};
 use crate::manifest::{
-    HealthSpec, Manifests, NetworkMode, NodeEngine, Placement, PortMode, ProbeTarget, Rollout,
+    ContainerFields, HealthSpec, Manifests, NetworkMode, NodeEngine, Placement, PortMode,
+    ProbeTarget, Rollout,
 };
 use crate::spec::CanonicalPort;
 
@@ -80,6 +81,7 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
                 format!("Swarm services have no shm size ({because})"),
             ));
         }
+        errors.extend(host_access_errors(file, container, &because));
         for (index, port) in container.ports.iter().enumerate() {
             if port.host_ip.is_some() {
                 errors.push(ManifestError::new(
@@ -106,6 +108,41 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
                      a node label and use placement.labels"
                 ),
             ));
+        }
+    }
+    errors
+}
+
+/// The container settings Swarm's service spec has no field for: security options, devices,
+/// GPUs (Swarm reserves generic resources, not Docker's device requests) and SELinux relabelling.
+fn host_access_errors(
+    file: &str,
+    container: &ContainerFields,
+    because: &str,
+) -> Vec<ManifestError> {
+    let mut errors = Vec::new();
+    let mut refuse = |field: String, what: &str| {
+        errors.push(ManifestError::new(
+            file,
+            Some(&field),
+            format!("Swarm services have no {what} ({because})"),
+        ));
+    };
+    if !container.security_opt.is_empty() {
+        refuse("spec.securityOpt".into(), "security options");
+    }
+    if !container.devices.is_empty() {
+        refuse("spec.devices".into(), "device mappings");
+    }
+    if container.gpus.is_some() {
+        refuse("spec.gpus".into(), "GPU requests");
+    }
+    for (index, volume) in container.volumes.iter().enumerate() {
+        if volume.selinux.is_some() {
+            refuse(
+                format!("spec.volumes[{index}].selinux"),
+                "SELinux relabelling of mounts",
+            );
         }
     }
     errors

@@ -279,7 +279,7 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             .tmpfs
             .iter()
             .enumerate()
-            .map(|(index, path)| (path.as_str(), format!("spec.tmpfs[{index}]")));
+            .map(|(index, tmpfs)| (tmpfs.path.as_str(), format!("spec.tmpfs[{index}]")));
         for (path, field) in volumes.chain(tmpfs) {
             if let Some(earlier) = seen.get(path) {
                 errors.push(ManifestError::new(

@@ -1,15 +1,37 @@
 //! Real compose files from public projects (`testdata/compose/<project>/docker-compose.yml`, with
 //! their `env_file`s) through the importer: the printed lines and every written file are compared
 //! with `testdata/compose/snapshots/<project>.snap`, and the written repository must load. The
-//! translation runs as if the project lived in `/srv/<project>` and were imported in place.
+//! translation runs as if the project lived in `/srv/<project>` and were imported in place by an
+//! operator whose home is `/home/operator`.
+//! `snapshots/corpus.snap` sums every file up in one line: the exit code of the import, whether
+//! what `--force` writes passes `orun validate`, and what cannot be translated.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io;
 use std::path::Path;
 
-use engine::compose::{translate, ComposeInput, Translation};
+use engine::build::ContextFile;
+use engine::compose::{translate, ComposeError, ComposeInput, Translation};
+use engine::manifest::{BuildSpec, NodeSpec};
+use engine::revision::{self, NodeAndEnvironment, RevisionSource};
+use engine::{Manifests, Secrets, SourceFile};
+
+/// The process environment of the import: an operator's `HOME`, which `~` in a bind mount names.
+fn environment() -> BTreeMap<String, String> {
+    BTreeMap::from([("HOME".to_string(), "/home/operator".to_string())])
+}
 
 fn import(project: &Path, environment: &BTreeMap<String, String>) -> Translation {
+    try_import(project, environment).unwrap_or_else(|error| {
+        panic!("{}: {error}", project.display());
+    })
+}
+
+fn try_import(
+    project: &Path,
+    environment: &BTreeMap<String, String>,
+) -> Result<Translation, ComposeError> {
     let name = project.file_name().unwrap().to_string_lossy().to_string();
     let text = fs::read_to_string(project.join("docker-compose.yml")).unwrap();
     let dotenv = fs::read_to_string(project.join(".env")).ok();
@@ -25,7 +47,7 @@ fn import(project: &Path, environment: &BTreeMap<String, String>) -> Translation
         node_host: Some("10.0.0.5"),
         git_repo: &compose_dir,
     };
-    translate(&input).unwrap_or_else(|error| panic!("{name}: {error}"))
+    translate(&input)
 }
 
 fn render(translation: &Translation) -> String {
@@ -52,7 +74,7 @@ fn real_compose_files_translate() {
     insta::glob!("../../testdata/compose", "*/docker-compose.yml", |path| {
         let project = path.parent().unwrap();
         let name = project.file_name().unwrap().to_string_lossy().to_string();
-        let translation = import(project, &BTreeMap::new());
+        let translation = import(project, &environment());
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(root.join("snapshots"));
         settings.set_prepend_module_to_snapshot(false);
@@ -71,9 +93,106 @@ fn written_repositories_load() {
         if !project.join("docker-compose.yml").exists() {
             continue;
         }
-        if let Err(errors) = load(&import(&project, &BTreeMap::new())) {
+        if let Err(errors) = load(&import(&project, &environment())) {
             failures.push(format!("{}:\n{errors}", project.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The files that use what orun refuses to translate, and what: a container runtime, a platform,
+/// a fixed address on a network.
+const REFUSED: &[(&str, &str)] = &[
+    ("pihole-cloudflared-DoH", "ipv4_address"),
+    ("wasmedge-kafka-mysql", "runtime, platform"),
+    ("wasmedge-mysql-nginx", "runtime, platform"),
+];
+
+/// A written repository as a revision: its manifests, empty build contexts, no secrets.
+struct Written(Vec<SourceFile>);
+
+impl RevisionSource for Written {
+    type Error = io::Error;
+
+    fn manifest_files(&self) -> io::Result<Vec<SourceFile>> {
+        Ok(self.0.clone())
+    }
+
+    fn build_context(&self, _: Option<&NodeSpec>, _: &BuildSpec) -> io::Result<Vec<ContextFile>> {
+        Ok(Vec::new())
+    }
+
+    fn secrets(&self, _: &Manifests, _: Option<&NodeSpec>) -> io::Result<Secrets> {
+        Ok(Secrets::default())
+    }
+}
+
+/// What `orun validate` checks: the manifests load, and resolve for production and for every
+/// node of the repository.
+fn validate(translation: &Translation) -> Result<(), String> {
+    let written = Written(translation.sources());
+    let manifests = revision::manifests(&written).map_err(|error| error.to_string())?;
+    let mut selections = vec![NodeAndEnvironment::default()];
+    selections.extend(manifests.nodes.keys().map(|node| NodeAndEnvironment {
+        node: Some(node.clone()),
+        require_node: true,
+        ..NodeAndEnvironment::default()
+    }));
+    for selection in &selections {
+        revision::desired_state(&written, "uncommitted", selection)
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+/// One file's line (and the lines of what it could not translate): the exit code the import
+/// gives without `--force`, whether what it writes with `--force` validates, how many notes.
+fn corpus_entry(project: &Path) -> String {
+    let name = project.file_name().unwrap().to_string_lossy().to_string();
+    let expected = match REFUSED.iter().find(|(refused, _)| *refused == name) {
+        Some((_, why)) => format!("expected: refused ({why})"),
+        None => "expected: imports".to_string(),
+    };
+    let translation = match try_import(project, &environment()) {
+        Ok(translation) => translation,
+        Err(error) => return format!("{name}: exit 1, {expected}\n  {error}\n"),
+    };
+    let loads = load(&translation).is_ok();
+    let exit = if loads && translation.untranslatable.is_empty() {
+        0
+    } else {
+        1
+    };
+    let validates = match validate(&translation) {
+        Ok(()) => "validates".to_string(),
+        Err(error) => format!("does not validate: {error}"),
+    };
+    let mut entry = format!(
+        "{name}: exit {exit}, {validates}, {} notes, {expected}\n",
+        translation.notes.len()
+    );
+    for finding in &translation.untranslatable {
+        entry.push_str(&format!("  {finding}\n"));
+    }
+    entry
+}
+
+#[test]
+fn corpus_results() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/compose");
+    let mut projects: Vec<_> = fs::read_dir(&root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|project| project.join("docker-compose.yml").exists())
+        .collect();
+    projects.sort();
+    let summary: String = projects
+        .iter()
+        .map(|project| corpus_entry(project))
+        .collect();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(root.join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!("corpus", summary));
 }

@@ -240,13 +240,17 @@ fn volumes_bind_named_anonymous_and_tmpfs() {
 }
 
 #[test]
-fn volume_driver_options_and_selinux_labels_are_untranslatable() {
+fn volume_driver_options_are_untranslatable_and_selinux_labels_carry_over() {
     let translation = Import::new()
         .run("services:\n  db:\n    image: postgres\n    volumes:\n      - data:/var/lib/postgresql/data:z\nvolumes:\n  data:\n    driver: local\n    driver_opts:\n      type: nfs\n")
         .unwrap();
     assert_eq!(
         paths(&translation.untranslatable),
-        ["volumes.data.driver_opts", "services.db.volumes[0]"]
+        ["volumes.data.driver_opts"]
+    );
+    assert_eq!(
+        spec(&translation, "db")["volumes"],
+        yaml("[{name: data, containerPath: /var/lib/postgresql/data, selinux: shared}]")
     );
 }
 
@@ -311,6 +315,145 @@ fn container_settings() {
 }
 
 #[test]
+fn wider_grammars_and_host_access_settings() {
+    let translation = Import::new().ok("services:
+  mail:
+    image: exim
+    user: Debian-exim
+    hostname: mail.example.com
+    stop_signal: RTMIN+3
+    stdin_open: true
+    tty: true
+    extra_hosts:
+      - host.docker.internal:host-gateway
+      - myhost:::1
+      - relay=[2001:db8::5]
+    ulimits:
+      nproc: 65535
+      nofile:
+        soft: 20000
+        hard: 40000
+      memlock: '-1'
+    security_opt:
+      - label:disable
+      - no-new-privileges:true
+    devices:
+      - /dev/dri:/dev/dri
+      - /dev/snd
+    group_add: [video, 109]
+    profiles: [mail, debug]
+    volumes:
+      - ./media:/media:ro,z,rslave
+      - type: bind
+        source: /srv/spool
+        target: /spool
+        bind:
+          propagation: rshared
+          selinux: Z
+      - type: tmpfs
+        target: /cache
+        tmpfs:
+          size: 64m
+          mode: 1777
+    tmpfs:
+      - /run:rw,noexec,nosuid,size=16m,mode=755
+  ml:
+    image: ml
+    extra_hosts:
+      both: [10.0.0.1, '::2']
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - driver: nvidia
+              count: 1
+              capabilities: [gpu]
+  all:
+    image: all
+    gpus: all
+    stop_signal: \"15\"
+");
+    assert_eq!(paths(&translation.untranslatable), Vec::<String>::new());
+    assert_eq!(
+        spec(&translation, "mail"),
+        yaml("image: exim
+volumes:
+- {hostPath: /srv/app/media, containerPath: /media, readOnly: true, selinux: shared, propagation: rslave}
+- {hostPath: /srv/spool, containerPath: /spool, selinux: private, propagation: rshared}
+user: Debian-exim
+hostname: mail.example.com
+extraHosts: ['host.docker.internal:host-gateway', 'myhost:::1', 'relay:2001:db8::5']
+stopSignal: SIGRTMIN+3
+tmpfs:
+- {path: /cache, size: 64Mi, mode: '1777'}
+- {path: /run, size: 16Mi, mode: '755'}
+interactive: true
+tty: true
+ulimits: {memlock: -1, nofile: {soft: 20000, hard: 40000}, nproc: 65535}
+securityOpt: [label=disable, no-new-privileges=true]
+devices: [/dev/dri:/dev/dri, /dev/snd]
+groupAdd: [video, '109']
+")
+    );
+    assert_eq!(
+        spec(&translation, "ml"),
+        yaml("image: ml\nextraHosts: ['both:10.0.0.1', 'both:::2']\ngpus: 1\n")
+    );
+    assert_eq!(
+        spec(&translation, "all"),
+        yaml("image: all\nstopSignal: '15'\ngpus: all\n")
+    );
+    assert_eq!(
+        translation.notes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "services.mail.profiles: dropped, mail is written and runs like every service, though compose starts it only with mail, debug; delete the deployment if it should not run",
+            "services.ml.deploy.resources.reservations.devices[0].driver: dropped, Docker picks the driver that offers the gpu capability (nvidia)",
+        ]
+    );
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
+fn host_access_values_without_an_equivalent_are_untranslatable() {
+    let translation = Import::new().ok("services:
+  web:
+    image: nginx
+    ulimits:
+      nofiles: 10
+      nproc: 100
+    security_opt: ['seccomp:/etc/profile.json']
+    devices: ['nvidia.com/gpu=all', '/dev/sda:/dev/xvda:rwx']
+    volumes:
+      - data:/data:rshared
+    tmpfs: ['/run:uid=1000']
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - capabilities: [gpu]
+              device_ids: ['0']
+            - capabilities: [tpu]
+");
+    assert_eq!(
+        paths(&translation.untranslatable),
+        [
+            "services.web.ulimits.nofiles",
+            "services.web.security_opt[0]",
+            "services.web.devices[0]",
+            "services.web.devices[1]",
+            "services.web.volumes[0]",
+            "services.web.tmpfs[0]",
+            "services.web.deploy.resources.reservations.devices[0].device_ids",
+            "services.web.deploy.resources.reservations.devices[1]",
+        ]
+    );
+    assert_eq!(
+        spec(&translation, "web"),
+        yaml("image: nginx\nvolumes: [{name: data, containerPath: /data}]\ntmpfs: [/run]\nulimits: {nproc: 100}\ngpus: all\n")
+    );
+}
+
+#[test]
 fn replicas_and_scale_unless_they_would_share_a_host_port() {
     let translation = Import::new().ok(
         "services:\n  api:\n    image: api\n    scale: 2\n    expose: [\"8000\"]\n  web:\n    image: nginx\n    ports: [\"8080:80\"]\n    deploy:\n      replicas: 3\n  big:\n    image: big\n    deploy:\n      replicas: 500\n",
@@ -331,7 +474,7 @@ fn replicas_and_scale_unless_they_would_share_a_host_port() {
 #[test]
 fn values_the_schema_refuses_are_untranslatable_and_the_rest_loads() {
     let translation = Import::new().ok(
-        "services:\n  web:\n    image: nginx\n    environment:\n      - \"BAD NAME=1\"\n      - GOOD=1\n    user: \"Www:Root\"\n    hostname: web.example.com\n    extra_hosts:\n      - \"bad host:10.0.0.2\"\n    cap_add: [NET_ADMIN, MAKE_COFFEE]\n    labels:\n      run.orcra.dev/deployment: other\n      team: shop\n    stop_signal: SIGNOPE\n    mem_limit: 1k\n    cpus: 2048\n",
+        "services:\n  web:\n    image: nginx\n    environment:\n      - \"BAD NAME=1\"\n      - GOOD=1\n    user: \"www data\"\n    hostname: web_1\n    extra_hosts:\n      - \"bad host:10.0.0.2\"\n    cap_add: [NET_ADMIN, MAKE_COFFEE]\n    labels:\n      run.orcra.dev/deployment: other\n      team: shop\n    stop_signal: SIGNOPE\n    mem_limit: 1k\n    cpus: 2048\n",
     );
     assert_eq!(
         paths(&translation.untranslatable),

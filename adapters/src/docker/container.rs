@@ -9,7 +9,8 @@ use std::time::Duration;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
-    EndpointSettings, HostConfig, HostConfigLogConfig, NetworkingConfig, PortBinding,
+    DeviceMapping, DeviceRequest, EndpointSettings, HostConfig, HostConfigLogConfig,
+    NetworkingConfig, PortBinding, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
@@ -18,9 +19,11 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredReplica};
-use engine::manifest::NetworkMode;
+use engine::manifest::{Gpus, NetworkMode, Propagation, Selinux};
 use engine::resources::Limits;
-use engine::spec::{CanonicalPort, CanonicalSpec, CanonicalVolume, LogRotation};
+use engine::spec::{
+    CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit, CanonicalVolume, LogRotation,
+};
 use engine::Environment;
 use futures_util::StreamExt;
 
@@ -101,6 +104,8 @@ fn container_body(
         user: settings.user.clone(),
         hostname: settings.hostname.clone(),
         stop_signal: settings.stop_signal.clone(),
+        open_stdin: settings.interactive.then_some(true),
+        tty: settings.tty.then_some(true),
         env: Some(spec.env_list()),
         labels: Some(labels),
         exposed_ports: Some(exposed),
@@ -132,10 +137,15 @@ fn container_body(
             tmpfs: Some(
                 spec.tmpfs
                     .iter()
-                    .map(|path| (path.clone(), String::new()))
+                    .map(|tmpfs| (tmpfs.path.clone(), tmpfs_options(tmpfs)))
                     .collect(),
             ),
             network_mode: Some(network_mode),
+            ulimits: (!settings.ulimits.is_empty()).then(|| ulimits(&settings.ulimits)),
+            security_opt: non_empty(&settings.security_opt),
+            devices: (!settings.devices.is_empty()).then(|| devices(&settings.devices)),
+            group_add: non_empty(&settings.group_add),
+            device_requests: settings.gpus.map(|gpus| vec![gpu_request(gpus)]),
             ..Default::default()
         }),
         networking_config,
@@ -171,20 +181,81 @@ fn published_ports(ports: &[CanonicalPort]) -> (Vec<String>, PortBindings) {
 /// Docker's port bindings: `80/tcp` → where the host publishes it.
 type PortBindings = HashMap<String, Option<Vec<PortBinding>>>;
 
-/// `source:target[:ro]` for every volume: a bind mount's host folder, or the Docker name of the
-/// environment's named volume.
+/// `source:target[:options]` for every volume: a bind mount's host folder, or the Docker name of
+/// the environment's named volume, with `ro`, the SELinux relabel (`z`, `Z`) and the propagation.
 fn binds(volumes: &[CanonicalVolume], environment: &Environment) -> Vec<String> {
     volumes
         .iter()
         .map(|volume| {
-            let mode = if volume.read_only { ":ro" } else { "" };
             let source = match (&volume.host_path, &volume.name) {
                 (Some(host_path), _) => host_path.clone(),
                 (None, name) => environment.volume_name(name.as_deref().unwrap_or_default()),
             };
-            format!("{source}:{}{mode}", volume.container_path)
+            let options: Vec<&str> = volume
+                .read_only
+                .then_some("ro")
+                .into_iter()
+                .chain(volume.selinux.map(Selinux::docker_option))
+                .chain(volume.propagation.map(Propagation::as_str))
+                .collect();
+            let mut bind = format!("{source}:{}", volume.container_path);
+            if !options.is_empty() {
+                bind.push(':');
+                bind.push_str(&options.join(","));
+            }
+            bind
         })
         .collect()
+}
+
+/// Docker's tmpfs mount options: the size in bytes and the octal mode, when given.
+fn tmpfs_options(tmpfs: &CanonicalTmpfs) -> String {
+    let size = tmpfs
+        .size
+        .as_ref()
+        .map(|size| format!("size={}", size.bytes()));
+    let mode = tmpfs
+        .mode
+        .as_ref()
+        .map(|mode| format!("mode={:o}", mode.bits()));
+    size.into_iter().chain(mode).collect::<Vec<_>>().join(",")
+}
+
+pub(super) fn ulimits(ulimits: &BTreeMap<String, CanonicalUlimit>) -> Vec<ResourcesUlimits> {
+    ulimits
+        .iter()
+        .map(|(name, limit)| ResourcesUlimits {
+            name: Some(name.clone()),
+            soft: Some(limit.soft),
+            hard: Some(limit.hard),
+        })
+        .collect()
+}
+
+/// `host:container:permissions` entries, as the canonical spec writes them, as Docker's mappings.
+fn devices(devices: &[String]) -> Vec<DeviceMapping> {
+    devices
+        .iter()
+        .filter_map(|device| {
+            let mut parts = device.splitn(3, ':');
+            Some(DeviceMapping {
+                path_on_host: Some(parts.next()?.to_string()),
+                path_in_container: Some(parts.next()?.to_string()),
+                cgroup_permissions: Some(parts.next()?.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// What `docker run --gpus` sends: any driver that offers the `gpu` capability, that many GPUs
+/// (`-1` for all).
+fn gpu_request(gpus: Gpus) -> DeviceRequest {
+    DeviceRequest {
+        driver: Some(String::new()),
+        count: Some(gpus.docker_count()),
+        capabilities: Some(vec![vec!["gpu".to_string()]]),
+        ..Default::default()
+    }
 }
 
 /// json-file logging rotated by size in bytes and file count.
@@ -241,7 +312,7 @@ pub fn update_body(limits: &Limits) -> ContainerUpdateBody {
 }
 
 /// Docker's signed integers; manifest validation keeps every value in range.
-fn docker_int(value: u64) -> i64 {
+pub(super) fn docker_int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
@@ -625,6 +696,44 @@ mod tests {
             endpoints["orun-staging"].aliases,
             Some(vec!["web".to_string()])
         );
+    }
+
+    #[test]
+    fn a_create_body_takes_the_host_access_settings_and_mount_options() {
+        let spec = "  interactive: true\n  tty: true\n  extraHosts: ['gw=host-gateway', 'v6=[::1]']\n  ulimits: {nofile: {soft: 10, hard: 20}, memlock: -1}\n  securityOpt: [no-new-privileges]\n  devices: [/dev/dri]\n  groupAdd: [video]\n  gpus: all\n  volumes:\n    - {hostPath: /srv/a, containerPath: /a, selinux: private, propagation: rslave}\n    - {name: b, containerPath: /b, readOnly: true, selinux: shared}\n  tmpfs: [/tmp, {path: /run, size: 1Mi, mode: '0700'}]\n";
+        let state = desired("production", &[deployment("web", spec)]);
+        let web = &state.deployments["web"];
+        let body = create_body(web, &web.replicas[0], &state.environment);
+        assert_eq!((body.open_stdin, body.tty), (Some(true), Some(true)));
+        let host = body.host_config.unwrap();
+        assert_eq!(
+            host.extra_hosts.unwrap(),
+            ["gw:host-gateway".to_string(), "v6:::1".to_string()]
+        );
+        let ulimits = host.ulimits.unwrap();
+        assert_eq!(
+            (ulimits[0].name.as_deref(), ulimits[0].soft, ulimits[0].hard),
+            (Some("memlock"), Some(-1), Some(-1))
+        );
+        assert_eq!((ulimits[1].soft, ulimits[1].hard), (Some(10), Some(20)));
+        assert_eq!(host.security_opt.unwrap(), ["no-new-privileges"]);
+        let device = &host.devices.unwrap()[0];
+        assert_eq!(
+            (
+                device.path_on_host.as_deref(),
+                device.path_in_container.as_deref(),
+                device.cgroup_permissions.as_deref()
+            ),
+            (Some("/dev/dri"), Some("/dev/dri"), Some("rwm"))
+        );
+        assert_eq!(host.group_add.unwrap(), ["video"]);
+        let request = &host.device_requests.unwrap()[0];
+        assert_eq!(request.count, Some(-1));
+        assert_eq!(request.capabilities, Some(vec![vec!["gpu".to_string()]]));
+        assert_eq!(host.binds.unwrap(), ["/srv/a:/a:Z,rslave", "b:/b:ro,z"]);
+        let tmpfs = host.tmpfs.unwrap();
+        assert_eq!(tmpfs["/tmp"], "");
+        assert_eq!(tmpfs["/run"], "size=1048576,mode=700");
     }
 
     #[test]

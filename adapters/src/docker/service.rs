@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use bollard::auth::DockerCredentials;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, HealthConfig, Limit, Mount, MountType, NetworkAttachmentConfig, Service,
-    ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
+    EndpointSpec, HealthConfig, Limit, Mount, MountBindOptions, MountBindOptionsPropagationEnum,
+    MountTmpfsOptions, MountType, NetworkAttachmentConfig, Service, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, TaskSpec,
@@ -22,14 +23,14 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use engine::desired::DesiredDeployment;
-use engine::manifest::{PortMode, Rollout};
+use engine::manifest::{PortMode, Propagation, Rollout};
 use engine::observed::ObservedService;
 use engine::resources::Limits;
 use engine::spec::{CanonicalSpec, REPLICA_ENV};
 use engine::swarm::{self, Role};
 use engine::Environment;
 
-use super::container::{log_options, reported_limits, update_body};
+use super::container::{docker_int, log_options, reported_limits, ulimits, update_body};
 use super::{timed, Call, DockerError, Failure, CALL_TIMEOUT};
 
 /// How often a change is looked at while it settles.
@@ -159,6 +160,10 @@ fn container_spec(desired: &DesiredDeployment, environment: &Environment) -> Tas
         sysctls: (!settings.sysctls.is_empty()).then(|| hash_map(&settings.sysctls)),
         capability_add: non_empty(&settings.cap_add),
         capability_drop: non_empty(&settings.cap_drop),
+        open_stdin: settings.interactive.then_some(true),
+        tty: settings.tty.then_some(true),
+        groups: non_empty(&settings.group_add),
+        ulimits: (!settings.ulimits.is_empty()).then(|| ulimits(&settings.ulimits)),
         ..Default::default()
     }
 }
@@ -179,12 +184,21 @@ fn mounts(spec: &CanonicalSpec, environment: &Environment) -> Vec<Mount> {
             source: Some(source),
             typ: Some(typ),
             read_only: Some(volume.read_only),
+            bind_options: volume.propagation.map(|propagation| MountBindOptions {
+                propagation: Some(bind_propagation(propagation)),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     });
-    let tmpfs = spec.tmpfs.iter().map(|path| Mount {
-        target: Some(path.clone()),
+    let tmpfs = spec.tmpfs.iter().map(|tmpfs| Mount {
+        target: Some(tmpfs.path.clone()),
         typ: Some(MountType::TMPFS),
+        tmpfs_options: (tmpfs.size.is_some() || tmpfs.mode.is_some()).then(|| MountTmpfsOptions {
+            size_bytes: tmpfs.size.as_ref().map(|size| docker_int(size.bytes())),
+            mode: tmpfs.mode.as_ref().map(|mode| i64::from(mode.bits())),
+            ..Default::default()
+        }),
         ..Default::default()
     });
     volumes.chain(tmpfs).collect()
@@ -214,6 +228,17 @@ fn ports(spec: &CanonicalSpec) -> Vec<EndpointPortConfig> {
             })
         })
         .collect()
+}
+
+fn bind_propagation(propagation: Propagation) -> MountBindOptionsPropagationEnum {
+    match propagation {
+        Propagation::Rprivate => MountBindOptionsPropagationEnum::RPRIVATE,
+        Propagation::Private => MountBindOptionsPropagationEnum::PRIVATE,
+        Propagation::Rshared => MountBindOptionsPropagationEnum::RSHARED,
+        Propagation::Shared => MountBindOptionsPropagationEnum::SHARED,
+        Propagation::Rslave => MountBindOptionsPropagationEnum::RSLAVE,
+        Propagation::Slave => MountBindOptionsPropagationEnum::SLAVE,
+    }
 }
 
 fn hash_map(map: &BTreeMap<String, String>) -> HashMap<String, String> {
@@ -633,6 +658,37 @@ mod tests {
         assert_eq!(
             spec.labels.unwrap()["run.orcra.dev/spec-hash"],
             deployment.spec_hash
+        );
+    }
+
+    #[test]
+    fn a_service_spec_carries_the_settings_swarm_has() {
+        let deployment = web("  interactive: true\n  tty: true\n  groupAdd: [video]\n  \
+             extraHosts: ['gw:host-gateway', 'v6:::1']\n  ulimits: {nofile: 100}\n  \
+             volumes: [{hostPath: /srv/a, containerPath: /a, propagation: rslave}]\n  \
+             tmpfs: [{path: /run, size: 1Mi, mode: '1777'}]\n");
+        let environment = Environment::named("staging").unwrap();
+        let task = service_spec(&deployment, &environment)
+            .task_template
+            .unwrap();
+        let container = task.container_spec.unwrap();
+        assert_eq!(
+            (container.open_stdin, container.tty),
+            (Some(true), Some(true))
+        );
+        assert_eq!(container.groups.unwrap(), ["video"]);
+        assert_eq!(container.hosts.unwrap(), ["host-gateway gw", "::1 v6"]);
+        let ulimit = &container.ulimits.unwrap()[0];
+        assert_eq!((ulimit.soft, ulimit.hard), (Some(100), Some(100)));
+        let mounts = container.mounts.unwrap();
+        assert_eq!(
+            mounts[0].bind_options.as_ref().unwrap().propagation,
+            Some(MountBindOptionsPropagationEnum::RSLAVE)
+        );
+        let tmpfs = mounts[1].tmpfs_options.as_ref().unwrap();
+        assert_eq!(
+            (tmpfs.size_bytes, tmpfs.mode),
+            (Some(1 << 20), Some(0o1777))
         );
     }
 }

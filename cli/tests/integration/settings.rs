@@ -1,10 +1,12 @@
 //! Container settings against the real engine: every setting reaches `docker inspect`, a
-//! resource change is applied in place (same container, not restarted) and converges, and a port
-//! without a host port is not bound on the host.
+//! resource change is applied in place (same container, not restarted) and converges, a port
+//! without a host port is not bound on the host, and a GPU request reaches Docker's create call.
+
+use std::fs;
 
 use serde_json::{json, Value};
 
-use crate::support::{docker, free_port, inspect, test_image, Scenario};
+use crate::support::{docker, free_port, inspect, scratch_dir, test_image, Scenario};
 
 #[test]
 fn settings_reach_the_container() {
@@ -85,6 +87,132 @@ fn settings_reach_the_container() {
 
     let plan = scenario.plan();
     assert_eq!(plan["actions"], json!([]), "{plan:#}");
+}
+
+#[test]
+fn host_access_settings_reach_the_container() {
+    let scenario = Scenario::new("hostaccess");
+    let shared = scratch_dir(&scenario, "shared");
+    fs::create_dir_all(&shared).unwrap();
+    scenario.deployment(
+        "mail",
+        &format!(
+            "  image: {}
+  entrypoint: [/bin/busybox, sleep, \"3600\"]
+  hostname: mail.example.com
+  extraHosts:
+    - host.docker.internal:host-gateway
+    - myhost:::1
+    - relay=192.0.2.10
+  stopSignal: SIGRTMIN+3
+  interactive: true
+  tty: true
+  ulimits:
+    nofile:
+      soft: 1024
+      hard: 2048
+    nproc: 512
+  securityOpt: [no-new-privileges=true]
+  devices: [/dev/null:/dev/orun-null:rw]
+  groupAdd: [\"1234\"]
+  volumes:
+    - hostPath: {}
+      containerPath: /shared
+      readOnly: true
+      selinux: shared
+      propagation: rprivate
+  tmpfs:
+    - /scratch
+    - path: /cache
+      size: 8Mi
+      mode: \"1770\"
+  stopTimeout: 1s
+",
+            test_image(),
+            shared.display()
+        ),
+    );
+    scenario.apply();
+
+    let name = scenario.container("mail");
+    let mail = inspect(&name).expect("mail exists");
+    assert_eq!(mail["State"]["Running"], true, "{:#}", mail["State"]);
+    let config = &mail["Config"];
+    assert_eq!(config["Hostname"], "mail.example.com");
+    assert_eq!(config["StopSignal"], "SIGRTMIN+3");
+    assert_eq!(config["OpenStdin"], true);
+    assert_eq!(config["Tty"], true);
+    let host = &mail["HostConfig"];
+    assert_eq!(
+        host["ExtraHosts"],
+        json!([
+            "host.docker.internal:host-gateway",
+            "myhost:::1",
+            "relay:192.0.2.10"
+        ])
+    );
+    assert_eq!(
+        host["Ulimits"],
+        json!([
+            {"Name": "nofile", "Soft": 1024, "Hard": 2048},
+            {"Name": "nproc", "Soft": 512, "Hard": 512},
+        ])
+    );
+    assert_eq!(host["SecurityOpt"], json!(["no-new-privileges=true"]));
+    assert_eq!(
+        host["Devices"],
+        json!([{"PathOnHost": "/dev/null", "PathInContainer": "/dev/orun-null", "CgroupPermissions": "rw"}])
+    );
+    assert_eq!(host["GroupAdd"], json!(["1234"]));
+    assert_eq!(
+        host["Binds"],
+        json!([format!("{}:/shared:ro,z,rprivate", shared.display())])
+    );
+    assert_eq!(
+        host["Tmpfs"],
+        json!({"/scratch": "", "/cache": "size=8388608,mode=1770"})
+    );
+    let exec = |args: &[&str]| {
+        let mut command = vec!["exec", name.as_str(), "/bin/busybox"];
+        command.extend_from_slice(args);
+        docker(&command)
+    };
+    assert_eq!(exec(&["hostname"]).trim(), "mail.example.com");
+    let hosts = exec(&["cat", "/etc/hosts"]);
+    assert!(hosts.contains("::1\tmyhost"), "{hosts}");
+    assert!(hosts.contains("192.0.2.10\trelay"), "{hosts}");
+    assert!(!hosts.contains("host-gateway"), "{hosts}");
+    let limits = exec(&["sh", "-c", "ulimit -n; ulimit -Hn"]);
+    assert_eq!(
+        limits.split_whitespace().collect::<Vec<_>>(),
+        ["1024", "2048"]
+    );
+    assert!(exec(&["id", "-G"])
+        .split_whitespace()
+        .any(|gid| gid == "1234"));
+    assert!(exec(&["ls", "-l", "/dev/orun-null"]).starts_with('c'));
+    let cache = exec(&["stat", "-c", "%a", "/cache"]);
+    assert_eq!(cache.trim(), "1770");
+
+    assert_eq!(scenario.plan()["actions"], json!([]));
+}
+
+/// `gpus` reaches Docker's create call as a device request. Docker checks that a driver serves it
+/// only when the container starts, so on a host without a GPU runtime the container is created
+/// and its start fails; either way the request is in its host config.
+#[test]
+fn gpu_request_reaches_the_create_call() {
+    let scenario = Scenario::new("gpus");
+    scenario.deployment(
+        "ml",
+        &format!("  image: {}\n  gpus: 2\n  stopTimeout: 1s\n", test_image()),
+    );
+    scenario.orun(&["apply", "--once"]);
+    let ml = inspect(&scenario.container("ml")).expect("ml was created");
+    assert_eq!(
+        ml["HostConfig"]["DeviceRequests"],
+        json!([{"Driver": "", "Count": 2, "DeviceIDs": null, "Capabilities": [["gpu"]], "Options": null}])
+    );
 }
 
 #[test]

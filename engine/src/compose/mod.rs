@@ -4,6 +4,7 @@
 //! manifest loader's input limits (size, nesting, alias expansion) before it is parsed. It does
 //! not read or write files, nor decide whether to write: the CLI does both.
 
+mod host_access;
 mod interpolate;
 mod output;
 mod ports;

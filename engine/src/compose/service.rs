@@ -8,15 +8,15 @@ use serde_yaml::{Mapping, Value};
 
 use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
-use super::{checked, parse_dotenv, ports, units, ComposeInput, Report};
+use super::{checked, host_access, parse_dotenv, ports, units, ComposeInput, Report};
 use crate::duration::Duration;
 use crate::manifest::fields::{check_env_name, check_env_value};
 use crate::manifest::settings::{LabelName, MIN_MEMORY};
 use crate::manifest::{
-    AbsolutePath, BuildSpec, Capability, Cpus, DeploymentSpec, EnvMap, ExecCommand, ExtraHost,
-    HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles, LoggingSpec, MemoryLimit,
-    Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, Replicas, ResourcesSpec,
-    ScalarText, Signal, Size, SysctlMap, Text, User,
+    AbsolutePath, BuildSpec, Capability, ContainerFields, Cpus, DeploymentSpec, EnvMap,
+    ExecCommand, ExtraHost, HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles,
+    LoggingSpec, MemoryLimit, Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy,
+    ReadinessProbe, Replicas, ScalarText, Signal, Size, SysctlMap, Text, User,
 };
 
 /// What every service's translation shares.
@@ -89,12 +89,20 @@ pub fn translate(
             "read_only" => spec.read_only_root_filesystem = boolean(value, &path, report),
             "shm_size" => spec.shm_size = size(value, &path, report),
             "logging" => spec.logging = logging(value, &path, report),
-            "deploy" => deploy(value, &path, &mut spec.resources, &mut replicas, report),
+            "deploy" => deploy(value, &path, spec, &mut replicas, report),
             "scale" => replicas = Some((value, path)),
             "mem_limit" => spec.resources.memory = memory(value, &path, report),
             "cpus" => spec.resources.cpus = checked(text(value), Cpus::parse, &path, report),
             "pids_limit" => spec.resources.pids = pids(value),
             "network_mode" => spec.network = network_mode(value, &path, report),
+            "stdin_open" => spec.interactive = boolean(value, &path, report),
+            "tty" => spec.tty = boolean(value, &path, report),
+            "ulimits" => spec.ulimits = host_access::ulimits(value, &path, report),
+            "security_opt" => spec.security_opt = host_access::security_opt(value, &path, report),
+            "devices" => spec.devices = host_access::devices(value, &path, report),
+            "group_add" => spec.group_add = host_access::group_add(value, &path, report),
+            "gpus" => spec.gpus = host_access::gpus(value, &path, report),
+            "profiles" => host_access::profiles(value, &path, service, report),
             "networks" => {}
             "restart" => report.note(&path, "dropped, orun supervises containers"),
             "container_name" => report.note(
@@ -268,10 +276,11 @@ fn pids(value: &Value) -> Option<PidsLimit> {
         .map(PidsLimit)
 }
 
-/// `TERM` and `SIGTERM` both name SIGTERM; orun wants the `SIG` form.
+/// `TERM` and `SIGTERM` both name SIGTERM, and `RTMIN+3` SIGRTMIN+3; orun wants the `SIG`
+/// form. A signal number stays as it is.
 fn signal_name(signal: &str) -> String {
     let upper = signal.to_ascii_uppercase();
-    if upper.starts_with("SIG") {
+    if upper.starts_with("SIG") || upper.bytes().all(|b| b.is_ascii_digit()) {
         upper
     } else {
         format!("SIG{upper}")
@@ -523,51 +532,44 @@ fn insert_env(
     }
 }
 
+/// `extra_hosts`: a list of `host=address` or `host:address` (an IPv6 address keeps its colons),
+/// or a map of host → address or list of addresses; each address an IP address, also in
+/// brackets, or `host-gateway`.
 fn extra_hosts(value: &Value, path: &Path, report: &mut Report) -> Vec<ExtraHost> {
-    let entries = match value {
-        Value::Mapping(_) => pairs(value, '='),
-        _ => text_list(value).map(|items| {
-            items
+    let entries: Vec<(Path, String)> = match value {
+        Value::Mapping(map) => map
+            .iter()
+            .flat_map(|(host, addresses)| {
+                let host = key_text(host);
+                let host_path = path.key(&host);
+                let addresses = match addresses {
+                    Value::Sequence(_) => text_list(addresses).unwrap_or_default(),
+                    _ => text(addresses).into_iter().collect(),
+                };
+                addresses
+                    .into_iter()
+                    .map(move |address| (host_path.clone(), format!("{host}={address}")))
+            })
+            .collect(),
+        _ => match text_list(value) {
+            Some(items) => items
                 .into_iter()
-                .map(|item| match item.split_once('=') {
-                    Some((host, ip)) => (host.to_string(), Some(ip.to_string())),
-                    None => match item.split_once(':') {
-                        Some((host, ip)) => (host.to_string(), Some(ip.to_string())),
-                        None => (item, None),
-                    },
-                })
-                .collect()
-        }),
+                .enumerate()
+                .map(|(index, item)| (path.index(index), item))
+                .collect(),
+            None => {
+                report.untranslatable(path, "expected a list of host=address or a map");
+                return Vec::new();
+            }
+        },
     };
-    let Some(entries) = entries else {
-        report.untranslatable(path, "expected a list of host:ip or a map");
-        return Vec::new();
-    };
-    let mut hosts = Vec::new();
-    for (index, (host, ip)) in entries.into_iter().enumerate() {
-        let ip = ip.unwrap_or_default();
-        let ip = ip.trim_start_matches('[').trim_end_matches(']');
-        let entry_path = if value.is_mapping() {
-            path.key(&host)
-        } else {
-            path.index(index)
-        };
-        if ip.parse::<std::net::IpAddr>().is_ok() {
-            let entry = checked(
-                Some(format!("{host}:{ip}")),
-                ExtraHost::parse,
-                &entry_path,
-                report,
-            );
-            hosts.extend(entry);
-        } else {
-            report.untranslatable(
-                &entry_path,
-                format!("{host}: {ip:?} is not an IP address; orun maps names to addresses"),
-            );
-        }
-    }
-    hosts
+    entries
+        .into_iter()
+        .filter_map(|(entry_path, entry)| {
+            checked(Some(entry), ExtraHost::parse, &entry_path, report)
+        })
+        .map(|host| host.in_docker_form())
+        .collect()
 }
 
 /// `depends_on`: a list of services, or a map of service → `{condition, restart, required}`.
@@ -768,10 +770,11 @@ fn logging(value: &Value, path: &Path, report: &mut Report) -> LoggingSpec {
 fn deploy<'v>(
     value: &'v Value,
     path: &Path,
-    resources: &mut ResourcesSpec,
+    spec: &mut ContainerFields,
     replicas: &mut Option<(&'v Value, Path)>,
     report: &mut Report,
 ) {
+    let resources = &mut spec.resources;
     for (key, item) in value.as_mapping().into_iter().flatten() {
         let key = key_text(key);
         let key_path = path.key(&key);
@@ -792,6 +795,10 @@ fn deploy<'v>(
                                     checked(text(amount), Cpus::parse, &setting_path, report)
                             }
                             ("limits", "pids") => resources.pids = pids(amount),
+                            ("reservations", "devices") => {
+                                spec.gpus =
+                                    host_access::reserved_devices(amount, &setting_path, report)
+                            }
                             ("reservations", "memory" | "cpus") => report.note(
                                 &setting_path,
                                 "dropped, orun reserves nothing; only limits apply",
@@ -834,6 +841,8 @@ mod tests {
     fn signals_get_their_sig_prefix() {
         assert_eq!(signal_name("TERM"), "SIGTERM");
         assert_eq!(signal_name("SIGQUIT"), "SIGQUIT");
+        assert_eq!(signal_name("rtmin+3"), "SIGRTMIN+3");
+        assert_eq!(signal_name("9"), "9");
     }
 
     #[test]

@@ -6,9 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::{Mapping, Value};
 
+use super::units;
 use super::values::{flag, key_text, text, text_list, Path};
 use super::{checked, dns_label, Report};
-use crate::manifest::{AbsolutePath, Name, VolumeSource, VolumeSpec};
+use crate::manifest::{
+    AbsolutePath, FileMode, Name, Propagation, Selinux, Size, TmpfsMount, VolumeSource, VolumeSpec,
+};
 
 /// What volumes need from the rest of the translation.
 pub struct VolumeContext<'a> {
@@ -22,8 +25,41 @@ pub struct VolumeContext<'a> {
 #[derive(Debug, Default)]
 pub struct Mounts {
     pub volumes: Vec<VolumeSpec>,
-    pub tmpfs: Vec<AbsolutePath>,
+    pub tmpfs: Vec<TmpfsMount>,
 }
+
+/// A volume's options, from the short syntax's third part or the long syntax's keys.
+#[derive(Debug, Default)]
+struct MountOptions {
+    read_only: bool,
+    selinux: Option<Selinux>,
+    propagation: Option<Propagation>,
+}
+
+/// A propagation mode by its compose (and Docker) name.
+fn propagation(text: &str) -> Option<Propagation> {
+    Some(match text {
+        "rprivate" => Propagation::Rprivate,
+        "private" => Propagation::Private,
+        "rshared" => Propagation::Rshared,
+        "shared" => Propagation::Shared,
+        "rslave" => Propagation::Rslave,
+        "slave" => Propagation::Slave,
+        _ => return None,
+    })
+}
+
+/// An SELinux relabel option, `z` (shared) or `Z` (private).
+fn selinux(text: &str) -> Option<Selinux> {
+    match text {
+        "z" => Some(Selinux::Shared),
+        "Z" => Some(Selinux::Private),
+        _ => None,
+    }
+}
+
+/// tmpfs mount options that Docker sets on every tmpfs anyway (`rw,noexec,nosuid,nodev`).
+const DOCKER_TMPFS_DEFAULTS: &[&str] = &["rw", "noexec", "nosuid", "nodev"];
 
 /// Every named volume the services mount, by its compose name.
 pub fn named_volumes_in_use(services: &Mapping) -> BTreeSet<String> {
@@ -84,17 +120,32 @@ impl VolumeContext<'_> {
             return;
         };
         for (index, entry) in entries.into_iter().enumerate() {
-            let path = path.index(index);
-            let target = match entry.split_once(':') {
-                Some((target, _)) => {
-                    report.untranslatable(&path, "orun mounts tmpfs without options");
-                    target.to_string()
-                }
-                None => entry,
+            let path = if value.is_sequence() {
+                path.index(index)
+            } else {
+                path.clone()
             };
-            mounts
-                .tmpfs
-                .extend(checked(Some(target), AbsolutePath::parse, &path, report));
+            let (target, options) = entry.split_once(':').unwrap_or((&entry, ""));
+            let mut size = None;
+            let mut mode = None;
+            for option in options.split(',').filter(|option| !option.is_empty()) {
+                match option.split_once('=') {
+                    Some(("size", value)) => size = tmpfs_size(value, &path, report),
+                    Some(("mode", value)) => {
+                        mode = checked(Some(value.to_string()), FileMode::parse, &path, report)
+                    }
+                    None if DOCKER_TMPFS_DEFAULTS.contains(&option) => {}
+                    _ => report.untranslatable(
+                        &path,
+                        format!("tmpfs option {option:?}: orun sets a tmpfs's size and mode only"),
+                    ),
+                }
+            }
+            if let Some(path) =
+                checked(Some(target.to_string()), AbsolutePath::parse, &path, report)
+            {
+                mounts.tmpfs.push(TmpfsMount { path, size, mode });
+            }
         }
     }
 
@@ -109,11 +160,15 @@ impl VolumeContext<'_> {
                 return;
             }
         };
-        let mut read_only = false;
+        let mut mount_options = MountOptions::default();
         for option in options.split(',').filter(|option| !option.is_empty()) {
             match option {
-                "ro" => read_only = true,
+                "ro" => mount_options.read_only = true,
                 "rw" => {}
+                "z" | "Z" => mount_options.selinux = selinux(option),
+                _ if propagation(option).is_some() => {
+                    mount_options.propagation = propagation(option)
+                }
                 "cached" | "delegated" | "consistent" => report.note(
                     path,
                     format!("option {option} dropped, it only matters on Docker Desktop"),
@@ -124,7 +179,7 @@ impl VolumeContext<'_> {
                 ),
             }
         }
-        self.mount(source, target, read_only, path, mounts, report);
+        self.mount(source, target, mount_options, path, mounts, report);
     }
 
     fn long_syntax(&self, long: &Mapping, path: &Path, mounts: &mut Mounts, report: &mut Report) {
@@ -134,7 +189,15 @@ impl VolumeContext<'_> {
             report.untranslatable(path, "a volume needs a target");
             return;
         };
-        let read_only = long.get("read_only").and_then(flag).unwrap_or(false);
+        let mut options = MountOptions {
+            read_only: long.get("read_only").and_then(flag).unwrap_or(false),
+            ..MountOptions::default()
+        };
+        let mut tmpfs = TmpfsMount {
+            path: AbsolutePath::parse("/").expect("constant path"),
+            size: None,
+            mode: None,
+        };
         for (key, value) in long {
             let key = key_text(key);
             let key_path = path.key(&key);
@@ -143,7 +206,8 @@ impl VolumeContext<'_> {
                 (_, "consistency") => {
                     report.note(&key_path, "dropped, it only matters on Docker Desktop")
                 }
-                ("bind", "bind") => self.bind_options(value, &key_path, report),
+                ("bind", "bind") => self.bind_options(value, &key_path, &mut options, report),
+                ("tmpfs", "tmpfs") => tmpfs_options(value, &key_path, &mut tmpfs, report),
                 _ => report.untranslatable(&key_path, "orun has no equivalent"),
             }
         }
@@ -151,14 +215,16 @@ impl VolumeContext<'_> {
             "bind" | "volume" => self.mount(
                 source.as_deref().filter(|source| !source.is_empty()),
                 &target,
-                read_only,
+                options,
                 path,
                 mounts,
                 report,
             ),
             "tmpfs" => {
-                let target = checked(Some(target), AbsolutePath::parse, path, report);
-                mounts.tmpfs.extend(target);
+                if let Some(target) = checked(Some(target), AbsolutePath::parse, path, report) {
+                    tmpfs.path = target;
+                    mounts.tmpfs.push(tmpfs);
+                }
             }
             other => report.untranslatable(
                 &path.key("type"),
@@ -167,15 +233,37 @@ impl VolumeContext<'_> {
         }
     }
 
-    fn bind_options(&self, value: &Value, path: &Path, report: &mut Report) {
+    fn bind_options(
+        &self,
+        value: &Value,
+        path: &Path,
+        options: &mut MountOptions,
+        report: &mut Report,
+    ) {
         for (key, option) in value.as_mapping().into_iter().flatten() {
             let key = key_text(key);
+            let key_path = path.key(&key);
+            let setting = text(option).unwrap_or_default();
             match key.as_str() {
                 "create_host_path" if flag(option) != Some(false) => report.note(
-                    &path.key(&key),
+                    &key_path,
                     "orun creates a missing host folder, as compose does",
                 ),
-                _ => report.untranslatable(&path.key(&key), "orun has no equivalent"),
+                "propagation" => match propagation(&setting) {
+                    Some(propagation) => options.propagation = Some(propagation),
+                    None => report.untranslatable(
+                        &key_path,
+                        format!("propagation {setting:?}: expected rprivate, private, rshared, shared, rslave or slave"),
+                    ),
+                },
+                "selinux" => match selinux(&setting) {
+                    Some(selinux) => options.selinux = Some(selinux),
+                    None => report.untranslatable(
+                        &key_path,
+                        format!("selinux {setting:?}: expected z or Z"),
+                    ),
+                },
+                _ => report.untranslatable(&key_path, "orun has no equivalent"),
             }
         }
     }
@@ -186,7 +274,7 @@ impl VolumeContext<'_> {
         &self,
         source: Option<&str>,
         target: &str,
-        read_only: bool,
+        options: MountOptions,
         path: &Path,
         mounts: &mut Mounts,
         report: &mut Report,
@@ -219,11 +307,21 @@ impl VolumeContext<'_> {
             }
         };
         let container_path = checked(Some(target.to_string()), AbsolutePath::parse, path, report);
+        let mut propagation = options.propagation;
+        if let (Some(VolumeSource::Named(name)), Some(_)) = (&source, propagation) {
+            report.untranslatable(
+                path,
+                format!("propagation applies to bind mounts only, and {name} is a named volume"),
+            );
+            propagation = None;
+        }
         if let (Some(source), Some(container_path)) = (source, container_path) {
             mounts.volumes.push(VolumeSpec {
                 source,
                 container_path,
-                read_only,
+                read_only: options.read_only,
+                selinux: options.selinux,
+                propagation,
             });
         }
     }
@@ -238,6 +336,33 @@ impl VolumeContext<'_> {
             format!("{}/{source}", self.compose_dir)
         };
         normalise(&joined)
+    }
+}
+
+/// A tmpfs size in bytes or with Docker's units (`64m`, read in powers of 1024 as Docker does).
+fn tmpfs_size(value: &str, path: &Path, report: &mut Report) -> Option<Size> {
+    let translated = units::binary_size(value);
+    if translated.is_none() {
+        report.untranslatable(
+            path,
+            format!("tmpfs size {value:?}: expected a size such as 64m"),
+        );
+    }
+    checked(translated, Size::parse, path, report)
+}
+
+/// The long syntax's `tmpfs`: `size` and `mode`.
+fn tmpfs_options(value: &Value, path: &Path, tmpfs: &mut TmpfsMount, report: &mut Report) {
+    for (key, option) in value.as_mapping().into_iter().flatten() {
+        let key = key_text(key);
+        let key_path = path.key(&key);
+        match key.as_str() {
+            "size" => {
+                tmpfs.size = text(option).and_then(|size| tmpfs_size(&size, &key_path, report))
+            }
+            "mode" => tmpfs.mode = checked(text(option), FileMode::parse, &key_path, report),
+            _ => report.untranslatable(&key_path, "orun sets a tmpfs's size and mode only"),
+        }
     }
 }
 

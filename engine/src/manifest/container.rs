@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::fields::{AbsolutePath, EnvMap, HostIp, ImageReference, InnerPath, Name, PortNumber};
 use super::fields::{ScalarText, Text};
+use super::host_access::{Device, Gpus, GroupName, SecurityOpt, UlimitMap};
 use super::is_default;
+use super::mounts::{Propagation, Selinux, TmpfsMount};
 use super::settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
     Size, SysctlMap, User,
@@ -76,9 +78,26 @@ pub struct ContainerFields {
     /// Which network the container joins (docs/manifests.md).
     #[serde(skip_serializing_if = "is_default")]
     pub network: NetworkMode,
-    /// Absolute container paths mounted as tmpfs.
+    /// Container paths mounted as tmpfs, each with its size and mode when given.
     #[serde(skip_serializing_if = "is_default")]
-    pub tmpfs: Vec<AbsolutePath>,
+    pub tmpfs: Vec<TmpfsMount>,
+    // Docker settings that compose files use daily (docs/manifests.md, "Host access").
+    /// Keep the container's standard input open (Docker's OpenStdin).
+    #[serde(skip_serializing_if = "is_default")]
+    pub interactive: bool,
+    /// Give the container a terminal.
+    #[serde(skip_serializing_if = "is_default")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub ulimits: UlimitMap,
+    #[serde(skip_serializing_if = "is_default")]
+    pub security_opt: Vec<SecurityOpt>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub devices: Vec<Device>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub group_add: Vec<GroupName>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub gpus: Option<Gpus>,
 }
 
 /// `stopTimeout` when the manifest leaves it out.
@@ -279,6 +298,10 @@ pub struct VolumeSpec {
     pub source: VolumeSource,
     pub container_path: AbsolutePath,
     pub read_only: bool,
+    /// How Docker relabels the content for SELinux; not at all when absent.
+    pub selinux: Option<Selinux>,
+    /// A bind mount's propagation; Docker's (`rprivate`) when absent.
+    pub propagation: Option<Propagation>,
 }
 
 /// Where a volume's data lives.
@@ -301,6 +324,10 @@ struct VolumeFields {
     container_path: AbsolutePath,
     #[serde(default, skip_serializing_if = "is_default")]
     read_only: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    selinux: Option<Selinux>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    propagation: Option<Propagation>,
 }
 
 impl From<VolumeSpec> for VolumeFields {
@@ -314,6 +341,8 @@ impl From<VolumeSpec> for VolumeFields {
             name,
             container_path: volume.container_path,
             read_only: volume.read_only,
+            selinux: volume.selinux,
+            propagation: volume.propagation,
         }
     }
 }
@@ -334,10 +363,18 @@ impl TryFrom<VolumeFields> for VolumeSpec {
                 )
             }
         };
+        if let (VolumeSource::Named(_), Some(_)) = (&source, fields.propagation) {
+            return Err(
+                "propagation applies to bind mounts (hostPath) only: Docker refuses it on a named volume"
+                    .into(),
+            );
+        }
         Ok(VolumeSpec {
             source,
             container_path: fields.container_path,
             read_only: fields.read_only,
+            selinux: fields.selinux,
+            propagation: fields.propagation,
         })
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod container;
 pub mod fields;
+pub mod host_access;
+pub mod mounts;
 pub mod node_defaults;
 pub mod notification;
 pub mod placement;
@@ -27,6 +29,10 @@ pub use fields::{
     ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
     Text,
 };
+pub use host_access::{
+    Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
+};
+pub use mounts::{FileMode, Propagation, Selinux, TmpfsMount};
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
 pub use placement::{NodeLabels, Placement, Replicas};
@@ -350,6 +356,13 @@ impl KindSpec for DeploymentSpec {
         "resources",
         "network",
         "tmpfs",
+        "interactive",
+        "tty",
+        "ulimits",
+        "securityOpt",
+        "devices",
+        "groupAdd",
+        "gpus",
         "placement",
         "replicas",
         "secretEnv",

@@ -12,14 +12,15 @@ use super::settings::Capability;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodePolicy {
-    /// `deny` refuses `capAdd: [ALL]`, the capabilities of a privileged container.
+    /// `deny` refuses `capAdd: [ALL]`, the capabilities of a privileged container, and the
+    /// `securityOpt` entries that lift a confinement a privileged container lacks.
     pub privileged: Permission,
     /// `deny` refuses `network: host`.
     pub host_network: Permission,
     /// `deny` refuses a `hostPath` that is, or holds, Docker's socket.
     pub docker_socket: Permission,
-    /// The only folders `hostPath` may name or lie under; any host path when absent, none when
-    /// empty.
+    /// The only folders `hostPath` and the host side of `devices` may name or lie under; any host
+    /// path when absent, none when empty.
     pub host_path_prefixes: Option<Vec<AbsolutePath>>,
     /// The only capabilities `capAdd` may name; any when absent, none when empty.
     pub cap_add: Option<Vec<Capability>>,

@@ -9,11 +9,11 @@ use std::net::IpAddr;
 
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use super::fields::{check_dns_label, check_key_name, ScalarText};
+use super::fields::{check_key_name, ScalarText};
 
 /// Deserializes a scalar's text (numbers and booleans as written) through `parse`, inside the
 /// parser's visitor so that an error carries the value's own line and column.
-fn parse_scalar<'de, D: Deserializer<'de>, T>(
+pub(super) fn parse_scalar<'de, D: Deserializer<'de>, T>(
     deserializer: D,
     parse: fn(&str) -> Result<T, String>,
 ) -> Result<T, D::Error> {
@@ -63,6 +63,7 @@ macro_rules! checked_setting {
         }
     };
 }
+pub(super) use checked_setting;
 
 /// The label prefix orun keeps for its own labels; user labels may not use it.
 pub const RESERVED_LABEL_PREFIX: &str = "run.orcra.dev/";
@@ -354,31 +355,82 @@ const SIGNALS: &[&str] = &[
 ];
 
 checked_setting!(
-    /// A signal name for `stopSignal`, such as `SIGQUIT`.
+    /// A `stopSignal`: a signal name such as `SIGQUIT`, a real-time signal (`SIGRTMIN+3`,
+    /// `SIGRTMAX-1`) or a signal number.
     Signal,
     check_signal
 );
 
+/// The real-time signals Docker knows by name: `RTMIN+1` to `RTMIN+15` and `RTMAX-14` to
+/// `RTMAX-1`, besides `RTMIN` and `RTMAX` themselves.
+const REAL_TIME_OFFSETS: std::ops::RangeInclusive<u8> = 1..=15;
+const REAL_TIME_FROM_MAX: std::ops::RangeInclusive<u8> = 1..=14;
+
+/// The highest Linux signal number (`SIGRTMAX`).
+const HIGHEST_SIGNAL: u8 = 64;
+
 fn check_signal(text: &str) -> Result<(), String> {
-    if SIGNALS.contains(&text) {
+    let offset = |rest: &str, range: std::ops::RangeInclusive<u8>| {
+        rest.parse::<u8>()
+            .is_ok_and(|n| range.contains(&n) && !rest.starts_with('0'))
+    };
+    let real_time = match text {
+        "SIGRTMIN" | "SIGRTMAX" => true,
+        _ => match (
+            text.strip_prefix("SIGRTMIN+"),
+            text.strip_prefix("SIGRTMAX-"),
+        ) {
+            (Some(rest), _) => offset(rest, REAL_TIME_OFFSETS),
+            (_, Some(rest)) => offset(rest, REAL_TIME_FROM_MAX),
+            _ => false,
+        },
+    };
+    let number = text.bytes().all(|b| b.is_ascii_digit()) && offset(text, 1..=HIGHEST_SIGNAL);
+    if SIGNALS.contains(&text) || real_time || number {
         Ok(())
     } else {
         Err(format!(
-            "unknown signal {text:?}: expected a signal name in upper case with its SIG prefix, such as SIGTERM or SIGQUIT"
+            "unknown signal {text:?}: expected a signal name in upper case with its SIG prefix (SIGTERM, SIGQUIT), a real-time signal (SIGRTMIN, SIGRTMIN+1 to SIGRTMIN+15, SIGRTMAX-14 to SIGRTMAX-1, SIGRTMAX), or a signal number from 1 to {HIGHEST_SIGNAL}"
         ))
     }
 }
 
 checked_setting!(
-    /// An `extraHosts` entry, `name:ip`: a host name resolved to that address inside the container.
+    /// An `extraHosts` entry, `name:address` or `name=address`: a host name resolved to that
+    /// address inside the container. The address is an IPv4 or IPv6 address (the latter also in
+    /// brackets), or `host-gateway`, the host's own address as Docker sees it.
     ExtraHost,
     check_extra_host
 );
 
-fn check_extra_host(text: &str) -> Result<(), String> {
-    let invalid = |why: &str| format!("invalid extra host {text:?}: {why}; expected name:ip");
-    let (name, ip) = text
-        .split_once(':')
+/// The address Docker replaces with the host's own.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+impl ExtraHost {
+    /// The entry as Docker's API takes it, `name:address`: the `=` form and the brackets around
+    /// an IPv6 address are the command line's and compose's, not the API's.
+    pub fn docker_form(&self) -> String {
+        let (name, address) = split_extra_host(&self.0).expect("checked when parsed");
+        format!("{name}:{address}")
+    }
+
+    /// The same entry written in Docker's form.
+    pub fn in_docker_form(&self) -> ExtraHost {
+        ExtraHost(self.docker_form())
+    }
+}
+
+/// An entry's name and address (without brackets), as Docker's command line reads it: split at
+/// the first `=`, else at the first `:`, so an IPv6 address keeps its colons.
+fn split_extra_host(text: &str) -> Result<(&str, &str), String> {
+    let invalid = |why: &str| {
+        format!(
+            "invalid extra host {text:?}: {why}; expected name:address or name=address, the address an IP address or {HOST_GATEWAY}"
+        )
+    };
+    let (name, address) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
         .ok_or_else(|| invalid("the ':' is missing"))?;
     let name_ok = !name.is_empty()
         && name.len() <= 253
@@ -391,9 +443,20 @@ fn check_extra_host(text: &str) -> Result<(), String> {
     if !name_ok {
         return Err(invalid(&format!("{name:?} is not a host name")));
     }
-    ip.parse::<IpAddr>()
-        .map_err(|_| invalid(&format!("{ip:?} is not an IP address")))?;
-    Ok(())
+    if address == HOST_GATEWAY {
+        return Ok((name, address));
+    }
+    let bare = address
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(address);
+    bare.parse::<IpAddr>()
+        .map_err(|_| invalid(&format!("{address:?} is not an IP address")))?;
+    Ok((name, bare))
+}
+
+fn check_extra_host(text: &str) -> Result<(), String> {
+    split_extra_host(text).map(|_| ())
 }
 
 checked_setting!(
@@ -402,44 +465,68 @@ checked_setting!(
     check_user
 );
 
+/// The longest user or group name Linux tools accept.
+const LONGEST_ACCOUNT_NAME: usize = 32;
+
+/// A user or group name as Linux systems write them (`www-data`, `Debian-exim`, `_apt`,
+/// `first.last`, a machine account's `host$`), or a uid or gid.
+pub(crate) fn account_ok(part: &str) -> bool {
+    let numeric = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if numeric {
+        return part.parse::<u32>().is_ok();
+    }
+    let name = part.strip_suffix('$').unwrap_or(part);
+    part.len() <= LONGEST_ACCOUNT_NAME
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 fn check_user(text: &str) -> Result<(), String> {
-    let part_ok = |part: &str| {
-        let numeric = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        let name = part.len() <= 32
-            && part
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        numeric || name
-    };
     let (user, group) = match text.split_once(':') {
         Some((user, group)) => (user, Some(group)),
         None => (text, None),
     };
-    if part_ok(user) && group.is_none_or(part_ok) {
+    if account_ok(user) && group.is_none_or(account_ok) {
         Ok(())
     } else {
         Err(format!(
-            "invalid user {text:?}: expected a user name or uid, optionally followed by :group or :gid (e.g. app, 1000, 1000:1000)"
+            "invalid user {text:?}: expected a user name or uid, optionally followed by :group or :gid (e.g. app, www-data:www-data, 1000:1000); names have at most {LONGEST_ACCOUNT_NAME} letters, digits, '_', '-' and '.', start with a letter, digit or '_' and may end in '$'"
         ))
     }
 }
 
 checked_setting!(
-    /// A container `hostname`: a DNS label.
+    /// A container `hostname`: a host name, a single label (`web-1`) or fully qualified
+    /// (`mail.example.com`).
     Hostname,
     check_hostname
 );
 
+/// The longest host name Linux sets (`HOST_NAME_MAX`); a longer one fails the container's start.
+const LONGEST_HOSTNAME: usize = 64;
+
 fn check_hostname(text: &str) -> Result<(), String> {
-    check_dns_label(text).map_err(|_| {
-        format!(
-            "invalid hostname {text:?}: must be a DNS label of 1-63 characters a-z, 0-9 and '-', starting and ending with a letter or digit"
-        )
-    })
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if text.len() <= LONGEST_HOSTNAME && text.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid hostname {text:?}: must be a host name of at most {LONGEST_HOSTNAME} characters, labels of letters, digits and '-' separated by dots, each starting and ending with a letter or digit (web-1, mail.example.com)"
+        ))
+    }
 }
 
 checked_setting!(
@@ -562,24 +649,94 @@ mod tests {
         for bad in ["net_admin", "CAP_ALL", "NET_ADMINS", ""] {
             assert!(Capability::parse(bad).is_err(), "{bad}");
         }
-        assert!(Signal::parse("SIGQUIT").is_ok());
-        for bad in ["QUIT", "sigterm", "9", "SIGFOO"] {
+        for good in [
+            "SIGQUIT",
+            "SIGRTMIN",
+            "SIGRTMIN+3",
+            "SIGRTMAX-1",
+            "SIGRTMAX",
+            "9",
+            "64",
+        ] {
+            assert!(Signal::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "QUIT",
+            "sigterm",
+            "SIGFOO",
+            "0",
+            "65",
+            "09",
+            "SIGRTMIN+16",
+            "SIGRTMIN+0",
+            "SIGRTMAX-15",
+            "RTMIN+3",
+            "-9",
+        ] {
             assert!(Signal::parse(bad).is_err(), "{bad}");
         }
-        for good in ["db.local:10.0.0.5", "host:::1", "a_b:192.168.1.1"] {
-            assert!(ExtraHost::parse(good).is_ok(), "{good}");
+        for (good, docker) in [
+            ("db.local:10.0.0.5", "db.local:10.0.0.5"),
+            ("host:::1", "host:::1"),
+            ("a_b:192.168.1.1", "a_b:192.168.1.1"),
+            ("myhost=1.2.3.4", "myhost:1.2.3.4"),
+            ("myhost=[::1]", "myhost:::1"),
+            ("myhost:[fe80::1]", "myhost:fe80::1"),
+            (
+                "host.docker.internal:host-gateway",
+                "host.docker.internal:host-gateway",
+            ),
+            ("gw=host-gateway", "gw:host-gateway"),
+        ] {
+            let host = ExtraHost::parse(good).unwrap_or_else(|error| panic!("{good}: {error}"));
+            assert_eq!(host.docker_form(), docker);
+            assert_eq!(host.as_str(), good);
         }
-        for bad in ["db.local", "db:10.0.0", ":10.0.0.1", "a b:10.0.0.1"] {
+        for bad in [
+            "db.local",
+            "db:10.0.0",
+            ":10.0.0.1",
+            "a b:10.0.0.1",
+            "a:host-gw",
+            "=1.2.3.4",
+            "a:[10.0.0.1",
+        ] {
             assert!(ExtraHost::parse(bad).is_err(), "{bad}");
         }
-        for good in ["app", "1000", "1000:1000", "app:staff", "_svc"] {
+        for good in [
+            "app",
+            "1000",
+            "1000:1000",
+            "app:staff",
+            "_svc",
+            "Debian-exim",
+            "www-data:www-data",
+            "first.last",
+            "host$",
+            "postgres:ssl-cert",
+        ] {
             assert!(User::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", ":1000", "1000:", "App", "a b", "1000:1000:1"] {
+        for bad in [
+            "",
+            ":1000",
+            "1000:",
+            "a b",
+            "1000:1000:1",
+            "-app",
+            ".app",
+            "a$b",
+            "99999999999",
+            "abcdefghijklmnopqrstuvwxyzabcdefg",
+        ] {
             assert!(User::parse(bad).is_err(), "{bad}");
         }
-        assert!(Hostname::parse("web-1").is_ok());
-        assert!(Hostname::parse("Web_1").is_err());
+        for good in ["web-1", "mail.example.com", "Web1", "a"] {
+            assert!(Hostname::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["Web_1", "-web", "web.", ".web", "a..b", &"a".repeat(65)] {
+            assert!(Hostname::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
