@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use engine::build::ContextFile;
 use engine::limits::{MAX_FILE_BYTES, MAX_REVISION_BYTES};
 use engine::load::kind_of_path;
-use engine::manifest::{BuildSpec, Kind, NodeSpec};
+use engine::manifest::{BuildSpec, InnerPath, Kind, NodeSpec};
+use engine::mounts::MAX_FILE_BYTES as MAX_MOUNTED_FILE_BYTES;
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 
 use crate::build_context::{read_context, ContextError};
-use crate::files::{files_under, read_regular, Refusal, WalkError};
+use crate::files::{file_inside, files_under, read_regular, Refusal, WalkError};
 use crate::secrets::{self, SecretsError};
 
 /// The revision checked out in `root`.
@@ -61,6 +62,8 @@ pub enum ReadError {
         context: PathBuf,
         source: ContextError,
     },
+    #[error("{0}: no file there in the repository (nothing, or a folder)")]
+    NoFile(String),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
 }
@@ -142,6 +145,13 @@ impl RevisionSource for WorkTree {
                 context: code_dir.join(build.context.as_str()),
                 source,
             })
+    }
+
+    fn repository_file(&self, path: &InnerPath) -> Result<Vec<u8>, ReadError> {
+        let file = path.as_str();
+        let found = file_inside(&self.root.join(file), &self.root, file)?
+            .ok_or_else(|| ReadError::NoFile(file.to_string()))?;
+        Ok(read_regular(&found, file, Some(MAX_MOUNTED_FILE_BYTES))?)
     }
 
     fn secrets(

@@ -160,6 +160,13 @@ pub struct ApplyArgs {
     /// Do not wait to see started containers keep running
     #[arg(long)]
     pub no_wait: bool,
+    /// Where copies of the repository files containers mount go, under files/ (default: the
+    /// node's dataDir, else /opt/orun)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder on a tmpfs for the secret files containers mount; refused when not a tmpfs
+    #[arg(long, value_name = "DIR", default_value = adapters::mount_files::DEFAULT_SECRET_FILES_DIR)]
+    pub secret_files_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,6 +226,9 @@ pub struct StartArgs {
     /// File holding the secret that proves POST /hooks/git; overrides webhookSecretFile
     #[arg(long, value_name = "F")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Folder on a tmpfs for the secret files containers mount; refused when not a tmpfs
+    #[arg(long, value_name = "DIR", default_value = adapters::mount_files::DEFAULT_SECRET_FILES_DIR)]
+    pub secret_files_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

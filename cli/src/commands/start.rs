@@ -157,6 +157,7 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             admin: caddy_admin(args.caddy_admin.as_deref(), &paths)?,
         },
         webhook_secret,
+        secret_files_dir: absolute(&args.secret_files_dir)?,
         config,
     })
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_yaml::{Mapping, Value};
 
+use super::files::Declared;
 use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
 use super::{checked, parse_dotenv, ports, units, ComposeInput, Report};
@@ -15,8 +16,8 @@ use crate::manifest::settings::{LabelName, MIN_MEMORY};
 use crate::manifest::{
     AbsolutePath, BuildSpec, Capability, Cpus, DeploymentSpec, EnvMap, ExecCommand, ExtraHost,
     HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles, LoggingSpec, MemoryLimit,
-    Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, Replicas, ResourcesSpec,
-    ScalarText, Signal, Size, SysctlMap, Text, User,
+    Name, NetworkJoin, NetworkMode, PidsLimit, ProbeTarget, PullPolicy, ReadinessProbe, Replicas,
+    ResourcesSpec, ScalarText, Signal, Size, SysctlMap, Text, User,
 };
 
 /// What every service's translation shares.
@@ -27,6 +28,10 @@ pub struct Context<'a> {
     pub deployments: &'a BTreeMap<String, Name>,
     /// Compose volume name → orun named volume.
     pub volumes: &'a BTreeMap<String, String>,
+    /// The secrets and configs declared at the top level.
+    pub declared: &'a Declared,
+    /// Compose service name → its `networks`, for the services that get the field.
+    pub networks: &'a BTreeMap<String, Vec<NetworkJoin>>,
 }
 
 /// Translates the settings of service `service`, to be deployment `name`; `None` when it has
@@ -95,7 +100,9 @@ pub fn translate(
             "cpus" => spec.resources.cpus = checked(text(value), Cpus::parse, &path, report),
             "pids_limit" => spec.resources.pids = pids(value),
             "network_mode" => spec.network = network_mode(value, &path, report),
-            "networks" => {}
+            "networks" => spec.networks = context.networks.get(service).cloned(),
+            "secrets" => spec.secret_files = context.declared.secret_files(value, &path, report),
+            "configs" => spec.files = context.declared.files(value, &path, report),
             "restart" => report.note(&path, "dropped, orun supervises containers"),
             "container_name" => report.note(
                 &path,

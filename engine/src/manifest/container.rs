@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::fields::{AbsolutePath, EnvMap, HostIp, ImageReference, InnerPath, Name, PortNumber};
 use super::fields::{ScalarText, Text};
+use super::files::{FileMount, NetworkJoin, SecretFileMount};
 use super::is_default;
 use super::settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
@@ -79,6 +80,15 @@ pub struct ContainerFields {
     /// Absolute container paths mounted as tmpfs.
     #[serde(skip_serializing_if = "is_default")]
     pub tmpfs: Vec<AbsolutePath>,
+    /// Repository files mounted read-only (docs/manifests.md: files).
+    #[serde(skip_serializing_if = "is_default")]
+    pub files: Vec<FileMount>,
+    /// Keys of `secrets.yaml` mounted read-only from a tmpfs (docs/secrets.md: secret files).
+    #[serde(skip_serializing_if = "is_default")]
+    pub secret_files: Vec<SecretFileMount>,
+    /// The environment networks joined; the environment network alone when absent.
+    #[serde(deserialize_with = "written", skip_serializing_if = "is_default")]
+    pub networks: Option<Vec<NetworkJoin>>,
 }
 
 /// `stopTimeout` when the manifest leaves it out.

@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod fields;
+pub mod files;
 pub mod node_defaults;
 pub mod notification;
 pub mod placement;
@@ -26,6 +27,9 @@ pub use fields::{
     AbsolutePath, Domain, EnvMap, EnvironmentName, ExecCommand, HostIp, HttpTarget, HttpUrl,
     ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
     Text,
+};
+pub use files::{
+    Alias, FileMode, FileMount, NetworkJoin, SecretFileMount, SecretKey, DEFAULT_NETWORK,
 };
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
@@ -350,6 +354,9 @@ impl KindSpec for DeploymentSpec {
         "resources",
         "network",
         "tmpfs",
+        "files",
+        "secretFiles",
+        "networks",
         "placement",
         "replicas",
         "secretEnv",
