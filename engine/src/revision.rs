@@ -109,8 +109,8 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     BuildContext { file: String, source: E },
     /// A file a deployment's `files` mounts could not be read; `place` names the deployment's
     /// file and the field (`deployments/web.yaml: spec.files[0].source`).
-    #[error("{place}: {source}")]
-    File { place: String, source: E },
+    #[error("{place}: {error}")]
+    File { place: String, error: E },
     #[error("{place}: {path} is larger than {MAX_FILE_BYTES} bytes (1 MiB), the limit for a mounted file")]
     FileTooLarge { place: String, path: String },
     #[error(transparent)]
@@ -276,7 +276,7 @@ fn repository_files<S: RevisionSource>(
             let place = format!("{}: spec.files[{index}].source", deployment.file);
             let content = match source.repository_file(&mount.source) {
                 Ok(content) => content,
-                Err(source) => return Err(RevisionError::File { place, source }),
+                Err(error) => return Err(RevisionError::File { place, error }),
             };
             if content.len() > MAX_FILE_BYTES {
                 return Err(RevisionError::FileTooLarge {
