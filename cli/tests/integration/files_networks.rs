@@ -1,8 +1,9 @@
 //! Files, secret files and networks against the real engine: a repository file mounted read-only
 //! with its mode, whose change recreates only the container mounting it; a secret file readable
 //! inside with mode 0400 from a tmpfs and nowhere else (plan, labels, `/status`, the node's log,
-//! `state.json`), gone with its container, and refused off a tmpfs; and networks that segment an
-//! environment as Docker enforces it.
+//! `state.json`), gone with its container, and refused off a tmpfs; networks that segment an
+//! environment as Docker enforces it; and Caddy and probes reaching a container that is not on
+//! the environment network.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::networks_volumes::{exec, fetch_from, resolve};
+use crate::support::ingress::{service_manifest, through_caddy, IngressPorts};
 use crate::support::node::{Node, Origin};
 use crate::support::secrets::{assert_no_plaintext, SHARED_PASSWORD};
 use crate::support::sops::{data_key_bytes, identity, sops_file};
@@ -392,4 +394,57 @@ fn networks_segment_an_environment_and_probes_reach_a_container_off_the_environm
     assert_eq!(labels["run.orcra.dev/environment"], env.as_str());
     let again = scenario.plan();
     assert_eq!(again["actions"], Value::Array(vec![]), "{again:#}");
+}
+
+#[test]
+fn caddy_routes_to_a_container_off_the_environment_network_at_its_first_network_s_address() {
+    let origin = Origin::new();
+    let manifest = format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  image: {}\n  stopTimeout: 1s\n  networks: [frontend, backend]\n",
+        test_image()
+    );
+    origin.write("deployments/web.yaml", &manifest);
+    origin.write(
+        "services/web.yaml",
+        &service_manifest(
+            "web",
+            "web",
+            "web.example.com",
+            "$ENV.web.example.com",
+            "  port: 80\n",
+        ),
+    );
+    let commit = origin.commit("web off the environment network");
+    let ingress = IngressPorts::new();
+    let node = Node::start_full(
+        "offnet",
+        origin.bare().to_str().unwrap(),
+        "main",
+        "",
+        &ingress.args,
+    );
+    let status = node.wait_for("route active", Duration::from_secs(40), |s| {
+        s["node"]["applied_commit"] == commit.as_str() && s["services"]["web"]["active"] == true
+    });
+    let container = inspect(&node.container("web")).unwrap();
+    let networks = &container["NetworkSettings"]["Networks"];
+    assert!(
+        networks.get(format!("orun-{}", node.environment)).is_none(),
+        "{networks:#}"
+    );
+    let backend = networks[format!("orun-{}.backend", node.environment)]["IPAddress"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        status["services"]["web"]["upstream"],
+        format!("{backend}:80").as_str()
+    );
+    let domain = format!("{}.web.example.com", node.environment);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            through_caddy(ingress.http, &domain, "/")
+                .is_some_and(|(code, body)| code == 200 && body == TEST_PAGE)
+        }),
+        "{domain} does not answer through Caddy"
+    );
 }
