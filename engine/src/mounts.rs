@@ -150,15 +150,22 @@ pub fn networks_of(networks: Option<&Vec<NetworkJoin>>) -> Option<BTreeMap<Strin
 /// The name of the node's copy of a repository file: its content's SHA-256 and its mode, so one
 /// copy serves every container mounting that content with that mode.
 pub fn file_name(file: &CanonicalFile) -> String {
-    format!("{}-{}", file.sha256, file.mode)
+    copy_name(&file.sha256, &file.mode)
+}
+
+fn copy_name(sha256: &str, mode: &str) -> String {
+    format!("{sha256}-{mode}")
 }
 
 /// The name of the tmpfs copy of a secret file: its value's fingerprint (never the value), mode
 /// and owner, so that a changed value, mode or owner is a new file.
 pub fn secret_file_name(file: &CanonicalSecretFile) -> String {
-    let fingerprint = file.value.fingerprint();
+    secret_copy_name(file.value.fingerprint(), &file.mode, file.uid, file.gid)
+}
+
+fn secret_copy_name(fingerprint: &str, mode: &str, uid: u32, gid: u32) -> String {
     let digits = fingerprint.strip_prefix("secret:").unwrap_or(fingerprint);
-    format!("{digits}-{}-{}-{}", file.mode, file.uid, file.gid)
+    format!("{digits}-{mode}-{uid}-{gid}")
 }
 
 /// The names of the file copies the spec labels `labels` (`run.orcra.dev/spec` of containers)
@@ -170,13 +177,15 @@ pub fn names_in_labels<'a>(labels: impl IntoIterator<Item = &'a str>) -> Mounted
             continue;
         };
         for file in spec.files.values() {
-            names.files.insert(format!("{}-{}", file.sha256, file.mode));
+            names.files.insert(copy_name(&file.sha256, &file.mode));
         }
         for file in spec.secret_files.values() {
-            let digits = file.value.strip_prefix("secret:").unwrap_or(&file.value);
-            names
-                .secret_files
-                .insert(format!("{digits}-{}-{}-{}", file.mode, file.uid, file.gid));
+            names.secret_files.insert(secret_copy_name(
+                &file.value,
+                &file.mode,
+                file.uid,
+                file.gid,
+            ));
         }
     }
     names
