@@ -17,9 +17,6 @@ use engine::mounts::{file_name, secret_file_name, MountedNames};
 use engine::spec::CanonicalSpec;
 use engine::Environment;
 
-/// The default folder of secret files; a tmpfs on systemd hosts.
-pub const DEFAULT_SECRET_FILES_DIR: &str = "/run/orun";
-
 /// Where the copies live.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDirs {

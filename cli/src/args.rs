@@ -164,9 +164,10 @@ pub struct ApplyArgs {
     /// node's dataDir, else /opt/orun)
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Folder on a tmpfs for the secret files containers mount; refused when not a tmpfs
-    #[arg(long, value_name = "DIR", default_value = adapters::mount_files::DEFAULT_SECRET_FILES_DIR)]
-    pub secret_files_dir: PathBuf,
+    /// Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs;
+    /// overrides secretFilesDir (default /run/orun)
+    #[arg(long, value_name = "DIR")]
+    pub secret_files_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -226,9 +227,10 @@ pub struct StartArgs {
     /// File holding the secret that proves POST /hooks/git; overrides webhookSecretFile
     #[arg(long, value_name = "F")]
     pub webhook_secret_file: Option<PathBuf>,
-    /// Folder on a tmpfs for the secret files containers mount; refused when not a tmpfs
-    #[arg(long, value_name = "DIR", default_value = adapters::mount_files::DEFAULT_SECRET_FILES_DIR)]
-    pub secret_files_dir: PathBuf,
+    /// Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs;
+    /// overrides secretFilesDir (default /run/orun)
+    #[arg(long, value_name = "DIR")]
+    pub secret_files_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

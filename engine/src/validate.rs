@@ -69,6 +69,12 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 spec.docker_config.as_ref().map(|path| path.as_str()),
             ),
             ("webhookSecretFile", spec.webhook_secret_file.as_deref()),
+            (
+                "secretFilesDir",
+                spec.secret_files_dir_setting
+                    .as_ref()
+                    .map(|path| path.as_str()),
+            ),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {

@@ -40,7 +40,9 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
         ),
         file_dirs: FileDirs::new(
             args.data_dir.as_deref().unwrap_or(&prepared.data_dir),
-            &args.secret_files_dir,
+            args.secret_files_dir
+                .as_deref()
+                .unwrap_or(&prepared.secret_files_dir),
         ),
     };
     let progress = render::apply::Progress::new(style, prepared.header);

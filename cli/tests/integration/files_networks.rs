@@ -155,16 +155,13 @@ fn a_secret_file_is_readable_inside_from_a_tmpfs_and_appears_nowhere_else() {
     );
     origin.write("deployments/db.yaml", &manifest);
     let commit = origin.commit("a secret file");
-    let args: Vec<String> = ["--age-key-path", &key, "--secret-files-dir", secrets.path()]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    // The folder comes from the node's --config file here; the `apply` tests give the flag.
     let node = Node::start_full(
         "secretfile",
         origin.bare().to_str().unwrap(),
         "main",
-        "",
-        &args,
+        &format!("  secretFilesDir: {}\n", secrets.path()),
+        &["--age-key-path".to_string(), key.clone()],
     );
     let status = node.wait_for("applied", Duration::from_secs(40), |s| {
         s["node"]["applied_commit"] == commit.as_str()

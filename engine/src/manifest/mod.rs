@@ -167,6 +167,10 @@ pub struct NodeSpec {
     pub allow_insecure_transport: bool,
     /// The file holding the secret that proves a `POST /hooks/git` (docs/node.md).
     pub webhook_secret_file: Option<String>,
+    /// The tmpfs folder of the secret files containers mount (docs/secrets.md); see
+    /// [`NodeSpec::secret_files_dir`].
+    #[serde(rename = "secretFilesDir")]
+    pub secret_files_dir_setting: Option<AbsolutePath>,
     /// Where to report rollouts and sync trouble (docs/node.md).
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
@@ -182,6 +186,17 @@ pub struct NodeSpec {
     /// (docs/node.md).
     #[serde(default)]
     pub policy: NodePolicy,
+}
+
+impl NodeSpec {
+    /// `secretFilesDir`, `/run/orun` when absent.
+    pub fn secret_files_dir(&self) -> PathBuf {
+        PathBuf::from(
+            self.secret_files_dir_setting
+                .as_ref()
+                .map_or(node_defaults::SECRET_FILES_DIR, AbsolutePath::as_str),
+        )
+    }
 }
 
 /// What a node runs its deployments as.
