@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -111,21 +111,29 @@ impl FileDirs {
     }
 }
 
-/// `<base>/<env>`, created with mode 0700 (the base too), whatever the umask.
+/// `<base>/<env>`, of mode 0700 whatever the umask; a missing base is created with mode 0700 too,
+/// an existing one keeps its mode (the operator may name a shared tmpfs such as `/dev/shm`).
 fn private_dir(base: &Path, environment: &Environment) -> Result<PathBuf, WriteError> {
     let dir = base.join(environment.as_str());
-    for folder in [base, dir.as_path()] {
-        let io = |error| WriteError::Io {
-            path: folder.to_path_buf(),
-            error,
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(folder)
-            .map_err(io)?;
-        fs::set_permissions(folder, fs::Permissions::from_mode(0o700)).map_err(io)?;
+    let io = |error| WriteError::Io {
+        path: dir.clone(),
+        error,
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(io)?;
+    // In a shared folder someone else may have made it first, or put a symlink there.
+    let metadata = fs::symlink_metadata(&dir).map_err(io)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let own = metadata.uid() == unsafe { libc::geteuid() };
+    if !metadata.is_dir() || !own {
+        return Err(io(io::Error::other(
+            "not a folder of orun's own user (a symlink, or made by another user): refusing to write there",
+        )));
     }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
     Ok(dir)
 }
 
@@ -258,6 +266,17 @@ mod tests {
         assert!(error.contains("is not on a tmpfs"), "{error}");
         let secrets = data.path().join("secrets/production");
         assert_eq!(fs::read_dir(secrets).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_the_environment_folder_is_refused() {
+        let data = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), data.path().join("production")).unwrap();
+        let error = private_dir(data.path(), &Environment::production())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a folder of orun's own user"), "{error}");
     }
 
     #[test]
