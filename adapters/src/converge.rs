@@ -10,10 +10,14 @@ use engine::plan::{ActionKind, Plan, PlanError};
 use engine::swarm::Role;
 use engine::{DesiredState, Observed, PlanOptions};
 
+use engine::mounts::names_in_labels;
+use engine::spec::LABEL_SPEC;
+
 use crate::apply::{self, ApplyOptions, DockerRuntime, Reporter};
 use crate::docker::observe::observe;
 use crate::docker::service;
 use crate::docker::{Docker, DockerError};
+use crate::mount_files::FileDirs;
 use engine::outcome::ApplyReport;
 
 /// Why a pass could not act.
@@ -66,6 +70,8 @@ pub async fn converge(
         return Err(ConvergeError::NotSwarmManager);
     }
     let observed = observe(docker, desired).await?;
+    clean_mounted_files(&apply_options.file_dirs, desired, &observed).await;
+    write_mounted_files(&apply_options.file_dirs, desired).await;
     let plan = engine::plan(desired, &observed, &options)?;
     reporter.plan_ready(&plan, false);
     if plan.is_empty() || role.is_some_and(|role| !role.acts()) {
@@ -76,11 +82,12 @@ pub async fn converge(
             role,
         });
     }
-    let runtime = DockerRuntime::new(docker);
+    let runtime = DockerRuntime::new(docker, &apply_options.file_dirs);
     let mut report = apply::apply(&runtime, &plan, desired, apply_options, reporter).await;
     let mut last_observed = None;
     if report.is_success() {
         let observed = observe(docker, desired).await?;
+        clean_mounted_files(&apply_options.file_dirs, desired, &observed).await;
         let follow_up_options = PlanOptions {
             new_commit: false,
             ..options
@@ -105,4 +112,62 @@ pub async fn converge(
         observed: last_observed,
         role,
     })
+}
+
+/// Removes the node's copies of mounted files that neither the desired state nor any container
+/// of the environment `observed` holds mounts: those of removed and replaced containers. A
+/// failure only delays that to a later pass, so it is logged, not returned.
+async fn clean_mounted_files(dirs: &FileDirs, desired: &DesiredState, observed: &Observed) {
+    if desired.engine == NodeEngine::Swarm {
+        return;
+    }
+    let desired_labels = desired
+        .deployments
+        .values()
+        .filter_map(|deployment| deployment.labels.get(LABEL_SPEC));
+    let observed_labels = observed
+        .containers
+        .iter()
+        .filter_map(|container| container.labels.get(LABEL_SPEC));
+    let keep = names_in_labels(desired_labels.chain(observed_labels).map(String::as_str));
+    let (dirs, environment) = (dirs.clone(), desired.environment.clone());
+    let cleaned = tokio::task::spawn_blocking(move || dirs.clean(&environment, &keep)).await;
+    match cleaned {
+        Ok(Ok(0)) => {}
+        Ok(Ok(removed)) => tracing::info!(removed, "removed copies of files no container mounts"),
+        Ok(Err(error)) => tracing::warn!(%error, "cannot remove unused copies of mounted files"),
+        Err(error) => tracing::warn!(%error, "cannot remove unused copies of mounted files"),
+    }
+}
+
+/// Writes the copies of every desired container's mounted files that are missing — a reboot
+/// empties the tmpfs of secret files under stopped containers that a pass starts again. A
+/// failure is logged: the create of a container that needs the copy fails with it.
+async fn write_mounted_files(dirs: &FileDirs, desired: &DesiredState) {
+    if desired.engine == NodeEngine::Swarm {
+        return;
+    }
+    let specs: Vec<_> = desired
+        .deployments
+        .values()
+        .filter(|deployment| {
+            !deployment.spec.files.is_empty() || !deployment.spec.secret_files.is_empty()
+        })
+        .map(|deployment| deployment.spec.clone())
+        .collect();
+    if specs.is_empty() {
+        return;
+    }
+    let (dirs, environment) = (dirs.clone(), desired.environment.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        specs
+            .iter()
+            .try_for_each(|spec| dirs.write(&environment, spec))
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot write the files containers mount"),
+        Err(error) => tracing::warn!(%error, "cannot write the files containers mount"),
+    }
 }

@@ -10,6 +10,7 @@ pub mod docker;
 pub mod files;
 pub mod git;
 pub mod ingress;
+pub mod mount_files;
 pub mod probe;
 pub mod revision;
 pub mod secrets;

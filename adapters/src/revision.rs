@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use engine::build::ContextFile;
 use engine::limits::{MAX_FILE_BYTES, MAX_REVISION_BYTES};
 use engine::load::kind_of_path;
-use engine::manifest::{BuildSpec, Kind, NodeSpec};
+use engine::manifest::{BuildSpec, InnerPath, Kind, NodeSpec};
+use engine::mounts::MAX_FILE_BYTES as MAX_MOUNTED_FILE_BYTES;
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 
 use crate::build_context::{read_context, ContextError};
-use crate::files::{files_under, read_regular, Refusal, WalkError};
+use crate::files::{file_inside, files_under, read_regular, Refusal, WalkError};
 use crate::secrets::{self, SecretsError};
 
 /// The revision checked out in `root`.
@@ -61,6 +62,8 @@ pub enum ReadError {
         context: PathBuf,
         source: ContextError,
     },
+    #[error("{0}: no file there in the repository (nothing, or a folder)")]
+    NoFile(String),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
 }
@@ -142,6 +145,13 @@ impl RevisionSource for WorkTree {
                 context: code_dir.join(build.context.as_str()),
                 source,
             })
+    }
+
+    fn repository_file(&self, path: &InnerPath) -> Result<Vec<u8>, ReadError> {
+        let file = path.as_str();
+        let found = file_inside(&self.root.join(file), &self.root, file)?
+            .ok_or_else(|| ReadError::NoFile(file.to_string()))?;
+        Ok(read_regular(&found, file, Some(MAX_MOUNTED_FILE_BYTES))?)
     }
 
     fn secrets(
@@ -284,5 +294,53 @@ mod tests {
             error.contains(": hostname: a symlink whose real path is outside"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_mounted_file_is_read_only_as_a_regular_file_inside_the_repository_within_1_mib() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let tree = WorkTree::new(dir.path(), None);
+        let read = |path: &str| {
+            tree.repository_file(&InnerPath::parse(path).unwrap())
+                .map_err(|error| error.to_string())
+        };
+        write(dir.path(), "config/app.conf", b"x = 1\n");
+        assert_eq!(read("config/app.conf").unwrap(), b"x = 1\n");
+        std::os::unix::fs::symlink("app.conf", dir.path().join("config/inside")).unwrap();
+        assert_eq!(read("config/inside").unwrap(), b"x = 1\n");
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("config/outside")).unwrap();
+        let error = read("config/outside").unwrap_err();
+        assert!(
+            error.starts_with("config/outside: a symlink whose real path is outside"),
+            "{error}"
+        );
+        assert_eq!(
+            read("config/missing").unwrap_err(),
+            "config/missing: no file there in the repository (nothing, or a folder)"
+        );
+        assert_eq!(
+            read("config").unwrap_err(),
+            "config: no file there in the repository (nothing, or a folder)"
+        );
+        let fifo = std::ffi::CString::new(
+            dir.path()
+                .join("config/fifo")
+                .as_os_str()
+                .as_encoded_bytes(),
+        )
+        .unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        assert!(read("config/fifo")
+            .unwrap_err()
+            .contains("not a regular file"));
+        write(
+            dir.path(),
+            "config/big",
+            &vec![b'#'; MAX_MOUNTED_FILE_BYTES + 1],
+        );
+        assert!(read("config/big")
+            .unwrap_err()
+            .starts_with("config/big: larger than 1048576 bytes"));
     }
 }

@@ -160,6 +160,14 @@ pub struct ApplyArgs {
     /// Do not wait to see started containers keep running
     #[arg(long)]
     pub no_wait: bool,
+    /// Where copies of the repository files containers mount go, under files/ (default: the
+    /// node's dataDir, else /opt/orun)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs;
+    /// overrides secretFilesDir (default /run/orun)
+    #[arg(long, value_name = "DIR")]
+    pub secret_files_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,6 +227,10 @@ pub struct StartArgs {
     /// File holding the secret that proves POST /hooks/git; overrides webhookSecretFile
     #[arg(long, value_name = "F")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs;
+    /// overrides secretFilesDir (default /run/orun)
+    #[arg(long, value_name = "DIR")]
+    pub secret_files_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

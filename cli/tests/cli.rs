@@ -245,7 +245,20 @@ fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
             "  image: nginx\n  ports:\n    - containerPort: 80\n      port: 99999\n",
         ),
     );
-    let repo_arg = dir.path().to_str().unwrap();
+    validate_and_plan_fail(
+        dir.path(),
+        &[
+            "deployments/api.yaml:6:3: spec.imgae: unknown field `imgae`",
+            "deployments/web.yaml:9:13: spec.ports[0].port: port 99999 is out of range",
+        ],
+    );
+}
+
+/// `orun validate` and `orun plan` of the repository `repo` (with its `empty.json` observed)
+/// both exit 1, plan nothing and name every one of `problems`.
+fn validate_and_plan_fail(repo: &Path, problems: &[&str]) {
+    let repo_arg = repo.to_str().unwrap();
+    let observed = repo.join("empty.json");
     for args in [
         vec!["validate", "--repo", repo_arg],
         vec![
@@ -253,7 +266,7 @@ fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
             "--repo",
             repo_arg,
             "--observed",
-            dir.path().join("empty.json").to_str().unwrap(),
+            observed.to_str().unwrap(),
         ],
     ] {
         let output = orun(&args);
@@ -264,18 +277,55 @@ fn invalid_manifests_exit_1_naming_file_and_field_and_plan_nothing() {
             "nothing is planned from an invalid revision"
         );
         let errors = stderr(&output);
-        assert!(
-            errors.contains("deployments/api.yaml:6:3: spec.imgae: unknown field `imgae`"),
-            "{errors}"
-        );
-        assert!(
-            errors.contains(
-                "deployments/web.yaml:9:13: spec.ports[0].port: port 99999 is out of range"
-            ),
-            "{errors}"
-        );
+        for problem in problems {
+            assert!(errors.contains(problem), "{problem} in {errors}");
+        }
     }
 }
+
+#[test]
+fn a_mounted_file_the_repository_cannot_give_fails_validate_and_plan_naming_file_and_field() {
+    let dir = repo();
+    write(
+        dir.path(),
+        "deployments/web.yaml",
+        &deployment(
+            "web",
+            "  image: nginx\n  files:\n    - source: config/app.conf\n      target: /etc/app.conf\n",
+        ),
+    );
+    let repo_arg = dir.path().to_str().unwrap();
+    let observed = dir.path().join("empty.json");
+    let field = "deployments/web.yaml: spec.files[0].source: config/app.conf: ";
+    let fails_with =
+        |problem: &str| validate_and_plan_fail(dir.path(), &[&format!("{field}{problem}")]);
+    fails_with("no file there in the repository (nothing, or a folder)");
+    fs::create_dir_all(dir.path().join("config/app.conf")).unwrap();
+    fails_with("no file there in the repository (nothing, or a folder)");
+    fs::remove_dir(dir.path().join("config/app.conf")).unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("config/app.conf")).unwrap();
+    fails_with("a symlink whose real path is outside");
+    fs::remove_file(dir.path().join("config/app.conf")).unwrap();
+    fs::write(
+        dir.path().join("config/app.conf"),
+        vec![b'#'; (1 << 20) + 1],
+    )
+    .unwrap();
+    fails_with("larger than 1048576 bytes");
+    fs::write(dir.path().join("config/app.conf"), "x = 1\n").unwrap();
+    let output = orun(&[
+        "plan",
+        "--repo",
+        repo_arg,
+        "--observed",
+        observed.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("sha256"), "{}", stdout(&output));
+}
+
 #[test]
 fn validate_reports_every_problem_of_one_file() {
     let dir = repo();

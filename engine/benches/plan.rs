@@ -45,6 +45,7 @@ fn desired(count: usize, log_level: &str) -> DesiredState {
         commit: "0123456789abcdef0123456789abcdef01234567".into(),
         secrets: &secrets,
         build_tags: &build_tags,
+        files: &BTreeMap::new(),
     };
     engine::resolve(&manifests, &input).expect("resolvable bench manifests")
 }
@@ -132,6 +133,7 @@ fn bench_load_and_resolve(c: &mut Criterion) {
                     commit: "c".into(),
                     secrets: &secrets,
                     build_tags: &build_tags,
+                    files: &BTreeMap::new(),
                 };
                 engine::resolve(&manifests, &input).unwrap()
             })

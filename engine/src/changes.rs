@@ -149,8 +149,18 @@ fn push(changes: &mut Vec<Change>, path: &str, old: Value, new: Value) {
     });
 }
 
+/// Appends `key` to `path`: `.key`, or `[key]` for a container path (the key of a file or
+/// secret file, `files[/etc/app.conf]`), whose slashes and dots would read as more levels.
 fn with_key(path: &mut String, key: &str, inner: impl FnOnce(&mut String)) {
     let length = path.len();
+    if key.starts_with('/') {
+        path.push('[');
+        path.push_str(key);
+        path.push(']');
+        inner(path);
+        path.truncate(length);
+        return;
+    }
     if !path.is_empty() {
         path.push('.');
     }
@@ -208,6 +218,20 @@ mod tests {
                 ("build.context".into(), json!("app"), Value::Null),
                 ("volumes[0].hostPath".into(), json!("/a"), Value::Null),
             ]
+        );
+    }
+
+    #[test]
+    fn container_paths_are_keys_in_brackets() {
+        let old = r#"{"files":{"/etc/app.conf":{"mode":"0444","sha256":"aa"}}}"#;
+        let new = json!({"files":{"/etc/app.conf":{"mode":"0444","sha256":"bb"}}});
+        assert_eq!(
+            fields(Some(old), new),
+            vec![(
+                "files[/etc/app.conf].sha256".into(),
+                json!("aa"),
+                json!("bb")
+            )]
         );
     }
 

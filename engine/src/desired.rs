@@ -15,6 +15,7 @@ use crate::manifest::{
     NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, TmpfsMount,
     VolumeSource, VolumeSpec,
 };
+use crate::mounts::{self, RepositoryFiles};
 use crate::resources::Limits;
 use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
@@ -42,6 +43,8 @@ pub struct ResolveInput<'a> {
     pub secrets: &'a Secrets,
     /// Image tags of build-mode deployments (see `build::image_tag`), by deployment name.
     pub build_tags: &'a BTreeMap<String, String>,
+    /// The repository files `files` mount, by `source` (see `mounts`).
+    pub files: &'a RepositoryFiles,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +107,27 @@ impl DesiredReplica {
 }
 
 impl DesiredDeployment {
+    /// The Docker networks its containers join with the extra aliases on each, the environment
+    /// network first when joined, then by name; the first is the one the container is created
+    /// on. The environment network alone without `networks`; none off the environment network
+    /// (`network: host` or `none`).
+    pub fn networks(&self, environment: &Environment) -> Vec<(String, Vec<String>)> {
+        if self.spec.network != NetworkMode::Environment {
+            return Vec::new();
+        }
+        let Some(joined) = &self.spec.networks else {
+            return vec![(environment.network_name(), Vec::new())];
+        };
+        let (default, others): (Vec<_>, Vec<_>) = joined
+            .iter()
+            .partition(|(name, _)| name.as_str() == crate::manifest::DEFAULT_NETWORK);
+        default
+            .into_iter()
+            .chain(others)
+            .map(|(name, aliases)| (environment.joined_network_name(name), aliases.clone()))
+            .collect()
+    }
+
     /// The replica whose container is `container`, or one of its rollout copies.
     pub fn replica_of(&self, container: &str) -> Option<&DesiredReplica> {
         let primary = crate::copies::primary_name(container);
@@ -133,12 +157,19 @@ impl DesiredState {
             .collect()
     }
 
-    /// The environment network the containers join, if any deployment joins it.
-    pub fn network(&self) -> Option<String> {
-        self.deployments
-            .values()
-            .any(|deployment| deployment.spec.network == NetworkMode::Environment)
-            .then(|| self.environment.network_name())
+    /// The environment's networks the containers join, sorted: the environment network when a
+    /// container joins it, and those `networks` names.
+    pub fn networks(&self) -> BTreeSet<String> {
+        let mut networks = BTreeSet::new();
+        for deployment in self.deployments.values() {
+            networks.extend(
+                deployment
+                    .networks(&self.environment)
+                    .into_iter()
+                    .map(|(network, _)| network),
+            );
+        }
+        networks
     }
 
     /// The named volumes the deployments mount: manifest name → Docker volume name.
@@ -242,7 +273,8 @@ fn resolve_deployment(
     let name = deployment.name.as_str();
     let image = image_of(deployment, input.build_tags).map_err(|error| vec![error])?;
     let env = env_of(deployment, input.secrets, node_keys)?;
-    let canonical = container_spec(&spec.container, image, env);
+    let mut canonical = container_spec(&spec.container, image, env);
+    mount_files(&mut canonical, deployment, input, node_keys)?;
     let spec_json = canonical.to_label_json();
     let spec_fields = changes::spec_fields(&spec_json);
     let depends_on = dependencies_of(spec);
@@ -342,7 +374,41 @@ fn container_spec(
         build: container.build.as_ref().map(build_of),
         network: container.network,
         tmpfs: container.tmpfs.iter().map(tmpfs_of).collect(),
+        files: BTreeMap::new(),
+        secret_files: BTreeMap::new(),
+        networks: mounts::networks_of(container.networks.as_ref()),
         settings: settings_of(container),
+    }
+}
+
+/// The repository files and secret files the container mounts, into its spec: both are
+/// resolved from what the revision read, so that every problem of both is reported.
+fn mount_files(
+    canonical: &mut CanonicalSpec,
+    deployment: &Manifest<DeploymentSpec>,
+    input: &ResolveInput,
+    node_keys: &NodeKeys,
+) -> Result<(), Vec<ManifestError>> {
+    let container = &deployment.spec.container;
+    let files = mounts::files_of(&deployment.file, container, input.files);
+    let secret_files = mounts::secret_files_of(
+        &deployment.file,
+        container,
+        &input.secrets.shared,
+        node_keys,
+    );
+    match (files, secret_files) {
+        (Ok(files), Ok(secret_files)) => {
+            canonical.files = files;
+            canonical.secret_files = secret_files;
+            Ok(())
+        }
+        (files, secret_files) => Err(files
+            .err()
+            .into_iter()
+            .chain(secret_files.err())
+            .flatten()
+            .collect()),
     }
 }
 
@@ -608,6 +674,7 @@ mod tests {
             commit: "c".into(),
             secrets: &secrets,
             build_tags: &build_tags,
+            files: &RepositoryFiles::new(),
         };
         resolve(&manifests(), &input).unwrap().services["web"].clone()
     }

@@ -127,6 +127,16 @@ impl Environment {
         format!("orun-{}", self.0)
     }
 
+    /// The Docker network of the environment that `networks` calls `name`: the environment
+    /// network itself for `default`, else `orun-<env>.<name>`.
+    pub fn joined_network_name(&self, name: &str) -> String {
+        if name == crate::manifest::DEFAULT_NETWORK {
+            self.network_name()
+        } else {
+            format!("orun-{}.{name}", self.0)
+        }
+    }
+
     /// The Docker name of the environment's named volume `volume`: `volume` itself in
     /// production, `<env>.<volume>` elsewhere, like container names.
     pub fn volume_name(&self, volume: &str) -> String {
@@ -210,6 +220,8 @@ mod tests {
         assert_eq!(production.volume_name("data"), "data");
         let env = Environment::from_branch("feat/auth").unwrap();
         assert_eq!(env.network_name(), "orun-feat-auth");
+        assert_eq!(env.joined_network_name("default"), "orun-feat-auth");
+        assert_eq!(env.joined_network_name("backend"), "orun-feat-auth.backend");
         assert_eq!(env.volume_name("data"), "feat-auth.data");
     }
 }

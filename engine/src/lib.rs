@@ -16,6 +16,7 @@ pub mod image;
 pub mod limits;
 pub mod load;
 pub mod manifest;
+pub mod mounts;
 pub mod notify;
 pub mod observed;
 pub mod outcome;

@@ -13,8 +13,9 @@ use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
 use crate::manifest::{
-    BuildSpec, Manifest, Manifests, NodeEngine, NodeLabels, NodePolicy, NodeSpec, Text,
+    BuildSpec, InnerPath, Manifest, Manifests, NodeEngine, NodeLabels, NodePolicy, NodeSpec, Text,
 };
+use crate::mounts::{RepositoryFile, RepositoryFiles, MAX_FILE_BYTES};
 use crate::notify::{receivers, Receiver};
 use crate::placement::{self, listed};
 use crate::policy;
@@ -35,6 +36,10 @@ pub trait RevisionSource {
         node: Option<&NodeSpec>,
         build: &BuildSpec,
     ) -> Result<Vec<ContextFile>, Self::Error>;
+
+    /// The content of `path`, a file of the repository that a deployment's `files` mounts: a
+    /// regular file inside the repository, at most [`MAX_FILE_BYTES`] long.
+    fn repository_file(&self, path: &InnerPath) -> Result<Vec<u8>, Self::Error>;
 
     /// The revision's decrypted secrets; `node` is the selected node's manifest, whose `dataDir`
     /// may say where the age identity lives.
@@ -102,6 +107,12 @@ pub enum RevisionError<E: std::error::Error + 'static> {
     },
     #[error("{file}: spec.build.context: {source}")]
     BuildContext { file: String, source: E },
+    /// A file a deployment's `files` mounts could not be read; `place` names the deployment's
+    /// file and the field (`deployments/web.yaml: spec.files[0].source`).
+    #[error("{place}: {error}")]
+    File { place: String, error: E },
+    #[error("{place}: {path} is larger than {MAX_FILE_BYTES} bytes (1 MiB), the limit for a mounted file")]
+    FileTooLarge { place: String, path: String },
     #[error(transparent)]
     Secrets(E),
 }
@@ -153,6 +164,7 @@ pub fn desired_state<S: RevisionSource>(
         return Err(ManifestErrors(denied).into());
     }
     let build_tags = build_tags(source, &share, node_spec)?;
+    let files = repository_files(source, &share)?;
     let secrets = source
         .secrets(&manifests, node_spec)
         .map_err(RevisionError::Secrets)?;
@@ -161,6 +173,7 @@ pub fn desired_state<S: RevisionSource>(
         commit: commit.to_string(),
         secrets: &secrets,
         build_tags: &build_tags,
+        files: &files,
     };
     let mut desired = resolve_with(&share, &input, &selection.node_keys)?;
     desired.node = selection.node.clone();
@@ -249,6 +262,34 @@ fn build_tags<S: RevisionSource>(
     Ok(tags)
 }
 
+/// The content of every file the share's deployments mount, each read once.
+fn repository_files<S: RevisionSource>(
+    source: &S,
+    manifests: &Manifests,
+) -> Result<RepositoryFiles, RevisionError<S::Error>> {
+    let mut files = RepositoryFiles::new();
+    for deployment in manifests.deployments.values() {
+        for (index, mount) in deployment.spec.container.files.iter().enumerate() {
+            if files.contains_key(mount.source.as_str()) {
+                continue;
+            }
+            let place = format!("{}: spec.files[{index}].source", deployment.file);
+            let content = match source.repository_file(&mount.source) {
+                Ok(content) => content,
+                Err(error) => return Err(RevisionError::File { place, error }),
+            };
+            if content.len() > MAX_FILE_BYTES {
+                return Err(RevisionError::FileTooLarge {
+                    place,
+                    path: mount.source.to_string(),
+                });
+            }
+            files.insert(mount.source.to_string(), RepositoryFile::new(content));
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -278,6 +319,10 @@ mod tests {
             self.contexts_read
                 .borrow_mut()
                 .push(build.context.to_string());
+            Ok(Vec::new())
+        }
+
+        fn repository_file(&self, _: &InnerPath) -> Result<Vec<u8>, Infallible> {
             Ok(Vec::new())
         }
 

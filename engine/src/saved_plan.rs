@@ -119,6 +119,7 @@ mod tests {
             commit: "c1".into(),
             secrets: &Secrets::default(),
             build_tags: &BTreeMap::new(),
+            files: &BTreeMap::new(),
         };
         let desired = crate::resolve(&manifests, &input).unwrap();
         let plan = crate::plan(&desired, &Observed::default(), &PlanOptions::default()).unwrap();

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::duration::Duration;
 use crate::manifest::{
-    BuildMode, FileMode, Gpus, LogFiles, LoggingSpec, NetworkMode, Propagation, Selinux, Size,
+    BuildMode, Gpus, LogFiles, LoggingSpec, NetworkMode, Propagation, Selinux, Size, TmpfsMode,
 };
 
 pub const LABEL_MANAGED_BY: &str = "run.orcra.dev/managed-by";
@@ -55,6 +55,18 @@ pub struct CanonicalSpec {
     /// Left out when empty, so specs without tmpfs mounts keep their hash.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<CanonicalTmpfs>,
+    /// Repository files by container path; left out when empty, like every field below, so
+    /// specs without them keep their hash.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, CanonicalFile>,
+    /// Secret files by container path, their values as fingerprints.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_files: BTreeMap<String, CanonicalSecretFile>,
+    /// The networks a `networks` field joins: network name (`default` for the environment
+    /// network) → extra aliases, sorted. `None` for the environment network alone, however
+    /// written, so that a container that joins only it keeps its hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networks: Option<BTreeMap<String, Vec<String>>>,
     #[serde(flatten)]
     pub settings: ContainerSettings,
 }
@@ -125,7 +137,7 @@ pub struct CanonicalUlimit {
 pub struct CanonicalTmpfs {
     pub path: String,
     pub size: Option<Size>,
-    pub mode: Option<FileMode>,
+    pub mode: Option<TmpfsMode>,
 }
 
 /// The mapping form of [`CanonicalTmpfs`].
@@ -135,7 +147,7 @@ struct TmpfsWithOptions<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<&'a Size>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<&'a FileMode>,
+    mode: Option<&'a TmpfsMode>,
 }
 
 impl Serialize for CanonicalTmpfs {
@@ -228,6 +240,36 @@ pub struct CanonicalBuild {
     pub target: Option<String>,
 }
 
+/// A repository file mounted into the container: its mode and the SHA-256 of its content, which
+/// the label records, and the content itself, which only the node's file writer reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CanonicalFile {
+    pub mode: String,
+    pub sha256: String,
+    #[serde(skip)]
+    pub content: FileContent,
+}
+
+/// The bytes of a repository file; `Debug` shows their length only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct FileContent(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for FileContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.0.len())
+    }
+}
+
+/// A key of `secrets.yaml` mounted as a file: the label records its fingerprint only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CanonicalSecretFile {
+    pub key: String,
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub value: SecretValue,
+}
+
 /// An environment value; secrets serialize as their fingerprint, never as plaintext.
 #[derive(Clone, PartialEq, Eq)]
 pub enum EnvValue {
@@ -286,6 +328,12 @@ impl SecretValue {
     /// `secret:` + 12 hex digits, see [`FingerprintKey::fingerprint`].
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+}
+
+impl Serialize for SecretValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.fingerprint)
     }
 }
 
@@ -401,6 +449,9 @@ mod tests {
             build: None,
             network: NetworkMode::Environment,
             tmpfs: vec![],
+            files: BTreeMap::new(),
+            secret_files: BTreeMap::new(),
+            networks: None,
             settings: ContainerSettings::default(),
         }
     }
@@ -446,7 +497,7 @@ mod tests {
         with.tmpfs = vec![CanonicalTmpfs {
             path: "/cache".into(),
             size: Some(Size::parse("8Mi").unwrap()),
-            mode: Some(FileMode::parse("1777").unwrap()),
+            mode: Some(TmpfsMode::parse("1777").unwrap()),
         }];
         let json = with.to_label_json();
         assert!(

@@ -74,6 +74,32 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
                 ),
             ));
         }
+        let node_local = [
+            (
+                "files",
+                !container.files.is_empty(),
+                "a repository file is written on the orun node, not where a task runs",
+            ),
+            (
+                "secretFiles",
+                !container.secret_files.is_empty(),
+                "a secret file is written on the orun node's tmpfs, not where a task runs",
+            ),
+            (
+                "networks",
+                container.networks.is_some(),
+                "services join the environment's overlay network only",
+            ),
+        ];
+        for (field, written, why) in node_local {
+            if written {
+                errors.push(ManifestError::new(
+                    file,
+                    Some(&format!("spec.{field}")),
+                    format!("{field} is not supported on swarm nodes ({because}): {why}"),
+                ));
+            }
+        }
         if container.shm_size.is_some() {
             errors.push(ManifestError::new(
                 file,

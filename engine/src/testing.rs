@@ -22,6 +22,7 @@ pub fn desired(environment: &str, manifests: &[(String, String)]) -> DesiredStat
         commit: "c1".to_string(),
         secrets: &Secrets::default(),
         build_tags: &BTreeMap::new(),
+        files: &BTreeMap::new(),
     };
     crate::resolve(&manifests, &input).expect("resolvable manifests")
 }

@@ -1,7 +1,7 @@
 //! Rules that span fields or files (docs/manifests.md): image xor build, host port clashes
 //! between deployments that may share a node, a start-first rollout with published ports, ports
 //! and Services of a deployment without its own network, replicas that would bind one host port
-//! twice, the reserved `ORUN_REPLICA`, mount points used twice, `dependsOn` names and cycles,
+//! twice, the reserved `ORUN_REPLICA`, mount points used twice, the `networks` joined, `dependsOn` names and cycles,
 //! `placement.nodes` naming Nodes (`placement::check`), what a swarm cannot run
 //! (`swarm::check`), dangling service references, domain
 //! clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::{ManifestError, Unloaded};
-use crate::manifest::{DeploymentSpec, Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{DeploymentSpec, Manifest, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
 use crate::swarm;
@@ -69,6 +69,12 @@ fn check_node_values(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 spec.docker_config.as_ref().map(|path| path.as_str()),
             ),
             ("webhookSecretFile", spec.webhook_secret_file.as_deref()),
+            (
+                "secretFilesDir",
+                spec.secret_files_dir_setting
+                    .as_ref()
+                    .map(|path| path.as_str()),
+            ),
         ];
         for (field, value) in fields {
             if let Some(problem) = value.and_then(command_word_problem) {
@@ -240,6 +246,9 @@ fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             ));
         }
     }
+    for deployment in manifests.deployments.values() {
+        check_joined_networks(deployment, errors);
+    }
     for service in manifests.services.values() {
         let Some(deployment) = manifests.deployments.get(service.spec.deployment.as_str()) else {
             continue;
@@ -257,8 +266,49 @@ fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     }
 }
 
-/// Every `volumes[].containerPath` and `tmpfs` entry of a deployment mounts something at a
-/// different place: Docker refuses a container with two mounts on one path.
+/// `networks` lists environment networks, each once, and only for a container on the
+/// environment's networks.
+fn check_joined_networks(deployment: &Manifest<DeploymentSpec>, errors: &mut Vec<ManifestError>) {
+    let container = &deployment.spec.container;
+    let Some(networks) = &container.networks else {
+        return;
+    };
+    if container.network != NetworkMode::Environment {
+        errors.push(ManifestError::new(
+            &deployment.file,
+            Some("spec.networks"),
+            format!(
+                "must be left out with network: {}: the container joins no environment network",
+                container.network.as_str()
+            ),
+        ));
+        return;
+    }
+    if networks.is_empty() {
+        errors.push(ManifestError::new(
+            &deployment.file,
+            Some("spec.networks"),
+            "must list at least one network: leave it out to join the environment network alone, or use network: none",
+        ));
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, join) in networks.iter().enumerate() {
+        if let Some(earlier) = seen.insert(join.name.as_str(), index) {
+            errors.push(ManifestError::new(
+                &deployment.file,
+                Some(&format!("spec.networks[{index}]")),
+                format!(
+                    "network {} is already listed at spec.networks[{earlier}]",
+                    join.name
+                ),
+            ));
+        }
+    }
+}
+
+/// Every `volumes[].containerPath`, `tmpfs`, `files` and `secretFiles` entry of a deployment
+/// mounts something at a different place: Docker refuses a container with two mounts on one
+/// path.
 fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
@@ -280,7 +330,34 @@ fn check_mount_points(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             .iter()
             .enumerate()
             .map(|(index, tmpfs)| (tmpfs.path.as_str(), format!("spec.tmpfs[{index}]")));
-        for (path, field) in volumes.chain(tmpfs) {
+        let files = spec
+            .container
+            .files
+            .iter()
+            .enumerate()
+            .map(|(index, file)| {
+                (
+                    file.target.to_string(),
+                    format!("spec.files[{index}].target"),
+                )
+            });
+        let secret_files = spec
+            .container
+            .secret_files
+            .iter()
+            .enumerate()
+            .map(|(index, file)| {
+                let field = match file.target {
+                    Some(_) => format!("spec.secretFiles[{index}].target"),
+                    None => format!("spec.secretFiles[{index}].key"),
+                };
+                (file.target(), field)
+            });
+        let owned: Vec<(String, String)> = files.chain(secret_files).collect();
+        let owned = owned
+            .iter()
+            .map(|(path, field)| (path.as_str(), field.clone()));
+        for (path, field) in volumes.chain(tmpfs).chain(owned) {
             if let Some(earlier) = seen.get(path) {
                 errors.push(ManifestError::new(
                     &deployment.file,

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use engine::build::ContextFile;
 use engine::compose::{translate, ComposeError, ComposeInput, Translation};
-use engine::manifest::{BuildSpec, NodeSpec};
+use engine::manifest::{BuildSpec, InnerPath, NodeSpec};
 use engine::revision::{self, NodeAndEnvironment, RevisionSource};
 use engine::{Manifests, Secrets, SourceFile};
 
@@ -108,14 +108,25 @@ const REFUSED: &[(&str, &str)] = &[
     ("wasmedge-mysql-nginx", "runtime, platform"),
 ];
 
-/// A written repository as a revision: its manifests, empty build contexts, no secrets.
-struct Written(Vec<SourceFile>);
+/// A written repository as a revision: its manifests, the config files the import copies from
+/// the compose folder, empty build contexts, no secrets.
+struct Written<'a> {
+    project: &'a Path,
+    translation: &'a Translation,
+}
 
-impl RevisionSource for Written {
+impl RevisionSource for Written<'_> {
     type Error = io::Error;
 
     fn manifest_files(&self) -> io::Result<Vec<SourceFile>> {
-        Ok(self.0.clone())
+        Ok(self.translation.sources())
+    }
+
+    fn repository_file(&self, path: &InnerPath) -> io::Result<Vec<u8>> {
+        match self.translation.copies.get(path.as_str()) {
+            Some(source) => fs::read(self.project.join(source)),
+            None => Err(io::Error::new(io::ErrorKind::NotFound, path.as_str())),
+        }
     }
 
     fn build_context(&self, _: Option<&NodeSpec>, _: &BuildSpec) -> io::Result<Vec<ContextFile>> {
@@ -129,8 +140,11 @@ impl RevisionSource for Written {
 
 /// What `orun validate` checks: the manifests load, and resolve for production and for every
 /// node of the repository.
-fn validate(translation: &Translation) -> Result<(), String> {
-    let written = Written(translation.sources());
+fn validate(project: &Path, translation: &Translation) -> Result<(), String> {
+    let written = Written {
+        project,
+        translation,
+    };
     let manifests = revision::manifests(&written).map_err(|error| error.to_string())?;
     let mut selections = vec![NodeAndEnvironment::default()];
     selections.extend(manifests.nodes.keys().map(|node| NodeAndEnvironment {
@@ -163,7 +177,7 @@ fn corpus_entry(project: &Path) -> String {
     } else {
         1
     };
-    let validates = match validate(&translation) {
+    let validates = match validate(project, &translation) {
         Ok(()) => "validates".to_string(),
         Err(error) => format!("does not validate: {error}"),
     };

@@ -583,17 +583,13 @@ fn dropped_settings_leave_notes() {
 #[test]
 fn anything_else_is_untranslatable_with_its_path() {
     let translation = Import::new()
-        .run("services:\n  web:\n    image: nginx\n    runtime: nvidia\n    platform: linux/arm64\n    secrets: [token]\n    networks: [front, back]\n  proxy:\n    image: caddy\n    network_mode: service:web\n  db:\n    image: postgres\n    networks: [back]\nsecrets:\n  token:\n    file: token.txt\n")
+        .run("services:\n  web:\n    image: nginx\n    runtime: nvidia\n    platform: linux/arm64\n    secrets: [token]\n    networks: [front, back]\n  proxy:\n    image: caddy\n    network_mode: service:web\n  db:\n    image: postgres\n    networks: [back]\nsecrets:\n  token:\n    environment: TOKEN\n    labels: {a: b}\n")
         .unwrap();
     assert_eq!(
         paths(&translation.untranslatable),
         [
-            "secrets",
-            "services.web.networks",
-            "services.db.networks",
             "services.web.runtime",
             "services.web.platform",
-            "services.web.secrets",
             "services.proxy.network_mode",
         ]
     );
@@ -711,5 +707,84 @@ fn an_env_file_the_reader_refuses_is_untranslatable_even_when_optional() {
     assert_eq!(
         translation.untranslatable[0].to_string(),
         "services.web.env_file: cannot read ../x: ../x: outside the compose file's folder: refusing to read it"
+    );
+}
+
+#[test]
+fn file_secrets_become_secret_files_with_a_note_on_adding_each_value() {
+    let translation = Import::new().ok(
+        "services:\n  db:\n    image: postgres\n    secrets:\n      - db-password\n      - source: tls\n        target: server.key\n        uid: '70'\n        mode: 0400\n  api:\n    image: api\n    secrets: [db-password, missing]\nsecrets:\n  db-password:\n    file: ./db/password.txt\n  tls:\n    external: true\n",
+    );
+    assert_eq!(
+        spec(&translation, "db")["secretFiles"],
+        yaml("- key: db-password\n  mode: '0444'\n- key: tls\n  target: /run/secrets/server.key\n  uid: 70\n")
+    );
+    let notes: Vec<String> = translation.notes.iter().map(ToString::to_string).collect();
+    assert!(notes.contains(&"secrets.db-password: containers read it from secrets.yaml: add the content of ./db/password.txt there as key db-password (sops secrets.yaml; orun secret encrypt makes inline env values only)".to_string()), "{notes:#?}");
+    assert!(
+        notes.iter().any(|note| note
+            .starts_with("secrets.tls: containers read it from secrets.yaml: add its value")),
+        "{notes:#?}"
+    );
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.api.secrets[1]"]
+    );
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
+fn file_and_inline_configs_become_repository_files_copied_under_configs() {
+    let translation = Import::new().ok(
+        "services:\n  proxy:\n    image: nginx\n    configs:\n      - source: nginx\n        target: /etc/nginx/nginx.conf\n        uid: '101'\n      - motd\n      - source: env\nconfigs:\n  nginx:\n    file: ./proxy/nginx.conf\n  motd:\n    content: hello\n  env:\n    environment: MOTD\n",
+    );
+    assert_eq!(
+        spec(&translation, "proxy")["files"],
+        yaml("- source: configs/nginx/nginx.conf\n  target: /etc/nginx/nginx.conf\n- source: configs/motd/motd\n  target: /motd\n")
+    );
+    assert_eq!(
+        translation.copies,
+        BTreeMap::from([(
+            "configs/nginx/nginx.conf".to_string(),
+            "./proxy/nginx.conf".to_string()
+        )])
+    );
+    assert_eq!(translation.files["configs/motd/motd"], "hello");
+    assert_eq!(paths(&translation.untranslatable), ["configs.env"]);
+    assert!(paths(&translation.notes).contains(&"services.proxy.configs[0].uid".to_string()));
+}
+
+#[test]
+fn several_networks_with_different_members_become_networks_with_aliases() {
+    let translation = Import::new().ok(
+        "services:\n  proxy:\n    image: caddy\n    networks: [front]\n  app:\n    image: app\n    networks:\n      front:\n      back:\n        aliases: [api]\n  db:\n    image: postgres\n    networks:\n      back:\n        aliases: [postgres, db.internal]\n        ipv4_address: 10.0.0.5\n  cron:\n    image: busybox\nnetworks:\n  front:\n    external: true\n  back: {}\n",
+    );
+    assert_eq!(spec(&translation, "proxy")["networks"], yaml("[front]"));
+    assert_eq!(
+        spec(&translation, "app")["networks"],
+        yaml("[{name: back, aliases: [api]}, front]")
+    );
+    assert_eq!(
+        spec(&translation, "db")["networks"],
+        yaml("[{name: back, aliases: [postgres, db.internal]}]")
+    );
+    assert_eq!(spec(&translation, "cron").get("networks"), None);
+    assert_eq!(
+        paths(&translation.untranslatable),
+        ["services.db.networks.back.ipv4_address"]
+    );
+    assert!(paths(&translation.notes).contains(&"networks.front.external".to_string()));
+    engine::load(&translation.sources()).unwrap();
+}
+
+#[test]
+fn one_shared_network_writes_no_networks_unless_it_gives_aliases() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: nginx\n    networks: [front]\n  api:\n    image: api\n    networks:\n      front:\n        aliases: [backend]\n",
+    );
+    assert_eq!(spec(&translation, "web").get("networks"), None);
+    assert_eq!(
+        spec(&translation, "api")["networks"],
+        yaml("[{name: default, aliases: [backend]}]")
     );
 }

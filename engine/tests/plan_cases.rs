@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use engine::build::ContextFile;
 use engine::load::kind_of_path;
-use engine::manifest::{BuildSpec, NodeSpec};
+use engine::manifest::{BuildSpec, InnerPath, NodeSpec};
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::sops::DataKey;
@@ -110,6 +110,10 @@ impl RevisionSource for CaseRepo {
             .into_iter()
             .map(|(path, contents)| ContextFile { path, contents })
             .collect())
+    }
+
+    fn repository_file(&self, path: &InnerPath) -> io::Result<Vec<u8>> {
+        fs::read(self.root.join(path.as_str()))
     }
 
     fn secrets(&self, _: &Manifests, _: Option<&NodeSpec>) -> io::Result<Secrets> {

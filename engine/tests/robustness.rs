@@ -107,6 +107,7 @@ fn exercise(sources: &[SourceFile]) {
             commit: "c".into(),
             secrets: &secrets,
             build_tags: &build_tags,
+            files: &BTreeMap::new(),
         };
         let Ok(desired) = engine::resolve(&manifests, &input) else {
             continue;

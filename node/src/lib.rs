@@ -41,6 +41,7 @@ use tracing::{info, warn};
 use adapters::docker::Docker;
 use adapters::git::Remote;
 use adapters::ingress::config::CaddySettings;
+use adapters::mount_files::FileDirs;
 use decisions::settings::{effective_settings, InForce, StartFlags};
 use metrics::Metrics;
 use notifier::Notifier;
@@ -76,6 +77,8 @@ pub struct Settings {
     /// The webhook secret read at start (`--webhook-secret-file`, else `webhookSecretFile` of the
     /// `--config` node); without one `/hooks/git` answers 404.
     pub webhook_secret: Option<WebhookSecret>,
+    /// The tmpfs folder of the secret files containers mount (`--secret-files-dir`).
+    pub secret_files_dir: PathBuf,
 }
 
 impl Settings {
@@ -96,6 +99,11 @@ impl Settings {
             .as_ref()
             .map(|config| config.spec.policy.clone())
             .unwrap_or_default()
+    }
+
+    /// Where the copies of the files containers mount are written.
+    pub fn file_dirs(&self) -> FileDirs {
+        FileDirs::new(&self.data_dir, &self.secret_files_dir)
     }
 
     /// The local clone of the manifest repository.

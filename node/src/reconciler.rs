@@ -402,6 +402,7 @@ impl Reconciler {
             cancel: Some(self.cancel.clone()),
             traffic: self.ingress.traffic(&self.docker, &last_good.desired),
             registry_credentials: last_good.registry_credentials.clone(),
+            file_dirs: self.settings.file_dirs(),
         };
         let span = tracing::info_span!("reconcile", commit = %commit, new_commit = plan_options.new_commit);
         self.metrics.reconciles.inc();

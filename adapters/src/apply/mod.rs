@@ -27,6 +27,7 @@ use crate::docker::container::ContainerStatus;
 use crate::docker::credentials::{registry_key, RegistryCredentials};
 use crate::docker::image::PullProgress;
 use crate::docker::DockerError;
+use crate::mount_files::FileDirs;
 
 mod error;
 #[cfg(test)]
@@ -64,6 +65,8 @@ pub struct ApplyOptions {
     pub traffic: Arc<dyn TrafficSwitch>,
     /// The credentials of private registries, for pulls and the base images of builds.
     pub registry_credentials: RegistryCredentials,
+    /// Where the copies of the files containers mount are written (`files`, `secretFiles`).
+    pub file_dirs: FileDirs,
 }
 
 /// What a container action works on: a desired deployment and the replica whose container (or

@@ -22,6 +22,7 @@ use crate::docker::credentials::Credentials;
 use crate::docker::image::{self, PullError, PullProgress};
 use crate::docker::service::{self, Settled};
 use crate::docker::{resource, DockerError};
+use crate::mount_files::FileDirs;
 use crate::probe::{self, ReadinessError};
 use engine::outcome::BuildError;
 
@@ -117,13 +118,16 @@ pub enum ServiceChange<'a> {
 pub struct DockerRuntime {
     docker: Docker,
     probes: reqwest::Client,
+    /// Where the copies of the files containers mount are written.
+    file_dirs: FileDirs,
 }
 
 impl DockerRuntime {
-    pub fn new(docker: &Docker) -> Self {
+    pub fn new(docker: &Docker, file_dirs: &FileDirs) -> Self {
         DockerRuntime {
             docker: docker.clone(),
             probes: probe::client(),
+            file_dirs: file_dirs.clone(),
         }
     }
 }
@@ -191,6 +195,7 @@ impl Runtime for DockerRuntime {
                 target.deployment,
                 target.replica,
                 environment,
+                &self.file_dirs,
             )
             .await?;
             Ok(())

@@ -3,7 +3,7 @@
 //! Unit tests only; the Docker-backed tests check the same against the real engine.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use engine::desired::DesiredDeployment;
 use engine::manifest::{NodeEngine, Rollout};
@@ -15,6 +15,7 @@ use engine::{DesiredState, Observed, PlanOptions};
 use super::fake::FakeDocker;
 use super::{apply, ApplyOptions, Reporter};
 use crate::docker::credentials::RegistryCredentials;
+use crate::mount_files::FileDirs;
 use engine::outcome::{ActionError, ApplyReport, Previous};
 use engine::testing::{deployment, desired};
 
@@ -68,6 +69,7 @@ async fn apply_reporting(
         cancel: None,
         traffic: docker.traffic(),
         registry_credentials: RegistryCredentials::locate(None),
+        file_dirs: FileDirs::new(Path::new("data"), Path::new("secrets")),
     };
     apply(docker, plan, desired, &options, reporter).await
 }

@@ -10,7 +10,7 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerUpdateBody,
     DeviceMapping, DeviceRequest, EndpointSettings, HostConfig, HostConfigLogConfig,
-    NetworkingConfig, PortBinding, ResourcesUlimits,
+    NetworkConnectRequest, NetworkingConfig, PortBinding, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, LogsOptionsBuilder,
@@ -28,6 +28,7 @@ use engine::Environment;
 use futures_util::StreamExt;
 
 use super::{timed, Call, DockerError, Failure, CALL_TIMEOUT};
+use crate::mount_files::{FileDirs, WriteError};
 
 /// What `inspect` reports about a container.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +38,8 @@ pub struct ContainerStatus {
     pub exit_code: i64,
     pub restart_count: i64,
     pub error: String,
-    /// The container's address on its Docker network (its environment network), `127.0.0.1` on
-    /// the host's network, none without a network.
+    /// The container's address on its Docker network (see `address_of`), `127.0.0.1` on the
+    /// host's network, none without a network.
     pub ip: Option<String>,
     /// Published ports: `80/tcp` → (host IP, host port).
     pub published: Vec<(String, String, String)>,
@@ -50,26 +51,30 @@ pub struct ContainerStatus {
 
 /// The Docker create request for replica `replica` of a desired deployment of `environment`: its
 /// container spec's body (see [`container_body`]) with the replica's full label set and its
-/// number in the environment, and the deployment's name as the container's alias on the
-/// environment network, so other containers of the environment reach it — every replica of it —
-/// by that name.
+/// number in the environment, and the network it is created on (the first of its networks) with
+/// the deployment's name as the container's alias there, so other containers of the
+/// environment reach it — every replica of it — by that name.
 pub fn create_body(
     desired: &DesiredDeployment,
     replica: &DesiredReplica,
     environment: &Environment,
+    dirs: &FileDirs,
 ) -> ContainerCreateBody {
     let labels = replica
         .labels
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut body = container_body(
-        &desired.spec,
-        &desired.resources,
-        labels,
+    let mut body = container_body(&desired.spec, &desired.resources, labels, environment, dirs);
+    let (network_mode, networking_config) = network(
+        desired.spec.network,
         &desired.name,
-        environment,
+        &desired.networks(environment),
     );
+    body.networking_config = networking_config;
+    if let Some(host) = body.host_config.as_mut() {
+        host.network_mode = Some(network_mode);
+    }
     if let (Some((key, value)), Some(env)) = (replica.env(), body.env.as_mut()) {
         // orun's number wins over a key of `secrets.yaml` by that name.
         let prefix = format!("{key}=");
@@ -79,21 +84,21 @@ pub fn create_body(
     body
 }
 
-/// Everything Docker's create request takes from a container spec, in one place: image,
-/// command, plaintext env, ports (published when they have a host port), bind mounts, named
-/// volumes, tmpfs mounts, network, stop timeout, the container settings, json-file log rotation
+/// Everything Docker's create request takes from a container spec but its network, in one
+/// place: image, command, plaintext env, ports (published when they have a host port), bind
+/// mounts, named volumes, the node's copies of mounted files (in `dirs`), tmpfs mounts, stop
+/// timeout, the container settings, json-file log rotation
 /// and resource limits (as an in-place update sets them). No Docker restart policy: orun alone
 /// restarts containers (drift repair, liveness), so it can count restarts and detect flapping.
 fn container_body(
     spec: &CanonicalSpec,
     limits: &Limits,
     labels: HashMap<String, String>,
-    alias: &str,
     environment: &Environment,
+    dirs: &FileDirs,
 ) -> ContainerCreateBody {
     let settings = &spec.settings;
     let (exposed, bindings) = published_ports(&spec.ports);
-    let (network_mode, networking_config) = network(spec.network, alias, environment);
     let limits = update_body(limits);
     let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
     ContainerCreateBody {
@@ -112,7 +117,12 @@ fn container_body(
         stop_timeout: Some(stop_seconds(spec.stop_timeout.as_std())),
         host_config: Some(HostConfig {
             port_bindings: Some(bindings),
-            binds: Some(binds(&spec.volumes, environment)),
+            binds: Some(
+                binds(&spec.volumes, environment)
+                    .into_iter()
+                    .chain(file_binds(spec, environment, dirs))
+                    .collect(),
+            ),
             extra_hosts: non_empty(&settings.extra_hosts),
             cap_add: non_empty(&settings.cap_add),
             cap_drop: non_empty(&settings.cap_drop),
@@ -140,7 +150,6 @@ fn container_body(
                     .map(|tmpfs| (tmpfs.path.clone(), tmpfs_options(tmpfs)))
                     .collect(),
             ),
-            network_mode: Some(network_mode),
             ulimits: (!settings.ulimits.is_empty()).then(|| ulimits(&settings.ulimits)),
             security_opt: non_empty(&settings.security_opt),
             devices: (!settings.devices.is_empty()).then(|| devices(&settings.devices)),
@@ -148,7 +157,6 @@ fn container_body(
             device_requests: settings.gpus.map(|gpus| vec![gpu_request(gpus)]),
             ..Default::default()
         }),
-        networking_config,
         ..Default::default()
     }
 }
@@ -258,6 +266,30 @@ fn gpu_request(gpus: Gpus) -> DeviceRequest {
     }
 }
 
+/// `source:target:ro` for every repository file and secret file: the node's copy of each
+/// (see `mount_files`), read-only.
+fn file_binds(spec: &CanonicalSpec, environment: &Environment, dirs: &FileDirs) -> Vec<String> {
+    let files = spec.files.keys().filter_map(|target| {
+        let path = dirs.file_path(environment, spec, target)?;
+        Some(format!("{}:{target}:ro", path.display()))
+    });
+    let secret_files = spec.secret_files.keys().filter_map(|target| {
+        let path = dirs.secret_file_path(environment, spec, target)?;
+        Some(format!("{}:{target}:ro", path.display()))
+    });
+    files.chain(secret_files).collect()
+}
+
+/// A network endpoint on which the container answers to its deployment's name and `aliases`.
+fn endpoint(name: &str, aliases: &[String]) -> EndpointSettings {
+    let mut names = vec![name.to_string()];
+    names.extend(aliases.iter().cloned());
+    EndpointSettings {
+        aliases: Some(names),
+        ..Default::default()
+    }
+}
+
 /// json-file logging rotated by size in bytes and file count.
 fn log_config(logging: &LogRotation) -> HostConfigLogConfig {
     HostConfigLogConfig {
@@ -274,26 +306,26 @@ pub(super) fn log_options(logging: &LogRotation) -> HashMap<String, String> {
     ])
 }
 
-/// Docker's network mode and, on the environment network, the endpoint with `alias`.
+/// Docker's network mode and the endpoint of the network the container is created on, the first
+/// of `joined` (see `DesiredDeployment::networks`), where it answers to `alias` and that
+/// network's extra aliases.
 fn network(
     mode: NetworkMode,
     alias: &str,
-    environment: &Environment,
+    joined: &[(String, Vec<String>)],
 ) -> (String, Option<NetworkingConfig>) {
-    match mode {
-        NetworkMode::Environment => {
-            let network = environment.network_name();
-            let endpoint = EndpointSettings {
-                aliases: Some(vec![alias.to_string()]),
-                ..Default::default()
-            };
+    match (mode, joined.first()) {
+        (NetworkMode::Host, _) => ("host".to_string(), None),
+        (NetworkMode::None, _) | (NetworkMode::Environment, None) => ("none".to_string(), None),
+        (NetworkMode::Environment, Some((network, aliases))) => {
             let config = NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(network.clone(), endpoint)])),
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    endpoint(alias, aliases),
+                )])),
             };
-            (network, Some(config))
+            (network.clone(), Some(config))
         }
-        NetworkMode::Host => ("host".to_string(), None),
-        NetworkMode::None => ("none".to_string(), None),
     }
 }
 
@@ -366,8 +398,10 @@ pub async fn limits_and_address(
     }))
 }
 
-/// The container's address on its network; a container on the host's network listens on the
-/// host's own addresses.
+/// The container's address on its network, the first of its networks by name when it joins
+/// several (the environment network `orun-<env>` sorts before its `orun-<env>.<name>`
+/// networks); a container on the host's network listens on the host's own addresses. Caddy and
+/// probes run on the host, which reaches a container on any bridge network.
 fn address_of(info: &ContainerInspectResponse) -> Option<String> {
     let host_network = info
         .host_config
@@ -379,7 +413,9 @@ fn address_of(info: &ContainerInspectResponse) -> Option<String> {
         .and_then(|settings| settings.networks.as_ref())
         .and_then(|networks| {
             networks
-                .values()
+                .iter()
+                .collect::<BTreeMap<_, _>>()
+                .into_values()
                 .filter_map(|endpoint| endpoint.ip_address.clone())
                 .find(|ip| !ip.is_empty())
         })
@@ -406,13 +442,15 @@ pub fn stop_seconds(timeout: Duration) -> i64 {
 }
 
 /// Creates the container of `replica` of `desired` of `environment` under `name`; missing
-/// bind-mount sources are created first.
+/// bind-mount sources are created first, and the copies of the files it mounts written (see
+/// `mount_files`); then it joins the other networks of its `networks`.
 pub async fn create(
     docker: &Docker,
     name: &str,
     desired: &DesiredDeployment,
     replica: &DesiredReplica,
     environment: &Environment,
+    dirs: &FileDirs,
 ) -> Result<String, DockerError> {
     for host_path in desired
         .spec
@@ -430,13 +468,42 @@ pub async fn create(
                 },
             })?;
     }
+    let owned = (dirs.clone(), environment.clone(), desired.spec.clone());
+    let written = tokio::task::spawn_blocking(move || owned.0.write(&owned.1, &owned.2));
+    let written = match written.await {
+        Ok(written) => written,
+        Err(task) => Err(WriteError::Io {
+            path: dirs.files.clone(),
+            error: std::io::Error::other(task.to_string()),
+        }),
+    };
+    written.map_err(|error| DockerError {
+        call: Call::Create(name.to_string()),
+        failure: Failure::MountedFile(error),
+    })?;
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let response = timed(
         CALL_TIMEOUT,
         Call::Create(name.to_string()),
-        docker.create_container(Some(options), create_body(desired, replica, environment)),
+        docker.create_container(
+            Some(options),
+            create_body(desired, replica, environment, dirs),
+        ),
     )
     .await?;
+    // Docker's API before 1.44 takes one network at create: the others are joined before start.
+    for (network, aliases) in desired.networks(environment).iter().skip(1) {
+        let request = NetworkConnectRequest {
+            container: name.to_string(),
+            endpoint_config: Some(endpoint(&desired.name, aliases)),
+        };
+        timed(
+            CALL_TIMEOUT,
+            Call::ConnectNetwork(network.clone(), name.to_string()),
+            docker.connect_network(network, request),
+        )
+        .await?;
+    }
     Ok(response.id)
 }
 
@@ -643,6 +710,7 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn exec_output_keeps_only_its_last_bytes_however_much_comes() {
@@ -670,7 +738,7 @@ mod tests {
         let spec = "  ports:\n    - containerPort: 80\n      port: 8080\n    - containerPort: 80\n      port: 8081\n      hostIP: 127.0.0.1\n    - containerPort: 9000\n  volumes:\n    - hostPath: /srv/data\n      containerPath: /data\n      readOnly: true\n    - name: cache\n      containerPath: /cache\n  logging: {maxSize: 20m}\n";
         let state = desired("staging", &[deployment("web", spec)]);
         let web = &state.deployments["web"];
-        let body = create_body(web, &web.replicas[0], &state.environment);
+        let body = create_body(web, &web.replicas[0], &state.environment, &dirs());
         assert_eq!(
             body.exposed_ports,
             Some(vec!["80/tcp".to_string(), "9000/tcp".to_string()])
@@ -698,12 +766,55 @@ mod tests {
         );
     }
 
+    fn dirs() -> FileDirs {
+        FileDirs::new(Path::new("/var/lib/orun"), Path::new("/run/orun"))
+    }
+
+    #[test]
+    fn networks_put_the_container_on_the_first_with_its_aliases_and_files_are_bound_read_only() {
+        let spec = "  networks: [{name: backend, aliases: [db]}, frontend]
+";
+        let mut state = desired("staging", &[deployment("web", spec)]);
+        let web = state.deployments.get_mut("web").unwrap();
+        web.spec.files.insert(
+            "/etc/app.conf".into(),
+            engine::spec::CanonicalFile {
+                mode: "0444".into(),
+                sha256: "ab".repeat(32),
+                content: engine::spec::FileContent::default(),
+            },
+        );
+        let web = &state.deployments["web"];
+        assert_eq!(
+            web.networks(&state.environment),
+            [
+                ("orun-staging.backend".to_string(), vec!["db".to_string()]),
+                ("orun-staging.frontend".to_string(), vec![])
+            ]
+        );
+        let body = create_body(web, &web.replicas[0], &state.environment, &dirs());
+        let host = body.host_config.unwrap();
+        assert_eq!(host.network_mode.as_deref(), Some("orun-staging.backend"));
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["orun-staging.backend"].aliases,
+            Some(vec!["web".to_string(), "db".to_string()])
+        );
+        assert_eq!(
+            host.binds,
+            Some(vec![format!(
+                "/var/lib/orun/files/staging/{}-0444:/etc/app.conf:ro",
+                "ab".repeat(32)
+            )])
+        );
+    }
+
     #[test]
     fn a_create_body_takes_the_host_access_settings_and_mount_options() {
         let spec = "  interactive: true\n  tty: true\n  extraHosts: ['gw=host-gateway', 'v6=[::1]']\n  ulimits: {nofile: {soft: 10, hard: 20}, memlock: -1}\n  securityOpt: [no-new-privileges]\n  devices: [/dev/dri]\n  groupAdd: [video]\n  gpus: all\n  volumes:\n    - {hostPath: /srv/a, containerPath: /a, selinux: private, propagation: rslave}\n    - {name: b, containerPath: /b, readOnly: true, selinux: shared}\n  tmpfs: [/tmp, {path: /run, size: 1Mi, mode: '0700'}]\n";
         let state = desired("production", &[deployment("web", spec)]);
         let web = &state.deployments["web"];
-        let body = create_body(web, &web.replicas[0], &state.environment);
+        let body = create_body(web, &web.replicas[0], &state.environment, &dirs());
         assert_eq!((body.open_stdin, body.tty), (Some(true), Some(true)));
         let host = body.host_config.unwrap();
         assert_eq!(
@@ -743,8 +854,8 @@ mod tests {
             &[deployment("web", "  replicas: 2\n  env:\n    A: b\n")],
         );
         let web = &state.deployments["web"];
-        let first = create_body(web, &web.replicas[0], &state.environment);
-        let second = create_body(web, &web.replicas[1], &state.environment);
+        let first = create_body(web, &web.replicas[0], &state.environment, &dirs());
+        let second = create_body(web, &web.replicas[1], &state.environment, &dirs());
         assert!(!first
             .env
             .unwrap()
@@ -759,7 +870,12 @@ mod tests {
                 .clone()
         };
         assert_eq!(
-            alias(create_body(web, &web.replicas[1], &state.environment)),
+            alias(create_body(
+                web,
+                &web.replicas[1],
+                &state.environment,
+                &dirs()
+            )),
             Some(vec!["web".to_string()])
         );
     }

@@ -38,13 +38,18 @@ pub enum Call {
     ListVolumes,
     CreateNetwork(String),
     CreateVolume(String),
+    /// Join network `.0` with container `.1`.
+    ConnectNetwork(String, String),
     Pull(String),
     Create(String),
     Start(String),
     Unpause(String),
     Stop(String),
     Restart(String),
-    Rename { from: String, to: String },
+    Rename {
+        from: String,
+        to: String,
+    },
     Remove(String),
     Inspect(String),
     Update(String),
@@ -79,6 +84,9 @@ pub enum Failure {
     /// The host folder of a bind mount could not be created before the container.
     #[error("cannot create hostPath {path}: {error}")]
     HostPath { path: String, error: std::io::Error },
+    /// The node's copy of a file the container mounts could not be written before it.
+    #[error(transparent)]
+    MountedFile(crate::mount_files::WriteError),
     /// The container is not orun's in `environment`, so the executor did not make the call.
     #[error("not touched: the container is not orun's in environment {environment} (it lacks the labels run.orcra.dev/managed-by=orun and run.orcra.dev/environment={environment})")]
     NotOwned { environment: String },
@@ -135,6 +143,7 @@ impl fmt::Display for Call {
             Call::ListVolumes => f.write_str("list volumes"),
             Call::CreateNetwork(name) => write!(f, "create network {name}"),
             Call::CreateVolume(name) => write!(f, "create volume {name}"),
+            Call::ConnectNetwork(network, name) => write!(f, "connect {name} to network {network}"),
             Call::Pull(reference) => write!(f, "pull {reference}"),
             Call::Create(name) => write!(f, "create {name}"),
             Call::Start(name) => write!(f, "start {name}"),

@@ -28,7 +28,7 @@ const INSPECTS_IN_FLIGHT: usize = 4;
 /// images, and orun's networks and volumes of its environment along with any of the names it
 /// wants.
 pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed, DockerError> {
-    let wanted_networks: Vec<String> = desired.network().into_iter().collect();
+    let wanted_networks: Vec<String> = desired.networks().into_iter().collect();
     let wanted_volumes: Vec<String> = desired.volumes().into_values().collect();
     let environment = desired.environment.as_str();
     let filter = |wanted| resource::ResourceFilter {

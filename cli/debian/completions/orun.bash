@@ -163,7 +163,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__apply)
-            opts="-h --once --repo --node --environment --age-key-path --policy --plan --allow-empty --no-wait --help"
+            opts="-h --once --repo --node --environment --age-key-path --policy --plan --allow-empty --no-wait --data-dir --secret-files-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -190,6 +190,14 @@ _orun() {
                     return 0
                     ;;
                 --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-files-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -809,7 +817,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__start)
-            opts="-h --config --repo --branch --data-dir --node --allow-insecure-transport --poll-interval --status-port --status-addr --age-key-path --log-format --caddy-bin --ingress-http-port --ingress-https-port --caddy-admin --webhook-secret-file --help"
+            opts="-h --config --repo --branch --data-dir --node --allow-insecure-transport --poll-interval --status-port --status-addr --age-key-path --log-format --caddy-bin --ingress-http-port --ingress-https-port --caddy-admin --webhook-secret-file --secret-files-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -872,6 +880,10 @@ _orun() {
                     return 0
                     ;;
                 --webhook-secret-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --secret-files-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

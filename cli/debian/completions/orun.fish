@@ -62,6 +62,8 @@ complete -c orun -n "__fish_orun_using_subcommand apply" -l environment -d 'Plan
 complete -c orun -n "__fish_orun_using_subcommand apply" -l age-key-path -d 'The age identity that decrypts secrets.yaml (default: $SOPS_AGE_KEY_FILE, then keys/age.key under the --node\'s dataDir or /opt/orun/)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand apply" -l policy -d 'Refuse deployments that break the operator policy of this Node file, such as the node\'s --config /opt/orun/node.yaml (its policy, and the secrets.yaml keys it reads, are used)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand apply" -l plan -d 'Apply exactly this saved plan (`orun plan --out`); refused if the manifests or Docker moved since' -r -F
+complete -c orun -n "__fish_orun_using_subcommand apply" -l data-dir -d 'Where copies of the repository files containers mount go, under files/ (default: the node\'s dataDir, else /opt/orun)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand apply" -l secret-files-dir -d 'Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs; overrides secretFilesDir (default /run/orun)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand apply" -l once -d 'Converge once and exit (the long-running node agent is `orun start`)'
 complete -c orun -n "__fish_orun_using_subcommand apply" -l allow-empty -d 'Allow removing every managed container when nothing is desired'
 complete -c orun -n "__fish_orun_using_subcommand apply" -l no-wait -d 'Do not wait to see started containers keep running'
@@ -82,6 +84,7 @@ complete -c orun -n "__fish_orun_using_subcommand start" -l ingress-http-port -d
 complete -c orun -n "__fish_orun_using_subcommand start" -l ingress-https-port -d 'Port Caddy serves HTTPS on (services with ssl: true)' -r
 complete -c orun -n "__fish_orun_using_subcommand start" -l caddy-admin -d 'Unix socket of Caddy\'s admin API, open to orun\'s user alone (default: <dataDir>/caddy/admin.sock)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand start" -l webhook-secret-file -d 'File holding the secret that proves POST /hooks/git; overrides webhookSecretFile' -r -F
+complete -c orun -n "__fish_orun_using_subcommand start" -l secret-files-dir -d 'Folder on a tmpfs for the secret files containers mount, refused when not a tmpfs; overrides secretFilesDir (default /run/orun)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand start" -l allow-insecure-transport -d 'Accept a git:// or plain http:// manifest repository, which anyone on the network path can change; like allowInsecureTransport: true'
 complete -c orun -n "__fish_orun_using_subcommand start" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand bootstrap" -l ssh-option -d 'Extra ssh option, as for ssh -o (repeatable), e.g. UserKnownHostsFile=/tmp/known_hosts' -r

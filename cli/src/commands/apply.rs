@@ -9,6 +9,7 @@ use std::sync::Arc;
 use adapters::apply::{ApplyOptions, NoIngress};
 use adapters::converge::{converge, PlanObserver};
 use adapters::docker::credentials::RegistryCredentials;
+use adapters::mount_files::FileDirs;
 use anyhow::{anyhow, bail, Context, Result};
 use engine::outcome::ApplyReport;
 use engine::plan::{ActionKind, Plan, SavedPlan};
@@ -37,6 +38,12 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
                 .as_ref()
                 .map(|(setting, folder)| (setting.as_str(), folder.as_path())),
         ),
+        file_dirs: FileDirs::new(
+            args.data_dir.as_deref().unwrap_or(&prepared.data_dir),
+            args.secret_files_dir
+                .as_deref()
+                .unwrap_or(&prepared.secret_files_dir),
+        ),
     };
     let progress = render::apply::Progress::new(style, prepared.header);
     let (plan, report) = match &args.plan {
@@ -45,7 +52,7 @@ async fn apply(args: &ApplyArgs, prepared: &Prepared) -> Result<ExitCode> {
             let plan = saved_plan(path, prepared, &observed, args.allow_empty)?;
             progress.plan_ready(&plan, false);
             let report = adapters::apply::apply(
-                &adapters::apply::DockerRuntime::new(&docker),
+                &adapters::apply::DockerRuntime::new(&docker, &options.file_dirs),
                 &plan,
                 &prepared.desired,
                 &options,

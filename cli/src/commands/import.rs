@@ -1,8 +1,9 @@
 //! `orun import compose`: reads a compose file, its `.env` and `env_file`s, hands them to the
 //! engine's translation, prints every line of the result, checks the manifests it would write
 //! with the ordinary loader, and writes them unless something could not be translated (or they
-//! would not load, which even `--force` does not override). `.env` and `env_file`s are read like
-//! a revision's files: regular files inside the compose file's folder, at most 1 MiB. Files are
+//! would not load, which even `--force` does not override). `.env`, `env_file`s and the files of
+//! `configs` (copied into the repository) are read like a revision's files: regular files inside
+//! the compose file's folder, at most 1 MiB. Files are
 //! written without following a symlink under `--out`, and only new ones: a file that already holds
 //! what the import writes is left alone, one that holds anything else stops the import before it
 //! writes anything. The translation itself lives in `engine::compose`.
@@ -83,10 +84,11 @@ fn compose(args: &ImportComposeArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    write(&out, &translation)?;
+    let copies = read_copies(&compose_dir, &translation)?;
+    write(&out, &translation, &copies)?;
     println!(
         "wrote {} file(s) to {}",
-        translation.files.len(),
+        translation.files.len() + copies.len(),
         escaped(&out.display().to_string())
     );
     Ok(ExitCode::SUCCESS)
@@ -120,6 +122,37 @@ fn read_compose_file(file: &Path) -> Result<String> {
 /// naming it when it is outside the compose folder, not a regular file (a FIFO, a device, a
 /// folder), larger than 1 MiB or not UTF-8.
 fn read_beside(compose_dir: &Path, name: &str) -> Result<Option<String>, String> {
+    let Some(bytes) = read_bytes_beside(compose_dir, name)? else {
+        return Ok(None);
+    };
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| format!("{name}: not valid UTF-8"))
+}
+
+/// The content of every config file the translation copies into the repository, read like
+/// `env_file`s: inside the compose file's folder, regular, at most 1 MiB (the limit of a
+/// mounted file).
+fn read_copies(compose_dir: &Path, translation: &Translation) -> Result<Vec<(String, Vec<u8>)>> {
+    translation
+        .copies
+        .iter()
+        .map(|(name, source)| {
+            let bytes = read_bytes_beside(compose_dir, source)
+                .map_err(|error| anyhow!(error))?
+                .with_context(|| {
+                    format!(
+                        "{}: no such config file",
+                        compose_dir.join(source).display()
+                    )
+                })?;
+            Ok((name.clone(), bytes))
+        })
+        .collect()
+}
+
+/// [`read_beside`] as bytes.
+fn read_bytes_beside(compose_dir: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
     let path = compose_dir.join(name);
     let outside = || {
         format!(
@@ -144,11 +177,9 @@ fn read_beside(compose_dir: &Path, name: &str) -> Result<Option<String>, String>
             Err(_) => Ok(None),
         };
     };
-    let bytes = files::read_regular(&found, name, Some(MAX_FILE_BYTES))
-        .map_err(|refusal| refusal.to_string())?;
-    String::from_utf8(bytes)
+    files::read_regular(&found, name, Some(MAX_FILE_BYTES))
         .map(Some)
-        .map_err(|_| format!("{name}: not valid UTF-8"))
+        .map_err(|refusal| refusal.to_string())
 }
 
 /// Whether the relative path `name` stays inside its folder as written: not absolute, and no
@@ -168,10 +199,15 @@ fn stays_inside(name: &Path) -> bool {
 
 /// Writes every new file: nothing is written if any file exists with other content or cannot be
 /// written without following a symlink.
-fn write(out: &Path, translation: &Translation) -> Result<()> {
+fn write(out: &Path, translation: &Translation, copies: &[(String, Vec<u8>)]) -> Result<()> {
     let mut new = Vec::new();
-    for (name, text) in &translation.files {
-        match write::compare(out, name, text.as_bytes())? {
+    let texts = translation
+        .files
+        .iter()
+        .map(|(name, text)| (name, text.as_bytes()));
+    let copied = copies.iter().map(|(name, bytes)| (name, bytes.as_slice()));
+    for (name, text) in texts.chain(copied) {
+        match write::compare(out, name, text)? {
             Existing::Absent => new.push((name, text)),
             Existing::Same => {}
             Existing::Different => bail!(
@@ -181,7 +217,7 @@ fn write(out: &Path, translation: &Translation) -> Result<()> {
         }
     }
     for (name, text) in new {
-        write::create_new(out, name, text.as_bytes())?;
+        write::create_new(out, name, text)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use adapters::revision::WorkTree;
 use anyhow::{anyhow, bail, Context, Result};
 use engine::load::load_node;
+use engine::manifest::{node_defaults, NodeSpec};
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
 use engine::secret_env::NodeKeys;
 use engine::{placement, swarm};
@@ -20,6 +21,10 @@ use crate::render::plan::Header;
 pub struct Prepared {
     pub desired: DesiredState,
     pub code_dir: PathBuf,
+    /// The selected node's `dataDir`, the default without one.
+    pub data_dir: PathBuf,
+    /// The selected node's `secretFilesDir`, the default without one.
+    pub secret_files_dir: PathBuf,
     /// The folder, and the file and field naming it.
     pub docker_config: Option<(String, PathBuf)>,
     pub header: Header,
@@ -63,6 +68,13 @@ pub fn prepare(repo: &Path, selection: &NodeOrEnvironmentArgs) -> Result<Prepare
     };
     Ok(Prepared {
         code_dir: tree.code_dir(node),
+        data_dir: PathBuf::from(
+            node.map_or(node_defaults::DATA_DIR, |node| node.data_dir.as_str()),
+        ),
+        secret_files_dir: node.map_or_else(
+            || PathBuf::from(node_defaults::SECRET_FILES_DIR),
+            NodeSpec::secret_files_dir,
+        ),
         docker_config,
         desired: revision.desired,
         header,

@@ -157,6 +157,12 @@ fn settings(args: &StartArgs) -> Result<Settings> {
             admin: caddy_admin(args.caddy_admin.as_deref(), &paths)?,
         },
         webhook_secret,
+        secret_files_dir: absolute(&args.secret_files_dir.clone().unwrap_or_else(|| {
+            spec.map_or_else(
+                || PathBuf::from(node_defaults::SECRET_FILES_DIR),
+                NodeSpec::secret_files_dir,
+            )
+        }))?,
         config,
     })
 }

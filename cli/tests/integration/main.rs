@@ -7,6 +7,7 @@ mod build_mode;
 mod dependencies;
 mod docker_apply;
 mod faults;
+mod files_networks;
 mod fleet;
 mod health;
 mod hostile_commit;

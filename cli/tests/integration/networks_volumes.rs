@@ -24,7 +24,7 @@ fn volume_spec(greeting: &str) -> String {
 }
 
 /// Runs busybox `args` inside `container`; the output on success, else `None`.
-fn exec(container: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn exec(container: &str, args: &[&str]) -> Option<String> {
     let output = Command::new("docker")
         .args(["exec", container, "/bin/busybox"])
         .args(args)
@@ -35,7 +35,7 @@ fn exec(container: &str, args: &[&str]) -> Option<String> {
 
 /// The address `container` resolves `name` to through Docker's DNS, `None` when it cannot. Static
 /// busybox resolves names only in `nslookup`, so lookups and fetches are apart.
-fn resolve(container: &str, name: &str) -> Option<String> {
+pub(crate) fn resolve(container: &str, name: &str) -> Option<String> {
     let answer = exec(container, &["nslookup", name])?;
     let (_, after_name) = answer.split_once(&format!("Name:\t{name}"))?;
     after_name
@@ -46,7 +46,7 @@ fn resolve(container: &str, name: &str) -> Option<String> {
 
 /// The body of `GET /` on `address` port 80 as `container` fetches it with `nc` (busybox `wget`
 /// needs the name services static busybox lacks), `None` when it cannot reach it.
-fn fetch_from(container: &str, address: &str) -> Option<String> {
+pub(crate) fn fetch_from(container: &str, address: &str) -> Option<String> {
     let request =
         format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 3 {address} 80");
     let response = exec(container, &["sh", "-c", &request])?;

@@ -4,6 +4,7 @@
 //! manifest loader's input limits (size, nesting, alias expansion) before it is parsed. It does
 //! not read or write files, nor decide whether to write: the CLI does both.
 
+mod files;
 mod host_access;
 mod interpolate;
 mod output;
@@ -21,7 +22,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::limits::{self, LimitError};
 use crate::load::SourceFile;
-use crate::manifest::Name;
+use crate::manifest::{Alias, Name, NetworkJoin, DEFAULT_NETWORK};
 pub use interpolate::{interpolate, parse_dotenv, DotenvLineError, InterpolationProblem};
 use output::{Envelope, NodeOut};
 use values::{key_text, Path};
@@ -66,6 +67,9 @@ impl fmt::Display for Finding {
 pub struct Translation {
     /// Repository-relative path → YAML text, for every file to write.
     pub files: BTreeMap<String, String>,
+    /// Repository-relative path → the file, relative to the compose file's folder, to copy
+    /// there: the files of `configs`.
+    pub copies: BTreeMap<String, String>,
     /// One line per service (`services.web: translated to deployments/web.yaml`), in file order.
     pub written: Vec<Finding>,
     /// Settings translated with a caveat, or dropped on purpose.
@@ -191,7 +195,7 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         let key = key_text(key);
         let path = root.key(&key);
         match key.as_str() {
-            "services" | "volumes" | "networks" => {}
+            "services" | "volumes" | "networks" | "secrets" | "configs" => {}
             "version" => report.note(&path, "dropped, orun needs no file format version"),
             "name" => report.note(
                 &path,
@@ -205,14 +209,17 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     let names = deployment_names(services, &mut report);
     let declared_volumes = top.get("volumes").and_then(Value::as_mapping);
     let volume_names = volume_names(declared_volumes, services, &mut report);
-    check_networks(services, &mut report);
+    let networks = network_joins(services, top.get("networks"), &mut report);
+    let mut translation = Translation::default();
+    let declared = files::declared(&top, &mut translation, &mut report);
     let context = service::Context {
         input,
         variables: &variables,
         deployments: &names,
         volumes: &volume_names,
+        declared: &declared,
+        networks: &networks,
     };
-    let mut translation = Translation::default();
     for (key, value) in services {
         let service = key_text(key);
         let Some(name) = names.get(&service) else {
@@ -418,9 +425,16 @@ fn service_networks(settings: &Mapping) -> Option<BTreeSet<String>> {
     }
 }
 
-/// One network shared by everyone maps onto the environment network; several networks with
-/// different members cannot be expressed.
-fn check_networks(services: &Mapping, report: &mut Report) {
+/// The `networks` each service's deployment gets. One network shared by everyone (with no
+/// aliases) maps onto the environment network, and no service gets the field; otherwise each
+/// service that names its networks joins them as `orun-<env>.<name>` (`default` stays the
+/// environment network) with their aliases, and a service that names none joins the environment
+/// network alone, as compose's `default`.
+fn network_joins(
+    services: &Mapping,
+    declared: Option<&Value>,
+    report: &mut Report,
+) -> BTreeMap<String, Vec<NetworkJoin>> {
     let mut memberships = Vec::new();
     for (key, value) in services {
         let Value::Mapping(settings) = value else {
@@ -433,49 +447,118 @@ fn check_networks(services: &Mapping, report: &mut Report) {
         let explicit = service_networks(settings);
         let joined = explicit
             .clone()
-            .unwrap_or_else(|| BTreeSet::from(["default".to_string()]));
+            .unwrap_or_else(|| BTreeSet::from([DEFAULT_NETWORK.to_string()]));
         memberships.push((service, explicit.is_some(), joined));
     }
     let shared = memberships.windows(2).all(|pair| pair[0].2 == pair[1].2);
+    let mut joins = BTreeMap::new();
     for (service, explicit, joined) in &memberships {
         if !explicit {
             continue;
         }
         let path = Path::root().key("services").key(service).key("networks");
-        let list = joined.iter().cloned().collect::<Vec<_>>().join(", ");
-        if shared && joined.len() <= 1 {
-            report.note(
-                &path,
-                format!("dropped, the environment network replaces {list}"),
-            );
-        } else if shared {
-            report.note(
-                &path,
-                format!(
-                    "dropped, every service joins {list}; the environment network replaces them"
-                ),
-            );
-        } else {
-            report.untranslatable(
-                &path,
-                format!("joins {list} while other services join other networks; orun puts every container of an environment on one network"),
-            );
-        }
-        if let Some(Value::Mapping(map)) = services
+        let options = services
             .get(service.as_str())
             .and_then(|settings| settings.get("networks"))
-        {
-            for (network, options) in map {
-                if let Value::Mapping(options) = options {
-                    for option in options.keys() {
-                        let option = key_text(option);
-                        report.untranslatable(
-                            &path.key(&key_text(network)).key(&option),
-                            "orun gives each container its deployment name as its only alias and address",
-                        );
-                    }
-                }
+            .and_then(Value::as_mapping);
+        let list = joined.iter().cloned().collect::<Vec<_>>().join(", ");
+        if shared {
+            let aliases: Vec<Alias> = joined
+                .iter()
+                .flat_map(|network| network_aliases(options, network, &path, report))
+                .collect();
+            let message = if joined.len() <= 1 {
+                format!("dropped, the environment network replaces {list}")
+            } else {
+                format!(
+                    "dropped, every service joins {list}; the environment network replaces them"
+                )
+            };
+            report.note(&path, message);
+            if !aliases.is_empty() {
+                let name = Name::parse(DEFAULT_NETWORK).expect("a DNS label");
+                joins.insert(service.clone(), vec![NetworkJoin { name, aliases }]);
             }
+            continue;
+        }
+        let mut service_joins = Vec::new();
+        for network in joined {
+            let label = if network == DEFAULT_NETWORK {
+                network.clone()
+            } else {
+                dns_label(network)
+            };
+            let Ok(name) = Name::parse(&label) else {
+                report.untranslatable(
+                    &path,
+                    format!("network {network} does not make a network name ({label:?})"),
+                );
+                continue;
+            };
+            let aliases = network_aliases(options, network, &path, report);
+            service_joins.push(NetworkJoin { name, aliases });
+        }
+        joins.insert(service.clone(), service_joins);
+    }
+    if !shared {
+        note_external_networks(declared, report);
+    }
+    joins
+}
+
+/// The `aliases` of `network` in a service's `networks` mapping; other options are listed as
+/// untranslatable.
+fn network_aliases(
+    options: Option<&Mapping>,
+    network: &str,
+    path: &Path,
+    report: &mut Report,
+) -> Vec<Alias> {
+    let Some(Value::Mapping(settings)) = options.and_then(|options| options.get(network)) else {
+        return Vec::new();
+    };
+    let path = path.key(network);
+    let mut aliases = Vec::new();
+    for (option, value) in settings {
+        let option = key_text(option);
+        let option_path = path.key(&option);
+        if option != "aliases" {
+            report.untranslatable(
+                &option_path,
+                "orun gives a container its deployment name and aliases on each network, and Docker its address",
+            );
+            continue;
+        }
+        for (index, alias) in values::text_list(value)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if let Some(alias) = checked(
+                Some(alias.clone()),
+                Alias::parse,
+                &option_path.index(index),
+                report,
+            ) {
+                aliases.push(alias);
+            }
+        }
+    }
+    aliases
+}
+
+/// orun joins its own networks, never a network made elsewhere: an `external` one is noted.
+fn note_external_networks(declared: Option<&Value>, report: &mut Report) {
+    for (key, settings) in declared.and_then(Value::as_mapping).into_iter().flatten() {
+        let network = key_text(key);
+        if settings.get("external").is_some() {
+            report.note(
+                &Path::root().key("networks").key(&network).key("external"),
+                format!(
+                    "orun joins its own network orun-<env>.{} instead of this one",
+                    dns_label(&network)
+                ),
+            );
         }
     }
 }

@@ -51,11 +51,12 @@ pub struct NodeOut {
 /// The order of a written Deployment's fields: what runs and from where, what it gets and
 /// stores, what it waits for, then the finer container settings. The schema declares its fields
 /// in another order, which its errors list; a field missing here is written last.
-const DEPLOYMENT_FIELDS: [&str; 29] = [
+const DEPLOYMENT_FIELDS: [&str; 32] = [
     "image",
     "build",
     "pullPolicy",
     "network",
+    "networks",
     "entrypoint",
     "command",
     "workingDir",
@@ -65,6 +66,8 @@ const DEPLOYMENT_FIELDS: [&str; 29] = [
     "ports",
     "volumes",
     "tmpfs",
+    "files",
+    "secretFiles",
     "dependsOn",
     "health",
     "extraHosts",
@@ -108,7 +111,7 @@ mod tests {
 
     #[test]
     fn every_field_of_a_deployment_has_its_place() {
-        let text = "image: nginx\nbuild: {context: app, dockerfile: Dockerfile.prod, args: {A: '1'}, buildMode: always, target: run}\npullPolicy: Always\ncommand: [a]\nports: [{containerPort: 80, port: 8080, protocol: udp, hostIP: 127.0.0.1}]\nvolumes: [{name: data, containerPath: /data, readOnly: true}]\nenv: {A: '1'}\nhealth: {readiness: {tcp: 'localhost:80'}, liveness: {exec: [check]}}\nstopTimeout: 5s\nrollout: stopFirst\ndrainTimeout: 5s\ndependsOn: [db]\nentrypoint: [sh]\nworkingDir: /app\nuser: app\nhostname: web\nextraHosts: ['db:10.0.0.1']\ncapAdd: [NET_ADMIN]\ncapDrop: [ALL]\nreadOnlyRootFilesystem: true\ninit: true\nstopSignal: SIGQUIT\nlabels: {team: web}\nsysctls: {net.core.somaxconn: '1024'}\nshmSize: 64Mi\nlogging: {maxSize: 20m, maxFiles: 2}\nresources: {memory: 256Mi, cpus: '0.5', pids: 100}\nnetwork: host\ntmpfs: [/tmp]\n";
+        let text = "image: nginx\nbuild: {context: app, dockerfile: Dockerfile.prod, args: {A: '1'}, buildMode: always, target: run}\npullPolicy: Always\ncommand: [a]\nports: [{containerPort: 80, port: 8080, protocol: udp, hostIP: 127.0.0.1}]\nvolumes: [{name: data, containerPath: /data, readOnly: true}]\nenv: {A: '1'}\nhealth: {readiness: {tcp: 'localhost:80'}, liveness: {exec: [check]}}\nstopTimeout: 5s\nrollout: stopFirst\ndrainTimeout: 5s\ndependsOn: [db]\nentrypoint: [sh]\nworkingDir: /app\nuser: app\nhostname: web\nextraHosts: ['db:10.0.0.1']\ncapAdd: [NET_ADMIN]\ncapDrop: [ALL]\nreadOnlyRootFilesystem: true\ninit: true\nstopSignal: SIGQUIT\nlabels: {team: web}\nsysctls: {net.core.somaxconn: '1024'}\nshmSize: 64Mi\nlogging: {maxSize: 20m, maxFiles: 2}\nresources: {memory: 256Mi, cpus: '0.5', pids: 100}\nnetwork: host\nnetworks: [backend]\ntmpfs: [/tmp]\nfiles: [{source: configs/a.conf, target: /etc/a.conf}]\nsecretFiles: [{key: A}]\n";
         let spec: DeploymentSpec = serde_yaml::from_str(text).unwrap();
         let written = in_reading_order(&spec);
         let keys: Vec<&str> = written.keys().filter_map(Value::as_str).collect();

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_yaml::{Mapping, Value};
 
+use super::files::Declared;
 use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
 use super::{checked, host_access, parse_dotenv, ports, units, ComposeInput, Report};
@@ -15,7 +16,7 @@ use crate::manifest::settings::{LabelName, MIN_MEMORY};
 use crate::manifest::{
     AbsolutePath, BuildSpec, Capability, ContainerFields, Cpus, DeploymentSpec, EnvMap,
     ExecCommand, ExtraHost, HealthSpec, Hostname, ImageReference, InnerPath, LabelMap, LogFiles,
-    LoggingSpec, MemoryLimit, Name, NetworkMode, PidsLimit, ProbeTarget, PullPolicy,
+    LoggingSpec, MemoryLimit, Name, NetworkJoin, NetworkMode, PidsLimit, ProbeTarget, PullPolicy,
     ReadinessProbe, Replicas, ScalarText, Signal, Size, SysctlMap, Text, User,
 };
 
@@ -27,6 +28,10 @@ pub struct Context<'a> {
     pub deployments: &'a BTreeMap<String, Name>,
     /// Compose volume name → orun named volume.
     pub volumes: &'a BTreeMap<String, String>,
+    /// The secrets and configs declared at the top level.
+    pub declared: &'a Declared,
+    /// Compose service name → its `networks`, for the services that get the field.
+    pub networks: &'a BTreeMap<String, Vec<NetworkJoin>>,
 }
 
 /// Translates the settings of service `service`, to be deployment `name`; `None` when it has
@@ -103,7 +108,9 @@ pub fn translate(
             "group_add" => spec.group_add = host_access::group_add(value, &path, report),
             "gpus" => spec.gpus = host_access::gpus(value, &path, report),
             "profiles" => host_access::profiles(value, &path, service, report),
-            "networks" => {}
+            "networks" => spec.networks = context.networks.get(service).cloned(),
+            "secrets" => spec.secret_files = context.declared.secret_files(value, &path, report),
+            "configs" => spec.files = context.declared.files(value, &path, report),
             "restart" => report.note(&path, "dropped, orun supervises containers"),
             "container_name" => report.note(
                 &path,

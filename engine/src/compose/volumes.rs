@@ -10,7 +10,7 @@ use super::units;
 use super::values::{flag, key_text, text, text_list, Path};
 use super::{checked, dns_label, Report};
 use crate::manifest::{
-    AbsolutePath, FileMode, Name, Propagation, Selinux, Size, TmpfsMount, VolumeSource, VolumeSpec,
+    AbsolutePath, Name, Propagation, Selinux, Size, TmpfsMode, TmpfsMount, VolumeSource, VolumeSpec,
 };
 
 /// What volumes need from the rest of the translation.
@@ -132,7 +132,7 @@ impl VolumeContext<'_> {
                 match option.split_once('=') {
                     Some(("size", value)) => size = tmpfs_size(value, &path, report),
                     Some(("mode", value)) => {
-                        mode = checked(Some(value.to_string()), FileMode::parse, &path, report)
+                        mode = checked(Some(value.to_string()), TmpfsMode::parse, &path, report)
                     }
                     None if DOCKER_TMPFS_DEFAULTS.contains(&option) => {}
                     _ => report.untranslatable(
@@ -360,7 +360,7 @@ fn tmpfs_options(value: &Value, path: &Path, tmpfs: &mut TmpfsMount, report: &mu
             "size" => {
                 tmpfs.size = text(option).and_then(|size| tmpfs_size(&size, &key_path, report))
             }
-            "mode" => tmpfs.mode = checked(text(option), FileMode::parse, &key_path, report),
+            "mode" => tmpfs.mode = checked(text(option), TmpfsMode::parse, &key_path, report),
             _ => report.untranslatable(&key_path, "orun sets a tmpfs's size and mode only"),
         }
     }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::fields::{AbsolutePath, EnvMap, HostIp, ImageReference, InnerPath, Name, PortNumber};
 use super::fields::{ScalarText, Text};
+use super::files::{FileMount, NetworkJoin, SecretFileMount};
 use super::host_access::{Device, Gpus, GroupName, SecurityOpt, UlimitMap};
 use super::is_default;
 use super::mounts::{Propagation, Selinux, TmpfsMount};
@@ -98,6 +99,15 @@ pub struct ContainerFields {
     pub group_add: Vec<GroupName>,
     #[serde(skip_serializing_if = "is_default")]
     pub gpus: Option<Gpus>,
+    /// Repository files mounted read-only (docs/manifests.md: files).
+    #[serde(skip_serializing_if = "is_default")]
+    pub files: Vec<FileMount>,
+    /// Keys of `secrets.yaml` mounted read-only from a tmpfs (docs/secrets.md: secret files).
+    #[serde(skip_serializing_if = "is_default")]
+    pub secret_files: Vec<SecretFileMount>,
+    /// The environment networks joined; the environment network alone when absent.
+    #[serde(deserialize_with = "written", skip_serializing_if = "is_default")]
+    pub networks: Option<Vec<NetworkJoin>>,
 }
 
 /// `stopTimeout` when the manifest leaves it out.

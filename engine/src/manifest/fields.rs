@@ -41,6 +41,8 @@ macro_rules! checked_string {
     };
 }
 
+pub(crate) use checked_string;
+
 /// A resource name: a DNS label, `[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Name(String);

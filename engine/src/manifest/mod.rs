@@ -3,6 +3,7 @@
 
 pub mod container;
 pub mod fields;
+pub mod files;
 pub mod host_access;
 pub mod mounts;
 pub mod node_defaults;
@@ -29,10 +30,13 @@ pub use fields::{
     ImageReference, InnerPath, Name, PortNumber, ProbeTarget, ScalarText, StatusAddr, TcpTarget,
     Text,
 };
+pub use files::{
+    Alias, FileMode, FileMount, NetworkJoin, SecretFileMount, SecretKey, DEFAULT_NETWORK,
+};
 pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
 };
-pub use mounts::{FileMode, Propagation, Selinux, TmpfsMount};
+pub use mounts::{Propagation, Selinux, TmpfsMode, TmpfsMount};
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
 pub use placement::{NodeLabels, Placement, Replicas};
@@ -169,6 +173,10 @@ pub struct NodeSpec {
     pub allow_insecure_transport: bool,
     /// The file holding the secret that proves a `POST /hooks/git` (docs/node.md).
     pub webhook_secret_file: Option<String>,
+    /// The tmpfs folder of the secret files containers mount (docs/secrets.md); see
+    /// [`NodeSpec::secret_files_dir`].
+    #[serde(rename = "secretFilesDir")]
+    pub secret_files_dir_setting: Option<AbsolutePath>,
     /// Where to report rollouts and sync trouble (docs/node.md).
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
@@ -184,6 +192,17 @@ pub struct NodeSpec {
     /// (docs/node.md).
     #[serde(default)]
     pub policy: NodePolicy,
+}
+
+impl NodeSpec {
+    /// `secretFilesDir`, `/run/orun` when absent.
+    pub fn secret_files_dir(&self) -> PathBuf {
+        PathBuf::from(
+            self.secret_files_dir_setting
+                .as_ref()
+                .map_or(node_defaults::SECRET_FILES_DIR, AbsolutePath::as_str),
+        )
+    }
 }
 
 /// What a node runs its deployments as.
@@ -363,6 +382,9 @@ impl KindSpec for DeploymentSpec {
         "devices",
         "groupAdd",
         "gpus",
+        "files",
+        "secretFiles",
+        "networks",
         "placement",
         "replicas",
         "secretEnv",

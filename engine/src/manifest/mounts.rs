@@ -66,12 +66,12 @@ impl Propagation {
 
 /// Permission bits as octal text (`1777`, `0755`), kept as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileMode {
+pub struct TmpfsMode {
     text: String,
     bits: u32,
 }
 
-impl FileMode {
+impl TmpfsMode {
     pub fn parse(text: &str) -> Result<Self, String> {
         let digits = text.strip_prefix("0o").unwrap_or(text);
         let octal = !digits.is_empty()
@@ -84,7 +84,7 @@ impl FileMode {
             .ok_or_else(|| {
                 format!("invalid mode {text:?}: expected permission bits in octal, such as 1777 or 0755")
             })?;
-        Ok(FileMode {
+        Ok(TmpfsMode {
             text: text.to_string(),
             bits,
         })
@@ -99,15 +99,15 @@ impl FileMode {
     }
 }
 
-impl Serialize for FileMode {
+impl Serialize for TmpfsMode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.text)
     }
 }
 
-impl<'de> Deserialize<'de> for FileMode {
+impl<'de> Deserialize<'de> for TmpfsMode {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        parse_scalar(deserializer, FileMode::parse)
+        parse_scalar(deserializer, TmpfsMode::parse)
     }
 }
 
@@ -118,7 +118,7 @@ pub struct TmpfsMount {
     /// Docker's default (half the host's memory) when absent.
     pub size: Option<Size>,
     /// Docker's default (`1777`) when absent.
-    pub mode: Option<FileMode>,
+    pub mode: Option<TmpfsMode>,
 }
 
 impl TmpfsMount {
@@ -140,7 +140,7 @@ struct TmpfsFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     size: Option<Size>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    mode: Option<FileMode>,
+    mode: Option<TmpfsMode>,
 }
 
 impl Serialize for TmpfsMount {
@@ -216,10 +216,10 @@ mod tests {
 
     #[test]
     fn modes_are_octal() {
-        assert_eq!(FileMode::parse("0755").unwrap().bits(), 0o755);
-        assert_eq!(FileMode::parse("0o700").unwrap().bits(), 0o700);
+        assert_eq!(TmpfsMode::parse("0755").unwrap().bits(), 0o755);
+        assert_eq!(TmpfsMode::parse("0o700").unwrap().bits(), 0o700);
         for bad in ["", "8", "17777", "rwx", "-1", "+755"] {
-            assert!(FileMode::parse(bad).is_err(), "{bad}");
+            assert!(TmpfsMode::parse(bad).is_err(), "{bad}");
         }
     }
 }

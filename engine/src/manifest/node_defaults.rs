@@ -17,6 +17,8 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const STATUS_PORT: u16 = 9100;
 /// `dataDir`: where the node keeps its clone, keys and state.
 pub const DATA_DIR: &str = "/opt/orun/";
+/// `secretFilesDir`: the tmpfs folder of the secret files containers mount.
+pub const SECRET_FILES_DIR: &str = "/run/orun";
 
 /// The files and folders under a node's `dataDir`.
 #[derive(Clone, Debug, PartialEq, Eq)]

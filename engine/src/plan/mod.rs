@@ -403,7 +403,7 @@ impl Planner<'_> {
     fn environment_resources(&mut self, desired: &DesiredState, observed: &Observed) {
         let networks: HashSet<&str> = observed.networks.iter().map(|n| n.name.as_str()).collect();
         let volumes: HashSet<&str> = observed.volumes.iter().map(|v| v.name.as_str()).collect();
-        if let Some(network) = desired.network() {
+        for network in desired.networks() {
             if !networks.contains(network.as_str()) {
                 self.push(ActionKind::Network, "", "", "", Reason::Missing)
                     .network = Some(network);

@@ -285,7 +285,14 @@ impl Scenario {
 
     /// `orun apply --once`, asserting success; returns stdout.
     pub fn apply(&self) -> String {
-        let output = self.orun(&["apply", "--once"]);
+        self.apply_with(&[])
+    }
+
+    /// `orun apply --once ARGS`, asserting success; returns stdout.
+    pub fn apply_with(&self, args: &[&str]) -> String {
+        let mut all = vec!["apply", "--once"];
+        all.extend(args);
+        let output = self.orun(&all);
         assert!(
             output.status.success(),
             "apply failed:\n{}\n{}",
