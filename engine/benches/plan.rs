@@ -87,6 +87,7 @@ fn observed(state: &DesiredState) -> Observed {
         }],
         volumes: vec![],
         services: vec![],
+        runs: vec![],
     }
 }
 

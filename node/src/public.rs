@@ -90,6 +90,7 @@ pub fn document(status: &Status, paths: &LocalPaths) -> StatusDocument {
             })
             .collect(),
         volumes: status.volumes.clone(),
+        jobs: status.jobs.clone(),
     }
 }
 
@@ -244,6 +245,7 @@ mod tests {
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         };
         let shown = document(&full, &paths());
         assert_eq!(
@@ -271,6 +273,7 @@ mod tests {
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         };
         status.deployments.insert(
             "web".to_string(),

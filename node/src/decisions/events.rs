@@ -17,12 +17,15 @@ pub struct NoticeDraft {
 }
 
 /// The rollouts of a pass: each create or recreate that ended ready, each one rolled back, and
-/// each one that failed with nothing in service from before.
+/// each one that failed with nothing in service from before; and each job run that finished.
 pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
     outcomes
         .iter()
         .filter_map(|outcome| {
             let action = &outcome.action;
+            if action.kind == ActionKind::Run {
+                return of_run(outcome);
+            }
             let verb = match action.kind {
                 ActionKind::Create => "created",
                 ActionKind::Recreate => "recreated",
@@ -57,6 +60,30 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
             })
         })
         .collect()
+}
+
+/// A job's change run that finished: it succeeded, or it failed (exit code or timeout) and the
+/// deployments it precedes keep their version. A run not started says nothing.
+fn of_run(outcome: &Outcome) -> Option<NoticeDraft> {
+    let action = &outcome.action;
+    let job = action.job.as_deref().unwrap_or_default();
+    let reason = action.reason.as_str();
+    let (event, message) = match &outcome.result {
+        Ok(()) => (
+            Event::JobSucceeded,
+            format!("job {job} ran ({reason}) in {} and exited with code 0", action.container),
+        ),
+        Err(ActionError::ShuttingDown | ActionError::Dependency { .. }) => return None,
+        Err(error) => (
+            Event::JobFailed,
+            format!("job {job} failed ({reason}): {error}; the deployments it precedes keep their version"),
+        ),
+    };
+    Some(NoticeDraft {
+        event,
+        deployment: None,
+        message,
+    })
 }
 
 /// A deployment that starts to flap; a rollback is reported from the pass's outcomes instead.
