@@ -1,4 +1,4 @@
-//! The node's operator policy (docs/node.md) checked against the deployments the node would run:
+//! The node's operator policy (docs/node.md) checked against the deployments and jobs the node would run:
 //! one error per offending field, naming the policy field that refuses it. The caller passes the
 //! policy of the node's `--config` file; nothing of the revision can change it. Host paths are
 //! compared as written, `.` and `..` resolved: the engine sees no host file system, so it
@@ -10,14 +10,13 @@ use crate::manifest::{Capability, Manifests, NetworkMode, NodePolicy, Permission
 /// Where Docker's socket is on a standard installation (`/var/run` is a link to `/run`).
 const DOCKER_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
 
-/// Every field of every deployment of `manifests` that `policy` refuses, sorted.
+/// Every field of every deployment and job of `manifests` that `policy` refuses, sorted.
 pub fn check(manifests: &Manifests, policy: &NodePolicy) -> Vec<ManifestError> {
     let mut errors = Vec::new();
-    for deployment in manifests.deployments.values() {
-        let container = &deployment.spec.container;
+    for (_, file, container) in manifests.containers() {
         let mut deny = |field: String, what: &str, rule: String| {
             errors.push(ManifestError::new(
-                &deployment.file,
+                file,
                 Some(&field),
                 format!("{what} is denied by the node policy ({rule})"),
             ));

@@ -1,4 +1,5 @@
-//! A node's status document as tables: the node, its deployments, its services, its volumes.
+//! A node's status document as tables: the node, its deployments, its services, its volumes, its
+//! jobs.
 
 use std::fmt::Write;
 
@@ -166,6 +167,42 @@ pub fn human(status: &StatusDocument) -> String {
             ]));
         }
         writeln!(out, "{volumes}").unwrap();
+    }
+
+    if !status.jobs.is_empty() {
+        writeln!(out).unwrap();
+        let mut jobs = table(&[
+            "job",
+            "runs",
+            "last run",
+            "started",
+            "finished",
+            "exit code",
+            "next run",
+        ]);
+        for job in status.jobs.values() {
+            let runs = match (&job.schedule, &job.run_on) {
+                (Some(schedule), _) => format!("schedule {schedule}"),
+                (None, Some(run_on)) if job.before.is_empty() => format!("on {run_on}"),
+                (None, Some(run_on)) => format!("on {run_on}, before {}", job.before.join(", ")),
+                (None, None) => "-".to_string(),
+            };
+            let run = job.last_run.as_ref();
+            jobs.add_row(row(vec![
+                job.name.clone(),
+                runs,
+                or_dash(run.map(|run| run.container.as_str())),
+                or_dash(run.map(|run| run.started_at.as_str())),
+                or_dash(run.and_then(|run| run.finished_at.as_deref())),
+                or_dash(
+                    run.and_then(|run| run.exit_code)
+                        .map(|code| code.to_string())
+                        .as_deref(),
+                ),
+                or_dash(job.next_run_at.as_deref()),
+            ]));
+        }
+        writeln!(out, "{jobs}").unwrap();
     }
     out
 }

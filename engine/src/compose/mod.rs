@@ -5,6 +5,7 @@
 //! not read or write files, nor decide whether to write: the CLI does both.
 
 mod interpolate;
+mod jobs;
 mod output;
 mod ports;
 mod service;
@@ -211,6 +212,11 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         deployments: &names,
         volumes: &volume_names,
     };
+    let one_shots = jobs::one_shots(services, &names);
+    let job_names: BTreeSet<&Name> = one_shots
+        .keys()
+        .filter_map(|service| names.get(service))
+        .collect();
     let mut translation = Translation::default();
     for (key, value) in services {
         let service = key_text(key);
@@ -220,9 +226,31 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         let Value::Mapping(settings) = value else {
             return Err(ComposeError::ServiceNotMapping(service));
         };
-        let Some(spec) = service::translate(&context, &service, name, settings, &mut report) else {
+        let Some(mut spec) = service::translate(&context, &service, name, settings, &mut report)
+        else {
             continue;
         };
+        if let Some(before) = one_shots.get(&service) {
+            let file = format!("jobs/{name}.yaml");
+            translation.written.push(Finding {
+                path: root.key("services").key(&service).to_string(),
+                message: format!(
+                    "translated to {file}, a job that runs before {}",
+                    before
+                        .iter()
+                        .map(Name::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            let path = root.key("services").key(&service);
+            let job = jobs::job_yaml(name.as_str(), spec, before, &path, &mut report);
+            translation.files.insert(file, job);
+            continue;
+        }
+        // A one-shot it waits for is a job that runs before it, not a dependency.
+        spec.depends_on
+            .retain(|dependency| !job_names.contains(dependency));
         let file = format!("deployments/{name}.yaml");
         translation.written.push(Finding {
             path: root.key("services").key(&service).to_string(),

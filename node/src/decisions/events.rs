@@ -227,4 +227,27 @@ mod tests {
             "3 fetches in a row failed: timeout"
         );
     }
+
+    #[test]
+    fn a_finished_change_run_is_a_job_event_and_a_run_not_started_is_none() {
+        let run = |result| {
+            let mut outcome = outcome("", ActionKind::Run, result);
+            outcome.action.job = Some("migrate".into());
+            outcome.action.container = "migrate.job-af6fa375495c".into();
+            outcome
+        };
+        let drafts = of_outcomes(&[
+            run(Ok(())),
+            run(Err(ActionError::Failed(
+                "job migrate exited with code 1: see docker logs migrate.job-af6fa375495c".into(),
+            ))),
+            run(Err(ActionError::ShuttingDown)),
+        ]);
+        assert_eq!(
+            events(&drafts),
+            [(Event::JobSucceeded, None), (Event::JobFailed, None)]
+        );
+        assert!(drafts[0].message.starts_with("job migrate ran (missing)"));
+        assert!(drafts[1].message.contains("exited with code 1"));
+    }
 }

@@ -684,4 +684,90 @@ mod tests {
         // No `Saved` came back: the file still holds the old state.
         assert_eq!(names(&node.on(Event::LivenessActed)), ["save"]);
     }
+
+    #[test]
+    fn scheduled_runs_start_at_their_time_only_with_a_revision_in_force_and_end_in_a_pass() {
+        let minute = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let jobs = vec![ScheduledJob {
+            name: "backup".into(),
+            schedule: engine::schedule::Schedule::parse("* * * * *").unwrap(),
+            concurrency: engine::manifest::Concurrency::Forbid,
+        }];
+        let tick = |now: &str, running: &[&str]| Event::CronTick {
+            now: minute(now),
+            jobs: jobs.clone(),
+            running: running.iter().map(|job| job.to_string()).collect(),
+        };
+        let mut idle = NodeLoop::new(false);
+        assert!(idle.on(tick("2026-12-06T10:00:59Z", &[])).is_empty());
+        assert!(
+            idle.on(tick("2026-12-06T10:01:00Z", &[])).is_empty(),
+            "no revision in force"
+        );
+
+        let mut node = in_force("c1");
+        assert!(
+            node.on(tick("2026-12-06T10:00:59Z", &[])).is_empty(),
+            "the first tick only sets the clock"
+        );
+        let started = node.on(tick("2026-12-06T10:01:00Z", &[]));
+        assert!(matches!(
+            &started[..],
+            [Effect::StartRun { job, at }] if job == "backup" && *at == minute("2026-12-06T10:01:00Z")
+        ));
+        assert!(node
+            .on(tick("2026-12-06T10:01:01Z", &["backup"]))
+            .is_empty());
+        let skipped = node.on(tick("2026-12-06T10:02:00Z", &["backup"]));
+        assert_eq!(names(&skipped), ["skip run"]);
+        let ended = node.on(Event::RunEnded {
+            job: "backup".into(),
+        });
+        assert_eq!(
+            names(&ended),
+            ["converge"],
+            "the pass prunes and shows the run"
+        );
+    }
+
+    #[test]
+    fn finished_change_runs_are_remembered_and_planned_with() {
+        let mut node = in_force("c1");
+        let run = engine::observed::ObservedRun {
+            container: "migrate.job-af6fa375495c".into(),
+            job: "migrate".into(),
+            environment: "production".into(),
+            spec_hash: "v1:af6fa375495c1d05".into(),
+            image_id: "sha256:b2".into(),
+            started_at: "2026-12-06T10:00:00Z".into(),
+            finished_at: Some("2026-12-06T10:00:02Z".into()),
+            exit_code: Some(1),
+        };
+        let observed = Observed {
+            runs: vec![run],
+            ..Observed::default()
+        };
+        let passed = node.on(Event::Passed {
+            pass: PassReport {
+                commit: "c1".into(),
+                outcomes: Vec::new(),
+                observed: Some(observed),
+                error: None,
+            },
+            now: Instant::now(),
+        });
+        let saved = passed.iter().find_map(|effect| match effect {
+            Effect::Save(state) => Some(state),
+            _ => None,
+        });
+        let records = &saved.expect("the record is saved").job_runs["migrate"];
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].exit_code, Some(1));
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert_eq!(
+            options.job_runs["migrate"][0].spec_hash,
+            "v1:af6fa375495c1d05"
+        );
+    }
 }
