@@ -1,10 +1,16 @@
 //! Jobs against the real engine: a change job writes into a named volume before the deployment it
 //! precedes starts, runs once per spec (a commit that changes only another deployment runs
 //! nothing), a failing run keeps the deployment on its old version until a fixed job runs, and
-//! only the last 3 finished runs stay.
+//! only the last 3 finished runs stay; on a node, a scheduled job runs within its minute and shows
+//! in `/status` with its last run and next time, and change runs notify `job_succeeded` and
+//! `job_failed`.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::notifications::{Receiver, LIMIT};
+use crate::support::node::{Node, Origin};
 use crate::support::{docker, env_of, inspect, test_image, text, Scenario};
 
 /// A change job that writes `schema` into the volume `data` (or exits 3 for `fail`).
@@ -159,4 +165,91 @@ fn a_change_job_runs_before_web_once_per_spec_and_a_failed_run_keeps_the_old_web
     assert!(!kept.contains(&first_runs[0]), "{kept:?}");
     assert_eq!(seen(&scenario), "v3");
     assert_eq!(scenario.plan()["actions"], Value::Array(Vec::new()));
+}
+
+/// A Job manifest with `spec` lines (indented by two spaces).
+fn job_manifest(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: run.orcra.dev/v0alpha\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  image: {}\n{spec}",
+        test_image()
+    )
+}
+
+#[test]
+fn a_node_runs_a_scheduled_job_in_its_minute_and_notifies_change_runs() {
+    let origin = Origin::new();
+    let receiver = Receiver::start();
+    origin.write(
+        "jobs/tick.yaml",
+        &job_manifest(
+            "tick",
+            "  command: [\"sh\", \"-c\", \"echo tick\"]\n  schedule: \"* * * * *\"\n",
+        ),
+    );
+    origin.write(
+        "jobs/migrate.yaml",
+        &job_manifest(
+            "migrate",
+            "  command: [\"sh\", \"-c\", \"exit 0\"]\n  runOn: change\n",
+        ),
+    );
+    origin.commit("jobs");
+    let node = Node::start_with(
+        "jobsnode",
+        origin.bare().to_str().unwrap(),
+        &format!(
+            "  notifications:\n    - url: {}\n      events: [job_succeeded, job_failed]\n",
+            receiver.url("/orun")
+        ),
+    );
+    let succeeded = receiver.wait_for("event", "job_succeeded", &node);
+    assert_eq!(succeeded["deployment"], Value::Null);
+    assert!(
+        succeeded["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("job migrate ran (never_run)"),
+        "{succeeded:#}"
+    );
+
+    // `* * * * *` comes within a minute; the run then shows with its end and exit code.
+    let status = node.wait_for("a scheduled run", Duration::from_secs(90), |status| {
+        status["jobs"]["tick"]["last_run"]["exit_code"] == 0
+    });
+    let tick = &status["jobs"]["tick"];
+    assert_eq!(tick["schedule"], "* * * * *");
+    assert_eq!(tick["run_on"], Value::Null);
+    let container = tick["last_run"]["container"].as_str().unwrap();
+    assert!(
+        container.starts_with(&format!("{}.tick.job-20", node.environment)),
+        "{tick:#}"
+    );
+    assert!(tick["last_run"]["finished_at"].is_string(), "{tick:#}");
+    assert!(
+        tick["next_run_at"].as_str().unwrap().ends_with(":00Z"),
+        "{tick:#}"
+    );
+    let migrate = &status["jobs"]["migrate"];
+    assert_eq!(migrate["run_on"], "change");
+    assert_eq!(migrate["last_run"]["exit_code"], 0);
+
+    origin.write(
+        "jobs/migrate.yaml",
+        &job_manifest(
+            "migrate",
+            "  command: [\"sh\", \"-c\", \"exit 4\"]\n  runOn: change\n",
+        ),
+    );
+    origin.commit("failing migration");
+    let failed = receiver.wait_for("event", "job_failed", &node);
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with code 4"),
+        "{failed:#}"
+    );
+    node.wait_for("the failed run", LIMIT, |status| {
+        status["jobs"]["migrate"]["last_run"]["exit_code"] == 4
+    });
 }
