@@ -239,4 +239,36 @@ mod tests {
         assert!(line("web").contains("10.0.0.2:80, 10.0.0.3:80"), "{shown}");
         assert!(line("old").contains("10.0.0.9:80"), "{shown}");
     }
+
+    #[test]
+    fn jobs_show_how_they_run_their_last_run_and_next_time() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "name": "a" },
+            "jobs": {
+                "backup": { "name": "backup", "schedule": "0 3 * * *",
+                            "last_run": { "container": "backup.job-202612060300",
+                                          "started_at": "2026-12-06T03:00:01Z",
+                                          "finished_at": "2026-12-06T03:00:09Z", "exit_code": 0 },
+                            "next_run_at": "2026-12-07T03:00:00Z" },
+                "migrate": { "name": "migrate", "run_on": "change", "before": ["web"],
+                             "last_run": { "container": "migrate.job-af6fa375495c",
+                                           "started_at": "2026-12-06T10:00:00Z" } }
+            }
+        }))
+        .unwrap();
+        let shown = human(&document);
+        let line = |name: &str| {
+            shown
+                .lines()
+                .find(|line| line.contains(&format!(" {name} ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let backup = line("backup");
+        assert!(backup.contains("schedule 0 3 * * *"), "{shown}");
+        assert!(backup.contains("2026-12-07T03:00:00Z"), "{shown}");
+        let migrate = line("migrate");
+        assert!(migrate.contains("on change, before web"), "{shown}");
+        assert!(migrate.contains("migrate.job-af6fa375495c"), "{shown}");
+    }
 }
