@@ -2,7 +2,8 @@
 //! job's spec under the name the action gives, started, and waited for until it exits or its
 //! `timeout` passes (then it is stopped); a non-zero exit code or the timeout fails the action.
 //! An earlier run container of the same name — the same spec run with another image — is removed
-//! first. The container is kept for `docker logs`; which runs are pruned is the plan's.
+//! first. The container is kept for `docker logs`; which runs are pruned is the plan's. When the
+//! node shuts down meanwhile, the run is left to finish unwatched.
 
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,10 @@ impl Executor<'_> {
         let started = Instant::now();
         loop {
             tokio::time::sleep(RUN_POLL).await;
+            // A node shutting down leaves the run to finish on its own; the next pass finds it.
+            if self.options.cancelled() {
+                return Err(ActionError::ShuttingDown);
+            }
             let status = self
                 .inspect(name)
                 .await
