@@ -169,8 +169,8 @@ pub fn blocked_by_job(reason: Reason) -> &'static str {
     if reason == Reason::JobRunning {
         "it keeps its version until the run of a job it comes after finishes"
     } else {
-        "it keeps its version: the run of a job it comes after failed, and runs again only when \
-         the job or its image changes"
+        "it keeps its version: the run of a job it comes after failed; the job runs again only \
+         when its spec or its image changes"
     }
 }
 
