@@ -235,4 +235,24 @@ mod tests {
         );
         assert!(denied("  capDrop: [ALL]\n", "capAdd: []\nprivileged: deny\n").is_empty());
     }
+
+    #[test]
+    fn a_job_is_held_to_the_policy_like_a_deployment() {
+        let job = load(&[SourceFile {
+            path: "jobs/backup.yaml".into(),
+            text: format!(
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Job\nmetadata:\n  name: backup\nspec:\n  image: busybox\n  schedule: \"@daily\"\n{}",
+                mounts(&["/var/run/docker.sock"])
+            ),
+        }])
+        .unwrap();
+        let errors: Vec<String> = check(&job, &policy("dockerSocket: deny\n"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            ["jobs/backup.yaml: spec.volumes[0].hostPath: /var/run/docker.sock is denied by the node policy (dockerSocket: deny)"]
+        );
+    }
 }
