@@ -54,7 +54,13 @@ impl Planner<'_> {
                     KEPT_RUNS
                 }
             };
-            for container in jobs::to_prune(runs.iter().copied(), keep) {
+            // A planned run takes over an earlier run's container of its name: not one to prune.
+            let planned = (keep < KEPT_RUNS).then_some(job.container.container.as_str());
+            let prunable = runs
+                .iter()
+                .copied()
+                .filter(|run| Some(run.container.as_str()) != planned);
+            for container in jobs::to_prune(prunable, keep) {
                 let image = image_of(observed, &container);
                 self.push(ActionKind::Remove, "", &container, &image, Reason::Pruned)
                     .job = Some(job.name.clone());
