@@ -122,8 +122,7 @@ async fn clean_mounted_files(dirs: &FileDirs, desired: &DesiredState, observed: 
         return;
     }
     let desired_labels = desired
-        .deployments
-        .values()
+        .containers()
         .filter_map(|deployment| deployment.labels.get(LABEL_SPEC));
     let observed_labels = observed
         .containers
@@ -140,7 +139,7 @@ async fn clean_mounted_files(dirs: &FileDirs, desired: &DesiredState, observed: 
     }
 }
 
-/// Writes the copies of every desired container's mounted files that are missing — a reboot
+/// Writes the copies of every desired container's (deployments' and jobs') mounted files that are missing — a reboot
 /// empties the tmpfs of secret files under stopped containers that a pass starts again. A
 /// failure is logged: the create of a container that needs the copy fails with it.
 async fn write_mounted_files(dirs: &FileDirs, desired: &DesiredState) {
@@ -148,8 +147,7 @@ async fn write_mounted_files(dirs: &FileDirs, desired: &DesiredState) {
         return;
     }
     let specs: Vec<_> = desired
-        .deployments
-        .values()
+        .containers()
         .filter(|deployment| {
             !deployment.spec.files.is_empty() || !deployment.spec.secret_files.is_empty()
         })

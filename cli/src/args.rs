@@ -334,7 +334,7 @@ pub struct BootstrapArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Write deployments/ (and nodes/) equivalent to a docker compose file
+    /// Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file
     #[command(
         after_help = "Prints one line per service and per note, each naming its compose path. Settings orun\n\
                       cannot express are listed too; then nothing is written and the exit code is 1,\n\

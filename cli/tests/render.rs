@@ -15,12 +15,14 @@ use orun::render::{self, Style};
 const CASE_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
 /// Cases that between them show every part of the human output.
-const CASES: [&str; 5] = [
+const CASES: [&str; 7] = [
     "converged-no-changes",
     "every-phase-in-order",
     "env-change-recreates",
     "name-conflict-blocks",
     "resources-change-updates-in-place",
+    "job-changed-runs",
+    "job-failed-blocks-before",
 ];
 
 #[test]

@@ -88,6 +88,7 @@ fn observed(state: &DesiredState) -> Observed {
         }],
         volumes: vec![],
         services: vec![],
+        runs: vec![],
     }
 }
 

@@ -10,13 +10,16 @@ use crate::duration::Duration;
 use crate::environment::Environment;
 use crate::error::{ManifestError, ManifestErrors};
 use crate::image;
+use crate::jobs::{self, LABEL_JOB};
+use crate::manifest::job::job_key;
 use crate::manifest::{
-    BuildSpec, ContainerFields, DeploymentSpec, ExtraHost, HealthSpec, Manifest, Manifests,
-    NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout, ServiceSpec, TmpfsMount,
-    VolumeSource, VolumeSpec,
+    BuildSpec, Concurrency, ContainerFields, DeploymentSpec, ExtraHost, HealthSpec, JobSpec,
+    Manifest, Manifests, NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout,
+    ServiceSpec, TmpfsMount, VolumeSource, VolumeSpec,
 };
 use crate::mounts::{self, RepositoryFiles};
 use crate::resources::Limits;
+use crate::schedule::Schedule;
 use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit,
@@ -58,6 +61,48 @@ pub struct DesiredState {
     pub engine: NodeEngine,
     pub deployments: BTreeMap<String, DesiredDeployment>,
     pub services: BTreeMap<String, DesiredService>,
+    pub jobs: BTreeMap<String, DesiredJob>,
+}
+
+/// A job of the share, resolved (docs/manifests.md): its container as a deployment's, and when it
+/// runs.
+#[derive(Clone, Debug)]
+pub struct DesiredJob {
+    pub name: String,
+    /// Its container resolved as a deployment's would be — image, environment, canonical spec,
+    /// hash, pull policy, limits — except for the labels, which name the job
+    /// (`run.orcra.dev/job`) instead of a deployment, and the name, `container`, which is the
+    /// change run's `<base>.job-<12 hex of the spec hash>`.
+    pub container: DesiredDeployment,
+    /// Its run containers' names before `.job-<id>`: the name, with the environment in front
+    /// outside production, like a deployment's container.
+    pub base: String,
+    pub trigger: Trigger,
+    /// How long a run may take before it is stopped and counts as failed.
+    pub timeout: Duration,
+}
+
+/// When a job runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Once per spec hash and image, before the deployments `before` names (sorted) are created
+    /// or recreated.
+    Change { before: Vec<String> },
+    /// At the times of a cron schedule, in UTC.
+    Schedule {
+        schedule: Schedule,
+        concurrency: Concurrency,
+    },
+}
+
+impl DesiredJob {
+    /// The deployments a change run of this job precedes; none for a scheduled job.
+    pub fn before(&self) -> &[String] {
+        match &self.trigger {
+            Trigger::Change { before } => before,
+            Trigger::Schedule { .. } => &[],
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -157,13 +202,19 @@ impl DesiredState {
             .collect()
     }
 
-    /// The environment's networks the containers join, sorted: the environment network when a
-    /// container joins it, and those `networks` names.
+    /// The containers of the deployments and the jobs, as resolved.
+    pub fn containers(&self) -> impl Iterator<Item = &DesiredDeployment> {
+        let jobs = self.jobs.values().map(|job| &job.container);
+        self.deployments.values().chain(jobs)
+    }
+
+    /// The environment's networks the containers of deployments and jobs join, sorted: the
+    /// environment network when a container joins it, and those `networks` names.
     pub fn networks(&self) -> BTreeSet<String> {
         let mut networks = BTreeSet::new();
-        for deployment in self.deployments.values() {
+        for container in self.containers() {
             networks.extend(
-                deployment
+                container
                     .networks(&self.environment)
                     .into_iter()
                     .map(|(network, _)| network),
@@ -172,21 +223,20 @@ impl DesiredState {
         networks
     }
 
-    /// The named volumes the deployments mount: manifest name → Docker volume name.
+    /// The named volumes the deployments and jobs mount: manifest name → Docker volume name.
     pub fn volumes(&self) -> BTreeMap<String, String> {
-        self.deployments
-            .values()
+        self.containers()
             .flat_map(|deployment| &deployment.spec.volumes)
             .filter_map(|volume| volume.name.as_ref())
             .map(|name| (name.clone(), self.environment.volume_name(name)))
             .collect()
     }
 
-    /// `sha256:` + hex SHA-256 over the environment, the commit and every deployment's container
-    /// name, spec hash and pull policy: equal fingerprints plan equally against the same engine.
+    /// `sha256:` + hex SHA-256 over the environment, the commit and every deployment's and job's
+    /// container name, spec hash and pull policy: equal fingerprints plan equally against the same engine.
     pub fn fingerprint(&self) -> String {
         let mut text = format!("{}\n{}\n", self.environment, self.commit);
-        for deployment in self.deployments.values() {
+        for deployment in self.containers() {
             text.push_str(&format!(
                 "{} {} {:?} {:?}\n",
                 deployment.container,
@@ -239,7 +289,7 @@ pub fn resolve_with(
     let mut deployments = BTreeMap::new();
     let node_keys = NodeKeys::of(manifests).and(node_keys);
     for deployment in manifests.deployments.values() {
-        match resolve_deployment(deployment, input, &node_keys) {
+        match resolve_deployment(deployment, input, &node_keys, &deployment.name) {
             Ok(desired) => {
                 deployments.insert(desired.name.clone(), desired);
             }
@@ -247,6 +297,15 @@ pub fn resolve_with(
         }
     }
     let services = resolve_services(manifests, &input.environment, &mut errors);
+    let mut jobs = BTreeMap::new();
+    for job in manifests.jobs.values() {
+        match resolve_job(job, input, &node_keys) {
+            Ok(desired) => {
+                jobs.insert(desired.name.clone(), desired);
+            }
+            Err(mut problems) => errors.append(&mut problems),
+        }
+    }
     if errors.is_empty() {
         Ok(DesiredState {
             environment: input.environment.clone(),
@@ -255,6 +314,7 @@ pub fn resolve_with(
             engine: NodeEngine::Docker,
             deployments,
             services,
+            jobs,
         })
     } else {
         errors.sort();
@@ -263,16 +323,18 @@ pub fn resolve_with(
 }
 
 /// A deployment's desired container, step by step: the image, the environment with its secrets,
-/// the canonical container spec, the labels that carry it, and how a recreate replaces it.
+/// the canonical container spec, the labels that carry it, and how a recreate replaces it. Its
+/// build tag and inline secrets are filed under `key` (see `Manifests::containers`).
 fn resolve_deployment(
     deployment: &Manifest<DeploymentSpec>,
     input: &ResolveInput,
     node_keys: &NodeKeys,
+    key: &str,
 ) -> Result<DesiredDeployment, Vec<ManifestError>> {
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
-    let image = image_of(deployment, input.build_tags).map_err(|error| vec![error])?;
-    let env = env_of(deployment, input.secrets, node_keys)?;
+    let image = image_of(deployment, input.build_tags, key).map_err(|error| vec![error])?;
+    let env = env_of(deployment, input.secrets, node_keys, key)?;
     let mut canonical = container_spec(&spec.container, image, env);
     mount_files(&mut canonical, deployment, input, node_keys)?;
     let spec_json = canonical.to_label_json();
@@ -305,14 +367,68 @@ fn resolve_deployment(
     })
 }
 
-/// The image the container runs: `image` normalized, or the content-addressed tag of its build.
+/// A job's container, resolved through the deployment steps as a deployment without health,
+/// rollout or replicas would be, then named and labelled as the job's change run.
+fn resolve_job(
+    job: &Manifest<JobSpec>,
+    input: &ResolveInput,
+    node_keys: &NodeKeys,
+) -> Result<DesiredJob, Vec<ManifestError>> {
+    let spec = &job.spec;
+    let as_deployment = Manifest {
+        name: job.name.clone(),
+        file: job.file.clone(),
+        spec: DeploymentSpec {
+            container: spec.container.clone(),
+            placement: spec.placement.clone(),
+            secret_env: spec.secret_env.clone(),
+            ..DeploymentSpec::default()
+        },
+    };
+    let mut container = resolve_deployment(&as_deployment, input, node_keys, &job_key(&job.name))?;
+    let mut labels = (*container.labels).clone();
+    labels.remove(spec::LABEL_DEPLOYMENT);
+    labels.insert(LABEL_JOB.to_string(), job.name.clone());
+    let labels = Arc::new(labels);
+    let base = input.environment.container_name(&job.name);
+    container.container = jobs::run_name(&base, jobs::hash_id(&container.spec_hash));
+    container.replicas = vec![DesiredReplica {
+        index: 1,
+        container: container.container.clone(),
+        labels: labels.clone(),
+    }];
+    container.labels = labels;
+    let trigger = match &spec.schedule {
+        Some(schedule) => Trigger::Schedule {
+            schedule: schedule.clone(),
+            concurrency: spec.concurrency(),
+        },
+        None => {
+            let mut before: Vec<String> = spec.before.iter().map(ToString::to_string).collect();
+            before.sort();
+            before.dedup();
+            Trigger::Change { before }
+        }
+    };
+    Ok(DesiredJob {
+        name: job.name.clone(),
+        container,
+        base,
+        trigger,
+        timeout: spec.timeout,
+    })
+}
+
+/// The image the container runs: `image` normalized, or the content-addressed tag of its build,
+/// filed under `key`.
 fn image_of(
     deployment: &Manifest<DeploymentSpec>,
     build_tags: &BTreeMap<String, String>,
+    key: &str,
 ) -> Result<String, ManifestError> {
     match &deployment.spec.container.image {
         Some(image) => Ok(image::normalize(image.as_str()).into_owned()),
-        None => build_tags.get(&deployment.name).cloned().ok_or_else(|| {
+        None => build_tags.get(key).cloned().ok_or_else(|| {
             ManifestError::new(
                 &deployment.file,
                 Some("spec.build"),
@@ -323,12 +439,13 @@ fn image_of(
 }
 
 /// The container's environment: the keys of `secrets.yaml` its `secretEnv` scopes (never the
-/// node's own), then `env`, whose inline `ENC[…]` values are the deployment's decrypted secrets;
-/// `env` wins.
+/// node's own), then `env`, whose inline `ENC[…]` values are the deployment's decrypted secrets,
+/// filed under `filed_under`; `env` wins.
 fn env_of(
     deployment: &Manifest<DeploymentSpec>,
     secrets: &Secrets,
     node_keys: &NodeKeys,
+    filed_under: &str,
 ) -> Result<BTreeMap<String, EnvValue>, Vec<ManifestError>> {
     let mut env: BTreeMap<String, EnvValue> =
         secret_env::scoped(deployment, &secrets.shared, node_keys)?
@@ -339,7 +456,7 @@ fn env_of(
         let value = if is_encrypted(&value.0) {
             let secret = secrets
                 .inline
-                .get(&deployment.name)
+                .get(filed_under)
                 .and_then(|values| values.get(key))
                 .ok_or_else(|| {
                     vec![ManifestError::new(

@@ -118,7 +118,7 @@ impl Unloaded {
         let names = match kind {
             Kind::Deployment => &mut self.deployments,
             Kind::Node => &mut self.nodes,
-            Kind::Service => return,
+            Kind::Service | Kind::Job => return,
         };
         names.entry(name).or_insert_with(|| file.to_string());
     }

@@ -1,4 +1,4 @@
-//! Loads a manifest revision from in-memory files: picks the files of the three folders, parses each
+//! Loads a manifest revision from in-memory files: picks the files of the four folders, parses each
 //! strictly, and hands the result to `validate`. All-or-nothing: any problem rejects the revision,
 //! and every problem of every file is reported, not only the first of each file. It does not read
 //! the filesystem; callers pass the files in. Every file passes the input limits of `limits`
@@ -33,7 +33,7 @@ pub fn kind_of_path(path: &str) -> Option<Kind> {
     Kind::ALL.into_iter().find(|kind| kind.folder() == folder)
 }
 
-/// Parses and validates every manifest in `sources`; files outside the three folders are ignored.
+/// Parses and validates every manifest in `sources`; files outside the four folders are ignored.
 pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
     let mut manifests = Manifests::default();
     let mut errors = Vec::new();
@@ -49,6 +49,7 @@ pub fn load(sources: &[SourceFile]) -> Result<Manifests, ManifestErrors> {
             Kind::Node => parse_into(source, kind, &mut manifests.nodes),
             Kind::Deployment => parse_into(source, kind, &mut manifests.deployments),
             Kind::Service => parse_into(source, kind, &mut manifests.services),
+            Kind::Job => parse_into(source, kind, &mut manifests.jobs),
         };
         if let Err(problems) = result {
             errors.extend(problems);

@@ -40,6 +40,33 @@ pub struct Observed {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub services: Vec<ObservedService>,
+    /// The run containers of jobs (labelled `run.orcra.dev/job`) with how each run went, which
+    /// the container list does not show (docs/plans.md).
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub runs: Vec<ObservedRun>,
+}
+
+/// One run container of a job: whose it is, what it ran, and when it started and ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedRun {
+    pub container: String,
+    pub job: String,
+    pub environment: String,
+    /// The spec hash of the job when it ran (its `run.orcra.dev/spec-hash` label).
+    pub spec_hash: String,
+    pub image_id: String,
+    /// RFC 3339, as Docker reports it.
+    pub started_at: String,
+    /// `None` while it runs.
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// `None` while it runs.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
 }
 
 /// A Swarm service: its name, labels, the replicas it asks for and the tasks running.
@@ -227,6 +254,8 @@ impl Observed {
             service.is_owned_by(environment) || services.contains(service.name.as_str())
         });
         canonical.services.sort_by(|a, b| a.name.cmp(&b.name));
+        canonical.runs.retain(|run| run.environment == environment);
+        canonical.runs.sort_by(|a, b| a.container.cmp(&b.container));
         let json = serde_json::to_string(&canonical).expect("snapshot serializes");
         format!("sha256:{}", crate::spec::sha256_hex(json.as_bytes()))
     }

@@ -29,8 +29,8 @@ pub fn places_deployments(manifests: &Manifests) -> bool {
 }
 
 /// The share of the node `name` carrying `labels` (none for a node whose manifest the revision
-/// lacks): the revision with only the deployments that node runs and the Services routed to
-/// them. A `dependsOn` entry outside the share is dropped, since a node orders only the
+/// lacks): the revision with only the deployments and jobs that node runs and the Services
+/// routed to them. A `dependsOn` entry outside the share is dropped, since a node orders only the
 /// containers it runs itself and must not wait for one it never gets. The nodes stay.
 pub fn share(manifests: &Manifests, name: &str, labels: &NodeLabels) -> Manifests {
     let names: BTreeSet<&str> = manifests
@@ -58,10 +58,29 @@ pub fn share(manifests: &Manifests, name: &str, labels: &NodeLabels) -> Manifest
         .filter(|(_, service)| names.contains(service.spec.deployment.as_str()))
         .map(|(key, service)| (key.clone(), service.clone()))
         .collect();
+    // A job's `before` is cut to the share like `dependsOn`: it gates only what this node runs.
+    let jobs = manifests
+        .jobs
+        .iter()
+        .filter(|(_, job)| {
+            job.spec
+                .placement
+                .as_ref()
+                .is_none_or(|placement| placement.matches(name, labels))
+        })
+        .map(|(key, job)| {
+            let mut job = job.clone();
+            job.spec
+                .before
+                .retain(|deployment| names.contains(deployment.as_str()));
+            (key.clone(), job)
+        })
+        .collect();
     Manifests {
         nodes: manifests.nodes.clone(),
         deployments,
         services,
+        jobs,
     }
 }
 

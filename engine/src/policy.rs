@@ -1,4 +1,4 @@
-//! The node's operator policy (docs/node.md) checked against the deployments the node would run:
+//! The node's operator policy (docs/node.md) checked against the deployments and jobs the node would run:
 //! one error per offending field, naming the policy field that refuses it. The caller passes the
 //! policy of the node's `--config` file; nothing of the revision can change it. Host paths are
 //! compared as written, `.` and `..` resolved: the engine sees no host file system, so it
@@ -20,14 +20,13 @@ const UNCONFINED: [&str; 5] = [
 /// Where Docker's socket is on a standard installation (`/var/run` is a link to `/run`).
 const DOCKER_SOCKETS: [&str; 2] = ["/var/run/docker.sock", "/run/docker.sock"];
 
-/// Every field of every deployment of `manifests` that `policy` refuses, sorted.
+/// Every field of every deployment and job of `manifests` that `policy` refuses, sorted.
 pub fn check(manifests: &Manifests, policy: &NodePolicy) -> Vec<ManifestError> {
     let mut errors = Vec::new();
-    for deployment in manifests.deployments.values() {
-        let container = &deployment.spec.container;
+    for (_, file, container) in manifests.containers() {
         let mut deny = |field: String, what: &str, rule: String| {
             errors.push(ManifestError::new(
-                &deployment.file,
+                file,
                 Some(&field),
                 format!("{what} is denied by the node policy ({rule})"),
             ));
@@ -295,5 +294,25 @@ mod tests {
             ]
         );
         assert!(denied("  capDrop: [ALL]\n", "capAdd: []\nprivileged: deny\n").is_empty());
+    }
+
+    #[test]
+    fn a_job_is_held_to_the_policy_like_a_deployment() {
+        let job = load(&[SourceFile {
+            path: "jobs/backup.yaml".into(),
+            text: format!(
+                "apiVersion: run.orcra.dev/v0alpha\nkind: Job\nmetadata:\n  name: backup\nspec:\n  image: busybox\n  schedule: \"@daily\"\n{}",
+                mounts(&["/var/run/docker.sock"])
+            ),
+        }])
+        .unwrap();
+        let errors: Vec<String> = check(&job, &policy("dockerSocket: deny\n"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            ["jobs/backup.yaml: spec.volumes[0].hostPath: /var/run/docker.sock is denied by the node policy (dockerSocket: deny)"]
+        );
     }
 }

@@ -25,7 +25,7 @@ use crate::secret_env::NodeKeys;
 pub trait RevisionSource {
     type Error: std::error::Error + Send + Sync + 'static;
 
-    /// Every candidate manifest: the files under `nodes/`, `deployments/` and `services/`, with
+    /// Every candidate manifest: the files under `nodes/`, `deployments/`, `services/` and `jobs/`, with
     /// paths relative to the repository root.
     fn manifest_files(&self) -> Result<Vec<SourceFile>, Self::Error>;
 
@@ -225,22 +225,22 @@ fn share_of<'a>(
     Cow::Owned(placement::share(manifests, name, labels))
 }
 
-/// Content-addressed image tags of every build-mode deployment of the share.
+/// Content-addressed image tags of every build-mode deployment and job of the share.
 fn build_tags<S: RevisionSource>(
     source: &S,
     manifests: &Manifests,
     node: Option<&NodeSpec>,
 ) -> Result<BTreeMap<String, String>, RevisionError<S::Error>> {
     let mut tags = BTreeMap::new();
-    for deployment in manifests.deployments.values() {
-        let Some(build) = &deployment.spec.container.build else {
+    for (key, file, container) in manifests.containers() {
+        let Some(build) = &container.build else {
             continue;
         };
         let files =
             source
                 .build_context(node, build)
                 .map_err(|source| RevisionError::BuildContext {
-                    file: deployment.file.clone(),
+                    file: file.to_string(),
                     source,
                 })?;
         let args = build
@@ -254,10 +254,8 @@ fn build_tags<S: RevisionSource>(
             dockerfile: build.dockerfile.as_str(),
             target: build.target.as_ref().map(Text::as_str),
         };
-        tags.insert(
-            deployment.name.clone(),
-            image_tag(&deployment.name, &inputs),
-        );
+        let tag = image_tag(&key, &inputs);
+        tags.insert(key, tag);
     }
     Ok(tags)
 }
@@ -268,12 +266,12 @@ fn repository_files<S: RevisionSource>(
     manifests: &Manifests,
 ) -> Result<RepositoryFiles, RevisionError<S::Error>> {
     let mut files = RepositoryFiles::new();
-    for deployment in manifests.deployments.values() {
-        for (index, mount) in deployment.spec.container.files.iter().enumerate() {
+    for (_, file, container) in manifests.containers() {
+        for (index, mount) in container.files.iter().enumerate() {
             if files.contains_key(mount.source.as_str()) {
                 continue;
             }
-            let place = format!("{}: spec.files[{index}].source", deployment.file);
+            let place = format!("{file}: spec.files[{index}].source");
             let content = match source.repository_file(&mount.source) {
                 Ok(content) => content,
                 Err(error) => return Err(RevisionError::File { place, error }),

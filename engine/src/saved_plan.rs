@@ -66,6 +66,7 @@ fn differing(saved: &Action, now: &Action) -> Vec<&'static str> {
         ("step", saved.step == now.step),
         ("kind", saved.kind == now.kind),
         ("deployment", saved.deployment == now.deployment),
+        ("job", saved.job == now.job),
         ("container", saved.container == now.container),
         ("image", saved.image == now.image),
         ("network", saved.network == now.network),
@@ -179,6 +180,7 @@ mod tests {
             "its step 2 remove api (orphaned) differs from the plan made now in kind, reason"
         );
         assert!(changed(&|plan| plan.actions[2].labels = None).ends_with("in labels"));
+        assert!(changed(&|plan| plan.actions[2].job = Some("api".into())).ends_with("in job"));
         assert_eq!(
             changed(&|plan| plan.summary.remove = 1),
             "its summary differs from the plan made now"

@@ -31,28 +31,28 @@ pub fn decrypt(
         .map(|(name, value)| (name, secret(value)))
         .collect();
     let mut inline = BTreeMap::new();
-    for deployment in manifests.deployments.values() {
+    for (key, file, container) in manifests.containers() {
         let mut values = BTreeMap::new();
-        for (name, value) in &deployment.spec.container.env.0 {
+        for (name, value) in &container.env.0 {
             if !is_encrypted(&value.0) {
                 continue;
             }
             let plaintext = sops::decrypt_value(
-                &deployment.file,
+                file,
                 &format!("spec.env.{name}"),
                 &value.0,
                 &decrypted.data_key,
                 &sops::env_additional_data(name),
             )?;
             check_env_value(&plaintext).map_err(|reason| SopsError::Value {
-                file: deployment.file.clone(),
+                file: file.to_string(),
                 field: format!("spec.env.{name}"),
                 reason,
             })?;
             values.insert(name.clone(), secret(plaintext));
         }
         if !values.is_empty() {
-            inline.insert(deployment.name.clone(), values);
+            inline.insert(key, values);
         }
     }
     Ok(Secrets { shared, inline })

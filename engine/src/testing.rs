@@ -59,6 +59,7 @@ pub fn action(deployment: &str, kind: ActionKind, reason: Reason) -> Action {
         step: 1,
         kind,
         deployment: deployment.to_string(),
+        job: None,
         container: deployment.to_string(),
         image: "busybox".to_string(),
         network: None,

@@ -3,7 +3,7 @@
 //! and Services of a deployment without its own network, replicas that would bind one host port
 //! twice, the reserved `ORUN_REPLICA`, mount points used twice, the `networks` joined, `dependsOn` names and cycles,
 //! `placement.nodes` naming Nodes (`placement::check`), what a swarm cannot run
-//! (`swarm::check`), dangling service references, domain
+//! (`swarm::check`), the rules of Jobs (`jobs::check`), dangling service references, domain
 //! clashes, positive intervals, Node values safe to hand to ssh, a shell and systemd,
 //! notification entries. Rules about a single value's syntax live in `manifest::fields`.
 
@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::{ManifestError, Unloaded};
+use crate::jobs;
 use crate::manifest::{DeploymentSpec, Manifest, Manifests, NetworkMode, Protocol, Rollout};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
@@ -30,6 +31,7 @@ pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError
     check_dependencies(manifests, unloaded, &mut errors);
     errors.extend(placement::check(manifests, unloaded));
     errors.extend(swarm::check(manifests));
+    errors.extend(jobs::check(manifests, unloaded));
     check_services(manifests, unloaded, &mut errors);
     errors
 }

@@ -266,12 +266,44 @@ fn depends_on_list_and_conditions() {
         ["services.api.depends_on.db.restart"]
     );
     let translation = Import::new()
-        .run("services:\n  app:\n    image: app\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n  migrate:\n    image: app\n")
+        .run("services:\n  app:\n    image: app\n    depends_on:\n      cache:\n        condition: service_ready\n  cache:\n    image: redis\n")
         .unwrap();
     assert_eq!(
         paths(&translation.untranslatable),
-        ["services.app.depends_on.migrate.condition"]
+        ["services.app.depends_on.cache.condition"]
     );
+}
+
+#[test]
+fn a_one_shot_service_others_wait_to_complete_becomes_a_job_that_runs_before_them() {
+    let translation = Import::new().ok(
+        "services:\n  web:\n    image: app\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n      db:\n        condition: service_healthy\n  worker:\n    image: app\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n  migrate:\n    image: app\n    command: [\"./manage\", \"migrate\"]\n    restart: \"no\"\n    depends_on: [db]\n    volumes: [\"data:/data\"]\n  db:\n    image: postgres\nvolumes:\n  data: {}\n",
+    );
+    assert!(
+        translation.untranslatable.is_empty(),
+        "{:?}",
+        translation.untranslatable
+    );
+    assert!(!translation.files.contains_key("deployments/migrate.yaml"));
+    let job: serde_yaml::Value =
+        serde_yaml::from_str(&translation.files["jobs/migrate.yaml"]).unwrap();
+    assert_eq!(job["kind"], yaml("Job"));
+    assert_eq!(job["spec"]["runOn"], yaml("change"));
+    assert_eq!(job["spec"]["before"], yaml("[web, worker]"));
+    assert_eq!(job["spec"]["command"], yaml("[./manage, migrate]"));
+    assert_eq!(spec(&translation, "web")["dependsOn"], yaml("[db]"));
+    assert!(spec(&translation, "worker").get("dependsOn").is_none());
+    assert!(paths(&translation.notes).contains(&"services.migrate.depends_on".to_string()));
+    let written: Vec<&str> = translation
+        .written
+        .iter()
+        .map(|finding| finding.message.as_str())
+        .collect();
+    assert!(
+        written.contains(&"translated to jobs/migrate.yaml, a job that runs before web, worker")
+    );
+    let manifests = engine::load(&translation.sources()).unwrap();
+    assert_eq!(manifests.jobs["migrate"].spec.before.len(), 2);
 }
 
 #[test]

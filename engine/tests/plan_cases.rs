@@ -11,6 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use engine::build::ContextFile;
+use engine::jobs::JobRuns;
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, InnerPath, NodeSpec};
 use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
@@ -42,6 +43,9 @@ struct CaseOptions {
     /// List the desired Services after the plan, which does not show them.
     #[serde(default)]
     show_services: bool,
+    /// The job runs the node remembers (its `state.json`).
+    #[serde(default)]
+    job_runs: JobRuns,
 }
 
 /// Plaintext secrets, as if decrypted from the case's `secrets.yaml`.
@@ -150,6 +154,7 @@ fn run_case(case: &Path, options: &CaseOptions) -> String {
     let plan_options = PlanOptions {
         allow_empty: options.allow_empty,
         new_commit: options.new_commit,
+        job_runs: options.job_runs.clone(),
         ..PlanOptions::default()
     };
     let mut output = match engine::plan(&desired, &observed, &plan_options) {

@@ -113,6 +113,7 @@ fn nothing_desired(environment: &str) -> Result<DesiredState, ObserveError> {
         engine: engine::manifest::NodeEngine::Docker,
         deployments: BTreeMap::new(),
         services: BTreeMap::new(),
+        jobs: BTreeMap::new(),
     })
 }
 

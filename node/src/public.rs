@@ -90,6 +90,7 @@ pub fn document(status: &Status, paths: &LocalPaths) -> StatusDocument {
             })
             .collect(),
         volumes: status.volumes.clone(),
+        jobs: status.jobs.clone(),
     }
 }
 
@@ -157,7 +158,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::status::{DeploymentState, LastAction, LastReason, SyncError};
+    use crate::status::{DeploymentState, JobRun, JobStatus, LastAction, LastReason, SyncError};
     use adapters::git::{FetchFailure, GitError};
     use engine::observed::ContainerState;
     use engine::plan::{ActionKind, Reason};
@@ -244,6 +245,7 @@ mod tests {
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         };
         let shown = document(&full, &paths());
         assert_eq!(
@@ -271,6 +273,7 @@ mod tests {
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         };
         status.deployments.insert(
             "web".to_string(),
@@ -290,6 +293,22 @@ mod tests {
                 flapping: false,
                 spec_hash: "v1:abc".to_string(),
                 tasks: None,
+            },
+        );
+        status.jobs.insert(
+            "backup".to_string(),
+            JobStatus {
+                name: "backup".to_string(),
+                run_on: None,
+                schedule: Some("@daily".to_string()),
+                before: Vec::new(),
+                last_run: Some(JobRun {
+                    container: "backup.job-202612060000".to_string(),
+                    started_at: "2026-12-06T00:00:01Z".to_string(),
+                    finished_at: Some("2026-12-06T00:00:09Z".to_string()),
+                    exit_code: Some(0),
+                }),
+                next_run_at: Some("2026-12-07T00:00:00Z".to_string()),
             },
         );
         let shown = serde_json::to_value(document(&status, &paths())).unwrap();
@@ -312,7 +331,15 @@ mod tests {
                              "quarantined": false, "flapping": false, "spec_hash": "v1:abc" }
                 },
                 "services": {},
-                "volumes": {}
+                "volumes": {},
+                "jobs": {
+                    "backup": { "name": "backup", "run_on": null, "schedule": "@daily", "before": [],
+                                "last_run": { "container": "backup.job-202612060000",
+                                              "started_at": "2026-12-06T00:00:01Z",
+                                              "finished_at": "2026-12-06T00:00:09Z",
+                                              "exit_code": 0 },
+                                "next_run_at": "2026-12-07T00:00:00Z" }
+                }
             })
         );
     }

@@ -1,12 +1,13 @@
 //! The node loop's driver: it turns what happens (the start, the poller's fetches, the
-//! drift-repair and liveness timers) into events for `decisions::node_loop`, and performs the
-//! effects the loop answers with — validating and checking commits out, putting a revision's
-//! settings in force, converging, saving the node state, notifying, publishing the status and
-//! routes, telling systemd — feeding back what came of each. It decides nothing: what to change,
+//! drift-repair, liveness and cron timers, the end of a scheduled job run) into events for
+//! `decisions::node_loop`, and performs the effects the loop answers with — validating and
+//! checking commits out, putting a revision's settings in force, converging, saving the node
+//! state, notifying, publishing the status and routes, telling systemd, starting a scheduled run
+//! on its own task — feeding back what came of each. It decides nothing: what to change,
 //! hold, route, restart, report, notify and remember comes from `engine::plan` and
 //! `node/src/decisions/`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -26,11 +27,12 @@ use super::state::{LoadOutcome, StateFile};
 use super::status::{SharedStatus, SyncError, SyncState};
 use super::webhook::WebhookSecret;
 use super::{repo, Settings};
+use crate::decisions::cron;
 use crate::decisions::memory::NodeState;
 use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassReport};
 use crate::decisions::settings::{effective_settings, SettingPath};
 use crate::decisions::status_projection;
-use adapters::apply::ApplyOptions;
+use adapters::apply::{apply, ApplyOptions, DockerRuntime, NoIngress};
 use adapters::converge::converge;
 use adapters::docker::credentials::RegistryCredentials;
 use adapters::docker::observe::observe;
@@ -42,6 +44,9 @@ use engine::PlanOptions;
 
 /// How often the node looks for liveness probes that are due.
 const LIVENESS_TICK: Duration = Duration::from_secs(1);
+
+/// How often the node looks at the clock for scheduled job runs that are due.
+const CRON_TICK: Duration = Duration::from_secs(1);
 
 /// The last revision that passed validation, the one in force: its commit, its desired state
 /// and where its node's registry credentials are read from. The loop decides with its commit;
@@ -82,6 +87,11 @@ pub struct Reconciler {
     state_file: StateFile,
     /// When the next drift repair is due.
     next_repair: Instant,
+    /// The scheduled runs going on, by job.
+    running: BTreeMap<String, usize>,
+    /// Where a scheduled run's task reports that it ended, and where the loop hears it.
+    runs_ended: mpsc::Sender<String>,
+    ended: Option<mpsc::Receiver<String>>,
 }
 
 impl Reconciler {
@@ -110,6 +120,7 @@ impl Reconciler {
         };
         let decisions = NodeLoop::new(settings.allow_empty);
         let next_repair = Instant::now() + *interval.borrow();
+        let (runs_ended, ended) = mpsc::channel(16);
         Reconciler {
             settings,
             docker,
@@ -126,6 +137,9 @@ impl Reconciler {
             ingress,
             state_file,
             next_repair,
+            running: BTreeMap::new(),
+            runs_ended,
+            ended: Some(ended),
         }
     }
 
@@ -139,6 +153,10 @@ impl Reconciler {
         self.handle(started).await;
         self.next_repair = Instant::now() + *self.interval.borrow();
         let mut next_liveness = Instant::now() + LIVENESS_TICK;
+        let mut next_cron = Instant::now();
+        let Some(mut ended) = self.ended.take() else {
+            return;
+        };
         while !self.cancel.load(Ordering::SeqCst) {
             let event = tokio::select! {
                 _ = stop.changed() => break,
@@ -158,6 +176,19 @@ impl Reconciler {
                 _ = tokio::time::sleep_until(self.next_repair) => {
                     self.next_repair = Instant::now() + *self.interval.borrow();
                     Event::RepairDue
+                }
+                _ = tokio::time::sleep_until(next_cron) => {
+                    next_cron = Instant::now() + CRON_TICK;
+                    self.cron_tick()
+                }
+                Some(job) = ended.recv() => {
+                    if let Some(count) = self.running.get_mut(&job) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.running.remove(&job);
+                        }
+                    }
+                    Event::RunEnded { job }
                 }
             };
             self.handle(event).await;
@@ -238,7 +269,64 @@ impl Reconciler {
                 }
                 None
             }
+            Effect::StartRun { job, at } => {
+                self.start_run(job, at);
+                None
+            }
+            Effect::SkipRun { job, at } => {
+                info!(%job, %at, "scheduled run skipped: the previous run still runs");
+                None
+            }
         }
+    }
+
+    /// The clock for the node loop, with the scheduled jobs of the revision in force and those
+    /// with a run going on.
+    fn cron_tick(&self) -> Event {
+        let jobs = self
+            .last_good
+            .as_ref()
+            .map(|good| cron::scheduled(&good.desired))
+            .unwrap_or_default();
+        Event::CronTick {
+            now: chrono::Utc::now(),
+            jobs,
+            running: self.running.keys().cloned().collect(),
+        }
+    }
+
+    /// Starts the scheduled run of `job` at `at` on its own task, through the executor, and
+    /// reports its end to the loop; the loop goes on meanwhile.
+    fn start_run(&mut self, job: String, at: chrono::DateTime<chrono::Utc>) {
+        let Some(last_good) = &self.last_good else {
+            return;
+        };
+        let Some(plan) = engine::plan::scheduled_run(&last_good.desired, &job, at) else {
+            return;
+        };
+        *self.running.entry(job.clone()).or_default() += 1;
+        let desired = last_good.desired.clone();
+        let options = ApplyOptions {
+            code_dir: repo::code_dir(&self.settings),
+            wait: true,
+            cancel: Some(self.cancel.clone()),
+            traffic: Arc::new(NoIngress),
+            registry_credentials: last_good.registry_credentials.clone(),
+            file_dirs: self.settings.file_dirs(),
+        };
+        let docker = self.docker.clone();
+        let metrics = self.metrics.clone();
+        let ended = self.runs_ended.clone();
+        let span = tracing::info_span!("scheduled_run", %job, %at);
+        tokio::spawn(
+            async move {
+                let runtime = DockerRuntime::new(&docker, &options.file_dirs);
+                let log = LogReporter { metrics: &metrics };
+                apply(&runtime, &plan, &desired, &options, &log).await;
+                let _ = ended.send(job).await;
+            }
+            .instrument(span),
+        );
     }
 
     /// What the node remembered and what its clone holds, before the first fetch: the loop
@@ -488,6 +576,12 @@ impl Reconciler {
             status_projection::reconciled(&mut status.node, &last_good.commit, failed, error, now);
         }
         status.node.refresh_healthy();
+        status.jobs = status_projection::jobs(
+            &last_good.desired,
+            observed.as_ref(),
+            SystemTime::now(),
+            &status.jobs,
+        );
         status_projection::deployments(
             &mut status.deployments,
             &last_good.desired,

@@ -466,6 +466,7 @@ mod tests {
             deployments: BTreeMap::new(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
         });
         let fetch = Arc::new(Notify::new());
         let (_keep, secret) = watch::channel(secret);

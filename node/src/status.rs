@@ -1,4 +1,4 @@
-//! The node's own status: what the loop knows of its sync, deployments, services and volumes, typed,
+//! The node's own status: what the loop knows of its sync, deployments, services, volumes and jobs, typed,
 //! with what only the node needs (why a sync failed, whether the last fetch and reconcile
 //! succeeded), and the shared, lock-protected copy the loop updates and the status API reads.
 //! `wire.rs` is the document the API serves from it (docs/status-api.md). It holds no secret
@@ -244,6 +244,34 @@ pub struct VolumeStatus {
     pub in_use: bool,
 }
 
+/// A job of the last good revision and its last run, shown in the document as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobStatus {
+    pub name: String,
+    /// `change` for a job that runs on every change of its spec; `null` for a scheduled one.
+    pub run_on: Option<String>,
+    /// The cron expression of a scheduled job; `null` for a `run_on` one.
+    pub schedule: Option<String>,
+    /// The deployments a change run precedes.
+    pub before: Vec<String>,
+    /// The newest run whose container is still there; `null` before the first.
+    pub last_run: Option<JobRun>,
+    /// When a scheduled job runs next (RFC 3339 UTC); `null` for a `run_on` one.
+    pub next_run_at: Option<String>,
+}
+
+/// One run of a job: its container, start and end (RFC 3339 UTC) and exit code; `finished_at`
+/// and `exit_code` are `null` while it runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobRun {
+    pub container: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i64>,
+}
+
 #[derive(Debug)]
 pub struct Status {
     pub node: NodeStatus,
@@ -251,6 +279,8 @@ pub struct Status {
     pub services: BTreeMap<String, ServiceStatus>,
     /// The environment's named volumes that exist in Docker.
     pub volumes: BTreeMap<String, VolumeStatus>,
+    /// The jobs of the last good revision (this node's share).
+    pub jobs: BTreeMap<String, JobStatus>,
 }
 
 /// RFC 3339 UTC with whole seconds, e.g. `2026-11-26T10:00:00Z`.

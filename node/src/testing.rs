@@ -30,6 +30,7 @@ pub fn remembered() -> NodeState {
             commit: "c2".into(),
             error: "readiness probe failed".into(),
         }],
+        job_runs: Default::default(),
         flapping: vec![Flapping {
             deployment: "worker".into(),
             commit: "c2".into(),

@@ -159,6 +159,7 @@ impl FakeDocker {
             networks,
             volumes: Vec::new(),
             services: Vec::new(),
+            runs: Vec::new(),
         }
     }
 

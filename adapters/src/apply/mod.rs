@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerStateStatusEnum;
 use engine::copies::{rollback_name, Fallback};
 use engine::desired::{DesiredDeployment, DesiredReplica, DesiredState};
+use engine::manifest::job::job_key;
 use engine::manifest::{NodeEngine, Rollout};
 use engine::outcome::{ActionError, ApplyReport, Outcome};
 use engine::plan::{Action, ActionKind, Plan, Reason, PHASES};
@@ -33,6 +34,7 @@ mod error;
 #[cfg(test)]
 mod fake;
 mod guard;
+mod jobs;
 mod rollout;
 pub mod runtime;
 #[cfg(test)]
@@ -284,8 +286,14 @@ fn in_turn(wave: Vec<&Action>) -> Vec<Vec<&Action>> {
 }
 
 /// Records whether the deployment of `outcome` now runs and is ready, for its dependents; a
-/// replica that failed marks its deployment failed even when another replica succeeded.
+/// replica that failed marks its deployment failed even when another replica succeeded. A job's
+/// run is recorded under the job's key (`<name>.job`), for the deployments it precedes.
 fn settle(settled: &mut Settled, outcome: &Outcome) {
+    if let (ActionKind::Run, Some(job)) = (outcome.action.kind, &outcome.action.job) {
+        let result = outcome.result.as_ref().map_err(ToString::to_string);
+        settled.insert(job_key(job), result.copied());
+        return;
+    }
     if !matches!(
         outcome.action.kind,
         ActionKind::Create | ActionKind::Recreate | ActionKind::Start
@@ -371,6 +379,18 @@ impl Executor<'_> {
             return Ok(());
         }
         let desired = self.deployment(action).or_failed()?;
+        // A job this deployment comes after must have run without failing in this apply.
+        for job in self.desired.jobs.values() {
+            if !job.before().contains(&desired.name) {
+                continue;
+            }
+            if let Some(Err(error)) = settled.get(&job_key(&job.name)) {
+                return Err(ActionError::Dependency {
+                    dependency: format!("job {}", job.name),
+                    problem: format!("failed: {error}"),
+                });
+            }
+        }
         for dependency in &desired.depends_on {
             let not_ready = |problem: String| ActionError::Dependency {
                 dependency: dependency.clone(),
@@ -408,6 +428,9 @@ impl Executor<'_> {
     }
 
     fn deployment(&self, action: &Action) -> Result<&DesiredDeployment, StepError> {
+        if action.job.is_some() {
+            return Ok(&self.job(action)?.container);
+        }
         self.desired
             .deployments
             .get(&action.deployment)
@@ -500,6 +523,7 @@ impl Executor<'_> {
                     .await
                     .map_err(ActionError::Build)?;
             }
+            ActionKind::Run => self.run_job(action).await?,
             ActionKind::Remove => match &action.fallback {
                 Some(copy) => self.retire(self.target(action).or_failed()?, copy).await?,
                 None => {

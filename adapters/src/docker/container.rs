@@ -1,5 +1,5 @@
 //! Container operations on one named container (create from the desired spec, start, stop, rename,
-//! remove, inspect, run a command in it, read its last log lines), each bounded by a timeout and
+//! remove, inspect, a job container's run, run a command in it, read its last log lines), each bounded by a timeout and
 //! named in its [`DockerError`]. No sequencing here: the
 //! recreate-with-rollback sequence lives in `apply`.
 
@@ -19,10 +19,13 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use engine::desired::{DesiredDeployment, DesiredReplica};
+use engine::jobs::LABEL_JOB;
 use engine::manifest::{Gpus, NetworkMode, Propagation, Selinux};
+use engine::observed::{ObservedContainer, ObservedRun};
 use engine::resources::Limits;
 use engine::spec::{
     CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit, CanonicalVolume, LogRotation,
+    LABEL_ENVIRONMENT, LABEL_SPEC_HASH,
 };
 use engine::Environment;
 use futures_util::StreamExt;
@@ -705,6 +708,37 @@ pub async fn last_logs(docker: &Docker, name: &str, lines: usize) -> Result<Stri
         Ok::<_, bollard::errors::Error>(text)
     };
     timed(CALL_TIMEOUT, Call::Logs(name.to_string()), read).await
+}
+
+/// How the run in job container `container` went: its start, end and exit code (`None` while it
+/// runs); `None` when the container is gone.
+pub async fn run_of(
+    docker: &Docker,
+    container: &ObservedContainer,
+) -> Result<Option<ObservedRun>, DockerError> {
+    let name = container.bare_name();
+    let Some(info) = inspect_response(docker, name).await? else {
+        return Ok(None);
+    };
+    let state = info.state.unwrap_or_default();
+    let running = state.running.unwrap_or(false) || state.restarting.unwrap_or(false);
+    // Docker writes the zero time for a container that never started or never finished.
+    let time = |time: Option<String>| time.filter(|time| !time.starts_with("0001-"));
+    let label = |key: &str| container.labels.get(key).cloned().unwrap_or_default();
+    Ok(Some(ObservedRun {
+        container: name.to_string(),
+        job: label(LABEL_JOB),
+        environment: label(LABEL_ENVIRONMENT),
+        spec_hash: label(LABEL_SPEC_HASH),
+        image_id: container.image_id.clone(),
+        started_at: time(state.started_at).unwrap_or_default(),
+        finished_at: if running {
+            None
+        } else {
+            time(state.finished_at)
+        },
+        exit_code: if running { None } else { state.exit_code },
+    }))
 }
 
 #[cfg(test)]

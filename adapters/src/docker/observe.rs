@@ -1,6 +1,6 @@
 //! Observes the engine into the snapshot of docs/plans.md: the container, image, network and
 //! volume lists, and an inspect of each managed container holding a name orun wants, for the
-//! resource limits the list does not show. It keeps orun's containers and any container holding a
+//! resource limits the list does not show, and of each job container, for how its run went. It keeps orun's containers and any container holding a
 //! name orun wants, and orun's networks and volumes of the planned environment and those of the
 //! names orun wants, and on a swarm node orun's services; every other container, network, volume
 //! and service on the host is left out.
@@ -11,8 +11,11 @@ use bollard::models::ContainerSummaryStateEnum;
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use bollard::Docker;
 use engine::copies::primary_name;
+use engine::jobs::LABEL_JOB;
 use engine::manifest::NodeEngine;
-use engine::observed::{ContainerState, ObservedContainer, ObservedImage, ObservedService};
+use engine::observed::{
+    ContainerState, ObservedContainer, ObservedImage, ObservedRun, ObservedService,
+};
 use engine::resources::Limits;
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
@@ -45,13 +48,42 @@ pub async fn observe(docker: &Docker, desired: &DesiredState) -> Result<Observed
         resource::volumes(docker, &volumes_wanted),
         services(docker, desired),
     )?;
+    let runs = runs(docker, &containers, environment).await?;
     Ok(Observed {
         containers,
         images,
         networks,
         volumes,
         services,
+        runs,
     })
+}
+
+/// The runs of the environment's job containers, each inspected for its start, end and exit
+/// code, which the container list does not show.
+async fn runs(
+    docker: &Docker,
+    containers: &[ObservedContainer],
+    environment: &str,
+) -> Result<Vec<ObservedRun>, DockerError> {
+    // Owned, like the limit inspects, so the observation stays a future of its own.
+    let jobs: Vec<ObservedContainer> = containers
+        .iter()
+        .filter(|container| {
+            managed_by_orun(&container.labels)
+                && container.labels.contains_key(LABEL_JOB)
+                && container.is_owned_by(environment)
+        })
+        .cloned()
+        .collect();
+    let runs: Vec<Option<ObservedRun>> = stream::iter(jobs)
+        .map(|container| async move { container::run_of(docker, &container).await })
+        .buffer_unordered(INSPECTS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut runs: Vec<ObservedRun> = runs.into_iter().flatten().collect();
+    runs.sort_by(|a, b| a.container.cmp(&b.container));
+    Ok(runs)
 }
 
 /// On a swarm node, orun's services of the environment and those holding a wanted name; none on

@@ -105,13 +105,13 @@ complete -c orun -n "__fish_orun_using_subcommand status" -l output -d 'Output f
 json\t''"
 complete -c orun -n "__fish_orun_using_subcommand status" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand import; and not __fish_seen_subcommand_from compose help" -s h -l help -d 'Print help'
-complete -c orun -n "__fish_orun_using_subcommand import; and not __fish_seen_subcommand_from compose help" -f -a "compose" -d 'Write deployments/ (and nodes/) equivalent to a docker compose file'
+complete -c orun -n "__fish_orun_using_subcommand import; and not __fish_seen_subcommand_from compose help" -f -a "compose" -d 'Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand import; and not __fish_seen_subcommand_from compose help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -l out -d 'Root of the manifest repository to write (default: the compose file\'s folder, so build contexts stay where they are)' -r -F
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -l node-host -d 'Also write nodes/<name>.yaml for this host' -r
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -l force -d 'Write what can be translated even when some settings cannot be'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -s h -l help -d 'Print help'
-complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "compose" -d 'Write deployments/ (and nodes/) equivalent to a docker compose file'
+complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "compose" -d 'Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
@@ -144,6 +144,6 @@ complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subc
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "fleet" -d 'Look at every node of the repository at once'
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "encrypt" -d 'Encrypt a value read on standard input for spec.env.NAME, with the data key of secrets.yaml'
-complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "compose" -d 'Write deployments/ (and nodes/) equivalent to a docker compose file'
+complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "compose" -d 'Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'

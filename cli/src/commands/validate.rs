@@ -24,8 +24,13 @@ pub fn run(args: &ValidateArgs) -> Result<ExitCode> {
         );
     }
     let manifests = &checked.manifests;
+    // Left out without jobs, so the line reads as before for repositories that have none.
+    let jobs = match manifests.jobs.len() {
+        0 => String::new(),
+        count => format!(", {count} job(s)"),
+    };
     println!(
-        "{}: valid: {} node(s), {} deployment(s), {} service(s); environments: {}",
+        "{}: valid: {} node(s), {} deployment(s), {} service(s){jobs}; environments: {}",
         args.repo.display(),
         manifests.nodes.len(),
         manifests.deployments.len(),

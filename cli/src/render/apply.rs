@@ -11,7 +11,7 @@ use adapters::apply::Reporter;
 use adapters::converge::PlanObserver;
 use adapters::docker::image::PullProgress;
 use engine::outcome::{ApplyReport, Outcome};
-use engine::plan::{Action, ActionKind, Plan};
+use engine::plan::{Action, ActionKind, Plan, Reason};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::plan::Header;
@@ -235,9 +235,13 @@ pub fn summary(plan: &Plan, report: &ApplyReport, style: Style) -> String {
         .unwrap();
     }
     for action in blocked {
+        let why = match action.reason {
+            Reason::JobFailed | Reason::JobRunning => super::plan::blocked_by_job(action.reason),
+            _ => "it is held by a container orun does not manage",
+        };
         writeln!(
             out,
-            "  blocked: {} is held by a container orun does not manage; the node is not converged",
+            "  blocked: {}: {why}; the node is not converged",
             action.container
         )
         .unwrap();

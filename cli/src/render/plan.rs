@@ -5,7 +5,7 @@ use std::fmt::Write;
 use comfy_table::{presets, ContentArrangement, Table};
 use engine::changes::Change;
 use engine::manifest::NodeEngine;
-use engine::plan::{ActionKind, Plan};
+use engine::plan::{ActionKind, Plan, Reason};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -79,13 +79,15 @@ pub fn human_with(plan: &Plan, style: Style, header: Header) -> String {
         writeln!(out).unwrap();
         let title = format!("! {} is blocked (step {})", action.container, action.step);
         writeln!(out, "{}", style.removed(&title)).unwrap();
-        writeln!(
-            out,
-            "    a container orun does not manage holds this name; orun leaves it alone. \
-             Rename or remove it to let {} deploy.",
-            action.deployment
-        )
-        .unwrap();
+        let why = match action.reason {
+            Reason::JobFailed | Reason::JobRunning => blocked_by_job(action.reason).to_string(),
+            _ => format!(
+                "a container orun does not manage holds this name; orun leaves it alone. \
+                 Rename or remove it to let {} deploy.",
+                action.deployment
+            ),
+        };
+        writeln!(out, "    {why}").unwrap();
     }
     for action in plan.actions.iter().filter(|a| {
         matches!(
@@ -162,6 +164,16 @@ fn subject_header(plan: &Plan) -> &'static str {
     }
 }
 
+/// Why a deployment a job precedes is blocked: the job's run failed, or it has not finished.
+pub fn blocked_by_job(reason: Reason) -> &'static str {
+    if reason == Reason::JobRunning {
+        "it keeps its version until the run of a job it comes after finishes"
+    } else {
+        "it keeps its version: the run of a job it comes after failed; the job runs again only \
+         when its spec or its image changes"
+    }
+}
+
 /// `Plan: 1 to create, 1 to recreate, 0 to remove, 2 unchanged.` plus networks, volumes, pulls,
 /// builds, in-place updates, starts and blocked entries when there are any; a swarm node's
 /// services are created, updated, scaled and removed.
@@ -189,6 +201,7 @@ pub fn summary_line(plan: &Plan) -> String {
                 (s.volume, "volume(s) to create"),
                 (s.pull, "to pull"),
                 (s.build, "to build"),
+                (s.run, "job run(s)"),
                 (s.update, "to update in place"),
                 (s.start, "to start"),
                 (s.blocked, "blocked"),

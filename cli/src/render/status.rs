@@ -1,4 +1,5 @@
-//! A node's status document as tables: the node, its deployments, its services, its volumes.
+//! A node's status document as tables: the node, its deployments, its services, its volumes, its
+//! jobs.
 
 use std::fmt::Write;
 
@@ -167,6 +168,42 @@ pub fn human(status: &StatusDocument) -> String {
         }
         writeln!(out, "{volumes}").unwrap();
     }
+
+    if !status.jobs.is_empty() {
+        writeln!(out).unwrap();
+        let mut jobs = table(&[
+            "job",
+            "runs",
+            "last run",
+            "started",
+            "finished",
+            "exit code",
+            "next run",
+        ]);
+        for job in status.jobs.values() {
+            let runs = match (&job.schedule, &job.run_on) {
+                (Some(schedule), _) => format!("schedule {schedule}"),
+                (None, Some(run_on)) if job.before.is_empty() => format!("on {run_on}"),
+                (None, Some(run_on)) => format!("on {run_on}, before {}", job.before.join(", ")),
+                (None, None) => "-".to_string(),
+            };
+            let run = job.last_run.as_ref();
+            jobs.add_row(row(vec![
+                job.name.clone(),
+                runs,
+                or_dash(run.map(|run| run.container.as_str())),
+                or_dash(run.map(|run| run.started_at.as_str())),
+                or_dash(run.and_then(|run| run.finished_at.as_deref())),
+                or_dash(
+                    run.and_then(|run| run.exit_code)
+                        .map(|code| code.to_string())
+                        .as_deref(),
+                ),
+                or_dash(job.next_run_at.as_deref()),
+            ]));
+        }
+        writeln!(out, "{jobs}").unwrap();
+    }
     out
 }
 
@@ -201,5 +238,37 @@ mod tests {
         assert!(line("web").contains("2/3"), "{shown}");
         assert!(line("web").contains("10.0.0.2:80, 10.0.0.3:80"), "{shown}");
         assert!(line("old").contains("10.0.0.9:80"), "{shown}");
+    }
+
+    #[test]
+    fn jobs_show_how_they_run_their_last_run_and_next_time() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "name": "a" },
+            "jobs": {
+                "backup": { "name": "backup", "schedule": "0 3 * * *",
+                            "last_run": { "container": "backup.job-202612060300",
+                                          "started_at": "2026-12-06T03:00:01Z",
+                                          "finished_at": "2026-12-06T03:00:09Z", "exit_code": 0 },
+                            "next_run_at": "2026-12-07T03:00:00Z" },
+                "migrate": { "name": "migrate", "run_on": "change", "before": ["web"],
+                             "last_run": { "container": "migrate.job-af6fa375495c",
+                                           "started_at": "2026-12-06T10:00:00Z" } }
+            }
+        }))
+        .unwrap();
+        let shown = human(&document);
+        let line = |name: &str| {
+            shown
+                .lines()
+                .find(|line| line.contains(&format!(" {name} ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let backup = line("backup");
+        assert!(backup.contains("schedule 0 3 * * *"), "{shown}");
+        assert!(backup.contains("2026-12-07T03:00:00Z"), "{shown}");
+        let migrate = line("migrate");
+        assert!(migrate.contains("on change, before web"), "{shown}");
+        assert!(migrate.contains("migrate.job-af6fa375495c"), "{shown}");
     }
 }

@@ -13,6 +13,7 @@ mod health;
 mod hostile_commit;
 mod hostile_network;
 mod ingress;
+mod jobs;
 mod metrics;
 mod networks_volumes;
 mod node_daemon;

@@ -16,16 +16,16 @@ use crate::health::{manifest, probed};
 use crate::support::node::{web_manifest, Node, Origin};
 use crate::support::{docker, eventually, free_port, test_image};
 
-const LIMIT: Duration = Duration::from_secs(40);
+pub(crate) const LIMIT: Duration = Duration::from_secs(40);
 
 /// An HTTP server on 127.0.0.1 that answers every request 200 and keeps its JSON bodies.
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     bodies: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Receiver {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -40,12 +40,12 @@ impl Receiver {
         Receiver { port, bodies }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// Waits for a body whose `key` is `value` and returns it.
-    fn wait_for(&self, key: &str, value: &str, node: &Node) -> Value {
+    pub(crate) fn wait_for(&self, key: &str, value: &str, node: &Node) -> Value {
         self.wait_for_all(&[(key, value)], node)
     }
 

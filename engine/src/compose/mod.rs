@@ -7,6 +7,7 @@
 mod files;
 mod host_access;
 mod interpolate;
+mod jobs;
 mod output;
 mod ports;
 mod service;
@@ -220,6 +221,11 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         declared: &declared,
         networks: &networks,
     };
+    let one_shots = jobs::one_shots(services, &names);
+    let job_names: BTreeSet<&Name> = one_shots
+        .keys()
+        .filter_map(|service| names.get(service))
+        .collect();
     for (key, value) in services {
         let service = key_text(key);
         let Some(name) = names.get(&service) else {
@@ -228,9 +234,31 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
         let Value::Mapping(settings) = value else {
             return Err(ComposeError::ServiceNotMapping(service));
         };
-        let Some(spec) = service::translate(&context, &service, name, settings, &mut report) else {
+        let Some(mut spec) = service::translate(&context, &service, name, settings, &mut report)
+        else {
             continue;
         };
+        if let Some(before) = one_shots.get(&service) {
+            let file = format!("jobs/{name}.yaml");
+            translation.written.push(Finding {
+                path: root.key("services").key(&service).to_string(),
+                message: format!(
+                    "translated to {file}, a job that runs before {}",
+                    before
+                        .iter()
+                        .map(Name::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+            let path = root.key("services").key(&service);
+            let job = jobs::job_yaml(name.as_str(), spec, before, &path, &mut report);
+            translation.files.insert(file, job);
+            continue;
+        }
+        // A one-shot it waits for is a job that runs before it, not a dependency.
+        spec.depends_on
+            .retain(|dependency| !job_names.contains(dependency));
         let file = format!("deployments/{name}.yaml");
         translation.written.push(Finding {
             path: root.key("services").key(&service).to_string(),

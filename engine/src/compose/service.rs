@@ -591,9 +591,11 @@ fn depends_on(context: &Context, value: &Value, path: &Path, report: &mut Report
                     let option_path = service_path.key(&key);
                     match (key.as_str(), text(option).as_deref()) {
                         ("condition", Some("service_started" | "service_healthy")) => {}
+                        // The service waited on becomes a job that runs before this one (`jobs.rs`).
+                        ("condition", Some("service_completed_successfully")) => {}
                         ("condition", _) => report.untranslatable(
                             &option_path,
-                            "orun starts a dependent once its dependencies run and are ready; it has no one-shot containers",
+                            "orun starts a dependent once its dependencies run and are ready, or after a job that runs before it; it has no other condition",
                         ),
                         ("restart", _) => report.note(
                             &option_path,

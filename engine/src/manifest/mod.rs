@@ -5,6 +5,7 @@ pub mod container;
 pub mod fields;
 pub mod files;
 pub mod host_access;
+pub mod job;
 pub mod mounts;
 pub mod node_defaults;
 pub mod notification;
@@ -36,6 +37,7 @@ pub use files::{
 pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
 };
+pub use job::{Concurrency, JobSpec, RunOn};
 pub use mounts::{Propagation, Selinux, TmpfsMode, TmpfsMount};
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
@@ -69,9 +71,25 @@ pub struct Manifests {
     pub nodes: BTreeMap<String, Manifest<NodeSpec>>,
     pub deployments: BTreeMap<String, Manifest<DeploymentSpec>>,
     pub services: BTreeMap<String, Manifest<ServiceSpec>>,
+    pub jobs: BTreeMap<String, Manifest<JobSpec>>,
 }
 
 impl Manifests {
+    /// Every container spec of the revision with the file it is in and the key its build tag
+    /// and inline secrets are filed under: each deployment's by its name, each job's by
+    /// [`job::job_key`].
+    pub fn containers(&self) -> impl Iterator<Item = (String, &str, &ContainerFields)> {
+        let deployments = self.deployments.values().map(|deployment| {
+            let spec = &deployment.spec.container;
+            (deployment.name.clone(), deployment.file.as_str(), spec)
+        });
+        let jobs = self.jobs.values().map(|job| {
+            let spec = &job.spec.container;
+            (job::job_key(&job.name), job.file.as_str(), spec)
+        });
+        deployments.chain(jobs)
+    }
+
     /// The first Node with `engine: swarm`. With one, every deployment of the repository is a
     /// service of that swarm, and placement is the swarm's to apply (docs/swarm.md).
     pub fn swarm_node(&self) -> Option<&Manifest<NodeSpec>> {
@@ -114,22 +132,24 @@ impl<'de> Deserialize<'de> for ApiVersion {
     }
 }
 
-/// The three resource kinds and the folder each lives in.
+/// The resource kinds and the folder each lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Node,
     Deployment,
     Service,
+    Job,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Node, Kind::Deployment, Kind::Service];
+    pub const ALL: [Kind; 4] = [Kind::Node, Kind::Deployment, Kind::Service, Kind::Job];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Node => "Node",
             Kind::Deployment => "Deployment",
             Kind::Service => "Service",
+            Kind::Job => "Job",
         }
     }
 
@@ -138,6 +158,7 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::Deployment => "deployments",
             Kind::Service => "services",
+            Kind::Job => "jobs",
         }
     }
 }

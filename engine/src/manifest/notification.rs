@@ -42,6 +42,10 @@ pub enum Event {
     Flapping,
     /// A failing liveness probe restarted a container.
     LivenessRestart,
+    /// A job's change run exited with code 0.
+    JobSucceeded,
+    /// A job's change run exited with another code or outlasted its timeout.
+    JobFailed,
 }
 
 impl Event {
@@ -55,10 +59,12 @@ impl Event {
             Event::SyncRecovered => "sync_recovered",
             Event::Flapping => "flapping",
             Event::LivenessRestart => "liveness_restart",
+            Event::JobSucceeded => "job_succeeded",
+            Event::JobFailed => "job_failed",
         }
     }
 
-    pub const ALL: [Event; 8] = [
+    pub const ALL: [Event; 10] = [
         Event::RolloutSucceeded,
         Event::RolloutFailed,
         Event::RolledBack,
@@ -67,6 +73,8 @@ impl Event {
         Event::SyncRecovered,
         Event::Flapping,
         Event::LivenessRestart,
+        Event::JobSucceeded,
+        Event::JobFailed,
     ];
 }
 

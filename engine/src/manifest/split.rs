@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Unexpected, Visitor};
@@ -36,11 +37,56 @@ pub trait KindSpec: Default {
     ) -> Result<(), A::Error>;
 
     fn container_mut(&mut self) -> &mut ContainerFields;
+
+    /// The fields read: [`KindSpec::FIELDS`], unless the kind lists them when first asked (a
+    /// Job's are its own and whatever `ContainerFields` has, see [`container_fields`]).
+    fn fields() -> &'static [&'static str] {
+        Self::FIELDS
+    }
+}
+
+/// The fields of `ContainerFields`, as its derived `Deserialize` names them: read once from the
+/// list it hands the deserializer, so a kind that takes every container field follows the struct.
+pub fn container_fields() -> &'static [&'static str] {
+    static FIELDS: OnceLock<&'static [&'static str]> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut fields: &'static [&'static str] = &[];
+        // The probe answers every request with an error once it has the list.
+        let _ = ContainerFields::deserialize(FieldsProbe(&mut fields));
+        fields
+    })
+}
+
+/// A deserializer that only records the fields a struct asks it for.
+struct FieldsProbe<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> Deserializer<'de> for FieldsProbe<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct's fields are read"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(de::Error::custom("only a struct's fields are read"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }
 
 /// Deserializes a spec of kind `K`.
 pub fn deserialize<'de, D: Deserializer<'de>, K: KindSpec>(deserializer: D) -> Result<K, D::Error> {
-    deserializer.deserialize_struct(K::NAME, K::FIELDS, SpecVisitor(PhantomData))
+    deserializer.deserialize_struct(K::NAME, K::fields(), SpecVisitor(PhantomData))
 }
 
 struct SpecVisitor<K>(PhantomData<K>);
@@ -82,7 +128,7 @@ impl<'de, A: MapAccess<'de>, K: KindSpec> MapAccess<'de> for Split<A, K> {
         &mut self,
         seed: S,
     ) -> Result<Option<S::Value>, A::Error> {
-        while let Some(field) = self.map.next_key_seed(FieldName(K::FIELDS))? {
+        while let Some(field) = self.map.next_key_seed(FieldName(K::fields()))? {
             if !K::OWN_FIELDS.contains(&field) {
                 return seed
                     .deserialize(BorrowedStrDeserializer::new(field))

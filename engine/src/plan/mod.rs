@@ -11,21 +11,26 @@ use crate::changes::{spec_changes, Change};
 use crate::copies::{primary_name, Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{replica_number, DesiredDeployment, DesiredReplica, DesiredState};
+use crate::jobs::{JobRuns, LABEL_JOB};
 use crate::manifest::{BuildMode, NodeEngine, PullPolicy, Rollout};
 use crate::observed::{ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
 
+mod jobs;
 mod services;
+
+pub use jobs::scheduled_run;
 
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The phases of docs/plans.md in execution order: the environment's network and volumes, pulls
-/// and builds, then remove, update (resource limits in place), recreate, create, start. Plans
-/// list their actions in this order and the executor runs one phase at a time; `blocked` is in no
-/// phase, it is listed last and never executed.
-pub const PHASES: [&[ActionKind]; 7] = [
+/// and builds, job runs, then remove, update (resource limits in place), recreate, create, start.
+/// Plans list their actions in this order and the executor runs one phase at a time; `blocked` is
+/// in no phase, it is listed last and never executed.
+pub const PHASES: [&[ActionKind]; 8] = [
     &[ActionKind::Network, ActionKind::Volume],
     &[ActionKind::Pull, ActionKind::Build],
+    &[ActionKind::Run],
     &[ActionKind::Remove],
     &[ActionKind::Update, ActionKind::Scale],
     &[ActionKind::Recreate],
@@ -42,6 +47,8 @@ pub struct PlanOptions {
     /// Deployments left alone (quarantined or flapping): no action, and their containers are
     /// neither changed nor removed. They count as unchanged.
     pub held: BTreeSet<String>,
+    /// The change runs of jobs the node remembers, beyond the run containers still there.
+    pub job_runs: JobRuns,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -51,6 +58,8 @@ pub enum ActionKind {
     Volume,
     Pull,
     Build,
+    /// A job's change run, to completion (docs/plans.md).
+    Run,
     Remove,
     Update,
     /// A swarm service's replica count changes, nothing else (docs/swarm.md).
@@ -68,6 +77,7 @@ impl ActionKind {
             ActionKind::Volume => "volume",
             ActionKind::Pull => "pull",
             ActionKind::Build => "build",
+            ActionKind::Run => "run",
             ActionKind::Remove => "remove",
             ActionKind::Update => "update",
             ActionKind::Scale => "scale",
@@ -118,6 +128,18 @@ pub enum Reason {
     NameConflict,
     ScaledDown,
     ReplicasChanged,
+    /// A job's spec (or image) has not run yet, and an earlier one of it has.
+    JobChanged,
+    /// A job has never run.
+    NeverRun,
+    /// The run of a job this deployment comes after failed.
+    JobFailed,
+    /// The run of a job this deployment comes after has not finished.
+    JobRunning,
+    /// A finished job run beyond the last ones kept.
+    Pruned,
+    /// A scheduled job's time came; only the node's own runs have it, never a plan.
+    Scheduled,
 }
 
 impl Reason {
@@ -136,6 +158,12 @@ impl Reason {
             Reason::NameConflict => "name_conflict",
             Reason::ScaledDown => "scaled_down",
             Reason::ReplicasChanged => "replicas_changed",
+            Reason::JobChanged => "job_changed",
+            Reason::NeverRun => "never_run",
+            Reason::JobFailed => "job_failed",
+            Reason::JobRunning => "job_running",
+            Reason::Pruned => "pruned",
+            Reason::Scheduled => "scheduled",
         }
     }
 }
@@ -149,6 +177,9 @@ pub struct Action {
     pub kind: ActionKind,
     #[serde(with = "empty_as_null")]
     pub deployment: String,
+    /// The job a `run`, or a pull, build or removal for a job, is for; its `deployment` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
     #[serde(with = "empty_as_null")]
     pub container: String,
     #[serde(with = "empty_as_null")]
@@ -198,6 +229,9 @@ pub struct Summary {
     pub volume: usize,
     pub pull: usize,
     pub build: usize,
+    /// Job runs; left out at zero, so plans without jobs keep their keys.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run: usize,
     pub remove: usize,
     #[serde(default)]
     pub update: usize,
@@ -287,6 +321,9 @@ pub fn plan(
     for container in &observed.containers {
         if !container.is_owned_by(environment) {
             foreign_names.insert(container.bare_name());
+        } else if container.labels.contains_key(LABEL_JOB) {
+            // A job's runs are planned by `jobs.rs`: an exited one is never drift.
+            managed += 1;
         } else {
             managed += 1;
             let deployment = container
@@ -297,7 +334,8 @@ pub fn plan(
             owned.entry(deployment).or_default().push(container);
         }
     }
-    if desired.deployments.is_empty() && managed > 0 && !options.allow_empty {
+    let nothing_desired = desired.deployments.is_empty() && desired.jobs.is_empty();
+    if nothing_desired && managed > 0 && !options.allow_empty {
         return Err(PlanError::EmptyDesired {
             environment: environment.to_string(),
             managed,
@@ -333,6 +371,7 @@ pub fn plan(
             );
         }
     }
+    planner.jobs(desired, observed);
     Ok(planner.finish(desired, &graph))
 }
 
@@ -384,6 +423,7 @@ impl Planner<'_> {
             step: 0,
             kind,
             deployment: deployment.to_string(),
+            job: None,
             container: container.to_string(),
             image: image.to_string(),
             reason,
@@ -575,8 +615,13 @@ impl Planner<'_> {
         replace.is_some()
     }
 
-    /// The pull or build a deployment needs before its container can be (re)created.
-    fn image_actions(&mut self, desired: &DesiredDeployment, present: bool, needs_container: bool) {
+    /// The pull or build a deployment (or job) needs before its container can be (re)created.
+    fn image_actions(
+        &mut self,
+        desired: &DesiredDeployment,
+        present: bool,
+        needs_container: bool,
+    ) -> Option<&mut Action> {
         let image = desired.spec.image.as_str();
         let reason = if let Some(build) = &desired.spec.build {
             let always = build.build_mode == BuildMode::Always && self.options.new_commit;
@@ -598,11 +643,11 @@ impl Planner<'_> {
                 _ => None,
             }
         };
-        let Some((kind, reason)) = reason else { return };
+        let (kind, reason) = reason?;
         if kind == ActionKind::Pull && !self.pulled.insert(image.to_string()) {
-            return;
+            return None;
         }
-        self.push(kind, &desired.name, &desired.container, image, reason);
+        Some(self.push(kind, &desired.name, &desired.container, image, reason))
     }
 
     fn finish(mut self, desired: &DesiredState, graph: &DependencyGraph) -> Plan {
@@ -629,6 +674,7 @@ impl Planner<'_> {
                 ActionKind::Volume => &mut summary.volume,
                 ActionKind::Pull => &mut summary.pull,
                 ActionKind::Build => &mut summary.build,
+                ActionKind::Run => &mut summary.run,
                 ActionKind::Remove => &mut summary.remove,
                 ActionKind::Update => &mut summary.update,
                 ActionKind::Scale => &mut summary.scale,

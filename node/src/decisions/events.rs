@@ -17,12 +17,15 @@ pub struct NoticeDraft {
 }
 
 /// The rollouts of a pass: each create or recreate that ended ready, each one rolled back, and
-/// each one that failed with nothing in service from before.
+/// each one that failed with nothing in service from before; and each job run that finished.
 pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
     outcomes
         .iter()
         .filter_map(|outcome| {
             let action = &outcome.action;
+            if action.kind == ActionKind::Run {
+                return of_run(outcome);
+            }
             let verb = match action.kind {
                 ActionKind::Create => "created",
                 ActionKind::Recreate => "recreated",
@@ -57,6 +60,30 @@ pub fn of_outcomes(outcomes: &[Outcome]) -> Vec<NoticeDraft> {
             })
         })
         .collect()
+}
+
+/// A job's change run that finished: it succeeded, or it failed (exit code or timeout) and the
+/// deployments it precedes keep their version. A run not started says nothing.
+fn of_run(outcome: &Outcome) -> Option<NoticeDraft> {
+    let action = &outcome.action;
+    let job = action.job.as_deref().unwrap_or_default();
+    let reason = action.reason.as_str();
+    let (event, message) = match &outcome.result {
+        Ok(()) => (
+            Event::JobSucceeded,
+            format!("job {job} ran ({reason}) in {} and exited with code 0", action.container),
+        ),
+        Err(ActionError::ShuttingDown | ActionError::Dependency { .. }) => return None,
+        Err(error) => (
+            Event::JobFailed,
+            format!("job {job} failed ({reason}): {error}; the deployments it precedes keep their version"),
+        ),
+    };
+    Some(NoticeDraft {
+        event,
+        deployment: None,
+        message,
+    })
 }
 
 /// A deployment that starts to flap; a rollback is reported from the pass's outcomes instead.
@@ -199,5 +226,28 @@ mod tests {
             of_fetch(2, 3, Some("timeout")).unwrap().message,
             "3 fetches in a row failed: timeout"
         );
+    }
+
+    #[test]
+    fn a_finished_change_run_is_a_job_event_and_a_run_not_started_is_none() {
+        let run = |result| {
+            let mut outcome = outcome("", ActionKind::Run, result);
+            outcome.action.job = Some("migrate".into());
+            outcome.action.container = "migrate.job-af6fa375495c".into();
+            outcome
+        };
+        let drafts = of_outcomes(&[
+            run(Ok(())),
+            run(Err(ActionError::Failed(
+                "job migrate exited with code 1: see docker logs migrate.job-af6fa375495c".into(),
+            ))),
+            run(Err(ActionError::ShuttingDown)),
+        ]);
+        assert_eq!(
+            events(&drafts),
+            [(Event::JobSucceeded, None), (Event::JobFailed, None)]
+        );
+        assert!(drafts[0].message.starts_with("job migrate ran (missing)"));
+        assert!(drafts[1].message.contains("exited with code 1"));
     }
 }

@@ -158,7 +158,8 @@ impl Tracker {
             let action = &outcome.action;
             // An action held back for a dependency changed nothing.
             let waited = matches!(outcome.result, Err(ActionError::Dependency { .. }));
-            if !action.kind.changes_container() || waited {
+            // A job's runs and their pruning are no deployment's health.
+            if !action.kind.changes_container() || waited || action.job.is_some() {
                 continue;
             }
             let deployment = action.deployment.clone();
@@ -351,6 +352,22 @@ mod tests {
             assert!(tracker.record_pass("c1", &failed, now).is_empty());
         }
         assert!(tracker.held("c1").is_empty());
+    }
+
+    #[test]
+    fn job_runs_and_their_pruning_never_make_anything_flap() {
+        let mut tracker = Tracker::default();
+        let now = Instant::now();
+        let job = |kind| {
+            let mut outcome = outcome("", kind, Ok(()));
+            outcome.action.job = Some("backup".into());
+            outcome
+        };
+        let pass = [job(ActionKind::Run), job(ActionKind::Remove)];
+        for _ in 0..FLAP_ACTIONS * 2 {
+            assert!(tracker.record_pass("c1", &pass, now).is_empty());
+        }
+        assert_eq!(tracker.deployments().count(), 0);
     }
 
     #[test]

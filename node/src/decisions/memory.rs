@@ -1,8 +1,10 @@
 //! What the node remembers across restarts (docs/node.md), as data: the last good and the
-//! applied commit, quarantined (deployment, commit, error) triples and flapping marks; what to
+//! applied commit, quarantined (deployment, commit, error) triples, flapping marks and the change
+//! runs of jobs; what to
 //! remember from the health, what a restart gets back, and where a restart starts from. Pure:
 //! `state.rs` reads and writes the file, and the node loop decides when.
 
+use engine::jobs::JobRuns;
 use serde::{Deserialize, Serialize};
 
 use super::health::Tracker;
@@ -24,6 +26,10 @@ pub struct NodeState {
     /// Deployments left alone until a commit newer than `commit`.
     #[serde(default)]
     pub flapping: Vec<Flapping>,
+    /// The change runs of jobs, by job: which spec hash and image ran and how it ended, kept
+    /// after their containers are pruned so that a spec that ran never runs again.
+    #[serde(default, skip_serializing_if = "JobRuns::is_empty")]
+    pub job_runs: JobRuns,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +53,7 @@ impl Default for NodeState {
             applied_commit: None,
             quarantined: Vec::new(),
             flapping: Vec::new(),
+            job_runs: JobRuns::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The node loop's decisions (docs/node.md) as a state machine: events in (the node started, a
-//! fetch, a commit put in force or not, a pass finished, a timer, a save), effects out (adopt a
-//! commit, converge, save the node state, notify, report, tell systemd). It decides when to
+//! fetch, a commit put in force or not, a pass finished, a timer, a save, the clock for scheduled
+//! jobs, a scheduled run's end), effects out (adopt a commit, converge, save the node state,
+//! notify, report, tell systemd, start a scheduled run). It decides when to
 //! converge and with which plan options, what is held, what a new commit lifts, what the node
 //! remembers, which notifications go out and when the node counts as up; `reconciler.rs` performs
 //! each effect and feeds back what came of it. Pure: no I/O, and the time arrives in events.
@@ -8,10 +9,14 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
+use engine::jobs::{self, JobRuns};
 use engine::notify::Event as NoticeEvent;
 use engine::outcome::Outcome;
 use engine::{Observed, PlanOptions};
 
+use super::cron::{self, Due, ScheduledJob};
 use super::events::{self, NoticeDraft};
 use super::health::{HealthEvent, Tracker};
 use super::memory::{starting_point, NodeState, StartingPoint};
@@ -50,6 +55,15 @@ pub enum Event {
     RepairDue,
     /// The liveness prober restarted a container or changed a deployment's health.
     LivenessActed,
+    /// The clock reached `now`: the scheduled jobs of the revision in force and the jobs with a
+    /// scheduled run still running.
+    CronTick {
+        now: DateTime<Utc>,
+        jobs: Vec<ScheduledJob>,
+        running: BTreeSet<String>,
+    },
+    /// A scheduled run of `job` ended.
+    RunEnded { job: String },
 }
 
 /// Why a commit was not put in force.
@@ -110,6 +124,10 @@ pub enum Effect {
     Report { event: HealthEvent, commit: String },
     /// Tell systemd the node is up.
     Ready,
+    /// Start the scheduled run of `job` for its time `at`; answer with `RunEnded` once it ends.
+    StartRun { job: String, at: DateTime<Utc> },
+    /// Log that the run of `job` at `at` was skipped: the previous one still runs.
+    SkipRun { job: String, at: DateTime<Utc> },
 }
 
 /// The loop's state.
@@ -131,6 +149,10 @@ pub struct NodeLoop {
     health: Tracker,
     /// What `state.json` holds, as last saved or read.
     remembered: NodeState,
+    /// The change runs of jobs known to have run (see `engine::jobs`).
+    job_runs: JobRuns,
+    /// The time of the last cron tick; scheduled times after it are due at the next one.
+    cron_since: Option<DateTime<Utc>>,
 }
 
 impl NodeLoop {
@@ -192,7 +214,31 @@ impl NodeLoop {
             }
             Event::RepairDue => self.converge(false).into_iter().collect(),
             Event::LivenessActed => self.save(),
+            Event::CronTick { now, jobs, running } => self.cron_tick(now, &jobs, &running),
+            // A pass prunes the runs beyond the ones kept and shows the run in the status.
+            Event::RunEnded { .. } => self.converge(false).into_iter().collect(),
         }
+    }
+
+    /// Scheduled runs start at their times, and only for a revision in force; the first tick
+    /// only sets the clock, so a node that starts runs no time it was down for.
+    fn cron_tick(
+        &mut self,
+        now: DateTime<Utc>,
+        jobs: &[ScheduledJob],
+        running: &BTreeSet<String>,
+    ) -> Vec<Effect> {
+        let since = self.cron_since.replace(now);
+        let Some(since) = since.filter(|_| self.in_force.is_some()) else {
+            return Vec::new();
+        };
+        cron::due(jobs, since, now, running)
+            .into_iter()
+            .map(|due| match due {
+                Due::Start { job, at } => Effect::StartRun { job, at },
+                Due::Skip { job, at } => Effect::SkipRun { job, at },
+            })
+            .collect()
     }
 
     fn started(
@@ -203,6 +249,7 @@ impl NodeLoop {
     ) -> Vec<Effect> {
         if let Some(state) = &remembered {
             self.applied = state.applied_commit.clone();
+            self.job_runs = state.job_runs.clone();
             self.remembered = state.clone();
         }
         let Some(start) = starting_point(
@@ -272,6 +319,7 @@ impl NodeLoop {
                 allow_empty: self.allow_empty,
                 new_commit: self.new_commit_pending,
                 held: self.health.held(&commit),
+                job_runs: self.job_runs.clone(),
             },
             commit,
             fresh,
@@ -282,6 +330,9 @@ impl NodeLoop {
     /// without failures; it stays new while its pulls or builds fail; the node is up after its
     /// first pass, whatever its result.
     fn passed(&mut self, pass: PassReport, now: Instant) -> Vec<Effect> {
+        if let Some(observed) = &pass.observed {
+            jobs::remember_finished(&mut self.job_runs, observed);
+        }
         let mut effects: Vec<Effect> = events::of_outcomes(&pass.outcomes)
             .into_iter()
             .map(Effect::Notify)
@@ -311,7 +362,8 @@ impl NodeLoop {
     /// Saves what the node must remember when it differs from what `state.json` holds; a save
     /// that failed is tried again at the next change.
     fn save(&self) -> Vec<Effect> {
-        let state = NodeState::capture(self.commit(), self.applied.as_deref(), &self.health);
+        let mut state = NodeState::capture(self.commit(), self.applied.as_deref(), &self.health);
+        state.job_runs = self.job_runs.clone();
         if state == self.remembered {
             return Vec::new();
         }
@@ -414,6 +466,8 @@ mod tests {
                 Effect::NotifyAbout { .. } => "notify about",
                 Effect::Report { .. } => "report",
                 Effect::Ready => "ready",
+                Effect::StartRun { .. } => "start run",
+                Effect::SkipRun { .. } => "skip run",
             })
             .collect()
     }
@@ -629,5 +683,91 @@ mod tests {
         assert_eq!(names(&adopted), ["save", "converge"]);
         // No `Saved` came back: the file still holds the old state.
         assert_eq!(names(&node.on(Event::LivenessActed)), ["save"]);
+    }
+
+    #[test]
+    fn scheduled_runs_start_at_their_time_only_with_a_revision_in_force_and_end_in_a_pass() {
+        let minute = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let jobs = vec![ScheduledJob {
+            name: "backup".into(),
+            schedule: engine::schedule::Schedule::parse("* * * * *").unwrap(),
+            concurrency: engine::manifest::Concurrency::Forbid,
+        }];
+        let tick = |now: &str, running: &[&str]| Event::CronTick {
+            now: minute(now),
+            jobs: jobs.clone(),
+            running: running.iter().map(|job| job.to_string()).collect(),
+        };
+        let mut idle = NodeLoop::new(false);
+        assert!(idle.on(tick("2026-12-06T10:00:59Z", &[])).is_empty());
+        assert!(
+            idle.on(tick("2026-12-06T10:01:00Z", &[])).is_empty(),
+            "no revision in force"
+        );
+
+        let mut node = in_force("c1");
+        assert!(
+            node.on(tick("2026-12-06T10:00:59Z", &[])).is_empty(),
+            "the first tick only sets the clock"
+        );
+        let started = node.on(tick("2026-12-06T10:01:00Z", &[]));
+        assert!(matches!(
+            &started[..],
+            [Effect::StartRun { job, at }] if job == "backup" && *at == minute("2026-12-06T10:01:00Z")
+        ));
+        assert!(node
+            .on(tick("2026-12-06T10:01:01Z", &["backup"]))
+            .is_empty());
+        let skipped = node.on(tick("2026-12-06T10:02:00Z", &["backup"]));
+        assert_eq!(names(&skipped), ["skip run"]);
+        let ended = node.on(Event::RunEnded {
+            job: "backup".into(),
+        });
+        assert_eq!(
+            names(&ended),
+            ["converge"],
+            "the pass prunes and shows the run"
+        );
+    }
+
+    #[test]
+    fn finished_change_runs_are_remembered_and_planned_with() {
+        let mut node = in_force("c1");
+        let run = engine::observed::ObservedRun {
+            container: "migrate.job-af6fa375495c".into(),
+            job: "migrate".into(),
+            environment: "production".into(),
+            spec_hash: "v1:af6fa375495c1d05".into(),
+            image_id: "sha256:b2".into(),
+            started_at: "2026-12-06T10:00:00Z".into(),
+            finished_at: Some("2026-12-06T10:00:02Z".into()),
+            exit_code: Some(1),
+        };
+        let observed = Observed {
+            runs: vec![run],
+            ..Observed::default()
+        };
+        let passed = node.on(Event::Passed {
+            pass: PassReport {
+                commit: "c1".into(),
+                outcomes: Vec::new(),
+                observed: Some(observed),
+                error: None,
+            },
+            now: Instant::now(),
+        });
+        let saved = passed.iter().find_map(|effect| match effect {
+            Effect::Save(state) => Some(state),
+            _ => None,
+        });
+        let records = &saved.expect("the record is saved").job_runs["migrate"];
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].exit_code, Some(1));
+        let repair = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&repair).unwrap();
+        assert_eq!(
+            options.job_runs["migrate"][0].spec_hash,
+            "v1:af6fa375495c1d05"
+        );
     }
 }

@@ -1,11 +1,11 @@
-//! Status projection: the node status's node, deployment and volume entries from the node's
-//! settings, the last good revision, an observed snapshot, the health tracker and a pass's
-//! outcomes. Pure: the reconciler observes Docker and holds the lock while it writes.
+//! Status projection: the node status's node, deployment, volume and job entries from the node's
+//! settings, the last good revision, an observed snapshot, the health tracker, a pass's outcomes
+//! and the time. Pure: the reconciler observes Docker and holds the lock while it writes.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use engine::desired::DesiredDeployment;
+use engine::desired::{DesiredDeployment, Trigger};
 use engine::manifest::NodeEngine;
 use engine::observed::ContainerState;
 use engine::spec::{LABEL_ENVIRONMENT, LABEL_MANAGED_BY, MANAGED_BY_ORUN};
@@ -14,8 +14,8 @@ use engine::{DesiredState, Environment, Observed};
 use super::health::Tracker;
 use super::routes::ready_copy;
 use crate::status::{
-    timestamp, DeploymentState, DeploymentStatus, LastAction, LastError, LastReason, NodeStatus,
-    Status, SyncError, SyncState, Tasks, VolumeStatus,
+    timestamp, DeploymentState, DeploymentStatus, JobRun, JobStatus, LastAction, LastError,
+    LastReason, NodeStatus, Status, SyncError, SyncState, Tasks, VolumeStatus,
 };
 use crate::Settings;
 use engine::outcome::{ActionError, Outcome};
@@ -40,6 +40,7 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
         deployments: BTreeMap::new(),
         services: BTreeMap::new(),
         volumes: BTreeMap::new(),
+        jobs: BTreeMap::new(),
     }
 }
 
@@ -240,6 +241,57 @@ pub fn restarted(
         entry.last_reason = Some(LastReason::LivenessFailed);
         entry.last_error = Some(LastError::Message(error));
     }
+}
+
+/// The entries of the jobs of `desired`: when each runs, its newest run in `observed` (kept when
+/// Docker did not answer), and a scheduled job's next time after `now`.
+pub fn jobs(
+    desired: &DesiredState,
+    observed: Option<&Observed>,
+    now: SystemTime,
+    previous: &BTreeMap<String, JobStatus>,
+) -> BTreeMap<String, JobStatus> {
+    let environment = desired.environment.as_str();
+    desired
+        .jobs
+        .values()
+        .map(|job| {
+            let (run_on, schedule, next_run_at) = match &job.trigger {
+                Trigger::Change { .. } => (Some("change".to_string()), None, None),
+                Trigger::Schedule { schedule, .. } => (
+                    None,
+                    Some(schedule.to_string()),
+                    schedule
+                        .next_after(now.into())
+                        .map(|next| timestamp(next.into())),
+                ),
+            };
+            let last_run = match observed {
+                Some(observed) => engine::jobs::runs_of(observed, environment, &job.name)
+                    .max_by(|a, b| {
+                        (&a.started_at, &a.container).cmp(&(&b.started_at, &b.container))
+                    })
+                    .map(|run| JobRun {
+                        container: run.container.clone(),
+                        started_at: run.started_at.clone(),
+                        finished_at: run.finished_at.clone(),
+                        exit_code: run.exit_code,
+                    }),
+                None => previous
+                    .get(&job.name)
+                    .and_then(|entry| entry.last_run.clone()),
+            };
+            let entry = JobStatus {
+                name: job.name.clone(),
+                run_on,
+                schedule,
+                before: job.before().to_vec(),
+                last_run,
+                next_run_at,
+            };
+            (job.name.clone(), entry)
+        })
+        .collect()
 }
 
 #[cfg(test)]

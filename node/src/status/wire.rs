@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ServiceStatus, VolumeStatus};
+use super::{JobStatus, ServiceStatus, VolumeStatus};
 
 /// The whole document.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ pub struct StatusDocument {
     /// The environment's named volumes that exist in Docker.
     #[serde(default)]
     pub volumes: BTreeMap<String, VolumeStatus>,
+    /// The node's jobs with their last run and next scheduled time.
+    #[serde(default)]
+    pub jobs: BTreeMap<String, JobStatus>,
 }
 
 /// `node`: the node's sync with its branch and its health.
