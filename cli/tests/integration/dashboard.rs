@@ -1,10 +1,10 @@
 //! The dashboards in a real browser: headless Chromium driven through WebDriver
 //! (`support::browser`) against live node daemons and `orun fleet dashboard`. What a user sees:
 //! the text of each deployment's row, the page following a commit in place (a marker set on
-//! `window` survives, so the page never reloaded), the same facts with scripts off (the page
-//! reloads itself), no request to another origin, a hostile string shown as text and never run,
-//! no horizontal scrolling 390 px wide, and the fleet's rows with two live nodes and a silent
-//! one. Each test keeps its screenshots under `target/dashboard-screenshots/`.
+//! `window` survives, so the page never reloaded, and keyboard focus stays put), the same facts
+//! with scripts off (the page reloads itself), no request to another origin, a hostile string
+//! shown as text and never run, no horizontal scrolling 390 px wide, and the fleet's rows with
+//! two live nodes and a silent one. Each test keeps its screenshots under `target/dashboard-screenshots/`.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -101,7 +101,10 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
         browser.screenshot("node").await;
 
         browser
-            .eval("window.orunMarker = 'kept'; return null;")
+            .eval(
+                "window.orunMarker = 'kept'; \
+                 document.querySelector('nav a[href=\"#deployments\"]').focus(); return null;",
+            )
             .await;
         deployment(&origin, "api", test_image(), "bonjour");
         let second = origin.commit("api says bonjour");
@@ -118,6 +121,13 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
             browser.eval("return window.orunMarker;").await,
             Value::from("kept"),
             "the page reloaded instead of refreshing in place"
+        );
+        assert_eq!(
+            browser
+                .eval("return document.activeElement.getAttribute('href');")
+                .await,
+            Value::from("#deployments"),
+            "keyboard focus stays where it was"
         );
         assert_same_origin(&browser, &page).await;
         browser.screenshot("node-after-commit").await;
@@ -263,14 +273,14 @@ fn the_fleet_page_has_a_row_per_node_linking_to_its_dashboard() {
             ] {
                 assert!(row.contains(fact), "{fact} in the row {row:?}");
             }
-            let link = browser
-                .client
-                .find(fantoccini::Locator::Css(&format!("{row_id} a")))
-                .await
-                .unwrap();
+            let href = browser
+                .eval(&format!(
+                    "return document.querySelector('{row_id} a').getAttribute('href');"
+                ))
+                .await;
             assert_eq!(
-                link.attr("href").await.unwrap().as_deref(),
-                Some(format!("http://127.0.0.1:{}/", node.status_port).as_str())
+                href,
+                Value::from(format!("http://127.0.0.1:{}/", node.status_port))
             );
         }
         let silent = browser.text("#node-dash-fleet-c").await;
@@ -289,14 +299,7 @@ fn the_fleet_page_has_a_row_per_node_linking_to_its_dashboard() {
         assert_fits_a_phone(&browser, "fleet-phone").await;
 
         // A row's link opens that node's own dashboard.
-        browser
-            .client
-            .find(fantoccini::Locator::Css("#node-dash-fleet-a a"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click("#node-dash-fleet-a a").await;
         let heading = browser
             .wait_for_text("h1", "dash-fleet-a", Duration::from_secs(10))
             .await;

@@ -6,11 +6,14 @@
   var seconds = Number(document.body.getAttribute("data-refresh")) || 4;
   var lastGood = new Date();
 
-  function focusKey(element) {
-    if (!element || element === document.body) return null;
-    if (element.id) return "#" + CSS.escape(element.id);
-    if (element.getAttribute("href")) return 'a[href="' + CSS.escape(element.getAttribute("href")) + '"]';
-    return null;
+  // Where keyboard focus is, as the element's place among the page's focusable elements, so
+  // that the same place gets it back once the parts are swapped.
+  var FOCUSABLE = "a[href], [tabindex]";
+
+  function focusPlace() {
+    var active = document.activeElement;
+    if (!active || active === document.body) return -1;
+    return Array.prototype.indexOf.call(document.querySelectorAll(FOCUSABLE), active);
   }
 
   function showStale(reason) {
@@ -23,15 +26,15 @@
 
   function swap(html) {
     var fresh = new DOMParser().parseFromString(html, "text/html");
-    var key = focusKey(document.activeElement);
+    var place = focusPlace();
     var parts = document.querySelectorAll("[data-live]");
     for (var i = 0; i < parts.length; i++) {
       var next = fresh.getElementById(parts[i].id);
       if (next) parts[i].replaceWith(document.adoptNode(next));
     }
     document.title = fresh.title;
-    if (key) {
-      var again = document.querySelector(key);
+    if (place >= 0) {
+      var again = document.querySelectorAll(FOCUSABLE)[place];
       if (again) again.focus({ preventScroll: true });
     }
   }

@@ -87,15 +87,39 @@ impl Browser {
         self.client.goto(url).await.expect("the page loads");
     }
 
-    /// The visible text of the first element matching `css`.
+    /// The visible text of the first element matching `css`. The page swaps its parts (or
+    /// reloads) every few seconds, so an element found may be gone when its text is asked for:
+    /// then it is looked up again.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|error| panic!("no {css} on the page: {error}"))
-            .text()
-            .await
-            .expect("the element's text")
+        let mut last_error = String::new();
+        for _ in 0..10 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => match element.text().await {
+                    Ok(text) => return text,
+                    Err(error) => last_error = error.to_string(),
+                },
+                Err(error) => last_error = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("no text of {css} on the page: {last_error}")
+    }
+
+    /// Clicks the first element matching `css`, looking it up again if the page swapped it away
+    /// in between.
+    pub async fn click(&self, css: &str) {
+        let mut last_error = String::new();
+        for _ in 0..10 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => match element.click().await {
+                    Ok(()) => return,
+                    Err(error) => last_error = error.to_string(),
+                },
+                Err(error) => last_error = error.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("cannot click {css}: {last_error}")
     }
 
     /// The value of a script's `return`.
