@@ -45,7 +45,8 @@ pub(crate) async fn collect(repo: &Path) -> Result<FleetReport> {
     ask_every_node(nodes).await
 }
 
-fn nodes(repo: &Path) -> Result<Vec<(String, NodeSpec)>> {
+/// The nodes `repo`'s `nodes/` lists, by name; an error when it lists none.
+pub(crate) fn nodes(repo: &Path) -> Result<Vec<(String, NodeSpec)>> {
     let manifests = engine::revision::manifests(&WorkTree::new(repo, None))
         .map_err(|error| anyhow!("{}: {error}", repo.display()))?;
     if manifests.nodes.is_empty() {

@@ -1,7 +1,8 @@
 //! `orun fleet dashboard`: serves, on one address, a page of every node of the repository's
 //! `nodes/` (`render::fleet_dashboard`) and `/fleet.json`, both collected on each request by
-//! `orun fleet status`'s own code, with the node dashboard's stylesheet and script. It serves
-//! until interrupted and changes nothing, on the nodes or in the repository.
+//! `orun fleet status`'s own code, with the node dashboard's stylesheet and script. It refuses to
+//! start when `nodes/` lists no node, then serves until interrupted; it changes nothing, on the
+//! nodes or in the repository.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ pub fn run(args: &FleetDashboardArgs) -> Result<ExitCode> {
 }
 
 async fn serve(args: &FleetDashboardArgs) -> Result<()> {
+    // A repository that lists no node is refused at once rather than served as an error page.
+    crate::commands::fleet::nodes(&args.repo)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen for the fleet dashboard on {}", args.listen))?;
@@ -62,17 +65,17 @@ async fn page(State(repo): State<Arc<PathBuf>>) -> Response {
 }
 
 async fn fleet_json(State(repo): State<Arc<PathBuf>>) -> Response {
-    let (status, document) = match crate::commands::fleet::collect(&repo).await {
-        Ok(report) => (StatusCode::OK, serde_json::to_value(&report)),
-        Err(error) => (
+    // Serialised as `orun fleet status --output json` prints it, keys in the same order.
+    let answer = crate::commands::fleet::collect(&repo)
+        .await
+        .and_then(|report| Ok(serde_json::to_string_pretty(&report)?));
+    match answer {
+        Ok(text) => dashboard::respond_json(StatusCode::OK, text),
+        Err(error) => dashboard::respond_json(
             StatusCode::INTERNAL_SERVER_ERROR,
-            Ok(json!({ "error": format!("{error:#}") })),
+            json!({ "error": format!("{error:#}") }).to_string(),
         ),
-    };
-    let text = document
-        .and_then(|document| serde_json::to_string_pretty(&document))
-        .unwrap_or_else(|error| json!({ "error": error.to_string() }).to_string());
-    dashboard::respond_json(status, text)
+    }
 }
 
 async fn not_found(uri: Uri) -> Response {

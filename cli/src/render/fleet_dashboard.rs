@@ -19,7 +19,12 @@ pub fn page(report: &FleetReport, now: SystemTime) -> Markup {
     let header = html! {
         p.eyebrow { "orun fleet" }
         h1 { "Fleet" }
-        p.meta { span { strong { (report.nodes.len()) } " nodes in nodes/" } }
+        p.meta {
+            span {
+                strong { (report.nodes.len()) }
+                (if report.nodes.len() == 1 { " node" } else { " nodes" }) " in nodes/"
+            }
+        }
         p.states {
             @if attention == 0 { (badge(Tone::Good, "All nodes well")) }
             @else { (badge(Tone::Bad, &format!("{attention} need attention"))) }
