@@ -1,5 +1,6 @@
 //! Command-line arguments (docs/cli.md) as clap definitions; no behaviour.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -264,6 +265,25 @@ pub enum FleetCommand {
                       orun fleet plan --output json | jq '.nodes[] | {name, summary: .plan.summary}'"
     )]
     Plan(FleetPlanArgs),
+    /// Serve a web page of every node in nodes/, refreshed every few seconds, each row linking to
+    /// the node's own dashboard; /fleet.json is `orun fleet status --output json`
+    #[command(
+        after_help = "Each page load asks every node at its statusAddr, as `orun fleet status` does. \
+                      The page is read-only and loads nothing from other hosts.\n\n\
+                      Examples:\n  orun fleet dashboard --repo ./infra\n  \
+                      orun fleet dashboard --listen 0.0.0.0:9200"
+    )]
+    Dashboard(FleetDashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FleetDashboardArgs {
+    /// Manifest repository root, whose nodes/ lists the fleet (read again on each page load)
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Address the page is served on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9200")]
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! `orun fleet status`, `orun fleet plan` and `orun plan --observed URL` against fake status APIs
 //! on loopback ports (no Docker, no daemon): the tables, the JSON documents, the exit codes for
 //! unreachable, unhealthy and behind nodes and for pending changes, the timeout, and the default
-//! status address. The fake `/observed` serves snapshots that `orun plan` itself derived.
+//! status address; `orun fleet dashboard` refusing to start without nodes or on an address in
+//! use. The fake `/observed` serves snapshots that `orun plan` itself derived.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -307,6 +308,34 @@ fn a_repository_without_nodes_is_an_error() {
     let error = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{error}");
     assert!(error.contains("no Node manifests in nodes/"), "{error}");
+}
+
+#[test]
+fn the_dashboard_refuses_a_repository_without_nodes_or_an_address_in_use() {
+    let repo = TempDir::new().unwrap();
+    let path = repo.path().to_str().unwrap();
+    let output = orun(&[
+        "fleet",
+        "dashboard",
+        "--repo",
+        path,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    assert!(error.contains("no Node manifests in nodes/"), "{error}");
+
+    node(repo.path(), "web-01", "  statusAddr: 127.0.0.1:1\n");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = orun(&["fleet", "dashboard", "--repo", path, "--listen", &addr]);
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{error}");
+    assert!(
+        error.contains(&format!("cannot listen for the fleet dashboard on {addr}")),
+        "{error}"
+    );
 }
 
 /// `deployments/web.yaml` running `image`.

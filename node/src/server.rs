@@ -1,5 +1,6 @@
 //! The status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
-//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network;
+//! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network, and `/`
+//! the same cleaned document as an HTML dashboard (`dashboard/`) with its stylesheet and script;
 //! `/observed`, Docker observed now as plans read it (`observation.rs`); and
 //! `POST /hooks/git`, its only path that is not a read: with a proof of the webhook secret
 //! (`webhook.rs`) it asks the poller for a fetch, nothing more. Its own
@@ -16,7 +17,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -37,6 +38,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::dashboard::{self, node_page};
 use super::metrics::Metrics;
 use super::observation::Observations;
 use super::public::{self, LocalPaths};
@@ -70,7 +72,8 @@ fn router(
     hook: Hook,
     observations: Arc<Observations>,
 ) -> Router {
-    Router::new()
+    dashboard::with_assets(Router::new())
+        .route("/", get(dashboard_page))
         .route("/healthz", get(healthz).post(healthz))
         .route("/status", get(status_document).post(status_document))
         .route("/observed", get(observed_snapshot))
@@ -342,6 +345,13 @@ async fn status_document(State(state): State<ApiState>) -> Response {
     Json(document).into_response()
 }
 
+/// `/`: the dashboard, drawn from the document `/status` serves, after the lock is let go.
+async fn dashboard_page(State(state): State<ApiState>) -> Response {
+    let document = public::document(&state.status.lock(), &state.paths);
+    let page = node_page::render(&document, SystemTime::now());
+    dashboard::respond(StatusCode::OK, page)
+}
+
 /// `/observed`: Docker observed now for the revision in force, as plans read it; 503 when Docker
 /// does not answer in time, with the error as the status shows errors.
 async fn observed_snapshot(State(state): State<ApiState>, uri: Uri) -> Response {
@@ -573,6 +583,36 @@ mod tests {
         );
         let post = "POST /observed HTTP/1.1\r\nHost: a\r\nContent-Length: 0";
         assert_eq!(request(addr, post, b"").await, 405);
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_and_its_files_carry_the_content_policy() {
+        let (addr, _) = serve_local(None).await;
+        for (path, kind) in [
+            ("/", "text/html"),
+            ("/dashboard.css", "text/css"),
+            ("/dashboard.js", "text/javascript"),
+        ] {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let head = format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await.unwrap();
+            let answer = String::from_utf8_lossy(&answer).to_lowercase();
+            assert!(answer.starts_with("http/1.1 200"), "{answer}");
+            assert!(
+                answer.contains(&format!("content-type: {kind}")),
+                "{answer}"
+            );
+            assert!(
+                answer.contains("content-security-policy: default-src 'self'\r\n"),
+                "{answer}"
+            );
+            assert!(
+                answer.contains("x-content-type-options: nosniff\r\n"),
+                "{answer}"
+            );
+        }
     }
 
     #[test]

@@ -52,6 +52,9 @@ _orun() {
             orun,validate)
                 cmd="orun__subcmd__validate"
                 ;;
+            orun__subcmd__fleet,dashboard)
+                cmd="orun__subcmd__fleet__subcmd__dashboard"
+                ;;
             orun__subcmd__fleet,help)
                 cmd="orun__subcmd__fleet__subcmd__help"
                 ;;
@@ -60,6 +63,9 @@ _orun() {
                 ;;
             orun__subcmd__fleet,status)
                 cmd="orun__subcmd__fleet__subcmd__status"
+                ;;
+            orun__subcmd__fleet__subcmd__help,dashboard)
+                cmd="orun__subcmd__fleet__subcmd__help__subcmd__dashboard"
                 ;;
             orun__subcmd__fleet__subcmd__help,help)
                 cmd="orun__subcmd__fleet__subcmd__help__subcmd__help"
@@ -105,6 +111,9 @@ _orun() {
                 ;;
             orun__subcmd__help,validate)
                 cmd="orun__subcmd__help__subcmd__validate"
+                ;;
+            orun__subcmd__help__subcmd__fleet,dashboard)
+                cmd="orun__subcmd__help__subcmd__fleet__subcmd__dashboard"
                 ;;
             orun__subcmd__help__subcmd__fleet,plan)
                 cmd="orun__subcmd__help__subcmd__fleet__subcmd__plan"
@@ -241,7 +250,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__fleet)
-            opts="-h --help status plan help"
+            opts="-h --help status plan dashboard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,9 +263,45 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        orun__subcmd__fleet__subcmd__help)
-            opts="status plan help"
+        orun__subcmd__fleet__subcmd__dashboard)
+            opts="-h --repo --listen --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__fleet__subcmd__help)
+            opts="status plan dashboard help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__fleet__subcmd__help__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -415,8 +460,22 @@ _orun() {
             return 0
             ;;
         orun__subcmd__help__subcmd__fleet)
-            opts="status plan"
+            opts="status plan dashboard"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__help__subcmd__fleet__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

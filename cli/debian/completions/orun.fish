@@ -113,10 +113,11 @@ complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcom
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from compose" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "compose" -d 'Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand import; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -s h -l help -d 'Print help'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
-complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan dashboard help" -s h -l help -d 'Print help'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan dashboard help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan dashboard help" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan dashboard help" -f -a "dashboard" -d 'Serve a web page of every node in nodes/, refreshed every few seconds, each row linking to the node\'s own dashboard; /fleet.json is `orun fleet status --output json`'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and not __fish_seen_subcommand_from status plan dashboard help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from status" -l repo -d 'Manifest repository root, whose nodes/ lists the fleet' -r -F
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from status" -l output -d 'Output format' -r -f -a "human\t''
 json\t''"
@@ -128,8 +129,12 @@ json\t''"
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l detailed-exitcode -d 'Exit 2 when any node has changes pending (0 when all are converged, 1 on error)'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -l allow-empty -d 'Allow plans that remove every managed container of a node whose share is empty'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from dashboard" -l repo -d 'Manifest repository root, whose nodes/ lists the fleet (read again on each page load)' -r -F
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from dashboard" -l listen -d 'Address the page is served on' -r
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
+complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'Serve a web page of every node in nodes/, refreshed every few seconds, each row linking to the node\'s own dashboard; /fleet.json is `orun fleet status --output json`'
 complete -c orun -n "__fish_orun_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "validate" -d 'Check every manifest of a repository and report all problems at once'
 complete -c orun -n "__fish_orun_using_subcommand help; and not __fish_seen_subcommand_from validate plan apply start bootstrap completions manpage secret status import fleet help" -f -a "plan" -d 'Show what would change on this node, with reasons and field diffs'
@@ -147,3 +152,4 @@ complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcomma
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from import" -f -a "compose" -d 'Write deployments/, jobs/ (and nodes/) equivalent to a docker compose file'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "status" -d 'Ask every node in nodes/ for its status: sync state, HEAD vs applied commit, health, ready deployments; exits 1 when a node is unreachable, unhealthy or behind'
 complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "plan" -d 'Plan every node in nodes/ against what its Docker runs now (its status API\'s /observed): what the working tree would change on each node'
+complete -c orun -n "__fish_orun_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "dashboard" -d 'Serve a web page of every node in nodes/, refreshed every few seconds, each row linking to the node\'s own dashboard; /fleet.json is `orun fleet status --output json`'

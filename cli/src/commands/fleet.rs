@@ -1,9 +1,10 @@
 //! `orun fleet status`: asks the status API of every node in the repository's `nodes/`, all at
 //! once with a short timeout, and sums the fleet up; exits 1 when a node is unreachable, unhealthy
-//! or behind its branch. It reads the nodes' documents tolerantly (`node::status::wire`), so nodes
+//! or behind its branch. `orun fleet dashboard` collects its page with the same [`collect`]. It reads the nodes' documents tolerantly (`node::status::wire`), so nodes
 //! that run another orun version still answer. It changes nothing, on the nodes or in the
 //! repository.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,20 +23,7 @@ use crate::render;
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn run(args: &FleetStatusArgs) -> Result<ExitCode> {
-    let manifests = engine::revision::manifests(&WorkTree::new(&args.repo, None))
-        .map_err(|error| anyhow!("{}: {error}", args.repo.display()))?;
-    if manifests.nodes.is_empty() {
-        anyhow::bail!(
-            "{}: no Node manifests in nodes/ to ask for their status",
-            args.repo.display()
-        );
-    }
-    let nodes: Vec<(String, NodeSpec)> = manifests
-        .nodes
-        .into_values()
-        .map(|node| (node.name, node.spec))
-        .collect();
-    let report = super::runtime()?.block_on(ask_every_node(nodes))?;
+    let report = super::runtime()?.block_on(collect(&args.repo))?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         OutputFormat::Human => print!("{}", render::fleet::human(&report)),
@@ -46,6 +34,32 @@ pub fn run(args: &FleetStatusArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The fleet as `repo`'s `nodes/` lists it now, each node asked for its status.
+pub(crate) async fn collect(repo: &Path) -> Result<FleetReport> {
+    let owned = repo.to_path_buf();
+    let nodes = tokio::task::spawn_blocking(move || nodes(&owned))
+        .await
+        .context("reading the Node manifests stopped unexpectedly")??;
+    ask_every_node(nodes).await
+}
+
+/// The nodes `repo`'s `nodes/` lists, by name; an error when it lists none.
+pub(crate) fn nodes(repo: &Path) -> Result<Vec<(String, NodeSpec)>> {
+    let manifests = engine::revision::manifests(&WorkTree::new(repo, None))
+        .map_err(|error| anyhow!("{}: {error}", repo.display()))?;
+    if manifests.nodes.is_empty() {
+        anyhow::bail!(
+            "{}: no Node manifests in nodes/ to ask for their status",
+            repo.display()
+        );
+    }
+    Ok(manifests
+        .nodes
+        .into_values()
+        .map(|node| (node.name, node.spec))
+        .collect())
 }
 
 async fn ask_every_node(nodes: Vec<(String, NodeSpec)>) -> Result<FleetReport> {

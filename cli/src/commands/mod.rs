@@ -3,6 +3,7 @@
 mod apply;
 mod bootstrap;
 pub mod fleet;
+mod fleet_dashboard;
 mod fleet_plan;
 mod import;
 mod plan;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(args) => status::run(&args),
         Command::Fleet(FleetCommand::Status(args)) => fleet::run(&args),
         Command::Fleet(FleetCommand::Plan(args)) => fleet_plan::run(&args),
+        Command::Fleet(FleetCommand::Dashboard(args)) => fleet_dashboard::run(&args),
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Import(command) => import::run(&command),
         Command::Completions { shell } => {

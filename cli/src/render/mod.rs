@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod fleet;
+pub mod fleet_dashboard;
 pub mod plan;
 pub mod status;
 

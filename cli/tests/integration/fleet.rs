@@ -30,7 +30,7 @@ fn fleet_json(origin: &Origin) -> (Option<i32>, Value) {
 }
 
 /// The node's own settings as a manifest of the repository, with where its status API listens.
-fn publish(origin: &Origin, node: &Node, name: &str) {
+pub(crate) fn publish(origin: &Origin, node: &Node, name: &str) {
     let manifest = fs::read_to_string(&node.config).unwrap();
     origin.write(
         &format!("nodes/{name}.yaml"),

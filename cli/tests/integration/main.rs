@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod build_mode;
+mod dashboard;
 mod dependencies;
 mod docker_apply;
 mod faults;

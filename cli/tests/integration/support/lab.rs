@@ -24,6 +24,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("prlimit", "apt-get install util-linux"),
     ("promtool", "apt-get install prometheus"),
     ("prometheus", "apt-get install prometheus"),
+    ("chromedriver", "apt-get install chromium-driver"),
 ];
 
 /// Files the tests use at fixed paths (copied into test images, or started by path).
@@ -33,6 +34,7 @@ const FILES: &[(&str, &str)] = &[
     ("/usr/bin/ssh-keygen", "apt-get install openssh-client"),
     ("/usr/bin/ssh-keyscan", "apt-get install openssh-client"),
     ("/usr/bin/docker", "apt-get install docker.io"),
+    ("/usr/bin/chromium", "apt-get install chromium"),
 ];
 
 /// Panics, listing what is missing and how to install it, unless the whole lab is present.

@@ -5,6 +5,7 @@
 //! that can die mid-fetch, and tripwires on Docker events. The helpers that need no Docker come
 //! from the normal targets' `tests/support`, included here by path, not copied.
 
+pub mod browser;
 pub mod docker_proxy;
 pub mod git_daemon;
 pub mod ingress;
