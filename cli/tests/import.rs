@@ -99,7 +99,7 @@ fn untranslatable_settings_write_nothing_unless_forced() {
     write(
         dir.path(),
         "compose.yaml",
-        "services:\n  web:\n    image: nginx\n    runtime: runsc\n    privileged: true\n",
+        "services:\n  web:\n    image: nginx\n    runtime: runsc\n    external_links: [redis]\n",
     );
     let file = path(dir.path(), "compose.yaml");
     let output = orun(&["import", "compose", &file]);
@@ -108,7 +108,7 @@ fn untranslatable_settings_write_nothing_unless_forced() {
         stdout(&output),
         "services.web: translated to deployments/web.yaml\n\
          services.web.runtime: cannot be translated: orun has no equivalent\n\
-         services.web.privileged: cannot be translated: orun has no equivalent\n"
+         services.web.external_links: cannot be translated: orun reaches only the deployments of its environment, by their names\n"
     );
     assert_eq!(
         stderr(&output),

@@ -25,6 +25,7 @@ pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError
     check_deployments(manifests, &mut errors);
     check_replicas(manifests, &mut errors);
     check_networks(manifests, &mut errors);
+    check_memory_reservations(manifests, &mut errors);
     check_mount_points(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
     check_dependencies(manifests, unloaded, &mut errors);
@@ -251,6 +252,29 @@ fn check_networks(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
                 format!(
                     "deployment {:?} ({}) has network: none, so no Service can reach it",
                     deployment.name, deployment.file
+                ),
+            ));
+        }
+    }
+}
+
+/// A `memoryReservation` above `resources.memory`, which Docker refuses when it creates the
+/// container.
+fn check_memory_reservations(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for deployment in manifests.deployments.values() {
+        let container = &deployment.spec.container;
+        let (Some(reservation), Some(limit)) =
+            (&container.memory_reservation, &container.resources.memory)
+        else {
+            continue;
+        };
+        if reservation.0.bytes() > limit.0.bytes() {
+            errors.push(ManifestError::new(
+                &deployment.file,
+                Some("spec.memoryReservation"),
+                format!(
+                    "{} is above resources.memory ({}): a reservation must fit within the limit",
+                    reservation.0, limit.0
                 ),
             ));
         }

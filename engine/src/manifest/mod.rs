@@ -4,6 +4,7 @@
 pub mod container;
 pub mod fields;
 pub mod host_access;
+pub mod kernel;
 pub mod mounts;
 pub mod node_defaults;
 pub mod notification;
@@ -31,6 +32,10 @@ pub use fields::{
 };
 pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
+};
+pub use kernel::{
+    CpuShares, Cpuset, DeviceCgroupRule, DnsOption, DnsSearch, DnsServer, IpcMode, OomScoreAdj,
+    PidMode, StorageOptMap, StorageOptName, StorageOptValue, UsernsMode,
 };
 pub use mounts::{FileMode, Propagation, Selinux, TmpfsMount};
 use node_defaults::NodePaths;
@@ -363,6 +368,21 @@ impl KindSpec for DeploymentSpec {
         "devices",
         "groupAdd",
         "gpus",
+        "privileged",
+        "pid",
+        "ipc",
+        "usernsMode",
+        "dns",
+        "dnsSearch",
+        "dnsOptions",
+        "domainname",
+        "deviceCgroupRules",
+        "memoryReservation",
+        "cpuShares",
+        "cpuset",
+        "oomScoreAdj",
+        "oomKillDisable",
+        "storageOpt",
         "placement",
         "replicas",
         "secretEnv",
