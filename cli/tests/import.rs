@@ -451,3 +451,53 @@ fn env_files_outside_the_compose_folder_or_not_regular_are_refused_by_name() {
         assert!(!compose.join("deployments").exists());
     }
 }
+
+#[test]
+fn extends_reads_a_base_from_a_file_beside_the_compose_file_only() {
+    let dir = TempDir::new().unwrap();
+    let compose = dir.path().join("app");
+    fs::create_dir_all(&compose).unwrap();
+    write(
+        &compose,
+        "common.yml",
+        "services:\n  base:\n    image: nginx:1.27\n    environment: [TZ=UTC]\n",
+    );
+    fs::write(
+        dir.path().join("outside.yml"),
+        "services:\n  base:\n    image: stolen\n",
+    )
+    .unwrap();
+    write(
+        &compose,
+        "compose.yaml",
+        "services:\n  web:\n    extends: {file: common.yml, service: base}\n    environment: {PORT: \"80\"}\n  other:\n    extends: {file: ../outside.yml, service: base}\n    image: busybox\n",
+    );
+    let output = orun(&["import", "compose", &path(&compose, "compose.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let printed = stdout(&output);
+    assert!(
+        printed
+            .contains("services.other.extends: cannot be translated: cannot read ../outside.yml: ")
+            && printed.contains("outside the compose file's folder"),
+        "{printed}"
+    );
+    let output = orun(&[
+        "import",
+        "compose",
+        &path(&compose, "compose.yaml"),
+        "--force",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let web = fs::read_to_string(compose.join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("image: nginx:1.27"), "{web}");
+    assert!(
+        web.contains("PORT: '80'") && web.contains("TZ: UTC"),
+        "{web}"
+    );
+    let other = fs::read_to_string(compose.join("deployments/other.yaml")).unwrap();
+    assert!(
+        other.contains("image: busybox") && !other.contains("stolen"),
+        "{other}"
+    );
+    validate(&compose);
+}
