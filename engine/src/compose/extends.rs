@@ -11,6 +11,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::values::{key_text, text, Path};
 use super::Report;
+use crate::limits::MAX_NODES;
 
 /// How many services deep an `extends` chain may go.
 const DEEPEST_CHAIN: usize = 32;
@@ -30,14 +31,15 @@ const MAPPING_KEYS: &[&str] = &[
 /// Replaces every service of `document` that has `extends` with the merge of its base and its
 /// own settings. `load` reads another compose file (named relative to the compose file's
 /// folder) into its document; a base that cannot be found is untranslatable, and the service
-/// keeps only its own settings.
+/// keeps only its own settings. `Err` when the merged services hold more than the loader's
+/// [`MAX_NODES`]: every service extending one large base copies it.
 pub fn resolve(
     document: &mut Value,
     load: &mut dyn FnMut(&str) -> Result<Value, String>,
     report: &mut Report,
-) {
+) -> Result<(), ()> {
     let Some(Value::Mapping(services)) = document.get_mut("services") else {
-        return;
+        return Ok(());
     };
     let own = services.clone();
     let mut files = Files {
@@ -62,6 +64,20 @@ pub fn resolve(
                 settings.remove("extends");
             }
         }
+    }
+    if nodes(document) > MAX_NODES {
+        return Err(());
+    }
+    Ok(())
+}
+
+/// The YAML nodes of `value`, counted as the loader's limits count them.
+fn nodes(value: &Value) -> u64 {
+    1 + match value {
+        Value::Mapping(map) => map.iter().map(|(key, item)| nodes(key) + nodes(item)).sum(),
+        Value::Sequence(items) => items.iter().map(nodes).sum(),
+        Value::Tagged(tagged) => nodes(&tagged.value),
+        _ => 0,
     }
 }
 
@@ -273,7 +289,7 @@ mod tests {
             ("common.yml", Some(text)) => Ok(serde_yaml::from_str(text).unwrap()),
             _ => Err("no such file".to_string()),
         };
-        resolve(&mut document, &mut load, &mut report);
+        resolve(&mut document, &mut load, &mut report).unwrap();
         (document["services"]["app"].clone(), report)
     }
 
@@ -300,6 +316,22 @@ mod tests {
         let expected: Value =
             serde_yaml::from_str("image: nginx\nports: ['80:80']\nlabels: [tier=web]\n").unwrap();
         assert_eq!(app, expected);
+    }
+
+    #[test]
+    fn many_copies_of_a_large_base_are_refused() {
+        let environment: Vec<String> = (0..1000).map(|n| format!("V{n}=x")).collect();
+        let mut yaml =
+            format!("services:\n  base:\n    image: a\n    environment: {environment:?}\n");
+        for n in 0..200 {
+            yaml.push_str(&format!("  s{n}: {{extends: base}}\n"));
+        }
+        let mut document: Value = serde_yaml::from_str(&yaml).unwrap();
+        let mut load = |_: &str| Err("no such file".to_string());
+        assert_eq!(
+            resolve(&mut document, &mut load, &mut Report::default()),
+            Err(())
+        );
     }
 
     #[test]

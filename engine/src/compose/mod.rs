@@ -120,6 +120,9 @@ pub enum ComposeError {
     ServiceNotMapping(String),
     #[error("{path}: {message}")]
     Variable { path: String, message: String },
+    /// The services once `extends` is resolved hold more YAML nodes than a file may.
+    #[error("services: more than {0} YAML nodes once extends is resolved")]
+    ExtendsTooLarge(u64),
 }
 
 /// A limit error with the place where the file crossed it, when it is one.
@@ -213,7 +216,8 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     let mut report = Report::default();
     interpolate_tree(&mut document, &Path::root(), &variables, &mut report)?;
     let mut load = |file: &str| other_file(input, &variables, file);
-    extends::resolve(&mut document, &mut load, &mut report);
+    extends::resolve(&mut document, &mut load, &mut report)
+        .map_err(|()| ComposeError::ExtendsTooLarge(limits::MAX_NODES))?;
     let Value::Mapping(top) = document else {
         return Err(ComposeError::NotCompose);
     };
