@@ -45,8 +45,12 @@ pub fn resolve(
     let mut files = Files {
         own: &own,
         others: BTreeMap::new(),
+        others_nodes: 0,
         load,
     };
+    // Counted as each service is merged, so that a base copied into many services is refused
+    // before the copies fill the memory.
+    let mut total = mapping_nodes(&own);
     for (key, service) in services.iter_mut() {
         let Value::Mapping(settings) = service else {
             continue;
@@ -56,6 +60,10 @@ pub fn resolve(
         }
         let name = key_text(key);
         let mut chain = Vec::new();
+        let before = nodes(service);
+        let Value::Mapping(settings) = service else {
+            continue;
+        };
         match files.resolved(None, &name, &mut chain) {
             Ok(merged) => *settings = merged,
             Err(why) => {
@@ -64,17 +72,25 @@ pub fn resolve(
                 settings.remove("extends");
             }
         }
-    }
-    if nodes(document) > MAX_NODES {
-        return Err(());
+        total = (total + nodes(service)).saturating_sub(before);
+        if total > MAX_NODES {
+            return Err(());
+        }
     }
     Ok(())
+}
+
+fn mapping_nodes(mapping: &Mapping) -> u64 {
+    1 + mapping
+        .iter()
+        .map(|(key, item)| nodes(key) + nodes(item))
+        .sum::<u64>()
 }
 
 /// The YAML nodes of `value`, counted as the loader's limits count them.
 fn nodes(value: &Value) -> u64 {
     1 + match value {
-        Value::Mapping(map) => map.iter().map(|(key, item)| nodes(key) + nodes(item)).sum(),
+        Value::Mapping(map) => mapping_nodes(map) - 1,
         Value::Sequence(items) => items.iter().map(nodes).sum(),
         Value::Tagged(tagged) => nodes(&tagged.value),
         _ => 0,
@@ -85,6 +101,8 @@ fn nodes(value: &Value) -> u64 {
 struct Files<'a> {
     own: &'a Mapping,
     others: BTreeMap<String, Result<Mapping, String>>,
+    /// The YAML nodes of the other files read so far, which may not pass [`MAX_NODES`].
+    others_nodes: u64,
     load: &'a mut dyn FnMut(&str) -> Result<Value, String>,
 }
 
@@ -108,7 +126,7 @@ impl Files<'_> {
         if chain.len() >= DEEPEST_CHAIN {
             return Err(format!("extends chains more than {DEEPEST_CHAIN} services"));
         }
-        chain.push(place);
+        chain.push(place.clone());
         let service = self.service(file, name)?;
         let Some(extends) = service.get("extends") else {
             return Ok(service);
@@ -134,19 +152,32 @@ impl Files<'_> {
         let base = self.resolved(base_file.as_deref(), &base_name, chain)?;
         let mut own = service;
         own.remove("extends");
-        Ok(merge_service(base, own))
+        let merged = merge_service(base, own);
+        if mapping_nodes(&merged) > MAX_NODES {
+            return Err(format!(
+                "{place} holds more than {MAX_NODES} YAML nodes once extends is resolved"
+            ));
+        }
+        Ok(merged)
     }
 
     fn service(&mut self, file: Option<&str>, name: &str) -> Result<Mapping, String> {
         let services = match file {
             None => self.own,
             Some(file) => {
-                let load = &mut self.load;
-                let loaded = self
-                    .others
-                    .entry(file.to_string())
-                    .or_insert_with(|| services_of(file, load(file)));
-                loaded.as_ref().map_err(Clone::clone)?
+                if !self.others.contains_key(file) {
+                    let mut loaded = services_of(file, (self.load)(file));
+                    if let Ok(services) = &loaded {
+                        self.others_nodes += mapping_nodes(services);
+                        if self.others_nodes > MAX_NODES {
+                            loaded = Err(format!(
+                                "the files extends names hold more than {MAX_NODES} YAML nodes"
+                            ));
+                        }
+                    }
+                    self.others.insert(file.to_string(), loaded);
+                }
+                self.others[file].as_ref().map_err(Clone::clone)?
             }
         };
         match services.get(name) {
