@@ -1201,6 +1201,47 @@ fn import_cases() -> Vec<Case> {
                 link(root, "deployments", elsewhere.to_str().unwrap());
             },
         ),
+        case(
+            "a large base that extends copies into thousands of services",
+            Expect::Refused("YAML nodes once extends is resolved"),
+            |root| {
+                let environment: Vec<String> = (0..20_000).map(|n| format!("V{n}=x")).collect();
+                let mut text = format!(
+                    "services:\n  base:\n    image: nginx\n    environment: [{}]\n",
+                    environment.join(", ")
+                );
+                for n in 0..5_000 {
+                    text.push_str(&format!("  s{n}: {{extends: base}}\n"));
+                }
+                write(root, "compose.yaml", text);
+            },
+        ),
+        Case {
+            forbidden: &["outside-secret"],
+            ..case(
+                "an extends file above the compose folder",
+                Expect::Refused("../x: outside the compose file's folder"),
+                move |root| {
+                    fs::write(
+                        root.parent().unwrap().join("x"),
+                        "services:\n  base:\n    image: outside-secret\n",
+                    )
+                    .unwrap();
+                    compose(root, "    extends: {file: ../x, service: base}\n");
+                },
+            )
+        },
+        case(
+            "services extending each other in a cycle",
+            Expect::Refused("extends forms a cycle"),
+            |root| {
+                write(
+                    root,
+                    "compose.yaml",
+                    "services:\n  a:\n    image: nginx\n    extends: b\n  b:\n    image: nginx\n    extends: a\n",
+                );
+            },
+        ),
         case("a plain compose file", Expect::Valid, move |root| {
             compose(root, "")
         }),

@@ -99,7 +99,7 @@ fn untranslatable_settings_write_nothing_unless_forced() {
     write(
         dir.path(),
         "compose.yaml",
-        "services:\n  web:\n    image: nginx\n    runtime: runsc\n    privileged: true\n",
+        "services:\n  web:\n    image: nginx\n    runtime: runsc\n    external_links: [redis]\n",
     );
     let file = path(dir.path(), "compose.yaml");
     let output = orun(&["import", "compose", &file]);
@@ -108,7 +108,7 @@ fn untranslatable_settings_write_nothing_unless_forced() {
         stdout(&output),
         "services.web: translated to deployments/web.yaml\n\
          services.web.runtime: cannot be translated: orun has no equivalent\n\
-         services.web.privileged: cannot be translated: orun has no equivalent\n"
+         services.web.external_links: cannot be translated: orun reaches only the deployments of its environment, by their names\n"
     );
     assert_eq!(
         stderr(&output),
@@ -512,4 +512,54 @@ fn a_config_file_outside_the_compose_folder_is_refused_and_nothing_written() {
         stderr(&output)
     );
     assert!(!dir.path().join("app/deployments").exists());
+}
+
+#[test]
+fn extends_reads_a_base_from_a_file_beside_the_compose_file_only() {
+    let dir = TempDir::new().unwrap();
+    let compose = dir.path().join("app");
+    fs::create_dir_all(&compose).unwrap();
+    write(
+        &compose,
+        "common.yml",
+        "services:\n  base:\n    image: nginx:1.27\n    environment: [TZ=UTC]\n",
+    );
+    fs::write(
+        dir.path().join("outside.yml"),
+        "services:\n  base:\n    image: stolen\n",
+    )
+    .unwrap();
+    write(
+        &compose,
+        "compose.yaml",
+        "services:\n  web:\n    extends: {file: common.yml, service: base}\n    environment: {PORT: \"80\"}\n  other:\n    extends: {file: ../outside.yml, service: base}\n    image: busybox\n",
+    );
+    let output = orun(&["import", "compose", &path(&compose, "compose.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let printed = stdout(&output);
+    assert!(
+        printed
+            .contains("services.other.extends: cannot be translated: cannot read ../outside.yml: ")
+            && printed.contains("outside the compose file's folder"),
+        "{printed}"
+    );
+    let output = orun(&[
+        "import",
+        "compose",
+        &path(&compose, "compose.yaml"),
+        "--force",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let web = fs::read_to_string(compose.join("deployments/web.yaml")).unwrap();
+    assert!(web.contains("image: nginx:1.27"), "{web}");
+    assert!(
+        web.contains("PORT: '80'") && web.contains("TZ: UTC"),
+        "{web}"
+    );
+    let other = fs::read_to_string(compose.join("deployments/other.yaml")).unwrap();
+    assert!(
+        other.contains("image: busybox") && !other.contains("stolen"),
+        "{other}"
+    );
+    validate(&compose);
 }

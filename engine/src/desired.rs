@@ -23,7 +23,7 @@ use crate::schedule::Schedule;
 use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit,
-    CanonicalVolume, ContainerSettings, EnvValue, LogRotation, SecretValue,
+    CanonicalVolume, ContainerSettings, EnvValue, KernelSettings, LogRotation, SecretValue,
 };
 
 /// Decrypted secret values (docs/secrets.md), already out of their SOPS envelope and
@@ -626,7 +626,36 @@ fn settings_of(container: &ContainerFields) -> ContainerSettings {
             .collect(),
         group_add: texts(&container.group_add),
         gpus: container.gpus,
+        kernel: kernel_of(container),
         logging: LogRotation::from(&container.logging),
+    }
+}
+
+/// The namespaces and kernel settings as the spec label holds them.
+fn kernel_of(container: &ContainerFields) -> KernelSettings {
+    KernelSettings {
+        privileged: container.privileged,
+        pid: container.pid.map(|mode| mode.as_str().to_string()),
+        ipc: container.ipc.map(|mode| mode.as_str().to_string()),
+        userns_mode: container.userns_mode.map(|mode| mode.as_str().to_string()),
+        dns: texts(&container.dns),
+        dns_search: texts(&container.dns_search),
+        dns_options: texts(&container.dns_options),
+        domainname: container.domainname.as_ref().map(ToString::to_string),
+        device_cgroup_rules: texts(&container.device_cgroup_rules),
+        memory_reservation: container
+            .memory_reservation
+            .as_ref()
+            .map(|reservation| reservation.0.bytes()),
+        cpu_shares: container.cpu_shares.map(|shares| shares.get()),
+        cpuset: container.cpuset.as_ref().map(ToString::to_string),
+        oom_score_adj: container.oom_score_adj.map(|score| score.get()),
+        oom_kill_disable: container.oom_kill_disable,
+        storage_opt: container
+            .storage_opt
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
     }
 }
 

@@ -5,7 +5,10 @@
 //! follows no symbolic link.
 
 use crate::error::ManifestError;
-use crate::manifest::{Capability, Manifests, NetworkMode, NodePolicy, Permission, VolumeSource};
+use crate::manifest::{
+    Capability, ContainerFields, IpcMode, Manifests, NetworkMode, NodePolicy, Permission, PidMode,
+    UsernsMode, VolumeSource,
+};
 
 /// Security options that lift a confinement Docker puts every container under, as a privileged
 /// container has none of them.
@@ -69,6 +72,9 @@ pub fn check(manifests: &Manifests, policy: &NodePolicy) -> Vec<ManifestError> {
             }
         }
         if policy.privileged == Permission::Deny {
+            for (field, what) in host_namespaces(container) {
+                deny(format!("spec.{field}"), &what, "privileged: deny".into());
+            }
             for (index, option) in container.security_opt.iter().enumerate() {
                 if UNCONFINED.contains(&option.as_str()) {
                     deny(
@@ -94,6 +100,25 @@ pub fn check(manifests: &Manifests, policy: &NodePolicy) -> Vec<ManifestError> {
     }
     errors.sort();
     errors
+}
+
+/// The settings that lift a confinement as a privileged container does: `privileged` itself and
+/// the host's process, IPC and user namespaces, each with how the error shows it.
+fn host_namespaces(container: &ContainerFields) -> Vec<(&'static str, String)> {
+    let mut lifted = Vec::new();
+    if container.privileged {
+        lifted.push(("privileged", "privileged: true".to_string()));
+    }
+    if container.pid == Some(PidMode::Host) {
+        lifted.push(("pid", "pid: host".to_string()));
+    }
+    if container.ipc == Some(IpcMode::Host) {
+        lifted.push(("ipc", "ipc: host".to_string()));
+    }
+    if container.userns_mode == Some(UsernsMode::Host) {
+        lifted.push(("usernsMode", "usernsMode: host".to_string()));
+    }
+    lifted
 }
 
 /// `path` with empty and `.` components dropped and each `..` taking the one before it away.
@@ -189,6 +214,22 @@ mod tests {
             ["deployments/x.yaml: spec.capAdd[1]: ALL is denied by the node policy (privileged: deny)"]
         );
         assert!(denied(spec, "privileged: allow\n").is_empty());
+    }
+
+    #[test]
+    fn privileged_deny_refuses_privileged_and_host_namespaces() {
+        let spec = "  privileged: true\n  pid: host\n  ipc: host\n  usernsMode: host\n";
+        assert_eq!(
+            denied(spec, "privileged: deny\n"),
+            [
+                "deployments/x.yaml: spec.ipc: ipc: host is denied by the node policy (privileged: deny)",
+                "deployments/x.yaml: spec.pid: pid: host is denied by the node policy (privileged: deny)",
+                "deployments/x.yaml: spec.privileged: privileged: true is denied by the node policy (privileged: deny)",
+                "deployments/x.yaml: spec.usernsMode: usernsMode: host is denied by the node policy (privileged: deny)",
+            ]
+        );
+        assert!(denied(spec, "privileged: allow\n").is_empty());
+        assert!(denied("  ipc: shareable\n", "privileged: deny\n").is_empty());
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub fn check(manifests: &Manifests) -> Vec<ManifestError> {
             ));
         }
         errors.extend(host_access_errors(file, container, &because));
+        errors.extend(kernel_errors(file, container, &because));
         for (index, port) in container.ports.iter().enumerate() {
             if port.host_ip.is_some() {
                 errors.push(ManifestError::new(
@@ -172,6 +173,37 @@ fn host_access_errors(
         }
     }
     errors
+}
+
+/// The namespaces and kernel settings Swarm's service spec has no field for (in the Docker API
+/// orun speaks); its resolver settings and memory reservation it has.
+fn kernel_errors(file: &str, container: &ContainerFields, because: &str) -> Vec<ManifestError> {
+    let set = [
+        ("privileged", container.privileged),
+        ("pid", container.pid.is_some()),
+        ("ipc", container.ipc.is_some()),
+        ("usernsMode", container.userns_mode.is_some()),
+        ("domainname", container.domainname.is_some()),
+        (
+            "deviceCgroupRules",
+            !container.device_cgroup_rules.is_empty(),
+        ),
+        ("cpuShares", container.cpu_shares.is_some()),
+        ("cpuset", container.cpuset.is_some()),
+        ("oomScoreAdj", container.oom_score_adj.is_some()),
+        ("oomKillDisable", container.oom_kill_disable),
+        ("storageOpt", !container.storage_opt.is_empty()),
+    ];
+    set.into_iter()
+        .filter(|(_, written)| *written)
+        .map(|(field, _)| {
+            ManifestError::new(
+                file,
+                Some(&format!("spec.{field}")),
+                format!("Swarm services have no {field} setting ({because})"),
+            )
+        })
+        .collect()
 }
 
 /// What a swarm node does differently from what a deployment says, worth a warning: an `http`

@@ -27,6 +27,7 @@ pub fn validate(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError
     check_replicas(manifests, &mut errors);
     check_networks(manifests, &mut errors);
     check_mount_points(manifests, &mut errors);
+    check_memory_reservations(manifests, &mut errors);
     check_host_ports(manifests, &mut errors);
     check_dependencies(manifests, unloaded, &mut errors);
     errors.extend(placement::check(manifests, unloaded));
@@ -302,6 +303,28 @@ fn check_joined_networks(deployment: &Manifest<DeploymentSpec>, errors: &mut Vec
                 format!(
                     "network {} is already listed at spec.networks[{earlier}]",
                     join.name
+                ),
+            ));
+        }
+    }
+}
+
+/// A `memoryReservation` above `resources.memory`, which Docker refuses when it creates the
+/// container.
+fn check_memory_reservations(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
+    for (_, file, container) in manifests.containers() {
+        let (Some(reservation), Some(limit)) =
+            (&container.memory_reservation, &container.resources.memory)
+        else {
+            continue;
+        };
+        if reservation.0.bytes() > limit.0.bytes() {
+            errors.push(ManifestError::new(
+                file,
+                Some("spec.memoryReservation"),
+                format!(
+                    "{} is above resources.memory ({}): a reservation must fit within the limit",
+                    reservation.0, limit.0
                 ),
             ));
         }

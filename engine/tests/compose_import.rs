@@ -160,10 +160,11 @@ fn validate(project: &Path, translation: &Translation) -> Result<(), String> {
 }
 
 /// One file's line (and the lines of what it could not translate): the exit code the import
-/// gives without `--force`, whether what it writes with `--force` validates, how many notes.
-fn corpus_entry(project: &Path) -> String {
+/// gives without `--force`, whether what it writes with `--force` validates, how many notes;
+/// `refused` names the files expected to fail and why.
+fn corpus_entry(project: &Path, refused: &[(&str, &str)]) -> String {
     let name = project.file_name().unwrap().to_string_lossy().to_string();
-    let expected = match REFUSED.iter().find(|(refused, _)| *refused == name) {
+    let expected = match refused.iter().find(|(refused, _)| *refused == name) {
         Some((_, why)) => format!("expected: refused ({why})"),
         None => "expected: imports".to_string(),
     };
@@ -191,10 +192,10 @@ fn corpus_entry(project: &Path) -> String {
     entry
 }
 
-#[test]
-fn corpus_results() {
+/// Sums up every project under `folder` into the snapshot `snapshot`.
+fn summarize(folder: &str, snapshot: &str, refused: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/compose");
-    let mut projects: Vec<_> = fs::read_dir(&root)
+    let mut projects: Vec<_> = fs::read_dir(root.join(folder))
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|project| project.join("docker-compose.yml").exists())
@@ -202,11 +203,37 @@ fn corpus_results() {
     projects.sort();
     let summary: String = projects
         .iter()
-        .map(|project| corpus_entry(project))
+        .map(|project| corpus_entry(project, refused))
         .collect();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!("corpus", summary));
+    settings.bind(|| insta::assert_snapshot!(snapshot, summary));
+}
+
+#[test]
+fn corpus_results() {
+    summarize(".", "corpus", REFUSED);
+}
+
+/// The files of `testdata/compose/real` expected to fail, and why: what orun refuses by design,
+/// and what the import does not translate yet.
+const REFUSED_REAL: &[(&str, &str)] = &[
+    (
+        "loki-getting-started",
+        "network aliases, which wait for several networks",
+    ),
+    ("loki-production", "platform; several networks"),
+    ("nextcloud-proxy-mariadb", "several networks"),
+    (
+        "vaultwarden-playwright",
+        "a build context outside the project's folder",
+    ),
+];
+
+/// The compose files of well-known self-hosted applications, as their projects publish them.
+#[test]
+fn real_application_results() {
+    summarize("real", "real-apps", REFUSED_REAL);
 }

@@ -338,11 +338,100 @@ fn container_settings() {
     );
     assert_eq!(
         spec(&translation, "worker"),
-        yaml("image: worker\nextraHosts: ['cache.local:10.0.0.3']\nlabels: {team: shop}\nresources: {memory: 1Gi, cpus: '1.5', pids: 50}\nreplicas: 3\n")
+        yaml("image: worker\nextraHosts: ['cache.local:10.0.0.3']\nlabels: {team: shop}\nresources: {memory: 1Gi, cpus: '1.5', pids: 50}\nmemoryReservation: 256Mi\nreplicas: 3\n")
+    );
+    assert!(translation.notes.is_empty(), "{:?}", translation.notes);
+}
+
+#[test]
+fn namespace_and_kernel_settings() {
+    let translation = Import::new().ok("services:
+  agent:
+    image: agent
+    privileged: true
+    pid: host
+    ipc: shareable
+    userns_mode: host
+    dns: 1.1.1.1
+    dns_search: [corp.example.com]
+    dns_opt: [ndots:2, use-vc]
+    domainname: example.com
+    device_cgroup_rules: ['c 189:* rmw']
+    mem_limit: 1g
+    mem_reservation: 512m
+    memswap_limit: 1g
+    cpu_shares: 512
+    cpuset: 0-1
+    cpu_quota: 150000
+    oom_score_adj: -500
+    oom_kill_disable: true
+    storage_opt: {size: 20G}
+    links: [db]
+  db:
+    image: postgres
+");
+    assert_eq!(
+        spec(&translation, "agent"),
+        yaml("image: agent\nresources: {memory: 1Gi, cpus: '1.5'}\nprivileged: true\npid: host\nipc: shareable\nusernsMode: host\ndns: [1.1.1.1]\ndnsSearch: [corp.example.com]\ndnsOptions: ['ndots:2', use-vc]\ndomainname: example.com\ndeviceCgroupRules: ['c 189:* rmw']\nmemoryReservation: 512Mi\ncpuShares: 512\ncpuset: 0-1\noomScoreAdj: -500\noomKillDisable: true\nstorageOpt: {size: 20G}\n")
     );
     assert_eq!(
         paths(&translation.notes),
-        ["services.worker.deploy.resources.reservations.memory"]
+        [
+            "services.agent.links",
+            "services.agent.cpu_quota",
+            "services.agent.memswap_limit"
+        ]
+    );
+}
+
+#[test]
+fn settings_of_other_containers_are_untranslatable() {
+    let translation = Import::new()
+        .run(
+            "services:
+  app:
+    image: app
+    pid: service:db
+    network_mode: container:db
+    volumes_from: [db]
+    links: ['db:database']
+    mac_address: 02:42:ac:11:00:02
+    memswap_limit: 2g
+  db:
+    image: postgres
+",
+        )
+        .unwrap();
+    assert_eq!(
+        paths(&translation.untranslatable),
+        [
+            "services.app.pid",
+            "services.app.network_mode",
+            "services.app.volumes_from",
+            "services.app.links[0]",
+            "services.app.mac_address",
+            "services.app.memswap_limit"
+        ]
+    );
+}
+
+#[test]
+fn extends_merges_a_base_service() {
+    let translation = Import::new().ok("x-base: &base
+  image: app
+services:
+  base:
+    <<: *base
+    environment: [TZ=UTC, PORT=80]
+    ports: ['8080:80']
+  app:
+    extends: base
+    environment: {PORT: 8081}
+    ports: ['8081:81']
+");
+    assert_eq!(
+        spec(&translation, "app"),
+        yaml("image: app\nports: [{containerPort: 80, port: 8080}, {containerPort: 81, port: 8081}]\nenv: {PORT: '8081', TZ: UTC}\n")
     );
 }
 

@@ -24,8 +24,8 @@ use engine::manifest::{Gpus, NetworkMode, Propagation, Selinux};
 use engine::observed::{ObservedContainer, ObservedRun};
 use engine::resources::Limits;
 use engine::spec::{
-    CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit, CanonicalVolume, LogRotation,
-    LABEL_ENVIRONMENT, LABEL_SPEC_HASH,
+    CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit, CanonicalVolume, KernelSettings,
+    LogRotation, LABEL_ENVIRONMENT, LABEL_SPEC_HASH,
 };
 use engine::Environment;
 use futures_util::StreamExt;
@@ -158,7 +158,36 @@ fn container_body(
             devices: (!settings.devices.is_empty()).then(|| devices(&settings.devices)),
             group_add: non_empty(&settings.group_add),
             device_requests: settings.gpus.map(|gpus| vec![gpu_request(gpus)]),
-            ..Default::default()
+            ..kernel_host_config(&settings.kernel)
+        }),
+        domainname: settings.kernel.domainname.clone(),
+        ..Default::default()
+    }
+}
+
+/// The host config's namespaces and kernel settings; each left to Docker's default when absent.
+fn kernel_host_config(kernel: &KernelSettings) -> HostConfig {
+    let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
+    HostConfig {
+        privileged: kernel.privileged.then_some(true),
+        pid_mode: kernel.pid.clone(),
+        ipc_mode: kernel.ipc.clone(),
+        userns_mode: kernel.userns_mode.clone(),
+        dns: non_empty(&kernel.dns),
+        dns_search: non_empty(&kernel.dns_search),
+        dns_options: non_empty(&kernel.dns_options),
+        device_cgroup_rules: non_empty(&kernel.device_cgroup_rules),
+        memory_reservation: kernel.memory_reservation.map(docker_int),
+        cpu_shares: kernel.cpu_shares.map(docker_int),
+        cpuset_cpus: kernel.cpuset.clone(),
+        oom_score_adj: kernel.oom_score_adj,
+        oom_kill_disable: kernel.oom_kill_disable.then_some(true),
+        storage_opt: (!kernel.storage_opt.is_empty()).then(|| {
+            kernel
+                .storage_opt
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect()
         }),
         ..Default::default()
     }
@@ -840,6 +869,44 @@ mod tests {
                 "/var/lib/orun/files/staging/{}-0444:/etc/app.conf:ro",
                 "ab".repeat(32)
             )])
+        );
+    }
+
+    #[test]
+    fn a_create_body_takes_the_namespace_and_kernel_settings() {
+        let spec = "  privileged: true\n  pid: host\n  ipc: host\n  usernsMode: host\n  dns: [1.1.1.1]\n  dnsSearch: [corp.example.com]\n  dnsOptions: ['ndots:2']\n  domainname: example.com\n  deviceCgroupRules: ['c 189:* rmw']\n  memoryReservation: 32Mi\n  cpuShares: 512\n  cpuset: 0-1\n  oomScoreAdj: -500\n  oomKillDisable: true\n  storageOpt: {size: 20G}\n";
+        let state = desired("production", &[deployment("web", spec)]);
+        let web = &state.deployments["web"];
+        let body = create_body(web, &web.replicas[0], &state.environment, &dirs());
+        assert_eq!(body.domainname.as_deref(), Some("example.com"));
+        let host = body.host_config.unwrap();
+        assert_eq!(host.privileged, Some(true));
+        assert_eq!(
+            (
+                host.pid_mode.as_deref(),
+                host.ipc_mode.as_deref(),
+                host.userns_mode.as_deref()
+            ),
+            (Some("host"), Some("host"), Some("host"))
+        );
+        assert_eq!(host.dns.unwrap(), ["1.1.1.1"]);
+        assert_eq!(host.dns_search.unwrap(), ["corp.example.com"]);
+        assert_eq!(host.dns_options.unwrap(), ["ndots:2"]);
+        assert_eq!(host.device_cgroup_rules.unwrap(), ["c 189:* rmw"]);
+        assert_eq!(host.memory_reservation, Some(32 << 20));
+        assert_eq!(host.cpu_shares, Some(512));
+        assert_eq!(host.cpuset_cpus.as_deref(), Some("0-1"));
+        assert_eq!(host.oom_score_adj, Some(-500));
+        assert_eq!(host.oom_kill_disable, Some(true));
+        assert_eq!(host.storage_opt.unwrap()["size"], "20G");
+        let plain = desired("production", &[deployment("web", "")]);
+        let web = &plain.deployments["web"];
+        let host = create_body(web, &web.replicas[0], &plain.environment, &dirs())
+            .host_config
+            .unwrap();
+        assert_eq!(
+            (host.privileged, host.pid_mode, host.dns),
+            (None, None, None)
         );
     }
 

@@ -11,12 +11,13 @@ use bollard::auth::DockerCredentials;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, HealthConfig, Limit, Mount, MountBindOptions, MountBindOptionsPropagationEnum,
-    MountTmpfsOptions, MountType, NetworkAttachmentConfig, Service, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
+    MountTmpfsOptions, MountType, NetworkAttachmentConfig, ResourceObject, Service, ServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
     ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
     ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecPlacement, TaskSpecResources, TaskState,
+    TaskSpecContainerSpec, TaskSpecContainerSpecDnsConfig, TaskSpecLogDriver, TaskSpecPlacement,
+    TaskSpecResources, TaskState,
 };
 use bollard::query_parameters::{
     ListServicesOptionsBuilder, ListTasksOptionsBuilder, UpdateServiceOptionsBuilder,
@@ -26,7 +27,7 @@ use engine::desired::DesiredDeployment;
 use engine::manifest::{PortMode, Propagation, Rollout};
 use engine::observed::ObservedService;
 use engine::resources::Limits;
-use engine::spec::{CanonicalSpec, REPLICA_ENV};
+use engine::spec::{CanonicalSpec, KernelSettings, REPLICA_ENV};
 use engine::swarm::{self, Role};
 use engine::Environment;
 
@@ -65,6 +66,14 @@ pub fn service_spec(desired: &DesiredDeployment, environment: &Environment) -> S
                     memory_bytes: limits.memory,
                     pids: limits.pids_limit,
                 }),
+                reservations: spec
+                    .settings
+                    .kernel
+                    .memory_reservation
+                    .map(|bytes| ResourceObject {
+                        memory_bytes: Some(docker_int(bytes)),
+                        ..Default::default()
+                    }),
                 ..Default::default()
             }),
             placement: (!constraints.is_empty()).then(|| TaskSpecPlacement {
@@ -164,8 +173,21 @@ fn container_spec(desired: &DesiredDeployment, environment: &Environment) -> Tas
         tty: settings.tty.then_some(true),
         groups: non_empty(&settings.group_add),
         ulimits: (!settings.ulimits.is_empty()).then(|| ulimits(&settings.ulimits)),
+        dns_config: dns_config(&settings.kernel),
         ..Default::default()
     }
+}
+
+/// The resolver settings; `None` leaves Swarm's own.
+fn dns_config(kernel: &KernelSettings) -> Option<TaskSpecContainerSpecDnsConfig> {
+    let non_empty = |items: &Vec<String>| (!items.is_empty()).then(|| items.clone());
+    let written =
+        !kernel.dns.is_empty() || !kernel.dns_search.is_empty() || !kernel.dns_options.is_empty();
+    written.then(|| TaskSpecContainerSpecDnsConfig {
+        nameservers: non_empty(&kernel.dns),
+        search: non_empty(&kernel.dns_search),
+        options: non_empty(&kernel.dns_options),
+    })
 }
 
 /// Bind mounts, the environment's named volumes (created by the volume driver on whichever node
@@ -659,6 +681,22 @@ mod tests {
             spec.labels.unwrap()["run.orcra.dev/spec-hash"],
             deployment.spec_hash
         );
+    }
+
+    #[test]
+    fn a_service_spec_carries_the_resolver_and_the_memory_reservation() {
+        let deployment = web("  dns: [1.1.1.1]\n  dnsSearch: [corp.example.com]\n  \
+             dnsOptions: ['ndots:2']\n  memoryReservation: 32Mi\n");
+        let environment = Environment::named("staging").unwrap();
+        let task = service_spec(&deployment, &environment)
+            .task_template
+            .unwrap();
+        let dns = task.container_spec.unwrap().dns_config.unwrap();
+        assert_eq!(dns.nameservers.unwrap(), ["1.1.1.1"]);
+        assert_eq!(dns.search.unwrap(), ["corp.example.com"]);
+        assert_eq!(dns.options.unwrap(), ["ndots:2"]);
+        let reservations = task.resources.unwrap().reservations.unwrap();
+        assert_eq!(reservations.memory_bytes, Some(32 << 20));
     }
 
     #[test]

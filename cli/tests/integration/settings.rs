@@ -1,4 +1,5 @@
-//! Container settings against the real engine: every setting reaches `docker inspect`, a
+//! Container settings against the real engine: every setting (the namespace and kernel settings
+//! too) reaches `docker inspect`, a
 //! resource change is applied in place (same container, not restarted) and converges, a port
 //! without a host port is not bound on the host, and a GPU request reaches Docker's create call.
 
@@ -195,6 +196,88 @@ fn host_access_settings_reach_the_container() {
     assert_eq!(cache.trim(), "1770");
 
     assert_eq!(scenario.plan()["actions"], json!([]));
+}
+
+#[test]
+fn namespace_and_kernel_settings_reach_the_container() {
+    let scenario = Scenario::new("kernel");
+    scenario.deployment(
+        "agent",
+        &format!(
+            "  image: {}
+  entrypoint: [/bin/busybox, sleep, \"3600\"]
+  pid: host
+  ipc: shareable
+  dns: [192.0.2.53]
+  dnsSearch: [corp.example.com]
+  dnsOptions: [\"ndots:2\"]
+  domainname: example.com
+  deviceCgroupRules: [\"c 189:* rmw\"]
+  resources:
+    memory: 64Mi
+  memoryReservation: 32Mi
+  cpuShares: 512
+  cpuset: \"0\"
+  oomScoreAdj: 500
+  stopTimeout: 1s
+",
+            test_image()
+        ),
+    );
+    scenario.apply();
+
+    let name = scenario.container("agent");
+    let agent = inspect(&name).expect("agent exists");
+    assert_eq!(agent["State"]["Running"], true, "{:#}", agent["State"]);
+    assert_eq!(agent["Config"]["Domainname"], "example.com");
+    let host = &agent["HostConfig"];
+    assert_eq!(host["PidMode"], "host");
+    assert_eq!(host["IpcMode"], "shareable");
+    assert_eq!(host["Dns"], json!(["192.0.2.53"]));
+    assert_eq!(host["DnsSearch"], json!(["corp.example.com"]));
+    assert_eq!(host["DnsOptions"], json!(["ndots:2"]));
+    assert_eq!(host["DeviceCgroupRules"], json!(["c 189:* rmw"]));
+    assert_eq!(host["MemoryReservation"], 32 << 20);
+    assert_eq!(host["CpuShares"], 512);
+    assert_eq!(host["CpusetCpus"], "0");
+    assert_eq!(host["OomScoreAdj"], 500);
+    let exec = |args: &[&str]| {
+        let mut command = vec!["exec", name.as_str(), "/bin/busybox"];
+        command.extend_from_slice(args);
+        docker(&command)
+    };
+    let resolv = exec(&["cat", "/etc/resolv.conf"]);
+    // On the environment network Docker's own resolver answers and forwards to `dns`.
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    assert!(resolv.contains("search corp.example.com"), "{resolv}");
+    assert!(resolv.contains("options ndots:2"), "{resolv}");
+    // In the host's process namespace, process 1 is the host's init, not the container's sleep.
+    assert_ne!(exec(&["cat", "/proc/1/comm"]).trim(), "sleep");
+    assert_eq!(exec(&["cat", "/proc/self/oom_score_adj"]).trim(), "500");
+
+    assert_eq!(scenario.plan()["actions"], json!([]));
+}
+
+/// `privileged` and a negative `oomScoreAdj` reach Docker's create call. Starting such a
+/// container needs capabilities that Docker itself may lack (an engine in an unprivileged
+/// container cannot grant every capability nor lower an OOM score), so only the create call's
+/// host config is checked.
+#[test]
+fn privileged_and_a_lowered_oom_score_reach_the_create_call() {
+    let scenario = Scenario::new("privileged");
+    scenario.deployment(
+        "agent",
+        &format!(
+            "  image: {}\n  entrypoint: [/bin/busybox, sleep, \"3600\"]\n  privileged: true\n  oomScoreAdj: -500\n  oomKillDisable: true\n  stopTimeout: 1s\n",
+            test_image()
+        ),
+    );
+    scenario.orun(&["apply", "--once"]);
+    let agent = inspect(&scenario.container("agent")).expect("agent was created");
+    let host = &agent["HostConfig"];
+    assert_eq!(host["Privileged"], true);
+    assert_eq!(host["OomScoreAdj"], -500);
+    assert_eq!(host["OomKillDisable"], true);
 }
 
 /// `gpus` reaches Docker's create call as a device request. Docker checks that a driver serves it

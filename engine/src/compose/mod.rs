@@ -4,10 +4,12 @@
 //! manifest loader's input limits (size, nesting, alias expansion) before it is parsed. It does
 //! not read or write files, nor decide whether to write: the CLI does both.
 
+mod extends;
 mod files;
 mod host_access;
 mod interpolate;
 mod jobs;
+mod kernel;
 mod output;
 mod ports;
 mod service;
@@ -36,8 +38,9 @@ pub struct ComposeInput<'a> {
     pub environment: &'a BTreeMap<String, String>,
     /// The `.env` file beside the compose file, when there is one.
     pub dotenv: Option<&'a str>,
-    /// Reads an `env_file` named relative to the compose file's folder: `None` when there is no
-    /// such file; the error says why it cannot be read (outside the folder, not a regular file).
+    /// Reads a file the compose file names relative to its folder (an `env_file`, the file of an
+    /// `extends`): `None` when there is no such file; the error says why it cannot be read
+    /// (outside the folder, not a regular file).
     pub read_env_file: &'a dyn Fn(&str) -> Result<Option<String>, String>,
     /// The compose file's folder as an absolute path: relative bind mounts start there.
     pub compose_dir: &'a str,
@@ -122,6 +125,9 @@ pub enum ComposeError {
     ServiceNotMapping(String),
     #[error("{path}: {message}")]
     Variable { path: String, message: String },
+    /// The services once `extends` is resolved hold more YAML nodes than a file may.
+    #[error("services: more than {0} YAML nodes once extends is resolved")]
+    ExtendsTooLarge(u64),
 }
 
 /// A limit error with the place where the file crossed it, when it is one.
@@ -173,18 +179,50 @@ pub(crate) fn checked<T>(
     }
 }
 
+/// Resolves YAML merge keys (`<<: *defaults`), also those that a merged mapping brings along,
+/// which one pass leaves in place: an anchor's own `<<` arrives as a key of every mapping it
+/// is merged into. Each pass takes one level of merges away, at most [`MERGE_LEVELS`].
+fn apply_merges(document: &mut Value) -> Result<(), ComposeError> {
+    for _ in 0..MERGE_LEVELS {
+        if !has_merge_key(document) {
+            return Ok(());
+        }
+        document
+            .apply_merge()
+            .map_err(|error| ComposeError::Yaml(error.to_string()))?;
+    }
+    Err(ComposeError::Yaml(format!(
+        "merge keys (<<) nested more than {MERGE_LEVELS} levels deep"
+    )))
+}
+
+/// How many levels of merge keys within merged mappings the importer resolves.
+const MERGE_LEVELS: usize = 16;
+
+fn has_merge_key(value: &Value) -> bool {
+    match value {
+        Value::Mapping(map) => map
+            .iter()
+            .any(|(key, item)| key.as_str() == Some("<<") || has_merge_key(item)),
+        Value::Sequence(items) => items.iter().any(has_merge_key),
+        Value::Tagged(tagged) => has_merge_key(&tagged.value),
+        _ => false,
+    }
+}
+
 /// Translates a compose file into manifest files.
 pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     let text = limits::check(input.text).map_err(ComposeError::Limit)?;
     let mut document: Value =
         serde_yaml::from_str(text).map_err(|error| ComposeError::Yaml(error.to_string()))?;
-    document
-        .apply_merge()
-        .map_err(|error| ComposeError::Yaml(error.to_string()))?;
+    apply_merges(&mut document)?;
     written::restore(text, &mut document);
     let variables = variables(input)?;
     let mut report = Report::default();
     interpolate_tree(&mut document, &Path::root(), &variables, &mut report)?;
+    let mut load = |file: &str| other_file(input, &variables, file);
+    extends::resolve(&mut document, &mut load, &mut report)
+        .map_err(|()| ComposeError::ExtendsTooLarge(limits::MAX_NODES))?;
     let Value::Mapping(top) = document else {
         return Err(ComposeError::NotCompose);
     };
@@ -289,6 +327,29 @@ pub fn translate(input: &ComposeInput) -> Result<Translation, ComposeError> {
     translation.notes = report.notes;
     translation.untranslatable = report.untranslatable;
     Ok(translation)
+}
+
+/// Another compose file beside this one, which an `extends` names, read as this one is: within
+/// the input limits, merge keys resolved, variables interpolated.
+fn other_file(
+    input: &ComposeInput,
+    variables: &BTreeMap<String, String>,
+    file: &str,
+) -> Result<Value, String> {
+    let text = (input.read_env_file)(file)?.ok_or_else(|| "no such file".to_string())?;
+    let text = limits::check(&text).map_err(|error| error.to_string())?;
+    let mut document: Value = serde_yaml::from_str(text).map_err(|error| error.to_string())?;
+    apply_merges(&mut document).map_err(|error| error.to_string())?;
+    written::restore(text, &mut document);
+    let mut report = Report::default();
+    interpolate_tree(
+        &mut document,
+        &Path::root().key(file),
+        variables,
+        &mut report,
+    )
+    .map_err(|error| error.to_string())?;
+    Ok(document)
 }
 
 /// The process environment over the `.env` file.

@@ -9,7 +9,7 @@ use serde_yaml::{Mapping, Value};
 use super::files::Declared;
 use super::values::{flag, key_text, pairs, text, text_list, Path};
 use super::volumes::{normalise, Mounts, VolumeContext};
-use super::{checked, host_access, parse_dotenv, ports, units, ComposeInput, Report};
+use super::{checked, host_access, kernel, parse_dotenv, ports, units, ComposeInput, Report};
 use crate::duration::Duration;
 use crate::manifest::fields::{check_env_name, check_env_value};
 use crate::manifest::settings::{LabelName, MIN_MEMORY};
@@ -58,9 +58,13 @@ pub fn translate(
     let mut environment = None;
     let mut expose = None;
     let mut image = None;
+    let mut kernel = kernel::Pending::default();
     for (key, value) in settings {
         let key = key_text(key);
         let path = base.key(&key);
+        if kernel.translate(&key, value, &path, spec, report) {
+            continue;
+        }
         match key.as_str() {
             "image" => image = text(value),
             "build" => spec.build = build(context, value, &path, report),
@@ -117,9 +121,11 @@ pub fn translate(
                 format!("dropped, orun names the container after the deployment ({name})"),
             ),
             _ if key.starts_with("x-") => {}
+            _ if is_empty(value) => report.note(&path, "empty, dropped"),
             _ => report.untranslatable(&path, "orun has no equivalent"),
         }
     }
+    kernel.finish(spec, report);
     if let Some((value, path)) = environment {
         environment_values(context, value, &path, &mut env, report);
     }
@@ -188,7 +194,13 @@ fn replica_count(value: &Value, path: &Path, published: bool, report: &mut Repor
     }
 }
 
-fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
+/// A setting compose reads as not set: `null`, or text that interpolated to nothing
+/// (`platform: ${DOCKER_PLATFORM:-}`).
+fn is_empty(value: &Value) -> bool {
+    value.is_null() || value.as_str() == Some("")
+}
+
+pub(super) fn list(value: &Value, path: &Path, report: &mut Report) -> Vec<String> {
     text_list(value).unwrap_or_else(|| {
         report.untranslatable(path, "expected a list");
         Vec::new()
@@ -236,7 +248,7 @@ fn map(value: &Value, path: &Path, report: &mut Report) -> BTreeMap<String, Stri
     }
 }
 
-fn boolean(value: &Value, path: &Path, report: &mut Report) -> bool {
+pub(super) fn boolean(value: &Value, path: &Path, report: &mut Report) -> bool {
     flag(value).unwrap_or_else(|| {
         report.untranslatable(path, "expected true or false");
         false
@@ -266,7 +278,7 @@ fn size(value: &Value, path: &Path, report: &mut Report) -> Option<Size> {
 }
 
 /// A memory limit: a size of at least Docker's minimum.
-fn memory(value: &Value, path: &Path, report: &mut Report) -> Option<MemoryLimit> {
+pub(super) fn memory(value: &Value, path: &Path, report: &mut Report) -> Option<MemoryLimit> {
     let limit = size(value, path, report)?;
     if limit.bytes() < MIN_MEMORY {
         report.untranslatable(path, format!("{limit} is below Docker's minimum of 6Mi"));
@@ -666,7 +678,7 @@ fn readiness(value: &Value, path: &Path, report: &mut Report) -> Option<Readines
             "interval" => interval = read_duration(report).unwrap_or(interval),
             "timeout" => timeout = read_duration(report).unwrap_or(timeout),
             "start_period" => start_period = read_duration(report).unwrap_or(start_period),
-            "retries" => match item.as_u64() {
+            "retries" => match item.as_u64().or_else(|| text(item)?.parse().ok()) {
                 Some(count) => retries = count,
                 None => report.untranslatable(&key_path, "expected a number"),
             },
@@ -808,9 +820,12 @@ fn deploy<'v>(
                                 spec.gpus =
                                     host_access::reserved_devices(amount, &setting_path, report)
                             }
-                            ("reservations", "memory" | "cpus") => report.note(
+                            ("reservations", "memory") => {
+                                spec.memory_reservation = memory(amount, &setting_path, report)
+                            }
+                            ("reservations", "cpus") => report.note(
                                 &setting_path,
-                                "dropped, orun reserves nothing; only limits apply",
+                                "dropped, Docker reserves CPUs only for Swarm services; cpuShares weighs containers",
                             ),
                             _ => report.untranslatable(&setting_path, "orun has no equivalent"),
                         }
@@ -818,6 +833,9 @@ fn deploy<'v>(
                 }
             }
             "restart_policy" => report.note(&key_path, "dropped, orun supervises containers"),
+            "mode" if text(item).as_deref() == Some("replicated") => {
+                report.note(&key_path, "dropped, replicas are orun's only mode")
+            }
             "replicas" => *replicas = Some((item, key_path)),
             _ => report.untranslatable(&key_path, "orun has no equivalent"),
         }
@@ -830,6 +848,13 @@ fn network_mode(value: &Value, path: &Path, report: &mut Report) -> NetworkMode 
         Some("none") => NetworkMode::None,
         Some("bridge" | "default") => {
             report.note(path, "dropped, the environment network replaces it");
+            NetworkMode::Environment
+        }
+        Some(mode) if mode.starts_with("service:") || mode.starts_with("container:") => {
+            report.untranslatable(
+                path,
+                "orun shares no network namespace between containers; deployments reach each other by name",
+            );
             NetworkMode::Environment
         }
         _ => {

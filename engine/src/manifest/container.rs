@@ -15,6 +15,10 @@ use super::fields::{ScalarText, Text};
 use super::files::{FileMount, NetworkJoin, SecretFileMount};
 use super::host_access::{Device, Gpus, GroupName, SecurityOpt, UlimitMap};
 use super::is_default;
+use super::kernel::{
+    CpuShares, Cpuset, DeviceCgroupRule, DnsOption, DnsSearch, DnsServer, IpcMode, OomScoreAdj,
+    PidMode, StorageOptMap, UsernsMode,
+};
 use super::mounts::{Propagation, Selinux, TmpfsMount};
 use super::settings::{
     Capability, Cpus, ExtraHost, Hostname, LabelMap, LogFiles, MemoryLimit, PidsLimit, Signal,
@@ -99,6 +103,40 @@ pub struct ContainerFields {
     pub group_add: Vec<GroupName>,
     #[serde(skip_serializing_if = "is_default")]
     pub gpus: Option<Gpus>,
+    // Namespaces and kernel settings (docs/manifests.md, "Namespaces and kernel settings").
+    /// Every capability and device of the host, no confinement (Docker's `--privileged`).
+    #[serde(skip_serializing_if = "is_default")]
+    pub privileged: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub pid: Option<PidMode>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub ipc: Option<IpcMode>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub userns_mode: Option<UsernsMode>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub dns: Vec<DnsServer>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub dns_search: Vec<DnsSearch>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub dns_options: Vec<DnsOption>,
+    /// The container's NIS domain name.
+    #[serde(skip_serializing_if = "is_default")]
+    pub domainname: Option<Hostname>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub device_cgroup_rules: Vec<DeviceCgroupRule>,
+    /// Memory the kernel tries to leave the container when memory runs short (a soft limit).
+    #[serde(skip_serializing_if = "is_default")]
+    pub memory_reservation: Option<MemoryLimit>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub cpu_shares: Option<CpuShares>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub cpuset: Option<Cpuset>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub oom_score_adj: Option<OomScoreAdj>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub oom_kill_disable: bool,
+    #[serde(skip_serializing_if = "is_default")]
+    pub storage_opt: StorageOptMap,
     /// Repository files mounted read-only (docs/manifests.md: files).
     #[serde(skip_serializing_if = "is_default")]
     pub files: Vec<FileMount>,

@@ -6,6 +6,7 @@ pub mod fields;
 pub mod files;
 pub mod host_access;
 pub mod job;
+pub mod kernel;
 pub mod mounts;
 pub mod node_defaults;
 pub mod notification;
@@ -38,6 +39,10 @@ pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
 };
 pub use job::{Concurrency, JobSpec, RunOn};
+pub use kernel::{
+    CpuShares, Cpuset, DeviceCgroupRule, DnsOption, DnsSearch, DnsServer, IpcMode, OomScoreAdj,
+    PidMode, StorageOptMap, StorageOptName, StorageOptValue, UsernsMode,
+};
 pub use mounts::{Propagation, Selinux, TmpfsMode, TmpfsMount};
 use node_defaults::NodePaths;
 pub use notification::NotificationSpec;
@@ -403,6 +408,21 @@ impl KindSpec for DeploymentSpec {
         "devices",
         "groupAdd",
         "gpus",
+        "privileged",
+        "pid",
+        "ipc",
+        "usernsMode",
+        "dns",
+        "dnsSearch",
+        "dnsOptions",
+        "domainname",
+        "deviceCgroupRules",
+        "memoryReservation",
+        "cpuShares",
+        "cpuset",
+        "oomScoreAdj",
+        "oomKillDisable",
+        "storageOpt",
         "files",
         "secretFiles",
         "networks",

@@ -510,17 +510,20 @@ checked_setting!(
 /// The longest host name Linux sets (`HOST_NAME_MAX`); a longer one fails the container's start.
 const LONGEST_HOSTNAME: usize = 64;
 
+/// Whether `label` is one label of a host name: letters, digits and `-`, at most 63 characters,
+/// starting and ending with a letter or digit.
+pub(super) fn host_label_ok(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 fn check_hostname(text: &str) -> Result<(), String> {
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    if text.len() <= LONGEST_HOSTNAME && text.split('.').all(label_ok) {
+    if text.len() <= LONGEST_HOSTNAME && text.split('.').all(host_label_ok) {
         Ok(())
     } else {
         Err(format!(
