@@ -92,6 +92,11 @@ fn read_secrets_file(repo: &Path) -> Result<Option<String>, SecretsError> {
         .map_err(|_| SecretsError::NotUtf8)
 }
 
+/// Whether the repository at `repo` has a `secrets.yaml`, as `load_secrets` finds it.
+pub fn has_secrets_file(repo: &Path) -> Result<bool, SecretsError> {
+    Ok(file_inside(&repo.join(SECRETS_FILE), repo, SECRETS_FILE)?.is_some())
+}
+
 /// Decrypts and verifies `<repo>/secrets.yaml` with the identity at `age_key`; `None` when the
 /// repository has no such file. Errors name `secrets.yaml` and never contain plaintext.
 pub fn decrypt_secrets_file(

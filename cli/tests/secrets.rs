@@ -278,3 +278,41 @@ fn a_tampered_inline_value_names_its_field() {
     );
     assert_no_plaintext(&stderr);
 }
+
+/// A deployment mounting `DB_PASSWORD` as a file and listing `API_KEY` in its `secretEnv`.
+fn with_secret_keys() -> String {
+    "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: db\nspec:\n  image: postgres:16\n  secretEnv: [API_KEY]\n  secretFiles:\n    - key: DB_PASSWORD\n".to_string()
+}
+
+#[test]
+fn keys_named_before_the_repository_has_a_secrets_yaml_are_warnings() {
+    let dir = TempDir::new().unwrap();
+    write(dir.path(), "deployments/db.yaml", &with_secret_keys());
+    let repo = dir.path().display().to_string();
+    let output = orun(&["validate", "--repo", &repo], None);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr,
+        "warning: deployments/db.yaml: spec.secretEnv[0]: API_KEY is not in secrets.yaml, which the repository does not have yet: a node refuses this revision until the key is added (create secrets.yaml with sops)\n\
+         warning: deployments/db.yaml: spec.secretFiles[0].key: DB_PASSWORD is not in secrets.yaml, which the repository does not have yet: a node refuses this revision until the key is added (create secrets.yaml with sops)\n"
+    );
+}
+
+#[test]
+fn keys_a_secrets_yaml_lacks_are_errors() {
+    let fixture = fixture();
+    let repo = fixture.repo();
+    write(Path::new(&repo), "deployments/db.yaml", &with_secret_keys());
+    let output = orun(
+        &["validate", "--repo", &repo, "--age-key-path", &fixture.key],
+        None,
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("deployments/db.yaml: spec.secretEnv[0]: secrets.yaml has no key API_KEY"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning:"), "{stderr}");
+}

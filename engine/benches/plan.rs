@@ -46,6 +46,7 @@ fn desired(count: usize, log_level: &str) -> DesiredState {
         secrets: &secrets,
         build_tags: &build_tags,
         files: &BTreeMap::new(),
+        missing_keys: engine::MissingKeys::Refused,
     };
     engine::resolve(&manifests, &input).expect("resolvable bench manifests")
 }
@@ -135,6 +136,7 @@ fn bench_load_and_resolve(c: &mut Criterion) {
                     secrets: &secrets,
                     build_tags: &build_tags,
                     files: &BTreeMap::new(),
+                    missing_keys: engine::MissingKeys::Refused,
                 };
                 engine::resolve(&manifests, &input).unwrap()
             })

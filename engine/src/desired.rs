@@ -48,6 +48,20 @@ pub struct ResolveInput<'a> {
     pub build_tags: &'a BTreeMap<String, String>,
     /// The repository files `files` mount, by `source` (see `mounts`).
     pub files: &'a RepositoryFiles,
+    /// What a key that `secretFiles` or a `secretEnv` list names and `secrets` lacks does.
+    pub missing_keys: MissingKeys,
+}
+
+/// What resolution does with a key of `secrets.yaml` that a `secretFiles` entry or a `secretEnv`
+/// list names but the decrypted pairs lack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKeys {
+    /// An error at the entry: a node, `orun plan` and `orun apply` refuse the revision.
+    #[default]
+    Refused,
+    /// Left out of the container: `orun validate` of a repository that has no `secrets.yaml`
+    /// yet, which reports each such key as a warning instead (see `secret_env::awaited`).
+    Awaited,
 }
 
 #[derive(Clone, Debug)]
@@ -334,7 +348,7 @@ fn resolve_deployment(
     let spec = &deployment.spec;
     let name = deployment.name.as_str();
     let image = image_of(deployment, input.build_tags, key).map_err(|error| vec![error])?;
-    let env = env_of(deployment, input.secrets, node_keys, key)?;
+    let env = env_of(deployment, input, node_keys, key)?;
     let mut canonical = container_spec(&spec.container, image, env);
     mount_files(&mut canonical, deployment, input, node_keys)?;
     let spec_json = canonical.to_label_json();
@@ -443,12 +457,13 @@ fn image_of(
 /// filed under `filed_under`; `env` wins.
 fn env_of(
     deployment: &Manifest<DeploymentSpec>,
-    secrets: &Secrets,
+    input: &ResolveInput,
     node_keys: &NodeKeys,
     filed_under: &str,
 ) -> Result<BTreeMap<String, EnvValue>, Vec<ManifestError>> {
+    let secrets = input.secrets;
     let mut env: BTreeMap<String, EnvValue> =
-        secret_env::scoped(deployment, &secrets.shared, node_keys)?
+        secret_env::scoped(deployment, &secrets.shared, node_keys, input.missing_keys)?
             .into_iter()
             .map(|(key, value)| (key.to_string(), EnvValue::Secret(value.clone())))
             .collect();
@@ -513,6 +528,7 @@ fn mount_files(
         container,
         &input.secrets.shared,
         node_keys,
+        input.missing_keys,
     );
     match (files, secret_files) {
         (Ok(files), Ok(secret_files)) => {
@@ -821,6 +837,7 @@ mod tests {
             secrets: &secrets,
             build_tags: &build_tags,
             files: &RepositoryFiles::new(),
+            missing_keys: MissingKeys::Refused,
         };
         resolve(&manifests(), &input).unwrap().services["web"].clone()
     }

@@ -39,7 +39,7 @@ pub mod swarm;
 pub mod testing;
 mod validate;
 
-pub use desired::{resolve, DesiredState, ResolveInput, Secrets};
+pub use desired::{resolve, DesiredState, MissingKeys, ResolveInput, Secrets};
 pub use environment::Environment;
 pub use error::{Finding, Level, ManifestError, ManifestErrors};
 pub use load::{load, SourceFile};

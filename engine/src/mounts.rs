@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::desired::MissingKeys;
 use crate::error::ManifestError;
 use crate::manifest::{ContainerFields, NetworkJoin, User, DEFAULT_NETWORK};
 use crate::secret_env::NodeKeys;
@@ -68,14 +69,16 @@ pub fn files_of(
     }
 }
 
-/// `secretFiles` by target, each value from `shared` (the pairs of `secrets.yaml`); an unknown
-/// key or one of the node's own is an error at its entry. Owner and group default to those of a
+/// `secretFiles` by target, each value from `shared` (the pairs of `secrets.yaml`); a key of the
+/// node's own is an error at its entry, and so is an unknown one unless `missing` awaits it,
+/// which leaves its entry out. Owner and group default to those of a
 /// numeric `user` (`1000`, `1000:1000`), else root.
 pub fn secret_files_of(
     file: &str,
     container: &ContainerFields,
     shared: &BTreeMap<String, SecretValue>,
     node_keys: &NodeKeys,
+    missing: MissingKeys,
 ) -> Result<BTreeMap<String, CanonicalSecretFile>, Vec<ManifestError>> {
     let (user_uid, user_gid) = numeric_user(container.user.as_ref());
     let mut secret_files = BTreeMap::new();
@@ -86,6 +89,7 @@ pub fn secret_files_of(
             (_, Some(reader)) => Err(format!(
                 "{key} is read by {reader}: it is the node's own and never given to containers"
             )),
+            (None, None) if missing == MissingKeys::Awaited => continue,
             (None, None) => Err(format!("{SECRETS_FILE} has no key {key}")),
             (Some(value), None) => Ok(value),
         };

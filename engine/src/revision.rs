@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::build::{image_tag, BuildInputs, ContextFile};
-use crate::desired::{resolve_with, DesiredState, ResolveInput, Secrets};
+use crate::desired::{resolve_with, DesiredState, MissingKeys, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
 use crate::load::{load, SourceFile};
@@ -73,6 +73,9 @@ pub struct NodeAndEnvironment {
     /// The engine the node's own settings name, for a node whose manifest the revision lacks;
     /// the revision's manifest wins.
     pub engine: Option<NodeEngine>,
+    /// What a key of `secrets.yaml` that the revision names and the file lacks does: refused,
+    /// except for `orun validate` of a repository that has no `secrets.yaml` yet.
+    pub missing_keys: MissingKeys,
 }
 
 /// A valid revision resolved for one node.
@@ -174,6 +177,7 @@ pub fn desired_state<S: RevisionSource>(
         secrets: &secrets,
         build_tags: &build_tags,
         files: &files,
+        missing_keys: selection.missing_keys,
     };
     let mut desired = resolve_with(&share, &input, &selection.node_keys)?;
     desired.node = selection.node.clone();

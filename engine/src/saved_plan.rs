@@ -121,6 +121,7 @@ mod tests {
             secrets: &Secrets::default(),
             build_tags: &BTreeMap::new(),
             files: &BTreeMap::new(),
+            missing_keys: crate::desired::MissingKeys::Refused,
         };
         let desired = crate::resolve(&manifests, &input).unwrap();
         let plan = crate::plan(&desired, &Observed::default(), &PlanOptions::default()).unwrap();

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::ManifestError;
+use crate::desired::MissingKeys;
+use crate::error::{Finding, Level, ManifestError};
 use crate::manifest::{DeploymentSpec, Manifest, Manifests, NodeSpec, SecretEnv};
 use crate::secrets::SECRETS_FILE;
 use crate::spec::SecretValue;
@@ -55,12 +56,13 @@ impl NodeKeys {
 }
 
 /// The pairs of `shared` (the pairs of `secrets.yaml`) that `deployment` gets, by its
-/// `secretEnv`, without the node's keys; or every `secretEnv` entry naming a key the file lacks,
-/// a node's key, or a key already listed.
+/// `secretEnv`, without the node's keys; or every `secretEnv` entry naming a key the file lacks
+/// (unless `missing` awaits it, which leaves it out), a node's key, or a key already listed.
 pub fn scoped<'a>(
     deployment: &Manifest<DeploymentSpec>,
     shared: &'a BTreeMap<String, SecretValue>,
     node_keys: &NodeKeys,
+    missing: MissingKeys,
 ) -> Result<BTreeMap<&'a str, &'a SecretValue>, Vec<ManifestError>> {
     let keys = match &deployment.spec.secret_env {
         SecretEnv::None => return Ok(BTreeMap::new()),
@@ -80,6 +82,7 @@ pub fn scoped<'a>(
             (_, Some(reader)) => format!(
                 "{key} is read by {reader}: it is the node's own and never given to containers"
             ),
+            (None, None) if missing == MissingKeys::Awaited => continue,
             (None, None) => format!("{SECRETS_FILE} has no key {key}"),
             (Some((name, value)), None) => match scoped.insert(name.as_str(), value) {
                 None => continue,
@@ -97,6 +100,57 @@ pub fn scoped<'a>(
     } else {
         Err(errors)
     }
+}
+
+/// A warning for every key that a `secretFiles` entry or a `secretEnv` list of a deployment or
+/// job names, for a repository that has no `secrets.yaml` yet: the revision validates, but a node
+/// refuses it until each key is added. The node's own keys are left to resolution, which refuses
+/// them anyway.
+pub fn awaited(manifests: &Manifests, node_keys: &NodeKeys) -> Vec<Finding> {
+    let deployments = manifests.deployments.values().map(|deployment| {
+        (
+            &deployment.file,
+            &deployment.spec.container.secret_files,
+            &deployment.spec.secret_env,
+        )
+    });
+    let jobs = manifests.jobs.values().map(|job| {
+        (
+            &job.file,
+            &job.spec.container.secret_files,
+            &job.spec.secret_env,
+        )
+    });
+    let mut findings = Vec::new();
+    for (file, secret_files, secret_env) in deployments.chain(jobs) {
+        let listed = match secret_env {
+            SecretEnv::Keys(keys) => keys.as_slice(),
+            SecretEnv::All | SecretEnv::None => &[],
+        };
+        let named = secret_files
+            .iter()
+            .enumerate()
+            .map(|(index, mount)| (format!("spec.secretFiles[{index}].key"), mount.key.as_str()))
+            .chain(
+                listed
+                    .iter()
+                    .enumerate()
+                    .map(|(index, key)| (format!("spec.secretEnv[{index}]"), key.as_str())),
+            );
+        for (field, key) in named {
+            if node_keys.reader(key).is_none() {
+                findings.push(Finding {
+                    level: Level::Warning,
+                    file: file.clone(),
+                    field,
+                    message: format!(
+                        "{key} is not in {SECRETS_FILE}, which the repository does not have yet: a node refuses this revision until the key is added (create secrets.yaml with sops)"
+                    ),
+                });
+            }
+        }
+    }
+    findings
 }
 
 #[cfg(test)]
@@ -145,6 +199,7 @@ mod tests {
             &manifests.deployments["a"],
             &shared,
             &NodeKeys::of(&manifests),
+            MissingKeys::Refused,
         )
         .map(|scoped| scoped.keys().map(ToString::to_string).collect())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
@@ -173,7 +228,13 @@ mod tests {
             Some("/opt/orun/node.yaml: spec.notifications[0].urlFrom")
         );
         let shared = shared();
-        let scoped = scoped(&manifests.deployments["a"], &shared, &node_keys).unwrap();
+        let scoped = scoped(
+            &manifests.deployments["a"],
+            &shared,
+            &node_keys,
+            MissingKeys::Refused,
+        )
+        .unwrap();
         assert_eq!(scoped.keys().collect::<Vec<_>>(), [&"DB_PASSWORD"]);
     }
 

@@ -23,6 +23,7 @@ pub fn desired(environment: &str, manifests: &[(String, String)]) -> DesiredStat
         secrets: &Secrets::default(),
         build_tags: &BTreeMap::new(),
         files: &BTreeMap::new(),
+        missing_keys: crate::desired::MissingKeys::Refused,
     };
     crate::resolve(&manifests, &input).expect("resolvable manifests")
 }

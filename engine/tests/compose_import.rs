@@ -15,7 +15,8 @@ use engine::build::ContextFile;
 use engine::compose::{translate, ComposeError, ComposeInput, Translation};
 use engine::manifest::{BuildSpec, InnerPath, NodeSpec};
 use engine::revision::{self, NodeAndEnvironment, RevisionSource};
-use engine::{Manifests, Secrets, SourceFile};
+use engine::secret_env::{self, NodeKeys};
+use engine::{Finding, Manifests, MissingKeys, Secrets, SourceFile};
 
 /// The process environment of the import: an operator's `HOME`, which `~` in a bind mount names.
 fn environment() -> BTreeMap<String, String> {
@@ -139,38 +140,50 @@ impl RevisionSource for Written<'_> {
 }
 
 /// What `orun validate` checks: the manifests load, and resolve for production and for every
-/// node of the repository.
-fn validate(project: &Path, translation: &Translation) -> Result<(), String> {
+/// node of the repository. The written repository has no `secrets.yaml`, so the keys it names
+/// are awaited as `orun validate` awaits them: the warnings, which do not fail it, are returned.
+fn validate(project: &Path, translation: &Translation) -> Result<Vec<Finding>, String> {
     let written = Written {
         project,
         translation,
     };
     let manifests = revision::manifests(&written).map_err(|error| error.to_string())?;
-    let mut selections = vec![NodeAndEnvironment::default()];
+    let awaiting = NodeAndEnvironment {
+        missing_keys: MissingKeys::Awaited,
+        ..NodeAndEnvironment::default()
+    };
+    let mut selections = vec![awaiting.clone()];
     selections.extend(manifests.nodes.keys().map(|node| NodeAndEnvironment {
         node: Some(node.clone()),
         require_node: true,
-        ..NodeAndEnvironment::default()
+        ..awaiting.clone()
     }));
     for selection in &selections {
         revision::desired_state(&written, "uncommitted", selection)
             .map_err(|error| error.to_string())?;
     }
-    Ok(())
+    Ok(secret_env::awaited(&manifests, &NodeKeys::of(&manifests)))
 }
 
 /// One file's line (and the lines of what it could not translate): the exit code the import
-/// gives without `--force`, whether what it writes with `--force` validates, how many notes;
-/// `refused` names the files expected to fail and why.
-fn corpus_entry(project: &Path, refused: &[(&str, &str)]) -> String {
+/// gives without `--force`, whether what it writes with `--force` validates and with how many
+/// warnings (each a key to add to `secrets.yaml`), how many notes; `refused` names the files
+/// expected to fail and why. With it, whether the file did as expected: imported with exit 0 and
+/// validated, or not if it is listed.
+fn corpus_entry(project: &Path, refused: &[(&str, &str)]) -> (String, bool) {
     let name = project.file_name().unwrap().to_string_lossy().to_string();
-    let expected = match refused.iter().find(|(refused, _)| *refused == name) {
-        Some((_, why)) => format!("expected: refused ({why})"),
-        None => "expected: imports".to_string(),
+    let (expected, expected_ok) = match refused.iter().find(|(refused, _)| *refused == name) {
+        Some((_, why)) => (format!("expected: refused ({why})"), false),
+        None => ("expected: imports".to_string(), true),
     };
     let translation = match try_import(project, &environment()) {
         Ok(translation) => translation,
-        Err(error) => return format!("{name}: exit 1, {expected}\n  {error}\n"),
+        Err(error) => {
+            return (
+                format!("{name}: exit 1, {expected}\n  {error}\n"),
+                !expected_ok,
+            )
+        }
     };
     let loads = load(&translation).is_ok();
     let exit = if loads && translation.untranslatable.is_empty() {
@@ -178,8 +191,10 @@ fn corpus_entry(project: &Path, refused: &[(&str, &str)]) -> String {
     } else {
         1
     };
-    let validates = match validate(project, &translation) {
-        Ok(()) => "validates".to_string(),
+    let validation = validate(project, &translation);
+    let validates = match &validation {
+        Ok(warnings) if warnings.is_empty() => "validates".to_string(),
+        Ok(warnings) => format!("validates with {} warning(s)", warnings.len()),
         Err(error) => format!("does not validate: {error}"),
     };
     let mut entry = format!(
@@ -189,7 +204,8 @@ fn corpus_entry(project: &Path, refused: &[(&str, &str)]) -> String {
     for finding in &translation.untranslatable {
         entry.push_str(&format!("  {finding}\n"));
     }
-    entry
+    let as_expected = expected_ok == (exit == 0 && validation.is_ok());
+    (entry, as_expected)
 }
 
 /// Sums up every project under `folder` into the snapshot `snapshot`.
@@ -201,15 +217,26 @@ fn summarize(folder: &str, snapshot: &str, refused: &[(&str, &str)]) {
         .filter(|project| project.join("docker-compose.yml").exists())
         .collect();
     projects.sort();
-    let summary: String = projects
+    let entries: Vec<(String, bool)> = projects
         .iter()
         .map(|project| corpus_entry(project, refused))
         .collect();
+    let summary: String = entries.iter().map(|(entry, _)| entry.as_str()).collect();
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!(snapshot, summary));
+    let unexpected: Vec<&str> = entries
+        .iter()
+        .filter(|(_, as_expected)| !as_expected)
+        .map(|(entry, _)| entry.as_str())
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "every file not listed as refused imports with exit 0 and validates, and every listed one is refused:\n{}",
+        unexpected.join("")
+    );
 }
 
 #[test]
@@ -220,12 +247,7 @@ fn corpus_results() {
 /// The files of `testdata/compose/real` expected to fail, and why: what orun refuses by design,
 /// and what the import does not translate yet.
 const REFUSED_REAL: &[(&str, &str)] = &[
-    (
-        "loki-getting-started",
-        "network aliases, which wait for several networks",
-    ),
-    ("loki-production", "platform; several networks"),
-    ("nextcloud-proxy-mariadb", "several networks"),
+    ("loki-production", "platform"),
     (
         "vaultwarden-playwright",
         "a build context outside the project's folder",

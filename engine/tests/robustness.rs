@@ -108,6 +108,7 @@ fn exercise(sources: &[SourceFile]) {
             secrets: &secrets,
             build_tags: &build_tags,
             files: &BTreeMap::new(),
+            missing_keys: engine::MissingKeys::Refused,
         };
         let Ok(desired) = engine::resolve(&manifests, &input) else {
             continue;

@@ -9,9 +9,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use engine::load::load_node;
 use engine::manifest::{node_defaults, NodeSpec};
 use engine::revision::{self, NodeAndEnvironment, RevisionError, RevisionSource};
-use engine::secret_env::NodeKeys;
+use engine::secret_env::{self, NodeKeys};
 use engine::{placement, swarm};
-use engine::{DesiredState, Environment, Finding, Manifests, SourceFile};
+use engine::{DesiredState, Environment, Finding, Manifests, MissingKeys, SourceFile};
 
 use crate::args::NodeOrEnvironmentArgs;
 use crate::render::plan::Header;
@@ -99,7 +99,17 @@ pub fn check(
     age_key_flag: Option<&Path>,
     policy_file: Option<&Path>,
 ) -> Result<Checked> {
-    let operator = operator_settings(policy_file)?;
+    // Without a secrets.yaml, the keys the revision names are still to be added: warnings here,
+    // while a node, `plan` and `apply` refuse the revision until they are.
+    let missing_keys = if adapters::secrets::has_secrets_file(repo)? {
+        MissingKeys::Refused
+    } else {
+        MissingKeys::Awaited
+    };
+    let operator = NodeAndEnvironment {
+        missing_keys,
+        ..operator_settings(policy_file)?
+    };
     let tree = WorkTree::new(repo, age_key_flag);
     let manifests = revision::manifests(&tree)?;
     tree.secrets(&manifests, None)?;
@@ -149,6 +159,12 @@ pub fn check(
     }
     let mut findings = placement::findings(&manifests);
     findings.extend(swarm::findings(&manifests));
+    if missing_keys == MissingKeys::Awaited {
+        findings.extend(secret_env::awaited(
+            &manifests,
+            &NodeKeys::of(&manifests).and(&operator.node_keys),
+        ));
+    }
     findings.sort();
     Ok(Checked {
         findings,
