@@ -255,4 +255,27 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn awaited_keys_are_left_out_and_warned_about_but_not_the_node_s() {
+        let manifests =
+            revision("  secretEnv: [MISSING, SLACK_URL]\n  secretFiles:\n    - key: DB_FILE\n");
+        let node_keys = NodeKeys::of(&manifests);
+        let deployment = &manifests.deployments["a"];
+        let shared = shared();
+        let errors = scoped(deployment, &shared, &node_keys, MissingKeys::Awaited).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].to_string().contains("SLACK_URL is read by"));
+        let warnings: Vec<String> = awaited(&manifests, &node_keys)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "deployments/a.yaml: spec.secretFiles[0].key: DB_FILE is not in secrets.yaml, which the repository does not have yet: a node refuses this revision until the key is added (create secrets.yaml with sops)",
+                "deployments/a.yaml: spec.secretEnv[0]: MISSING is not in secrets.yaml, which the repository does not have yet: a node refuses this revision until the key is added (create secrets.yaml with sops)",
+            ]
+        );
+    }
 }
