@@ -12,6 +12,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
+use engine::desired::MissingKeys;
 use engine::secret_env::NodeKeys;
 
 use super::Settings;
@@ -151,6 +152,7 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
             .as_ref()
             .map(NodeKeys::of_node)
             .unwrap_or_default(),
+        missing_keys: MissingKeys::Refused,
     }
 }
 
