@@ -396,6 +396,7 @@ fn resolve_job(
             container: spec.container.clone(),
             placement: spec.placement.clone(),
             secret_env: spec.secret_env.clone(),
+            depends_on: spec.depends_on.clone(),
             ..DeploymentSpec::default()
         },
     };

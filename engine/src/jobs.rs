@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::depends::DependencyGraph;
 use crate::error::{ManifestError, Unloaded};
 use crate::manifest::Manifests;
 use crate::observed::{Observed, ObservedRun};
@@ -178,29 +179,45 @@ pub fn check(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
                 "concurrency applies to scheduled jobs only, and this job has runOn".into(),
             );
         }
-        if spec.run_on.is_none() && !spec.before.is_empty() {
-            error(
-                "spec.before",
-                "before applies to runOn: change jobs only: a scheduled run precedes nothing"
-                    .into(),
-            );
-        }
-        let mut seen = BTreeSet::new();
-        for (index, deployment) in spec.before.iter().enumerate() {
-            let name = deployment.as_str();
-            let problem = if !manifests.deployments.contains_key(name) {
-                unloaded.deployment(name).unwrap_or_else(|| {
+        for (field, names) in [("before", &spec.before), ("dependsOn", &spec.depends_on)] {
+            if spec.run_on.is_none() && !names.is_empty() {
+                error(
+                    &format!("spec.{field}"),
                     format!(
-                        "deployment {name:?} does not exist in this revision (found: {})",
-                        listed(manifests.deployments.keys())
-                    )
-                })
-            } else if !seen.insert(name) {
-                format!("deployment {name:?} is listed twice")
-            } else {
-                continue;
-            };
-            error(&format!("spec.before[{index}]"), problem);
+                        "{field} applies to runOn: change jobs only: a scheduled run is ordered \
+                         with no deployment"
+                    ),
+                );
+            }
+            let mut seen = BTreeSet::new();
+            for (index, deployment) in names.iter().enumerate() {
+                let name = deployment.as_str();
+                let problem = if !manifests.deployments.contains_key(name) {
+                    unloaded.deployment(name).unwrap_or_else(|| {
+                        format!(
+                            "deployment {name:?} does not exist in this revision (found: {})",
+                            listed(manifests.deployments.keys())
+                        )
+                    })
+                } else if !seen.insert(name) {
+                    format!("deployment {name:?} is listed twice")
+                } else {
+                    continue;
+                };
+                error(&format!("spec.{field}[{index}]"), problem);
+            }
+        }
+        if let Some(cycle) = cycle_through(manifests, &job.name) {
+            error(
+                "spec.dependsOn",
+                format!(
+                    "job {} runs before {} and after {}: dependsOn cycle: {}",
+                    job.name,
+                    cycle[cycle.len() - 2],
+                    cycle[1],
+                    cycle.join(" -> ")
+                ),
+            );
         }
         if manifests.swarm_node().is_none() {
             let nodes = spec.placement.iter().flat_map(|placement| &placement.nodes);
@@ -221,6 +238,48 @@ pub fn check(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
         }
     }
     errors
+}
+
+/// The dependency cycle that runs through job `name`, if one does, as the path from the job back
+/// to it (`job migrate -> db -> web -> job migrate`): the job comes after its `dependsOn` and
+/// before its `before`, and deployments after their `dependsOn`.
+fn cycle_through(manifests: &Manifests, name: &str) -> Option<Vec<String>> {
+    let job = &manifests.jobs[name];
+    let key = format!("job {name}");
+    let mut edges: Vec<(String, Vec<String>)> = manifests
+        .deployments
+        .values()
+        .map(|deployment| {
+            let needs = deployment.spec.depends_on.iter().map(ToString::to_string);
+            (deployment.name.to_string(), needs.collect())
+        })
+        .collect();
+    edges.push((
+        key.clone(),
+        job.spec
+            .depends_on
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    ));
+    for before in &job.spec.before {
+        edges.push((before.to_string(), vec![key.clone()]));
+    }
+    DependencyGraph::new(edges)
+        .cycles()
+        .into_iter()
+        .find(|cycle| cycle.contains(&key))
+        .map(|cycle| {
+            let start = cycle.iter().position(|step| *step == key).unwrap_or(0);
+            let ring = &cycle[..cycle.len() - 1];
+            let mut path: Vec<String> = ring[start..]
+                .iter()
+                .chain(&ring[..start])
+                .cloned()
+                .collect();
+            path.push(key.clone());
+            path
+        })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! changing a container held to orun's own in `guard.rs`. It decides nothing: what to change,
 //! which sequence and which fallback come with each action of the plan.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +20,7 @@ use engine::desired::{DesiredDeployment, DesiredReplica, DesiredState};
 use engine::manifest::job::job_key;
 use engine::manifest::{NodeEngine, Rollout};
 use engine::outcome::{ActionError, ApplyReport, Outcome};
-use engine::plan::{Action, ActionKind, Plan, Reason, PHASES};
+use engine::plan::{phases, Action, ActionKind, Plan, Reason, PHASES};
 use futures_util::future::{join_all, BoxFuture};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -186,6 +186,12 @@ pub async fn apply(
     let owned = guard::Owned::new(runtime, desired.environment.as_str());
     let executor = Executor {
         runtime: &owned,
+        runs: plan
+            .actions
+            .iter()
+            .filter(|action| action.kind == ActionKind::Run)
+            .filter_map(|action| action.job.clone())
+            .collect(),
         desired,
         options,
         reporter,
@@ -193,11 +199,14 @@ pub async fn apply(
     };
     let mut report = ApplyReport::default();
     let mut settled = Settled::new();
+    let phase_of = phases(&plan.actions);
     for (index, kinds) in PHASES.iter().enumerate() {
         let actions: Vec<&Action> = plan
             .actions
             .iter()
-            .filter(|action| kinds.contains(&action.kind))
+            .zip(&phase_of)
+            .filter(|(_, phase)| **phase == index)
+            .map(|(action, _)| action)
             .collect();
         let mut outcomes = Vec::with_capacity(actions.len());
         for wave in waves(&actions) {
@@ -222,12 +231,12 @@ pub async fn apply(
             && outcomes.iter().any(|outcome| outcome.result.is_err());
         report.outcomes.extend(outcomes);
         if preparation_failed {
-            let later = &PHASES[index + 1..];
             report.skipped = plan
                 .actions
                 .iter()
-                .filter(|action| later.iter().any(|kinds| kinds.contains(&action.kind)))
-                .cloned()
+                .zip(&phase_of)
+                .filter(|(_, phase)| **phase > index && **phase < PHASES.len())
+                .map(|(action, _)| action.clone())
                 .collect();
             break;
         }
@@ -238,9 +247,10 @@ pub async fn apply(
 /// The actions of one phase in waves: each action runs in a wave after every action of the phase
 /// it comes `after`. The plan lists a phase in dependency order, so one pass assigns the waves.
 fn waves<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
-    let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut wave_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut waves: Vec<Vec<&Action>> = Vec::new();
     for &action in actions {
+        let key = action.order_key();
         let wave = action
             .after
             .iter()
@@ -248,13 +258,8 @@ fn waves<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
             .map(|wave| wave + 1)
             .max()
             .unwrap_or(0);
-        let wave = wave.max(
-            wave_of
-                .get(action.deployment.as_str())
-                .copied()
-                .unwrap_or(0),
-        );
-        wave_of.insert(&action.deployment, wave);
+        let wave = wave.max(wave_of.get(&key).copied().unwrap_or(0));
+        wave_of.insert(key, wave);
         if waves.len() <= wave {
             waves.resize_with(wave + 1, Vec::new);
         }
@@ -314,6 +319,8 @@ fn settle(settled: &mut Settled, outcome: &Outcome) {
 
 struct Executor<'a> {
     runtime: &'a dyn Runtime,
+    /// The jobs this plan runs.
+    runs: BTreeSet<String>,
     desired: &'a DesiredState,
     options: &'a ApplyOptions,
     reporter: &'a dyn Reporter,
@@ -364,9 +371,9 @@ impl Executor<'_> {
         outcome
     }
 
-    /// Before a create, recreate or start: every dependency of the deployment runs and, where it
-    /// has a readiness probe, is ready. One this apply failed to bring up fails the dependent at
-    /// once, naming it.
+    /// Before a create, recreate, start or a job's run: every dependency of the deployment or job
+    /// runs and, where it has a readiness probe, is ready. One this apply failed to bring up
+    /// fails the dependent at once, naming it; a run that fails so is not started.
     async fn dependencies_ready(
         &self,
         action: &Action,
@@ -374,21 +381,28 @@ impl Executor<'_> {
     ) -> Result<(), ActionError> {
         if !matches!(
             action.kind,
-            ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+            ActionKind::Create | ActionKind::Recreate | ActionKind::Start | ActionKind::Run
         ) {
             return Ok(());
         }
         let desired = self.deployment(action).or_failed()?;
-        // A job this deployment comes after must have run without failing in this apply.
-        for job in self.desired.jobs.values() {
+        // A job this deployment comes after must have run without failing in this apply; one
+        // whose run this plan has in a later phase has not run yet.
+        let jobs = self.desired.jobs.values().filter(|_| action.job.is_none());
+        for job in jobs {
             if !job.before().contains(&desired.name) {
                 continue;
             }
-            if let Some(Err(error)) = settled.get(&job_key(&job.name)) {
-                return Err(ActionError::Dependency {
-                    dependency: format!("job {}", job.name),
-                    problem: format!("failed: {error}"),
-                });
+            let not_run = |problem: String| ActionError::Dependency {
+                dependency: format!("job {}", job.name),
+                problem,
+            };
+            match settled.get(&job_key(&job.name)) {
+                Some(Err(error)) => return Err(not_run(format!("failed: {error}"))),
+                None if self.runs.contains(&job.name) => {
+                    return Err(not_run("has not run yet in this apply".to_string()))
+                }
+                _ => {}
             }
         }
         for dependency in &desired.depends_on {

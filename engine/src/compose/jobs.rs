@@ -52,8 +52,8 @@ pub fn one_shots(
 }
 
 /// The file of Job `name`, the one-shot service at `path` translated to `spec`, running on
-/// every change before the deployments in `before`. What only a Deployment has is dropped with a
-/// note.
+/// every change before the deployments in `before`, after the ones its own `depends_on` names.
+/// What only a Deployment has is dropped with a note.
 pub fn job_yaml(
     name: &str,
     spec: DeploymentSpec,
@@ -62,13 +62,6 @@ pub fn job_yaml(
     report: &mut Report,
 ) -> String {
     let defaults = DeploymentSpec::default();
-    if !spec.depends_on.is_empty() {
-        report.note(
-            &path.key("depends_on"),
-            "dropped, a job waits for no deployment: it runs after the pulls and builds, before \
-             the deployments it precedes are created or recreated",
-        );
-    }
     if spec.health != defaults.health {
         report.note(
             &path.key("healthcheck"),
@@ -82,6 +75,7 @@ pub fn job_yaml(
         container: spec.container,
         run_on: Some(RunOn::Change),
         before: before.to_vec(),
+        depends_on: spec.depends_on,
         placement: spec.placement,
         secret_env: spec.secret_env,
         ..JobSpec::default()

@@ -29,6 +29,9 @@ pub struct JobSpec {
     /// Deployments that are created or recreated only after a change run succeeded.
     #[serde(skip_serializing_if = "is_default")]
     pub before: Vec<Name>,
+    /// Deployments running and ready before a change run starts, as a Deployment's `dependsOn`.
+    #[serde(skip_serializing_if = "is_default")]
+    pub depends_on: Vec<Name>,
     /// A cron expression, in UTC, for scheduled runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
@@ -94,6 +97,7 @@ impl Default for JobSpec {
             container: ContainerFields::default(),
             run_on: None,
             before: Vec::new(),
+            depends_on: Vec::new(),
             schedule: None,
             concurrency: None,
             timeout: DEFAULT_TIMEOUT,
@@ -117,6 +121,7 @@ impl KindSpec for JobSpec {
     const OWN_FIELDS: &'static [&'static str] = &[
         "runOn",
         "before",
+        "dependsOn",
         "schedule",
         "concurrency",
         "timeout",
@@ -132,6 +137,7 @@ impl KindSpec for JobSpec {
         match field {
             "runOn" => self.run_on = Some(map.next_value()?),
             "before" => self.before = map.next_value()?,
+            "dependsOn" => self.depends_on = map.next_value()?,
             "schedule" => self.schedule = Some(map.next_value()?),
             "concurrency" => self.concurrency = Some(map.next_value()?),
             "timeout" => self.timeout = map.next_value()?,
@@ -175,11 +181,12 @@ mod tests {
         }
         assert!(fields.contains(&"image") && fields.contains(&"secretEnv"));
         let spec: JobSpec = serde_yaml::from_str(
-            "image: migrate\ncommand: [up]\nrunOn: change\nbefore: [web]\ntimeout: 1m\n",
+            "image: migrate\ncommand: [up]\nrunOn: change\nbefore: [web]\ndependsOn: [db]\ntimeout: 1m\n",
         )
         .unwrap();
         assert_eq!(spec.run_on, Some(RunOn::Change));
         assert_eq!(spec.before[0].as_str(), "web");
+        assert_eq!(spec.depends_on[0].as_str(), "db");
         assert_eq!(spec.timeout, Duration::from_secs(60));
         assert_eq!(spec.container.command, Some(vec!["up".to_string()]));
         let spec: JobSpec = serde_yaml::from_str("image: backup\nschedule: \"@daily\"\n").unwrap();

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Action, ActionKind, Plan, Planner, Reason, Summary, FORMAT_VERSION};
+use super::{brings_up, Action, ActionKind, Plan, Planner, Reason, Summary, FORMAT_VERSION};
 use crate::desired::{DesiredJob, DesiredState, Trigger};
 use crate::jobs::{self, KEPT_RUNS, LABEL_JOB};
 use crate::observed::{Observed, ObservedRun};
@@ -130,6 +130,7 @@ impl Planner<'_> {
     fn run(&mut self, job: &DesiredJob, present: bool, reason: Reason) {
         self.for_job(job, present);
         let container = &job.container;
+        let after = self.brought_up(&container.depends_on);
         let action = self.push(
             ActionKind::Run,
             "",
@@ -139,6 +140,23 @@ impl Planner<'_> {
         );
         action.job = Some(job.name.clone());
         action.labels = Some(container.labels.clone());
+        action.after = after;
+    }
+
+    /// The deployments among `names` that this plan creates, recreates or starts: a run that
+    /// depends on one of them runs after it, in its phase (see [`super::phases`]).
+    fn brought_up(&self, names: &[String]) -> Vec<String> {
+        let mut brought_up: Vec<String> = names
+            .iter()
+            .filter(|name| {
+                self.actions
+                    .iter()
+                    .any(|action| brings_up(action.kind) && action.deployment == **name)
+            })
+            .cloned()
+            .collect();
+        brought_up.dedup();
+        brought_up
     }
 
     /// The creates and recreates of the deployments `before` names become `blocked`: they keep

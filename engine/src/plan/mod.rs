@@ -12,6 +12,7 @@ use crate::copies::{primary_name, Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{replica_number, DesiredDeployment, DesiredReplica, DesiredState};
 use crate::jobs::{JobRuns, LABEL_JOB};
+use crate::manifest::job::job_key;
 use crate::manifest::{BuildMode, NodeEngine, PullPolicy, Rollout};
 use crate::observed::{ImageIndex, Observed, ObservedContainer};
 use crate::spec::{LABEL_DEPLOYMENT, LABEL_SPEC, LABEL_SPEC_HASH};
@@ -212,6 +213,15 @@ pub struct Action {
 }
 
 impl Action {
+    /// The name the action is ordered under within its phase and that other actions list in
+    /// `after`: the deployment's, or `<job>.job` for a job's run.
+    pub fn order_key(&self) -> String {
+        match (&self.job, self.kind) {
+            (Some(job), ActionKind::Run) => job_key(job),
+            _ => self.deployment.clone(),
+        }
+    }
+
     /// What the action works on: the container, or the network or volume it creates.
     pub fn subject(&self) -> &str {
         self.network
@@ -398,7 +408,47 @@ fn dependency_graph(
                 (*name, dependencies)
             })
         });
-    DependencyGraph::new(wanted.chain(removed))
+    // A change run comes after its dependencies and before the deployments it precedes.
+    let runs = desired.jobs.values().flat_map(|job| {
+        let key = job_key(&job.name);
+        let dependencies: Vec<&str> = job
+            .container
+            .depends_on
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let before = job
+            .before()
+            .iter()
+            .map(move |deployment| (deployment.as_str(), vec![key.clone()]));
+        std::iter::once((
+            job_key(&job.name),
+            dependencies
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        ))
+        .chain(before.map(|(deployment, keys)| (deployment.to_string(), keys)))
+    });
+    let wanted = wanted.map(|(name, dependencies)| {
+        (
+            name.to_string(),
+            dependencies
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+    });
+    let removed = removed.map(|(name, dependencies)| {
+        (
+            name.to_string(),
+            dependencies
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+    });
+    DependencyGraph::new(wanted.chain(removed).chain(runs))
 }
 
 struct Planner<'a> {
@@ -653,16 +703,19 @@ impl Planner<'_> {
     fn finish(mut self, desired: &DesiredState, graph: &DependencyGraph) -> Plan {
         // Actions were generated in deployment order, except orphan removals, which come after
         // the duplicates; a stable sort by phase, then each phase in dependency order.
-        self.actions.sort_by_key(|action| phase(action.kind));
+        let mut phased: Vec<(usize, Action)> = phases(&self.actions)
+            .into_iter()
+            .zip(self.actions)
+            .collect();
+        phased.sort_by_key(|(phase, _)| *phase);
+        let (phase_of, mut actions): (Vec<usize>, Vec<Action>) = phased.into_iter().unzip();
         for kinds in PHASES.iter().filter(|kinds| kinds[0].changes_container()) {
-            let start = self
-                .actions
-                .partition_point(|action| phase(action.kind) < phase(kinds[0]));
-            let end = self
-                .actions
-                .partition_point(|action| phase(action.kind) <= phase(kinds[0]));
-            order_phase(&mut self.actions[start..end], graph, kinds[0]);
+            let index = phase(kinds[0]);
+            let start = phase_of.partition_point(|phase| *phase < index);
+            let end = phase_of.partition_point(|phase| *phase <= index);
+            order_phase(&mut actions[start..end], graph, kinds[0]);
         }
+        self.actions = actions;
         let mut summary = Summary {
             unchanged: self.unchanged,
             ..Summary::default()
@@ -697,10 +750,41 @@ impl Planner<'_> {
     }
 }
 
+/// The position in [`PHASES`] of each of `actions`, which the plan lists in this order and the
+/// executor runs by: a run whose `after` names deployments this plan creates, recreates or
+/// starts goes into the latest phase of theirs, where it comes after them and before the
+/// deployments it precedes; any other action by its kind (`blocked` after them all).
+pub fn phases(actions: &[Action]) -> Vec<usize> {
+    actions
+        .iter()
+        .map(|action| {
+            let own = phase(action.kind);
+            if action.kind != ActionKind::Run || action.after.is_empty() {
+                return own;
+            }
+            actions
+                .iter()
+                .filter(|other| brings_up(other.kind) && action.after.contains(&other.deployment))
+                .map(|other| phase(other.kind))
+                .max()
+                .unwrap_or(own)
+        })
+        .collect()
+}
+
+/// Whether the action leaves its deployment's container running: what a dependent waits for.
+fn brings_up(kind: ActionKind) -> bool {
+    matches!(
+        kind,
+        ActionKind::Create | ActionKind::Recreate | ActionKind::Start
+    )
+}
+
 /// Orders the actions of one phase so that dependencies come first — last for removals — ties by
 /// deployment, then container name, and records in each action what it waits for.
 fn order_phase(actions: &mut [Action], graph: &DependencyGraph, kind: ActionKind) {
-    let names: BTreeSet<&str> = actions.iter().map(|a| a.deployment.as_str()).collect();
+    let keys: Vec<String> = actions.iter().map(Action::order_key).collect();
+    let names: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
     let removal = kind == ActionKind::Remove;
     let order = if removal {
         graph.reverse_order(&names)
@@ -724,15 +808,12 @@ fn order_phase(actions: &mut [Action], graph: &DependencyGraph, kind: ActionKind
             (name.to_string(), first)
         })
         .collect();
-    actions.sort_by(|a, b| {
-        (rank[&a.deployment], replica_order(a), a.container.as_str()).cmp(&(
-            rank[&b.deployment],
-            replica_order(b),
-            b.container.as_str(),
-        ))
+    actions.sort_by_cached_key(|action| {
+        let key = action.order_key();
+        (rank[&key], replica_order(action), action.container.clone())
     });
     for action in actions {
-        action.after = after[&action.deployment].clone();
+        action.after = after[&action.order_key()].clone();
     }
 }
 
