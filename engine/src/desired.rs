@@ -20,6 +20,7 @@ use crate::manifest::{
 use crate::mounts::{self, RepositoryFiles};
 use crate::resources::Limits;
 use crate::schedule::Schedule;
+pub use crate::secret_env::MissingKeys;
 use crate::secret_env::{self, NodeKeys};
 use crate::spec::{
     self, CanonicalBuild, CanonicalPort, CanonicalSpec, CanonicalTmpfs, CanonicalUlimit,
@@ -50,18 +51,6 @@ pub struct ResolveInput<'a> {
     pub files: &'a RepositoryFiles,
     /// What a key that `secretFiles` or a `secretEnv` list names and `secrets` lacks does.
     pub missing_keys: MissingKeys,
-}
-
-/// What resolution does with a key of `secrets.yaml` that a `secretFiles` entry or a `secretEnv`
-/// list names but the decrypted pairs lack.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MissingKeys {
-    /// An error at the entry: a node, `orun plan` and `orun apply` refuse the revision.
-    #[default]
-    Refused,
-    /// Left out of the container: `orun validate` of a repository that has no `secrets.yaml`
-    /// yet, which reports each such key as a warning instead (see `secret_env::awaited`).
-    Awaited,
 }
 
 #[derive(Clone, Debug)]

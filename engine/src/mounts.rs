@@ -6,10 +6,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::desired::MissingKeys;
 use crate::error::ManifestError;
 use crate::manifest::{ContainerFields, NetworkJoin, User, DEFAULT_NETWORK};
-use crate::secret_env::NodeKeys;
+use crate::secret_env::{MissingKeys, NodeKeys};
 use crate::secrets::SECRETS_FILE;
 use crate::spec::{sha256_hex, CanonicalFile, CanonicalSecretFile, FileContent, SecretValue};
 

@@ -5,11 +5,22 @@
 
 use std::collections::BTreeMap;
 
-use crate::desired::MissingKeys;
 use crate::error::{Finding, Level, ManifestError};
 use crate::manifest::{DeploymentSpec, Manifest, Manifests, NodeSpec, SecretEnv};
 use crate::secrets::SECRETS_FILE;
 use crate::spec::SecretValue;
+
+/// What resolution does with a key of `secrets.yaml` that a `secretFiles` entry or a `secretEnv`
+/// list names but the decrypted pairs lack.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingKeys {
+    /// An error at the entry: a node, `orun plan` and `orun apply` refuse the revision.
+    #[default]
+    Refused,
+    /// Left out of the container: `orun validate` of a repository that has no `secrets.yaml`
+    /// yet, which reports each such key as a warning instead (see `secret_env::awaited`).
+    Awaited,
+}
 
 /// The keys of `secrets.yaml` that Node settings read, each with the first setting reading it
 /// (`nodes/a.yaml: spec.notifications[0].urlFrom`).

@@ -293,7 +293,7 @@ fn a_one_shot_service_others_wait_to_complete_becomes_a_job_that_runs_before_the
     assert_eq!(job["spec"]["command"], yaml("[./manage, migrate]"));
     assert_eq!(spec(&translation, "web")["dependsOn"], yaml("[db]"));
     assert!(spec(&translation, "worker").get("dependsOn").is_none());
-    assert!(paths(&translation.notes).contains(&"services.migrate.depends_on".to_string()));
+    assert_eq!(job["spec"]["dependsOn"], yaml("[db]"));
     let written: Vec<&str> = translation
         .written
         .iter()

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
 use engine::desired::MissingKeys;
+use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
 use engine::secret_env::NodeKeys;
 
 use super::Settings;
