@@ -70,6 +70,7 @@ fn observed(state: &DesiredState) -> Observed {
                 labels: (*deployment.labels).clone(),
                 resources: deployment.resources,
                 address: None,
+                started_at: None,
             }
         })
         .collect();

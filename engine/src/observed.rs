@@ -117,6 +117,10 @@ pub struct ObservedContainer {
     /// environment's containers and their rollout copies, and plans never do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+    /// When the container last started (RFC 3339, as Docker reports it), read with its address;
+    /// the node shows it as the deployment's uptime, and plans never read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 /// Docker's container states.
@@ -219,6 +223,7 @@ impl Observed {
         canonical.containers.sort_by(|a, b| a.name.cmp(&b.name));
         for container in &mut canonical.containers {
             container.address = None;
+            container.started_at = None;
         }
         let references: BTreeSet<String> = desired
             .deployments
@@ -262,8 +267,8 @@ impl Observed {
 
     /// The snapshot as plans read it, for readers outside the node (`GET /observed`): only
     /// labels under orun's prefix, which plans read and where the canonical spec shows secrets
-    /// as fingerprints, while other tools' labels may hold anything; and no container addresses,
-    /// which plans never read. A plan against it is the plan against the whole snapshot.
+    /// as fingerprints, while other tools' labels may hold anything; and no container addresses or
+    /// start times, which plans never read. A plan against it is the plan against the whole snapshot.
     pub fn for_plans(mut self) -> Observed {
         let keep_orun_labels = |labels: &mut BTreeMap<String, String>| {
             labels.retain(|key, _| key.starts_with(RESERVED_LABEL_PREFIX));
@@ -271,6 +276,7 @@ impl Observed {
         for container in &mut self.containers {
             keep_orun_labels(&mut container.labels);
             container.address = None;
+            container.started_at = None;
         }
         for resource in self.networks.iter_mut().chain(&mut self.volumes) {
             keep_orun_labels(&mut resource.labels);
@@ -318,6 +324,7 @@ mod tests {
         let observed: Observed = serde_json::from_str(
             r#"{"containers":[{"id":"1","name":"web","image":"nginx","image_id":"sha256:1",
                 "state":"running","address":"172.17.0.2",
+                "started_at":"2026-11-26T10:00:00.5Z",
                 "resources":{"memory":1048576},
                 "labels":{"run.orcra.dev/managed-by":"orun","run.orcra.dev/spec":"{}",
                           "com.example.token":"hunter2"}}],
@@ -333,6 +340,7 @@ mod tests {
             ["run.orcra.dev/managed-by", "run.orcra.dev/spec"]
         );
         assert_eq!(container.address, None);
+        assert_eq!(container.started_at, None);
         assert_eq!(container.resources, observed.containers[0].resources);
         assert_eq!(shown.images, observed.images);
         assert_eq!(

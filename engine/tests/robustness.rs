@@ -128,6 +128,7 @@ fn exercise(sources: &[SourceFile]) {
                     labels: (*d.labels).clone(),
                     resources: d.resources,
                     address: None,
+                    started_at: None,
                 })
                 .collect(),
             ..Observed::default()

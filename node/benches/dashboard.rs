@@ -1,4 +1,5 @@
-//! What `GET /` costs the node with 100 deployments, each with a Service and a volume: the
+//! What `GET /` costs the node with 100 deployments, each with a Service, a volume and a job,
+//! and a last plan that recreated every deployment: the
 //! projection into the cleaned status document (`public::document`) and the page rendered from it,
 //! as the handler does them; the HTTP exchange around it is not included.
 
@@ -11,8 +12,8 @@ use engine::plan::{ActionKind, Reason};
 use node::dashboard::node_page;
 use node::public::{self, LocalPaths};
 use node::status::{
-    DeploymentState, DeploymentStatus, LastAction, LastReason, NodeStatus, ServiceStatus, Status,
-    VolumeStatus,
+    DeploymentState, DeploymentStatus, JobRun, JobStatus, LastAction, LastPlan, LastReason,
+    NodeStatus, PlannedAction, ServiceStatus, Status, VolumeStatus,
 };
 
 const DEPLOYMENTS: usize = 100;
@@ -33,6 +34,12 @@ fn status() -> Status {
         services: BTreeMap::new(),
         volumes: BTreeMap::new(),
         jobs: BTreeMap::new(),
+        last_plan: Some(LastPlan {
+            commit: "9f2c".repeat(10),
+            planned_at: "2026-12-06T10:00:00Z".to_string(),
+            summary: BTreeMap::from([("recreate".to_string(), DEPLOYMENTS)]),
+            actions: Vec::new(),
+        }),
     };
     for index in 0..DEPLOYMENTS {
         let name = format!("app-{index:03}");
@@ -43,6 +50,7 @@ fn status() -> Status {
                 image: format!("registry.example.com/acme/app-{index}:1.{index}"),
                 container_id: Some(format!("{index:012}")),
                 state: DeploymentState::Observed(ContainerState::Running),
+                started_at: Some("2026-12-06T08:00:00Z".to_string()),
                 ready: index % 10 != 0,
                 replicas: 2,
                 replicas_ready: 2,
@@ -69,6 +77,31 @@ fn status() -> Status {
                 note: None,
             },
         );
+        status.jobs.insert(
+            name.clone(),
+            JobStatus {
+                name: name.clone(),
+                run_on: Some("change".to_string()),
+                schedule: None,
+                before: vec![name.clone()],
+                last_run: Some(JobRun {
+                    container: format!("{name}.job-{index:012}"),
+                    started_at: "2026-12-06T09:59:00Z".to_string(),
+                    finished_at: Some("2026-12-06T09:59:30Z".to_string()),
+                    exit_code: Some(0),
+                }),
+                next_run_at: None,
+            },
+        );
+        if let Some(plan) = &mut status.last_plan {
+            plan.actions.push(PlannedAction {
+                action: "recreate".to_string(),
+                deployment: Some(name.clone()),
+                job: None,
+                subject: name.clone(),
+                reason: "spec_changed".to_string(),
+            });
+        }
         status.volumes.insert(
             name.clone(),
             VolumeStatus {

@@ -221,6 +221,21 @@ pub fn span(duration: Duration) -> String {
     }
 }
 
+/// How long something has lasted, in its two largest units: `45 s`, `12 min`, `3 h 12 min`,
+/// `2 d 5 h`; a zero second unit is left out (`3 h`).
+pub fn lasting(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (large, small) = match seconds {
+        0..=3599 => return span(duration),
+        3600..=86_399 => ((seconds / 3600, "h"), (seconds % 3600 / 60, "min")),
+        _ => ((seconds / 86_400, "d"), (seconds % 86_400 / 3600, "h")),
+    };
+    match small {
+        (0, _) => format!("{} {}", large.0, large.1),
+        _ => format!("{} {} {} {}", large.0, large.1, small.0, small.1),
+    }
+}
+
 /// `HH:MM:SS` of `time` in UTC.
 fn clock(time: SystemTime) -> String {
     let stamp = humantime::format_rfc3339_seconds(time).to_string();
@@ -253,6 +268,16 @@ mod tests {
             r#"<span class="none">never</span>"#
         );
         assert_eq!(clock(now), "10:05:00");
+    }
+
+    #[test]
+    fn how_long_reads_in_two_units() {
+        let shown = |seconds| lasting(Duration::from_secs(seconds));
+        assert_eq!(shown(45), "45 s");
+        assert_eq!(shown(12 * 60 + 5), "12 min");
+        assert_eq!(shown(3 * 3600 + 12 * 60 + 5), "3 h 12 min");
+        assert_eq!(shown(3 * 3600 + 30), "3 h");
+        assert_eq!(shown(2 * 86_400 + 5 * 3600 + 59), "2 d 5 h");
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub fn document(status: &Status, paths: &LocalPaths) -> StatusDocument {
             .collect(),
         volumes: status.volumes.clone(),
         jobs: status.jobs.clone(),
+        last_plan: status.last_plan.clone(),
     }
 }
 
@@ -122,6 +123,7 @@ fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDo
         image: deployment.image.clone(),
         container_id: deployment.container_id.clone(),
         state: deployment.state.to_string(),
+        started_at: deployment.started_at.clone(),
         ready: deployment.ready,
         replicas: deployment.replicas,
         replicas_ready: deployment.replicas_ready,
@@ -246,6 +248,7 @@ mod tests {
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            last_plan: None,
         };
         let shown = document(&full, &paths());
         assert_eq!(
@@ -274,6 +277,7 @@ mod tests {
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            last_plan: None,
         };
         status.deployments.insert(
             "web".to_string(),
@@ -282,6 +286,7 @@ mod tests {
                 image: "nginx:alpine".to_string(),
                 container_id: Some("4c01db0b339c".to_string()),
                 state: DeploymentState::Observed(ContainerState::Running),
+                started_at: Some("2026-12-06T08:00:00Z".to_string()),
                 ready: true,
                 replicas: 1,
                 replicas_ready: 1,
@@ -325,7 +330,8 @@ mod tests {
                 },
                 "deployments": {
                     "web": { "name": "web", "image": "nginx:alpine", "container_id": "4c01db0b339c",
-                             "state": "running", "ready": true,
+                             "state": "running", "started_at": "2026-12-06T08:00:00Z",
+                             "ready": true,
                              "replicas": 1, "replicas_ready": 1, "restarts": 0,
                              "last_action": "create", "last_reason": "missing", "last_error": null,
                              "quarantined": false, "flapping": false, "spec_hash": "v1:abc" }

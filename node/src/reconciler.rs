@@ -508,8 +508,17 @@ impl Reconciler {
         .await;
         match result {
             Ok(pass) => {
-                if let Some(role) = pass.role {
-                    self.status.lock().node.role = Some(role);
+                {
+                    let mut status = self.status.lock();
+                    if let Some(role) = pass.role {
+                        status.node.role = Some(role);
+                    }
+                    // A pass with nothing to do keeps the plan before it: that one says what
+                    // last changed.
+                    if !pass.plan.is_empty() {
+                        status.last_plan =
+                            Some(status_projection::last_plan(&pass.plan, SystemTime::now()));
+                    }
                 }
                 PassReport {
                     commit,

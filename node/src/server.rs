@@ -477,6 +477,7 @@ mod tests {
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
+            last_plan: None,
         });
         let fetch = Arc::new(Notify::new());
         let (_keep, secret) = watch::channel(secret);

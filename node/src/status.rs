@@ -105,6 +105,8 @@ pub struct DeploymentStatus {
     pub image: String,
     pub container_id: Option<String>,
     pub state: DeploymentState,
+    /// When the serving container last started (RFC 3339, as Docker reports it), while it runs.
+    pub started_at: Option<String>,
     /// Every replica runs and its last probe did not fail.
     pub ready: bool,
     /// The replicas the revision asks for.
@@ -272,6 +274,37 @@ pub struct JobRun {
     pub exit_code: Option<i64>,
 }
 
+/// The newest plan of a reconcile pass that had actions, shown in the document as it is: what
+/// was planned and why, by name. Plans name secrets only by fingerprint, and this keeps not even
+/// those: no labels, images' credentials or changes, only kinds, names and reasons.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LastPlan {
+    /// The commit planned for.
+    pub commit: String,
+    /// When it was planned (RFC 3339 UTC).
+    pub planned_at: String,
+    /// How many actions of each kind (`recreate: 1`); kinds without one are left out.
+    pub summary: BTreeMap<String, usize>,
+    pub actions: Vec<PlannedAction>,
+}
+
+/// One action of the last plan: its kind, what it works on and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlannedAction {
+    /// The plan's action kind (`pull`, `recreate`, `run`, …).
+    pub action: String,
+    /// The deployment it is for; `null` for a job's action or a network or volume.
+    pub deployment: Option<String>,
+    /// The job it is for, if any.
+    pub job: Option<String>,
+    /// The container, network or volume it works on.
+    pub subject: String,
+    /// The plan's reason (`spec_changed`, …).
+    pub reason: String,
+}
+
 #[derive(Debug)]
 pub struct Status {
     pub node: NodeStatus,
@@ -281,6 +314,8 @@ pub struct Status {
     pub volumes: BTreeMap<String, VolumeStatus>,
     /// The jobs of the last good revision (this node's share).
     pub jobs: BTreeMap<String, JobStatus>,
+    /// The newest plan that had actions; `None` until one had.
+    pub last_plan: Option<LastPlan>,
 }
 
 /// RFC 3339 UTC with whole seconds, e.g. `2026-11-26T10:00:00Z`.

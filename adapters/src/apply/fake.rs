@@ -135,6 +135,7 @@ impl FakeDocker {
                 labels: container.labels.clone(),
                 resources: Limits::default(),
                 address: Some(container.ip.clone()),
+                started_at: None,
             })
             .collect();
         let images = images

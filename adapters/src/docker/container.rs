@@ -419,14 +419,30 @@ pub async fn update(docker: &Docker, name: &str, limits: &Limits) -> Result<(), 
     Ok(())
 }
 
-/// The resource limits and network address of `name`, or `None` when no such container exists.
-pub async fn limits_and_address(
-    docker: &Docker,
-    name: &str,
-) -> Result<Option<(Limits, Option<String>)>, DockerError> {
+/// What only inspecting a container tells: its resource limits, network address and start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspected {
+    pub limits: Limits,
+    pub address: Option<String>,
+    /// When it last started (RFC 3339, as Docker reports it); `None` if it never started.
+    pub started_at: Option<String>,
+}
+
+/// What inspecting `name` tells, or `None` when no such container exists.
+pub async fn inspected(docker: &Docker, name: &str) -> Result<Option<Inspected>, DockerError> {
     Ok(inspect_response(docker, name).await?.map(|info| {
         let address = address_of(&info);
-        (limits_of(&info.host_config.unwrap_or_default()), address)
+        let started_at = info
+            .state
+            .as_ref()
+            .and_then(|state| state.started_at.clone())
+            // Docker writes the zero time for a container that never started.
+            .filter(|time| !time.starts_with("0001-"));
+        Inspected {
+            limits: limits_of(&info.host_config.unwrap_or_default()),
+            address,
+            started_at,
+        }
     }))
 }
 

@@ -16,7 +16,6 @@ use engine::manifest::NodeEngine;
 use engine::observed::{
     ContainerState, ObservedContainer, ObservedImage, ObservedRun, ObservedService,
 };
-use engine::resources::Limits;
 use engine::spec::{LABEL_MANAGED_BY, MANAGED_BY_ORUN};
 use engine::{DesiredState, Observed};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -140,6 +139,7 @@ async fn containers(
             labels,
             resources: Default::default(),
             address: None,
+            started_at: None,
         });
     }
     containers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -152,9 +152,9 @@ async fn containers(
         .filter(|c| managed_by_orun(&c.labels) && wanted_names.contains(primary_name(&c.name)))
         .map(|c| c.name.clone())
         .collect();
-    let mut found: BTreeMap<String, (Limits, Option<String>)> = stream::iter(inspected)
+    let mut found: BTreeMap<String, container::Inspected> = stream::iter(inspected)
         .map(|name| async move {
-            let found = container::limits_and_address(docker, &name).await?;
+            let found = container::inspected(docker, &name).await?;
             Ok::<_, DockerError>(found.map(|found| (name, found)))
         })
         .buffer_unordered(INSPECTS_IN_FLIGHT)
@@ -162,9 +162,10 @@ async fn containers(
         .try_collect()
         .await?;
     for container in &mut containers {
-        if let Some((limits, address)) = found.remove(&container.name) {
-            container.resources = limits;
-            container.address = address;
+        if let Some(found) = found.remove(&container.name) {
+            container.resources = found.limits;
+            container.address = found.address;
+            container.started_at = found.started_at;
         }
     }
     Ok(containers)

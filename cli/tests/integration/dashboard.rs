@@ -1,6 +1,6 @@
 //! The dashboards in a real browser: headless Chromium driven through WebDriver
 //! (`support::browser`) against live node daemons and `orun fleet dashboard`. What a user sees:
-//! the text of each deployment's row, the page following a commit in place (a marker set on
+//! the text of each deployment's row (with its uptime), a job's row, the last plan, the page following a commit in place (a marker set on
 //! `window` survives, so the page never reloaded, and keyboard focus stays put), the same facts
 //! with scripts off (the page reloads itself), no request to another origin, a hostile string
 //! shown as text and never run, no horizontal scrolling 390 px wide, and the fleet's rows with
@@ -80,7 +80,15 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
     let origin = Origin::new();
     deployment(&origin, "web", test_image(), "hello");
     deployment(&origin, "api", test_image(), "hello");
-    let first = origin.commit("web and api");
+    origin.write(
+        "jobs/migrate.yaml",
+        &format!(
+            "apiVersion: run.orcra.dev/v0alpha\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  \
+             image: '{}'\n  command: [\"sh\", \"-c\", \"exit 0\"]\n  runOn: change\n  before: [web]\n",
+            test_image()
+        ),
+    );
+    let first = origin.commit("web and api, migrate before web");
     let node = Node::start("dash-node", origin.bare().to_str().unwrap());
     wait_applied(&node, &first, &["web", "api"]);
     let page = format!("http://127.0.0.1:{}", node.status_port);
@@ -94,6 +102,32 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
             for fact in [name, "Ready", "1 / 1", "running", test_image(), "create"] {
                 assert!(row.contains(fact), "{fact} in the row {row:?}");
             }
+        }
+        let uptime = browser
+            .eval(
+                "return document.querySelector('#deployment-web td[data-label=\"Up for\"] time')\
+                 .getAttribute('title');",
+            )
+            .await;
+        assert!(
+            uptime
+                .as_str()
+                .is_some_and(|title| title.starts_with("Started ")),
+            "{uptime}"
+        );
+        let job = browser.text("#job-migrate").await;
+        for fact in ["migrate", "on change, before web", "Succeeded"] {
+            assert!(job.contains(fact), "{fact} in the job's row {job:?}");
+        }
+        let plan = browser.text("#plan").await;
+        for fact in [
+            first.as_str(),
+            "deployment web",
+            "job migrate",
+            "create",
+            "run",
+        ] {
+            assert!(plan.contains(fact), "{fact} in the last plan {plan:?}");
         }
         let sync = browser.text("#sync").await;
         assert!(sync.contains("Synced") && sync.contains(&first), "{sync}");
@@ -117,6 +151,11 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
             .wait_for_text("#deployment-api", "recreate", COMMIT_SHOWS)
             .await;
         assert!(row.contains("recreate (spec changed)"), "{row}");
+        let plan = browser.wait_for_text("#plan", &second, COMMIT_SHOWS).await;
+        assert!(
+            plan.contains("recreate") && plan.contains("spec changed"),
+            "{plan}"
+        );
         assert_eq!(
             browser.eval("return window.orunMarker;").await,
             Value::from("kept"),

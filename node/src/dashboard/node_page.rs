@@ -1,16 +1,16 @@
 //! The node's dashboard (`GET /`): the cleaned status document (`public.rs`, what `/status`
 //! serves) as one page: sync and commits, health, each deployment, Services with their routes,
-//! volumes. It shows only what that document holds, so nothing the status API hides can appear
-//! here. Each part of the page is one [`Section`]: a new part of the document is a new entry of
+//! jobs and their runs, the last plan, volumes. It shows only what that document holds, so
+//! nothing the status API hides can appear here. Each part of the page is one [`Section`]: a new part of the document is a new entry of
 //! [`SECTIONS`] and its function.
 
 use std::time::SystemTime;
 
 use maud::{html, Markup};
 
-use super::{badge, commit, health, page, sync_state, table, when, words, Tone};
+use super::{badge, commit, health, lasting, page, sync_state, table, when, words, Tone};
 use crate::status::wire::{DeploymentDocument, StatusDocument};
-use crate::status::ServiceStatus;
+use crate::status::{JobRun, JobStatus, ServiceStatus};
 
 /// One part of the page: its anchor, its heading and how it is drawn.
 struct Section {
@@ -35,6 +35,16 @@ const SECTIONS: &[Section] = &[
         id: "services",
         title: "Services",
         render: services,
+    },
+    Section {
+        id: "jobs",
+        title: "Jobs",
+        render: jobs,
+    },
+    Section {
+        id: "plan",
+        title: "Last plan",
+        render: last_plan,
     },
     Section {
         id: "volumes",
@@ -114,14 +124,15 @@ fn sync(document: &StatusDocument, now: SystemTime) -> Markup {
     }
 }
 
-fn deployments(document: &StatusDocument, _now: SystemTime) -> Markup {
+fn deployments(document: &StatusDocument, now: SystemTime) -> Markup {
     let total = document.deployments.len();
     let ready = document.deployments.values().filter(|d| d.ready).count();
     if total == 0 {
         return html! { p.empty { "No deployments in the applied revision." } };
     }
-    let rows =
-        html! { @for deployment in document.deployments.values() { (deployment_row(deployment)) } };
+    let rows = html! {
+        @for deployment in document.deployments.values() { (deployment_row(deployment, now)) }
+    };
     table(
         &format!("{ready} of {total} ready"),
         &[
@@ -129,6 +140,7 @@ fn deployments(document: &StatusDocument, _now: SystemTime) -> Markup {
             "Health",
             "Replicas ready",
             "State",
+            "Up for",
             "Image",
             "Last action",
             "Restarts",
@@ -137,13 +149,14 @@ fn deployments(document: &StatusDocument, _now: SystemTime) -> Markup {
     )
 }
 
-fn deployment_row(deployment: &DeploymentDocument) -> Markup {
+fn deployment_row(deployment: &DeploymentDocument, now: SystemTime) -> Markup {
     html! {
         tr id={"deployment-" (deployment.name)} {
             th scope="row" data-label="Deployment" { (deployment.name) }
             td data-label="Health" { (deployment_health(deployment)) }
             td data-label="Replicas ready" { (replicas(deployment)) }
             td data-label="State" { (container_state(&deployment.state)) }
+            td data-label="Up for" { (uptime(deployment.started_at.as_deref(), now)) }
             td data-label="Image" { code.image { (deployment.image) } }
             td data-label="Last action" {
                 @match &deployment.last_action {
@@ -181,6 +194,21 @@ fn replicas(deployment: &DeploymentDocument) -> Markup {
         (Some(running), Some(desired)) => html! { (running) " / " (desired) " tasks" },
         _ if deployment.replicas == 0 => html! { span.none { "unknown" } },
         _ => html! { (deployment.replicas_ready) " / " (deployment.replicas) },
+    }
+}
+
+/// How long the running container has run, the exact start in the element; a start that is no
+/// time is shown as it is.
+fn uptime(started_at: Option<&str>, now: SystemTime) -> Markup {
+    let Some(started_at) = started_at else {
+        return html! { span.none { "not running" } };
+    };
+    let Ok(at) = humantime::parse_rfc3339_weak(started_at) else {
+        return html! { (started_at) };
+    };
+    let lasted = now.duration_since(at).unwrap_or_default();
+    html! {
+        time datetime=(started_at) title={"Started " (started_at)} { (lasting(lasted)) }
     }
 }
 
@@ -235,6 +263,112 @@ fn service_row(service: &ServiceStatus) -> Markup {
     }
 }
 
+fn jobs(document: &StatusDocument, now: SystemTime) -> Markup {
+    if document.jobs.is_empty() {
+        return html! { p.empty { "No jobs in the applied revision." } };
+    }
+    let rows = html! { @for job in document.jobs.values() { (job_row(job, now)) } };
+    table(
+        "Jobs of the applied revision and their last run",
+        &["Job", "Runs", "Last run", "Started", "Finished", "Next run"],
+        rows,
+    )
+}
+
+fn job_row(job: &JobStatus, now: SystemTime) -> Markup {
+    let run = job.last_run.as_ref();
+    html! {
+        tr id={"job-" (job.name)} {
+            th scope="row" data-label="Job" { (job.name) }
+            td data-label="Runs" { (trigger(job)) }
+            td data-label="Last run" {
+                @match run {
+                    Some(run) => (run_result(run)),
+                    None => span.none { "not run yet" },
+                }
+            }
+            td data-label="Started" { (when(run.map(|run| run.started_at.as_str()), now)) }
+            td data-label="Finished" {
+                @match run {
+                    Some(JobRun { finished_at: None, .. }) => span.none { "still running" },
+                    _ => (when(run.and_then(|run| run.finished_at.as_deref()), now)),
+                }
+            }
+            td data-label="Next run" {
+                @match &job.next_run_at {
+                    Some(next) => (when(Some(next), now)),
+                    None => span.none { "on the next change" },
+                }
+            }
+        }
+    }
+}
+
+/// When a job runs, in words: on a change of its spec (before the deployments it precedes), or
+/// on its cron schedule.
+fn trigger(job: &JobStatus) -> Markup {
+    html! {
+        @if let Some(schedule) = &job.schedule {
+            "on schedule " code.image { (schedule) }
+        } @else if let Some(run_on) = &job.run_on {
+            "on " (words(run_on))
+            @if !job.before.is_empty() { ", before " (job.before.join(", ")) }
+        } @else {
+            span.none { "unknown" }
+        }
+    }
+}
+
+/// How a run went: running while it has no end, else its exit code as success or failure.
+fn run_result(run: &JobRun) -> Markup {
+    match (run.finished_at.as_ref(), run.exit_code) {
+        (None, _) => badge(Tone::Warn, "Running"),
+        (Some(_), Some(0)) => badge(Tone::Good, "Succeeded"),
+        (Some(_), Some(code)) => badge(Tone::Bad, &format!("Failed (exit code {code})")),
+        (Some(_), None) => badge(Tone::Quiet, "Ended"),
+    }
+}
+
+fn last_plan(document: &StatusDocument, now: SystemTime) -> Markup {
+    let Some(plan) = &document.last_plan else {
+        return html! { p.empty { "No plan with actions since the node started." } };
+    };
+    let summary: Vec<String> = plan
+        .summary
+        .iter()
+        .map(|(kind, count)| format!("{count} {}", words(kind)))
+        .collect();
+    let rows = html! {
+        @for action in &plan.actions {
+            tr {
+                th scope="row" data-label="Action" { (words(&action.action)) }
+                td data-label="For" {
+                    @match (&action.deployment, &action.job) {
+                        (Some(deployment), _) => { "deployment " (deployment) },
+                        (None, Some(job)) => { "job " (job) },
+                        (None, None) => span.none { "the environment" },
+                    }
+                }
+                td data-label="On" { (action.subject) }
+                td data-label="Reason" { (words(&action.reason)) }
+            }
+        }
+    };
+    let actions = table(
+        "Its actions, in order, each with its reason",
+        &["Action", "For", "On", "Reason"],
+        rows,
+    );
+    html! {
+        dl.facts {
+            div { dt { "Commit" } dd { (commit(Some(&plan.commit))) } }
+            div { dt { "Planned" } dd { (when(Some(&plan.planned_at), now)) } }
+            div { dt { "Summary" } dd { (summary.join(", ")) } }
+        }
+        (actions)
+    }
+}
+
 fn volumes(document: &StatusDocument, _now: SystemTime) -> Markup {
     if document.volumes.is_empty() {
         return html! { p.empty { "No named volumes." } };
@@ -262,6 +396,36 @@ fn volumes(document: &StatusDocument, _now: SystemTime) -> Markup {
 mod tests {
     use super::*;
     use crate::status::wire::NodeDocument;
+    use crate::status::{LastPlan, PlannedAction};
+
+    fn job(
+        name: &str,
+        run_on: Option<&str>,
+        schedule: Option<&str>,
+        run: Option<JobRun>,
+    ) -> JobStatus {
+        JobStatus {
+            name: name.to_string(),
+            run_on: run_on.map(str::to_string),
+            schedule: schedule.map(str::to_string),
+            before: if run_on.is_some() {
+                vec!["web".to_string()]
+            } else {
+                Vec::new()
+            },
+            last_run: run,
+            next_run_at: schedule.map(|_| "2026-11-27T00:00:00Z".to_string()),
+        }
+    }
+
+    fn run(finished_at: Option<&str>, exit_code: Option<i64>) -> Option<JobRun> {
+        Some(JobRun {
+            container: "production.migrate.run-1".to_string(),
+            started_at: "2026-11-26T10:00:00Z".to_string(),
+            finished_at: finished_at.map(str::to_string),
+            exit_code,
+        })
+    }
 
     fn document() -> StatusDocument {
         let mut document = StatusDocument {
@@ -291,9 +455,40 @@ mod tests {
                 replicas_ready: 2,
                 last_action: Some("recreate".to_string()),
                 last_reason: Some("spec_changed".to_string()),
+                started_at: Some("2026-11-26T06:52:30Z".to_string()),
                 ..DeploymentDocument::default()
             },
         );
+        let done = Some("2026-11-26T10:00:08Z");
+        for job in [
+            job("migrate", Some("change"), None, run(done, Some(0))),
+            job("backup", None, Some("0 3 * * *"), run(done, Some(3))),
+            job("report", None, Some("@hourly"), run(None, None)),
+            job("seed", Some("change"), None, None),
+        ] {
+            document.jobs.insert(job.name.clone(), job);
+        }
+        document.last_plan = Some(LastPlan {
+            commit: "9f2c".repeat(10),
+            planned_at: "2026-11-26T10:04:00Z".to_string(),
+            summary: [("pull".to_string(), 1), ("recreate".to_string(), 1)].into(),
+            actions: vec![
+                PlannedAction {
+                    action: "pull".to_string(),
+                    deployment: Some("web".to_string()),
+                    job: None,
+                    subject: "nginx:<b>1</b>".to_string(),
+                    reason: "image_changed".to_string(),
+                },
+                PlannedAction {
+                    action: "recreate".to_string(),
+                    deployment: Some("web".to_string()),
+                    job: None,
+                    subject: "production.web".to_string(),
+                    reason: "spec_changed".to_string(),
+                },
+            ],
+        });
         document
     }
 
@@ -305,6 +500,7 @@ mod tests {
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=&quot;window.pwned=1&quot;&gt;"));
         assert!(html.contains("nginx:&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("nginx:&lt;b&gt;1&lt;/b&gt;"), "{html}");
         assert!(
             !html.contains(" style="),
             "inline styles break the content policy"
@@ -325,6 +521,19 @@ mod tests {
             "(spec changed)",
             "5 min ago",
             "No Services in the applied revision.",
+            "3 h 12 min",
+            r#"title="Started 2026-11-26T06:52:30Z""#,
+            "on change, before web",
+            "on schedule <code class=\"image\">0 3 * * *</code>",
+            "Succeeded",
+            "Failed (exit code 3)",
+            "Running",
+            "still running",
+            "not run yet",
+            "on the next change",
+            "1 pull, 1 recreate",
+            "deployment web",
+            "image changed",
         ] {
             assert!(html.contains(words), "{words} in {html}");
         }

@@ -230,6 +230,7 @@ mod tests {
                 ]),
                 resources: Default::default(),
                 address: ip.map(str::to_string),
+                started_at: None,
             })
             .collect();
         Observed {

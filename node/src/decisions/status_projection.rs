@@ -15,10 +15,12 @@ use super::health::Tracker;
 use super::routes::ready_copy;
 use crate::status::{
     timestamp, DeploymentState, DeploymentStatus, JobRun, JobStatus, LastAction, LastError,
-    LastReason, NodeStatus, Status, SyncError, SyncState, Tasks, VolumeStatus,
+    LastPlan, LastReason, NodeStatus, PlannedAction, Status, SyncError, SyncState, Tasks,
+    VolumeStatus,
 };
 use crate::Settings;
 use engine::outcome::{ActionError, Outcome};
+use engine::plan::Plan;
 
 /// The document of a node that has not fetched yet: its environment is the explicit one, else the
 /// tracked branch's, until a revision names it.
@@ -41,6 +43,7 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
         services: BTreeMap::new(),
         volumes: BTreeMap::new(),
         jobs: BTreeMap::new(),
+        last_plan: None,
     }
 }
 
@@ -78,6 +81,30 @@ pub fn reconciled(
     }
 }
 
+/// What the document keeps of `plan`, planned at `now`: kinds, names and reasons.
+pub fn last_plan(plan: &Plan, now: SystemTime) -> LastPlan {
+    let mut summary = BTreeMap::new();
+    for action in &plan.actions {
+        *summary.entry(action.kind.as_str().to_string()).or_insert(0) += 1;
+    }
+    LastPlan {
+        commit: plan.commit.clone(),
+        planned_at: timestamp(now),
+        summary,
+        actions: plan
+            .actions
+            .iter()
+            .map(|action| PlannedAction {
+                action: action.kind.as_str().to_string(),
+                deployment: (!action.deployment.is_empty()).then(|| action.deployment.clone()),
+                job: action.job.clone(),
+                subject: action.subject().to_string(),
+                reason: action.reason.as_str().to_string(),
+            })
+            .collect(),
+    }
+}
+
 /// Rewrites the entry of every deployment of `desired` (at `commit`) and drops the others: the
 /// last of `outcomes` that touched it, its health, and, when `observed` is known, its container.
 pub fn deployments(
@@ -97,6 +124,7 @@ pub fn deployments(
                 image: String::new(),
                 container_id: None,
                 state: DeploymentState::Missing,
+                started_at: None,
                 ready: false,
                 replicas: 0,
                 replicas_ready: 0,
@@ -155,6 +183,11 @@ pub fn deployments(
             entry.state = container.map_or(DeploymentState::Missing, |c| {
                 DeploymentState::Observed(c.state)
             });
+            // Docker's nanoseconds shown as whole seconds, like every other time of the document.
+            entry.started_at = container
+                .filter(|c| c.state.runs())
+                .and_then(|c| c.started_at.as_deref())
+                .map(|at| humantime::parse_rfc3339_weak(at).map_or(at.to_string(), timestamp));
             let environment = desired.environment.as_str();
             let ready = deployment
                 .replicas
@@ -183,6 +216,7 @@ fn service_entry(
         .iter()
         .find(|service| service.name == deployment.service);
     entry.container_id = None;
+    entry.started_at = None;
     entry.tasks = service.map(|service| Tasks {
         desired: service.replicas.unwrap_or_default(),
         running: service.running_tasks,
@@ -335,6 +369,7 @@ mod tests {
             ]),
             resources: Default::default(),
             address: None,
+            started_at: None,
         }
     }
 
@@ -436,6 +471,27 @@ mod tests {
             Some("the previous container was restored: not ready")
         );
         assert_eq!(web.image, "busybox:latest");
+    }
+
+    #[test]
+    fn a_running_container_shows_its_start_in_whole_seconds_and_a_stopped_one_none() {
+        let desired = desired("production", &[deployment("web", "")]);
+        let mut web = container("web", ContainerState::Running);
+        web.started_at = Some("2026-12-06T08:00:00.123456789Z".to_string());
+        let mut observed = Observed {
+            containers: vec![web],
+            ..Observed::default()
+        };
+        let mut entries = BTreeMap::new();
+        let tracker = Tracker::default();
+        deployments(&mut entries, &desired, "c1", Some(&observed), &tracker, &[]);
+        assert_eq!(
+            entries["web"].started_at.as_deref(),
+            Some("2026-12-06T08:00:00Z")
+        );
+        observed.containers[0].state = ContainerState::Exited;
+        deployments(&mut entries, &desired, "c1", Some(&observed), &tracker, &[]);
+        assert_eq!(entries["web"].started_at, None);
     }
 
     #[test]

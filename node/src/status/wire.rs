@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{JobStatus, ServiceStatus, VolumeStatus};
+use super::{JobStatus, LastPlan, ServiceStatus, VolumeStatus};
 
 /// The whole document.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct StatusDocument {
     /// The node's jobs with their last run and next scheduled time.
     #[serde(default)]
     pub jobs: BTreeMap<String, JobStatus>,
+    /// The newest plan of a pass that had actions; absent until one had, and from a node older
+    /// than this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_plan: Option<LastPlan>,
 }
 
 /// `node`: the node's sync with its branch and its health.
@@ -59,6 +63,10 @@ pub struct DeploymentDocument {
     pub container_id: Option<String>,
     /// Docker's state of the container (`running`, `exited`, …), or `missing`.
     pub state: String,
+    /// When the running container started (RFC 3339 UTC); absent while none runs, on a swarm
+    /// node, and from a node older than this field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     pub ready: bool,
     /// The replicas the revision asks for; `0` from a node older than replicas.
     pub replicas: u32,
