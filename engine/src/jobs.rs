@@ -11,7 +11,7 @@ use crate::depends::DependencyGraph;
 use crate::error::{ManifestError, Unloaded};
 use crate::manifest::Manifests;
 use crate::observed::{Observed, ObservedRun};
-use crate::placement::listed;
+use crate::placement::{self, listed};
 
 /// The label naming the job a run container belongs to; job containers carry no
 /// `run.orcra.dev/deployment`, so the deployments' drift, duplicate and orphan rules never see
@@ -220,20 +220,9 @@ pub fn check(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
             );
         }
         if manifests.swarm_node().is_none() {
-            let nodes = spec.placement.iter().flat_map(|placement| &placement.nodes);
-            for (index, node) in nodes.enumerate() {
-                if !manifests.nodes.contains_key(node.as_str()) {
-                    error(
-                        &format!("spec.placement.nodes[{index}]"),
-                        unloaded.node(node.as_str()).unwrap_or_else(|| {
-                            format!(
-                                "no Node named {:?} in nodes/ (found: {})",
-                                node.as_str(),
-                                listed(manifests.nodes.keys())
-                            )
-                        }),
-                    );
-                }
+            let unknown = placement::unknown_nodes(spec.placement.as_ref(), manifests, unloaded);
+            for (field, problem) in unknown {
+                error(&field, problem);
             }
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Finding, Level, ManifestError, Unloaded};
-use crate::manifest::{DeploymentSpec, Manifests, NodeLabels};
+use crate::manifest::{DeploymentSpec, Manifests, NodeLabels, Placement};
 
 /// Whether the node `name` carrying `labels` runs `deployment`; every node runs a deployment
 /// without `placement`.
@@ -113,26 +113,36 @@ pub fn check(manifests: &Manifests, unloaded: &Unloaded) -> Vec<ManifestError> {
         return errors;
     }
     for deployment in manifests.deployments.values() {
-        let Some(placement) = &deployment.spec.placement else {
-            continue;
-        };
-        for (index, node) in placement.nodes.iter().enumerate() {
-            if !manifests.nodes.contains_key(node.as_str()) {
-                errors.push(ManifestError::new(
-                    &deployment.file,
-                    Some(&format!("spec.placement.nodes[{index}]")),
-                    unloaded.node(node.as_str()).unwrap_or_else(|| {
-                        format!(
-                            "no Node named {:?} in nodes/ (found: {})",
-                            node.as_str(),
-                            listed(manifests.nodes.keys())
-                        )
-                    }),
-                ));
-            }
+        for (field, problem) in
+            unknown_nodes(deployment.spec.placement.as_ref(), manifests, unloaded)
+        {
+            errors.push(ManifestError::new(&deployment.file, Some(&field), problem));
         }
     }
     errors
+}
+
+/// The `placement.nodes` entries of a Deployment's or a Job's `placement` that name no Node of
+/// the repository, as (field, problem).
+pub(crate) fn unknown_nodes<'a>(
+    placement: Option<&'a Placement>,
+    manifests: &'a Manifests,
+    unloaded: &'a Unloaded,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    let nodes = placement.into_iter().flat_map(|placement| &placement.nodes);
+    nodes
+        .enumerate()
+        .filter(|(_, node)| !manifests.nodes.contains_key(node.as_str()))
+        .map(|(index, node)| {
+            let problem = unloaded.node(node.as_str()).unwrap_or_else(|| {
+                format!(
+                    "no Node named {:?} in nodes/ (found: {})",
+                    node.as_str(),
+                    listed(manifests.nodes.keys())
+                )
+            });
+            (format!("spec.placement.nodes[{index}]"), problem)
+        })
 }
 
 /// What a valid revision's placement leaves worth knowing, warnings first, then by file and
