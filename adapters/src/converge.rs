@@ -10,7 +10,7 @@ use engine::plan::{ActionKind, Plan, PlanError};
 use engine::swarm::Role;
 use engine::{DesiredState, Observed, PlanOptions};
 
-use engine::mounts::names_in_labels;
+use engine::attachments::names_in_labels;
 use engine::spec::LABEL_SPEC;
 
 use crate::apply::{self, ApplyOptions, DockerRuntime, Reporter};

@@ -1,7 +1,7 @@
 //! The node's copies of the files containers mount (docs/manifests.md: files, secret files):
 //! repository files under `<dataDir>/files/<env>/`, secret files under the secret files folder
 //! (`/run/orun` unless `--secret-files-dir` says otherwise) `/<env>/`, which must be a tmpfs so
-//! that no secret reaches a disk. Each copy is named by `engine::mounts` after what it holds,
+//! that no secret reaches a disk. Each copy is named by `engine::attachments` after what it holds,
 //! written once (a temporary file renamed into place, so a name never shows half a file) with
 //! its mode and owner, in folders only orun's user may enter; and removed once no container of
 //! the environment mounts it. It decides nothing about which files a container gets.
@@ -13,7 +13,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use engine::mounts::{file_name, secret_file_name, MountedNames};
+use engine::attachments::{file_name, secret_file_name, MountedNames};
 use engine::spec::CanonicalSpec;
 use engine::Environment;
 

@@ -6,11 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use engine::attachments::MAX_FILE_BYTES as MAX_MOUNTED_FILE_BYTES;
 use engine::build::ContextFile;
 use engine::limits::{MAX_FILE_BYTES, MAX_REVISION_BYTES};
 use engine::load::kind_of_path;
 use engine::manifest::{BuildSpec, InnerPath, Kind, NodeSpec};
-use engine::mounts::MAX_FILE_BYTES as MAX_MOUNTED_FILE_BYTES;
 use engine::revision::RevisionSource;
 use engine::{Manifests, Secrets, SourceFile};
 

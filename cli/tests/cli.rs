@@ -859,8 +859,16 @@ fn bundled_example_plans_against_its_snapshot() {
     );
 }
 
-fn assert_valid(repo: &Path) {
-    let output = orun(&["validate", "--repo", repo.to_str().unwrap()]);
+/// `orun validate` of the two-tier example at `repo`, with its demo age identity, succeeds.
+fn assert_two_tier_valid(repo: &Path) {
+    let key = two_tier::demo_age_key();
+    let output = orun(&[
+        "validate",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--age-key-path",
+        key.to_str().unwrap(),
+    ]);
     assert!(
         output.status.success(),
         "{} does not validate: {}",
@@ -869,18 +877,31 @@ fn assert_valid(repo: &Path) {
     );
 }
 
-/// Each action of the plan of `repo` for a host with no containers and no images, as
-/// `kind target`, the target being its network, volume or deployment.
-fn steps_for_empty_host(repo: &Path) -> Vec<String> {
+/// Each action of the plan of the two-tier example at `repo` for a host with no containers and
+/// no images, as `kind target`, the target being its network, volume, job or deployment.
+fn two_tier_steps_for_empty_host(repo: &Path) -> Vec<String> {
     let scratch = TempDir::new().unwrap();
     write(scratch.path(), "observed.json", "{}");
-    let plan = plan_json(repo, &scratch.path().join("observed.json"));
+    let key = two_tier::demo_age_key();
+    let output = orun(&[
+        "plan",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--observed",
+        scratch.path().join("observed.json").to_str().unwrap(),
+        "--age-key-path",
+        key.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let plan: Value = serde_json::from_str(&stdout(&output)).unwrap();
     plan["actions"]
         .as_array()
         .unwrap()
         .iter()
         .map(|action| {
-            let target = ["network", "volume", "deployment"]
+            let target = ["network", "volume", "job", "deployment"]
                 .iter()
                 .find_map(|key| action[key].as_str())
                 .unwrap_or_default();
@@ -891,18 +912,18 @@ fn steps_for_empty_host(repo: &Path) -> Vec<String> {
 
 #[test]
 fn two_tier_example_validates_with_public_and_local_images() {
-    assert_valid(&two_tier::example());
+    assert_two_tier_valid(&two_tier::example());
     let local = TempDir::new().unwrap();
     two_tier::write_local_variant(local.path());
-    assert_valid(local.path());
+    assert_two_tier_valid(local.path());
 }
 
 #[test]
-fn two_tier_plan_prepares_network_and_volume_and_creates_redis_before_the_counter() {
+fn two_tier_plan_prepares_network_and_volume_and_runs_the_migration_between_redis_and_counter() {
     let local = TempDir::new().unwrap();
     two_tier::write_local_variant(local.path());
     for repo in [two_tier::example().as_path(), local.path()] {
-        let steps = steps_for_empty_host(repo);
+        let steps = two_tier_steps_for_empty_host(repo);
         let position = |step: &str| {
             steps
                 .iter()
@@ -912,7 +933,8 @@ fn two_tier_plan_prepares_network_and_volume_and_creates_redis_before_the_counte
         assert!(position("network orun-production") < position("build counter"));
         assert!(position("volume redis-data") < position("pull redis"));
         assert!(
-            position("create redis") < position("create counter"),
+            position("create redis") < position("run migrate")
+                && position("run migrate") < position("create counter"),
             "{steps:?}"
         );
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::attachments::{self, RepositoryFiles};
 use crate::changes::{self, SpecFields};
 use crate::depends::LABEL_DEPENDS_ON;
 use crate::duration::Duration;
@@ -17,7 +18,6 @@ use crate::manifest::{
     Manifest, Manifests, NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout,
     ServiceSpec, TmpfsMount, VolumeSource, VolumeSpec,
 };
-use crate::mounts::{self, RepositoryFiles};
 use crate::resources::Limits;
 use crate::schedule::Schedule;
 pub use crate::secret_env::MissingKeys;
@@ -498,7 +498,7 @@ fn container_spec(
         tmpfs: container.tmpfs.iter().map(tmpfs_of).collect(),
         files: BTreeMap::new(),
         secret_files: BTreeMap::new(),
-        networks: mounts::networks_of(container.networks.as_ref()),
+        networks: attachments::networks_of(container.networks.as_ref()),
         settings: settings_of(container),
     }
 }
@@ -512,8 +512,8 @@ fn mount_files(
     node_keys: &NodeKeys,
 ) -> Result<(), Vec<ManifestError>> {
     let container = &deployment.spec.container;
-    let files = mounts::files_of(&deployment.file, container, input.files);
-    let secret_files = mounts::secret_files_of(
+    let files = attachments::files_of(&deployment.file, container, input.files);
+    let secret_files = attachments::secret_files_of(
         &deployment.file,
         container,
         &input.secrets.shared,

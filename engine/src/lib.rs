@@ -2,6 +2,7 @@
 //! spec hashing and the planner. It performs no I/O: no filesystem, clock, environment variables,
 //! network or Docker; callers pass data in and get data back.
 
+pub mod attachments;
 pub mod backoff;
 pub mod build;
 pub mod changes;
@@ -17,7 +18,6 @@ pub mod jobs;
 pub mod limits;
 pub mod load;
 pub mod manifest;
-pub mod mounts;
 pub mod notify;
 pub mod observed;
 pub mod outcome;

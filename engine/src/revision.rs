@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::attachments::{RepositoryFile, RepositoryFiles, MAX_FILE_BYTES};
 use crate::build::{image_tag, BuildInputs, ContextFile};
 use crate::desired::{resolve_with, DesiredState, MissingKeys, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
@@ -15,7 +16,6 @@ use crate::load::{load, SourceFile};
 use crate::manifest::{
     BuildSpec, InnerPath, Manifest, Manifests, NodeEngine, NodeLabels, NodePolicy, NodeSpec, Text,
 };
-use crate::mounts::{RepositoryFile, RepositoryFiles, MAX_FILE_BYTES};
 use crate::notify::{receivers, Receiver};
 use crate::placement::{self, listed};
 use crate::policy;

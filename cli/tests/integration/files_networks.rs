@@ -18,28 +18,9 @@ use crate::support::ingress::{service_manifest, through_caddy, IngressPorts};
 use crate::support::node::{Node, Origin};
 use crate::support::secrets::{assert_no_plaintext, SHARED_PASSWORD};
 use crate::support::sops::{data_key_bytes, identity, sops_file};
-use crate::support::{docker, eventually, inspect, test_image, text, Scenario, TEST_PAGE};
-
-/// A folder on a tmpfs for one test's secret files, removed when dropped.
-struct SecretDir(PathBuf);
-
-impl SecretDir {
-    fn new(test: &str) -> Self {
-        let dir = PathBuf::from(format!("/dev/shm/orun-test-{}-{test}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        SecretDir(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for SecretDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{
+    docker, eventually, inspect, test_image, text, Scenario, SecretDir, TEST_PAGE,
+};
 
 /// `orun apply --once` with the copies of mounted files under `data` and secret files under
 /// `secrets`.
@@ -242,7 +223,7 @@ fn a_secret_file_is_readable_inside_from_a_tmpfs_and_appears_nowhere_else() {
     }
 
     // The file goes with the last container that mounts it.
-    let env_dir = secrets.0.join(&node.environment);
+    let env_dir = Path::new(secrets.path()).join(&node.environment);
     assert_eq!(files_in(&env_dir).len(), 1);
     origin.write(
         "deployments/db.yaml",

@@ -28,6 +28,5 @@ mod rollout;
 mod secrets;
 mod settings;
 mod support;
-mod swarm;
 mod two_tier;
 mod webhook;

@@ -9,17 +9,22 @@ pub fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/two-tier")
 }
 
-/// Writes the local variant into `repo`: the example's manifests and app with the
-/// `local/deployments/` files laid over `deployments/`.
+/// The demo age identity that decrypts the example's `secrets.yaml`.
+pub fn demo_age_key() -> PathBuf {
+    example().join("demo-age.key")
+}
+
+/// Writes the local variant into `repo`: the example's manifests, app, config and secrets with
+/// the `local/deployments/` and `local/jobs/` files laid over `deployments/` and `jobs/`.
 pub fn write_local_variant(repo: &Path) {
     let example = example();
-    for folder in ["app", "deployments", "services", "nodes"] {
+    for folder in ["app", "config", "deployments", "jobs", "services", "nodes"] {
         copy_dir(&example.join(folder), &repo.join(folder));
     }
-    copy_dir(
-        &example.join("local/deployments"),
-        &repo.join("deployments"),
-    );
+    fs::copy(example.join("secrets.yaml"), repo.join("secrets.yaml")).unwrap();
+    for folder in ["deployments", "jobs"] {
+        copy_dir(&example.join("local").join(folder), &repo.join(folder));
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

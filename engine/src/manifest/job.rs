@@ -4,6 +4,8 @@
 //! or files (exactly one of `runOn` and `schedule`, `before` naming deployments) are checked by
 //! `validate`; when a run happens is decided by the planner and the node.
 
+use std::sync::OnceLock;
+
 use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -117,7 +119,6 @@ impl JobSpec {
 impl KindSpec for JobSpec {
     const NAME: &'static str = "JobSpec";
     /// Only its own: the container's come from `ContainerFields` itself (see `fields`).
-    const FIELDS: &'static [&'static str] = Self::OWN_FIELDS;
     const OWN_FIELDS: &'static [&'static str] = &[
         "runOn",
         "before",
@@ -152,14 +153,8 @@ impl KindSpec for JobSpec {
     }
 
     fn fields() -> &'static [&'static str] {
-        static FIELDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        FIELDS.get_or_init(|| {
-            split::container_fields()
-                .iter()
-                .chain(Self::OWN_FIELDS)
-                .copied()
-                .collect()
-        })
+        static FIELDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+        split::kind_fields(&FIELDS, Self::OWN_FIELDS)
     }
 }
 

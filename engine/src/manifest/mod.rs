@@ -18,6 +18,7 @@ mod split;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -371,65 +372,6 @@ impl Default for DeploymentSpec {
 
 impl KindSpec for DeploymentSpec {
     const NAME: &'static str = "DeploymentSpec";
-    const FIELDS: &'static [&'static str] = &[
-        "image",
-        "build",
-        "pullPolicy",
-        "command",
-        "ports",
-        "volumes",
-        "env",
-        "health",
-        "stopTimeout",
-        "rollout",
-        "drainTimeout",
-        "dependsOn",
-        "entrypoint",
-        "workingDir",
-        "user",
-        "hostname",
-        "extraHosts",
-        "capAdd",
-        "capDrop",
-        "readOnlyRootFilesystem",
-        "init",
-        "stopSignal",
-        "labels",
-        "sysctls",
-        "shmSize",
-        "logging",
-        "resources",
-        "network",
-        "tmpfs",
-        "interactive",
-        "tty",
-        "ulimits",
-        "securityOpt",
-        "devices",
-        "groupAdd",
-        "gpus",
-        "privileged",
-        "pid",
-        "ipc",
-        "usernsMode",
-        "dns",
-        "dnsSearch",
-        "dnsOptions",
-        "domainname",
-        "deviceCgroupRules",
-        "memoryReservation",
-        "cpuShares",
-        "cpuset",
-        "oomScoreAdj",
-        "oomKillDisable",
-        "storageOpt",
-        "files",
-        "secretFiles",
-        "networks",
-        "placement",
-        "replicas",
-        "secretEnv",
-    ];
     const OWN_FIELDS: &'static [&'static str] = &[
         "health",
         "rollout",
@@ -459,6 +401,11 @@ impl KindSpec for DeploymentSpec {
 
     fn container_mut(&mut self) -> &mut ContainerFields {
         &mut self.container
+    }
+
+    fn fields() -> &'static [&'static str] {
+        static FIELDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+        split::kind_fields(&FIELDS, Self::OWN_FIELDS)
     }
 }
 

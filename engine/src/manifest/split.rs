@@ -23,9 +23,6 @@ use super::container::ContainerFields;
 pub trait KindSpec: Default {
     /// The name errors give the spec (`struct DeploymentSpec`).
     const NAME: &'static str;
-    /// Every field of the spec, the container's included, in the order an unknown field's error
-    /// lists them.
-    const FIELDS: &'static [&'static str];
     /// The fields that are the kind's own rather than the container's.
     const OWN_FIELDS: &'static [&'static str];
 
@@ -38,11 +35,18 @@ pub trait KindSpec: Default {
 
     fn container_mut(&mut self) -> &mut ContainerFields;
 
-    /// The fields read: [`KindSpec::FIELDS`], unless the kind lists them when first asked (a
-    /// Job's are its own and whatever `ContainerFields` has, see [`container_fields`]).
-    fn fields() -> &'static [&'static str] {
-        Self::FIELDS
-    }
+    /// Every field of the spec, in the order an unknown field's error lists them: the
+    /// container's, then the kind's own (see [`kind_fields`]).
+    fn fields() -> &'static [&'static str];
+}
+
+/// Every container field, then `own`, listed once in `cell`: a kind's [`KindSpec::fields`], so
+/// that a field added to `ContainerFields` is a field of every kind without a list to keep.
+pub fn kind_fields(
+    cell: &'static OnceLock<Vec<&'static str>>,
+    own: &'static [&'static str],
+) -> &'static [&'static str] {
+    cell.get_or_init(|| container_fields().iter().chain(own).copied().collect())
 }
 
 /// The fields of `ContainerFields`, as its derived `Deserialize` names them: read once from the
@@ -213,20 +217,18 @@ mod tests {
     }
 
     #[test]
-    fn a_deployment_lists_its_own_fields_and_every_container_field() {
+    fn a_deployment_lists_every_container_field_then_its_own() {
         let container = derived_fields::<ContainerFields>();
-        let mut listed: Vec<&str> = DeploymentSpec::FIELDS
+        let listed = DeploymentSpec::fields();
+        assert_eq!(
+            listed.len(),
+            container.len() + DeploymentSpec::OWN_FIELDS.len()
+        );
+        assert!(container
             .iter()
-            .copied()
-            .filter(|field| !DeploymentSpec::OWN_FIELDS.contains(field))
-            .collect();
-        let mut expected: Vec<&str> = container.iter().map(String::as_str).collect();
-        listed.sort_unstable();
-        expected.sort_unstable();
-        assert_eq!(listed, expected);
-        for own in DeploymentSpec::OWN_FIELDS {
-            assert!(DeploymentSpec::FIELDS.contains(own), "{own}");
-        }
+            .zip(listed)
+            .all(|(derived, read)| derived == read));
+        assert!(listed.ends_with(DeploymentSpec::OWN_FIELDS));
     }
 
     #[test]

@@ -6,7 +6,11 @@ demonstration, not a web framework: one thread per connection, HTTP/1.0, no keep
 
     GET /        counts the visit and greets with the total
     GET /count   the total alone, without counting
-    GET /health  200 once Redis answers PING, 503 naming Redis's address otherwise
+    GET /health  200 once Redis answers and holds the schema this version needs, 503 otherwise
+
+`python3 app.py migrate` is the migration the `migrate` Job runs before a new counter starts: it
+brings the data in Redis to SCHEMA and exits. Redis's password is read from the file
+REDIS_PASSWORD_FILE names (a secret file), when that file exists.
 """
 
 import os
@@ -19,35 +23,61 @@ REDIS_HOST = os.environ.get("REDIS_HOST", "redis")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 PORT = int(os.environ.get("PORT", "8000"))
 GREETING = os.environ.get("GREETING", "Hello from orun")
+PASSWORD_FILE = os.environ.get("REDIS_PASSWORD_FILE", "/run/secrets/REDIS_PASSWORD")
 COUNTER_KEY = "visits"
+SCHEMA_KEY = "schema"
+# The version of the data this code reads and writes; `migrate` brings Redis to it.
+SCHEMA = 1
 
 
 class RedisError(Exception):
     """Redis could not be reached, or answered with an error."""
 
 
-def redis_command(*args):
-    """Sends one command on a fresh connection and returns the reply: int, str or None."""
+def encode(args):
     parts = [str(arg).encode() for arg in args]
-    request = b"*%d\r\n" % len(parts) + b"".join(
+    return b"*%d\r\n" % len(parts) + b"".join(
         b"$%d\r\n%s\r\n" % (len(part), part) for part in parts
     )
+
+
+def read_reply(reply):
+    line = reply.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:].decode()
+    if kind == b":":
+        return int(rest)
+    if kind == b"+":
+        return rest
+    if kind == b"$":
+        size = int(rest)
+        return None if size < 0 else reply.read(size + 2)[:-2].decode()
+    if kind == b"-":
+        raise RedisError(rest)
+    raise RedisError("unexpected reply %r" % line)
+
+
+def password():
+    """Redis's password from the secret file, or None when there is no such file."""
+    try:
+        with open(PASSWORD_FILE) as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise RedisError("cannot read %s: %s" % (PASSWORD_FILE, error)) from error
+
+
+def redis_command(*args):
+    """Sends one command on a fresh connection (after AUTH when a password is set) and returns
+    the reply: int, str or None."""
+    secret = password()
+    commands = ([("AUTH", secret)] if secret else []) + [args]
     try:
         with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as connection:
-            connection.sendall(request)
+            connection.sendall(b"".join(encode(command) for command in commands))
             reply = connection.makefile("rb")
-            line = reply.readline().rstrip(b"\r\n")
-            kind, rest = line[:1], line[1:].decode()
-            if kind == b":":
-                return int(rest)
-            if kind == b"+":
-                return rest
-            if kind == b"$":
-                size = int(rest)
-                return None if size < 0 else reply.read(size + 2)[:-2].decode()
-            if kind == b"-":
-                raise RedisError(rest)
-            raise RedisError("unexpected reply %r" % line)
+            replies = [read_reply(reply) for _ in commands]
+            return replies[-1]
     except OSError as error:
         raise RedisError(str(error)) from error
 
@@ -58,7 +88,9 @@ def route(method, path):
         return "405 Method Not Allowed", "only GET and HEAD\n"
     try:
         if path == "/health":
-            redis_command("PING")
+            schema = int(redis_command("GET", SCHEMA_KEY) or 0)
+            if schema < SCHEMA:
+                return "503 Service Unavailable", "schema %d in redis, %d needed: run the migration\n" % (schema, SCHEMA)
             return "200 OK", "ok\n"
         if path == "/count":
             return "200 OK", "%d\n" % int(redis_command("GET", COUNTER_KEY) or 0)
@@ -107,5 +139,20 @@ def main():
         threading.Thread(target=serve, args=(connection,), daemon=True).start()
 
 
+def migrate():
+    """Brings the data to SCHEMA: version 1 keeps the count under COUNTER_KEY, starting at 0.
+    Safe to run again; exits non-zero when Redis cannot be reached."""
+    try:
+        redis_command("SETNX", COUNTER_KEY, 0)
+        redis_command("SET", SCHEMA_KEY, SCHEMA)
+    except RedisError as error:
+        print("migration failed: redis at %s:%d: %s" % (REDIS_HOST, REDIS_PORT, error), flush=True)
+        sys.exit(1)
+    print("redis at %s:%d holds schema %d" % (REDIS_HOST, REDIS_PORT, SCHEMA), flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["migrate"]:
+        migrate()
+    else:
+        main()

@@ -543,3 +543,24 @@ impl Drop for Registry {
 pub fn scratch_dir(scenario: &Scenario, name: &str) -> PathBuf {
     scenario.repo().join("volumes").join(name)
 }
+
+/// A folder on a tmpfs for one test's secret files, removed when dropped.
+pub struct SecretDir(PathBuf);
+
+impl SecretDir {
+    pub fn new(test: &str) -> Self {
+        let dir = PathBuf::from(format!("/dev/shm/orun-test-{}-{test}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        SecretDir(dir)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for SecretDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -7,6 +7,17 @@
 //! 127.0.0.1`) and left by the last one, unless it existed before, so the other tests run on a
 //! plain engine. This machine's routing mesh does not answer on published ports, so the tests
 //! publish in host mode.
+//!
+//! A test binary of its own, behind the `docker-tests` feature like `integration`: making and
+//! leaving a swarm breaks the name resolution and the published ports of standalone containers
+//! that run beside it (moby/moby#45144 and #42877, seen on Engine 20.10: a container created
+//! after `docker swarm leave` no longer resolves its neighbours on a bridge network). Cargo runs
+//! test binaries one after another, so no other Docker-backed test runs while these hold a swarm.
+
+// The Docker-backed tests' shared support; this binary uses only part of it.
+#[allow(dead_code, unused_imports)]
+#[path = "../integration/support/mod.rs"]
+mod support;
 
 use std::process::Output;
 use std::sync::Mutex;
