@@ -6,7 +6,7 @@
 //! the environment network.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use engine::sops::DataKey;
@@ -18,28 +18,9 @@ use crate::support::ingress::{service_manifest, through_caddy, IngressPorts};
 use crate::support::node::{Node, Origin};
 use crate::support::secrets::{assert_no_plaintext, SHARED_PASSWORD};
 use crate::support::sops::{data_key_bytes, identity, sops_file};
-use crate::support::{docker, eventually, inspect, test_image, text, Scenario, TEST_PAGE};
-
-/// A folder on a tmpfs for one test's secret files, removed when dropped.
-struct SecretDir(PathBuf);
-
-impl SecretDir {
-    fn new(test: &str) -> Self {
-        let dir = PathBuf::from(format!("/dev/shm/orun-test-{}-{test}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        SecretDir(dir)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for SecretDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use crate::support::{
+    docker, eventually, inspect, test_image, text, walk, Scenario, SecretDir, TEST_PAGE,
+};
 
 /// `orun apply --once` with the copies of mounted files under `data` and secret files under
 /// `secrets`.
@@ -257,20 +238,6 @@ fn a_secret_file_is_readable_inside_from_a_tmpfs_and_appears_nowhere_else() {
         "left: {:?}",
         files_in(&env_dir)
     );
-}
-
-/// Every regular file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            files.extend(walk(&entry.path()));
-        } else if kind.is_file() {
-            files.push(entry.path());
-        }
-    }
-    files
 }
 
 #[test]

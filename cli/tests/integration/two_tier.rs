@@ -8,10 +8,9 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{docker, eventually, free_port, http_get, inspect, two_tier, Scenario};
-
-/// The base image of the local variant, made by `scripts/debian-image`.
-const LOCAL_BASE: &str = "localhost/orun-debian:bookworm";
+use crate::support::{
+    docker, eventually, free_port, http_get, inspect, local_base, two_tier, Scenario,
+};
 
 /// Removes the environment's named volume and network when the test ends: orun never removes
 /// them itself. Declared before the scenario, so it drops after the containers are gone.
@@ -78,15 +77,7 @@ fn count(port: u16) -> Option<u64> {
 
 #[test]
 fn two_tier_example_keeps_its_count_across_recreates_of_either_tier() {
-    assert!(
-        Command::new("docker")
-            .args(["image", "inspect", LOCAL_BASE])
-            .output()
-            .unwrap()
-            .status
-            .success(),
-        "{LOCAL_BASE} is missing: run scripts/debian-image"
-    );
+    local_base();
     // Declared first so it drops last, once the scenario has removed the containers.
     let leftovers;
     let scenario = Scenario::new("two-tier");
