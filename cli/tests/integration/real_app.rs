@@ -2,9 +2,11 @@
 //! PostgreSQL 15 with its cluster in a named volume, a migration Job, a Python notes app and nginx
 //! in front of it, the database password a secret file from `secrets.yaml` (fixtures in
 //! `real_app/`). The migration runs between a ready database and the app's creation; the proxy's
-//! network cannot see the database; the password is in the containers' files and nowhere else; a
-//! failing migration keeps the old app serving until a fixed one runs; and a changed nginx
-//! configuration recreates the proxy alone.
+//! network cannot see the database; the password is in the containers' files and nowhere else (not
+//! in orun's output, `docker inspect`, `docker logs` or the data folder: `apply --once` keeps no
+//! `state.json`, the node's is checked in `files_networks.rs`); a failing migration keeps the old
+//! app serving until a fixed one runs; and a changed nginx configuration recreates the proxy
+//! alone.
 
 use std::cell::RefCell;
 use std::fs;
@@ -198,8 +200,8 @@ impl RealApp {
         );
     }
 
-    /// The run containers of the migration, oldest first (their names hold the spec hash, so
-    /// they are sorted by creation).
+    /// The run containers of the migration, oldest first (their names hold the spec hash, which
+    /// says nothing of their order).
     fn runs(&self) -> Vec<String> {
         let mut runs: Vec<(SystemTime, String)> = self
             .scenario
@@ -470,6 +472,11 @@ fn a_web_and_database_app_migrates_in_order_keeps_its_secret_and_survives_a_fail
         .collect();
     assert_eq!(changes, ["files[/etc/nginx/orun.conf].sha256"]);
     let output = app.apply();
+    assert!(
+        output.contains(&format!("~ {proxy} (step "))
+            && output.contains("\n    files[/etc/nginx/orun.conf].sha256\n"),
+        "the printed plan names the file: {output}"
+    );
     let recreated: Vec<&str> = output
         .lines()
         .filter(|line| line.trim_start().starts_with("ok") && line.contains(" recreate "))
