@@ -6,7 +6,7 @@
 //! the environment network.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use engine::sops::DataKey;
@@ -19,7 +19,7 @@ use crate::support::node::{Node, Origin};
 use crate::support::secrets::{assert_no_plaintext, SHARED_PASSWORD};
 use crate::support::sops::{data_key_bytes, identity, sops_file};
 use crate::support::{
-    docker, eventually, inspect, test_image, text, Scenario, SecretDir, TEST_PAGE,
+    docker, eventually, inspect, test_image, text, walk, Scenario, SecretDir, TEST_PAGE,
 };
 
 /// `orun apply --once` with the copies of mounted files under `data` and secret files under
@@ -238,20 +238,6 @@ fn a_secret_file_is_readable_inside_from_a_tmpfs_and_appears_nowhere_else() {
         "left: {:?}",
         files_in(&env_dir)
     );
-}
-
-/// Every regular file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            files.extend(walk(&entry.path()));
-        } else if kind.is_file() {
-            files.push(entry.path());
-        }
-    }
-    files
 }
 
 #[test]

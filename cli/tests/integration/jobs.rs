@@ -70,7 +70,8 @@ fn runs(scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-fn kinds(plan: &Value) -> Vec<(String, String)> {
+/// The kind and subject (`run migrate`, `create web`) and the reason of each action of `plan`.
+pub(crate) fn kinds(plan: &Value) -> Vec<(String, String)> {
     plan["actions"]
         .as_array()
         .unwrap()

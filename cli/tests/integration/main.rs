@@ -22,6 +22,7 @@ mod node_recovery;
 mod node_state;
 mod notifications;
 mod probes;
+mod real_app;
 mod registries;
 mod replicas;
 mod rollout;

@@ -14,11 +14,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::support::{
-    docker, eventually, free_port, http_get, inspect, text, two_tier, Scenario, SecretDir,
+    docker, eventually, free_port, http_get, inspect, local_base, text, two_tier, Scenario,
+    SecretDir,
 };
-
-/// The base image of the local variant, made by `scripts/debian-image`.
-const LOCAL_BASE: &str = "localhost/orun-debian:bookworm";
 
 /// Removes the environment's named volume and network when the test ends: orun never removes
 /// them itself. Declared before the scenario, so it drops after the containers are gone.
@@ -178,15 +176,7 @@ fn shown(scenario: &Scenario) -> String {
 
 #[test]
 fn two_tier_example_migrates_first_hides_its_password_and_keeps_its_count() {
-    assert!(
-        Command::new("docker")
-            .args(["image", "inspect", LOCAL_BASE])
-            .output()
-            .unwrap()
-            .status
-            .success(),
-        "{LOCAL_BASE} is missing: run scripts/debian-image"
-    );
+    local_base();
     // Declared first so it drops last, once the scenario has removed the containers.
     let leftovers;
     let scenario = Scenario::new("two-tier");

@@ -1,9 +1,10 @@
-//! Fixtures of the Docker-backed tests: the lab check, the locally built test image, a throwaway
-//! manifest repository with its own environment name, free ports, a local registry (open, or with
-//! a login), and cleanup of every container, network and volume of the test's environment even
-//! when the test fails; for the fault tests, a Docker API proxy that can be cut, a `git daemon`
-//! that can die mid-fetch, and tripwires on Docker events. The helpers that need no Docker come
-//! from the normal targets' `tests/support`, included here by path, not copied.
+//! Fixtures of the Docker-backed tests: the lab check, the locally built test image and the local
+//! Debian base image, a throwaway manifest repository with its own environment name, free ports,
+//! a local registry (open, or with a login), a folder on a tmpfs for secret files, and cleanup of
+//! every container, network and volume of the test's environment even when the test fails; for
+//! the fault tests, a Docker API proxy that can be cut, a `git daemon` that can die mid-fetch, and
+//! tripwires on Docker events. The helpers that need no Docker come from the normal targets'
+//! `tests/support`, included here by path, not copied.
 
 pub mod browser;
 pub mod docker_proxy;
@@ -57,6 +58,22 @@ pub fn test_image() -> &'static str {
         docker(&["build", "-q", "-t", TEST_IMAGE, dir.to_str().unwrap()]);
     });
     TEST_IMAGE
+}
+
+/// The local Debian base image made by `scripts/debian-image`, for the tests that run real
+/// programs (Python, Redis, PostgreSQL, nginx) on a machine with no registry.
+pub const LOCAL_BASE: &str = "localhost/orun-debian:bookworm";
+
+/// [`LOCAL_BASE`], failing the test with what to run when it is missing.
+pub fn local_base() -> &'static str {
+    let present = Command::new("docker")
+        .args(["image", "inspect", LOCAL_BASE])
+        .output()
+        .expect("docker CLI")
+        .status
+        .success();
+    assert!(present, "{LOCAL_BASE} is missing: run scripts/debian-image");
+    LOCAL_BASE
 }
 
 /// Runs `docker ARGS`, panicking with its stderr on failure; returns stdout.
@@ -293,14 +310,7 @@ impl Scenario {
     pub fn apply_with(&self, args: &[&str]) -> String {
         let mut all = vec!["apply", "--once"];
         all.extend(args);
-        let output = self.orun(&all);
-        assert!(
-            output.status.success(),
-            "apply failed:\n{}\n{}",
-            text(&output.stdout),
-            text(&output.stderr)
-        );
-        text(&output.stdout)
+        succeeded(&self.orun(&all), "apply")
     }
 
     /// `orun plan --output json`.
@@ -318,6 +328,17 @@ impl Scenario {
     pub fn containers(&self) -> Vec<String> {
         container_names(&self.environment)
     }
+}
+
+/// The stdout of `output`, failing the test with both streams when the `what` it ran failed.
+pub fn succeeded(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
 }
 
 /// Names of the containers labelled with `environment`, sorted.
@@ -563,4 +584,18 @@ impl Drop for SecretDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+/// Every regular file under `dir`.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            files.extend(walk(&entry.path()));
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files
 }
