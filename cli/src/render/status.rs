@@ -10,14 +10,14 @@ use node::status::ServiceStatus;
 use super::escaped;
 
 /// A row of the node's own text, escaped for the terminal.
-fn row(cells: Vec<String>) -> Vec<String> {
+pub(super) fn row(cells: Vec<String>) -> Vec<String> {
     cells
         .into_iter()
         .map(|cell| escaped(&cell).into_owned())
         .collect()
 }
 
-fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)

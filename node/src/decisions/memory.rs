@@ -1,12 +1,13 @@
 //! What the node remembers across restarts (docs/node.md), as data: the last good and the
 //! applied commit, quarantined (deployment, commit, error) triples, flapping marks and the change
-//! runs of jobs; what to
+//! runs of jobs, and an operator's suspension and pin; what to
 //! remember from the health, what a restart gets back, and where a restart starts from. Pure:
 //! `state.rs` reads and writes the file, and the node loop decides when.
 
 use engine::jobs::JobRuns;
 use serde::{Deserialize, Serialize};
 
+use super::control::{Pinned, Suspended};
 use super::health::Tracker;
 
 /// The version of the file's layout; a newer orun reads older versions.
@@ -30,6 +31,12 @@ pub struct NodeState {
     /// after their containers are pruned so that a spec that ran never runs again.
     #[serde(default, skip_serializing_if = "JobRuns::is_empty")]
     pub job_runs: JobRuns,
+    /// The node was suspended by `orun suspend` and not resumed yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspended>,
+    /// The node was pinned by `orun pin` and not unpinned yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +61,8 @@ impl Default for NodeState {
             quarantined: Vec::new(),
             flapping: Vec::new(),
             job_runs: JobRuns::new(),
+            suspended: None,
+            pinned: None,
         }
     }
 }

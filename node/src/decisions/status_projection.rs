@@ -44,6 +44,7 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
         volumes: BTreeMap::new(),
         jobs: BTreeMap::new(),
         last_plan: None,
+        pending_actions: None,
     }
 }
 
