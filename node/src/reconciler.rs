@@ -647,7 +647,11 @@ impl Reconciler {
     async fn publish(&mut self, pass: PassReport) {
         let failed = pass.failed();
         let observed = self
-            .refresh_status(&pass.outcomes, pass.observed, Some((failed, pass.error)))
+            .refresh_status(
+                &pass.outcomes,
+                pass.observed,
+                Some((failed, pass.error, pass.planned_only)),
+            )
             .await;
         self.update_routes(observed.as_ref()).await;
         self.published = observed;
@@ -710,14 +714,14 @@ impl Reconciler {
     }
 
     /// Rewrites the status of every deployment from `outcomes`, the health and `observed`
-    /// (observed afresh when `None`), and, after a reconcile (`reconciled`: whether it failed, and
-    /// the pass's own error), the node's reconcile fields, all in one update so readers never see
+    /// (observed afresh when `None`), and, after a reconcile (`reconciled`: whether it failed, the
+    /// pass's own error, and whether it only planned), the node's reconcile fields, all in one update so readers never see
     /// a half-written pass. Returns the snapshot it used, if Docker answered.
     async fn refresh_status(
         &mut self,
         outcomes: &[Outcome],
         observed: Option<Observed>,
-        reconciled: Option<(bool, Option<SyncError>)>,
+        reconciled: Option<(bool, Option<SyncError>, bool)>,
     ) -> Option<Observed> {
         let last_good = self.last_good.as_ref()?;
         let observed = match observed {
@@ -725,9 +729,10 @@ impl Reconciler {
             None => observe(&self.docker, &last_good.desired).await.ok(),
         };
         let mut status = self.status.lock();
-        if let Some((failed, error)) = reconciled {
+        if let Some((failed, error, planned_only)) = reconciled {
             let now = SystemTime::now();
-            status_projection::reconciled(&mut status.node, &last_good.commit, failed, error, now);
+            let applied = Some(last_good.commit.as_str()).filter(|_| !planned_only);
+            status_projection::reconciled(&mut status.node, applied, failed, error, now);
         }
         status.node.refresh_healthy();
         status.jobs = status_projection::jobs(
