@@ -1,8 +1,8 @@
 //! Operating a running node: `orun pin` puts an older commit back and holds it through new commits,
 //! SIGTERM and SIGKILL until `orun unpin`; `orun suspend` holds every action, drift repair and new
 //! commits included, while `/status` shows what is pending, until `orun resume`; `/history` and
-//! `orun history` list the applies newest first; a control command with no node running names the
-//! socket it tried.
+//! `orun history` list the applies newest first; a pin runs the image id its commit ran although
+//! the tag moved on; a control command with no node running names the socket it tried.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::node::{web_manifest, Node, Origin};
-use crate::support::{docker, env_of, eventually, free_port, inspect};
+use crate::support::{docker, env_of, eventually, free_port, inspect, test_image};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -218,6 +218,102 @@ fn a_suspended_node_acts_on_nothing_until_resumed() {
     assert!(eventually(LIMIT, || greeting(&web).as_deref() == Some("two")));
     let refused = orun(&["resume", "--data-dir", node.data_dir().to_str().unwrap()]);
     assert!(!refused.status.success(), "not suspended any more");
+}
+
+/// A local tag of this test, and the images built under it, removed when dropped.
+struct LocalTag {
+    tag: String,
+    built: Vec<String>,
+}
+
+impl LocalTag {
+    fn new(test: &str) -> Self {
+        let tag = format!("orun-test/{test}-{}:stable", std::process::id());
+        docker(&["tag", test_image(), &tag]);
+        LocalTag {
+            tag,
+            built: Vec::new(),
+        }
+    }
+
+    /// Moves the tag to a new image (the test image with a label); its id.
+    fn move_on(&mut self) -> String {
+        let context = tempfile::TempDir::new().unwrap();
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            format!(
+                "FROM {}\nLABEL orun-test-moved={}\n",
+                test_image(),
+                self.tag
+            ),
+        )
+        .unwrap();
+        docker(&[
+            "build",
+            "-q",
+            "-t",
+            &self.tag,
+            context.path().to_str().unwrap(),
+        ]);
+        let id = image_id(&self.tag);
+        self.built.push(id.clone());
+        id
+    }
+}
+
+impl Drop for LocalTag {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", &self.tag]).output();
+        for id in &self.built {
+            let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+        }
+    }
+}
+
+fn image_id(reference: &str) -> String {
+    docker(&["image", "inspect", "-f", "{{.Id}}", reference])
+}
+
+fn container_image(name: &str) -> Option<String> {
+    Some(inspect(name)?["Image"].as_str()?.to_string())
+}
+
+#[test]
+fn a_pin_runs_the_image_id_its_commit_ran_though_the_tag_moved_on() {
+    let mut tag = LocalTag::new("pin-image");
+    let first = image_id(&tag.tag);
+    let reference = tag.tag.clone();
+    let origin = Origin::new();
+    let port = free_port();
+    let manifest =
+        |greeting: &str| web_manifest("web", port, greeting).replace(test_image(), &reference);
+    origin.write("deployments/web.yaml", &manifest("one"));
+    let v1 = origin.commit("v1");
+    let node = Node::start("pin-image", origin.bare().to_str().unwrap());
+    let web = node.container("web");
+    node.wait_for("v1 applied", LIMIT, |s| {
+        s["node"]["applied_commit"] == v1.as_str()
+    });
+    assert_eq!(container_image(&web), Some(first.clone()));
+
+    let moved = tag.move_on();
+    origin.write("deployments/web.yaml", &manifest("two"));
+    let v2 = origin.commit("v2");
+    node.wait_for("v2 applied", LIMIT, |s| {
+        s["node"]["applied_commit"] == v2.as_str()
+    });
+    assert_eq!(
+        container_image(&web),
+        Some(moved),
+        "v2 runs what the tag names now"
+    );
+
+    control(&node, &["pin", &v1]);
+    node.wait_for("v1 applied again", LIMIT, |s| {
+        s["node"]["applied_commit"] == v1.as_str() && s["node"]["pinned"]["commit"] == v1.as_str()
+    });
+    assert_eq!(container_image(&web), Some(first), "the image v1 ran");
+    assert_eq!(greeting(&web).as_deref(), Some("one"));
 }
 
 #[test]
