@@ -38,3 +38,42 @@ pub fn human(document: &HistoryDocument) -> String {
     }
     format!("{applies}\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node::decisions::history::{ApplyOutcome, DeployedImage, HistoryEntry};
+
+    #[test]
+    fn each_apply_is_a_row_with_short_ids() {
+        let document = HistoryDocument {
+            entries: vec![HistoryEntry {
+                commit: "9f2c6d1e0b7a4c3d2e1f0a9b8c7d6e5f4a3b2c1d".into(),
+                started_at: "2026-12-06T10:00:00Z".into(),
+                finished_at: "2026-12-06T10:00:04Z".into(),
+                outcome: ApplyOutcome::Pinned,
+                deployments: vec![DeployedImage {
+                    deployment: "web".into(),
+                    image: "nginx:alpine".into(),
+                    image_id: Some(format!("sha256:{}", "4c01".repeat(16))),
+                    digest: None,
+                }],
+            }],
+        };
+        let text = human(&document);
+        for expected in [
+            "2026-12-06T10:00:04Z",
+            "9f2c6d1e0b7a",
+            "pinned",
+            "web nginx:alpine (4c014c014c01)",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+        assert_eq!(
+            human(&HistoryDocument {
+                entries: Vec::new()
+            }),
+            "no applies recorded yet\n"
+        );
+    }
+}
