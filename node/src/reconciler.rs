@@ -529,16 +529,7 @@ impl Reconciler {
 
     /// A pass of a suspended node: observe and plan only, and show the plan's actions as pending.
     async fn plan_only(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
-        let started_at = chrono::Utc::now();
-        let mut pass = PassReport {
-            commit,
-            started_at,
-            finished_at: started_at,
-            outcomes: Vec::new(),
-            observed: None,
-            error: None,
-            planned_only: true,
-        };
+        let mut pass = PassReport::nothing(commit, chrono::Utc::now(), true);
         let Some(last_good) = self
             .last_good
             .as_ref()
@@ -569,17 +560,13 @@ impl Reconciler {
 
     /// One convergence pass against the revision in force with the loop's plan options.
     async fn converge(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
-        let started_at = chrono::Utc::now();
-        let Some(last_good) = self.last_good.as_ref().filter(|good| good.commit == commit) else {
-            return PassReport {
-                commit,
-                started_at,
-                finished_at: started_at,
-                outcomes: Vec::new(),
-                observed: None,
-                error: None,
-                planned_only: false,
-            };
+        let mut report = PassReport::nothing(commit, chrono::Utc::now(), false);
+        let Some(last_good) = self
+            .last_good
+            .as_ref()
+            .filter(|good| good.commit == report.commit)
+        else {
+            return report;
         };
         let options = ApplyOptions {
             code_dir: repo::code_dir(&self.settings),
@@ -589,7 +576,7 @@ impl Reconciler {
             registry_credentials: last_good.registry_credentials.clone(),
             file_dirs: self.settings.file_dirs(),
         };
-        let span = tracing::info_span!("reconcile", commit = %commit, new_commit = plan_options.new_commit);
+        let span = tracing::info_span!("reconcile", commit = %report.commit, new_commit = plan_options.new_commit);
         self.metrics.reconciles.inc();
         let log = LogReporter {
             metrics: &self.metrics,
@@ -617,29 +604,16 @@ impl Reconciler {
                             Some(status_projection::last_plan(&pass.plan, SystemTime::now()));
                     }
                 }
-                PassReport {
-                    commit,
-                    started_at,
-                    finished_at: chrono::Utc::now(),
-                    outcomes: pass.report.outcomes,
-                    observed: pass.observed,
-                    error: None,
-                    planned_only: false,
-                }
+                report.outcomes = pass.report.outcomes;
+                report.observed = pass.observed;
             }
             Err(error) => {
                 warn!(%error, "reconcile failed");
-                PassReport {
-                    commit,
-                    started_at,
-                    finished_at: chrono::Utc::now(),
-                    outcomes: Vec::new(),
-                    observed: None,
-                    error: Some(SyncError::Reconcile(error)),
-                    planned_only: false,
-                }
+                report.error = Some(SyncError::Reconcile(error));
             }
         }
+        report.finished_at = chrono::Utc::now();
+        report
     }
 
     /// Shows a finished pass in the status document and the routes, with the health the loop

@@ -99,6 +99,19 @@ pub struct PassReport {
 }
 
 impl PassReport {
+    /// A pass of `commit` that started and ended at `at` and did nothing yet.
+    pub fn nothing(commit: String, at: DateTime<Utc>, planned_only: bool) -> Self {
+        PassReport {
+            commit,
+            started_at: at,
+            finished_at: at,
+            outcomes: Vec::new(),
+            observed: None,
+            error: None,
+            planned_only,
+        }
+    }
+
     /// An action failed, or the pass could not run.
     pub fn failed(&self) -> bool {
         self.error.is_some() || self.outcomes.iter().any(|outcome| outcome.result.is_err())
