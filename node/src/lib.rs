@@ -2,8 +2,9 @@
 //! backoff, or at once on a proven webhook, and a reconciler that applies each new valid revision
 //! at once and repairs drift from the last good revision every poll interval, whatever Git is
 //! doing, remembering across restarts what it learnt (`state.rs`) and reporting rollouts to the
-//! notifier. It serves its status read-only (docs/status-api.md). This module only holds the
-//! settings and wires the tasks together.
+//! notifier and recording each apply (`history.rs`). It serves its status read-only
+//! (docs/status-api.md) and takes a local operator's commands on its control socket
+//! (`control.rs`). This module only holds the settings and wires the tasks together.
 
 pub mod control;
 pub mod dashboard;

@@ -1,9 +1,11 @@
 //! The node loop's driver: it turns what happens (the start, the poller's fetches, the
-//! drift-repair, liveness and cron timers, the end of a scheduled job run) into events for
+//! drift-repair, liveness and cron timers, the end of a scheduled job run, an operator's command
+//! from the control socket) into events for
 //! `decisions::node_loop`, and performs the effects the loop answers with — validating and
 //! checking commits out, putting a revision's settings in force, converging, saving the node
-//! state, notifying, publishing the status and routes, telling systemd, starting a scheduled run
-//! on its own task — feeding back what came of each. It decides nothing: what to change,
+//! state, recording applies in the history, pointing a pinned commit's tags back at its images,
+//! answering the operator, notifying, publishing the status and routes, telling systemd, starting
+//! a scheduled run on its own task — feeding back what came of each. It decides nothing: what to change,
 //! hold, route, restart, report, notify and remember comes from `engine::plan` and
 //! `node/src/decisions/`.
 

@@ -1,8 +1,9 @@
 //! Image operations: pulling with streamed progress, an idle timeout and the registry's
 //! credentials ([`PullError`] names a refusing registry), and building a build-mode image from a
 //! tar of its context, refused when the context no longer holds the files its tag was computed
-//! from (a `BuildError` keeps the builder's last output lines apart from its message). Deciding
-//! what to pull or build is the planner's job; finding credentials is `credentials`'.
+//! from (a `BuildError` keeps the builder's last output lines apart from its message), and
+//! pointing a tag back at an image id that is still there (a pinned commit's images). Deciding
+//! what to pull, build or tag is the planner's and the node loop's job; finding credentials is `credentials`'.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
