@@ -209,6 +209,29 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_an_older_orun_loads_without_holds_and_holds_round_trip() {
+        let older: NodeState = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "last_good_commit": "c1", "applied_commit": "c1"
+        }))
+        .unwrap();
+        assert_eq!((older.suspended, older.pinned), (None, None));
+        let held = NodeState {
+            suspended: Some(Suspended {
+                reason: Some("db upgrade".into()),
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            pinned: Some(Pinned {
+                commit: "c1".into(),
+                reason: None,
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            ..NodeState::default()
+        };
+        let text = serde_json::to_string(&held).unwrap();
+        assert_eq!(serde_json::from_str::<NodeState>(&text).unwrap(), held);
+    }
+
+    #[test]
     fn a_commit_already_applied_or_not_remembered_is_not_new() {
         let mut state = remembered();
         state.applied_commit = Some("c2".into());
