@@ -65,6 +65,27 @@ pub enum Command {
         after_help = "Examples:\n  orun status\n  orun status --addr 10.0.0.5:9100 --output json"
     )]
     Status(StatusArgs),
+    /// Show a running node's newest applies (its status API's /history), newest first
+    #[command(
+        after_help = "Examples:\n  orun history\n  orun history --addr 10.0.0.5:9100 --limit 5 --output json"
+    )]
+    History(HistoryArgs),
+    /// Stop the running node from acting (it still fetches and plans) until `orun resume`
+    #[command(
+        after_help = "Examples:\n  orun suspend --reason 'database upgrade'\n  orun suspend --data-dir /tmp/orun-node"
+    )]
+    Suspend(SuspendArgs),
+    /// Let a suspended node act again: it converges at once
+    #[command(after_help = "Example:\n  orun resume")]
+    Resume(ControlArgs),
+    /// Make the running node apply COMMIT and stay there while its branch moves on
+    #[command(
+        after_help = "Examples:\n  orun pin 9f2c6d1e0b7a4c3d2e1f0a9b8c7d6e5f4a3b2c1d --reason 'v2 breaks logins'\n  orun history   # lists the commits applied before"
+    )]
+    Pin(PinArgs),
+    /// Let a pinned node follow its branch again: it applies the newest commit
+    #[command(after_help = "Example:\n  orun unpin")]
+    Unpin(ControlArgs),
     /// Turn another tool's configuration into a manifest repository
     #[command(subcommand)]
     Import(ImportCommand),
@@ -242,6 +263,46 @@ pub struct StatusArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Status API address of the node
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9100")]
+    pub addr: String,
+    /// How many applies to show, from 1 to 200 (default: the node's, 20)
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// The running node's dataDir, which holds its control socket control.sock (default: /opt/orun/)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SuspendArgs {
+    #[command(flatten)]
+    pub control: ControlArgs,
+    /// Why, shown in /status and the notification
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The full id of a commit of the tracked branch's history
+    pub commit: String,
+    #[command(flatten)]
+    pub control: ControlArgs,
+    /// Why, shown in /status and the notification
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

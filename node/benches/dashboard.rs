@@ -40,6 +40,7 @@ fn status() -> Status {
             summary: BTreeMap::from([("recreate".to_string(), DEPLOYMENTS)]),
             actions: Vec::new(),
         }),
+        pending_actions: None,
     };
     for index in 0..DEPLOYMENTS {
         let name = format!("app-{index:03}");

@@ -2,11 +2,14 @@
 //! backoff, or at once on a proven webhook, and a reconciler that applies each new valid revision
 //! at once and repairs drift from the last good revision every poll interval, whatever Git is
 //! doing, remembering across restarts what it learnt (`state.rs`) and reporting rollouts to the
-//! notifier. It serves its status read-only (docs/status-api.md). This module only holds the
-//! settings and wires the tasks together.
+//! notifier and recording each apply (`history.rs`). It serves its status read-only
+//! (docs/status-api.md) and takes a local operator's commands on its control socket
+//! (`control.rs`). This module only holds the settings and wires the tasks together.
 
+pub mod control;
 pub mod dashboard;
 pub mod decisions;
+pub mod history;
 mod ingress;
 pub mod metrics;
 mod notifier;
@@ -145,6 +148,7 @@ pub async fn run(
             fetch: fetch_now.clone(),
         },
         Arc::new(Observations::of_docker(docker.clone(), in_force_rx)),
+        history::HistoryFile::new(settings.paths().history()),
     )
     .await?;
     let node_name = status.lock().node.name.clone();
@@ -176,6 +180,13 @@ pub async fn run(
         polls_tx,
         stop_rx.clone(),
     ));
+    let control = match control::listen(&settings.paths().control_socket()) {
+        Ok(control) => control,
+        Err(error) => {
+            warn!(%error, "no local control: orun suspend, resume, pin and unpin cannot reach this node");
+            mpsc::channel(1).1
+        }
+    };
     let outputs = reconciler::ReconcilerOutputs {
         status,
         metrics,
@@ -185,7 +196,7 @@ pub async fn run(
         in_force,
     };
     Reconciler::new(settings, docker, outputs, cancel)
-        .run(polls_rx, stop_rx)
+        .run(polls_rx, control, stop_rx)
         .await;
     info!("stopped");
     Ok(())

@@ -92,6 +92,7 @@ pub fn document(status: &Status, paths: &LocalPaths) -> StatusDocument {
         volumes: status.volumes.clone(),
         jobs: status.jobs.clone(),
         last_plan: status.last_plan.clone(),
+        pending_actions: status.pending_actions.clone(),
     }
 }
 
@@ -114,6 +115,8 @@ fn node(node: &NodeStatus, paths: &LocalPaths) -> NodeDocument {
         next_poll_at: node.next_poll_at.clone(),
         healthy: node.healthy,
         role: node.role.map(|role| role.as_str().to_string()),
+        suspended: node.suspended.clone(),
+        pinned: node.pinned.clone(),
     }
 }
 
@@ -249,6 +252,7 @@ mod tests {
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             last_plan: None,
+            pending_actions: None,
         };
         let shown = document(&full, &paths());
         assert_eq!(
@@ -278,6 +282,7 @@ mod tests {
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             last_plan: None,
+            pending_actions: None,
         };
         status.deployments.insert(
             "web".to_string(),

@@ -1,9 +1,11 @@
 //! The node loop's driver: it turns what happens (the start, the poller's fetches, the
-//! drift-repair, liveness and cron timers, the end of a scheduled job run) into events for
+//! drift-repair, liveness and cron timers, the end of a scheduled job run, an operator's command
+//! from the control socket) into events for
 //! `decisions::node_loop`, and performs the effects the loop answers with — validating and
 //! checking commits out, putting a revision's settings in force, converging, saving the node
-//! state, notifying, publishing the status and routes, telling systemd, starting a scheduled run
-//! on its own task — feeding back what came of each. It decides nothing: what to change,
+//! state, recording applies in the history, pointing a pinned commit's tags back at its images,
+//! answering the operator, notifying, publishing the status and routes, telling systemd, starting
+//! a scheduled run on its own task — feeding back what came of each. It decides nothing: what to change,
 //! hold, route, restart, report, notify and remember comes from `engine::plan` and
 //! `node/src/decisions/`.
 
@@ -14,10 +16,11 @@ use std::time::{Duration, SystemTime};
 
 use engine::revision::Revision;
 use engine::{DesiredState, Observed};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::history::HistoryFile;
 use super::ingress::Ingress;
 use super::metrics::Metrics;
 use super::notifier::Notifier;
@@ -27,14 +30,18 @@ use super::state::{LoadOutcome, StateFile};
 use super::status::{SharedStatus, SyncError, SyncState};
 use super::webhook::WebhookSecret;
 use super::{repo, Settings};
+use crate::control::ControlRequest;
+use crate::decisions::control::Answer;
 use crate::decisions::cron;
+use crate::decisions::history::{self, ApplyRecord};
 use crate::decisions::memory::NodeState;
 use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassReport};
 use crate::decisions::settings::{effective_settings, SettingPath};
 use crate::decisions::status_projection;
 use adapters::apply::{apply, ApplyOptions, DockerRuntime, NoIngress};
-use adapters::converge::converge;
+use adapters::converge::{converge, ConvergeError};
 use adapters::docker::credentials::RegistryCredentials;
+use adapters::docker::image;
 use adapters::docker::observe::observe;
 use adapters::docker::Docker;
 use adapters::git::GitError;
@@ -85,6 +92,9 @@ pub struct Reconciler {
     prober: Prober,
     ingress: Ingress,
     state_file: StateFile,
+    history: HistoryFile,
+    /// The snapshot the last published pass was shown with, for its history entry.
+    published: Option<Observed>,
     /// When the next drift repair is due.
     next_repair: Instant,
     /// The scheduled runs going on, by job.
@@ -92,6 +102,8 @@ pub struct Reconciler {
     /// Where a scheduled run's task reports that it ended, and where the loop hears it.
     runs_ended: mpsc::Sender<String>,
     ended: Option<mpsc::Receiver<String>>,
+    /// Where the answer to the operator's command being handled goes.
+    answer: Option<oneshot::Sender<Answer>>,
 }
 
 impl Reconciler {
@@ -111,6 +123,7 @@ impl Reconciler {
         } = outputs;
         let ingress = Ingress::new(&settings);
         let state_file = StateFile::new(settings.paths().state());
+        let history = HistoryFile::new(settings.paths().history());
         let prober = Prober {
             docker: docker.clone(),
             client: probe::client(),
@@ -136,17 +149,22 @@ impl Reconciler {
             prober,
             ingress,
             state_file,
+            history,
+            published: None,
             next_repair,
             running: BTreeMap::new(),
             runs_ended,
             ended: Some(ended),
+            answer: None,
         }
     }
 
-    /// Runs until `stop` changes or the poller is gone, then stops Caddy.
+    /// Runs until `stop` changes or the poller is gone, then stops Caddy. Operators' commands
+    /// arrive on `control`.
     pub async fn run(
         mut self,
         mut polls: mpsc::Receiver<Result<String, GitError>>,
+        mut control: mpsc::Receiver<ControlRequest>,
         mut stop: watch::Receiver<bool>,
     ) {
         let started = self.start().await;
@@ -165,6 +183,10 @@ impl Reconciler {
                     Some(Ok(head)) => Event::Fetched { head },
                     Some(Err(_)) => Event::FetchFailed,
                 },
+                Some(request) = control.recv() => {
+                    self.answer = Some(request.answer);
+                    Event::Control { command: request.command, now: chrono::Utc::now() }
+                }
                 _ = tokio::time::sleep_until(next_liveness) => {
                     let acted = self.check_liveness().await;
                     next_liveness = Instant::now() + LIVENESS_TICK;
@@ -236,8 +258,13 @@ impl Reconciler {
                 commit,
                 options,
                 fresh,
+                plan_only,
             } => {
-                let pass = self.converge(commit, options).await;
+                let pass = if plan_only {
+                    self.plan_only(commit, options).await
+                } else {
+                    self.converge(commit, options).await
+                };
                 if fresh {
                     self.next_repair = Instant::now() + *self.interval.borrow();
                 }
@@ -248,6 +275,14 @@ impl Reconciler {
             }
             Effect::Publish(pass) => {
                 self.publish(pass).await;
+                None
+            }
+            Effect::Record(record) => {
+                self.record(record).await;
+                None
+            }
+            Effect::RestoreImages { commit } => {
+                self.restore_images(&commit).await;
                 None
             }
             Effect::Save(state) => self.save(state).await.map(Event::Saved),
@@ -271,6 +306,26 @@ impl Reconciler {
             }
             Effect::StartRun { job, at } => {
                 self.start_run(job, at);
+                None
+            }
+            Effect::ShowHolds { suspended, pinned } => {
+                info!(?suspended, ?pinned, "operator holds");
+                let mut status = self.status.lock();
+                if suspended.is_none() {
+                    status.pending_actions = None;
+                }
+                status.node.suspended = suspended;
+                status.node.pinned = pinned;
+                None
+            }
+            Effect::Answer(answer) => {
+                match &answer {
+                    Ok(message) => info!(%message, "operator command done"),
+                    Err(error) => warn!(%error, "operator command refused"),
+                }
+                if let Some(reply) = self.answer.take() {
+                    let _ = reply.send(answer);
+                }
                 None
             }
             Effect::SkipRun { job, at } => {
@@ -474,15 +529,46 @@ impl Reconciler {
         });
     }
 
+    /// A pass of a suspended node: observe and plan only, and show the plan's actions as pending.
+    async fn plan_only(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
+        let mut pass = PassReport::nothing(commit, chrono::Utc::now(), true);
+        let Some(last_good) = self
+            .last_good
+            .as_ref()
+            .filter(|good| good.commit == pass.commit)
+        else {
+            return pass;
+        };
+        let planned = match observe(&self.docker, &last_good.desired).await {
+            Ok(observed) => engine::plan(&last_good.desired, &observed, &plan_options)
+                .map(|plan| (plan, observed))
+                .map_err(ConvergeError::from),
+            Err(error) => Err(ConvergeError::from(error)),
+        };
+        match planned {
+            Ok((plan, observed)) => {
+                let pending = status_projection::last_plan(&plan, SystemTime::now()).actions;
+                self.status.lock().pending_actions = Some(pending);
+                pass.observed = Some(observed);
+            }
+            Err(error) => {
+                warn!(%error, "plan failed");
+                pass.error = Some(SyncError::Reconcile(error));
+            }
+        }
+        pass.finished_at = chrono::Utc::now();
+        pass
+    }
+
     /// One convergence pass against the revision in force with the loop's plan options.
     async fn converge(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
-        let Some(last_good) = self.last_good.as_ref().filter(|good| good.commit == commit) else {
-            return PassReport {
-                commit,
-                outcomes: Vec::new(),
-                observed: None,
-                error: None,
-            };
+        let mut report = PassReport::nothing(commit, chrono::Utc::now(), false);
+        let Some(last_good) = self
+            .last_good
+            .as_ref()
+            .filter(|good| good.commit == report.commit)
+        else {
+            return report;
         };
         let options = ApplyOptions {
             code_dir: repo::code_dir(&self.settings),
@@ -492,7 +578,7 @@ impl Reconciler {
             registry_credentials: last_good.registry_credentials.clone(),
             file_dirs: self.settings.file_dirs(),
         };
-        let span = tracing::info_span!("reconcile", commit = %commit, new_commit = plan_options.new_commit);
+        let span = tracing::info_span!("reconcile", commit = %report.commit, new_commit = plan_options.new_commit);
         self.metrics.reconciles.inc();
         let log = LogReporter {
             metrics: &self.metrics,
@@ -520,23 +606,16 @@ impl Reconciler {
                             Some(status_projection::last_plan(&pass.plan, SystemTime::now()));
                     }
                 }
-                PassReport {
-                    commit,
-                    outcomes: pass.report.outcomes,
-                    observed: pass.observed,
-                    error: None,
-                }
+                report.outcomes = pass.report.outcomes;
+                report.observed = pass.observed;
             }
             Err(error) => {
                 warn!(%error, "reconcile failed");
-                PassReport {
-                    commit,
-                    outcomes: Vec::new(),
-                    observed: None,
-                    error: Some(SyncError::Reconcile(error)),
-                }
+                report.error = Some(SyncError::Reconcile(error));
             }
         }
+        report.finished_at = chrono::Utc::now();
+        report
     }
 
     /// Shows a finished pass in the status document and the routes, with the health the loop
@@ -544,9 +623,55 @@ impl Reconciler {
     async fn publish(&mut self, pass: PassReport) {
         let failed = pass.failed();
         let observed = self
-            .refresh_status(&pass.outcomes, pass.observed, Some((failed, pass.error)))
+            .refresh_status(
+                &pass.outcomes,
+                pass.observed,
+                Some((failed, pass.error, pass.planned_only)),
+            )
             .await;
         self.update_routes(observed.as_ref()).await;
+        self.published = observed;
+    }
+
+    /// Points the tags the pinned `commit` ran back at the image ids its history recorded, where
+    /// those images are still there, so a tag that moved on runs the old image again. A failure is
+    /// logged; the pass then runs what the tag names now.
+    async fn restore_images(&self, commit: &str) {
+        let entries = match self.history.read().await {
+            Ok(entries) => entries,
+            Err(error) => {
+                warn!(%error, "the pinned commit runs its tags as they are now");
+                return;
+            }
+        };
+        for (reference, id) in history::images_of(&entries, commit) {
+            match image::point_tag_at(&self.docker, &reference, &id).await {
+                Ok(true) => {
+                    info!(%reference, %id, "tag pointed back at the image the pinned commit ran")
+                }
+                Ok(false) => {}
+                Err(error) => warn!(%reference, %id, %error, "tag not pointed back"),
+            }
+        }
+    }
+
+    /// Adds an apply to the history with what the deployments of the revision in force run, as
+    /// the pass was published with; a failed write is logged and the node goes on.
+    async fn record(&mut self, record: ApplyRecord) {
+        let Some(last_good) = self
+            .last_good
+            .as_ref()
+            .filter(|good| good.commit == record.commit)
+        else {
+            return;
+        };
+        let entry = record.entry(&last_good.desired, self.published.take().as_ref());
+        match self.history.append(entry).await {
+            Ok(()) => {
+                info!(commit = %record.commit, outcome = ?record.outcome, "apply recorded in the history")
+            }
+            Err(error) => warn!(%error, "apply not recorded in the history"),
+        }
     }
 
     /// Loads the routes `observed` and the health call for; without a snapshot (Docker did not
@@ -565,14 +690,14 @@ impl Reconciler {
     }
 
     /// Rewrites the status of every deployment from `outcomes`, the health and `observed`
-    /// (observed afresh when `None`), and, after a reconcile (`reconciled`: whether it failed, and
-    /// the pass's own error), the node's reconcile fields, all in one update so readers never see
+    /// (observed afresh when `None`), and, after a reconcile (`reconciled`: whether it failed, the
+    /// pass's own error, and whether it only planned), the node's reconcile fields, all in one update so readers never see
     /// a half-written pass. Returns the snapshot it used, if Docker answered.
     async fn refresh_status(
         &mut self,
         outcomes: &[Outcome],
         observed: Option<Observed>,
-        reconciled: Option<(bool, Option<SyncError>)>,
+        reconciled: Option<(bool, Option<SyncError>, bool)>,
     ) -> Option<Observed> {
         let last_good = self.last_good.as_ref()?;
         let observed = match observed {
@@ -580,9 +705,10 @@ impl Reconciler {
             None => observe(&self.docker, &last_good.desired).await.ok(),
         };
         let mut status = self.status.lock();
-        if let Some((failed, error)) = reconciled {
+        if let Some((failed, error, planned_only)) = reconciled {
             let now = SystemTime::now();
-            status_projection::reconciled(&mut status.node, &last_good.commit, failed, error, now);
+            let applied = Some(last_good.commit.as_str()).filter(|_| !planned_only);
+            status_projection::reconciled(&mut status.node, applied, failed, error, now);
         }
         status.node.refresh_healthy();
         status.jobs = status_projection::jobs(
@@ -610,7 +736,11 @@ impl Reconciler {
     /// status and the routes (a replica failing liveness gets no traffic); true when one of them
     /// changed a deployment's health (a restart counts toward flapping).
     async fn check_liveness(&mut self) -> bool {
-        let Some(last_good) = &self.last_good else {
+        let Some(last_good) = self
+            .last_good
+            .as_ref()
+            .filter(|_| !self.decisions.suspended())
+        else {
             return false;
         };
         let acted = self

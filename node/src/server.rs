@@ -1,7 +1,8 @@
 //! The status API (docs/status-api.md) with axum: `/healthz`, `/status` (GET or POST), `/metrics`,
 //! JSON 404 and 405 errors; `/status` as `public.rs` cleans it for anyone on the network, and `/`
 //! the same cleaned document as an HTML dashboard (`dashboard/`) with its stylesheet and script;
-//! `/observed`, Docker observed now as plans read it (`observation.rs`); and
+//! `/observed`, Docker observed now as plans read it (`observation.rs`); `/history`, the newest
+//! applies (`history.rs`); and
 //! `POST /hooks/git`, its only path that is not a read: with a proof of the webhook secret
 //! (`webhook.rs`) it asks the poller for a fetch, nothing more. Its own
 //! accept loop on hyper bounds what clients can hold, so a flood of slow connections cannot take
@@ -39,6 +40,8 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::dashboard::{self, node_page};
+use super::decisions::history::{self as apply_history, HistoryEntry};
+use super::history::HistoryFile;
 use super::metrics::Metrics;
 use super::observation::Observations;
 use super::public::{self, LocalPaths};
@@ -63,7 +66,11 @@ struct ApiState {
     paths: Arc<LocalPaths>,
     hook: Hook,
     observations: Arc<Observations>,
+    history: HistoryFile,
 }
+
+/// How many entries `/history` answers with when the request names no `limit`.
+pub const HISTORY_LIMIT: usize = 20;
 
 fn router(
     status: SharedStatus,
@@ -71,12 +78,14 @@ fn router(
     paths: LocalPaths,
     hook: Hook,
     observations: Arc<Observations>,
+    history: HistoryFile,
 ) -> Router {
     dashboard::with_assets(Router::new())
         .route("/", get(dashboard_page))
         .route("/healthz", get(healthz).post(healthz))
         .route("/status", get(status_document).post(status_document))
         .route("/observed", get(observed_snapshot))
+        .route("/history", get(history_entries))
         .route("/metrics", get(metrics_text))
         .route(webhook::PATH, any(git_hook))
         .fallback(not_found)
@@ -87,6 +96,7 @@ fn router(
             paths: Arc::new(paths),
             hook,
             observations,
+            history,
         })
 }
 
@@ -106,11 +116,12 @@ pub async fn serve(
     paths: LocalPaths,
     hook: Hook,
     observations: Arc<Observations>,
+    history: HistoryFile,
 ) -> Result<(), ListenError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|error| ListenError { addr, error })?;
-    let router = router(status, metrics, paths, hook, observations);
+    let router = router(status, metrics, paths, hook, observations, history);
     tokio::spawn(accept_loop(listener, router));
     Ok(())
 }
@@ -366,6 +377,54 @@ async fn observed_snapshot(State(state): State<ApiState>, uri: Uri) -> Response 
     }
 }
 
+/// The `/history` document: the newest applies, newest first.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct HistoryDocument {
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// `/history`: the newest `limit` applies (default [`HISTORY_LIMIT`], at most
+/// `decisions::history::KEPT`), newest first; a bad `limit` gets 400.
+async fn history_entries(State(state): State<ApiState>, uri: Uri) -> Response {
+    let limit = match history_limit(uri.query()) {
+        Ok(limit) => limit,
+        Err(error) => return error_response(StatusCode::BAD_REQUEST, &error, &uri),
+    };
+    match state.history.read().await {
+        Ok(entries) => Json(HistoryDocument {
+            entries: apply_history::newest_first(entries, limit),
+        })
+        .into_response(),
+        Err(error) => {
+            warn!(%error, "/history: not read");
+            let shown = public::message(&error.to_string(), &state.paths);
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &shown, &uri)
+        }
+    }
+}
+
+/// The `limit` of a `/history` query: a whole number from 1 to `KEPT`; other parameters are
+/// ignored.
+fn history_limit(query: Option<&str>) -> Result<usize, String> {
+    let Some(value) = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("limit="))
+    else {
+        return Ok(HISTORY_LIMIT);
+    };
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|limit| (1..=apply_history::KEPT).contains(limit))
+        .ok_or_else(|| {
+            format!(
+                "limit: expected a whole number from 1 to {}, got {value:?}",
+                apply_history::KEPT
+            )
+        })
+}
+
 async fn metrics_text(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     let accept = headers
         .get(header::ACCEPT)
@@ -478,6 +537,7 @@ mod tests {
             volumes: BTreeMap::new(),
             jobs: BTreeMap::new(),
             last_plan: None,
+            pending_actions: None,
         });
         let fetch = Arc::new(Notify::new());
         let (_keep, secret) = watch::channel(secret);
@@ -496,6 +556,7 @@ mod tests {
             LocalPaths::default(),
             hook,
             Arc::new(observations),
+            HistoryFile::new(std::path::PathBuf::from("/nonexistent/history.jsonl")),
         );
         tokio::spawn(accept_loop(listener, router));
         (addr, fetch)
@@ -584,6 +645,31 @@ mod tests {
         );
         let post = "POST /observed HTTP/1.1\r\nHost: a\r\nContent-Length: 0";
         assert_eq!(request(addr, post, b"").await, 405);
+    }
+
+    #[tokio::test]
+    async fn the_history_answers_an_empty_list_and_refuses_a_bad_limit() {
+        let (addr, _) = serve_local(None).await;
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: a");
+        assert_eq!(request(addr, &get("/history"), b"").await, 200);
+        assert_eq!(request(addr, &get("/history?limit=5"), b"").await, 200);
+        for bad in [
+            "/history?limit=0",
+            "/history?limit=201",
+            "/history?limit=ten",
+        ] {
+            assert_eq!(request(addr, &get(bad), b"").await, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_history_limit_is_a_whole_number_within_what_is_kept() {
+        assert_eq!(history_limit(None), Ok(HISTORY_LIMIT));
+        assert_eq!(history_limit(Some("x=1&limit=3")), Ok(3));
+        assert_eq!(
+            history_limit(Some("limit=-1")),
+            Err("limit: expected a whole number from 1 to 200, got \"-1\"".to_string())
+        );
     }
 
     #[tokio::test]

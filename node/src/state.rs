@@ -91,42 +91,44 @@ impl StateFile {
     }
 
     /// Replaces the file with `state` so that a crash at any point leaves the old or the new file
-    /// whole: write a temporary file, fsync it, rename it over, fsync the folder.
+    /// whole (see [`write_private`]).
     pub fn save(&self, state: &NodeState) -> Result<(), StateError> {
-        let failed = |source| StateError::Write {
-            path: self.path.clone(),
-            source,
-        };
-        let mut text = serde_json::to_vec_pretty(state)
-            .map_err(io::Error::other)
-            .map_err(failed)?;
-        text.push(b'\n');
-        let folder = self.path.parent().unwrap_or(Path::new("."));
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(folder)
-            .map_err(failed)?;
-        let mut temporary = self.path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        let mut file = File::options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(failed)?;
-        // A temporary file left by an earlier crash keeps its mode when reopened.
-        file.set_permissions(Permissions::from_mode(0o600))
-            .map_err(failed)?;
-        file.write_all(&text).map_err(failed)?;
-        file.sync_all().map_err(failed)?;
-        fs::rename(&temporary, &self.path).map_err(failed)?;
-        File::open(folder)
-            .and_then(|folder| folder.sync_all())
-            .map_err(failed)
+        let mut text = serde_json::to_vec_pretty(state).map_err(io::Error::other);
+        if let Ok(text) = &mut text {
+            text.push(b'\n');
+        }
+        text.and_then(|text| write_private(&self.path, &text))
+            .map_err(|source| StateError::Write {
+                path: self.path.clone(),
+                source,
+            })
     }
+}
+
+/// Replaces `path` with `bytes`, readable by the owner alone, so that a crash at any point leaves
+/// the old or the new file whole: write a temporary file, fsync it, rename it over, fsync the
+/// folder (created with mode 700 when missing).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(folder)?;
+    let mut temporary = path.to_path_buf().into_os_string();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut file = File::options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    // A temporary file left by an earlier crash keeps its mode when reopened.
+    file.set_permissions(Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)?;
+    File::open(folder).and_then(|folder| folder.sync_all())
 }
 
 #[cfg(test)]

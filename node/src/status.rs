@@ -68,6 +68,10 @@ pub struct NodeStatus {
     pub reconcile_ok: bool,
     /// On a swarm node, this manager's part in the swarm, as its last pass found it.
     pub role: Option<Role>,
+    /// An operator suspended the node's actions (`orun suspend`).
+    pub suspended: Option<Suspended>,
+    /// An operator pinned the node to a commit (`orun pin`).
+    pub pinned: Option<Pinned>,
 }
 
 impl NodeStatus {
@@ -90,6 +94,8 @@ impl NodeStatus {
             fetch_ok: false,
             reconcile_ok: true,
             role: None,
+            suspended: None,
+            pinned: None,
         }
     }
 
@@ -97,6 +103,23 @@ impl NodeStatus {
     pub fn refresh_healthy(&mut self) {
         self.healthy = self.fetch_ok && self.reconcile_ok;
     }
+}
+
+/// The node takes no action until it is resumed; it still plans.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspended {
+    pub reason: Option<String>,
+    /// When it was suspended (RFC 3339 UTC).
+    pub since: String,
+}
+
+/// The node keeps `commit` in force while its branch moves on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinned {
+    pub commit: String,
+    pub reason: Option<String>,
+    /// When it was pinned (RFC 3339 UTC).
+    pub since: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -316,6 +339,8 @@ pub struct Status {
     pub jobs: BTreeMap<String, JobStatus>,
     /// The newest plan that had actions; `None` until one had.
     pub last_plan: Option<LastPlan>,
+    /// While the node is suspended, the actions its last plan would take.
+    pub pending_actions: Option<Vec<PlannedAction>>,
 }
 
 /// RFC 3339 UTC with whole seconds, e.g. `2026-11-26T10:00:00Z`.

@@ -31,6 +31,8 @@ pub fn remembered() -> NodeState {
             error: "readiness probe failed".into(),
         }],
         job_runs: Default::default(),
+        suspended: None,
+        pinned: None,
         flapping: vec![Flapping {
             deployment: "worker".into(),
             commit: "c2".into(),

@@ -1,15 +1,18 @@
 //! Image operations: pulling with streamed progress, an idle timeout and the registry's
 //! credentials ([`PullError`] names a refusing registry), and building a build-mode image from a
 //! tar of its context, refused when the context no longer holds the files its tag was computed
-//! from (a `BuildError` keeps the builder's last output lines apart from its message). Deciding
-//! what to pull or build is the planner's job; finding credentials is `credentials`'.
+//! from (a `BuildError` keeps the builder's last output lines apart from its message), and
+//! pointing a tag back at an image id that is still there (a pinned commit's images). Deciding
+//! what to pull, build or tag is the planner's and the node loop's job; finding credentials is `credentials`'.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, CreateImageOptionsBuilder, TagImageOptionsBuilder,
+};
 use bollard::Docker;
 use engine::build::{tag_matches, BuildInputs};
 use engine::outcome::BuildError;
@@ -70,6 +73,42 @@ pub struct PullProgress {
     pub status: String,
     pub current: Option<u64>,
     pub total: Option<u64>,
+}
+
+/// Points the tag `reference` back at the local image `id` when that image still exists and the
+/// tag has moved on to another; true when it did. A digest reference is left alone: it cannot move.
+pub async fn point_tag_at(
+    docker: &Docker,
+    reference: &str,
+    id: &str,
+) -> Result<bool, bollard::errors::Error> {
+    if reference.contains('@') {
+        return Ok(false);
+    }
+    match docker.inspect_image(id).await {
+        Ok(_) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => return Ok(false),
+        Err(error) => return Err(error),
+    }
+    let current = match docker.inspect_image(reference).await {
+        Ok(image) => image.id,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => None,
+        Err(error) => return Err(error),
+    };
+    if current.as_deref() == Some(id) {
+        return Ok(false);
+    }
+    let (repository, tag) = split_reference(reference);
+    let options = TagImageOptionsBuilder::default()
+        .repo(repository)
+        .tag(tag)
+        .build();
+    docker.tag_image(id, Some(options)).await?;
+    Ok(true)
 }
 
 /// Splits a normalized reference into Docker's `fromImage` and `tag` (a tag or a digest).

@@ -31,14 +31,23 @@ _orun() {
             orun,help)
                 cmd="orun__subcmd__help"
                 ;;
+            orun,history)
+                cmd="orun__subcmd__history"
+                ;;
             orun,import)
                 cmd="orun__subcmd__import"
                 ;;
             orun,manpage)
                 cmd="orun__subcmd__manpage"
                 ;;
+            orun,pin)
+                cmd="orun__subcmd__pin"
+                ;;
             orun,plan)
                 cmd="orun__subcmd__plan"
+                ;;
+            orun,resume)
+                cmd="orun__subcmd__resume"
                 ;;
             orun,secret)
                 cmd="orun__subcmd__secret"
@@ -48,6 +57,12 @@ _orun() {
                 ;;
             orun,status)
                 cmd="orun__subcmd__status"
+                ;;
+            orun,suspend)
+                cmd="orun__subcmd__suspend"
+                ;;
+            orun,unpin)
+                cmd="orun__subcmd__unpin"
                 ;;
             orun,validate)
                 cmd="orun__subcmd__validate"
@@ -91,14 +106,23 @@ _orun() {
             orun__subcmd__help,help)
                 cmd="orun__subcmd__help__subcmd__help"
                 ;;
+            orun__subcmd__help,history)
+                cmd="orun__subcmd__help__subcmd__history"
+                ;;
             orun__subcmd__help,import)
                 cmd="orun__subcmd__help__subcmd__import"
                 ;;
             orun__subcmd__help,manpage)
                 cmd="orun__subcmd__help__subcmd__manpage"
                 ;;
+            orun__subcmd__help,pin)
+                cmd="orun__subcmd__help__subcmd__pin"
+                ;;
             orun__subcmd__help,plan)
                 cmd="orun__subcmd__help__subcmd__plan"
+                ;;
+            orun__subcmd__help,resume)
+                cmd="orun__subcmd__help__subcmd__resume"
                 ;;
             orun__subcmd__help,secret)
                 cmd="orun__subcmd__help__subcmd__secret"
@@ -108,6 +132,12 @@ _orun() {
                 ;;
             orun__subcmd__help,status)
                 cmd="orun__subcmd__help__subcmd__status"
+                ;;
+            orun__subcmd__help,suspend)
+                cmd="orun__subcmd__help__subcmd__suspend"
+                ;;
+            orun__subcmd__help,unpin)
+                cmd="orun__subcmd__help__subcmd__unpin"
                 ;;
             orun__subcmd__help,validate)
                 cmd="orun__subcmd__help__subcmd__validate"
@@ -158,7 +188,7 @@ _orun() {
 
     case "${cmd}" in
         orun)
-            opts="-h -V --help --version validate plan apply start bootstrap completions manpage secret status import fleet help"
+            opts="-h -V --help --version validate plan apply start bootstrap completions manpage secret status history suspend resume pin unpin import fleet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -404,7 +434,7 @@ _orun() {
             return 0
             ;;
         orun__subcmd__help)
-            opts="validate plan apply start bootstrap completions manpage secret status import fleet help"
+            opts="validate plan apply start bootstrap completions manpage secret status history suspend resume pin unpin import fleet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -529,6 +559,20 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orun__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orun__subcmd__help__subcmd__import)
             opts="compose"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -571,7 +615,35 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orun__subcmd__help__subcmd__pin)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orun__subcmd__help__subcmd__plan)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -641,6 +713,34 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orun__subcmd__help__subcmd__suspend)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__help__subcmd__unpin)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orun__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -648,6 +748,32 @@ _orun() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__history)
+            opts="-h --addr --limit --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -747,6 +873,28 @@ _orun() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        orun__subcmd__pin)
+            opts="-h --data-dir --reason --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         orun__subcmd__plan)
             opts="-h --repo --node --environment --age-key-path --policy --observed --save-observed --out --output --detailed-exitcode --allow-empty --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -788,6 +936,24 @@ _orun() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__resume)
+            opts="-h --data-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -966,6 +1132,46 @@ _orun() {
                     ;;
                 --output)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__suspend)
+            opts="-h --data-dir --reason --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        orun__subcmd__unpin)
+            opts="-h --data-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -2,9 +2,11 @@
 
 mod apply;
 mod bootstrap;
+mod control;
 pub mod fleet;
 mod fleet_dashboard;
 mod fleet_plan;
+mod history;
 mod import;
 mod plan;
 mod revision;
@@ -19,6 +21,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 
 use crate::args::{Cli, Command, FleetCommand};
+use node::control::Command as ControlCommand;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     if matches!(
@@ -38,6 +41,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Start(args) => start::run(&args),
         Command::Secret(command) => secret::run(&command),
         Command::Status(args) => status::run(&args),
+        Command::History(args) => history::run(&args),
+        Command::Suspend(args) => control::run(
+            &args.control,
+            ControlCommand::Suspend {
+                reason: args.reason,
+            },
+        ),
+        Command::Resume(args) => control::run(&args, ControlCommand::Resume),
+        Command::Pin(args) => control::run(
+            &args.control,
+            ControlCommand::Pin {
+                commit: args.commit,
+                reason: args.reason,
+            },
+        ),
+        Command::Unpin(args) => control::run(&args, ControlCommand::Unpin),
         Command::Fleet(FleetCommand::Status(args)) => fleet::run(&args),
         Command::Fleet(FleetCommand::Plan(args)) => fleet_plan::run(&args),
         Command::Fleet(FleetCommand::Dashboard(args)) => fleet_dashboard::run(&args),

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod fleet;
 pub mod fleet_dashboard;
+pub mod history;
 pub mod plan;
 pub mod status;
 

@@ -10,14 +10,14 @@ use node::status::ServiceStatus;
 use super::escaped;
 
 /// A row of the node's own text, escaped for the terminal.
-fn row(cells: Vec<String>) -> Vec<String> {
+pub(super) fn row(cells: Vec<String>) -> Vec<String> {
     cells
         .into_iter()
         .map(|cell| escaped(&cell).into_owned())
         .collect()
 }
 
-fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(presets::UTF8_FULL_CONDENSED)
@@ -83,7 +83,42 @@ pub fn human(status: &StatusDocument) -> String {
     if let Some(role) = &node.role {
         facts.add_row(row(vec!["role".to_string(), role.clone()]));
     }
+    let because = |reason: &Option<String>| {
+        reason
+            .as_deref()
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default()
+    };
+    if let Some(suspended) = &node.suspended {
+        let value = format!("since {}{}", suspended.since, because(&suspended.reason));
+        facts.add_row(row(vec!["suspended".to_string(), value]));
+    }
+    if let Some(pinned) = &node.pinned {
+        let value = format!(
+            "{} since {}{}",
+            pinned.commit,
+            pinned.since,
+            because(&pinned.reason)
+        );
+        facts.add_row(row(vec!["pinned".to_string(), value]));
+    }
     writeln!(out, "{facts}").unwrap();
+    if let Some(pending) = &status.pending_actions {
+        writeln!(out).unwrap();
+        let mut actions = table(&["pending action", "subject", "reason"]);
+        for action in pending {
+            actions.add_row(row(vec![
+                action.action.clone(),
+                action.subject.clone(),
+                action.reason.clone(),
+            ]));
+        }
+        if pending.is_empty() {
+            writeln!(out, "Suspended: nothing pending.").unwrap();
+        } else {
+            writeln!(out, "{actions}").unwrap();
+        }
+    }
 
     writeln!(out).unwrap();
     if status.deployments.is_empty() {
@@ -238,6 +273,29 @@ mod tests {
         assert!(line("web").contains("2/3"), "{shown}");
         assert!(line("web").contains("10.0.0.2:80, 10.0.0.3:80"), "{shown}");
         assert!(line("old").contains("10.0.0.9:80"), "{shown}");
+    }
+
+    #[test]
+    fn an_operators_holds_and_the_pending_actions_are_shown() {
+        let document: StatusDocument = serde_json::from_value(json!({
+            "node": { "name": "a",
+                      "suspended": { "reason": "db upgrade", "since": "2026-12-06T10:00:00Z" },
+                      "pinned": { "commit": "c1", "reason": null, "since": "2026-12-06T09:00:00Z" } },
+            "pending_actions": [
+                { "action": "create", "deployment": "web", "job": null, "subject": "web",
+                  "reason": "missing" }
+            ]
+        }))
+        .unwrap();
+        let shown = human(&document);
+        for expected in [
+            "since 2026-12-06T10:00:00Z: db upgrade",
+            "c1 since 2026-12-06T09:00:00Z",
+            "create",
+            "missing",
+        ] {
+            assert!(shown.contains(expected), "{expected} in\n{shown}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod bootstrap;
 mod build_mode;
 mod dashboard;
+mod day_two;
 mod dependencies;
 mod docker_apply;
 mod faults;

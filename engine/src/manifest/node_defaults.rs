@@ -84,6 +84,17 @@ impl NodePaths {
     pub fn state(&self) -> PathBuf {
         self.data_dir.join("state.json")
     }
+
+    /// `<dataDir>/history.jsonl`: the node's newest applies.
+    pub fn history(&self) -> PathBuf {
+        self.data_dir.join("history.jsonl")
+    }
+
+    /// `<dataDir>/control.sock`: the unix socket `orun suspend`, `resume`, `pin` and `unpin`
+    /// talk to the running node through.
+    pub fn control_socket(&self) -> PathBuf {
+        self.data_dir.join("control.sock")
+    }
 }
 
 #[cfg(test)]

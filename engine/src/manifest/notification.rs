@@ -46,6 +46,14 @@ pub enum Event {
     JobSucceeded,
     /// A job's change run exited with another code or outlasted its timeout.
     JobFailed,
+    /// An operator pinned the node to a commit (`orun pin`).
+    Pinned,
+    /// An operator lifted the pin (`orun unpin`).
+    Unpinned,
+    /// An operator suspended the node's actions (`orun suspend`).
+    Suspended,
+    /// An operator resumed the node's actions (`orun resume`).
+    Resumed,
 }
 
 impl Event {
@@ -61,10 +69,14 @@ impl Event {
             Event::LivenessRestart => "liveness_restart",
             Event::JobSucceeded => "job_succeeded",
             Event::JobFailed => "job_failed",
+            Event::Pinned => "pinned",
+            Event::Unpinned => "unpinned",
+            Event::Suspended => "suspended",
+            Event::Resumed => "resumed",
         }
     }
 
-    pub const ALL: [Event; 10] = [
+    pub const ALL: [Event; 14] = [
         Event::RolloutSucceeded,
         Event::RolloutFailed,
         Event::RolledBack,
@@ -75,6 +87,10 @@ impl Event {
         Event::LivenessRestart,
         Event::JobSucceeded,
         Event::JobFailed,
+        Event::Pinned,
+        Event::Unpinned,
+        Event::Suspended,
+        Event::Resumed,
     ];
 }
 

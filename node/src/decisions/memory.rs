@@ -1,12 +1,13 @@
 //! What the node remembers across restarts (docs/node.md), as data: the last good and the
 //! applied commit, quarantined (deployment, commit, error) triples, flapping marks and the change
-//! runs of jobs; what to
+//! runs of jobs, and an operator's suspension and pin; what to
 //! remember from the health, what a restart gets back, and where a restart starts from. Pure:
 //! `state.rs` reads and writes the file, and the node loop decides when.
 
 use engine::jobs::JobRuns;
 use serde::{Deserialize, Serialize};
 
+use super::control::{Pinned, Suspended};
 use super::health::Tracker;
 
 /// The version of the file's layout; a newer orun reads older versions.
@@ -30,6 +31,12 @@ pub struct NodeState {
     /// after their containers are pruned so that a spec that ran never runs again.
     #[serde(default, skip_serializing_if = "JobRuns::is_empty")]
     pub job_runs: JobRuns,
+    /// The node was suspended by `orun suspend` and not resumed yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspended>,
+    /// The node was pinned by `orun pin` and not unpinned yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +61,8 @@ impl Default for NodeState {
             quarantined: Vec::new(),
             flapping: Vec::new(),
             job_runs: JobRuns::new(),
+            suspended: None,
+            pinned: None,
         }
     }
 }
@@ -197,6 +206,29 @@ mod tests {
         );
         assert_eq!(starting_point(None, Some(&state), false), None);
         assert_eq!(starting_point(None, None, false), None);
+    }
+
+    #[test]
+    fn a_file_of_an_older_orun_loads_without_holds_and_holds_round_trip() {
+        let older: NodeState = serde_json::from_value(serde_json::json!({
+            "format_version": 1, "last_good_commit": "c1", "applied_commit": "c1"
+        }))
+        .unwrap();
+        assert_eq!((older.suspended, older.pinned), (None, None));
+        let held = NodeState {
+            suspended: Some(Suspended {
+                reason: Some("db upgrade".into()),
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            pinned: Some(Pinned {
+                commit: "c1".into(),
+                reason: None,
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            ..NodeState::default()
+        };
+        let text = serde_json::to_string(&held).unwrap();
+        assert_eq!(serde_json::from_str::<NodeState>(&text).unwrap(), held);
     }
 
     #[test]

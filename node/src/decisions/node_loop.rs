@@ -1,8 +1,9 @@
 //! The node loop's decisions (docs/node.md) as a state machine: events in (the node started, a
 //! fetch, a commit put in force or not, a pass finished, a timer, a save, the clock for scheduled
-//! jobs, a scheduled run's end), effects out (adopt a commit, converge, save the node state,
-//! notify, report, tell systemd, start a scheduled run). It decides when to
-//! converge and with which plan options, what is held, what a new commit lifts, what the node
+//! jobs, a scheduled run's end, an operator's command), effects out (adopt a commit, converge or
+//! only plan, save the node state, record an apply, notify, report, answer the operator, tell
+//! systemd, start a scheduled run). It decides when to converge and with which plan options,
+//! what is held, what a new commit lifts, what a suspension or a pin holds back, what the node
 //! remembers, which notifications go out and when the node counts as up; `reconciler.rs` performs
 //! each effect and feeds back what came of it. Pure: no I/O, and the time arrives in events.
 
@@ -16,9 +17,11 @@ use engine::notify::Event as NoticeEvent;
 use engine::outcome::Outcome;
 use engine::{Observed, PlanOptions};
 
+use super::control::{Answer, Command, Pinned, Suspended};
 use super::cron::{self, Due, ScheduledJob};
 use super::events::{self, NoticeDraft};
 use super::health::{HealthEvent, Tracker};
+use super::history::{ApplyOutcome, ApplyRecord};
 use super::memory::{starting_point, NodeState, StartingPoint};
 use crate::status::SyncError;
 
@@ -64,6 +67,11 @@ pub enum Event {
     },
     /// A scheduled run of `job` ended.
     RunEnded { job: String },
+    /// An operator's command arrived at `now`; the loop answers it with [`Effect::Answer`].
+    Control {
+        command: Command,
+        now: DateTime<Utc>,
+    },
 }
 
 /// Why a commit was not put in force.
@@ -80,12 +88,30 @@ pub enum NotAdopted {
 #[derive(Debug)]
 pub struct PassReport {
     pub commit: String,
+    /// When the pass started and finished.
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
     pub outcomes: Vec<Outcome>,
     pub observed: Option<Observed>,
     pub error: Option<SyncError>,
+    /// The pass only planned: the node is suspended.
+    pub planned_only: bool,
 }
 
 impl PassReport {
+    /// A pass of `commit` that started and ended at `at` and did nothing yet.
+    pub fn nothing(commit: String, at: DateTime<Utc>, planned_only: bool) -> Self {
+        PassReport {
+            commit,
+            started_at: at,
+            finished_at: at,
+            outcomes: Vec::new(),
+            observed: None,
+            error: None,
+            planned_only,
+        }
+    }
+
     /// An action failed, or the pass could not run.
     pub fn failed(&self) -> bool {
         self.error.is_some() || self.outcomes.iter().any(|outcome| outcome.result.is_err())
@@ -111,9 +137,16 @@ pub enum Effect {
         options: PlanOptions,
         /// The pass follows a newly adopted commit: the drift-repair timer starts again.
         fresh: bool,
+        /// Only plan and show the actions as pending: the node is suspended.
+        plan_only: bool,
     },
     /// Show the pass in the status document and the routes, with the health as it now is.
     Publish(PassReport),
+    /// Add the apply to the history, with the images the revision's deployments now run.
+    Record(ApplyRecord),
+    /// Point the image tags of the pinned `commit` back at the image ids its last apply ran,
+    /// where those images still exist.
+    RestoreImages { commit: String },
     /// Save `state` to `state.json`; answer with `Saved` once it is saved.
     Save(NodeState),
     /// Send a notification about the commit in force.
@@ -124,6 +157,13 @@ pub enum Effect {
     Report { event: HealthEvent, commit: String },
     /// Tell systemd the node is up.
     Ready,
+    /// Show (and log) the operator's holds as they now are.
+    ShowHolds {
+        suspended: Option<Suspended>,
+        pinned: Option<Pinned>,
+    },
+    /// Answer the operator's command.
+    Answer(Answer),
     /// Start the scheduled run of `job` for its time `at`; answer with `RunEnded` once it ends.
     StartRun { job: String, at: DateTime<Utc> },
     /// Log that the run of `job` at `at` was skipped: the previous one still runs.
@@ -153,6 +193,12 @@ pub struct NodeLoop {
     job_runs: JobRuns,
     /// The time of the last cron tick; scheduled times after it are due at the next one.
     cron_since: Option<DateTime<Utc>>,
+    /// No action is taken until `resume`.
+    suspended: Option<Suspended>,
+    /// This commit stays in force while the branch moves on.
+    pinned: Option<Pinned>,
+    /// A pin whose commit is being validated.
+    pinning: Option<Pinned>,
 }
 
 impl NodeLoop {
@@ -179,6 +225,11 @@ impl NodeLoop {
         self.in_force.as_deref()
     }
 
+    /// The node takes no action: no liveness restart either.
+    pub fn suspended(&self) -> bool {
+        self.suspended.is_some()
+    }
+
     pub fn on(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Started {
@@ -186,6 +237,13 @@ impl NodeLoop {
                 checked_out,
                 clone_has_last_good,
             } => self.started(remembered, checked_out, clone_has_last_good),
+            // A pinned node fetches on, and applies nothing new until it is unpinned.
+            Event::Fetched { head } if self.pinned.is_some() => {
+                self.seen_head = Some(head);
+                let mut effects = vec![Effect::ShowSynced];
+                effects.extend(self.ready_if_idle());
+                effects
+            }
             Event::Fetched { head } if self.seen_head.as_ref() != Some(&head) => {
                 self.seen_head = Some(head.clone());
                 vec![
@@ -217,7 +275,89 @@ impl NodeLoop {
             Event::CronTick { now, jobs, running } => self.cron_tick(now, &jobs, &running),
             // A pass prunes the runs beyond the ones kept and shows the run in the status.
             Event::RunEnded { .. } => self.converge(false).into_iter().collect(),
+            Event::Control { command, now } => self.control(command, now),
         }
+    }
+
+    /// An operator's command: a suspension or a pin takes hold at once (a pin once its commit is
+    /// valid and put in force), is remembered, shown, notified and answered.
+    fn control(&mut self, command: Command, now: DateTime<Utc>) -> Vec<Effect> {
+        let since = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match command {
+            Command::Suspend { reason } => {
+                if let Some(suspended) = &self.suspended {
+                    return vec![Effect::Answer(Ok(format!(
+                        "already suspended since {}",
+                        suspended.since
+                    )))];
+                }
+                self.suspended = Some(Suspended { reason, since });
+                let mut effects = self.hold_changed(
+                    NoticeEvent::Suspended,
+                    "suspended: no action is taken until `orun resume`".to_string(),
+                );
+                effects.extend(self.converge(false));
+                effects
+            }
+            Command::Resume => {
+                if self.suspended.take().is_none() {
+                    return vec![Effect::Answer(Err("the node is not suspended".to_string()))];
+                }
+                let mut effects =
+                    self.hold_changed(NoticeEvent::Resumed, "resumed: converging".to_string());
+                effects.extend(self.converge(false));
+                effects
+            }
+            Command::Pin { commit, reason } => {
+                self.pinning = Some(Pinned {
+                    commit: commit.clone(),
+                    reason,
+                    since,
+                });
+                vec![Effect::Adopt {
+                    commit,
+                    at_start: false,
+                }]
+            }
+            Command::Unpin => {
+                let Some(pinned) = self.pinned.take() else {
+                    return vec![Effect::Answer(Err("the node is not pinned".to_string()))];
+                };
+                let head = self.seen_head.clone().unwrap_or(pinned.commit);
+                let mut effects = self.hold_changed(
+                    NoticeEvent::Unpinned,
+                    format!("unpinned: following the branch again, at {head}"),
+                );
+                if self.in_force.as_ref() == Some(&head) {
+                    effects.extend(self.converge(false));
+                } else {
+                    effects.extend([
+                        Effect::ShowSyncing,
+                        Effect::Adopt {
+                            commit: head,
+                            at_start: false,
+                        },
+                    ]);
+                }
+                effects
+            }
+        }
+    }
+
+    /// A hold was taken or lifted: show it, remember it, notify it and answer with `message`.
+    fn hold_changed(&self, event: NoticeEvent, message: String) -> Vec<Effect> {
+        let mut effects = vec![Effect::ShowHolds {
+            suspended: self.suspended.clone(),
+            pinned: self.pinned.clone(),
+        }];
+        effects.extend(self.save());
+        effects.push(Effect::Notify(NoticeDraft {
+            event,
+            deployment: None,
+            message: message.clone(),
+        }));
+        effects.push(Effect::Answer(Ok(message)));
+        effects
     }
 
     /// Scheduled runs start at their times, and only for a revision in force; the first tick
@@ -229,7 +369,8 @@ impl NodeLoop {
         running: &BTreeSet<String>,
     ) -> Vec<Effect> {
         let since = self.cron_since.replace(now);
-        let Some(since) = since.filter(|_| self.in_force.is_some()) else {
+        let Some(since) = since.filter(|_| self.in_force.is_some() && self.suspended.is_none())
+        else {
             return Vec::new();
         };
         cron::due(jobs, since, now, running)
@@ -247,30 +388,41 @@ impl NodeLoop {
         checked_out: Option<String>,
         clone_has_last_good: bool,
     ) -> Vec<Effect> {
+        let mut effects = Vec::new();
         if let Some(state) = &remembered {
             self.applied = state.applied_commit.clone();
             self.job_runs = state.job_runs.clone();
             self.remembered = state.clone();
+            self.suspended = state.suspended.clone();
+            self.pinned = state.pinned.clone();
+            if self.suspended.is_some() || self.pinned.is_some() {
+                effects.push(Effect::ShowHolds {
+                    suspended: self.suspended.clone(),
+                    pinned: self.pinned.clone(),
+                });
+            }
         }
         let Some(start) = starting_point(
             checked_out.as_deref(),
             remembered.as_ref(),
             clone_has_last_good,
         ) else {
-            return Vec::new();
+            return effects;
         };
         self.seen_head = Some(start.commit.clone());
         let commit = start.commit.clone();
         self.starting = Some((start, remembered));
-        vec![Effect::Adopt {
+        effects.push(Effect::Adopt {
             commit,
             at_start: true,
-        }]
+        });
+        effects
     }
 
     /// A new commit lifts quarantine and flapping and is planned as new until its pulls and
     /// builds succeed; the revision the node starts from gets back what was remembered of it.
     fn adopted(&mut self, commit: String, deployments: BTreeSet<String>) -> Vec<Effect> {
+        let pin = self.pinning.take().filter(|pin| pin.commit == commit);
         match self.starting.take() {
             Some((start, remembered)) if start.commit == commit => {
                 if let Some(remembered) = &remembered {
@@ -285,13 +437,31 @@ impl NodeLoop {
         }
         self.health.retain(&deployments);
         self.in_force = Some(commit);
-        let mut effects = self.save();
+        let mut effects = match pin {
+            Some(pin) => {
+                let message = format!(
+                    "pinned to {}: new commits wait for `orun unpin`",
+                    pin.commit
+                );
+                let commit = pin.commit.clone();
+                self.pinned = Some(pin);
+                let mut effects = self.hold_changed(NoticeEvent::Pinned, message);
+                effects.push(Effect::RestoreImages { commit });
+                effects
+            }
+            None => self.save(),
+        };
         effects.extend(self.converge(true));
         effects
     }
 
     /// An invalid fetched commit is shown and notified; the last good revision stays in force.
     fn not_adopted(&mut self, commit: String, error: SyncError, why: NotAdopted) -> Vec<Effect> {
+        if self.pinning.take().is_some() {
+            return vec![Effect::Answer(Err(format!(
+                "cannot pin {commit}: {error}; nothing changed"
+            )))];
+        }
         let at_start = self
             .starting
             .take()
@@ -323,6 +493,7 @@ impl NodeLoop {
             },
             commit,
             fresh,
+            plan_only: self.suspended.is_some(),
         })
     }
 
@@ -349,11 +520,25 @@ impl NodeLoop {
             .outcomes
             .iter()
             .any(|outcome| outcome.action.kind.prepares() && outcome.result.is_err());
-        self.new_commit_pending &= pass.error.is_some() || preparation_failed;
-        if !pass.failed() {
-            self.applied = Some(pass.commit.clone());
+        if !pass.planned_only {
+            self.new_commit_pending &= pass.error.is_some() || preparation_failed;
+            if !pass.failed() {
+                self.applied = Some(pass.commit.clone());
+            }
         }
+        let pinned = self
+            .pinned
+            .as_ref()
+            .is_some_and(|pin| pin.commit == pass.commit);
+        // A pass that took no action is no apply.
+        let record = (!pass.outcomes.is_empty()).then(|| ApplyRecord {
+            commit: pass.commit.clone(),
+            started_at: pass.started_at,
+            finished_at: pass.finished_at,
+            outcome: ApplyOutcome::of(&pass.outcomes, pass.error.is_some(), pinned),
+        });
         effects.push(Effect::Publish(pass));
+        effects.extend(record.map(Effect::Record));
         effects.extend(self.save());
         effects.extend(self.ready());
         effects
@@ -364,6 +549,8 @@ impl NodeLoop {
     fn save(&self) -> Vec<Effect> {
         let mut state = NodeState::capture(self.commit(), self.applied.as_deref(), &self.health);
         state.job_runs = self.job_runs.clone();
+        state.suspended = self.suspended.clone();
+        state.pinned = self.pinned.clone();
         if state == self.remembered {
             return Vec::new();
         }
@@ -410,6 +597,9 @@ mod tests {
                 outcomes,
                 observed: None,
                 error: None,
+                planned_only: false,
+                started_at: DateTime::UNIX_EPOCH,
+                finished_at: DateTime::UNIX_EPOCH,
             },
             now: Instant::now(),
         }
@@ -461,11 +651,15 @@ mod tests {
                 Effect::ShowRejected { .. } => "show rejected",
                 Effect::Converge { .. } => "converge",
                 Effect::Publish(_) => "publish",
+                Effect::Record(_) => "record",
+                Effect::RestoreImages { .. } => "restore images",
                 Effect::Save(_) => "save",
                 Effect::Notify(_) => "notify",
                 Effect::NotifyAbout { .. } => "notify about",
                 Effect::Report { .. } => "report",
                 Effect::Ready => "ready",
+                Effect::ShowHolds { .. } => "show holds",
+                Effect::Answer(_) => "answer",
                 Effect::StartRun { .. } => "start run",
                 Effect::SkipRun { .. } => "skip run",
             })
@@ -586,7 +780,7 @@ mod tests {
         ));
         assert_eq!(
             names(&passed),
-            ["notify", "report", "publish", "save"],
+            ["notify", "report", "publish", "record", "save"],
             "the rollback is notified once; the quarantine is logged"
         );
         let Some(Effect::Save(state)) = passed.last() else {
@@ -753,6 +947,9 @@ mod tests {
                 outcomes: Vec::new(),
                 observed: Some(observed),
                 error: None,
+                planned_only: false,
+                started_at: DateTime::UNIX_EPOCH,
+                finished_at: DateTime::UNIX_EPOCH,
             },
             now: Instant::now(),
         });
@@ -768,6 +965,210 @@ mod tests {
         assert_eq!(
             options.job_runs["migrate"][0].spec_hash,
             "v1:af6fa375495c1d05"
+        );
+    }
+
+    fn control(node: &mut NodeLoop, command: Command) -> Vec<Effect> {
+        node.on(Event::Control {
+            command,
+            now: "2026-12-06T10:00:00Z".parse().unwrap(),
+        })
+    }
+
+    fn answer(effects: &[Effect]) -> &Answer {
+        effects
+            .iter()
+            .find_map(|effect| match effect {
+                Effect::Answer(answer) => Some(answer),
+                _ => None,
+            })
+            .expect("an answer")
+    }
+
+    fn plan_only(effects: &[Effect]) -> Option<bool> {
+        effects.iter().find_map(|effect| match effect {
+            Effect::Converge { plan_only, .. } => Some(*plan_only),
+            _ => None,
+        })
+    }
+
+    fn saved(effects: &[Effect]) -> &NodeState {
+        effects
+            .iter()
+            .find_map(|effect| match effect {
+                Effect::Save(state) => Some(state),
+                _ => None,
+            })
+            .expect("a save")
+    }
+
+    #[test]
+    fn a_suspended_node_only_plans_until_it_is_resumed() {
+        let mut node = in_force("c1");
+        let suspended = control(
+            &mut node,
+            Command::Suspend {
+                reason: Some("db upgrade".into()),
+            },
+        );
+        assert_eq!(
+            names(&suspended),
+            ["show holds", "save", "notify", "answer", "converge"]
+        );
+        assert_eq!(plan_only(&suspended), Some(true));
+        assert_eq!(
+            saved(&suspended).suspended,
+            Some(Suspended {
+                reason: Some("db upgrade".into()),
+                since: "2026-12-06T10:00:00Z".into()
+            })
+        );
+        assert_eq!(plan_only(&node.on(Event::RepairDue)), Some(true));
+        node.on(Event::Fetched { head: "c2".into() });
+        let adopted = node.on(Event::Adopted {
+            commit: "c2".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(
+            plan_only(&adopted),
+            Some(true),
+            "a new commit waits for resume"
+        );
+        let planned = node.on(Event::Passed {
+            pass: PassReport {
+                commit: "c2".into(),
+                started_at: DateTime::UNIX_EPOCH,
+                finished_at: DateTime::UNIX_EPOCH,
+                outcomes: Vec::new(),
+                observed: None,
+                error: None,
+                planned_only: true,
+            },
+            now: Instant::now(),
+        });
+        assert!(
+            !names(&planned).contains(&"record"),
+            "a pass that only planned is no apply"
+        );
+        assert_eq!(node.applied.as_deref(), Some("c1"));
+        let resumed = control(&mut node, Command::Resume);
+        assert_eq!(answer(&resumed), &Ok("resumed: converging".to_string()));
+        assert_eq!(plan_only(&resumed), Some(false));
+        assert!(answer(&control(&mut node, Command::Resume)).is_err());
+    }
+
+    #[test]
+    fn a_pin_adopts_its_commit_ignores_new_heads_and_unpin_adopts_the_newest() {
+        let mut node = in_force("c2");
+        let pinning = control(
+            &mut node,
+            Command::Pin {
+                commit: "c1".into(),
+                reason: None,
+            },
+        );
+        assert!(matches!(
+            &pinning[..],
+            [Effect::Adopt { commit, at_start: false }] if commit == "c1"
+        ));
+        let pinned = node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(
+            names(&pinned),
+            [
+                "show holds",
+                "save",
+                "notify",
+                "answer",
+                "restore images",
+                "converge"
+            ]
+        );
+        assert_eq!(saved(&pinned).pinned.as_ref().unwrap().commit, "c1");
+        assert_eq!(converge_options(&pinned).unwrap().0, "c1");
+        let applied = node.on(pass(
+            "c1",
+            vec![outcome("web", ActionKind::Recreate, Ok(()))],
+        ));
+        assert!(applied.iter().any(|effect| matches!(
+            effect,
+            Effect::Record(record) if record.outcome == ApplyOutcome::Pinned
+        )));
+
+        assert_eq!(
+            names(&node.on(Event::Fetched { head: "c3".into() })),
+            ["show synced"],
+            "a new head is not applied while pinned"
+        );
+        assert_eq!(
+            converge_options(&node.on(Event::RepairDue)).unwrap().0,
+            "c1",
+            "drift repair goes on at the pinned commit"
+        );
+        let unpinned = control(&mut node, Command::Unpin);
+        assert!(matches!(
+            unpinned.last(),
+            Some(Effect::Adopt { commit, .. }) if commit == "c3"
+        ));
+        assert!(answer(&control(&mut node, Command::Unpin)).is_err());
+    }
+
+    #[test]
+    fn a_commit_that_cannot_be_pinned_is_refused_and_changes_nothing() {
+        let mut node = in_force("c1");
+        control(
+            &mut node,
+            Command::Pin {
+                commit: "nope".into(),
+                reason: None,
+            },
+        );
+        let refused = node.on(Event::NotAdopted {
+            commit: "nope".into(),
+            error: SyncError::Git(GitError::Task("no such commit".into())),
+            why: NotAdopted::Invalid,
+        });
+        assert_eq!(names(&refused), ["answer"]);
+        assert_eq!(
+            answer(&refused),
+            &Err("cannot pin nope: git task failed: no such commit; nothing changed".to_string())
+        );
+        assert_eq!(node.commit(), Some("c1"));
+    }
+
+    #[test]
+    fn a_restart_keeps_a_remembered_pin_and_suspension() {
+        let remembered = NodeState {
+            last_good_commit: Some("c1".into()),
+            applied_commit: Some("c1".into()),
+            suspended: Some(Suspended {
+                reason: None,
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            pinned: Some(Pinned {
+                commit: "c1".into(),
+                reason: None,
+                since: "2026-12-06T10:00:00Z".into(),
+            }),
+            ..NodeState::default()
+        };
+        let mut node = NodeLoop::new(false);
+        let started = node.on(Event::Started {
+            remembered: Some(remembered),
+            checked_out: Some("c1".into()),
+            clone_has_last_good: true,
+        });
+        assert_eq!(names(&started), ["show holds", "adopt"]);
+        let adopted = node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        assert_eq!(plan_only(&adopted), Some(true));
+        assert_eq!(
+            names(&node.on(Event::Fetched { head: "c2".into() })),
+            ["show synced"]
         );
     }
 }

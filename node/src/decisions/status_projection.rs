@@ -44,6 +44,7 @@ pub fn initial(settings: &Settings, now: SystemTime) -> Status {
         volumes: BTreeMap::new(),
         jobs: BTreeMap::new(),
         last_plan: None,
+        pending_actions: None,
     }
 }
 
@@ -61,18 +62,19 @@ pub fn loaded(node: &mut NodeStatus, desired: &DesiredState) {
 }
 
 /// A reconcile of `commit` ended at `now`: `failed` when an action failed or the pass could not
-/// run (`error`). A commit counts as applied only without failures. The pass's own error replaces
+/// run (`error`); `commit` is `None` for a pass that only planned (the node is suspended). A
+/// commit counts as applied only without failures. The pass's own error replaces
 /// `sync_error`; an earlier pass's error is cleared by one that had none, other errors stay.
 pub fn reconciled(
     node: &mut NodeStatus,
-    commit: &str,
+    commit: Option<&str>,
     failed: bool,
     error: Option<SyncError>,
     now: SystemTime,
 ) {
     node.last_reconcile_time = Some(timestamp(now));
     node.reconcile_ok = !failed;
-    if !failed {
+    if let Some(commit) = commit.filter(|_| !failed) {
         node.applied_commit = Some(commit.to_string());
     }
     let stale = matches!(node.sync_error, Some(SyncError::Reconcile(_)));
@@ -383,7 +385,7 @@ mod tests {
                 limit: Duration::from_secs(60),
             },
         }));
-        reconciled(&mut node, "c1", true, Some(error), now);
+        reconciled(&mut node, Some("c1"), true, Some(error), now);
         assert_eq!(
             shown(&node).as_deref(),
             Some("reconcile: list containers: no answer from Docker within 60s")
@@ -392,7 +394,7 @@ mod tests {
             (node.reconcile_ok, node.applied_commit.as_deref()),
             (false, None)
         );
-        reconciled(&mut node, "c1", false, None, now);
+        reconciled(&mut node, Some("c1"), false, None, now);
         assert_eq!(shown(&node), None);
         assert_eq!(node.applied_commit.as_deref(), Some("c1"));
         assert_eq!(
@@ -419,7 +421,7 @@ mod tests {
     fn a_pass_leaves_git_and_revision_errors_alone() {
         let mut node = node();
         node.sync_error = Some(SyncError::Revision(LoadError::Task("gone".to_string())));
-        reconciled(&mut node, "c1", false, None, SystemTime::UNIX_EPOCH);
+        reconciled(&mut node, Some("c1"), false, None, SystemTime::UNIX_EPOCH);
         assert_eq!(shown(&node).as_deref(), Some("revision task failed: gone"));
     }
 

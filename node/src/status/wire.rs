@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{JobStatus, LastPlan, ServiceStatus, VolumeStatus};
+use super::{JobStatus, LastPlan, Pinned, PlannedAction, ServiceStatus, Suspended, VolumeStatus};
 
 /// The whole document.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct StatusDocument {
     /// than this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_plan: Option<LastPlan>,
+    /// While the node is suspended, the actions its last plan would take; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_actions: Option<Vec<PlannedAction>>,
 }
 
 /// `node`: the node's sync with its branch and its health.
@@ -52,6 +55,12 @@ pub struct NodeDocument {
     /// On a swarm node: `leader` (it applies) or `standby` (another manager does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Set while an operator has suspended the node's actions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspended>,
+    /// Set while an operator has pinned the node to a commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
 }
 
 /// One entry of `deployments`.
