@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod build;
 pub mod changes;
+pub mod commit_status;
 pub mod compose;
 pub mod copies;
 pub mod depends;

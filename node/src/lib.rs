@@ -5,6 +5,7 @@
 //! notifier. It serves its status read-only (docs/status-api.md). This module only holds the
 //! settings and wires the tasks together.
 
+mod commit_statuses;
 pub mod dashboard;
 pub mod decisions;
 mod ingress;

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::commit_statuses::{CommitStatuses, Pending};
 use super::ingress::Ingress;
 use super::metrics::Metrics;
 use super::notifier::Notifier;
@@ -33,7 +34,7 @@ use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassRepor
 use crate::decisions::settings::{effective_settings, SettingPath};
 use crate::decisions::status_projection;
 use adapters::apply::{apply, ApplyOptions, DockerRuntime, NoIngress};
-use adapters::converge::converge;
+use adapters::converge::{converge, ConvergeError, Pass};
 use adapters::docker::credentials::RegistryCredentials;
 use adapters::docker::observe::observe;
 use adapters::docker::Docker;
@@ -76,6 +77,7 @@ pub struct Reconciler {
     status: SharedStatus,
     metrics: Arc<Metrics>,
     notifier: Notifier,
+    commit_statuses: CommitStatuses,
     cancel: Arc<AtomicBool>,
     interval: watch::Sender<Duration>,
     webhook_secret: watch::Sender<Option<WebhookSecret>>,
@@ -118,6 +120,10 @@ impl Reconciler {
             status: status.clone(),
             notifier: notifier.clone(),
         };
+        let commit_statuses = CommitStatuses::start(
+            &status.lock().node.name,
+            super::public::LocalPaths::new(&settings),
+        );
         let decisions = NodeLoop::new(settings.allow_empty);
         let next_repair = Instant::now() + *interval.borrow();
         let (runs_ended, ended) = mpsc::channel(16);
@@ -127,6 +133,7 @@ impl Reconciler {
             status,
             metrics,
             notifier,
+            commit_statuses,
             cancel,
             interval,
             webhook_secret,
@@ -237,7 +244,7 @@ impl Reconciler {
                 options,
                 fresh,
             } => {
-                let pass = self.converge(commit, options).await;
+                let pass = self.converge(commit, options, fresh).await;
                 if fresh {
                     self.next_repair = Instant::now() + *self.interval.borrow();
                 }
@@ -321,7 +328,10 @@ impl Reconciler {
         tokio::spawn(
             async move {
                 let runtime = DockerRuntime::new(&docker, &options.file_dirs);
-                let log = LogReporter { metrics: &metrics };
+                let log = LogReporter {
+                    metrics: &metrics,
+                    commit_status: None,
+                };
                 apply(&runtime, &plan, &desired, &options, &log).await;
                 let _ = ended.send(job).await;
             }
@@ -426,6 +436,16 @@ impl Reconciler {
         };
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), &commit);
+        let commit_status = match (&self.settings.config, settings.notifications_from_revision) {
+            (_, true) | (None, false) => revision.commit_status,
+            (Some(config), false) => config.spec.commit_status.as_ref().and_then(|spec| {
+                engine::commit_status::target(&config.file, spec, &revision.secrets.shared)
+                    .inspect_err(|error| warn!(%error, "commit statuses off"))
+                    .ok()
+            }),
+        };
+        self.commit_statuses
+            .configure(commit_status, &self.settings.remote.url);
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         let deployments: BTreeSet<String> = revision.desired.deployments.keys().cloned().collect();
         let desired = Arc::new(revision.desired);
@@ -474,8 +494,14 @@ impl Reconciler {
         });
     }
 
-    /// One convergence pass against the revision in force with the loop's plan options.
-    async fn converge(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
+    /// One convergence pass against the revision in force with the loop's plan options; a pass
+    /// that acts, or the first of a `fresh` commit, posts the commit's status.
+    async fn converge(
+        &mut self,
+        commit: String,
+        plan_options: PlanOptions,
+        fresh: bool,
+    ) -> PassReport {
         let Some(last_good) = self.last_good.as_ref().filter(|good| good.commit == commit) else {
             return PassReport {
                 commit,
@@ -496,6 +522,10 @@ impl Reconciler {
         self.metrics.reconciles.inc();
         let log = LogReporter {
             metrics: &self.metrics,
+            commit_status: Some(Pending {
+                statuses: &self.commit_statuses,
+                commit: &commit,
+            }),
         };
         let result = converge(
             &self.docker,
@@ -506,6 +536,7 @@ impl Reconciler {
         )
         .instrument(span)
         .await;
+        self.post_commit_status(&commit, &result, fresh);
         match result {
             Ok(pass) => {
                 {
@@ -536,6 +567,30 @@ impl Reconciler {
                     error: Some(SyncError::Reconcile(error)),
                 }
             }
+        }
+    }
+
+    /// Posts how the pass of `commit` ended: `success` or `failure` for a pass that acted or
+    /// the first of a `fresh` commit, `failure` for a `fresh` commit's pass that could not run.
+    fn post_commit_status(&self, commit: &str, result: &Result<Pass, ConvergeError>, fresh: bool) {
+        use engine::commit_status::{acts, failure_description, plan_description, State};
+        match result {
+            Ok(pass) if fresh || acts(&pass.plan) => {
+                match failure_description(&pass.report.outcomes) {
+                    None => self.commit_statuses.post(
+                        commit,
+                        State::Success,
+                        &plan_description(&pass.plan),
+                    ),
+                    Some(failure) => self.commit_statuses.post(commit, State::Failure, &failure),
+                }
+            }
+            Ok(_) => {}
+            Err(error) if fresh => {
+                self.commit_statuses
+                    .post(commit, State::Failure, &error.to_string())
+            }
+            Err(_) => {}
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod build_mode;
+mod commit_statuses;
 mod dashboard;
 mod dependencies;
 mod docker_apply;

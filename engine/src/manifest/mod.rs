@@ -1,6 +1,7 @@
 //! The manifest schema (docs/manifests.md) as typed, strictly parsed structures: every field, every default.
 //! It does not resolve environments or check rules that span fields or files (see `validate`).
 
+pub mod commit_status;
 pub mod container;
 pub mod fields;
 pub mod files;
@@ -23,6 +24,7 @@ use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::Duration;
+pub use commit_status::CommitStatusSpec;
 pub use container::{
     BuildMode, BuildSpec, ContainerFields, LoggingSpec, NetworkMode, PortMode, PortSpec, Protocol,
     PullPolicy, ResourcesSpec, VolumeSource, VolumeSpec,
@@ -206,6 +208,8 @@ pub struct NodeSpec {
     /// Where to report rollouts and sync trouble (docs/node.md).
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
+    /// Where to report how applying each commit went, as a status on the commit (docs/node.md).
+    pub commit_status: Option<CommitStatusSpec>,
     /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
     pub status_addr: Option<StatusAddr>,
     /// Labels that deployments' `placement.labels` select this node by (docs/manifests.md).
