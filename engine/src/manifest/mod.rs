@@ -6,6 +6,7 @@ pub mod container;
 pub mod fields;
 pub mod files;
 pub mod host_access;
+pub mod image_updates;
 pub mod job;
 pub mod kernel;
 pub mod mounts;
@@ -40,6 +41,7 @@ pub use files::{
 pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
 };
+pub use image_updates::{ImageUpdates, UpdateMode};
 pub use job::{Concurrency, JobSpec, RunOn};
 pub use kernel::{
     CpuShares, Cpuset, DeviceCgroupRule, DnsOption, DnsSearch, DnsServer, IpcMode, OomScoreAdj,
@@ -356,6 +358,9 @@ pub struct DeploymentSpec {
     /// Which keys of `secrets.yaml` become its environment variables (docs/secrets.md).
     #[serde(skip_serializing_if = "is_default")]
     pub secret_env: SecretEnv,
+    /// Whether the node watches the registry for a new image under the tag (docs/manifests.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_updates: Option<ImageUpdates>,
 }
 
 impl Default for DeploymentSpec {
@@ -369,6 +374,7 @@ impl Default for DeploymentSpec {
             placement: None,
             replicas: Replicas::default(),
             secret_env: SecretEnv::All,
+            image_updates: None,
         }
     }
 }
@@ -433,6 +439,7 @@ impl KindSpec for DeploymentSpec {
         "placement",
         "replicas",
         "secretEnv",
+        "imageUpdates",
     ];
     const OWN_FIELDS: &'static [&'static str] = &[
         "health",
@@ -442,6 +449,7 @@ impl KindSpec for DeploymentSpec {
         "placement",
         "replicas",
         "secretEnv",
+        "imageUpdates",
     ];
 
     fn read_own<'de, A: MapAccess<'de>>(
@@ -456,6 +464,7 @@ impl KindSpec for DeploymentSpec {
             "placement" => self.placement = Some(map.next_value()?),
             "replicas" => self.replicas = map.next_value()?,
             "secretEnv" => self.secret_env = map.next_value()?,
+            "imageUpdates" => self.image_updates = Some(map.next_value()?),
             _ => self.depends_on = map.next_value()?,
         }
         Ok(())

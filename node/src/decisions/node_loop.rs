@@ -320,6 +320,7 @@ impl NodeLoop {
                 new_commit: self.new_commit_pending,
                 held: self.health.held(&commit),
                 job_runs: self.job_runs.clone(),
+                ..PlanOptions::default()
             },
             commit,
             fresh,
