@@ -216,8 +216,9 @@ fn shortened(text: &str) -> String {
     cut
 }
 
-/// Percent-encodes everything but the unreserved characters of RFC 3986 (so `/` too).
-fn encode(text: &str) -> String {
+/// Percent-encodes everything but the unreserved characters of RFC 3986 (so `/` too): a path
+/// segment or a query value.
+pub fn encode(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
