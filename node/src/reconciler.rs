@@ -29,6 +29,7 @@ use super::status::{SharedStatus, SyncError, SyncState};
 use super::webhook::WebhookSecret;
 use super::{repo, Settings};
 use crate::decisions::cron;
+use crate::decisions::image_updates::{self, running_digest, Schedule, Watched};
 use crate::decisions::memory::NodeState;
 use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassReport};
 use crate::decisions::settings::{effective_settings, SettingPath};
@@ -37,6 +38,7 @@ use adapters::apply::{apply, ApplyOptions, DockerRuntime, NoIngress};
 use adapters::converge::{converge, ConvergeError, Pass};
 use adapters::docker::credentials::RegistryCredentials;
 use adapters::docker::observe::observe;
+use adapters::docker::registry::tag_digest;
 use adapters::docker::Docker;
 use adapters::git::GitError;
 use adapters::probe;
@@ -48,6 +50,16 @@ const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
 /// How often the node looks at the clock for scheduled job runs that are due.
 const CRON_TICK: Duration = Duration::from_secs(1);
+
+/// How often the node looks for registry checks of image updates that are due.
+const IMAGE_TICK: Duration = Duration::from_secs(5);
+
+/// How long a registry check may take to connect, and in all.
+const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A registry check's answer: the tag's digest, or why it is not known.
+type ImageCheck = (Watched, Result<String, String>);
 
 /// The last revision that passed validation, the one in force: its commit, its desired state
 /// and where its node's registry credentials are read from. The loop decides with its commit;
@@ -94,6 +106,10 @@ pub struct Reconciler {
     /// Where a scheduled run's task reports that it ended, and where the loop hears it.
     runs_ended: mpsc::Sender<String>,
     ended: Option<mpsc::Receiver<String>>,
+    /// When each followed tag was last checked, and where the checks' tasks answer.
+    image_schedule: Schedule,
+    images_checked: mpsc::Sender<ImageCheck>,
+    image_answers: Option<mpsc::Receiver<ImageCheck>>,
 }
 
 impl Reconciler {
@@ -127,6 +143,7 @@ impl Reconciler {
         let decisions = NodeLoop::new(settings.allow_empty);
         let next_repair = Instant::now() + *interval.borrow();
         let (runs_ended, ended) = mpsc::channel(16);
+        let (images_checked, image_answers) = mpsc::channel(16);
         Reconciler {
             settings,
             docker,
@@ -147,6 +164,9 @@ impl Reconciler {
             running: BTreeMap::new(),
             runs_ended,
             ended: Some(ended),
+            image_schedule: Schedule::default(),
+            images_checked,
+            image_answers: Some(image_answers),
         }
     }
 
@@ -161,7 +181,10 @@ impl Reconciler {
         self.next_repair = Instant::now() + *self.interval.borrow();
         let mut next_liveness = Instant::now() + LIVENESS_TICK;
         let mut next_cron = Instant::now();
-        let Some(mut ended) = self.ended.take() else {
+        let mut next_image_check = Instant::now() + IMAGE_TICK;
+        let (Some(mut ended), Some(mut image_answers)) =
+            (self.ended.take(), self.image_answers.take())
+        else {
             return;
         };
         while !self.cancel.load(Ordering::SeqCst) {
@@ -187,6 +210,20 @@ impl Reconciler {
                 _ = tokio::time::sleep_until(next_cron) => {
                     next_cron = Instant::now() + CRON_TICK;
                     self.cron_tick()
+                }
+                _ = tokio::time::sleep_until(next_image_check) => {
+                    next_image_check = Instant::now() + IMAGE_TICK;
+                    self.check_images();
+                    continue;
+                }
+                Some((watch, answer)) = image_answers.recv() => {
+                    match answer {
+                        Ok(available) => self.image_checked(watch, available).await,
+                        Err(error) => {
+                            warn!(deployment = %watch.deployment, image = %watch.image, %error, "image update check failed");
+                            continue;
+                        }
+                    }
                 }
                 Some(job) = ended.recv() => {
                     if let Some(count) = self.running.get_mut(&job) {
@@ -284,6 +321,68 @@ impl Reconciler {
                 info!(%job, %at, "scheduled run skipped: the previous run still runs");
                 None
             }
+        }
+    }
+
+    /// Asks the registry, each on its own task, for the digest of every followed tag whose
+    /// check is due.
+    fn check_images(&mut self) {
+        let Some(last_good) = &self.last_good else {
+            return;
+        };
+        let due = self.image_schedule.due(
+            &image_updates::watched(&last_good.desired),
+            Instant::now().into_std(),
+        );
+        if due.is_empty() {
+            return;
+        }
+        let client = match crate::notifier::http_client(REGISTRY_CONNECT_TIMEOUT, REGISTRY_TIMEOUT)
+        {
+            Ok(client) => client,
+            Err(error) => {
+                warn!(%error, "image update checks skipped: cannot build an HTTP client");
+                return;
+            }
+        };
+        for watch in due {
+            let (client, credentials, answers) = (
+                client.clone(),
+                last_good.registry_credentials.clone(),
+                self.images_checked.clone(),
+            );
+            tokio::spawn(async move {
+                let answer = tag_digest(&client, &watch.image, &credentials)
+                    .await
+                    .map_err(|error| error.to_string());
+                let _ = answers.send((watch, answer)).await;
+            });
+        }
+    }
+
+    /// The event of a registry check's answer, with the digest the deployment's container runs.
+    async fn image_checked(&mut self, watch: Watched, available: String) -> Event {
+        let running = match &self.last_good {
+            Some(last_good) => match observe(&self.docker, &last_good.desired).await {
+                Ok(observed) => running_digest(&observed, &last_good.desired, &watch),
+                Err(error) => {
+                    warn!(%error, "cannot observe the running image of an image update check");
+                    None
+                }
+            },
+            None => None,
+        };
+        status_projection::image_checked(
+            &mut self.status.lock(),
+            &watch.deployment,
+            running.as_deref(),
+            &available,
+            SystemTime::now(),
+        );
+        Event::ImageChecked {
+            watch,
+            running,
+            available,
         }
     }
 

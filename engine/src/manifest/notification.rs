@@ -46,6 +46,8 @@ pub enum Event {
     JobSucceeded,
     /// A job's change run exited with another code or outlasted its timeout.
     JobFailed,
+    /// The registry has a new image under the tag of a deployment with `imageUpdates: notify`.
+    ImageAvailable,
 }
 
 impl Event {
@@ -61,10 +63,11 @@ impl Event {
             Event::LivenessRestart => "liveness_restart",
             Event::JobSucceeded => "job_succeeded",
             Event::JobFailed => "job_failed",
+            Event::ImageAvailable => "image_available",
         }
     }
 
-    pub const ALL: [Event; 10] = [
+    pub const ALL: [Event; 11] = [
         Event::RolloutSucceeded,
         Event::RolloutFailed,
         Event::RolledBack,
@@ -75,6 +78,7 @@ impl Event {
         Event::LivenessRestart,
         Event::JobSucceeded,
         Event::JobFailed,
+        Event::ImageAvailable,
     ];
 }
 

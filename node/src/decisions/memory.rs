@@ -4,6 +4,8 @@
 //! remember from the health, what a restart gets back, and where a restart starts from. Pure:
 //! `state.rs` reads and writes the file, and the node loop decides when.
 
+use std::collections::BTreeMap;
+
 use engine::jobs::JobRuns;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,10 @@ pub struct NodeState {
     /// after their containers are pruned so that a spec that ran never runs again.
     #[serde(default, skip_serializing_if = "JobRuns::is_empty")]
     pub job_runs: JobRuns,
+    /// The digest each deployment with `imageUpdates: notify` was last notified of, so that a
+    /// restart does not notify it again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_notified: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +60,7 @@ impl Default for NodeState {
             quarantined: Vec::new(),
             flapping: Vec::new(),
             job_runs: JobRuns::new(),
+            image_notified: BTreeMap::new(),
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod cron;
 pub mod events;
 pub mod health;
+pub mod image_updates;
 pub mod liveness;
 pub mod memory;
 pub mod node_loop;

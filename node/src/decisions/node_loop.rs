@@ -6,7 +6,7 @@
 //! remembers, which notifications go out and when the node counts as up; `reconciler.rs` performs
 //! each effect and feeds back what came of it. Pure: no I/O, and the time arrives in events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +19,7 @@ use engine::{Observed, PlanOptions};
 use super::cron::{self, Due, ScheduledJob};
 use super::events::{self, NoticeDraft};
 use super::health::{HealthEvent, Tracker};
+use super::image_updates::{self, Answer, Watched};
 use super::memory::{starting_point, NodeState, StartingPoint};
 use crate::status::SyncError;
 
@@ -64,6 +65,13 @@ pub enum Event {
     },
     /// A scheduled run of `job` ended.
     RunEnded { job: String },
+    /// The registry holds `available` under the tag `watch` follows; the deployment runs the
+    /// image of digest `running`, when Docker knows it.
+    ImageChecked {
+        watch: Watched,
+        running: Option<String>,
+        available: String,
+    },
 }
 
 /// Why a commit was not put in force.
@@ -153,6 +161,10 @@ pub struct NodeLoop {
     job_runs: JobRuns,
     /// The time of the last cron tick; scheduled times after it are due at the next one.
     cron_since: Option<DateTime<Utc>>,
+    /// The registry's digests of deployments with `imageUpdates: apply` that run another image.
+    available_images: BTreeMap<String, String>,
+    /// The digest each deployment with `imageUpdates: notify` was last notified of.
+    image_notified: BTreeMap<String, String>,
 }
 
 impl NodeLoop {
@@ -217,6 +229,52 @@ impl NodeLoop {
             Event::CronTick { now, jobs, running } => self.cron_tick(now, &jobs, &running),
             // A pass prunes the runs beyond the ones kept and shows the run in the status.
             Event::RunEnded { .. } => self.converge(false).into_iter().collect(),
+            Event::ImageChecked {
+                watch,
+                running,
+                available,
+            } => self.image_checked(&watch, running.as_deref(), available),
+        }
+    }
+
+    /// A new digest under a followed tag is notified once (`notify`) or planned (`apply`).
+    fn image_checked(
+        &mut self,
+        watch: &Watched,
+        running: Option<&str>,
+        available: String,
+    ) -> Vec<Effect> {
+        let notified = self
+            .image_notified
+            .get(&watch.deployment)
+            .map(String::as_str);
+        match image_updates::answer(watch, running, &available, notified) {
+            Answer::Nothing => {
+                self.available_images.remove(&watch.deployment);
+                Vec::new()
+            }
+            Answer::Notify => {
+                let message = format!(
+                    "{} has a new image {available} in the registry; {} runs {}",
+                    watch.image,
+                    watch.deployment,
+                    running.unwrap_or("an image without a registry digest")
+                );
+                self.image_notified
+                    .insert(watch.deployment.clone(), available);
+                let mut effects = vec![Effect::Notify(NoticeDraft {
+                    event: NoticeEvent::ImageAvailable,
+                    deployment: Some(watch.deployment.clone()),
+                    message,
+                })];
+                effects.extend(self.save());
+                effects
+            }
+            Answer::Apply => {
+                self.available_images
+                    .insert(watch.deployment.clone(), available);
+                self.converge(false).into_iter().collect()
+            }
         }
     }
 
@@ -250,6 +308,7 @@ impl NodeLoop {
         if let Some(state) = &remembered {
             self.applied = state.applied_commit.clone();
             self.job_runs = state.job_runs.clone();
+            self.image_notified = state.image_notified.clone();
             self.remembered = state.clone();
         }
         let Some(start) = starting_point(
@@ -320,7 +379,7 @@ impl NodeLoop {
                 new_commit: self.new_commit_pending,
                 held: self.health.held(&commit),
                 job_runs: self.job_runs.clone(),
-                ..PlanOptions::default()
+                available_images: self.available_images.clone(),
             },
             commit,
             fresh,
@@ -365,6 +424,7 @@ impl NodeLoop {
     fn save(&self) -> Vec<Effect> {
         let mut state = NodeState::capture(self.commit(), self.applied.as_deref(), &self.health);
         state.job_runs = self.job_runs.clone();
+        state.image_notified = self.image_notified.clone();
         if state == self.remembered {
             return Vec::new();
         }
@@ -770,5 +830,50 @@ mod tests {
             options.job_runs["migrate"][0].spec_hash,
             "v1:af6fa375495c1d05"
         );
+    }
+
+    fn checked(mode: engine::manifest::UpdateMode, available: &str) -> Event {
+        Event::ImageChecked {
+            watch: Watched {
+                deployment: "web".to_string(),
+                image: "127.0.0.1:5000/web:1".to_string(),
+                mode,
+                interval: std::time::Duration::from_secs(60),
+            },
+            running: Some("sha256:old".to_string()),
+            available: available.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_new_digest_is_notified_once_and_remembered() {
+        use engine::manifest::UpdateMode;
+        let mut node = in_force("c1");
+        let effects = node.on(checked(UpdateMode::Notify, "sha256:new"));
+        assert_eq!(names(&effects), ["notify", "save"]);
+        let Effect::Save(state) = &effects[1] else {
+            unreachable!()
+        };
+        assert_eq!(state.image_notified["web"], "sha256:new");
+        node.on(Event::Saved(state.clone()));
+        assert!(node
+            .on(checked(UpdateMode::Notify, "sha256:new"))
+            .is_empty());
+        assert!(node
+            .on(checked(UpdateMode::Notify, "sha256:old"))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_new_digest_to_apply_is_planned_until_it_runs() {
+        use engine::manifest::UpdateMode;
+        let mut node = in_force("c1");
+        let effects = node.on(checked(UpdateMode::Apply, "sha256:new"));
+        let (_, options) = converge_options(&effects).unwrap();
+        assert_eq!(options.available_images["web"], "sha256:new");
+        assert!(node.on(checked(UpdateMode::Apply, "sha256:old")).is_empty());
+        let effects = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&effects).unwrap();
+        assert!(options.available_images.is_empty());
     }
 }
