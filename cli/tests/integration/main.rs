@@ -14,6 +14,7 @@ mod fleet;
 mod health;
 mod hostile_commit;
 mod hostile_network;
+mod image_updates;
 mod ingress;
 mod jobs;
 mod metrics;

@@ -102,6 +102,8 @@ pub enum Answer {
 
 /// What the registry's `available` digest does for `watch`, whose containers run `running` (the
 /// digest of their image, when Docker knows it), given the digest it was last notified of.
+/// `apply` plans a deployment without a running digest too: a pull and a recreate bring it to
+/// the registry's image.
 pub fn answer(
     watch: &Watched,
     running: Option<&str>,
@@ -112,6 +114,9 @@ pub fn answer(
         return Answer::Nothing;
     }
     match watch.mode {
+        // Nothing runs yet (the first pass is still pulling), or an image the registry never
+        // served: there is nothing to compare with.
+        UpdateMode::Notify if running.is_none() => Answer::Nothing,
         UpdateMode::Notify if notified == Some(available) => Answer::Nothing,
         UpdateMode::Notify => Answer::Notify,
         UpdateMode::Apply => Answer::Apply,
@@ -184,6 +189,7 @@ mod tests {
             answer(&notify, Some("sha256:a"), "sha256:c", Some("sha256:b")),
             Answer::Notify
         );
+        assert_eq!(answer(&notify, None, "sha256:b", None), Answer::Nothing);
         let apply = watch(UpdateMode::Apply, 5);
         assert_eq!(answer(&apply, None, "sha256:b", None), Answer::Apply);
         assert_eq!(
