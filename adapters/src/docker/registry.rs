@@ -315,4 +315,61 @@ mod tests {
         assert_eq!(bearer_challenge(r#"Basic realm="Registry""#), None);
         assert_eq!(bearer_challenge("Bearer service=x"), None);
     }
+
+    /// A registry that wants a bearer token from its realm, which wants basic credentials: a
+    /// registry with token auth cannot run here, so this stand-in answers as one does.
+    async fn token_registry(listener: tokio::net::TcpListener, basic: String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let port = listener.local_addr().unwrap().port();
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buffer = vec![0u8; 8192];
+            let read = stream.read(&mut buffer).await.unwrap();
+            let request = String::from_utf8_lossy(&buffer[..read]).to_string();
+            let has = |line: &str| request.lines().any(|l| l.eq_ignore_ascii_case(line));
+            let answer = if request
+                .starts_with("GET /token?service=test&scope=repository%3Aacme%2Fweb%3Apull ")
+                && has(&format!("authorization: {basic}"))
+            {
+                "HTTP/1.1 200 OK\r\ncontent-length: 17\r\nconnection: close\r\n\r\n{\"token\":\"t0k3n\"}".to_string()
+            } else if request.starts_with("HEAD /v2/acme/web/manifests/1 ")
+                && has("authorization: Bearer t0k3n")
+                && request.contains("application/vnd.oci.image.index.v1+json")
+            {
+                "HTTP/1.1 200 OK\r\ndocker-content-digest: sha256:abc\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+            } else {
+                format!("HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test\",scope=\"repository:acme/web:pull\"\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            };
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_registry_answers_the_digest_after_the_token_exchange() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let config = tempfile::TempDir::new().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode("robot:s3cr3t");
+        std::fs::write(
+            config.path().join("config.json"),
+            format!(r#"{{"auths":{{"{address}":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        tokio::spawn(token_registry(listener, format!("Basic {auth}")));
+        let credentials = RegistryCredentials::locate(Some(("dockerConfig", config.path())));
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let digest = tag_digest(&client, &format!("{address}/acme/web:1"), &credentials)
+            .await
+            .unwrap();
+        assert_eq!(digest, "sha256:abc");
+        let refused = tag_digest(&client, &format!("{address}/acme/other:1"), &credentials)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.starts_with(&address), "{refused}");
+        assert!(
+            !refused.contains("s3cr3t") && !refused.contains(&auth),
+            "{refused}"
+        );
+    }
 }
