@@ -13,7 +13,7 @@ use crate::manifest::commit_status::{CommitStatusSpec, Provider};
 use crate::manifest::NodeEngine;
 use crate::notify::origin_of;
 use crate::outcome::Outcome;
-use crate::plan::{ActionKind, Plan};
+use crate::plan::{ActionKind, Plan, Summary};
 use crate::secrets::SECRETS_FILE;
 use crate::spec::SecretValue;
 
@@ -240,8 +240,11 @@ pub fn acts(plan: &Plan) -> bool {
 
 /// What a plan does in a few words: `2 to create, 1 to recreate`; `no changes` for an empty one.
 pub fn plan_description(plan: &Plan) -> String {
-    let s = &plan.summary;
-    let counts: &[(usize, &str)] = match plan.engine {
+    summary_description(&plan.summary, plan.engine)
+}
+
+fn summary_description(s: &Summary, engine: NodeEngine) -> String {
+    let counts: &[(usize, &str)] = match engine {
         NodeEngine::Swarm => &[
             (s.create, "to create"),
             (s.update, "to update"),
@@ -255,6 +258,8 @@ pub fn plan_description(plan: &Plan) -> String {
             (s.update, "to update in place"),
             (s.start, "to start"),
             (s.run, "job run(s)"),
+            (s.pull, "to pull"),
+            (s.build, "to build"),
         ],
     };
     let parts: Vec<String> = counts
@@ -395,6 +400,34 @@ mod tests {
         let description = request.body["description"].as_str().unwrap();
         assert_eq!(description.chars().count(), DESCRIPTION_LIMIT);
         assert!(description.ends_with('…'));
+    }
+
+    #[test]
+    fn a_plan_is_described_by_its_counts() {
+        let summary = Summary {
+            create: 2,
+            recreate: 1,
+            pull: 1,
+            unchanged: 4,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_description(&summary, NodeEngine::Docker),
+            "2 to create, 1 to recreate, 1 to pull"
+        );
+        assert_eq!(
+            summary_description(&Summary::default(), NodeEngine::Docker),
+            "no changes"
+        );
+        let services = Summary {
+            update: 1,
+            scale: 2,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary_description(&services, NodeEngine::Swarm),
+            "1 to update, 2 to scale"
+        );
     }
 
     #[test]
