@@ -14,9 +14,9 @@ use crate::image;
 use crate::jobs::{self, LABEL_JOB};
 use crate::manifest::job::job_key;
 use crate::manifest::{
-    BuildSpec, Concurrency, ContainerFields, DeploymentSpec, ExtraHost, HealthSpec, JobSpec,
-    Manifest, Manifests, NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy, Rollout,
-    ServiceSpec, TmpfsMount, VolumeSource, VolumeSpec,
+    BuildSpec, Concurrency, ContainerFields, DeploymentSpec, ExtraHost, HealthSpec, ImageUpdates,
+    JobSpec, Manifest, Manifests, NetworkMode, NodeEngine, Placement, PortSpec, PullPolicy,
+    Rollout, ServiceSpec, TmpfsMount, VolumeSource, VolumeSpec,
 };
 use crate::resources::Limits;
 use crate::schedule::Schedule;
@@ -135,6 +135,8 @@ pub struct DesiredDeployment {
     pub placement: Placement,
     /// Its Swarm service's name (see `Environment::service_name`), used on swarm nodes only.
     pub service: String,
+    /// Whether the node watches the registry for a new image under its tag.
+    pub image_updates: Option<ImageUpdates>,
 }
 
 /// One container of a deployment: replica `index`, its container name and labels.
@@ -367,6 +369,7 @@ fn resolve_deployment(
         depends_on,
         placement: spec.placement.clone().unwrap_or_default(),
         service: input.environment.service_name(name),
+        image_updates: spec.image_updates,
     })
 }
 

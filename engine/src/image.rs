@@ -33,6 +33,19 @@ pub fn registry(reference: &str) -> Option<&str> {
     (is_registry(first) && !matches!(first, "docker.io" | "index.docker.io")).then_some(first)
 }
 
+/// `reference` without its tag or digest: `registry:5000/acme/app` of
+/// `registry:5000/acme/app:1.2`.
+pub fn repository(reference: &str) -> &str {
+    let name = reference
+        .split_once('@')
+        .map_or(reference, |(name, _)| name);
+    let last_segment_start = name.rfind('/').map_or(0, |slash| slash + 1);
+    match name[last_segment_start..].rfind(':') {
+        Some(colon) => &name[..last_segment_start + colon],
+        None => name,
+    }
+}
+
 /// The longest repository name Docker accepts, registry included.
 const MAX_NAME_LENGTH: usize = 255;
 
@@ -197,7 +210,22 @@ fn check_digest(digest: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_reference, normalize, registry};
+    use super::{check_reference, normalize, registry, repository};
+
+    #[test]
+    fn repositories_of_references() {
+        assert_eq!(repository("nginx:alpine"), "nginx");
+        assert_eq!(repository("nginx"), "nginx");
+        assert_eq!(
+            repository("registry:5000/acme/app:1.2"),
+            "registry:5000/acme/app"
+        );
+        assert_eq!(
+            repository("registry:5000/acme/app"),
+            "registry:5000/acme/app"
+        );
+        assert_eq!(repository("acme/app@sha256:abc"), "acme/app");
+    }
 
     #[test]
     fn registries_of_references() {

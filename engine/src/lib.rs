@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod backoff;
 pub mod build;
 pub mod changes;
+pub mod commit_status;
 pub mod compose;
 pub mod copies;
 pub mod depends;

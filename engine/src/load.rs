@@ -381,6 +381,30 @@ mod tests {
         "apiVersion: run.orcra.dev/v0alpha\nkind: Deployment\nmetadata:\n  name: web\n";
 
     #[test]
+    fn a_commit_status_needs_a_known_provider_and_an_http_api() {
+        let node = |commit_status: &str| {
+            format!("apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: a\nspec:\n  host: a\n  gitRepo: /srv/infra.git\n  commitStatus:\n{commit_status}")
+        };
+        assert_eq!(
+            problems(
+                "nodes/a.yaml",
+                &node("    provider: bitbucket\n    api: ftp://git.example\n    tokenFrom: GIT_TOKEN\n")
+            ),
+            [
+                "nodes/a.yaml:9:5: spec.commitStatus.provider: unknown provider \"bitbucket\": use github, gitea, forgejo or gitlab",
+                "nodes/a.yaml:10:10: spec.commitStatus.api: must be an http:// or https:// URL with a host",
+            ]
+        );
+        assert_eq!(
+            problems(
+                "nodes/a.yaml",
+                &node("    provider: gitea\n    api: https://git.example/api/v1\n")
+            ),
+            ["nodes/a.yaml:9:5: spec.commitStatus: missing field `tokenFrom`"]
+        );
+    }
+
+    #[test]
     fn every_problem_of_a_file_is_listed_in_order() {
         let text = format!(
             "{HEADER}spec:\n  image: nginx\n  restart: always\n  ports:\n    - containerPort: 80\n      port: 99999\n  stopTimeout: 10\n"

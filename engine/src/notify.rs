@@ -141,7 +141,7 @@ pub fn receivers(
 }
 
 /// `scheme://host[:port]` of a URL: paths and queries of webhook URLs often hold their token.
-fn origin_of(url: &str) -> String {
+pub(crate) fn origin_of(url: &str) -> String {
     let redacted = redact::url_credentials(url);
     let Some((scheme, rest)) = redacted.split_once("://") else {
         return redact::REDACTED.to_string();

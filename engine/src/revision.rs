@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::attachments::{RepositoryFile, RepositoryFiles, MAX_FILE_BYTES};
 use crate::build::{image_tag, BuildInputs, ContextFile};
+use crate::commit_status;
 use crate::desired::{resolve_with, DesiredState, MissingKeys, ResolveInput, Secrets};
 use crate::environment::{Environment, EnvironmentError};
 use crate::error::ManifestErrors;
@@ -91,6 +92,8 @@ pub struct Revision {
     pub secrets: Secrets,
     /// The notification receivers of the selected node's manifest; none without it.
     pub receivers: Vec<Receiver>,
+    /// Where the selected node's manifest has commit statuses posted; none without it.
+    pub commit_status: Option<commit_status::Target>,
 }
 
 /// Why a revision yields no desired state. `E` is the source's own error.
@@ -187,12 +190,23 @@ pub fn desired_state<S: RevisionSource>(
             .map_err(ManifestErrors)?,
         None => Vec::new(),
     };
+    let commit_status = match &node {
+        Some(node) => node
+            .spec
+            .commit_status
+            .as_ref()
+            .map(|spec| commit_status::target(&node.file, spec, &secrets.shared))
+            .transpose()
+            .map_err(|error| ManifestErrors(vec![error]))?,
+        None => None,
+    };
     Ok(Revision {
         manifests,
         node,
         desired,
         secrets,
         receivers,
+        commit_status,
     })
 }
 

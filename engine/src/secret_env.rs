@@ -1,6 +1,6 @@
 //! Which keys of `secrets.yaml` a deployment's container gets (docs/secrets.md): never the node's
-//! own keys — those a Node setting reads, such as a notification's `urlFrom` — and of the others
-//! what its `secretEnv` asks for. It neither decrypts (see `secrets`) nor builds the environment
+//! own keys — those a Node setting reads, such as a notification's `urlFrom` or the commit
+//! status's `tokenFrom` — and of the others what its `secretEnv` asks for. It neither decrypts (see `secrets`) nor builds the environment
 //! (see `desired`).
 
 use std::collections::BTreeMap;
@@ -48,6 +48,10 @@ impl NodeKeys {
                     format!("{}: spec.notifications[{index}].urlFrom", node.file)
                 });
             }
+        }
+        if let Some(commit_status) = &node.spec.commit_status {
+            keys.entry(commit_status.token_from.clone())
+                .or_insert_with(|| format!("{}: spec.commitStatus.tokenFrom", node.file));
         }
         NodeKeys(keys)
     }
@@ -238,6 +242,30 @@ mod tests {
             node_keys.reader("SMTP_TOKEN"),
             Some("/opt/orun/node.yaml: spec.notifications[0].urlFrom")
         );
+        let shared = shared();
+        let scoped = scoped(
+            &manifests.deployments["a"],
+            &shared,
+            &node_keys,
+            MissingKeys::Refused,
+        )
+        .unwrap();
+        assert_eq!(scoped.keys().collect::<Vec<_>>(), [&"DB_PASSWORD"]);
+    }
+
+    #[test]
+    fn the_commit_status_token_is_the_node_s_own() {
+        let config = crate::load::load_node(&SourceFile {
+            path: "nodes/a.yaml".into(),
+            text: "apiVersion: run.orcra.dev/v0alpha\nkind: Node\nmetadata:\n  name: a\nspec:\n  host: a\n  gitRepo: /srv/infra.git\n  commitStatus:\n    provider: github\n    api: https://api.github.com\n    tokenFrom: SMTP_TOKEN\n".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            NodeKeys::of_node(&config).reader("SMTP_TOKEN"),
+            Some("nodes/a.yaml: spec.commitStatus.tokenFrom")
+        );
+        let manifests = revision("");
+        let node_keys = NodeKeys::of(&manifests).and(&NodeKeys::of_node(&config));
         let shared = shared();
         let scoped = scoped(
             &manifests.deployments["a"],

@@ -14,7 +14,9 @@ use crate::backoff::MIN_POLL_INTERVAL;
 use crate::depends::DependencyGraph;
 use crate::error::{ManifestError, Unloaded};
 use crate::jobs;
-use crate::manifest::{DeploymentSpec, Manifest, Manifests, NetworkMode, Protocol, Rollout};
+use crate::manifest::{
+    image_updates, DeploymentSpec, Manifest, Manifests, NetworkMode, Protocol, Rollout,
+};
 use crate::placement;
 use crate::spec::REPLICA_ENV;
 use crate::swarm;
@@ -104,6 +106,44 @@ fn command_word_problem(value: &str) -> Option<String> {
     })
 }
 
+/// `imageUpdates` follows a tag: not a digest, which never moves, nor a build, which is made on
+/// the node; and it asks the registry at most once a minute.
+fn image_updates_problems(file: &str, spec: &DeploymentSpec) -> Vec<ManifestError> {
+    let Some(updates) = &spec.image_updates else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    if spec.container.build.is_some() {
+        errors.push(ManifestError::new(
+            file,
+            Some("spec.imageUpdates"),
+            "a build deployment's image is made on the node, not pulled: use imageUpdates with an image",
+        ));
+    }
+    if let Some(image) = spec
+        .container
+        .image
+        .as_ref()
+        .filter(|image| image.as_str().contains('@'))
+    {
+        errors.push(ManifestError::new(
+            file,
+            Some("spec.imageUpdates"),
+            format!(
+                "the image {image} is pinned by digest and never changes: name a tag to follow"
+            ),
+        ));
+    }
+    if updates.interval < image_updates::MIN_INTERVAL {
+        errors.push(ManifestError::new(
+            file,
+            Some("spec.imageUpdates.interval"),
+            format!("{} is too short: at least 1m", updates.interval),
+        ));
+    }
+    errors
+}
+
 fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
     for deployment in manifests.deployments.values() {
         let spec = &deployment.spec;
@@ -121,6 +161,7 @@ fn check_deployments(manifests: &Manifests, errors: &mut Vec<ManifestError>) {
             )),
             _ => {}
         }
+        errors.extend(image_updates_problems(file, spec));
         if spec.container.command.as_ref().is_some_and(Vec::is_empty) {
             errors.push(ManifestError::new(
                 file,

@@ -46,6 +46,9 @@ struct CaseOptions {
     /// The job runs the node remembers (its `state.json`).
     #[serde(default)]
     job_runs: JobRuns,
+    /// The digests the registry answered for deployments with `imageUpdates: apply`.
+    #[serde(default)]
+    available_images: BTreeMap<String, String>,
 }
 
 /// Plaintext secrets, as if decrypted from the case's `secrets.yaml`.
@@ -155,6 +158,7 @@ fn run_case(case: &Path, options: &CaseOptions) -> String {
         allow_empty: options.allow_empty,
         new_commit: options.new_commit,
         job_runs: options.job_runs.clone(),
+        available_images: options.available_images.clone(),
         ..PlanOptions::default()
     };
     let mut output = match engine::plan(&desired, &observed, &plan_options) {

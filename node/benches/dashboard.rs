@@ -63,6 +63,7 @@ fn status() -> Status {
                 flapping: false,
                 spec_hash: format!("v1:{index:064}"),
                 tasks: None,
+                image_update: None,
             },
         );
         status.services.insert(

@@ -110,12 +110,7 @@ impl Notifier {
 
 /// Takes notices off the queue and delivers up to [`MAX_IN_FLIGHT`] at once.
 async fn deliver_all(mut pending: mpsc::Receiver<(Receiver, Notice)>) {
-    let client = match reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-    {
+    let client = match http_client(CONNECT_TIMEOUT, REQUEST_TIMEOUT) {
         Ok(client) => client,
         Err(error) => {
             warn!(%error, "notifications disabled: cannot build an HTTP client");
@@ -133,6 +128,18 @@ async fn deliver_all(mut pending: mpsc::Receiver<(Receiver, Notice)>) {
             drop(slot);
         });
     }
+}
+
+/// A client for requests off the reconcile path: no proxy variables, and both timeouts.
+pub(crate) fn http_client(
+    connect: Duration,
+    request: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(connect)
+        .timeout(request)
+        .build()
 }
 
 /// POSTs `notice` to `receiver`, retrying a failure or an answer other than 2xx.
@@ -166,7 +173,7 @@ async fn deliver(client: &reqwest::Client, receiver: &Receiver, notice: &Notice)
 }
 
 /// What went wrong with a request, without its URL.
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -142,6 +142,7 @@ fn deployment(deployment: &DeploymentStatus, paths: &LocalPaths) -> DeploymentDo
         spec_hash: deployment.spec_hash.clone(),
         tasks_desired: deployment.tasks.map(|tasks| tasks.desired),
         tasks_running: deployment.tasks.map(|tasks| tasks.running),
+        image_update: deployment.image_update.clone(),
     }
 }
 
@@ -303,6 +304,7 @@ mod tests {
                 flapping: false,
                 spec_hash: "v1:abc".to_string(),
                 tasks: None,
+                image_update: None,
             },
         );
         status.jobs.insert(

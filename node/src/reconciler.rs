@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{info, warn, Instrument};
 
+use super::commit_statuses::{CommitStatuses, Pending};
 use super::history::HistoryFile;
 use super::ingress::Ingress;
 use super::metrics::Metrics;
@@ -34,15 +35,17 @@ use crate::control::ControlRequest;
 use crate::decisions::control::Answer;
 use crate::decisions::cron;
 use crate::decisions::history::{self, ApplyRecord};
+use crate::decisions::image_updates::{self, running_digest, Schedule, Watched};
 use crate::decisions::memory::NodeState;
 use crate::decisions::node_loop::{Effect, Event, NodeLoop, NotAdopted, PassReport};
 use crate::decisions::settings::{effective_settings, SettingPath};
 use crate::decisions::status_projection;
 use adapters::apply::{apply, ApplyOptions, DockerRuntime, NoIngress};
-use adapters::converge::{converge, ConvergeError};
+use adapters::converge::{converge, ConvergeError, Pass};
 use adapters::docker::credentials::RegistryCredentials;
 use adapters::docker::image;
 use adapters::docker::observe::observe;
+use adapters::docker::registry::tag_digest;
 use adapters::docker::Docker;
 use adapters::git::GitError;
 use adapters::probe;
@@ -54,6 +57,16 @@ const LIVENESS_TICK: Duration = Duration::from_secs(1);
 
 /// How often the node looks at the clock for scheduled job runs that are due.
 const CRON_TICK: Duration = Duration::from_secs(1);
+
+/// How often the node looks for registry checks of image updates that are due.
+const IMAGE_TICK: Duration = Duration::from_secs(5);
+
+/// How long a registry check may take to connect, and in all.
+const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REGISTRY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A registry check's answer: the tag's digest, or why it is not known.
+type ImageCheck = (Watched, Result<String, String>);
 
 /// The last revision that passed validation, the one in force: its commit, its desired state
 /// and where its node's registry credentials are read from. The loop decides with its commit;
@@ -83,6 +96,7 @@ pub struct Reconciler {
     status: SharedStatus,
     metrics: Arc<Metrics>,
     notifier: Notifier,
+    commit_statuses: CommitStatuses,
     cancel: Arc<AtomicBool>,
     interval: watch::Sender<Duration>,
     webhook_secret: watch::Sender<Option<WebhookSecret>>,
@@ -104,6 +118,10 @@ pub struct Reconciler {
     ended: Option<mpsc::Receiver<String>>,
     /// Where the answer to the operator's command being handled goes.
     answer: Option<oneshot::Sender<Answer>>,
+    /// When each followed tag was last checked, and where the checks' tasks answer.
+    image_schedule: Schedule,
+    images_checked: mpsc::Sender<ImageCheck>,
+    image_answers: Option<mpsc::Receiver<ImageCheck>>,
 }
 
 impl Reconciler {
@@ -131,15 +149,21 @@ impl Reconciler {
             status: status.clone(),
             notifier: notifier.clone(),
         };
+        let commit_statuses = CommitStatuses::start(
+            &status.lock().node.name,
+            super::public::LocalPaths::new(&settings),
+        );
         let decisions = NodeLoop::new(settings.allow_empty);
         let next_repair = Instant::now() + *interval.borrow();
         let (runs_ended, ended) = mpsc::channel(16);
+        let (images_checked, image_answers) = mpsc::channel(16);
         Reconciler {
             settings,
             docker,
             status,
             metrics,
             notifier,
+            commit_statuses,
             cancel,
             interval,
             webhook_secret,
@@ -156,6 +180,9 @@ impl Reconciler {
             runs_ended,
             ended: Some(ended),
             answer: None,
+            image_schedule: Schedule::default(),
+            images_checked,
+            image_answers: Some(image_answers),
         }
     }
 
@@ -172,7 +199,10 @@ impl Reconciler {
         self.next_repair = Instant::now() + *self.interval.borrow();
         let mut next_liveness = Instant::now() + LIVENESS_TICK;
         let mut next_cron = Instant::now();
-        let Some(mut ended) = self.ended.take() else {
+        let mut next_image_check = Instant::now() + IMAGE_TICK;
+        let (Some(mut ended), Some(mut image_answers)) =
+            (self.ended.take(), self.image_answers.take())
+        else {
             return;
         };
         while !self.cancel.load(Ordering::SeqCst) {
@@ -202,6 +232,20 @@ impl Reconciler {
                 _ = tokio::time::sleep_until(next_cron) => {
                     next_cron = Instant::now() + CRON_TICK;
                     self.cron_tick()
+                }
+                _ = tokio::time::sleep_until(next_image_check) => {
+                    next_image_check = Instant::now() + IMAGE_TICK;
+                    self.check_images();
+                    continue;
+                }
+                Some((watch, answer)) = image_answers.recv() => {
+                    match answer {
+                        Ok(available) => self.image_checked(watch, available).await,
+                        Err(error) => {
+                            warn!(deployment = %watch.deployment, image = %watch.image, %error, "image update check failed");
+                            continue;
+                        }
+                    }
                 }
                 Some(job) = ended.recv() => {
                     if let Some(count) = self.running.get_mut(&job) {
@@ -263,7 +307,7 @@ impl Reconciler {
                 let pass = if plan_only {
                     self.plan_only(commit, options).await
                 } else {
-                    self.converge(commit, options).await
+                    self.converge(commit, options, fresh).await
                 };
                 if fresh {
                     self.next_repair = Instant::now() + *self.interval.borrow();
@@ -335,6 +379,68 @@ impl Reconciler {
         }
     }
 
+    /// Asks the registry, each on its own task, for the digest of every followed tag whose
+    /// check is due.
+    fn check_images(&mut self) {
+        let Some(last_good) = &self.last_good else {
+            return;
+        };
+        let due = self.image_schedule.due(
+            &image_updates::watched(&last_good.desired),
+            Instant::now().into_std(),
+        );
+        if due.is_empty() {
+            return;
+        }
+        let client = match crate::notifier::http_client(REGISTRY_CONNECT_TIMEOUT, REGISTRY_TIMEOUT)
+        {
+            Ok(client) => client,
+            Err(error) => {
+                warn!(%error, "image update checks skipped: cannot build an HTTP client");
+                return;
+            }
+        };
+        for watch in due {
+            let (client, credentials, answers) = (
+                client.clone(),
+                last_good.registry_credentials.clone(),
+                self.images_checked.clone(),
+            );
+            tokio::spawn(async move {
+                let answer = tag_digest(&client, &watch.image, &credentials)
+                    .await
+                    .map_err(|error| error.to_string());
+                let _ = answers.send((watch, answer)).await;
+            });
+        }
+    }
+
+    /// The event of a registry check's answer, with the digest the deployment's container runs.
+    async fn image_checked(&mut self, watch: Watched, available: String) -> Event {
+        let running = match &self.last_good {
+            Some(last_good) => match observe(&self.docker, &last_good.desired).await {
+                Ok(observed) => running_digest(&observed, &last_good.desired, &watch),
+                Err(error) => {
+                    warn!(%error, "cannot observe the running image of an image update check");
+                    None
+                }
+            },
+            None => None,
+        };
+        status_projection::image_checked(
+            &mut self.status.lock(),
+            &watch.deployment,
+            running.as_deref(),
+            &available,
+            SystemTime::now(),
+        );
+        Event::ImageChecked {
+            watch,
+            running,
+            available,
+        }
+    }
+
     /// The clock for the node loop, with the scheduled jobs of the revision in force and those
     /// with a run going on.
     fn cron_tick(&self) -> Event {
@@ -376,7 +482,10 @@ impl Reconciler {
         tokio::spawn(
             async move {
                 let runtime = DockerRuntime::new(&docker, &options.file_dirs);
-                let log = LogReporter { metrics: &metrics };
+                let log = LogReporter {
+                    metrics: &metrics,
+                    commit_status: None,
+                };
                 apply(&runtime, &plan, &desired, &options, &log).await;
                 let _ = ended.send(job).await;
             }
@@ -481,6 +590,16 @@ impl Reconciler {
         };
         self.notifier
             .configure(receivers, revision.desired.environment.as_str(), &commit);
+        let commit_status = match (&self.settings.config, settings.notifications_from_revision) {
+            (_, true) | (None, false) => revision.commit_status,
+            (Some(config), false) => config.spec.commit_status.as_ref().and_then(|spec| {
+                engine::commit_status::target(&config.file, spec, &revision.secrets.shared)
+                    .inspect_err(|error| warn!(%error, "commit statuses off"))
+                    .ok()
+            }),
+        };
+        self.commit_statuses
+            .configure(commit_status, &self.settings.remote.url);
         status_projection::loaded(&mut self.status.lock().node, &revision.desired);
         let deployments: BTreeSet<String> = revision.desired.deployments.keys().cloned().collect();
         let desired = Arc::new(revision.desired);
@@ -560,8 +679,14 @@ impl Reconciler {
         pass
     }
 
-    /// One convergence pass against the revision in force with the loop's plan options.
-    async fn converge(&mut self, commit: String, plan_options: PlanOptions) -> PassReport {
+    /// One convergence pass against the revision in force with the loop's plan options; a pass
+    /// that acts, or the first of a `fresh` commit, posts the commit's status.
+    async fn converge(
+        &mut self,
+        commit: String,
+        plan_options: PlanOptions,
+        fresh: bool,
+    ) -> PassReport {
         let mut report = PassReport::nothing(commit, chrono::Utc::now(), false);
         let Some(last_good) = self
             .last_good
@@ -582,6 +707,10 @@ impl Reconciler {
         self.metrics.reconciles.inc();
         let log = LogReporter {
             metrics: &self.metrics,
+            commit_status: Some(Pending {
+                statuses: &self.commit_statuses,
+                commit: &report.commit,
+            }),
         };
         let result = converge(
             &self.docker,
@@ -592,6 +721,7 @@ impl Reconciler {
         )
         .instrument(span)
         .await;
+        self.post_commit_status(&report.commit, &result, fresh);
         match result {
             Ok(pass) => {
                 {
@@ -616,6 +746,30 @@ impl Reconciler {
         }
         report.finished_at = chrono::Utc::now();
         report
+    }
+
+    /// Posts how the pass of `commit` ended: `success` or `failure` for a pass that acted or
+    /// the first of a `fresh` commit, `failure` for a `fresh` commit's pass that could not run.
+    fn post_commit_status(&self, commit: &str, result: &Result<Pass, ConvergeError>, fresh: bool) {
+        use engine::commit_status::{acts, failure_description, plan_description, State};
+        match result {
+            Ok(pass) if fresh || acts(&pass.plan) => {
+                match failure_description(&pass.report.outcomes) {
+                    None => self.commit_statuses.post(
+                        commit,
+                        State::Success,
+                        &plan_description(&pass.plan),
+                    ),
+                    Some(failure) => self.commit_statuses.post(commit, State::Failure, &failure),
+                }
+            }
+            Ok(_) => {}
+            Err(error) if fresh => {
+                self.commit_statuses
+                    .post(commit, State::Failure, &error.to_string())
+            }
+            Err(_) => {}
+        }
     }
 
     /// Shows a finished pass in the status document and the routes, with the health the loop
@@ -765,7 +919,7 @@ impl Reconciler {
         match loaded {
             Ok(Ok(LoadOutcome::Restored(state))) => {
                 info!(last_good_commit = ?state.last_good_commit, quarantined = state.quarantined.len(), flapping = state.flapping.len(), "node state restored");
-                Some(state)
+                Some(*state)
             }
             Ok(Ok(LoadOutcome::Fresh)) => None,
             Ok(Ok(LoadOutcome::MovedAside { moved_to, error })) => {

@@ -6,6 +6,7 @@
 use engine::plan::Plan;
 use tracing::{info, warn};
 
+use super::commit_statuses::Pending;
 use super::metrics::{ActionLabels, Metrics};
 use crate::decisions::health::{HealthEvent, FLAP_ACTIONS, FLAP_WINDOW};
 use adapters::apply::Reporter;
@@ -15,6 +16,8 @@ use engine::outcome::Outcome;
 /// Logs plans and actions and counts actions.
 pub struct LogReporter<'a> {
     pub metrics: &'a Metrics,
+    /// The commit whose `pending` status a pass's plan posts, when statuses are posted.
+    pub commit_status: Option<Pending<'a>>,
 }
 
 impl Reporter for LogReporter<'_> {
@@ -68,6 +71,9 @@ impl Reporter for LogReporter<'_> {
 
 impl PlanObserver for LogReporter<'_> {
     fn plan_ready(&self, plan: &Plan, follow_up: bool) {
+        if let Some(pending) = &self.commit_status {
+            pending.plan_ready(plan, follow_up);
+        }
         if !plan.is_empty() {
             info!(
                 actions = plan.actions.len(),

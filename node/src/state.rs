@@ -19,7 +19,7 @@ use crate::decisions::memory::{NodeState, FORMAT_VERSION};
 pub enum LoadOutcome {
     /// No state file yet: a first start.
     Fresh,
-    Restored(NodeState),
+    Restored(Box<NodeState>),
     /// The file could not be read or parsed (`error`); it now lies at `moved_to`.
     MovedAside {
         moved_to: PathBuf,
@@ -58,7 +58,9 @@ impl StateFile {
             Err(error) => return self.move_aside(error.to_string(), now),
         };
         match serde_json::from_slice::<NodeState>(&bytes) {
-            Ok(state) if state.format_version <= FORMAT_VERSION => Ok(LoadOutcome::Restored(state)),
+            Ok(state) if state.format_version <= FORMAT_VERSION => {
+                Ok(LoadOutcome::Restored(Box::new(state)))
+            }
             Ok(state) => self.move_aside(
                 format!(
                     "format_version {} is newer than this orun reads ({FORMAT_VERSION})",
@@ -147,7 +149,7 @@ mod tests {
         file.save(&NodeState::default()).unwrap();
         file.save(&remembered()).unwrap();
         match file.load(SystemTime::now()).unwrap() {
-            LoadOutcome::Restored(state) => assert_eq!(state, remembered()),
+            LoadOutcome::Restored(state) => assert_eq!(*state, remembered()),
             other => panic!("{other:?}"),
         }
         assert!(!dir.path().join("state.json.tmp").exists());

@@ -145,6 +145,19 @@ pub struct DeploymentStatus {
     pub spec_hash: String,
     /// On a swarm node, the service's tasks: how many it asks for and how many run.
     pub tasks: Option<Tasks>,
+    /// The last registry check of a deployment with `imageUpdates`.
+    pub image_update: Option<ImageUpdate>,
+}
+
+/// What the last registry check of a followed tag found.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageUpdate {
+    /// The registry digest of the image the deployment's container runs, when Docker knows it.
+    pub running_digest: Option<String>,
+    /// The digest the registry holds under the tag.
+    pub available_digest: String,
+    /// When the registry answered (RFC 3339 UTC).
+    pub checked_at: String,
 }
 
 /// A swarm service's task counts.

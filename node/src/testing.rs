@@ -37,5 +37,6 @@ pub fn remembered() -> NodeState {
             deployment: "worker".into(),
             commit: "c2".into(),
         }],
+        image_notified: Default::default(),
     }
 }

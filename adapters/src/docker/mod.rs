@@ -7,6 +7,7 @@ pub mod container;
 pub mod credentials;
 pub mod image;
 pub mod observe;
+pub mod registry;
 pub mod resource;
 pub mod service;
 

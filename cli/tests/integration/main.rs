@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod build_mode;
+mod commit_statuses;
 mod dashboard;
 mod day_two;
 mod dependencies;
@@ -14,6 +15,7 @@ mod fleet;
 mod health;
 mod hostile_commit;
 mod hostile_network;
+mod image_updates;
 mod ingress;
 mod jobs;
 mod metrics;

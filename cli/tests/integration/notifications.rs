@@ -5,7 +5,6 @@
 //! slow convergence down; what a container that never gets ready prints reaches the node's log
 //! only, never a notification, the status or the node's state.
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use serde_json::Value;
 
 use crate::health::{manifest, probed};
 use crate::support::node::{web_manifest, Node, Origin};
+use crate::support::recording;
 use crate::support::{docker, eventually, free_port, test_image};
 
 pub(crate) const LIMIT: Duration = Duration::from_secs(40);
@@ -69,36 +69,13 @@ impl Receiver {
 }
 
 /// Reads one request, answers `200 OK`, and returns its body as JSON.
-fn read_request(mut stream: TcpStream) -> Option<Value> {
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let mut request = Vec::new();
-    let mut buffer = [0u8; 8192];
-    let body = loop {
-        let read = stream.read(&mut buffer).ok()?;
-        if read == 0 {
-            return None;
-        }
-        request.extend_from_slice(&buffer[..read]);
-        let text = String::from_utf8_lossy(&request).to_string();
-        let Some((head, body)) = text.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let length = head
-            .lines()
-            .find_map(|line| {
-                let line = line.to_ascii_lowercase();
-                line.strip_prefix("content-length:")
-                    .map(|value| value.trim().parse::<usize>().unwrap())
-            })
-            .unwrap_or(0);
-        if body.len() >= length {
-            break body.to_string();
-        }
-    };
-    stream
-        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    serde_json::from_str(&body).ok()
+fn read_request(stream: TcpStream) -> Option<Value> {
+    recording::read_request(
+        stream,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .map(|request| request.body)
+    .filter(|body| !body.is_null())
 }
 
 fn assert_rfc3339(text: &Value) {

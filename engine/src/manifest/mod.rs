@@ -1,10 +1,12 @@
 //! The manifest schema (docs/manifests.md) as typed, strictly parsed structures: every field, every default.
 //! It does not resolve environments or check rules that span fields or files (see `validate`).
 
+pub mod commit_status;
 pub mod container;
 pub mod fields;
 pub mod files;
 pub mod host_access;
+pub mod image_updates;
 pub mod job;
 pub mod kernel;
 pub mod mounts;
@@ -24,6 +26,7 @@ use serde::de::MapAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::duration::Duration;
+pub use commit_status::CommitStatusSpec;
 pub use container::{
     BuildMode, BuildSpec, ContainerFields, LoggingSpec, NetworkMode, PortMode, PortSpec, Protocol,
     PullPolicy, ResourcesSpec, VolumeSource, VolumeSpec,
@@ -39,6 +42,7 @@ pub use files::{
 pub use host_access::{
     Device, DeviceMapping, Gpus, GroupName, SecurityOpt, Ulimit, UlimitMap, UlimitName, UlimitValue,
 };
+pub use image_updates::{ImageUpdates, UpdateMode};
 pub use job::{Concurrency, JobSpec, RunOn};
 pub use kernel::{
     CpuShares, Cpuset, DeviceCgroupRule, DnsOption, DnsSearch, DnsServer, IpcMode, OomScoreAdj,
@@ -207,6 +211,8 @@ pub struct NodeSpec {
     /// Where to report rollouts and sync trouble (docs/node.md).
     #[serde(default)]
     pub notifications: Vec<NotificationSpec>,
+    /// Where to report how applying each commit went, as a status on the commit (docs/node.md).
+    pub commit_status: Option<CommitStatusSpec>,
     /// Where `orun fleet status` reaches this node's status API; see [`NodeSpec::status_addr`].
     pub status_addr: Option<StatusAddr>,
     /// Labels that deployments' `placement.labels` select this node by (docs/manifests.md).
@@ -353,6 +359,9 @@ pub struct DeploymentSpec {
     /// Which keys of `secrets.yaml` become its environment variables (docs/secrets.md).
     #[serde(skip_serializing_if = "is_default")]
     pub secret_env: SecretEnv,
+    /// Whether the node watches the registry for a new image under the tag (docs/manifests.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_updates: Option<ImageUpdates>,
 }
 
 impl Default for DeploymentSpec {
@@ -366,6 +375,7 @@ impl Default for DeploymentSpec {
             placement: None,
             replicas: Replicas::default(),
             secret_env: SecretEnv::All,
+            image_updates: None,
         }
     }
 }
@@ -380,6 +390,7 @@ impl KindSpec for DeploymentSpec {
         "placement",
         "replicas",
         "secretEnv",
+        "imageUpdates",
     ];
 
     fn read_own<'de, A: MapAccess<'de>>(
@@ -394,6 +405,7 @@ impl KindSpec for DeploymentSpec {
             "placement" => self.placement = Some(map.next_value()?),
             "replicas" => self.replicas = map.next_value()?,
             "secretEnv" => self.secret_env = map.next_value()?,
+            "imageUpdates" => self.image_updates = Some(map.next_value()?),
             _ => self.depends_on = map.next_value()?,
         }
         Ok(())

@@ -54,6 +54,8 @@ pub enum Event {
     Suspended,
     /// An operator resumed the node's actions (`orun resume`).
     Resumed,
+    /// The registry has a new image under the tag of a deployment with `imageUpdates: notify`.
+    ImageAvailable,
 }
 
 impl Event {
@@ -73,10 +75,11 @@ impl Event {
             Event::Unpinned => "unpinned",
             Event::Suspended => "suspended",
             Event::Resumed => "resumed",
+            Event::ImageAvailable => "image_available",
         }
     }
 
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 15] = [
         Event::RolloutSucceeded,
         Event::RolloutFailed,
         Event::RolledBack,
@@ -91,6 +94,7 @@ impl Event {
         Event::Unpinned,
         Event::Suspended,
         Event::Resumed,
+        Event::ImageAvailable,
     ];
 }
 

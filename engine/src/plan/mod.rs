@@ -11,6 +11,7 @@ use crate::changes::{spec_changes, Change};
 use crate::copies::{primary_name, Copies, Fallback, Role, Runs};
 use crate::depends::{DependencyGraph, LABEL_DEPENDS_ON};
 use crate::desired::{replica_number, DesiredDeployment, DesiredReplica, DesiredState};
+use crate::image;
 use crate::jobs::{JobRuns, LABEL_JOB};
 use crate::manifest::job::job_key;
 use crate::manifest::{BuildMode, NodeEngine, PullPolicy, Rollout};
@@ -50,6 +51,10 @@ pub struct PlanOptions {
     pub held: BTreeSet<String>,
     /// The change runs of jobs the node remembers, beyond the run containers still there.
     pub job_runs: JobRuns,
+    /// Deployments with `imageUpdates: apply` whose tag names another image in the registry than
+    /// the one they run: the digest (`sha256:…`) the registry answered. Such a deployment's
+    /// image is pulled and its containers recreated (`image_updated`) until they run it.
+    pub available_images: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -597,6 +602,9 @@ impl Planner<'_> {
             Some(container) if image_id.is_some_and(|id| id != container.image_id) => {
                 Some((ActionKind::Recreate, Reason::ImageUpdated))
             }
+            Some(container) if self.update_available(desired, &container.image_id) => {
+                Some((ActionKind::Recreate, Reason::ImageUpdated))
+            }
             // Docker cannot lift a limit in place; a new container gets the desired ones.
             Some(container) if !desired.resources.updatable_from(&container.resources) => {
                 Some((ActionKind::Recreate, Reason::SpecChanged))
@@ -665,6 +673,28 @@ impl Planner<'_> {
         replace.is_some()
     }
 
+    /// The reference (`repo@sha256:…`) of the image the registry has under `desired`'s tag when
+    /// `available_images` names one.
+    fn available_reference(&self, desired: &DesiredDeployment) -> Option<String> {
+        let digest = self.options.available_images.get(&desired.name)?;
+        Some(format!(
+            "{}@{digest}",
+            image::repository(desired.spec.image.as_str())
+        ))
+    }
+
+    /// The registry has another image under the tag than `running` (an image id).
+    fn update_available(&self, desired: &DesiredDeployment, running: &str) -> bool {
+        self.available_reference(desired)
+            .is_some_and(|reference| self.images.id_of(&reference) != Some(running))
+    }
+
+    /// The registry has another image under the tag, and it is not here yet.
+    fn update_not_pulled(&self, desired: &DesiredDeployment) -> bool {
+        self.available_reference(desired)
+            .is_some_and(|reference| self.images.id_of(&reference).is_none())
+    }
+
     /// The pull or build a deployment (or job) needs before its container can be (re)created.
     fn image_actions(
         &mut self,
@@ -684,6 +714,9 @@ impl Planner<'_> {
             }
         } else {
             match desired.pull_policy {
+                _ if self.update_not_pulled(desired) => {
+                    Some((ActionKind::Pull, Reason::ImageUpdated))
+                }
                 PullPolicy::Always if self.options.new_commit => {
                     Some((ActionKind::Pull, Reason::PullAlways))
                 }

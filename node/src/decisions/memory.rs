@@ -4,6 +4,8 @@
 //! remember from the health, what a restart gets back, and where a restart starts from. Pure:
 //! `state.rs` reads and writes the file, and the node loop decides when.
 
+use std::collections::BTreeMap;
+
 use engine::jobs::JobRuns;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +39,10 @@ pub struct NodeState {
     /// The node was pinned by `orun pin` and not unpinned yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Pinned>,
+    /// The digest each deployment with `imageUpdates: notify` was last notified of, so that a
+    /// restart does not notify it again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_notified: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +69,7 @@ impl Default for NodeState {
             job_runs: JobRuns::new(),
             suspended: None,
             pinned: None,
+            image_notified: BTreeMap::new(),
         }
     }
 }

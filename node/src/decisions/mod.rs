@@ -13,6 +13,7 @@ pub mod cron;
 pub mod events;
 pub mod health;
 pub mod history;
+pub mod image_updates;
 pub mod liveness;
 pub mod memory;
 pub mod node_loop;

@@ -7,7 +7,7 @@
 //! remembers, which notifications go out and when the node counts as up; `reconciler.rs` performs
 //! each effect and feeds back what came of it. Pure: no I/O, and the time arrives in events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -22,6 +22,7 @@ use super::cron::{self, Due, ScheduledJob};
 use super::events::{self, NoticeDraft};
 use super::health::{HealthEvent, Tracker};
 use super::history::{ApplyOutcome, ApplyRecord};
+use super::image_updates::{self, Watched};
 use super::memory::{starting_point, NodeState, StartingPoint};
 use crate::status::SyncError;
 
@@ -71,6 +72,13 @@ pub enum Event {
     Control {
         command: Command,
         now: DateTime<Utc>,
+    },
+    /// The registry holds `available` under the tag `watch` follows; the deployment runs the
+    /// image of digest `running`, when Docker knows it.
+    ImageChecked {
+        watch: Watched,
+        running: Option<String>,
+        available: String,
     },
 }
 
@@ -199,6 +207,10 @@ pub struct NodeLoop {
     pinned: Option<Pinned>,
     /// A pin whose commit is being validated.
     pinning: Option<Pinned>,
+    /// The registry's digests of deployments with `imageUpdates: apply` that run another image.
+    available_images: BTreeMap<String, String>,
+    /// The digest each deployment with `imageUpdates: notify` was last notified of.
+    image_notified: BTreeMap<String, String>,
 }
 
 impl NodeLoop {
@@ -276,6 +288,52 @@ impl NodeLoop {
             // A pass prunes the runs beyond the ones kept and shows the run in the status.
             Event::RunEnded { .. } => self.converge(false).into_iter().collect(),
             Event::Control { command, now } => self.control(command, now),
+            Event::ImageChecked {
+                watch,
+                running,
+                available,
+            } => self.image_checked(&watch, running.as_deref(), available),
+        }
+    }
+
+    /// A new digest under a followed tag is notified once (`notify`) or planned (`apply`).
+    fn image_checked(
+        &mut self,
+        watch: &Watched,
+        running: Option<&str>,
+        available: String,
+    ) -> Vec<Effect> {
+        let notified = self
+            .image_notified
+            .get(&watch.deployment)
+            .map(String::as_str);
+        match image_updates::answer(watch, running, &available, notified) {
+            image_updates::Answer::Nothing => {
+                self.available_images.remove(&watch.deployment);
+                Vec::new()
+            }
+            image_updates::Answer::Notify => {
+                let message = format!(
+                    "{} has a new image {available} in the registry; {} runs {}",
+                    watch.image,
+                    watch.deployment,
+                    running.unwrap_or("an image without a registry digest")
+                );
+                self.image_notified
+                    .insert(watch.deployment.clone(), available);
+                let mut effects = vec![Effect::Notify(NoticeDraft {
+                    event: NoticeEvent::ImageAvailable,
+                    deployment: Some(watch.deployment.clone()),
+                    message,
+                })];
+                effects.extend(self.save());
+                effects
+            }
+            image_updates::Answer::Apply => {
+                self.available_images
+                    .insert(watch.deployment.clone(), available);
+                self.converge(false).into_iter().collect()
+            }
         }
     }
 
@@ -392,6 +450,7 @@ impl NodeLoop {
         if let Some(state) = &remembered {
             self.applied = state.applied_commit.clone();
             self.job_runs = state.job_runs.clone();
+            self.image_notified = state.image_notified.clone();
             self.remembered = state.clone();
             self.suspended = state.suspended.clone();
             self.pinned = state.pinned.clone();
@@ -490,6 +549,11 @@ impl NodeLoop {
                 new_commit: self.new_commit_pending,
                 held: self.health.held(&commit),
                 job_runs: self.job_runs.clone(),
+                // A pin keeps the images its commit ran: newer digests wait for `unpin`.
+                available_images: match self.pinned {
+                    Some(_) => BTreeMap::new(),
+                    None => self.available_images.clone(),
+                },
             },
             commit,
             fresh,
@@ -551,6 +615,7 @@ impl NodeLoop {
         state.job_runs = self.job_runs.clone();
         state.suspended = self.suspended.clone();
         state.pinned = self.pinned.clone();
+        state.image_notified = self.image_notified.clone();
         if state == self.remembered {
             return Vec::new();
         }
@@ -1170,5 +1235,50 @@ mod tests {
             names(&node.on(Event::Fetched { head: "c2".into() })),
             ["show synced"]
         );
+    }
+
+    fn checked(mode: engine::manifest::UpdateMode, available: &str) -> Event {
+        Event::ImageChecked {
+            watch: Watched {
+                deployment: "web".to_string(),
+                image: "127.0.0.1:5000/web:1".to_string(),
+                mode,
+                interval: std::time::Duration::from_secs(60),
+            },
+            running: Some("sha256:old".to_string()),
+            available: available.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_new_digest_is_notified_once_and_remembered() {
+        use engine::manifest::UpdateMode;
+        let mut node = in_force("c1");
+        let effects = node.on(checked(UpdateMode::Notify, "sha256:new"));
+        assert_eq!(names(&effects), ["notify", "save"]);
+        let Effect::Save(state) = &effects[1] else {
+            unreachable!()
+        };
+        assert_eq!(state.image_notified["web"], "sha256:new");
+        node.on(Event::Saved(state.clone()));
+        assert!(node
+            .on(checked(UpdateMode::Notify, "sha256:new"))
+            .is_empty());
+        assert!(node
+            .on(checked(UpdateMode::Notify, "sha256:old"))
+            .is_empty());
+    }
+
+    #[test]
+    fn a_new_digest_to_apply_is_planned_until_it_runs() {
+        use engine::manifest::UpdateMode;
+        let mut node = in_force("c1");
+        let effects = node.on(checked(UpdateMode::Apply, "sha256:new"));
+        let (_, options) = converge_options(&effects).unwrap();
+        assert_eq!(options.available_images["web"], "sha256:new");
+        assert!(node.on(checked(UpdateMode::Apply, "sha256:old")).is_empty());
+        let effects = node.on(Event::RepairDue);
+        let (_, options) = converge_options(&effects).unwrap();
+        assert!(options.available_images.is_empty());
     }
 }

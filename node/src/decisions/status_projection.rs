@@ -14,9 +14,9 @@ use engine::{DesiredState, Environment, Observed};
 use super::health::Tracker;
 use super::routes::ready_copy;
 use crate::status::{
-    timestamp, DeploymentState, DeploymentStatus, JobRun, JobStatus, LastAction, LastError,
-    LastPlan, LastReason, NodeStatus, PlannedAction, Status, SyncError, SyncState, Tasks,
-    VolumeStatus,
+    timestamp, DeploymentState, DeploymentStatus, ImageUpdate, JobRun, JobStatus, LastAction,
+    LastError, LastPlan, LastReason, NodeStatus, PlannedAction, Status, SyncError, SyncState,
+    Tasks, VolumeStatus,
 };
 use crate::Settings;
 use engine::outcome::{ActionError, Outcome};
@@ -107,6 +107,24 @@ pub fn last_plan(plan: &Plan, now: SystemTime) -> LastPlan {
     }
 }
 
+/// Shows the registry check of `deployment` at `now`: the `available` digest and the `running`
+/// one.
+pub fn image_checked(
+    status: &mut Status,
+    deployment: &str,
+    running: Option<&str>,
+    available: &str,
+    now: SystemTime,
+) {
+    if let Some(entry) = status.deployments.get_mut(deployment) {
+        entry.image_update = Some(ImageUpdate {
+            running_digest: running.map(str::to_string),
+            available_digest: available.to_string(),
+            checked_at: timestamp(now),
+        });
+    }
+}
+
 /// Rewrites the entry of every deployment of `desired` (at `commit`) and drops the others: the
 /// last of `outcomes` that touched it, its health, and, when `observed` is known, its container.
 pub fn deployments(
@@ -138,7 +156,11 @@ pub fn deployments(
                 flapping: false,
                 spec_hash: String::new(),
                 tasks: None,
+                image_update: None,
             });
+        if deployment.image_updates.is_none() {
+            entry.image_update = None;
+        }
         entry.image = deployment.spec.image.clone();
         entry.spec_hash = deployment.spec_hash.clone();
         if let Some(outcome) = outcomes

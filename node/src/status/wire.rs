@@ -96,6 +96,9 @@ pub struct DeploymentDocument {
     /// On a swarm node: the service's tasks that run (and pass their health check).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tasks_running: Option<u64>,
+    /// The last registry check of a deployment with `imageUpdates`; absent without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_update: Option<crate::status::ImageUpdate>,
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod git_daemon;
 pub mod ingress;
 pub mod lab;
 pub mod node;
+pub mod recording;
 pub mod tripwire;
 
 #[path = "../../support/mod.rs"]
