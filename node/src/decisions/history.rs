@@ -1,12 +1,14 @@
 //! The apply history (docs/node.md#history) as data: which passes count as an apply, the outcome
-//! an apply had, the entry it makes (commit, times, and per deployment the image reference and
-//! the image id it ran), the newest [`KEPT`] entries kept and the lines of `history.jsonl` read
+//! an apply had, the entry it makes (commit, times, and per deployment the image reference, the
+//! image id it ran and that image's registry digest when Docker knows it), the newest [`KEPT`] entries kept and the lines of `history.jsonl` read
 //! back. Pure: `history.rs` reads and writes the file, and the node loop decides when.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use engine::outcome::{ActionError, Outcome};
 use engine::{DesiredState, Observed};
 use serde::{Deserialize, Serialize};
+
+use super::image_updates;
 
 /// How many entries the history keeps: the newest ones.
 pub const KEPT: usize = 200;
@@ -86,17 +88,25 @@ impl ApplyRecord {
         let deployments = desired
             .deployments
             .values()
-            .map(|deployment| DeployedImage {
-                deployment: deployment.name.clone(),
-                image: deployment.spec.image.clone(),
-                image_id: observed.and_then(|observed| {
+            .map(|deployment| {
+                let image_id = observed.and_then(|observed| {
                     observed
                         .containers
                         .iter()
                         .find(|container| container.bare_name() == deployment.container)
                         .map(|container| container.image_id.clone())
-                }),
-                digest: None,
+                });
+                let digest = observed
+                    .zip(image_id.as_deref())
+                    .and_then(|(observed, id)| {
+                        image_updates::repository_digest(observed, id, &deployment.spec.image)
+                    });
+                DeployedImage {
+                    deployment: deployment.name.clone(),
+                    image: deployment.spec.image.clone(),
+                    image_id,
+                    digest,
+                }
             })
             .collect();
         HistoryEntry {
@@ -162,7 +172,7 @@ pub fn newest_first(entries: Vec<HistoryEntry>, limit: usize) -> Vec<HistoryEntr
 mod tests {
     use super::*;
     use crate::testing::outcome;
-    use engine::observed::{ContainerState, ObservedContainer};
+    use engine::observed::{ContainerState, ObservedContainer, ObservedImage};
     use engine::outcome::Previous;
     use engine::plan::ActionKind;
     use engine::testing::{deployment, desired};
@@ -217,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_names_each_deployments_image_and_the_id_its_container_runs() {
+    fn an_entry_names_each_deployments_image_the_id_its_container_runs_and_its_digest() {
         let desired = desired("production", &[deployment("web", ""), deployment("db", "")]);
         let observed = Observed {
             containers: vec![ObservedContainer {
@@ -230,6 +240,11 @@ mod tests {
                 resources: Default::default(),
                 address: None,
                 started_at: None,
+            }],
+            images: vec![ObservedImage {
+                id: "sha256:b1".into(),
+                tags: vec!["busybox:latest".into()],
+                digests: vec!["busybox@sha256:d1".into()],
             }],
             ..Observed::default()
         };
@@ -249,7 +264,8 @@ mod tests {
                 "outcome": "applied",
                 "deployments": [
                     {"deployment": "db", "image": "busybox:latest", "image_id": null},
-                    {"deployment": "web", "image": "busybox:latest", "image_id": "sha256:b1"}
+                    {"deployment": "web", "image": "busybox:latest", "image_id": "sha256:b1",
+                     "digest": "sha256:d1"}
                 ]
             })
         );

@@ -77,11 +77,14 @@ pub fn running_digest(
         .containers
         .iter()
         .find(|container| container.bare_name() == deployment.container)?;
-    let image = observed
-        .images
-        .iter()
-        .find(|image| image.id == container.image_id)?;
-    let repository = image::normalize(image::repository(&watch.image)).into_owned();
+    repository_digest(observed, &container.image_id, &watch.image)
+}
+
+/// The digest under which the registry of `reference`'s repository knows the image `image_id`,
+/// as Docker recorded it when the image was pulled or pushed; none for an image only built here.
+pub fn repository_digest(observed: &Observed, image_id: &str, reference: &str) -> Option<String> {
+    let image = observed.images.iter().find(|image| image.id == image_id)?;
+    let repository = image::normalize(image::repository(reference)).into_owned();
     let repository = image::repository(&repository).to_string();
     image.digests.iter().find_map(|reference| {
         let (name, digest) = reference.split_once('@')?;

@@ -1270,6 +1270,26 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_node_applies_no_new_digest() {
+        use engine::manifest::UpdateMode;
+        let mut node = in_force("c2");
+        control(
+            &mut node,
+            Command::Pin {
+                commit: "c1".into(),
+                reason: None,
+            },
+        );
+        node.on(Event::Adopted {
+            commit: "c1".into(),
+            deployments: deployments(),
+        });
+        let effects = node.on(checked(UpdateMode::Apply, "sha256:new"));
+        let (_, options) = converge_options(&effects).unwrap();
+        assert!(options.available_images.is_empty());
+    }
+
+    #[test]
     fn a_new_digest_to_apply_is_planned_until_it_runs() {
         use engine::manifest::UpdateMode;
         let mut node = in_force("c1");
