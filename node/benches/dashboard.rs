@@ -1,5 +1,5 @@
 //! What `GET /` costs the node with 100 deployments, each with a Service, a volume and a job,
-//! and a last plan that recreated every deployment: the
+//! a last plan that recreated every deployment and ten applies of all of them in its history: the
 //! projection into the cleaned status document (`public::document`) and the page rendered from it,
 //! as the handler does them; the HTTP exchange around it is not included.
 
@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use criterion::{criterion_group, criterion_main, Criterion};
 use engine::observed::ContainerState;
 use engine::plan::{ActionKind, Reason};
-use node::dashboard::node_page;
+use node::dashboard::node_page::{self, NodePage};
+use node::decisions::history::{ApplyOutcome, DeployedImage, HistoryEntry};
 use node::public::{self, LocalPaths};
 use node::status::{
     DeploymentState, DeploymentStatus, JobRun, JobStatus, LastAction, LastPlan, LastReason,
@@ -17,6 +18,26 @@ use node::status::{
 };
 
 const DEPLOYMENTS: usize = 100;
+
+/// The newest applies the page shows, each of every deployment.
+fn history() -> Vec<HistoryEntry> {
+    (0..10)
+        .map(|n| HistoryEntry {
+            commit: format!("{n:040}"),
+            started_at: "2026-12-06T10:00:00Z".to_string(),
+            finished_at: "2026-12-06T10:00:04Z".to_string(),
+            outcome: ApplyOutcome::Applied,
+            deployments: (0..DEPLOYMENTS)
+                .map(|d| DeployedImage {
+                    deployment: format!("app-{d}"),
+                    image: format!("registry.example.com/app-{d}:1.{n}"),
+                    image_id: Some(format!("sha256:{d:064}")),
+                    digest: None,
+                })
+                .collect(),
+        })
+        .collect()
+}
 
 fn status() -> Status {
     let mut node = NodeStatus::starting(
@@ -118,11 +139,16 @@ fn status() -> Status {
 
 fn dashboard(c: &mut Criterion) {
     let status = status();
+    let history = history();
     let paths = LocalPaths::default();
     c.bench_function("node dashboard page, 100 deployments", |b| {
         b.iter(|| {
             let document = public::document(&status, &paths);
-            node_page::render(&document, SystemTime::now()).into_string()
+            let shown = NodePage {
+                document: &document,
+                history: Some(&history),
+            };
+            node_page::render(&shown, SystemTime::now()).into_string()
         })
     });
 }

@@ -39,7 +39,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::dashboard::{self, node_page};
+use super::dashboard::{self, node_page, node_page::NodePage};
 use super::decisions::history::{self as apply_history, HistoryEntry};
 use super::history::HistoryFile;
 use super::metrics::Metrics;
@@ -68,6 +68,9 @@ struct ApiState {
     observations: Arc<Observations>,
     history: HistoryFile,
 }
+
+/// How many of the newest applies the dashboard shows.
+const DASHBOARD_HISTORY: usize = 10;
 
 /// How many entries `/history` answers with when the request names no `limit`.
 pub const HISTORY_LIMIT: usize = 20;
@@ -358,8 +361,19 @@ async fn status_document(State(state): State<ApiState>) -> Response {
 
 /// `/`: the dashboard, drawn from the document `/status` serves, after the lock is let go.
 async fn dashboard_page(State(state): State<ApiState>) -> Response {
+    let history = match state.history.read().await {
+        Ok(entries) => Some(apply_history::newest_first(entries, DASHBOARD_HISTORY)),
+        Err(error) => {
+            warn!(%error, "dashboard: history not read");
+            None
+        }
+    };
     let document = public::document(&state.status.lock(), &state.paths);
-    let page = node_page::render(&document, SystemTime::now());
+    let shown = NodePage {
+        document: &document,
+        history: history.as_deref(),
+    };
+    let page = node_page::render(&shown, SystemTime::now());
     dashboard::respond(StatusCode::OK, page)
 }
 

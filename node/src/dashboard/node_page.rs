@@ -1,22 +1,32 @@
 //! The node's dashboard (`GET /`): the cleaned status document (`public.rs`, what `/status`
-//! serves) as one page: sync and commits, health, each deployment, Services with their routes,
-//! jobs and their runs, the last plan, volumes. It shows only what that document holds, so
-//! nothing the status API hides can appear here. Each part of the page is one [`Section`]: a new part of the document is a new entry of
-//! [`SECTIONS`] and its function.
+//! serves) and the newest applies (what `/history` serves) as one page: sync, commits and the
+//! operator's holds (a pin, a suspension with its pending actions), health, each deployment,
+//! Services with their routes, jobs and their runs, the last plan, the recent history, volumes.
+//! It shows only what those documents hold, so nothing the status API hides can appear here.
+//! Each part of the page is one [`Section`]: a new part is a new entry of [`SECTIONS`] and its
+//! function. It reads nothing itself: the server hands both documents in.
 
 use std::time::SystemTime;
 
 use maud::{html, Markup};
 
 use super::{badge, commit, health, lasting, page, sync_state, table, when, words, Tone};
+use crate::decisions::history::{ApplyOutcome, HistoryEntry};
 use crate::status::wire::{DeploymentDocument, StatusDocument};
-use crate::status::{JobRun, JobStatus, ServiceStatus};
+use crate::status::{JobRun, JobStatus, PlannedAction, ServiceStatus};
+
+/// What the page shows: the status document and the newest applies, newest first (`None`: the
+/// history could not be read).
+pub struct NodePage<'a> {
+    pub document: &'a StatusDocument,
+    pub history: Option<&'a [HistoryEntry]>,
+}
 
 /// One part of the page: its anchor, its heading and how it is drawn.
 struct Section {
     id: &'static str,
     title: &'static str,
-    render: fn(&StatusDocument, SystemTime) -> Markup,
+    render: fn(&NodePage, SystemTime) -> Markup,
 }
 
 /// The page's parts, in order; the header's links follow the same list.
@@ -47,15 +57,20 @@ const SECTIONS: &[Section] = &[
         render: last_plan,
     },
     Section {
+        id: "history",
+        title: "History",
+        render: history,
+    },
+    Section {
         id: "volumes",
         title: "Volumes",
         render: volumes,
     },
 ];
 
-/// The whole page for `document` as it stands at `now`.
-pub fn render(document: &StatusDocument, now: SystemTime) -> Markup {
-    let node = &document.node;
+/// The whole page for `shown` as it stands at `now`.
+pub fn render(shown: &NodePage, now: SystemTime) -> Markup {
+    let node = &shown.document.node;
     let header = html! {
         p.eyebrow { "orun node" }
         h1 { (node.name) }
@@ -64,7 +79,11 @@ pub fn render(document: &StatusDocument, now: SystemTime) -> Markup {
             span { "Branch " strong { (node.branch) } }
             @if let Some(role) = &node.role { span { "Swarm role " strong { (role) } } }
         }
-        p.states { (health(node.healthy)) " " (sync_state(&node.sync_state)) }
+        p.states {
+            (health(node.healthy)) " " (sync_state(&node.sync_state))
+            @if node.pinned.is_some() { " " (badge(Tone::Warn, "Pinned")) }
+            @if node.suspended.is_some() { " " (badge(Tone::Warn, "Suspended")) }
+        }
         nav aria-label="Sections" {
             ul { @for section in SECTIONS { li { a href={"#" (section.id)} { (section.title) } } } }
         }
@@ -73,7 +92,7 @@ pub fn render(document: &StatusDocument, now: SystemTime) -> Markup {
         @for section in SECTIONS {
             section id=(section.id) aria-labelledby={(section.id) "-title"} {
                 h2 id={(section.id) "-title"} { (section.title) }
-                ((section.render)(document, now))
+                ((section.render)(shown, now))
             }
         }
     };
@@ -86,19 +105,40 @@ pub fn render(document: &StatusDocument, now: SystemTime) -> Markup {
     page(&format!("{} · orun", node.name), now, header, main, footer)
 }
 
-fn sync(document: &StatusDocument, now: SystemTime) -> Markup {
+fn sync(shown: &NodePage, now: SystemTime) -> Markup {
+    let document = shown.document;
     let node = &document.node;
-    // Commits first: a pinned commit, once the document has one, is one more row here.
-    let commits = [
+    let mut commits = vec![
         ("HEAD of the branch", node.git_head.as_deref()),
         ("Applied", node.applied_commit.as_deref()),
     ];
+    if let Some(pinned) = &node.pinned {
+        commits.push(("Pinned", Some(pinned.commit.as_str())));
+    }
     let behind = node.git_head.is_some() && node.git_head != node.applied_commit;
     html! {
         @if let Some(error) = &node.sync_error {
             div.alert {
                 p { strong { "Sync error" } }
                 p.error-text { (error) }
+            }
+        }
+        @if let Some(pinned) = &node.pinned {
+            div.alert {
+                p { strong { "Pinned" } " since " (when(Some(&pinned.since), now)) ": new commits wait for orun unpin" }
+                @if let Some(reason) = &pinned.reason { p { "Reason: " (reason) } }
+            }
+        }
+        @if let Some(suspended) = &node.suspended {
+            div.alert {
+                p { strong { "Suspended" } " since " (when(Some(&suspended.since), now)) ": no action is taken until orun resume" }
+                @if let Some(reason) = &suspended.reason { p { "Reason: " (reason) } }
+                @match &document.pending_actions {
+                    Some(pending) if !pending.is_empty() => {
+                        (actions_table("Pending actions: what the node would do now", pending))
+                    }
+                    _ => p { "Nothing pending: the node would take no action now." }
+                }
             }
         }
         dl.facts {
@@ -124,7 +164,8 @@ fn sync(document: &StatusDocument, now: SystemTime) -> Markup {
     }
 }
 
-fn deployments(document: &StatusDocument, now: SystemTime) -> Markup {
+fn deployments(shown: &NodePage, now: SystemTime) -> Markup {
+    let document = shown.document;
     let total = document.deployments.len();
     let ready = document.deployments.values().filter(|d| d.ready).count();
     if total == 0 {
@@ -222,7 +263,8 @@ fn container_state(state: &str) -> Markup {
     badge(tone, &words(state))
 }
 
-fn services(document: &StatusDocument, _now: SystemTime) -> Markup {
+fn services(shown: &NodePage, _now: SystemTime) -> Markup {
+    let document = shown.document;
     if document.services.is_empty() {
         return html! { p.empty { "No Services in the applied revision." } };
     }
@@ -263,7 +305,8 @@ fn service_row(service: &ServiceStatus) -> Markup {
     }
 }
 
-fn jobs(document: &StatusDocument, now: SystemTime) -> Markup {
+fn jobs(shown: &NodePage, now: SystemTime) -> Markup {
+    let document = shown.document;
     if document.jobs.is_empty() {
         return html! { p.empty { "No jobs in the applied revision." } };
     }
@@ -329,7 +372,8 @@ fn run_result(run: &JobRun) -> Markup {
     }
 }
 
-fn last_plan(document: &StatusDocument, now: SystemTime) -> Markup {
+fn last_plan(shown: &NodePage, now: SystemTime) -> Markup {
+    let document = shown.document;
     let Some(plan) = &document.last_plan else {
         return html! { p.empty { "No plan with actions since the node started." } };
     };
@@ -338,8 +382,21 @@ fn last_plan(document: &StatusDocument, now: SystemTime) -> Markup {
         .iter()
         .map(|(kind, count)| format!("{count} {}", words(kind)))
         .collect();
+    let actions = actions_table("Its actions, in order, each with its reason", &plan.actions);
+    html! {
+        dl.facts {
+            div { dt { "Commit" } dd { (commit(Some(&plan.commit))) } }
+            div { dt { "Planned" } dd { (when(Some(&plan.planned_at), now)) } }
+            div { dt { "Summary" } dd { (summary.join(", ")) } }
+        }
+        (actions)
+    }
+}
+
+/// Planned actions in order, each with what it is for and its reason.
+fn actions_table(caption: &str, actions: &[PlannedAction]) -> Markup {
     let rows = html! {
-        @for action in &plan.actions {
+        @for action in actions {
             tr {
                 th scope="row" data-label="Action" { (words(&action.action)) }
                 td data-label="For" {
@@ -354,22 +411,60 @@ fn last_plan(document: &StatusDocument, now: SystemTime) -> Markup {
             }
         }
     };
-    let actions = table(
-        "Its actions, in order, each with its reason",
-        &["Action", "For", "On", "Reason"],
-        rows,
-    );
-    html! {
-        dl.facts {
-            div { dt { "Commit" } dd { (commit(Some(&plan.commit))) } }
-            div { dt { "Planned" } dd { (when(Some(&plan.planned_at), now)) } }
-            div { dt { "Summary" } dd { (summary.join(", ")) } }
+    table(caption, &["Action", "For", "On", "Reason"], rows)
+}
+
+/// How many deployments' images a history row lists; `/history` has them all.
+const HISTORY_IMAGES: usize = 5;
+
+/// The newest applies: their commit, outcome, when, and the image each deployment ran.
+fn history(shown: &NodePage, now: SystemTime) -> Markup {
+    let Some(entries) = shown.history else {
+        return html! { p.empty { "The history could not be read: the node's log says why." } };
+    };
+    if entries.is_empty() {
+        return html! { p.empty { "No apply recorded yet." } };
+    }
+    let rows = html! {
+        @for entry in entries {
+            tr {
+                th scope="row" data-label="Commit" { (commit(Some(&entry.commit))) }
+                td data-label="Outcome" { (outcome(entry.outcome)) }
+                td data-label="Finished" { (when(Some(&entry.finished_at), now)) }
+                td data-label="Images" {
+                    ul.images {
+                        @for image in entry.deployments.iter().take(HISTORY_IMAGES) {
+                            li {
+                                (image.deployment) " "
+                                code.image title=[image.image_id.as_deref()] { (image.image) }
+                            }
+                        }
+                        @if entry.deployments.len() > HISTORY_IMAGES {
+                            li.none { "and " (entry.deployments.len() - HISTORY_IMAGES) " more (see /history)" }
+                        }
+                    }
+                }
+            }
         }
-        (actions)
+    };
+    table(
+        "The newest applies, newest first (the same as /history)",
+        &["Commit", "Outcome", "Finished", "Images"],
+        rows,
+    )
+}
+
+fn outcome(outcome: ApplyOutcome) -> Markup {
+    match outcome {
+        ApplyOutcome::Applied => badge(Tone::Good, "Applied"),
+        ApplyOutcome::Pinned => badge(Tone::Warn, "Applied, pinned"),
+        ApplyOutcome::RolledBack => badge(Tone::Bad, "Rolled back"),
+        ApplyOutcome::Failed => badge(Tone::Bad, "Failed"),
     }
 }
 
-fn volumes(document: &StatusDocument, _now: SystemTime) -> Markup {
+fn volumes(shown: &NodePage, _now: SystemTime) -> Markup {
+    let document = shown.document;
     if document.volumes.is_empty() {
         return html! { p.empty { "No named volumes." } };
     }
@@ -395,8 +490,9 @@ fn volumes(document: &StatusDocument, _now: SystemTime) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decisions::history::DeployedImage;
     use crate::status::wire::NodeDocument;
-    use crate::status::{LastPlan, PlannedAction};
+    use crate::status::{LastPlan, Pinned, Suspended};
 
     fn job(
         name: &str,
@@ -440,8 +536,24 @@ mod tests {
                 sync_error: Some(
                     r#"deployments/web.yaml: <img src=x onerror="window.pwned=1">"#.to_string(),
                 ),
+                pinned: Some(Pinned {
+                    commit: "1a2b".repeat(10),
+                    reason: Some("v2 breaks logins".to_string()),
+                    since: "2026-11-26T09:00:00Z".to_string(),
+                }),
+                suspended: Some(Suspended {
+                    reason: None,
+                    since: "2026-11-26T10:00:00Z".to_string(),
+                }),
                 ..NodeDocument::default()
             },
+            pending_actions: Some(vec![PlannedAction {
+                action: "create".to_string(),
+                deployment: Some("worker".to_string()),
+                job: None,
+                subject: "production.worker".to_string(),
+                reason: "missing".to_string(),
+            }]),
             ..StatusDocument::default()
         };
         document.deployments.insert(
@@ -492,10 +604,52 @@ mod tests {
         document
     }
 
+    /// Two applies, newest first: a rollback of six deployments, one of them with a hostile
+    /// image reference, and a pinned apply.
+    fn history() -> Vec<HistoryEntry> {
+        let image = |deployment: &str, image: &str| DeployedImage {
+            deployment: deployment.to_string(),
+            image: image.to_string(),
+            image_id: Some("sha256:b1".to_string()),
+            digest: None,
+        };
+        let mut images = vec![image("web", "app:<i>2</i>")];
+        images.extend((1..6).map(|n| image(&format!("worker-{n}"), "worker:1")));
+        vec![
+            HistoryEntry {
+                commit: "9f2c".repeat(10),
+                started_at: "2026-11-26T10:03:00Z".to_string(),
+                finished_at: "2026-11-26T10:04:00Z".to_string(),
+                outcome: ApplyOutcome::RolledBack,
+                deployments: images,
+            },
+            HistoryEntry {
+                commit: "1a2b".repeat(10),
+                started_at: "2026-11-26T09:00:00Z".to_string(),
+                finished_at: "2026-11-26T09:00:05Z".to_string(),
+                outcome: ApplyOutcome::Pinned,
+                deployments: vec![image("web", "app:1")],
+            },
+        ]
+    }
+
+    fn rendered(history: Option<&[HistoryEntry]>) -> String {
+        let now = humantime::parse_rfc3339("2026-11-26T10:05:00Z").unwrap();
+        let document = document();
+        render(
+            &NodePage {
+                document: &document,
+                history,
+            },
+            now,
+        )
+        .into_string()
+    }
+
     #[test]
     fn text_from_git_and_docker_is_escaped() {
-        let now = humantime::parse_rfc3339("2026-11-26T10:05:00Z").unwrap();
-        let html = render(&document(), now).into_string();
+        let html = rendered(Some(&history()));
+        assert!(html.contains("app:&lt;i&gt;2&lt;/i&gt;"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<script>alert"), "{html}");
         assert!(html.contains("&lt;img src=x onerror=&quot;window.pwned=1&quot;&gt;"));
@@ -508,10 +662,25 @@ mod tests {
     }
 
     #[test]
+    fn a_history_that_cannot_be_read_or_is_empty_says_so() {
+        assert!(rendered(None).contains("The history could not be read"));
+        assert!(rendered(Some(&[])).contains("No apply recorded yet."));
+    }
+
+    #[test]
     fn the_page_shows_states_in_words() {
-        let now = humantime::parse_rfc3339("2026-11-26T10:05:00Z").unwrap();
-        let html = render(&document(), now).into_string();
+        let html = rendered(Some(&history()));
         for words in [
+            "Pinned",
+            "new commits wait for orun unpin",
+            "Reason: v2 breaks logins",
+            "Suspended",
+            "no action is taken until orun resume",
+            "Pending actions",
+            "deployment worker",
+            "Rolled back",
+            "Applied, pinned",
+            "and 1 more (see /history)",
             "Invalid revision",
             "Unhealthy",
             "Behind",
