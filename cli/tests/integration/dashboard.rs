@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::day_two::control;
 use crate::fleet::publish;
 use crate::support::browser::{Browser, Scripts};
 use crate::support::node::{Node, Origin};
@@ -168,8 +169,24 @@ fn the_node_page_shows_each_deployment_and_follows_a_commit_in_place() {
             Value::from("#deployments"),
             "keyboard focus stays where it was"
         );
+        let history = browser
+            .wait_for_text("#history", &second, COMMIT_SHOWS)
+            .await;
+        assert!(
+            history.contains(&first) && history.contains("Applied"),
+            "both applies in the history: {history}"
+        );
         assert_same_origin(&browser, &page).await;
         browser.screenshot("node-after-commit").await;
+
+        control(&node, &["pin", &first, "--reason", "api must say hello"]);
+        let sync = browser.wait_for_text("#sync", "Pinned", COMMIT_SHOWS).await;
+        assert!(sync.contains("Reason: api must say hello"), "{sync}");
+        let history = browser
+            .wait_for_text("#history", "Applied, pinned", COMMIT_SHOWS)
+            .await;
+        assert!(history.contains(&first), "{history}");
+        browser.screenshot("node-pinned").await;
 
         assert_fits_a_phone(&browser, "node-phone").await;
     });

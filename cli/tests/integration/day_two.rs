@@ -23,7 +23,7 @@ fn orun(args: &[&str]) -> Output {
 }
 
 /// `orun <command> --data-dir <the node's> <extra>`, which must succeed; its stdout.
-fn control(node: &Node, command: &[&str]) -> String {
+pub(crate) fn control(node: &Node, command: &[&str]) -> String {
     let data_dir = node.data_dir();
     let mut args = command.to_vec();
     args.extend(["--data-dir", data_dir.to_str().unwrap()]);

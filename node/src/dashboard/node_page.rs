@@ -124,13 +124,13 @@ fn sync(shown: &NodePage, now: SystemTime) -> Markup {
             }
         }
         @if let Some(pinned) = &node.pinned {
-            div.alert {
+            div.alert.hold {
                 p { strong { "Pinned" } " since " (when(Some(&pinned.since), now)) ": new commits wait for orun unpin" }
                 @if let Some(reason) = &pinned.reason { p { "Reason: " (reason) } }
             }
         }
         @if let Some(suspended) = &node.suspended {
-            div.alert {
+            div.alert.hold {
                 p { strong { "Suspended" } " since " (when(Some(&suspended.since), now)) ": no action is taken until orun resume" }
                 @if let Some(reason) = &suspended.reason { p { "Reason: " (reason) } }
                 @match &document.pending_actions {
