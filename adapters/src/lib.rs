@@ -12,6 +12,7 @@ pub mod git;
 pub mod ingress;
 pub mod mount_files;
 pub mod probe;
+pub mod request_problem;
 pub mod revision;
 pub mod secrets;
 pub mod write;

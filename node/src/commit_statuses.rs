@@ -13,8 +13,9 @@ use engine::plan::Plan;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::notifier::{describe, http_client};
+use super::notifier::http_client;
 use super::public::{self, LocalPaths};
+use adapters::request_problem::describe;
 
 /// Statuses waiting to be posted; beyond this a new one is dropped.
 const QUEUE_CAPACITY: usize = 64;

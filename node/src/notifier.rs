@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use adapters::request_problem::describe;
 use engine::notify::{Notice, Receiver};
 use tokio::sync::{mpsc, Semaphore};
 use tracing::{debug, info, warn};
@@ -170,24 +171,6 @@ async fn deliver(client: &reqwest::Client, receiver: &Receiver, notice: &Notice)
         tokio::time::sleep(wait).await;
         wait *= 2;
     }
-}
-
-/// What went wrong with a request, without its URL.
-pub(crate) fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{text}: {cause}");
-        source = cause.source();
-    }
-    engine::redact::url_credentials(&text).into_owned()
 }
 
 #[cfg(test)]

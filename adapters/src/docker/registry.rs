@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, WWW_AUTHENT
 use reqwest::StatusCode;
 
 use super::credentials::{self, Credentials, RegistryCredentials};
+use crate::request_problem::describe;
 
 /// The manifest kinds a tag may name: OCI index and manifest, Docker manifest list and v2.
 pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
@@ -190,7 +191,7 @@ async fn head(
         .headers(headers)
         .send()
         .await
-        .map_err(|error| request_problem(&error))
+        .map_err(|error| describe(&error))
 }
 
 /// Asks the challenge's realm for a pull token, with the basic credentials when there are any.
@@ -216,17 +217,11 @@ async fn bearer_token(
     if let Some(value) = basic {
         request = request.header(AUTHORIZATION, value.clone());
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|error| request_problem(&error))?;
+    let response = request.send().await.map_err(|error| describe(&error))?;
     if !response.status().is_success() {
         return Err(format!("the token realm answered {}", response.status()));
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|error| request_problem(&error))?;
+    let body = response.bytes().await.map_err(|error| describe(&error))?;
     let answer: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| "the token realm answered no JSON".to_string())?;
     let token = answer["token"]
@@ -246,21 +241,6 @@ fn basic_auth(credentials: &Credentials) -> HeaderValue {
         HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a header value");
     value.set_sensitive(true);
     value
-}
-
-/// What went wrong with a request, without its URL or headers.
-fn request_problem(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    match std::error::Error::source(error) {
-        Some(cause) => format!("{kind}: {cause}"),
-        None => kind.to_string(),
-    }
 }
 
 #[cfg(test)]
