@@ -8,6 +8,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::blocking::on_blocking_pool;
 use crate::decisions::history::{self, HistoryEntry};
 use crate::state::write_private;
 
@@ -36,23 +37,29 @@ impl HistoryFile {
     /// Adds `entry`, dropping the oldest beyond what is kept.
     pub async fn append(&self, entry: HistoryEntry) -> Result<(), HistoryError> {
         let path = self.path.clone();
-        blocking(move || {
-            let entries = read_entries(&path).map_err(|source| HistoryError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let text = history::appended(entries, entry);
-            write_private(&path, text.as_bytes())
-                .map_err(|source| HistoryError::Write { path, source })
-        })
+        on_blocking_pool(
+            move || {
+                let entries = read_entries(&path).map_err(|source| HistoryError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let text = history::appended(entries, entry);
+                write_private(&path, text.as_bytes())
+                    .map_err(|source| HistoryError::Write { path, source })
+            },
+            HistoryError::Task,
+        )
         .await
     }
 
     /// The entries, oldest first; none before the first apply.
     pub async fn read(&self) -> Result<Vec<HistoryEntry>, HistoryError> {
         let path = self.path.clone();
-        blocking(move || read_entries(&path).map_err(|source| HistoryError::Read { path, source }))
-            .await
+        on_blocking_pool(
+            move || read_entries(&path).map_err(|source| HistoryError::Read { path, source }),
+            HistoryError::Task,
+        )
+        .await
     }
 }
 
@@ -62,14 +69,6 @@ fn read_entries(path: &std::path::Path) -> io::Result<Vec<HistoryEntry>> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(error) => Err(error),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, HistoryError> + Send + 'static,
-) -> Result<T, HistoryError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .unwrap_or_else(|error| Err(HistoryError::Task(error.to_string())))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! (docs/status-api.md) and takes a local operator's commands on its control socket
 //! (`control.rs`). This module only holds the settings and wires the tasks together.
 
+mod blocking;
 mod commit_statuses;
 pub mod control;
 pub mod dashboard;

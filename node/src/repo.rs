@@ -16,6 +16,7 @@ use engine::revision::{self, NodeAndEnvironment, Revision, RevisionError};
 use engine::secret_env::NodeKeys;
 
 use super::Settings;
+use crate::blocking::on_blocking_pool;
 use adapters::git::{self, GitError};
 use adapters::revision::{AgeKey, CodeDir, ReadError, WorkTree};
 
@@ -48,20 +49,20 @@ static CANDIDATE_FOLDER: LazyLock<Arc<tokio::sync::Mutex<()>>> = LazyLock::new(A
 pub async fn fetch(settings: &Settings) -> Result<String, GitError> {
     let checkout = settings.checkout();
     let remote = settings.remote.clone();
-    blocking(move || git::fetch(&checkout, &remote)).await
+    on_blocking_pool(move || git::fetch(&checkout, &remote), GitError::Task).await
 }
 
 /// Makes the clone's work tree exactly `commit`.
 pub async fn check_out(settings: &Settings, commit: &str) -> Result<(), GitError> {
     let checkout = settings.checkout();
     let commit = commit.to_string();
-    blocking(move || git::check_out(&checkout, &commit)).await
+    on_blocking_pool(move || git::check_out(&checkout, &commit), GitError::Task).await
 }
 
 /// The commit checked out by an earlier run, if there is a clone.
 pub async fn checked_out(settings: &Settings) -> Option<String> {
     let checkout = settings.checkout();
-    blocking(move || Ok(git::checked_out(&checkout)))
+    on_blocking_pool(move || Ok(git::checked_out(&checkout)), GitError::Task)
         .await
         .ok()
         .flatten()
@@ -71,9 +72,12 @@ pub async fn checked_out(settings: &Settings) -> Option<String> {
 pub async fn has_commit(settings: &Settings, commit: &str) -> bool {
     let checkout = settings.checkout();
     let commit = commit.to_string();
-    blocking(move || Ok(git::has_commit(&checkout, &commit)))
-        .await
-        .unwrap_or(false)
+    on_blocking_pool(
+        move || Ok(git::has_commit(&checkout, &commit)),
+        GitError::Task,
+    )
+    .await
+    .unwrap_or(false)
 }
 
 /// Loads and resolves the fetched commit `commit` from its own files, written into the candidate
@@ -88,14 +92,18 @@ pub async fn validate(settings: &Settings, commit: &str) -> Result<Revision, Loa
     let folder = CANDIDATE_FOLDER.clone();
     within(LOAD_TIMEOUT, async move {
         let held = folder.lock_owned().await;
-        run_blocking(move || {
-            let _held = held;
-            git::check_out_into(&checkout, &commit, &candidate).map_err(LoadError::CheckOut)?;
-            let loaded = revision::desired_state(&tree, &commit, &selection).map_err(Into::into);
-            // A failed removal only leaves files behind that the next validation wipes first.
-            let _ = std::fs::remove_dir_all(&candidate);
-            loaded
-        })
+        on_blocking_pool(
+            move || {
+                let _held = held;
+                git::check_out_into(&checkout, &commit, &candidate).map_err(LoadError::CheckOut)?;
+                let loaded =
+                    revision::desired_state(&tree, &commit, &selection).map_err(Into::into);
+                // A failed removal only leaves files behind that the next validation wipes first.
+                let _ = std::fs::remove_dir_all(&candidate);
+                loaded
+            },
+            LoadError::Task,
+        )
         .await
     })
     .await
@@ -108,7 +116,10 @@ pub async fn load(settings: &Settings, commit: &str) -> Result<Revision, LoadErr
     let commit = commit.to_string();
     within(
         LOAD_TIMEOUT,
-        run_blocking(move || Ok(revision::desired_state(&tree, &commit, &selection)?)),
+        on_blocking_pool(
+            move || Ok(revision::desired_state(&tree, &commit, &selection)?),
+            LoadError::Task,
+        ),
     )
     .await
 }
@@ -156,32 +167,19 @@ fn selection(settings: &Settings) -> NodeAndEnvironment {
     }
 }
 
-async fn run_blocking(
-    call: impl FnOnce() -> Result<Revision, LoadError> + Send + 'static,
-) -> Result<Revision, LoadError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .unwrap_or_else(|error| Err(LoadError::Task(error.to_string())))
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .unwrap_or_else(|error| Err(GitError::Task(error.to_string())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[tokio::test]
     async fn a_load_that_outlasts_its_limit_is_rejected_and_not_waited_for() {
-        let stuck = run_blocking(|| {
-            std::thread::sleep(Duration::from_secs(3));
-            Err(LoadError::Task("finished".into()))
-        });
+        let stuck = on_blocking_pool(
+            || -> Result<Revision, LoadError> {
+                std::thread::sleep(Duration::from_secs(3));
+                Err(LoadError::Task("finished".into()))
+            },
+            LoadError::Task,
+        );
         let error = within(Duration::from_millis(20), stuck).await.unwrap_err();
         assert_eq!(
             error.to_string(),
