@@ -6,23 +6,28 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use node::status::wire::StatusDocument;
+use serde::de::DeserializeOwned;
 
 use crate::args::{OutputFormat, StatusArgs};
 use crate::render;
 
 pub fn run(args: &StatusArgs) -> Result<ExitCode> {
-    let url = status_url(&args.addr);
-    let body = super::runtime()?.block_on(async {
-        let client = http_client(Duration::from_secs(10))?;
-        get_text(&client, &url).await
-    })?;
-    let document: StatusDocument = serde_json::from_str(&body)
-        .with_context(|| format!("{url} did not return a node status"))?;
+    let document: StatusDocument = fetch_document(&status_url(&args.addr), "a node status")?;
     match args.output {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&document)?),
         OutputFormat::Human => print!("{}", render::status::human(&document)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON document a node's status API serves at `url`; an answer that is not one is an error
+/// naming the URL and `what` was expected.
+pub(super) fn fetch_document<T: DeserializeOwned>(url: &str, what: &str) -> Result<T> {
+    let body = super::runtime()?.block_on(async {
+        let client = http_client(Duration::from_secs(10))?;
+        get_text(&client, url).await
+    })?;
+    serde_json::from_str(&body).with_context(|| format!("{url} did not return {what}"))
 }
 
 /// The `/status` URL of the status API at `addr` (`host:port`).
